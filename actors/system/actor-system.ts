@@ -1,0 +1,385 @@
+import { pack, unpack } from "msgpackr";
+import type { Logger } from "pino";
+import {
+  type Actor,
+  type AnyActorRef,
+  type AnyStateMachine,
+  createActor,
+  type InspectionEvent,
+} from "xstate";
+import { actorOf, type Envelope, nodeOf } from "../../transport/envelope.ts";
+import type { Clock, TimerId } from "./clock.ts";
+import { type InspectionRecord, InspectionRing } from "./inspection-ring.ts";
+import { type ActorSystemLimits, DEFAULT_ACTOR_SYSTEM_LIMITS } from "./limits.ts";
+import { type ActorMessage, ASK_ERROR_KIND, ASK_REPLY_KIND } from "./message.ts";
+import {
+  DEFAULT_SUPERVISOR_POLICY,
+  type SupervisorPolicy,
+  supervisorMachine,
+} from "./supervisor.ts";
+import type { SendResult, Wire } from "./wire.ts";
+
+export interface ActorSystemOptions {
+  nodeId: string;
+  clock: Clock;
+  logger: Logger;
+  wire?: Wire;
+  limits?: Partial<ActorSystemLimits>;
+  /** The Raft term to tag inspection records with, once the node has one. */
+  termOf?: () => number | null;
+}
+
+export interface SpawnOptions {
+  input?: unknown;
+  /** Restart the actor with backoff when it throws (default true). */
+  supervise?: boolean;
+  policy?: SupervisorPolicy;
+}
+
+export interface ActorStatus {
+  address: string;
+  machine: string;
+  state: unknown;
+  status: string;
+  restarts: number;
+  supervisor: string | null;
+  lastError: string | null;
+}
+
+interface Entry {
+  name: string;
+  machine: AnyStateMachine;
+  input: unknown;
+  actor: AnyActorRef;
+  supervisor: Actor<typeof supervisorMachine> | null;
+}
+
+interface PendingAsk {
+  resolve: (body: unknown) => void;
+  reject: (error: Error) => void;
+  timer: TimerId;
+  to: string;
+  kind: string;
+}
+
+/** Copy semantics for local sends: the receiver gets what a remote receiver would. */
+function copyThroughMsgpack<T>(value: T): T {
+  return unpack(pack(value)) as T;
+}
+
+/**
+ * One node's actor system (DESIGN §3): a registry of named xstate actors, location-transparent
+ * `tell`/`ask` over the wire, supervision, and inspection into a bounded ring.
+ */
+export class ActorSystem {
+  readonly nodeId: string;
+  readonly clock: Clock;
+  readonly ring: InspectionRing;
+  readonly limits: ActorSystemLimits;
+  private readonly logger: Logger;
+  private readonly wire: Wire | undefined;
+  private readonly termOf: () => number | null;
+  private readonly entries = new Map<string, Entry>();
+  private readonly pending = new Map<string, PendingAsk>();
+  private readonly adopted = new Map<string, AnyActorRef>();
+  private nextAskId = 1;
+  private stopped = false;
+  deadLetters = 0;
+
+  constructor(options: ActorSystemOptions) {
+    this.nodeId = options.nodeId;
+    this.clock = options.clock;
+    this.logger = options.logger;
+    this.wire = options.wire;
+    this.termOf = options.termOf ?? (() => null);
+    this.limits = { ...DEFAULT_ACTOR_SYSTEM_LIMITS, ...options.limits };
+    this.ring = new InspectionRing(this.limits.inspectionRingRecords);
+    this.wire?.onEnvelope((envelope) => this.receive(envelope));
+  }
+
+  address(name: string): string {
+    return `${this.nodeId}/${name}`;
+  }
+
+  /** Starts `machine` as actor `name` on this node; it is reachable at `nodeId/name`. */
+  spawn(name: string, machine: AnyStateMachine, options: SpawnOptions = {}): AnyActorRef {
+    if (this.stopped) throw new Error(`actor system ${this.nodeId} is stopped`);
+    if (this.entries.has(name) || this.adopted.has(name)) {
+      throw new Error(`actor ${this.address(name)} already exists`);
+    }
+    if (this.entries.size + this.adopted.size >= this.limits.maxActors) {
+      throw new Error(`actor limit reached on ${this.nodeId} (${this.limits.maxActors})`);
+    }
+    const entry: Entry = {
+      name,
+      machine,
+      input: options.input,
+      actor: this.startActor(name, machine, options.input),
+      supervisor: null,
+    };
+    this.entries.set(name, entry);
+    if (options.supervise !== false) {
+      entry.supervisor = this.startSupervisor(entry, options.policy ?? DEFAULT_SUPERVISOR_POLICY);
+    }
+    return entry.actor;
+  }
+
+  /**
+   * Registers an actor created elsewhere (e.g. the transport's peer links) so it shows in status
+   * and inspection; its snapshots are recorded as they change.
+   */
+  adopt(name: string, actor: AnyActorRef): void {
+    if (this.entries.has(name) || this.adopted.has(name)) return;
+    this.adopted.set(name, actor);
+    const address = this.address(name);
+    actor.subscribe((snapshot: { value?: unknown; status?: string }) => {
+      this.record(address, {
+        kind: "@xstate.snapshot",
+        state: snapshot.value,
+        status: snapshot.status,
+      });
+    });
+  }
+
+  /** The actor registered as `name`, if any. */
+  actorRef(name: string): AnyActorRef | undefined {
+    return this.entries.get(name)?.actor ?? this.adopted.get(name);
+  }
+
+  /** The machine behind `name`, for drawing its statechart. */
+  machineOf(name: string): AnyStateMachine | undefined {
+    const entry = this.entries.get(name);
+    if (entry) return entry.machine;
+    const adopted = this.adopted.get(name) as { logic?: AnyStateMachine } | undefined;
+    return adopted?.logic;
+  }
+
+  /** Fire and forget. The result says whether the message left (not that it arrived). */
+  tell(from: string, to: string, kind: string, body: unknown): SendResult {
+    return this.dispatch({ to, from, kind, body });
+  }
+
+  /** Request/response with a correlation id and a timeout. */
+  ask<T = unknown>(
+    from: string,
+    to: string,
+    kind: string,
+    body: unknown,
+    timeoutMs = this.limits.defaultAskTimeoutMs,
+  ): Promise<T> {
+    if (this.pending.size >= this.limits.maxInflightAsks) {
+      return Promise.reject(
+        new Error(`too many asks in flight on ${this.nodeId} (${this.limits.maxInflightAsks})`),
+      );
+    }
+    const id = `${this.nodeId}:${this.nextAskId++}`;
+    return new Promise<T>((resolve, reject) => {
+      const timer = this.clock.setTimeout(() => {
+        this.pending.delete(id);
+        reject(new Error(`ask ${kind} to ${to} timed out after ${timeoutMs} ms`));
+      }, timeoutMs);
+      this.pending.set(id, { resolve: resolve as (b: unknown) => void, reject, timer, to, kind });
+      const sent = this.dispatch({ to, from, kind, id, body });
+      if (!sent.ok) this.settle(id, { error: sent.error });
+    });
+  }
+
+  /** Every actor on this node with its current state. */
+  status(): ActorStatus[] {
+    const out: ActorStatus[] = [];
+    for (const entry of this.entries.values()) {
+      const snapshot = entry.actor.getSnapshot() as { value?: unknown; status: string };
+      const sup = entry.supervisor?.getSnapshot();
+      out.push({
+        address: this.address(entry.name),
+        machine: entry.machine.id,
+        state: snapshot.value ?? null,
+        status: snapshot.status,
+        restarts: sup?.context.restarts ?? 0,
+        supervisor: sup ? String(sup.value) : null,
+        lastError: sup?.context.lastError ?? null,
+      });
+    }
+    for (const [name, actor] of this.adopted) {
+      const snapshot = actor.getSnapshot() as { value?: unknown; status: string };
+      const logic = (actor as { logic?: { id?: string } }).logic;
+      out.push({
+        address: this.address(name),
+        machine: logic?.id ?? "actor",
+        state: snapshot.value ?? null,
+        status: snapshot.status,
+        restarts: 0,
+        supervisor: null,
+        lastError: null,
+      });
+    }
+    return out;
+  }
+
+  /** Stops every actor and fails every pending ask. Idempotent. */
+  stop(): void {
+    if (this.stopped) return;
+    this.stopped = true;
+    for (const [id] of this.pending) this.settle(id, { error: `node ${this.nodeId} stopped` });
+    for (const entry of this.entries.values()) {
+      entry.supervisor?.send({ type: "child.stop" });
+      entry.supervisor?.stop();
+      entry.actor.stop();
+    }
+  }
+
+  /** An envelope from the wire (or a local send, after its copy). */
+  private receive(envelope: Envelope): void {
+    if (nodeOf(envelope.to) !== this.nodeId) {
+      this.logger.warn({ to: envelope.to }, "envelope for another node dropped");
+      return;
+    }
+    if (envelope.kind === ASK_REPLY_KIND || envelope.kind === ASK_ERROR_KIND) {
+      if (envelope.replyTo === undefined) return;
+      const body = envelope.kind === ASK_ERROR_KIND ? { error: String(envelope.body) } : envelope;
+      this.settle(envelope.replyTo, body);
+      return;
+    }
+    const target = this.actorRef(actorOf(envelope.to));
+    if (target === undefined) {
+      this.deadLetters++;
+      if (envelope.id !== undefined) {
+        this.answer(envelope, ASK_ERROR_KIND, `no actor ${envelope.to}`);
+      }
+      return;
+    }
+    target.send(this.toMessage(envelope));
+  }
+
+  private toMessage(envelope: Envelope): ActorMessage {
+    const message: ActorMessage = { type: envelope.kind, body: envelope.body, from: envelope.from };
+    if (envelope.id !== undefined) {
+      let answered = false;
+      message.reply = (body) => {
+        if (answered) return;
+        answered = true;
+        this.answer(envelope, ASK_REPLY_KIND, body);
+      };
+      message.fail = (error) => {
+        if (answered) return;
+        answered = true;
+        this.answer(envelope, ASK_ERROR_KIND, error);
+      };
+    }
+    return message;
+  }
+
+  private answer(ask: Envelope, kind: string, body: unknown): void {
+    const sent = this.dispatch({ to: ask.from, from: ask.to, kind, replyTo: ask.id, body });
+    if (!sent.ok) this.logger.warn({ to: ask.from, error: sent.error }, "reply not sent");
+  }
+
+  private settle(id: string, outcome: Envelope | { error: string }): void {
+    const ask = this.pending.get(id);
+    if (ask === undefined) return; // late reply after a timeout: dropped
+    this.pending.delete(id);
+    this.clock.clearTimeout(ask.timer);
+    if ("error" in outcome) ask.reject(new Error(`ask ${ask.kind} to ${ask.to}: ${outcome.error}`));
+    else ask.resolve(outcome.body);
+  }
+
+  private dispatch(envelope: Envelope): SendResult {
+    if (this.stopped) return { ok: false, error: `node ${this.nodeId} stopped` };
+    if (nodeOf(envelope.to) === this.nodeId) {
+      let copy: Envelope;
+      try {
+        copy = copyThroughMsgpack(envelope);
+      } catch (error) {
+        return { ok: false, error: `body cannot be encoded: ${(error as Error).message}` };
+      }
+      queueMicrotask(() => this.receive(copy));
+      return { ok: true };
+    }
+    if (this.wire === undefined) return { ok: false, error: `no transport to ${envelope.to}` };
+    return this.wire.send(envelope);
+  }
+
+  private startActor(name: string, machine: AnyStateMachine, input: unknown): AnyActorRef {
+    const address = this.address(name);
+    const actor = createActor(machine, {
+      input,
+      clock: this.clock,
+      inspect: (event) => this.inspect(address, event),
+    });
+    actor.subscribe({ error: (error) => this.onCrash(name, error) });
+    actor.start();
+    return actor;
+  }
+
+  private startSupervisor(entry: Entry, policy: SupervisorPolicy): Actor<typeof supervisorMachine> {
+    const name = `supervisor:${entry.name}`;
+    const machine = supervisorMachine.provide({
+      actions: { startChild: () => this.restart(entry) },
+    });
+    const address = this.address(name);
+    const supervisor = createActor(machine, {
+      input: { child: this.address(entry.name), policy },
+      clock: this.clock,
+      inspect: (event) => this.inspect(address, event),
+    });
+    supervisor.start();
+    return supervisor;
+  }
+
+  private onCrash(name: string, error: unknown): void {
+    const entry = this.entries.get(name);
+    const message = error instanceof Error ? error.message : String(error);
+    this.logger.error({ actor: this.address(name), error: message }, "actor crashed");
+    entry?.supervisor?.send({ type: "child.crashed", error: message });
+  }
+
+  private restart(entry: Entry): void {
+    if (this.stopped) return;
+    this.logger.info({ actor: this.address(entry.name) }, "restarting actor");
+    entry.actor = this.startActor(entry.name, entry.machine, entry.input);
+  }
+
+  private inspect(rootAddress: string, event: InspectionEvent): void {
+    const ref = event.actorRef as AnyActorRef;
+    const address =
+      ref.sessionId === event.rootId ? rootAddress : `${rootAddress}.${ref.id || ref.sessionId}`;
+    switch (event.type) {
+      case "@xstate.actor":
+        this.record(address, { kind: event.type });
+        return;
+      case "@xstate.event":
+        this.record(address, {
+          kind: event.type,
+          eventType: event.event.type,
+          from: typeof event.event.from === "string" ? event.event.from : undefined,
+        });
+        return;
+      case "@xstate.snapshot":
+      case "@xstate.microstep": {
+        const snapshot = event.snapshot as { value?: unknown; status?: string };
+        this.record(address, {
+          kind: event.type,
+          eventType: event.event.type,
+          state: snapshot.value,
+          status: snapshot.status,
+        });
+        return;
+      }
+      default:
+        return; // transitions and actions are implied by microsteps; keep the ring for those
+    }
+  }
+
+  private record(
+    address: string,
+    fields: Omit<InspectionRecord, "seq" | "nodeId" | "address" | "term" | "atMs">,
+  ): void {
+    this.ring.push({
+      ...fields,
+      nodeId: this.nodeId,
+      address,
+      term: this.termOf(),
+      atMs: this.clock.wallMs(),
+    });
+  }
+}

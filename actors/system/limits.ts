@@ -1,0 +1,21 @@
+/** Limits of one node's actor system; every one bounds something that could grow. */
+export interface ActorSystemLimits {
+  /** Asks waiting for a reply at once; past this, ask() rejects at once instead of queueing. */
+  maxInflightAsks: number;
+  /** Default ask timeout; a reply later than this is dropped as stale. */
+  defaultAskTimeoutMs: number;
+  /** Inspection records kept per node (oldest fall off). */
+  inspectionRingRecords: number;
+  /** Actors one node may host; a runaway spawn loop fails loudly instead of eating memory. */
+  maxActors: number;
+  /** Live inspection followers per node. */
+  maxFollowers: number;
+}
+
+export const DEFAULT_ACTOR_SYSTEM_LIMITS: ActorSystemLimits = {
+  maxInflightAsks: 10_000,
+  defaultAskTimeoutMs: 5_000,
+  inspectionRingRecords: 10_000,
+  maxActors: 4_096,
+  maxFollowers: 16,
+};
