@@ -123,3 +123,8 @@ export class ManualClock implements Clock {
     return best;
   }
 }
+
+/** Resolves after `delayMs` on `clock`. */
+export function sleep(clock: Clock, delayMs: number): Promise<void> {
+  return new Promise((resolve) => clock.setTimeout(resolve, delayMs));
+}

@@ -159,3 +159,16 @@ export function renderMermaid(chart: ChartNode): string {
   visit(chart, 1);
   return lines.join("\n");
 }
+
+/** A state value as one line: `meshed`, `red.wait`, `{pinger: pinging, mesh: meshed}`. */
+export function formatStateValue(value: unknown): string {
+  if (value === null || value === undefined) return "-";
+  if (typeof value === "string") return value;
+  if (typeof value !== "object") return String(value);
+  const entries = Object.entries(value as Record<string, unknown>);
+  if (entries.length === 1) {
+    const [key, child] = entries[0] as [string, unknown];
+    return `${key}.${formatStateValue(child)}`;
+  }
+  return `{${entries.map(([k, v]) => `${k}: ${formatStateValue(v)}`).join(", ")}}`;
+}

@@ -1,0 +1,23 @@
+import { Command } from "commander";
+import { inspectCommand } from "./inspect.ts";
+import { nodeCommand } from "./node/command.ts";
+import { statusCommand } from "./status.ts";
+import { downCommand, upCommand } from "./up.ts";
+
+const program = new Command("bosun")
+  .description("a Kubernetes-style control plane of xstate actors on a Raft-replicated store")
+  .version("0.1.0")
+  .showHelpAfterError();
+
+program.addCommand(upCommand());
+program.addCommand(downCommand());
+program.addCommand(nodeCommand());
+program.addCommand(statusCommand());
+program.addCommand(inspectCommand());
+
+try {
+  await program.parseAsync(process.argv);
+} catch (error) {
+  console.error(`bosun: ${(error as Error).message}`);
+  process.exit(1);
+}

@@ -1,0 +1,82 @@
+import { type ChildProcess, spawn } from "node:child_process";
+import { existsSync, mkdirSync, openSync, readFileSync } from "node:fs";
+import { dirname, join, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
+import { type Clock, sleep } from "../actors/system/clock.ts";
+import type { ClusterFile, ClusterNode } from "./cluster-file.ts";
+
+/** Starting and stopping `bosun node` processes for `up`, `down` and the tests. */
+export const BOSUN_TS = resolve(dirname(fileURLToPath(import.meta.url)), "bosun.ts");
+export const STOP_GRACE_MS = 10_000;
+const STOP_POLL_MS = 50;
+
+export function tokenFile(runDir: string): string {
+  return join(runDir, "token");
+}
+
+export function nodeArgs(cluster: ClusterFile, node: ClusterNode, runDir: string): string[] {
+  const peers = cluster.nodes
+    .filter((n) => n.id !== node.id)
+    .map((n) => `${n.id}=${n.host}:${n.port}`)
+    .join(",");
+  const args = ["--import", "tsx", BOSUN_TS, "node", "--id", node.id];
+  args.push("--listen", `${node.host}:${node.port}`, "--data-dir", node.dataDir);
+  args.push("--token-file", tokenFile(runDir));
+  if (peers) args.push("--peers", peers);
+  if (cluster.faults) args.push("--faults");
+  return args;
+}
+
+/** Starts one node with its output appended to its log file. */
+export function spawnNode(
+  cluster: ClusterFile,
+  node: ClusterNode,
+  runDir: string,
+  detached: boolean,
+): ChildProcess {
+  mkdirSync(dirname(node.logFile), { recursive: true });
+  const log = openSync(node.logFile, "a");
+  const child = spawn(process.execPath, nodeArgs(cluster, node, runDir), {
+    cwd: resolve(dirname(BOSUN_TS), ".."),
+    detached,
+    stdio: ["ignore", log, log],
+    env: { ...process.env, BOSUN_TOKEN: "" },
+  });
+  if (detached) child.unref();
+  return child;
+}
+
+/** True when `pid` is alive and is a bosun node (a recycled pid is left alone). */
+export function isBosunNode(pid: number): boolean {
+  const cmdline = `/proc/${pid}/cmdline`;
+  if (!existsSync(cmdline)) return false;
+  try {
+    const args = readFileSync(cmdline, "utf8").split("\0");
+    return args.includes(BOSUN_TS) && args.includes("node");
+  } catch {
+    return false;
+  }
+}
+
+/** SIGTERM, then SIGKILL after `graceMs`; resolves once the process is gone. */
+export async function stopNode(
+  clock: Clock,
+  pid: number,
+  graceMs = STOP_GRACE_MS,
+): Promise<"stopped" | "killed" | "gone"> {
+  if (!isBosunNode(pid)) return "gone";
+  process.kill(pid, "SIGTERM");
+  const deadline = clock.nowMs() + graceMs;
+  while (clock.nowMs() < deadline) {
+    if (!isBosunNode(pid)) return "stopped";
+    await sleep(clock, STOP_POLL_MS);
+  }
+  if (isBosunNode(pid)) process.kill(pid, "SIGKILL");
+  return "killed";
+}
+
+/** The last `lines` lines of a log file, for telling a user why a node did not come up. */
+export function tailLog(file: string, lines = 15): string {
+  if (!existsSync(file)) return "(no log)";
+  return readFileSync(file, "utf8").trimEnd().split("\n").slice(-lines).join("\n");
+}

@@ -1,0 +1,105 @@
+import { mkdirSync, readFileSync } from "node:fs";
+import { Command, Option } from "commander";
+import { pino } from "pino";
+import { SystemClock } from "../../actors/system/clock.ts";
+import { parseListen, parsePeers } from "./peers.ts";
+import { NodeProcess } from "./process.ts";
+
+interface NodeOptions {
+  id: string;
+  listen: string;
+  peers?: string;
+  dataDir: string;
+  token?: string;
+  tokenFile?: string;
+  faults: boolean;
+  logLevel: string;
+}
+
+function readToken(options: NodeOptions): string {
+  const token = options.tokenFile
+    ? readFileSync(options.tokenFile, "utf8").trim()
+    : (options.token ?? "");
+  if (token.length < 16) {
+    throw new Error(
+      "a join token of at least 16 characters is required (--token-file or BOSUN_TOKEN)",
+    );
+  }
+  return token;
+}
+
+export function nodeCommand(): Command {
+  return new Command("node")
+    .description("run one cluster member in the foreground")
+    .addOption(
+      new Option("--id <id>", "node id, unique in the cluster")
+        .env("BOSUN_NODE_ID")
+        .makeOptionMandatory(),
+    )
+    .addOption(
+      new Option("--listen <host:port>", "address to serve the mesh and HTTP on")
+        .env("BOSUN_LISTEN")
+        .default("127.0.0.1:7100"),
+    )
+    .addOption(
+      new Option("--peers <list>", "the other members: id=host:port,...").env("BOSUN_PEERS"),
+    )
+    .addOption(
+      new Option("--data-dir <dir>", "where this node keeps its data")
+        .env("BOSUN_DATA_DIR")
+        .default(".bosun/data"),
+    )
+    .addOption(
+      new Option(
+        "--token <token>",
+        "cluster join token (prefer --token-file: flags show in ps)",
+      ).env("BOSUN_TOKEN"),
+    )
+    .addOption(
+      new Option("--token-file <file>", "file holding the cluster join token").env(
+        "BOSUN_TOKEN_FILE",
+      ),
+    )
+    .addOption(
+      new Option("--faults", "accept fault rules and chaos commands")
+        .env("BOSUN_FAULTS")
+        .default(false),
+    )
+    .addOption(
+      new Option("--log-level <level>", "pino log level").env("BOSUN_LOG_LEVEL").default("info"),
+    )
+    .action(async (options: NodeOptions) => {
+      const logger = pino({
+        level: options.logLevel,
+        base: { node: options.id, pid: process.pid },
+      });
+      const { host, port } = parseListen(options.listen);
+      mkdirSync(options.dataDir, { recursive: true });
+      const node = new NodeProcess(
+        {
+          id: options.id,
+          host,
+          port,
+          peers: parsePeers(options.peers, options.id),
+          dataDir: options.dataDir,
+          token: readToken(options),
+          faults: Boolean(options.faults),
+        },
+        new SystemClock(),
+        logger,
+      );
+      const shutdown = (signal: string) => {
+        logger.info({ signal }, "stopping");
+        node.stop().then(
+          () => process.exit(0),
+          (error: Error) => {
+            logger.error({ error: error.message }, "unclean stop");
+            process.exit(1);
+          },
+        );
+      };
+      process.once("SIGTERM", () => shutdown("SIGTERM"));
+      process.once("SIGINT", () => shutdown("SIGINT"));
+      await node.start();
+    });
+}

@@ -1,0 +1,108 @@
+import type { ActorSystem } from "../../actors/system/actor-system.ts";
+import { CHAOS_CRASH_EVENT } from "../../actors/system/chaos-crash.ts";
+import { MAX_INSPECTION_PAGE_RECORDS } from "../../actors/system/inspection-ring.ts";
+import { chartOf } from "../../actors/system/machine-chart.ts";
+import type { NodeIntrospection } from "../../actors/system/node-actor.ts";
+
+export interface LinkView {
+  state: string;
+  [key: string]: unknown;
+}
+
+export interface NodeStatus {
+  nodeId: string;
+  pid: number;
+  uptimeMs: number;
+  faults: boolean;
+  links: Record<string, LinkView>;
+  actors: ReturnType<ActorSystem["status"]>;
+  inspectionSeq: number;
+  deadLetters: number;
+}
+
+/**
+ * The answers the node actor gives about this process. Followers get each new inspection
+ * record as an `inspect.records` tell; one whose sends start failing is dropped.
+ */
+export class Introspection implements NodeIntrospection {
+  private readonly followers = new Map<string, () => void>();
+  private readonly startedMs: number;
+
+  constructor(
+    private readonly system: ActorSystem,
+    private readonly links: () => Record<string, LinkView>,
+    private readonly faults: boolean,
+  ) {
+    this.startedMs = system.clock.nowMs();
+  }
+
+  status(): NodeStatus {
+    return {
+      nodeId: this.system.nodeId,
+      pid: process.pid,
+      uptimeMs: Math.round(this.system.clock.nowMs() - this.startedMs),
+      faults: this.faults,
+      links: this.links(),
+      actors: this.system.status(),
+      inspectionSeq: this.system.ring.nextSeq,
+      deadLetters: this.system.deadLetters,
+    };
+  }
+
+  inspectionPage(sinceSeq: number, address: string | undefined, limit: number) {
+    const options: { address?: string; limit: number } = {
+      limit: Math.min(limit, MAX_INSPECTION_PAGE_RECORDS),
+    };
+    if (address !== undefined) options.address = address;
+    return this.system.ring.read(sinceSeq, options);
+  }
+
+  chart(actor: string) {
+    const name = actor.includes("/") ? actor.slice(actor.indexOf("/") + 1) : actor;
+    const machine = this.system.machineOf(name);
+    const ref = this.system.actorRef(name);
+    if (machine === undefined || ref === undefined) {
+      return { error: `no actor ${this.system.address(name)}` };
+    }
+    const snapshot = ref.getSnapshot() as { value?: unknown; status?: string };
+    return { chart: chartOf(machine), state: snapshot.value ?? null, status: snapshot.status };
+  }
+
+  follow(subscriber: string, address: string | undefined): string | null {
+    if (this.followers.has(subscriber)) return null;
+    if (this.followers.size >= this.system.limits.maxFollowers) {
+      return `too many inspection followers on ${this.system.nodeId} (${this.system.limits.maxFollowers})`;
+    }
+    const self = this.system.address("node");
+    const off = this.system.ring.subscribe((record) => {
+      if (address !== undefined && record.address !== address) return;
+      const sent = this.system.tell(self, subscriber, "inspect.records", [record]);
+      if (!sent.ok) this.unfollow(subscriber);
+    });
+    this.followers.set(subscriber, off);
+    return null;
+  }
+
+  unfollow(subscriber: string): void {
+    this.followers.get(subscriber)?.();
+    this.followers.delete(subscriber);
+  }
+
+  crashActor(actor: string): string | null {
+    if (!this.faults) return "chaos is off: start the node with --faults";
+    const name = actor.includes("/") ? actor.slice(actor.indexOf("/") + 1) : actor;
+    if (this.system.actorRef(name) === undefined) return `no actor ${this.system.address(name)}`;
+    const sent = this.system.tell(
+      this.system.address("node"),
+      this.system.address(name),
+      CHAOS_CRASH_EVENT,
+      null,
+    );
+    return sent.ok ? null : sent.error;
+  }
+
+  stop(): void {
+    for (const off of this.followers.values()) off();
+    this.followers.clear();
+  }
+}

@@ -1,0 +1,118 @@
+import type { Logger } from "pino";
+import { ActorSystem } from "../../actors/system/actor-system.ts";
+import type { Clock } from "../../actors/system/clock.ts";
+import { nodeActorMachine } from "../../actors/system/node-actor.ts";
+import { peerMonitorMachine } from "../../actors/system/peer-monitor.ts";
+import { parseFaultRules } from "../../transport/faults.ts";
+import { Mesh } from "../../transport/mesh.ts";
+import { createAdminHandler } from "./admin-http.ts";
+import { Introspection, type LinkView } from "./introspection.ts";
+import { createMetrics } from "./metrics.ts";
+
+export interface NodeConfig {
+  id: string;
+  host: string;
+  port: number;
+  peers: Record<string, string>;
+  dataDir: string;
+  token: string;
+  faults: boolean;
+  pingIntervalMs?: number;
+}
+
+const PING_TIMEOUT_MS = 1_000;
+
+/**
+ * One `bosun node` process, composed: the mesh (transport), the actor system on top of it, the
+ * node and peer-monitor actors, and the HTTP surface sharing the mesh's port.
+ */
+export class NodeProcess {
+  readonly system: ActorSystem;
+  readonly mesh: Mesh;
+  private readonly introspection: Introspection;
+  private stopping: Promise<void> | null = null;
+  port = 0;
+
+  constructor(
+    readonly config: NodeConfig,
+    clock: Clock,
+    private readonly logger: Logger,
+  ) {
+    let handler: ReturnType<typeof createAdminHandler> | undefined;
+    this.mesh = new Mesh({
+      nodeId: config.id,
+      host: config.host,
+      port: config.port,
+      peers: config.peers,
+      token: config.token,
+      faultsEnabled: config.faults,
+      clock,
+      logger,
+      httpHandler: (req, res) => handler?.(req, res),
+    });
+    this.system = new ActorSystem({ nodeId: config.id, clock, logger, wire: this.mesh });
+    this.introspection = new Introspection(
+      this.system,
+      () => this.mesh.linkStates() as unknown as Record<string, LinkView>,
+      config.faults,
+    );
+    handler = createAdminHandler({
+      system: this.system,
+      introspection: this.introspection,
+      metrics: createMetrics(() => this.introspection.status()),
+      token: config.token,
+      ready: () => this.readiness(),
+      setFaultRules: (rules) => this.mesh.setFaultRules(parseFaultRules(rules)),
+    });
+  }
+
+  async start(): Promise<number> {
+    this.system.spawn("node", nodeActorMachine, { input: { port: this.introspection } });
+    const { port } = await this.mesh.start();
+    this.port = port;
+    for (const [peer, actor] of Object.entries(this.mesh.linkActors())) {
+      this.system.adopt(`link:${peer}`, actor);
+    }
+    this.system.spawn("peer-monitor", peerMonitorMachine, {
+      input: {
+        peers: Object.keys(this.config.peers),
+        pingIntervalMs: this.config.pingIntervalMs,
+        pinger: { ping: (peer: string) => this.ping(peer) },
+      },
+    });
+    this.logger.info({ port, peers: this.config.peers }, "node started");
+    return port;
+  }
+
+  /** Ready when this node's peer monitor sees every peer answer. */
+  readiness(): { ready: boolean; reason: string } {
+    const monitor = this.system.actorRef("peer-monitor");
+    const value = monitor?.getSnapshot().value as { mesh?: string } | undefined;
+    if (value?.mesh === "meshed") return { ready: true, reason: "meshed" };
+    return { ready: false, reason: `peer-monitor is ${value?.mesh ?? "not started"}` };
+  }
+
+  stop(): Promise<void> {
+    if (this.stopping === null) {
+      this.stopping = (async () => {
+        this.introspection.stop();
+        this.system.stop();
+        await this.mesh.stop();
+        this.logger.info("node stopped");
+      })();
+    }
+    return this.stopping;
+  }
+
+  private async ping(peer: string): Promise<number> {
+    const startMs = this.system.clock.nowMs();
+    await this.system.ask(
+      this.system.address("peer-monitor"),
+      `${peer}/node`,
+      "system.ping",
+      null,
+      PING_TIMEOUT_MS,
+    );
+    return this.system.clock.nowMs() - startMs;
+  }
+}

@@ -1,0 +1,94 @@
+import { Command } from "commander";
+import { formatStateValue } from "../actors/system/machine-chart.ts";
+import {
+  type ClusterFile,
+  type ClusterNode,
+  defaultRunDir,
+  readClusterFile,
+} from "./cluster-file.ts";
+import type { NodeStatus } from "./node/introspection.ts";
+import { getJson } from "./node-client.ts";
+
+export interface NodeReport {
+  node: ClusterNode;
+  status: NodeStatus | null;
+  error: string | null;
+}
+
+export async function collectStatus(cluster: ClusterFile): Promise<NodeReport[]> {
+  return Promise.all(
+    cluster.nodes.map(async (node) => {
+      try {
+        return { node, status: await getJson<NodeStatus>(node, "/status"), error: null };
+      } catch (error) {
+        return { node, status: null, error: (error as Error).message };
+      }
+    }),
+  );
+}
+
+function table(rows: string[][]): string {
+  const widths = rows[0]?.map((_, i) => Math.max(...rows.map((r) => (r[i] ?? "").length))) ?? [];
+  return rows
+    .map((r) =>
+      r
+        .map((c, i) => c.padEnd(widths[i] ?? 0))
+        .join("  ")
+        .trimEnd(),
+    )
+    .join("\n");
+}
+
+export function renderStatus(cluster: ClusterFile, reports: NodeReport[]): string {
+  const nodes = [["NODE", "ADDRESS", "PID", "STATE", "LINKS"]];
+  const actors = [["ACTOR", "MACHINE", "STATE", "STATUS", "RESTARTS"]];
+  for (const { node, status, error } of reports) {
+    const links = status
+      ? Object.entries(status.links)
+          .map(([peer, link]) => `${peer}:${link.state}`)
+          .join(" ")
+      : "";
+    nodes.push([
+      node.id,
+      `${node.host}:${node.port}`,
+      String(status?.pid ?? node.pid ?? "-"),
+      status ? "up" : `down (${error})`,
+      links,
+    ]);
+    for (const a of status?.actors ?? []) {
+      const restarts = a.restarts > 0 ? `${a.restarts} (last: ${a.lastError ?? "?"})` : "0";
+      actors.push([a.address, a.machine, formatStateValue(a.state), a.status, restarts]);
+    }
+  }
+  const up = reports.filter((r) => r.status).length;
+  return [
+    `cluster ${cluster.name}: ${up}/${cluster.nodes.length} nodes up`,
+    "",
+    table(nodes),
+    "",
+    table(actors),
+  ].join("\n");
+}
+
+export function statusCommand(): Command {
+  return new Command("status")
+    .description("show every node, link and actor of the local cluster")
+    .option("--run-dir <dir>", "the cluster's run dir", defaultRunDir())
+    .option("--json", "machine-readable output", false)
+    .action(async (options: { runDir: string; json: boolean }) => {
+      const cluster = readClusterFile(options.runDir);
+      const reports = await collectStatus(cluster);
+      if (options.json) {
+        const nodes = reports.map(({ node, status, error }) => ({
+          ...node,
+          up: !!status,
+          error,
+          status,
+        }));
+        console.log(JSON.stringify({ name: cluster.name, nodes }, null, 2));
+      } else {
+        console.log(renderStatus(cluster, reports));
+      }
+      if (reports.some((r) => r.status === null)) process.exitCode = 3;
+    });
+}

@@ -1,0 +1,191 @@
+import { randomBytes } from "node:crypto";
+import { rmSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { Command } from "commander";
+import { type Clock, SystemClock, sleep } from "../actors/system/clock.ts";
+import {
+  type ClusterFile,
+  defaultRunDir,
+  readClusterFile,
+  writeClusterFile,
+} from "./cluster-file.ts";
+import { isBosunNode, spawnNode, stopNode, tailLog, tokenFile } from "./launcher.ts";
+import { isReady } from "./node-client.ts";
+import { collectStatus, renderStatus } from "./status.ts";
+
+interface UpOptions {
+  servers: string;
+  baseIp: string;
+  port: string;
+  runDir: string;
+  faults: boolean;
+  foreground: boolean;
+  timeoutMs: string;
+  name: string;
+}
+
+const READY_POLL_MS = 200;
+const MAX_SERVERS = 7;
+
+export function planCluster(options: UpOptions, runDir: string): ClusterFile {
+  const servers = Number(options.servers);
+  if (!Number.isInteger(servers) || servers < 1 || servers > MAX_SERVERS) {
+    throw new Error(`--servers must be 1..${MAX_SERVERS}, got ${options.servers}`);
+  }
+  const octets = options.baseIp.split(".").map(Number);
+  if (octets.length !== 4 || octets[0] !== 127 || octets.some((o) => !(o >= 0 && o <= 255))) {
+    throw new Error(`--base-ip must be a loopback address (127.x.y.z), got ${options.baseIp}`);
+  }
+  const last = octets[3] as number;
+  if (last + servers - 1 > 254)
+    throw new Error(`--base-ip ${options.baseIp} leaves no room for ${servers} nodes`);
+  const port = Number(options.port);
+  if (!Number.isInteger(port) || port < 1 || port > 65_535)
+    throw new Error(`bad --port ${options.port}`);
+  const nodes = Array.from({ length: servers }, (_, i) => {
+    const id = `n${i + 1}`;
+    return {
+      id,
+      host: `${octets.slice(0, 3).join(".")}.${last + i}`,
+      port,
+      pid: null,
+      logFile: join(runDir, "logs", `${id}.log`),
+      dataDir: join(runDir, "data", id),
+    };
+  });
+  return {
+    name: options.name,
+    token: randomBytes(24).toString("hex"),
+    faults: options.faults,
+    nodes,
+  };
+}
+
+function refuseIfRunning(runDir: string): void {
+  let existing: ClusterFile;
+  try {
+    existing = readClusterFile(runDir);
+  } catch {
+    return;
+  }
+  const alive = existing.nodes.filter((n) => n.pid !== null && isBosunNode(n.pid));
+  if (alive.length > 0) {
+    throw new Error(
+      `a cluster is already running in ${runDir} (${alive.map((n) => `${n.id} pid ${n.pid}`).join(", ")}): 'bosun down' first`,
+    );
+  }
+}
+
+async function waitUntilReady(
+  clock: Clock,
+  cluster: ClusterFile,
+  timeoutMs: number,
+): Promise<boolean> {
+  const deadline = clock.nowMs() + timeoutMs;
+  let last = "";
+  while (clock.nowMs() < deadline) {
+    const states = await Promise.all(cluster.nodes.map((n) => isReady(n)));
+    const ready = states.filter((s) => s.ready).length;
+    const line = `[${ready}/${cluster.nodes.length} ready] ${cluster.nodes
+      .map((n, i) => `${n.id}: ${states[i]?.ready ? "meshed" : states[i]?.reason}`)
+      .join("; ")}`;
+    if (line !== last) console.log(line);
+    last = line;
+    if (ready === cluster.nodes.length) return true;
+    await sleep(clock, READY_POLL_MS);
+  }
+  return false;
+}
+
+async function stopAll(clock: Clock, cluster: ClusterFile): Promise<void> {
+  await Promise.all(cluster.nodes.map((n) => (n.pid === null ? null : stopNode(clock, n.pid))));
+}
+
+export function upCommand(): Command {
+  return new Command("up")
+    .description("start a local cluster, wait until it is healthy, print its status")
+    .option("--servers <n>", "server nodes", "3")
+    .option(
+      "--base-ip <ip>",
+      "loopback address of the first node; the next ones count up",
+      "127.0.0.11",
+    )
+    .option("--port <port>", "port every node listens on (each on its own address)", "7100")
+    .option("--run-dir <dir>", "where pids, logs, data and the cluster file go", defaultRunDir())
+    .option("--name <name>", "cluster name", "bosun")
+    .option("--faults", "start nodes with fault injection and chaos enabled", false)
+    .option("--foreground", "stay attached; Ctrl-C stops the cluster", false)
+    .option("--timeout-ms <ms>", "how long to wait for the cluster to be healthy", "60000")
+    .action(async (options: UpOptions) => {
+      const clock = new SystemClock();
+      const runDir = options.runDir;
+      refuseIfRunning(runDir);
+      const cluster = planCluster(options, runDir);
+      writeClusterFile(runDir, cluster);
+      writeFileSync(tokenFile(runDir), `${cluster.token}\n`, { mode: 0o600 });
+      console.log(`starting ${cluster.nodes.length} nodes (run dir ${runDir})`);
+      let stopping = false;
+      const children = cluster.nodes.map((node) => {
+        const child = spawnNode(cluster, node, runDir, !options.foreground);
+        node.pid = child.pid ?? null;
+        console.log(
+          `  ${node.id} pid ${node.pid} on ${node.host}:${node.port}, log ${node.logFile}`,
+        );
+        child.on("exit", (code, signal) => {
+          if (options.foreground && !stopping) console.log(`${node.id} exited (${signal ?? code})`);
+        });
+        return child;
+      });
+      writeClusterFile(runDir, cluster);
+      const ok = await waitUntilReady(clock, cluster, Number(options.timeoutMs));
+      if (!ok) {
+        console.error(`cluster not healthy after ${options.timeoutMs} ms; last log lines:`);
+        for (const n of cluster.nodes) console.error(`--- ${n.id}\n${tailLog(n.logFile)}`);
+        stopping = true;
+        await stopAll(clock, cluster);
+        process.exit(1);
+      }
+      console.log(`\n${renderStatus(cluster, await collectStatus(cluster))}\n`);
+      console.log("try: npx bosun status | npx bosun inspect n1/peer-monitor | npx bosun down");
+      if (!options.foreground) {
+        for (const child of children) child.unref();
+        process.exit(0);
+      }
+      console.log("running in the foreground; Ctrl-C stops the cluster");
+      const shutdown = async () => {
+        if (stopping) return;
+        stopping = true;
+        console.log("stopping the cluster…");
+        await stopAll(clock, cluster);
+        for (const n of cluster.nodes) n.pid = null;
+        writeClusterFile(runDir, cluster);
+        console.log("stopped");
+        process.exit(0);
+      };
+      process.on("SIGINT", shutdown);
+      process.on("SIGTERM", shutdown);
+    });
+}
+
+export function downCommand(): Command {
+  return new Command("down")
+    .description("stop the local cluster (data persists unless --purge)")
+    .option("--run-dir <dir>", "the cluster's run dir", defaultRunDir())
+    .option("--purge", "also delete data dirs and logs", false)
+    .action(async (options: { runDir: string; purge: boolean }) => {
+      const clock = new SystemClock();
+      const cluster = readClusterFile(options.runDir);
+      await Promise.all(
+        cluster.nodes.map(async (node) => {
+          const outcome = node.pid === null ? "gone" : await stopNode(clock, node.pid);
+          console.log(`${node.id}: ${outcome === "gone" ? "not running" : outcome}`);
+          node.pid = null;
+        }),
+      );
+      writeClusterFile(options.runDir, cluster);
+      if (options.purge) {
+        rmSync(options.runDir, { recursive: true, force: true });
+        console.log(`purged ${options.runDir}`);
+      }
+    });
+}
