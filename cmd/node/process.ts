@@ -1,6 +1,7 @@
 import type { Logger } from "pino";
 import { ActorSystem } from "../../actors/system/actor-system.ts";
 import type { Clock } from "../../actors/system/clock.ts";
+import { echoMachine } from "../../actors/system/echo.ts";
 import { nodeActorMachine } from "../../actors/system/node-actor.ts";
 import { peerMonitorMachine } from "../../actors/system/peer-monitor.ts";
 import { parseFaultRules } from "../../transport/faults.ts";
@@ -68,6 +69,7 @@ export class NodeProcess {
 
   async start(): Promise<number> {
     this.system.spawn("node", nodeActorMachine, { input: { port: this.introspection } });
+    this.system.spawn("echo", echoMachine);
     const { port } = await this.mesh.start();
     this.port = port;
     for (const [peer, actor] of Object.entries(this.mesh.linkActors())) {
