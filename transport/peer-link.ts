@@ -97,6 +97,7 @@ export const peerLinkMachine = setup({
       on: {
         SOCKET_OPEN: "handshaking",
         SOCKET_CLOSED: { target: "backoff", actions: "recordError" },
+        HANDSHAKE_FAILED: { target: "backoff", actions: "recordError" },
       },
       after: {
         handshakeTimeout: {

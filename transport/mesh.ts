@@ -1,0 +1,796 @@
+/**
+ * The node's WebSocket mesh (DESIGN §4): one `ws` server on a `node:http` server (so the port
+ * also serves HTTP), one authenticated link per peer, msgpack envelopes, hard limits, fault rules.
+ *
+ * Everything that arrives from the network is untrusted: a bad frame, a failed handshake or a
+ * flood closes that one socket with a close code and a logged reason, and every handler is
+ * wrapped so nothing a peer sends can crash the process.
+ */
+import { randomInt } from "node:crypto";
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
+import type { Duplex } from "node:stream";
+import type { Logger } from "pino";
+import WebSocket, { WebSocketServer } from "ws";
+import { type Actor, createActor, type InspectionEvent } from "xstate";
+import type { Clock, TimerId } from "../actors/system/clock.ts";
+import { decodeFrame, decodeValue, encodeEnvelope, encodeValue } from "./codec.ts";
+import { type Envelope, nodeOf } from "./envelope.ts";
+import { type Direction, decide, type FaultRule, parseFaultRules } from "./faults.ts";
+import {
+  makeAnswer,
+  makeChallenge,
+  makeProof,
+  newNonce,
+  parseHandshakeFrame,
+  verifyAnswer,
+  verifyProof,
+} from "./handshake.ts";
+import { resolveLimits, type TransportLimits } from "./limits.ts";
+import { isWritable, type Link, type LinkStatus, linkStatus, newCounters } from "./link.ts";
+import { peerLinkMachine } from "./peer-link.ts";
+import { deriveSeed, SeededRandom } from "./random.ts";
+import {
+  CLOSE,
+  cancelTimer,
+  closeSocket,
+  frameBytes,
+  newSession,
+  type Session,
+} from "./session.ts";
+
+export const MESH_PATH = "/mesh";
+const NODE_ID = /^[A-Za-z0-9_.-]{1,64}$/;
+
+export type SendResult = { ok: true } | { ok: false; error: string };
+export type EnvelopeHandler = (envelope: Envelope, fromNodeId: string) => void;
+
+export interface MeshOptions {
+  nodeId: string;
+  host: string;
+  /** 0 picks an ephemeral port; `start()` reports the one bound. */
+  port: number;
+  /** Every other cluster member: nodeId → "host:port". Unknown nodes are refused. */
+  peers: Record<string, string>;
+  /** The cluster join token; only HMACs of it cross the wire. */
+  token: string;
+  /** Fault rules are refused unless the node was started with faults enabled (DESIGN §4). */
+  faultsEnabled: boolean;
+  limits?: Partial<TransportLimits>;
+  clock: Clock;
+  logger: Logger;
+  /** Serves every non-WebSocket request on the same port (health, metrics, the API). */
+  httpHandler?: (req: IncomingMessage, res: ServerResponse) => void;
+  /** Seeds backoff jitter and fault decisions, so a chaos run replays. Random if omitted. */
+  seed?: number;
+  /** xstate inspection hook for the link actors. */
+  inspect?: (event: InspectionEvent) => void;
+}
+
+/** Mesh-wide counters, for what cannot be pinned on a known peer. */
+export interface MeshCounters {
+  handshakesRejected: number;
+  upgradesRefused: number;
+  pendingHandshakes: number;
+  handlerErrors: number;
+}
+
+export class Mesh {
+  readonly nodeId: string;
+  private readonly options: MeshOptions;
+  private readonly limits: TransportLimits;
+  private readonly clock: Clock;
+  private readonly log: Logger;
+  private readonly seed: number;
+  private readonly faultRandom: SeededRandom;
+  private readonly links = new Map<string, Link>();
+  private readonly sessions = new Set<Session>();
+  private readonly pending = new Set<Session>();
+  private readonly handlers = new Set<EnvelopeHandler>();
+  private readonly faultTimers = new Set<TimerId>();
+  private readonly meshCounters: MeshCounters = {
+    handshakesRejected: 0,
+    upgradesRefused: 0,
+    pendingHandshakes: 0,
+    handlerErrors: 0,
+  };
+  private faultRules: FaultRule[] = [];
+  private server: Server | undefined;
+  private wss: WebSocketServer | undefined;
+  private pingTimer: TimerId | undefined;
+  private started = false;
+  private stopped = false;
+  private stopping: Promise<void> | undefined;
+
+  constructor(options: MeshOptions) {
+    if (!NODE_ID.test(options.nodeId)) throw new Error(`invalid node id '${options.nodeId}'`);
+    if (options.token.length === 0) throw new Error("the cluster join token must not be empty");
+    this.options = options;
+    this.nodeId = options.nodeId;
+    this.limits = resolveLimits(options.limits);
+    this.clock = options.clock;
+    this.log = options.logger.child({ component: "transport", nodeId: options.nodeId });
+    this.seed = options.seed ?? randomInt(2 ** 31);
+    this.faultRandom = new SeededRandom(deriveSeed(this.seed, "faults"));
+    for (const [id, address] of Object.entries(options.peers)) this.addPeer(id, address);
+  }
+
+  async start(): Promise<{ port: number }> {
+    if (this.started) throw new Error(`mesh ${this.nodeId} already started`);
+    this.started = true;
+    const server = createServer((req, res) => this.serveHttp(req, res));
+    this.server = server;
+    this.wss = new WebSocketServer({
+      noServer: true,
+      clientTracking: false,
+      maxPayload: this.limits.maxFrameBytes,
+      perMessageDeflate: false,
+    });
+    server.on("upgrade", (req, socket, head) =>
+      this.guard("upgrade", () => this.onUpgrade(req, socket, head)),
+    );
+    server.on("clientError", (_err, socket) => socket.destroy());
+    await new Promise<void>((resolve, reject) => {
+      server.once("error", reject);
+      server.listen(this.options.port, this.options.host, () => {
+        server.off("error", reject);
+        resolve();
+      });
+    });
+    server.on("error", (err) => this.log.error({ err }, "http server error"));
+    const address = server.address();
+    const port = typeof address === "object" && address !== null ? address.port : 0;
+    this.log.info({ port }, "mesh listening");
+    for (const link of this.links.values()) link.actor.send({ type: "START" });
+    this.schedulePing();
+    return { port };
+  }
+
+  /** Closes every socket and the server, clears every timer. Idempotent. */
+  stop(): Promise<void> {
+    this.stopping ??= this.shutdown();
+    return this.stopping;
+  }
+
+  /** Sends to the node named by `nodeOf(envelope.to)`; never to this node. */
+  send(envelope: Envelope): SendResult {
+    if (this.stopped) return { ok: false, error: `mesh ${this.nodeId} is stopped` };
+    const peer = nodeOf(envelope.to);
+    if (peer === this.nodeId) {
+      return { ok: false, error: `${envelope.to} is local: deliver it in the actor system` };
+    }
+    const link = this.links.get(peer);
+    if (link === undefined) return { ok: false, error: `unknown peer ${peer}` };
+    if (nodeOf(envelope.from) !== this.nodeId) {
+      // The receiver would close the link as spoofing; refuse here instead.
+      return { ok: false, error: `envelope from ${envelope.from} is not from ${this.nodeId}` };
+    }
+    const encoded = encodeEnvelope(envelope, this.limits.maxFrameBytes);
+    if (!encoded.ok) return { ok: false, error: encoded.reason };
+    const frame = encoded.bytes;
+    const fate = this.decideFault(peer, "out");
+    if (fate.deliver === 0) {
+      link.counters.faultDropped++;
+      return { ok: true }; // lost on the "network": the sender cannot tell, as with real loss
+    }
+    if (fate.deliver === 2) link.counters.faultDuplicated++;
+    if (fate.delayMs > 0) return this.sendLater(link, frame, fate.deliver, fate.delayMs);
+    const result = this.transmit(link, frame);
+    if (result.ok && fate.deliver === 2) this.transmit(link, frame);
+    return result;
+  }
+
+  /** Registers a handler for inbound envelopes; returns its unsubscribe. */
+  onEnvelope(handler: EnvelopeHandler): () => void {
+    this.handlers.add(handler);
+    return () => this.handlers.delete(handler);
+  }
+
+  linkStates(): Record<string, LinkStatus> {
+    const out: Record<string, LinkStatus> = {};
+    for (const [id, link] of this.links) out[id] = linkStatus(link);
+    return out;
+  }
+
+  /** The link statecharts, for the actor system to adopt and inspect. */
+  linkActors(): Record<string, Actor<typeof peerLinkMachine>> {
+    const out: Record<string, Actor<typeof peerLinkMachine>> = {};
+    for (const [id, link] of this.links) out[id] = link.actor;
+    return out;
+  }
+
+  counters(): MeshCounters {
+    return { ...this.meshCounters, pendingHandshakes: this.pending.size };
+  }
+
+  /** Adds a member, or moves it to a new address (used by its next dial). */
+  addPeer(id: string, address: string): void {
+    if (!NODE_ID.test(id)) throw new Error(`invalid peer id '${id}'`);
+    if (id === this.nodeId) throw new Error(`peer ${id} is this node`);
+    if (!/^\[?[A-Za-z0-9_.:-]+\]?:\d{1,5}$/.test(address)) {
+      throw new Error(`peer ${id}: address must be host:port, got '${address}'`);
+    }
+    const existing = this.links.get(id);
+    if (existing !== undefined) {
+      existing.address = address;
+      return;
+    }
+    const link = this.createLink(id, address);
+    this.links.set(id, link);
+    if (this.started && !this.stopped) link.actor.send({ type: "START" });
+  }
+
+  /** Forgets a member: closes its socket, drops its queue, stops its statechart. */
+  removePeer(id: string): void {
+    const link = this.links.get(id);
+    if (link === undefined) return;
+    this.links.delete(id);
+    link.actor.stop();
+    const session = link.session;
+    link.session = undefined;
+    if (session !== undefined) this.close(session, CLOSE.normal, "peer removed");
+  }
+
+  /** Replaces the fault rules ([] heals everything). Throws unless faults are enabled. */
+  setFaultRules(rules: unknown): void {
+    if (!this.options.faultsEnabled) {
+      throw new Error(
+        `fault injection is disabled on ${this.nodeId}: start it with faults enabled`,
+      );
+    }
+    this.faultRules = parseFaultRules(rules);
+    this.log.warn({ rules: this.faultRules }, "fault rules set");
+  }
+
+  // ---- links ---------------------------------------------------------------------------------
+
+  private createLink(peerId: string, address: string): Link {
+    // One link per pair: the smaller id dials, so both ends agree without negotiating.
+    const role = this.nodeId < peerId ? "dialer" : "acceptor";
+    const machine = peerLinkMachine.provide({
+      actions: {
+        openSocket: () => this.dial(link),
+        closeSocket: (_, params) => this.dropSession(link, params.reason),
+        flushQueue: () => this.flush(link),
+      },
+    });
+    const actor = createActor(machine, {
+      clock: this.clock,
+      id: `link:${peerId}`,
+      input: {
+        peerId,
+        role,
+        handshakeTimeoutMs: this.limits.handshakeTimeoutMs,
+        backoff: {
+          initialMs: this.limits.backoffInitialMs,
+          maxMs: this.limits.backoffMaxMs,
+          jitter: this.limits.backoffJitter,
+        },
+        seed: deriveSeed(this.seed, `${this.nodeId}->${peerId}`),
+      },
+      ...(this.options.inspect ? { inspect: this.options.inspect } : {}),
+    });
+    const link: Link = {
+      peerId,
+      address,
+      role,
+      actor,
+      session: undefined,
+      queue: [],
+      queuedBytes: 0,
+      delayedOutBytes: 0,
+      delayedInBytes: 0,
+      counters: newCounters(),
+    };
+    let previous = "disconnected";
+    actor.subscribe((snapshot) => {
+      const state = String(snapshot.value);
+      if (state === previous) return;
+      previous = state;
+      if (state === "connected") link.counters.connects++;
+      const level = state === "connected" || state === "disconnected" ? "info" : "debug";
+      this.log[level]({ peer: peerId, state, lastError: snapshot.context.lastError }, "link state");
+    });
+    actor.start();
+    return link;
+  }
+
+  /** Sends a link event unless the mesh is shutting down (its actors are stopped then). */
+  private notify(link: Link, event: Parameters<Link["actor"]["send"]>[0]): void {
+    if (!this.stopped && this.links.get(link.peerId) === link) link.actor.send(event);
+  }
+
+  private detach(link: Link, session: Session): boolean {
+    if (link.session !== session) return false;
+    link.session = undefined;
+    return true;
+  }
+
+  /** `closeSocket` action: the statechart gave up on the current socket (handshake timeout). */
+  private dropSession(link: Link, reason: string): void {
+    const session = link.session;
+    link.session = undefined;
+    if (session !== undefined) this.close(session, CLOSE.policyViolation, reason);
+  }
+
+  private close(session: Session, code: number, reason: string): void {
+    if (session.closing) return;
+    this.pending.delete(session);
+    closeSocket(session, code, reason, this.clock, this.limits.closeGraceMs);
+  }
+
+  /**
+   * Closes a socket that sent something it must not (RFC 6455 codes: 1002 protocol, 1008 policy,
+   * 1009 too big), logs why, and tells its link. Every other socket carries on.
+   */
+  private rejectInput(session: Session, code: number, reason: string): void {
+    if (session.closing) return;
+    const peer = session.peerId ?? `unauthenticated ${session.remote}`;
+    this.log.warn({ peer, remote: session.remote, code, reason }, "closing link: bad input");
+    const link = session.peerId === undefined ? undefined : this.links.get(session.peerId);
+    if (link !== undefined && session.phase === "open") link.counters.badInputCloses++;
+    this.close(session, code, reason);
+    if (link !== undefined && this.detach(link, session)) {
+      const event = session.phase === "open" ? "SOCKET_CLOSED" : "HANDSHAKE_FAILED";
+      this.notify(link, { type: event, reason: `closed ${code}: ${reason}` });
+    }
+  }
+
+  // ---- dialing (the smaller node id) ---------------------------------------------------------
+
+  private dial(link: Link): void {
+    if (link.session !== undefined) this.dropSession(link, "redialing");
+    let ws: WebSocket;
+    try {
+      ws = new WebSocket(`ws://${link.address}${MESH_PATH}`, {
+        maxPayload: this.limits.maxFrameBytes,
+        perMessageDeflate: false,
+      });
+    } catch (err) {
+      // Deferred: the statechart is mid-transition into `connecting`.
+      queueMicrotask(() => this.notify(link, { type: "SOCKET_CLOSED", reason: errorText(err) }));
+      return;
+    }
+    const session = newSession(ws, link.address, "awaitChallenge", link.peerId);
+    session.dialerNonce = newNonce();
+    link.session = session;
+    this.track(session);
+    ws.on("open", () => {
+      if (link.session === session) this.notify(link, { type: "SOCKET_OPEN" });
+    });
+    ws.on("message", (data, isBinary) =>
+      this.guard("message", () => this.onDialerMessage(link, session, data, isBinary)),
+    );
+  }
+
+  private onDialerMessage(
+    link: Link,
+    session: Session,
+    data: WebSocket.RawData,
+    isBinary: boolean,
+  ): void {
+    if (session.closing) return;
+    session.awaitingPong = false;
+    if (session.phase === "open") {
+      this.onEnvelopeFrame(session, data, isBinary);
+      return;
+    }
+    const value = this.decodeHandshake(session, data, isBinary);
+    if (value === undefined) return;
+    if (session.phase === "awaitChallenge") {
+      const parsed = parseHandshakeFrame(value, "challenge");
+      if (!parsed.ok) {
+        this.rejectInput(session, CLOSE.protocolError, parsed.reason);
+        return;
+      }
+      if (parsed.frame.nodeId !== link.peerId) {
+        const reason = `dialed ${link.peerId} at ${link.address} but ${parsed.frame.nodeId} answered`;
+        this.rejectInput(session, CLOSE.policyViolation, reason);
+        return;
+      }
+      session.acceptorNonce = parsed.frame.nonce;
+      const answer = makeAnswer({
+        token: this.options.token,
+        dialerId: this.nodeId,
+        acceptorId: link.peerId,
+        acceptorNonce: parsed.frame.nonce,
+        dialerNonce: session.dialerNonce!,
+      });
+      session.phase = "awaitProof";
+      this.sendHandshake(session, answer);
+      return;
+    }
+    const parsed = parseHandshakeFrame(value, "proof");
+    if (!parsed.ok) {
+      this.rejectInput(session, CLOSE.protocolError, parsed.reason);
+      return;
+    }
+    const check = verifyProof({
+      token: this.options.token,
+      acceptorId: link.peerId,
+      dialerId: this.nodeId,
+      acceptorNonce: session.acceptorNonce!,
+      dialerNonce: session.dialerNonce!,
+      proof: parsed.frame,
+    });
+    if (!check.ok) {
+      link.counters.authFailures++;
+      this.rejectInput(session, CLOSE.policyViolation, check.reason);
+      return;
+    }
+    session.phase = "open";
+    this.notify(link, { type: "HANDSHAKE_OK" });
+  }
+
+  // ---- accepting (the larger node id) --------------------------------------------------------
+
+  private onUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void {
+    const path = (req.url ?? "").split("?")[0];
+    const refuse = (status: string) => {
+      this.meshCounters.upgradesRefused++;
+      socket.end(`HTTP/1.1 ${status}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`);
+    };
+    if (path !== MESH_PATH || this.wss === undefined || this.stopped) {
+      refuse("404 Not Found");
+      return;
+    }
+    if (this.pending.size >= this.limits.maxPendingHandshakes) {
+      this.log.warn({ remote: req.socket.remoteAddress }, "refusing upgrade: too many handshakes");
+      refuse("503 Service Unavailable");
+      return;
+    }
+    const remote = `${req.socket.remoteAddress}:${req.socket.remotePort}`;
+    this.wss.handleUpgrade(req, socket, head, (ws) =>
+      this.guard("accept", () => this.accept(ws, remote)),
+    );
+  }
+
+  private accept(ws: WebSocket, remote: string): void {
+    if (this.stopped) {
+      ws.terminate();
+      return;
+    }
+    const session = newSession(ws, remote, "awaitAnswer");
+    session.acceptorNonce = newNonce();
+    this.track(session);
+    this.pending.add(session);
+    session.timer = this.clock.setTimeout(() => {
+      this.meshCounters.handshakesRejected++;
+      this.rejectInput(session, CLOSE.policyViolation, "handshake timeout");
+    }, this.limits.handshakeTimeoutMs);
+    ws.on("message", (data, isBinary) =>
+      this.guard("message", () => this.onAcceptorMessage(session, data, isBinary)),
+    );
+    this.sendHandshake(session, makeChallenge(this.nodeId, session.acceptorNonce));
+  }
+
+  private onAcceptorMessage(session: Session, data: WebSocket.RawData, isBinary: boolean): void {
+    if (session.closing) return;
+    session.awaitingPong = false;
+    if (session.phase === "open") {
+      this.onEnvelopeFrame(session, data, isBinary);
+      return;
+    }
+    const value = this.decodeHandshake(session, data, isBinary);
+    if (value === undefined) return;
+    const parsed = parseHandshakeFrame(value, "answer");
+    const reject = (code: number, reason: string) => {
+      this.meshCounters.handshakesRejected++;
+      this.rejectInput(session, code, reason);
+    };
+    if (!parsed.ok) {
+      reject(CLOSE.protocolError, parsed.reason);
+      return;
+    }
+    const answer = parsed.frame;
+    const link = this.links.get(answer.nodeId);
+    if (link === undefined) {
+      reject(CLOSE.policyViolation, `unknown peer ${answer.nodeId}`);
+      return;
+    }
+    if (link.role !== "acceptor") {
+      reject(CLOSE.policyViolation, `${this.nodeId} dials ${answer.nodeId}, not the reverse`);
+      return;
+    }
+    const check = verifyAnswer({
+      token: this.options.token,
+      acceptorId: this.nodeId,
+      acceptorNonce: session.acceptorNonce!,
+      answer,
+    });
+    if (!check.ok) {
+      // The link is left alone: whoever failed may not be the peer it claims to be.
+      link.counters.authFailures++;
+      reject(CLOSE.policyViolation, `${check.reason} for ${answer.nodeId}`);
+      return;
+    }
+    cancelTimer(session, this.clock);
+    this.pending.delete(session);
+    session.peerId = answer.nodeId;
+    session.phase = "open";
+    const replaced = link.session;
+    link.session = session;
+    if (replaced !== undefined) this.close(replaced, CLOSE.normal, "replaced by a new connection");
+    this.sendHandshake(
+      session,
+      makeProof({
+        token: this.options.token,
+        acceptorId: this.nodeId,
+        dialerId: answer.nodeId,
+        acceptorNonce: session.acceptorNonce!,
+        dialerNonce: answer.nonce,
+      }),
+    );
+    this.notify(link, { type: "INBOUND" });
+    this.notify(link, { type: "HANDSHAKE_OK" });
+  }
+
+  // ---- both ends -----------------------------------------------------------------------------
+
+  /** Close/error/pong listeners common to dialed and accepted sockets. */
+  private track(session: Session): void {
+    this.sessions.add(session);
+    const { ws } = session;
+    ws.on("pong", () => {
+      session.awaitingPong = false;
+    });
+    ws.on("error", (err: Error & { code?: string }) =>
+      this.guard("socket error", () => {
+        session.error ??= err.message;
+        if (err.code?.startsWith("WS_ERR_")) {
+          // ws already closes with the right code (1009 past maxPayload, 1002 bad framing).
+          this.log.warn(
+            { peer: session.peerId ?? session.remote, reason: err.message },
+            "closing link: bad input",
+          );
+          const link = session.peerId === undefined ? undefined : this.links.get(session.peerId);
+          if (link !== undefined && session.phase === "open") link.counters.badInputCloses++;
+        } else {
+          this.log.debug(
+            { peer: session.peerId ?? session.remote, err: err.message },
+            "socket error",
+          );
+        }
+      }),
+    );
+    ws.on("close", (code, reasonBytes) =>
+      this.guard("close", () => {
+        this.sessions.delete(session);
+        this.pending.delete(session);
+        cancelTimer(session, this.clock);
+        session.closing = true;
+        const link = session.peerId === undefined ? undefined : this.links.get(session.peerId);
+        if (link === undefined || !this.detach(link, session)) return;
+        const text = reasonBytes.toString("utf8");
+        const reason =
+          session.error ?? (text.length > 0 ? `closed ${code}: ${text}` : `closed ${code}`);
+        this.notify(link, { type: "SOCKET_CLOSED", reason });
+      }),
+    );
+  }
+
+  private decodeHandshake(
+    session: Session,
+    data: WebSocket.RawData,
+    isBinary: boolean,
+  ): unknown | undefined {
+    if (!isBinary) return void this.rejectInput(session, CLOSE.protocolError, "text frame");
+    const decoded = decodeValue(frameBytes(data), this.limits.maxFrameBytes);
+    if (!decoded.ok) return void this.rejectInput(session, CLOSE.protocolError, decoded.reason);
+    return decoded.value;
+  }
+
+  private sendHandshake(session: Session, frame: object): void {
+    const encoded = encodeValue(frame, this.limits.maxFrameBytes);
+    // Our own handshake frames are tiny and well-formed: failing to encode one is a bug.
+    if (!encoded.ok) throw new Error(`handshake frame did not encode: ${encoded.reason}`);
+    session.ws.send(encoded.bytes);
+  }
+
+  private onEnvelopeFrame(session: Session, data: WebSocket.RawData, isBinary: boolean): void {
+    const peer = session.peerId!;
+    const link = this.links.get(peer);
+    if (link === undefined || link.session !== session) return; // replaced or removed
+    if (!isBinary) {
+      this.rejectInput(session, CLOSE.protocolError, "text frame");
+      return;
+    }
+    const bytes = frameBytes(data);
+    link.counters.receivedFrames++;
+    link.counters.receivedBytes += bytes.length;
+    const decoded = decodeFrame(bytes, this.limits.maxFrameBytes);
+    if (!decoded.ok) {
+      this.rejectInput(session, CLOSE.protocolError, decoded.reason);
+      return;
+    }
+    const { envelope } = decoded;
+    if (nodeOf(envelope.from) !== peer) {
+      this.rejectInput(session, CLOSE.policyViolation, `spoofed sender ${envelope.from}`);
+      return;
+    }
+    if (nodeOf(envelope.to) !== this.nodeId) {
+      this.rejectInput(session, CLOSE.protocolError, `misrouted envelope to ${envelope.to}`);
+      return;
+    }
+    const fate = this.decideFault(peer, "in");
+    if (fate.deliver === 0) {
+      link.counters.faultDropped++;
+      return;
+    }
+    if (fate.deliver === 2) link.counters.faultDuplicated++;
+    if (fate.delayMs === 0) {
+      this.deliver(link, envelope);
+      if (fate.deliver === 2) this.deliverCopy(link, bytes);
+      return;
+    }
+    link.counters.faultDelayed++;
+    if (link.delayedInBytes + bytes.length * fate.deliver > this.limits.maxQueuedBytesPerPeer) {
+      const reason = `inbound flood: over ${this.limits.maxQueuedBytesPerPeer} bytes held`;
+      this.rejectInput(session, CLOSE.policyViolation, reason);
+      return;
+    }
+    const held = bytes.length * fate.deliver;
+    link.delayedInBytes += held;
+    this.after(fate.delayMs, () => {
+      link.delayedInBytes -= held;
+      this.deliver(link, envelope);
+      if (fate.deliver === 2) this.deliverCopy(link, bytes);
+    });
+  }
+
+  /** A duplicate gets its own decoded copy: handlers never share mutable objects. */
+  private deliverCopy(link: Link, bytes: Uint8Array): void {
+    const again = decodeFrame(bytes, this.limits.maxFrameBytes);
+    if (again.ok) this.deliver(link, again.envelope);
+  }
+
+  private deliver(link: Link, envelope: Envelope): void {
+    link.counters.deliveredEnvelopes++;
+    for (const handler of this.handlers) {
+      try {
+        handler(envelope, link.peerId);
+      } catch (err) {
+        this.meshCounters.handlerErrors++;
+        this.log.error({ err, peer: link.peerId, kind: envelope.kind }, "envelope handler threw");
+      }
+    }
+  }
+
+  // ---- outbound ------------------------------------------------------------------------------
+
+  /** Writes now if connected and nothing is queued ahead, else queues; within the peer's limit. */
+  private transmit(link: Link, frame: Uint8Array): SendResult {
+    const writable = isWritable(link);
+    const buffered = writable ? link.session!.ws.bufferedAmount : 0;
+    const held = buffered + link.queuedBytes + link.delayedOutBytes;
+    if (held + frame.length > this.limits.maxQueuedBytesPerPeer) {
+      link.counters.rejectedSends++;
+      const max = this.limits.maxQueuedBytesPerPeer;
+      return { ok: false, error: `queue full for peer ${link.peerId} (${max} bytes)` };
+    }
+    if (writable) {
+      if (link.queue.length > 0) this.flush(link); // keep send order
+      this.write(link, frame);
+    } else {
+      link.queue.push(frame);
+      link.queuedBytes += frame.length;
+    }
+    return { ok: true };
+  }
+
+  private sendLater(link: Link, frame: Uint8Array, copies: 1 | 2, delayMs: number): SendResult {
+    const held = link.queuedBytes + link.delayedOutBytes + frame.length;
+    if (held > this.limits.maxQueuedBytesPerPeer) {
+      link.counters.rejectedSends++;
+      const max = this.limits.maxQueuedBytesPerPeer;
+      return { ok: false, error: `queue full for peer ${link.peerId} (${max} bytes)` };
+    }
+    link.counters.faultDelayed++;
+    link.delayedOutBytes += frame.length;
+    this.after(delayMs, () => {
+      link.delayedOutBytes -= frame.length;
+      if (this.links.get(link.peerId) !== link) return;
+      for (let i = 0; i < copies; i++) this.transmit(link, frame);
+    });
+    return { ok: true };
+  }
+
+  /** `flushQueue` action: on connect, queued frames go out in order, each exactly once. */
+  private flush(link: Link): void {
+    const frames = link.queue;
+    link.queue = [];
+    link.queuedBytes = 0;
+    for (const frame of frames) this.write(link, frame);
+  }
+
+  private write(link: Link, frame: Uint8Array): void {
+    link.session!.ws.send(frame);
+    link.counters.sentFrames++;
+    link.counters.sentBytes += frame.length;
+  }
+
+  private decideFault(peer: string, direction: Direction) {
+    if (this.faultRules.length === 0) return { deliver: 1, delayMs: 0 } as const;
+    return decide(this.faultRules, peer, direction, () => this.faultRandom.next());
+  }
+
+  private after(delayMs: number, fn: () => void): void {
+    const id = this.clock.setTimeout(() => {
+      this.faultTimers.delete(id);
+      this.guard("delayed frame", fn);
+    }, delayMs);
+    this.faultTimers.add(id);
+  }
+
+  // ---- liveness ------------------------------------------------------------------------------
+
+  /** A connected socket that missed a whole ping interval's pong is dead (half-open TCP). */
+  private schedulePing(): void {
+    if (this.limits.pingIntervalMs === 0 || this.stopped) return;
+    this.pingTimer = this.clock.setTimeout(() => {
+      this.guard("ping", () => {
+        for (const link of this.links.values()) {
+          const session = link.session;
+          if (session === undefined || session.phase !== "open" || session.closing) continue;
+          if (session.awaitingPong) {
+            const reason = `dead peer: no pong within ${this.limits.pingIntervalMs} ms`;
+            this.log.warn({ peer: link.peerId, reason }, "closing link");
+            session.error = reason;
+            session.ws.terminate();
+            continue;
+          }
+          session.awaitingPong = true;
+          session.ws.ping();
+        }
+      });
+      this.schedulePing();
+    }, this.limits.pingIntervalMs);
+  }
+
+  // ---- edges ---------------------------------------------------------------------------------
+
+  private serveHttp(req: IncomingMessage, res: ServerResponse): void {
+    const handler = this.options.httpHandler;
+    if (handler === undefined) {
+      res.writeHead(404).end();
+      return;
+    }
+    try {
+      handler(req, res);
+    } catch (err) {
+      this.log.error({ err, url: req.url }, "http handler threw");
+      if (!res.headersSent) res.writeHead(500);
+      res.end();
+    }
+  }
+
+  /** Nothing a peer does may crash the process: every socket callback runs through here. */
+  private guard(what: string, fn: () => void): void {
+    try {
+      fn();
+    } catch (err) {
+      this.meshCounters.handlerErrors++;
+      this.log.error({ err, what }, "transport handler threw");
+    }
+  }
+
+  private async shutdown(): Promise<void> {
+    this.stopped = true;
+    if (this.pingTimer !== undefined) this.clock.clearTimeout(this.pingTimer);
+    for (const id of this.faultTimers) this.clock.clearTimeout(id);
+    this.faultTimers.clear();
+    for (const link of this.links.values()) link.actor.stop();
+    const sessions = [...this.sessions];
+    for (const session of sessions) this.close(session, CLOSE.goingAway, "node stopping");
+    await Promise.all(sessions.map((s) => s.closed));
+    const server = this.server;
+    if (server === undefined) return;
+    this.wss?.close();
+    server.closeAllConnections();
+    await new Promise<void>((resolve) => server.close(() => resolve()));
+    this.log.info("mesh stopped");
+  }
+}
+
+function errorText(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
+}
