@@ -1,0 +1,93 @@
+/**
+ * The simulated network between nodes and clients: per-message delay (hence reordering), loss,
+ * duplication, and directed link cuts (symmetric and asymmetric partitions, leader isolation).
+ * Delivery is bucketed by simulated millisecond; within a millisecond, in send order.
+ */
+import type { SimRandom } from "./random.ts";
+
+export interface Envelope<P> {
+  from: string;
+  to: string;
+  payload: P;
+}
+
+export interface NetworkConditions {
+  lossRate: number;
+  duplicateRate: number;
+  minDelayMs: number;
+  maxDelayMs: number;
+}
+
+/** Why a message did not go out. */
+export type DropReason = "loss" | "cut";
+
+export class SimNetwork<P> {
+  private readonly buckets = new Map<number, Envelope<P>[]>();
+  /** Directed cuts: "a>b" means messages from a to b are dropped. */
+  private readonly cuts = new Set<string>();
+  private inFlight = 0;
+
+  constructor(
+    private readonly random: SimRandom,
+    public conditions: NetworkConditions,
+  ) {}
+
+  get size(): number {
+    return this.inFlight;
+  }
+
+  /** Sends at `nowMs`; returns why it was dropped, or null if at least one copy is in flight. */
+  send(nowMs: number, envelope: Envelope<P>): DropReason | null {
+    if (this.isCut(envelope.from, envelope.to)) return "cut";
+    if (this.random.chance(this.conditions.lossRate)) return "loss";
+    this.enqueue(nowMs + this.delay(), envelope);
+    if (this.random.chance(this.conditions.duplicateRate)) {
+      this.enqueue(nowMs + this.delay(), envelope);
+    }
+    return null;
+  }
+
+  /** Puts an envelope back, for a recipient that cannot take it yet (paused, busy disk). */
+  defer(atMs: number, envelope: Envelope<P>): void {
+    this.enqueue(atMs, envelope);
+  }
+
+  /** Everything due at `nowMs`, in order; a cut that appeared in flight drops the message. */
+  takeDue(nowMs: number): Envelope<P>[] {
+    const due = this.buckets.get(nowMs);
+    if (due === undefined) return [];
+    this.buckets.delete(nowMs);
+    this.inFlight -= due.length;
+    return due.filter((e) => !this.isCut(e.from, e.to));
+  }
+
+  cut(from: string, to: string): void {
+    this.cuts.add(`${from}>${to}`);
+  }
+
+  isCut(from: string, to: string): boolean {
+    return this.cuts.size > 0 && this.cuts.has(`${from}>${to}`);
+  }
+
+  healAll(): void {
+    this.cuts.clear();
+  }
+
+  describeCuts(): string {
+    return [...this.cuts].sort().join(" ");
+  }
+
+  private delay(): number {
+    return this.random.between(this.conditions.minDelayMs, this.conditions.maxDelayMs);
+  }
+
+  private enqueue(atMs: number, envelope: Envelope<P>): void {
+    let bucket = this.buckets.get(atMs);
+    if (bucket === undefined) {
+      bucket = [];
+      this.buckets.set(atMs, bucket);
+    }
+    bucket.push(envelope);
+    this.inFlight++;
+  }
+}
