@@ -10,7 +10,8 @@ import { randomInt } from "node:crypto";
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { Duplex } from "node:stream";
 import type { Logger } from "pino";
-import WebSocket, { WebSocketServer } from "ws";
+import type WebSocket from "ws";
+import { WebSocketServer } from "ws";
 import { type Actor, createActor, type InspectionEvent } from "xstate";
 import type { Clock, TimerId } from "../actors/system/clock.ts";
 import { decodeFrame, decodeValue, encodeEnvelope, encodeValue } from "./codec.ts";
@@ -27,6 +28,7 @@ import {
 } from "./handshake.ts";
 import { resolveLimits, type TransportLimits } from "./limits.ts";
 import { isWritable, type Link, type LinkStatus, linkStatus, newCounters } from "./link.ts";
+import { type MeshSocketClass, meshSocketClass } from "./mesh-socket.ts";
 import { peerLinkMachine } from "./peer-link.ts";
 import { deriveSeed, SeededRandom } from "./random.ts";
 import {
@@ -82,6 +84,7 @@ export class Mesh {
   private readonly log: Logger;
   private readonly seed: number;
   private readonly faultRandom: SeededRandom;
+  private readonly Socket: MeshSocketClass;
   private readonly links = new Map<string, Link>();
   private readonly sessions = new Set<Session>();
   private readonly pending = new Set<Session>();
@@ -111,6 +114,7 @@ export class Mesh {
     this.log = options.logger.child({ component: "transport", nodeId: options.nodeId });
     this.seed = options.seed ?? randomInt(2 ** 31);
     this.faultRandom = new SeededRandom(deriveSeed(this.seed, "faults"));
+    this.Socket = meshSocketClass(this.limits.maxFrameBytes);
     for (const [id, address] of Object.entries(options.peers)) this.addPeer(id, address);
   }
 
@@ -124,6 +128,7 @@ export class Mesh {
       clientTracking: false,
       maxPayload: this.limits.maxFrameBytes,
       perMessageDeflate: false,
+      WebSocket: this.Socket,
     });
     server.on("upgrade", (req, socket, head) =>
       this.guard("upgrade", () => this.onUpgrade(req, socket, head)),
@@ -341,7 +346,7 @@ export class Mesh {
     if (link.session !== undefined) this.dropSession(link, "redialing");
     let ws: WebSocket;
     try {
-      ws = new WebSocket(`ws://${link.address}${MESH_PATH}`, {
+      ws = new this.Socket(`ws://${link.address}${MESH_PATH}`, {
         maxPayload: this.limits.maxFrameBytes,
         perMessageDeflate: false,
       });
@@ -537,13 +542,10 @@ export class Mesh {
       this.guard("socket error", () => {
         session.error ??= err.message;
         if (err.code?.startsWith("WS_ERR_")) {
-          // ws already closes with the right code (1009 past maxPayload, 1002 bad framing).
-          this.log.warn(
-            { peer: session.peerId ?? session.remote, reason: err.message },
-            "closing link: bad input",
-          );
-          const link = session.peerId === undefined ? undefined : this.links.get(session.peerId);
-          if (link !== undefined && session.phase === "open") link.counters.badInputCloses++;
+          // ws already sent the close frame (MeshSocket gave it a reason); log, count, tell the link.
+          const code =
+            err.code === "WS_ERR_UNSUPPORTED_MESSAGE_LENGTH" ? CLOSE.tooBig : CLOSE.protocolError;
+          this.rejectInput(session, code, err.message);
         } else {
           this.log.debug(
             { peer: session.peerId ?? session.remote, err: err.message },

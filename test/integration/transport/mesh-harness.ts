@@ -3,7 +3,7 @@
  */
 import pino, { type Logger } from "pino";
 import { vi } from "vitest";
-import { SystemClock } from "../../../actors/system/clock.ts";
+import { type Clock, SystemClock, type TimerId } from "../../../actors/system/clock.ts";
 import type { Envelope } from "../../../transport/envelope.ts";
 import type { TransportLimits } from "../../../transport/limits.ts";
 import { Mesh, type MeshOptions } from "../../../transport/mesh.ts";
@@ -35,10 +35,38 @@ export interface TestNode {
   logs: LogLine[];
 }
 
+/** The real clock, counting the timers still set, so tests can check `stop()` cleared them. */
+export class CountingClock implements Clock {
+  private readonly inner = new SystemClock();
+  private readonly live = new Set<TimerId>();
+
+  nowMs(): number {
+    return this.inner.nowMs();
+  }
+  wallMs(): number {
+    return this.inner.wallMs();
+  }
+  setTimeout(fn: () => void, delayMs: number): TimerId {
+    const id = this.inner.setTimeout(() => {
+      this.live.delete(id);
+      fn();
+    }, delayMs);
+    this.live.add(id);
+    return id;
+  }
+  clearTimeout(id: TimerId): void {
+    this.live.delete(id);
+    this.inner.clearTimeout(id);
+  }
+  pending(): number {
+    return this.live.size;
+  }
+}
+
 /** Every mesh started through a Cluster is stopped by `stopAll`, even if the test failed. */
 export class Cluster {
   readonly nodes: TestNode[] = [];
-  readonly clock = new SystemClock();
+  readonly clock = new CountingClock();
 
   async start(
     id: string,
@@ -48,6 +76,7 @@ export class Cluster {
       faultsEnabled?: boolean;
       limits?: Partial<TransportLimits>;
       seed?: number;
+      peers?: Record<string, string>;
     } = {},
   ): Promise<TestNode> {
     const { logger, lines } = capturingLogger();
@@ -55,7 +84,7 @@ export class Cluster {
       nodeId: id,
       host: "127.0.0.1",
       port: options.port ?? 0,
-      peers: {},
+      peers: options.peers ?? {},
       token: options.token ?? TOKEN,
       faultsEnabled: options.faultsEnabled ?? false,
       clock: this.clock,
