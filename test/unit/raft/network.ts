@@ -225,6 +225,11 @@ export class Network {
       .map((p) => p.id);
   }
 
+  /** Term of entry `index` in the node's storage. */
+  storageTermAt(id: NodeId, index: number): number {
+    return this.peer(id).storage.term(index);
+  }
+
   /** The full log of a node as (index, term) pairs from its storage after the snapshot. */
   logTerms(id: NodeId): number[] {
     const s = this.peer(id).storage;
