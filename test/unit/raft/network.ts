@@ -51,9 +51,12 @@ export class Network {
   /** Every message delivered, for counting in tests. */
   delivered: Message[] = [];
   private readonly opts: NodeOptions;
+  /** The membership every node is bootstrapped with (like etcd's --initial-cluster). */
+  readonly bootstrapConf: ConfState;
 
   constructor(ids: NodeId[], opts: NodeOptions = {}, learners: NodeId[] = []) {
     this.opts = opts;
+    this.bootstrapConf = { ...emptyConfState(), voters: [...ids], learners: [...learners] };
     ids.forEach((id, i) => {
       const cs: ConfState = { ...emptyConfState(), voters: [...ids], learners: [...learners] };
       this.addPeer(id, new MemoryStorage(cs), i + 1);
@@ -88,9 +91,22 @@ export class Network {
     return peer;
   }
 
-  /** A new, empty node that joins later (its storage knows no configuration). */
+  /**
+   * A new, empty node that joins later. Like etcd's --initial-cluster, it starts from the
+   * bootstrap membership: replaying the log's conf changes from index 1 (or installing a
+   * snapshot) then yields the current one.
+   */
   addJoiner(id: NodeId, seed: number): Peer {
-    return this.addPeer(id, new MemoryStorage(emptyConfState()), seed);
+    return this.addPeer(id, new MemoryStorage(this.bootstrapConf), seed);
+  }
+
+  /** Snapshots the node's state machine at its applied index and compacts its log there. */
+  compact(id: NodeId): number {
+    const p = this.peer(id);
+    const data = bytes(JSON.stringify(this.appliedData(id)));
+    p.storage.createSnapshot(p.appliedIndex, p.confState, data);
+    p.storage.compact(p.appliedIndex);
+    return p.appliedIndex;
   }
 
   /** Crash-restarts a node from its storage, losing everything volatile. */
@@ -146,6 +162,14 @@ export class Network {
     if (rd.hardState) p.storage.setHardState(rd.hardState);
     this.queue.push(...rd.messagesAfterPersist);
     if (rd.snapshot) {
+      // The state machine is replaced by the snapshot's (a JSON list of applied data here).
+      const data = JSON.parse(str(rd.snapshot.data)) as string[];
+      p.applied = data.map((d, i) => ({
+        term: 0,
+        index: i,
+        type: "normal" as const,
+        data: bytes(d),
+      }));
       p.appliedIndex = rd.snapshot.metadata.index;
       p.confState = rd.snapshot.metadata.confState;
     }
@@ -179,6 +203,8 @@ export class Network {
     if (!p) return m;
     this.delivered.push(m);
     p.node.step(m);
+    // The transport reports the outcome of a snapshot send.
+    if (m.type === "MsgSnap") this.peers.get(m.from)?.node.reportSnapshot(m.to, true);
     return m;
   }
 
