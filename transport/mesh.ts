@@ -14,21 +14,16 @@ import type WebSocket from "ws";
 import { WebSocketServer } from "ws";
 import { type Actor, createActor, type InspectionEvent } from "xstate";
 import type { Clock, TimerId } from "../actors/system/clock.ts";
+import { admitFrame } from "./admission.ts";
 import { decodeFrame, decodeValue, encodeEnvelope, encodeValue } from "./codec.ts";
 import { type Envelope, nodeOf } from "./envelope.ts";
 import { type Direction, decide, type FaultRule, parseFaultRules } from "./faults.ts";
-import {
-  makeAnswer,
-  makeChallenge,
-  makeProof,
-  newNonce,
-  parseHandshakeFrame,
-  verifyAnswer,
-  verifyProof,
-} from "./handshake.ts";
+import { makeChallenge, newNonce } from "./handshake.ts";
+import { acceptorStep, dialerStep } from "./handshake-flow.ts";
 import { resolveLimits, type TransportLimits } from "./limits.ts";
-import { isWritable, type Link, type LinkStatus, linkStatus, newCounters } from "./link.ts";
+import { type Link, type LinkStatus, linkStatus, newCounters } from "./link.ts";
 import { type MeshSocketClass, meshSocketClass } from "./mesh-socket.ts";
+import { flush, heldBytes, queueFull, type SendResult, transmit } from "./outbox.ts";
 import { peerLinkMachine } from "./peer-link.ts";
 import { deriveSeed, SeededRandom } from "./random.ts";
 import {
@@ -43,7 +38,7 @@ import {
 export const MESH_PATH = "/mesh";
 const NODE_ID = /^[A-Za-z0-9_.-]{1,64}$/;
 
-export type SendResult = { ok: true } | { ok: false; error: string };
+export type { SendResult };
 export type EnvelopeHandler = (envelope: Envelope, fromNodeId: string) => void;
 
 export interface MeshOptions {
@@ -179,8 +174,8 @@ export class Mesh {
     }
     if (fate.deliver === 2) link.counters.faultDuplicated++;
     if (fate.delayMs > 0) return this.sendLater(link, frame, fate.deliver, fate.delayMs);
-    const result = this.transmit(link, frame);
-    if (result.ok && fate.deliver === 2) this.transmit(link, frame);
+    const result = transmit(link, frame, this.limits.maxQueuedBytesPerPeer);
+    if (result.ok && fate.deliver === 2) transmit(link, frame, this.limits.maxQueuedBytesPerPeer);
     return result;
   }
 
@@ -255,7 +250,7 @@ export class Mesh {
       actions: {
         openSocket: () => this.dial(link),
         closeSocket: (_, params) => this.dropSession(link, params.reason),
-        flushQueue: () => this.flush(link),
+        flushQueue: () => flush(link),
       },
     });
     const actor = createActor(machine, {
@@ -381,45 +376,26 @@ export class Mesh {
     }
     const value = this.decodeHandshake(session, data, isBinary);
     if (value === undefined) return;
-    if (session.phase === "awaitChallenge") {
-      const parsed = parseHandshakeFrame(value, "challenge");
-      if (!parsed.ok) {
-        this.rejectInput(session, CLOSE.protocolError, parsed.reason);
-        return;
-      }
-      if (parsed.frame.nodeId !== link.peerId) {
-        const reason = `dialed ${link.peerId} at ${link.address} but ${parsed.frame.nodeId} answered`;
-        this.rejectInput(session, CLOSE.policyViolation, reason);
-        return;
-      }
-      session.acceptorNonce = parsed.frame.nonce;
-      const answer = makeAnswer({
+    const step = dialerStep(
+      {
         token: this.options.token,
         dialerId: this.nodeId,
         acceptorId: link.peerId,
-        acceptorNonce: parsed.frame.nonce,
+        address: link.address,
         dialerNonce: session.dialerNonce!,
-      });
+        acceptorNonce: session.acceptorNonce,
+      },
+      value,
+    );
+    if (!step.ok) {
+      if (step.authFailureOf !== undefined) link.counters.authFailures++;
+      this.rejectInput(session, step.code, step.reason);
+      return;
+    }
+    if (!step.authenticated) {
+      session.acceptorNonce = step.acceptorNonce;
       session.phase = "awaitProof";
-      this.sendHandshake(session, answer);
-      return;
-    }
-    const parsed = parseHandshakeFrame(value, "proof");
-    if (!parsed.ok) {
-      this.rejectInput(session, CLOSE.protocolError, parsed.reason);
-      return;
-    }
-    const check = verifyProof({
-      token: this.options.token,
-      acceptorId: link.peerId,
-      dialerId: this.nodeId,
-      acceptorNonce: session.acceptorNonce!,
-      dialerNonce: session.dialerNonce!,
-      proof: parsed.frame,
-    });
-    if (!check.ok) {
-      link.counters.authFailures++;
-      this.rejectInput(session, CLOSE.policyViolation, check.reason);
+      this.sendHandshake(session, step.reply);
       return;
     }
     session.phase = "open";
@@ -477,54 +453,32 @@ export class Mesh {
     }
     const value = this.decodeHandshake(session, data, isBinary);
     if (value === undefined) return;
-    const parsed = parseHandshakeFrame(value, "answer");
-    const reject = (code: number, reason: string) => {
+    const step = acceptorStep(
+      {
+        token: this.options.token,
+        acceptorId: this.nodeId,
+        acceptorNonce: session.acceptorNonce!,
+        roleFor: (peerId) => this.links.get(peerId)?.role,
+      },
+      value,
+    );
+    if (!step.ok) {
       this.meshCounters.handshakesRejected++;
-      this.rejectInput(session, code, reason);
-    };
-    if (!parsed.ok) {
-      reject(CLOSE.protocolError, parsed.reason);
+      // A failed proof leaves the named link alone: whoever failed may not be that peer.
+      const claimed = step.authFailureOf && this.links.get(step.authFailureOf);
+      if (claimed) claimed.counters.authFailures++;
+      this.rejectInput(session, step.code, step.reason);
       return;
     }
-    const answer = parsed.frame;
-    const link = this.links.get(answer.nodeId);
-    if (link === undefined) {
-      reject(CLOSE.policyViolation, `unknown peer ${answer.nodeId}`);
-      return;
-    }
-    if (link.role !== "acceptor") {
-      reject(CLOSE.policyViolation, `${this.nodeId} dials ${answer.nodeId}, not the reverse`);
-      return;
-    }
-    const check = verifyAnswer({
-      token: this.options.token,
-      acceptorId: this.nodeId,
-      acceptorNonce: session.acceptorNonce!,
-      answer,
-    });
-    if (!check.ok) {
-      // The link is left alone: whoever failed may not be the peer it claims to be.
-      link.counters.authFailures++;
-      reject(CLOSE.policyViolation, `${check.reason} for ${answer.nodeId}`);
-      return;
-    }
+    const link = this.links.get(step.peerId)!;
     cancelTimer(session, this.clock);
     this.pending.delete(session);
-    session.peerId = answer.nodeId;
+    session.peerId = step.peerId;
     session.phase = "open";
     const replaced = link.session;
     link.session = session;
     if (replaced !== undefined) this.close(replaced, CLOSE.normal, "replaced by a new connection");
-    this.sendHandshake(
-      session,
-      makeProof({
-        token: this.options.token,
-        acceptorId: this.nodeId,
-        dialerId: answer.nodeId,
-        acceptorNonce: session.acceptorNonce!,
-        dialerNonce: answer.nonce,
-      }),
-    );
+    this.sendHandshake(session, step.reply);
     this.notify(link, { type: "INBOUND" });
     this.notify(link, { type: "HANDSHAKE_OK" });
   }
@@ -599,20 +553,16 @@ export class Mesh {
     const bytes = frameBytes(data);
     link.counters.receivedFrames++;
     link.counters.receivedBytes += bytes.length;
-    const decoded = decodeFrame(bytes, this.limits.maxFrameBytes);
-    if (!decoded.ok) {
-      this.rejectInput(session, CLOSE.protocolError, decoded.reason);
+    const admitted = admitFrame(bytes, {
+      peerId: peer,
+      nodeId: this.nodeId,
+      maxFrameBytes: this.limits.maxFrameBytes,
+    });
+    if (!admitted.ok) {
+      this.rejectInput(session, admitted.code, admitted.reason);
       return;
     }
-    const { envelope } = decoded;
-    if (nodeOf(envelope.from) !== peer) {
-      this.rejectInput(session, CLOSE.policyViolation, `spoofed sender ${envelope.from}`);
-      return;
-    }
-    if (nodeOf(envelope.to) !== this.nodeId) {
-      this.rejectInput(session, CLOSE.protocolError, `misrouted envelope to ${envelope.to}`);
-      return;
-    }
+    const { envelope } = admitted;
     const fate = this.decideFault(peer, "in");
     if (fate.deliver === 0) {
       link.counters.faultDropped++;
@@ -648,66 +598,31 @@ export class Mesh {
   private deliver(link: Link, envelope: Envelope): void {
     link.counters.deliveredEnvelopes++;
     for (const handler of this.handlers) {
-      try {
-        handler(envelope, link.peerId);
-      } catch (err) {
+      const failed = (err: unknown) => {
         this.meshCounters.handlerErrors++;
         this.log.error({ err, peer: link.peerId, kind: envelope.kind }, "envelope handler threw");
+      };
+      try {
+        catchRejection(handler(envelope, link.peerId), failed);
+      } catch (err) {
+        failed(err);
       }
     }
   }
 
   // ---- outbound ------------------------------------------------------------------------------
 
-  /** Writes now if connected and nothing is queued ahead, else queues; within the peer's limit. */
-  private transmit(link: Link, frame: Uint8Array): SendResult {
-    const writable = isWritable(link);
-    const buffered = writable ? link.session!.ws.bufferedAmount : 0;
-    const held = buffered + link.queuedBytes + link.delayedOutBytes;
-    if (held + frame.length > this.limits.maxQueuedBytesPerPeer) {
-      link.counters.rejectedSends++;
-      const max = this.limits.maxQueuedBytesPerPeer;
-      return { ok: false, error: `queue full for peer ${link.peerId} (${max} bytes)` };
-    }
-    if (writable) {
-      if (link.queue.length > 0) this.flush(link); // keep send order
-      this.write(link, frame);
-    } else {
-      link.queue.push(frame);
-      link.queuedBytes += frame.length;
-    }
-    return { ok: true };
-  }
-
   private sendLater(link: Link, frame: Uint8Array, copies: 1 | 2, delayMs: number): SendResult {
-    const held = link.queuedBytes + link.delayedOutBytes + frame.length;
-    if (held > this.limits.maxQueuedBytesPerPeer) {
-      link.counters.rejectedSends++;
-      const max = this.limits.maxQueuedBytesPerPeer;
-      return { ok: false, error: `queue full for peer ${link.peerId} (${max} bytes)` };
-    }
+    const max = this.limits.maxQueuedBytesPerPeer;
+    if (heldBytes(link) + frame.length > max) return queueFull(link, max);
     link.counters.faultDelayed++;
     link.delayedOutBytes += frame.length;
     this.after(delayMs, () => {
       link.delayedOutBytes -= frame.length;
       if (this.links.get(link.peerId) !== link) return;
-      for (let i = 0; i < copies; i++) this.transmit(link, frame);
+      for (let i = 0; i < copies; i++) transmit(link, frame, this.limits.maxQueuedBytesPerPeer);
     });
     return { ok: true };
-  }
-
-  /** `flushQueue` action: on connect, queued frames go out in order, each exactly once. */
-  private flush(link: Link): void {
-    const frames = link.queue;
-    link.queue = [];
-    link.queuedBytes = 0;
-    for (const frame of frames) this.write(link, frame);
-  }
-
-  private write(link: Link, frame: Uint8Array): void {
-    link.session!.ws.send(frame);
-    link.counters.sentFrames++;
-    link.counters.sentBytes += frame.length;
   }
 
   private decideFault(peer: string, direction: Direction) {
@@ -756,12 +671,15 @@ export class Mesh {
       res.writeHead(404).end();
       return;
     }
-    try {
-      handler(req, res);
-    } catch (err) {
+    const failed = (err: unknown) => {
       this.log.error({ err, url: req.url }, "http handler threw");
       if (!res.headersSent) res.writeHead(500);
       res.end();
+    };
+    try {
+      catchRejection(handler(req, res), failed);
+    } catch (err) {
+      failed(err);
     }
   }
 
@@ -791,6 +709,14 @@ export class Mesh {
     await new Promise<void>((resolve) => server.close(() => resolve()));
     this.log.info("mesh stopped");
   }
+}
+
+/**
+ * Handlers are typed to return void, but an async one returns a promise whose rejection would
+ * otherwise be unhandled, and an unhandled rejection ends a Node process.
+ */
+function catchRejection(result: unknown, onError: (err: unknown) => void): void {
+  if (result instanceof Promise) result.catch(onError);
 }
 
 function errorText(err: unknown): string {
