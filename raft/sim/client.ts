@@ -22,8 +22,16 @@ export type ClientResponse =
 
 export type ClientActivity =
   | { state: "idle"; nextOpAtMs: number }
-  | { state: "registering"; deadlineMs: number }
-  | { state: "writing"; deadlineMs: number; seq: number; write: KvWrite; op: KvOperation }
+  | { state: "registering"; deadlineMs: number; retryAtHint: boolean }
+  | {
+      state: "writing";
+      deadlineMs: number;
+      /** Rejected with a leader hint: the retry at `deadlineMs` goes to the hinted node. */
+      retryAtHint: boolean;
+      seq: number;
+      write: KvWrite;
+      op: KvOperation;
+    }
   | { state: "reading"; deadlineMs: number; readId: number; op: KvOperation };
 
 export class SimClient {

@@ -145,6 +145,7 @@ export class Simulation {
   private membershipDone = 0;
   /** The configuration applied at the highest index by any node. */
   private latestConf: { index: number; conf: ConfState };
+  private readonly bootstrapConf: ConfState;
   private now = 0;
   private subTick = 0;
   private faultsOn = true;
@@ -184,6 +185,7 @@ export class Simulation {
     const voters = Array.from({ length: o.nodes }, (_, i) => `n${i + 1}`);
     const bootstrap: ConfState = { ...emptyConfState(), voters };
     this.latestConf = { index: 0, conf: bootstrap };
+    this.bootstrapConf = bootstrap;
     for (const id of voters) this.addNode(id, bootstrap);
     for (let i = 0; i < o.clients; i++) {
       this.clients.push(new SimClient(`c${i + 1}`, this.clientRandom.pick(voters)));
@@ -418,6 +420,9 @@ export class Simulation {
     if (rd.hardState !== null) {
       this.invariants.observeCommit(node.id, rd.hardState.commit, node.storage);
     }
+    // After a membership change, snapshot at once: a node added by it refuses any snapshot that
+    // does not list it (as etcd-io/raft does), so the leader's snapshot must postdate the change.
+    let snapshotNow = false;
     for (const e of rd.committedEntries) {
       if (e.index <= node.sm.applied) continue; // already covered by an installed snapshot
       this.invariants.observeApply(node.id, e);
@@ -426,6 +431,7 @@ export class Simulation {
         node.confState = raft.applyConfChange(cc);
         node.sm.skip(e.index);
         this.noteConf(node, e.index, cc);
+        snapshotNow = true;
         continue;
       }
       this.applyWrite(node, e);
@@ -437,7 +443,7 @@ export class Simulation {
     }
     this.serveReads(node);
     raft.advance();
-    this.maybeCompact(node);
+    this.maybeCompact(node, snapshotNow);
   }
 
   private applyWrite(
@@ -476,10 +482,11 @@ export class Simulation {
     }
   }
 
-  private maybeCompact(node: SimNode): void {
+  private maybeCompact(node: SimNode, force: boolean): void {
     const o = this.options;
     const applied = node.sm.applied;
-    if (applied - node.lastSnapshotIndex < o.snapshotEveryEntries) return;
+    if (applied <= node.lastSnapshotIndex) return;
+    if (!force && applied - node.lastSnapshotIndex < o.snapshotEveryEntries) return;
     if (applied > node.storage.lastIndex() || applied > node.disk.lastIndex()) return;
     const data = node.sm.snapshot();
     node.storage.createSnapshot(applied, node.confState, data);
@@ -616,7 +623,11 @@ export class Simulation {
     if (a.state === "idle") {
       if (!this.workloadOn || this.now < a.nextOpAtMs) return;
       if (client.session === null) {
-        client.activity = { state: "registering", deadlineMs: this.now + o.clientTimeoutMs };
+        client.activity = {
+          state: "registering",
+          deadlineMs: this.now + o.clientTimeoutMs,
+          retryAtHint: false,
+        };
         this.record(`${client.name} registers at ${client.target}`);
         this.sendRequest(client, { type: "register", client: client.name });
         return;
@@ -670,6 +681,7 @@ export class Simulation {
       client.activity = {
         state: "writing",
         deadlineMs: this.now + o.clientTimeoutMs,
+        retryAtHint: false,
         seq,
         write,
         op,
@@ -680,14 +692,20 @@ export class Simulation {
     }
     if (this.now < a.deadlineMs) return;
     // Timed out: writes and registrations are retried elsewhere; a read is abandoned.
-    this.retarget(client, null);
     if (a.state === "reading") {
+      this.retarget(client, null);
       this.record(`${client.name} read ${a.readId} timed out`);
       this.goIdle(client);
       return;
     }
+    if (a.retryAtHint) {
+      a.retryAtHint = false;
+      this.record(`${client.name} retries at ${client.target}`);
+    } else {
+      this.retarget(client, null);
+      this.record(`${client.name} timed out, retries at ${client.target}`);
+    }
     a.deadlineMs = this.now + o.clientTimeoutMs;
-    this.record(`${client.name} timed out, retries at ${client.target}`);
     if (a.state === "registering")
       this.sendRequest(client, { type: "register", client: client.name });
     else this.sendWrite(client);
@@ -763,6 +781,8 @@ export class Simulation {
           return;
         }
         // Retry soon at the hinted leader (or elsewhere), keeping the same seq.
+        this.record(`${client.name} rejected by ${from} (${response.reason})`);
+        a.retryAtHint = true;
         a.deadlineMs = Math.min(a.deadlineMs, this.now + 2 * this.options.tickMs);
         return;
       }
@@ -999,7 +1019,10 @@ export class Simulation {
     const leader = this.leader();
     if (leader === null || !leader.isAvailable(this.now)) return;
     if (s.type === "addVoter" && !this.nodes.has(s.nodeId)) {
-      const node = this.addNode(s.nodeId, emptyConfState());
+      // A joining node starts from the cluster's bootstrap configuration (what `--initial-cluster`
+      // gives an etcd member): the log it receives holds only the changes made since. Started
+      // with an empty one, it would apply "add n4" onto nothing and think itself a quorum alone.
+      const node = this.addNode(s.nodeId, this.bootstrapConf);
       this.startNode(node);
     }
     const cc: ConfChange = {
