@@ -27,8 +27,9 @@ export interface RawPeer {
 
 function connect(
   address: string,
+  options: WebSocket.ClientOptions = {},
 ): Promise<{ ws: WebSocket; closed: Promise<Closed>; next: () => Promise<unknown> }> {
-  const ws = new WebSocket(`ws://${address}/mesh`);
+  const ws = new WebSocket(`ws://${address}/mesh`, options);
   const inbox: unknown[] = [];
   const waiters: ((v: unknown) => void)[] = [];
   ws.on("message", (data: Buffer) => {
@@ -64,8 +65,9 @@ export async function rawHandshake(
   dialerId: string,
   acceptorId: string,
   token: string,
+  options: WebSocket.ClientOptions = {},
 ): Promise<RawPeer & { authenticated: Promise<boolean> }> {
-  const { ws, closed, next } = await connect(address);
+  const { ws, closed, next } = await connect(address, options);
   const challenge = parseHandshakeFrame(await next(), "challenge");
   if (!challenge.ok) throw new Error(challenge.reason);
   const frame: ChallengeFrame = challenge.frame;
