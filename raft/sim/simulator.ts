@@ -545,7 +545,14 @@ export class Simulation {
     if (payload.kind === "raft") {
       const m = payload.msg;
       if (this.options.verbose) this.record(`${m.from}→${m.to} ${describeMessage(m)}`);
-      node.raft!.step(m);
+      try {
+        node.raft!.step(m);
+      } catch (err) {
+        // The core refuses a proposal a follower forwarded (e.g. during a leadership transfer)
+        // by throwing from step(), like etcd's ErrProposalDropped: the proposer's client retries.
+        if (!(err instanceof ProposalDroppedError)) throw err;
+        this.record(`${node.id} dropped forwarded ${m.type} from ${m.from}: ${err.reason}`);
+      }
       if (m.type === "MsgSnap") {
         const sender = this.nodes.get(envelope.from);
         if (sender?.up) sender.raft!.reportSnapshot(envelope.to, true);
