@@ -374,8 +374,8 @@ export class Mesh {
       this.onEnvelopeFrame(session, data, isBinary);
       return;
     }
-    const value = this.decodeHandshake(session, data, isBinary);
-    if (value === undefined) return;
+    const frame = this.decodeHandshake(session, data, isBinary);
+    if (frame === undefined) return;
     const step = dialerStep(
       {
         token: this.options.token,
@@ -385,7 +385,7 @@ export class Mesh {
         dialerNonce: session.dialerNonce!,
         acceptorNonce: session.acceptorNonce,
       },
-      value,
+      frame.value,
     );
     if (!step.ok) {
       if (step.authFailureOf !== undefined) link.counters.authFailures++;
@@ -451,8 +451,8 @@ export class Mesh {
       this.onEnvelopeFrame(session, data, isBinary);
       return;
     }
-    const value = this.decodeHandshake(session, data, isBinary);
-    if (value === undefined) return;
+    const frame = this.decodeHandshake(session, data, isBinary);
+    if (frame === undefined) return;
     const step = acceptorStep(
       {
         token: this.options.token,
@@ -460,7 +460,7 @@ export class Mesh {
         acceptorNonce: session.acceptorNonce!,
         roleFor: (peerId) => this.links.get(peerId)?.role,
       },
-      value,
+      frame.value,
     );
     if (!step.ok) {
       this.meshCounters.handshakesRejected++;
@@ -524,15 +524,22 @@ export class Mesh {
     );
   }
 
+  /** The msgpack value of a handshake frame, or undefined after closing the socket over it. */
   private decodeHandshake(
     session: Session,
     data: WebSocket.RawData,
     isBinary: boolean,
-  ): unknown | undefined {
-    if (!isBinary) return void this.rejectInput(session, CLOSE.protocolError, "text frame");
+  ): { value: unknown } | undefined {
+    if (!isBinary) {
+      this.rejectInput(session, CLOSE.protocolError, "text frame");
+      return undefined;
+    }
     const decoded = decodeValue(frameBytes(data), this.limits.maxFrameBytes);
-    if (!decoded.ok) return void this.rejectInput(session, CLOSE.protocolError, decoded.reason);
-    return decoded.value;
+    if (!decoded.ok) {
+      this.rejectInput(session, CLOSE.protocolError, decoded.reason);
+      return undefined;
+    }
+    return { value: decoded.value };
   }
 
   private sendHandshake(session: Session, frame: object): void {

@@ -24,7 +24,7 @@ export interface PeerLinkInput {
   role: LinkRole;
   backoff: BackoffPolicy;
   handshakeTimeoutMs: number;
-  /** Seed of this link's jitter stream, so a run replays exactly. */
+  /** Seed of this link's jitter stream (so a run replays exactly); advanced on every retry. */
   seed: RandomState;
 }
 
