@@ -2,6 +2,7 @@ import { timingSafeEqual } from "node:crypto";
 import type { IncomingMessage, ServerResponse } from "node:http";
 import type { Registry } from "prom-client";
 import type { ActorSystem } from "../../actors/system/actor-system.ts";
+import { FaultRuleError } from "../../transport/faults.ts";
 import type { Introspection } from "./introspection.ts";
 
 /**
@@ -93,7 +94,14 @@ export function createAdminHandler(deps: AdminDeps) {
     },
     "POST /admin/faults": async (req) => {
       if (!authorized(req, deps.token)) throw new HttpError(401, "bearer token required");
-      deps.setFaultRules(await readJson(req));
+      const rules = await readJson(req);
+      try {
+        deps.setFaultRules(rules);
+      } catch (error) {
+        // a malformed rule is the caller's mistake; a node without --faults refuses any rule
+        const code = error instanceof FaultRuleError ? 400 : 409;
+        throw new HttpError(code, (error as Error).message);
+      }
       return { ok: true };
     },
     "POST /admin/crash": (req, url) => {

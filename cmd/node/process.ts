@@ -4,7 +4,6 @@ import type { Clock } from "../../actors/system/clock.ts";
 import { echoMachine } from "../../actors/system/echo.ts";
 import { nodeActorMachine } from "../../actors/system/node-actor.ts";
 import { peerMonitorMachine } from "../../actors/system/peer-monitor.ts";
-import { parseFaultRules } from "../../transport/faults.ts";
 import { Mesh } from "../../transport/mesh.ts";
 import { createAdminHandler } from "./admin-http.ts";
 import { Introspection, type LinkView } from "./introspection.ts";
@@ -63,7 +62,7 @@ export class NodeProcess {
       metrics: createMetrics(() => this.introspection.status()),
       token: config.token,
       ready: () => this.readiness(),
-      setFaultRules: (rules) => this.mesh.setFaultRules(parseFaultRules(rules)),
+      setFaultRules: (rules) => this.mesh.setFaultRules(rules),
     });
   }
 
