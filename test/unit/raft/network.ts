@@ -51,6 +51,7 @@ export class Network {
   /** Every message delivered, for counting in tests. */
   delivered: Message[] = [];
   private readonly opts: NodeOptions;
+  private restarts = 0;
   /** The membership every node is bootstrapped with (like etcd's --initial-cluster). */
   readonly bootstrapConf: ConfState;
 
@@ -112,7 +113,14 @@ export class Network {
   /** Crash-restarts a node from its storage, losing everything volatile. */
   restart(id: NodeId): Peer {
     const old = this.peer(id);
-    const p = this.addPeer(id, old.storage, 1000 + this.delivered.length, old.appliedIndex);
+    // A fresh seed per restart: identical seeds would make nodes time out in lockstep forever.
+    this.restarts++;
+    const p = this.addPeer(
+      id,
+      old.storage,
+      7919 * this.restarts + this.peers.size,
+      old.appliedIndex,
+    );
     p.applied = old.applied;
     return p;
   }
