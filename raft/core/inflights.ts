@@ -54,6 +54,13 @@ export class Inflights {
     return this.countNow;
   }
 
+  /** An independent copy (a conf change works on copies of the progress map). */
+  clone(): Inflights {
+    const c = new Inflights(this.capacity);
+    for (let i = 0; i < this.countNow; i++) c.add(this.buffer[(this.start + i) % this.capacity]!);
+    return c;
+  }
+
   reset(): void {
     this.start = 0;
     this.countNow = 0;

@@ -29,10 +29,11 @@ export class Progress {
     maxInflight: number;
     isLearner: boolean;
     recentActive?: boolean;
+    inflights?: Inflights;
   }) {
     this.match = opts.match;
     this.next = opts.next;
-    this.inflights = new Inflights(opts.maxInflight);
+    this.inflights = opts.inflights ?? new Inflights(opts.maxInflight);
     this.isLearner = opts.isLearner;
     this.recentActive = opts.recentActive ?? false;
   }
@@ -147,6 +148,7 @@ export class Progress {
       maxInflight: this.inflights.capacity,
       isLearner: this.isLearner,
       recentActive: this.recentActive,
+      inflights: this.inflights.clone(),
     });
     p.state = this.state;
     p.pendingSnapshot = this.pendingSnapshot;
