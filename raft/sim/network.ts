@@ -52,13 +52,16 @@ export class SimNetwork<P> {
     this.enqueue(atMs, envelope);
   }
 
-  /** Everything due at `nowMs`, in order; a cut that appeared in flight drops the message. */
+  /**
+   * Everything due at `nowMs`, in order. The caller drops those whose link was cut while they
+   * were in flight (`isCut`), so that it can tell the sender when that matters.
+   */
   takeDue(nowMs: number): Envelope<P>[] {
     const due = this.buckets.get(nowMs);
     if (due === undefined) return [];
     this.buckets.delete(nowMs);
     this.inFlight -= due.length;
-    return due.filter((e) => !this.isCut(e.from, e.to));
+    return due;
   }
 
   cut(from: string, to: string): void {

@@ -526,12 +526,13 @@ export class Simulation {
   private deliver(envelope: { from: string; to: string; payload: Payload }): void {
     const { payload } = envelope;
     if (payload.kind === "response") {
+      if (this.network.isCut(envelope.from, envelope.to)) return;
       const client = this.clients.find((c) => c.name === envelope.to)!;
       this.onClientResponse(client, envelope.from, payload.response);
       return;
     }
     const node = this.nodes.get(envelope.to);
-    if (node === undefined || !node.up) {
+    if (node === undefined || !node.up || this.network.isCut(envelope.from, envelope.to)) {
       if (payload.kind === "raft" && payload.msg.type === "MsgSnap") {
         const sender = this.nodes.get(envelope.from);
         if (sender?.up) sender.raft!.reportSnapshot(envelope.to, false);
