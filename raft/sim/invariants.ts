@@ -40,6 +40,11 @@ interface CommittedEntry {
   data: Uint8Array;
   /** Who first showed it committed, for the report. */
   witness: NodeId;
+  /**
+   * The witness's term when it showed the entry committed: the entry was committed in this term
+   * or earlier, so every leader of a later term must hold it.
+   */
+  knownInTerm: number;
 }
 
 function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
@@ -83,7 +88,8 @@ export class InvariantChecker {
     const first = storage.firstIndex();
     const last = storage.lastIndex();
     for (const [index, c] of this.committed) {
-      if (index < first) continue;
+      // A leader of an older term observed late need not hold entries committed after it.
+      if (index < first || c.knownInTerm >= term) continue;
       if (index > last) {
         throw new SafetyViolation(
           "leader completeness",
@@ -103,7 +109,7 @@ export class InvariantChecker {
   }
 
   /** A node persisted commit index `commit`: its log up to there is committed. */
-  observeCommit(node: NodeId, commit: number, storage: MemoryStorage): void {
+  observeCommit(node: NodeId, term: number, commit: number, storage: MemoryStorage): void {
     const from = Math.max(this.checkedCommit.get(node) ?? 0, storage.firstIndex() - 1);
     if (commit <= from) return;
     const upTo = Math.min(commit, storage.lastIndex());
@@ -114,13 +120,13 @@ export class InvariantChecker {
       );
     }
     const entries = storage.entries(from + 1, upTo + 1, Number.POSITIVE_INFINITY);
-    for (const e of entries) this.record(node, e, "log matching");
+    for (const e of entries) this.record(node, term, e, "log matching");
     this.checkedCommit.set(node, commit);
   }
 
   /** A node's state machine applied `entry`. */
-  observeApply(node: NodeId, entry: Entry): void {
-    this.record(node, entry, "state machine safety");
+  observeApply(node: NodeId, term: number, entry: Entry): void {
+    this.record(node, term, entry, "state machine safety");
   }
 
   /** A restarted node starts over; its checked prefix is re-read from its recovered log. */
@@ -128,10 +134,16 @@ export class InvariantChecker {
     this.checkedCommit.delete(node);
   }
 
-  private record(node: NodeId, e: Entry, property: SafetyProperty): void {
+  private record(node: NodeId, term: number, e: Entry, property: SafetyProperty): void {
     const c = this.committed.get(e.index);
     if (c === undefined) {
-      this.committed.set(e.index, { term: e.term, type: e.type, data: e.data, witness: node });
+      this.committed.set(e.index, {
+        term: e.term,
+        type: e.type,
+        data: e.data,
+        witness: node,
+        knownInTerm: term,
+      });
       if (e.index > this.maxCommitted) this.maxCommitted = e.index;
       return;
     }

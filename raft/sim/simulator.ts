@@ -418,14 +418,14 @@ export class Simulation {
       this.invariants.observeLeader(node.id, node.term, node.storage);
     }
     if (rd.hardState !== null) {
-      this.invariants.observeCommit(node.id, rd.hardState.commit, node.storage);
+      this.invariants.observeCommit(node.id, node.term, rd.hardState.commit, node.storage);
     }
     // After a membership change, snapshot at once: a node added by it refuses any snapshot that
     // does not list it (as etcd-io/raft does), so the leader's snapshot must postdate the change.
     let snapshotNow = false;
     for (const e of rd.committedEntries) {
       if (e.index <= node.sm.applied) continue; // already covered by an installed snapshot
-      this.invariants.observeApply(node.id, e);
+      this.invariants.observeApply(node.id, node.term, e);
       if (e.type === "confChange") {
         const cc = decodeConfChange(e.data);
         node.confState = raft.applyConfChange(cc);
@@ -955,7 +955,9 @@ export class Simulation {
     for (const node of this.nodes.values()) {
       node.pausedUntilMs = -1;
       node.slowDiskUntilMs = -1;
-      if (!node.up && !node.retired && this.isMember(node.id)) this.startNode(node);
+      // Every node not shut down for good restarts: one whose addition commits only after
+      // healing must be up to catch up.
+      if (!node.up && !node.retired) this.startNode(node);
     }
     this.record(`healed all faults: ${this.describeCluster()}`);
   }
