@@ -61,6 +61,45 @@ export function decodeFrame(
   return checkEnvelope(decoded.value);
 }
 
+export interface DecodedItem {
+  envelope: Envelope;
+  /** The envelope's own bytes within the frame, for a fault rule that duplicates it. */
+  bytes: Uint8Array;
+}
+export type BatchDecode = { ok: true; items: DecodedItem[] } | { ok: false; reason: string };
+
+/**
+ * A frame is one or more msgpack-encoded envelopes back to back (the sender batches what it
+ * sends in one turn). Every envelope is checked before any is accepted, so a bad frame is
+ * refused whole. Never throws.
+ */
+export function decodeBatch(bytes: Uint8Array, maxFrameBytes: number): BatchDecode {
+  if (bytes.length > maxFrameBytes) {
+    return { ok: false, reason: `frame of ${bytes.length} bytes exceeds ${maxFrameBytes}` };
+  }
+  if (bytes.length === 0) return { ok: false, reason: "empty frame" };
+  const items: DecodedItem[] = [];
+  let failure: string | undefined;
+  try {
+    packr.unpackMultiple(bytes as Buffer, (value: unknown, start?: number, end?: number) => {
+      const check = checkEnvelope(value);
+      if (!check.ok) {
+        failure = check.reason;
+        return false;
+      }
+      items.push({
+        envelope: check.envelope,
+        bytes: bytes.subarray(start ?? 0, end ?? bytes.length),
+      });
+      return true;
+    });
+  } catch (err) {
+    return { ok: false, reason: `not msgpack: ${errorMessage(err)}` };
+  }
+  if (failure !== undefined) return { ok: false, reason: failure };
+  return { ok: true, items };
+}
+
 function errorMessage(err: unknown): string {
   return err instanceof Error ? err.message : String(err);
 }

@@ -10,6 +10,13 @@ export interface TransportLimits {
    */
   maxFrameBytes: number;
   /**
+   * Largest batch: envelopes sent to one peer in the same turn of the event loop share one
+   * WebSocket frame up to this many bytes (a larger envelope travels alone). 256 KiB: one frame's
+   * fixed costs (framing, masking, a syscall, the receiver's parse) are paid once for hundreds of
+   * small messages, yet a batch is small enough not to delay the next one noticeably.
+   */
+  maxBatchBytes: number;
+  /**
    * Bytes a peer may have waiting: the local queue while the link is down plus the socket's
    * `bufferedAmount` while it is up. Past it, `send` fails so the caller sees backpressure.
    * 16 MiB: four maximum frames, enough to ride out a peer restart of a few seconds of Raft
@@ -58,6 +65,7 @@ export interface TransportLimits {
 
 export const DEFAULT_TRANSPORT_LIMITS: Readonly<TransportLimits> = Object.freeze({
   maxFrameBytes: 4 * 1024 * 1024,
+  maxBatchBytes: 256 * 1024,
   maxQueuedBytesPerPeer: 16 * 1024 * 1024,
   handshakeTimeoutMs: 5_000,
   maxPendingHandshakes: 64,
@@ -73,6 +81,7 @@ export function resolveLimits(overrides: Partial<TransportLimits> = {}): Transpo
   const limits: TransportLimits = { ...DEFAULT_TRANSPORT_LIMITS, ...overrides };
   const positive: (keyof TransportLimits)[] = [
     "maxFrameBytes",
+    "maxBatchBytes",
     "maxQueuedBytesPerPeer",
     "handshakeTimeoutMs",
     "maxPendingHandshakes",

@@ -38,6 +38,10 @@ export interface Link {
   /** Encoded frames waiting for `connected`, in send order. */
   queue: Uint8Array[];
   queuedBytes: number;
+  /** Encoded envelopes for the frame being gathered this turn (connected links only). */
+  batch: Uint8Array[];
+  batchBytes: number;
+  batchScheduled: boolean;
   /** Outbound bytes held back by a `delay` fault rule; they count against the queue limit. */
   delayedOutBytes: number;
   /** Inbound bytes held back by a `delay` fault rule; bounded the same way. */

@@ -174,8 +174,8 @@ export class Mesh {
     }
     if (fate.deliver === 2) link.counters.faultDuplicated++;
     if (fate.delayMs > 0) return this.sendLater(link, frame, fate.deliver, fate.delayMs);
-    const result = transmit(link, frame, this.limits.maxQueuedBytesPerPeer);
-    if (result.ok && fate.deliver === 2) transmit(link, frame, this.limits.maxQueuedBytesPerPeer);
+    const result = transmit(link, frame, this.limits);
+    if (result.ok && fate.deliver === 2) transmit(link, frame, this.limits);
     return result;
   }
 
@@ -277,6 +277,9 @@ export class Mesh {
       session: undefined,
       queue: [],
       queuedBytes: 0,
+      batch: [],
+      batchBytes: 0,
+      batchScheduled: false,
       delayedOutBytes: 0,
       delayedInBytes: 0,
       counters: newCounters(),
@@ -569,8 +572,20 @@ export class Mesh {
       this.rejectInput(session, admitted.code, admitted.reason);
       return;
     }
-    const { envelope } = admitted;
-    const fate = this.decideFault(peer, "in");
+    for (const item of admitted.items) {
+      if (link.session !== session) return; // an earlier envelope's fault closed the socket
+      this.receiveEnvelope(link, session, item.envelope, item.bytes);
+    }
+  }
+
+  /** One admitted envelope, through the inbound fault rules, to the handlers. */
+  private receiveEnvelope(
+    link: Link,
+    session: Session,
+    envelope: Envelope,
+    bytes: Uint8Array,
+  ): void {
+    const fate = this.decideFault(link.peerId, "in");
     if (fate.deliver === 0) {
       link.counters.faultDropped++;
       return;
@@ -596,7 +611,6 @@ export class Mesh {
     });
   }
 
-  /** A duplicate gets its own decoded copy: handlers never share mutable objects. */
   private deliverCopy(link: Link, bytes: Uint8Array): void {
     const again = decodeFrame(bytes, this.limits.maxFrameBytes);
     if (again.ok) this.deliver(link, again.envelope);
@@ -627,7 +641,7 @@ export class Mesh {
     this.after(delayMs, () => {
       link.delayedOutBytes -= frame.length;
       if (this.links.get(link.peerId) !== link) return;
-      for (let i = 0; i < copies; i++) transmit(link, frame, this.limits.maxQueuedBytesPerPeer);
+      for (let i = 0; i < copies; i++) transmit(link, frame, this.limits);
     });
     return { ok: true };
   }

@@ -133,11 +133,14 @@ export class ActorSystem {
     this.adopted.set(name, actor);
     const address = this.address(name);
     actor.subscribe((snapshot: { value?: unknown; status?: string }) => {
-      this.record(address, {
-        kind: "@xstate.snapshot",
-        state: snapshot.value,
-        status: snapshot.status,
-      });
+      this.record(
+        address,
+        "@xstate.snapshot",
+        undefined,
+        undefined,
+        snapshot.value,
+        snapshot.status,
+      );
     });
   }
 
@@ -345,24 +348,25 @@ export class ActorSystem {
       ref.sessionId === event.rootId ? rootAddress : `${rootAddress}.${ref.id || ref.sessionId}`;
     switch (event.type) {
       case "@xstate.actor":
-        this.record(address, { kind: event.type });
+        this.record(address, event.type, undefined, undefined, undefined, undefined);
         return;
-      case "@xstate.event":
-        this.record(address, {
-          kind: event.type,
-          eventType: event.event.type,
-          from: typeof event.event.from === "string" ? event.event.from : undefined,
-        });
+      case "@xstate.event": {
+        const from = event.event.from;
+        const sender = typeof from === "string" ? from : undefined;
+        this.record(address, event.type, event.event.type, sender, undefined, undefined);
         return;
+      }
       case "@xstate.snapshot":
       case "@xstate.microstep": {
         const snapshot = event.snapshot as { value?: unknown; status?: string };
-        this.record(address, {
-          kind: event.type,
-          eventType: event.event.type,
-          state: snapshot.value,
-          status: snapshot.status,
-        });
+        this.record(
+          address,
+          event.type,
+          event.event.type,
+          undefined,
+          snapshot.value,
+          snapshot.status,
+        );
         return;
       }
       default:
@@ -370,16 +374,26 @@ export class ActorSystem {
     }
   }
 
+  /** One record, built with a fixed shape: this runs for every event of every actor. */
   private record(
     address: string,
-    fields: Omit<InspectionRecord, "seq" | "nodeId" | "address" | "term" | "atMs">,
+    kind: InspectionRecord["kind"],
+    eventType: string | undefined,
+    from: string | undefined,
+    state: unknown,
+    status: string | undefined,
   ): void {
     this.ring.push({
-      ...fields,
+      seq: 0,
       nodeId: this.nodeId,
       address,
       term: this.termOf(),
       atMs: this.clock.wallMs(),
+      kind,
+      eventType,
+      from,
+      state,
+      status,
     });
   }
 }

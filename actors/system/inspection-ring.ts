@@ -55,12 +55,15 @@ export class InspectionRing {
     this.slots = new Array(capacity);
   }
 
-  /** Stores a record, stamping its sequence number, and tells live listeners. */
-  push(record: Omit<InspectionRecord, "seq">): InspectionRecord {
-    const stamped: InspectionRecord = { ...record, seq: this.nextSeqValue++ };
-    this.slots[stamped.seq % this.capacity] = stamped;
-    for (const listener of this.listeners) listener(stamped);
-    return stamped;
+  /**
+   * Stores a record, stamping its sequence number in place, and tells live listeners. This is on
+   * the path of every actor event, so it allocates nothing beyond the record it is given.
+   */
+  push(record: InspectionRecord): InspectionRecord {
+    record.seq = this.nextSeqValue++;
+    this.slots[record.seq % this.capacity] = record;
+    if (this.listeners.size > 0) for (const listener of this.listeners) listener(record);
+    return record;
   }
 
   /** The sequence number the next record will get. */

@@ -36,6 +36,7 @@ describe("mesh: dead peers and slow readers", () => {
     for (; refusal === undefined && sent < 4096; sent++) {
       const result = n5.mesh.send(tell("n5", "n1", body));
       if (!result.ok) refusal = result.error;
+      await null; // a sender that yields lets each turn's batch reach the socket
     }
     expect(refusal).toBe(`queue full for peer n1 (${256 * 1024} bytes)`);
     const status = n5.mesh.linkStates().n1!;

@@ -6,7 +6,7 @@ import { chartOf, renderMermaid, renderTree } from "../../../actors/system/machi
 import { peerMonitorMachine } from "../../../actors/system/peer-monitor.ts";
 
 function push(ring: InspectionRing, address: string) {
-  return ring.push({ nodeId: "n1", address, term: null, atMs: 0, kind: "@xstate.event" });
+  return ring.push({ seq: 0, nodeId: "n1", address, term: null, atMs: 0, kind: "@xstate.event" });
 }
 
 describe("inspection ring", () => {

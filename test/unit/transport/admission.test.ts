@@ -14,7 +14,25 @@ function frame(env: Envelope): Uint8Array {
 describe("admission of frames from an authenticated peer", () => {
   it("admits an envelope from the peer's actors to ours", () => {
     const env: Envelope = { from: "n1/raft", to: "n2/raft", kind: "append", body: [1] };
-    expect(admitFrame(frame(env), link)).toEqual({ ok: true, envelope: env });
+    const admitted = admitFrame(frame(env), link);
+    expect(admitted.ok && admitted.items.map((i) => i.envelope)).toEqual([env]);
+  });
+
+  it("admits a batch of envelopes in one frame, and refuses the whole frame if one is bad", () => {
+    const a: Envelope = { from: "n1/raft", to: "n2/raft", kind: "append", body: [1] };
+    const b: Envelope = { from: "n1/kv", to: "n2/kv", kind: "put", body: { k: "x" } };
+    const both = Buffer.concat([frame(a), frame(b)]);
+    const admitted = admitFrame(both, link);
+    expect(admitted.ok && admitted.items.map((i) => i.envelope)).toEqual([a, b]);
+    const spoofed: Envelope = { from: "n3/kv", to: "n2/kv", kind: "put", body: null };
+    expect(admitFrame(Buffer.concat([frame(a), frame(spoofed)]), link)).toMatchObject({
+      ok: false,
+      code: 1008,
+    });
+    expect(admitFrame(Buffer.concat([frame(a), frame(b).subarray(0, 5)]), link)).toMatchObject({
+      ok: false,
+      code: 1002,
+    });
   });
 
   it("closes with 1008 on a spoofed sender", () => {
