@@ -4,8 +4,10 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { pino } from "pino";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { setup } from "xstate";
 import { SystemClock } from "../../../actors/system/clock.ts";
-import type { InspectionPage } from "../../../actors/system/inspection-ring.ts";
+import type { InspectionPage, InspectionRecord } from "../../../actors/system/inspection-ring.ts";
+import type { ActorMessage } from "../../../actors/system/message.ts";
 import { BOSUN_TS } from "../../../cmd/launcher.ts";
 import { NodeProcess } from "../../../cmd/node/process.ts";
 import { nthAddress, randomLoopbackBase } from "../../support/loopback.ts";
@@ -135,6 +137,27 @@ describe("tell and ask across two real processes", () => {
     });
     expect(record).toMatchObject({ nodeId: "n2", address: "n2/echo", kind: "@xstate.event" });
     expect(record.seq).toBeGreaterThan(0);
+  });
+
+  it("n1 follows n2's inspection stream: records arrive as tells until it unfollows", async () => {
+    const seen: InspectionRecord[] = [];
+    const collector = setup({
+      types: { events: {} as ActorMessage<"inspect.records", InspectionRecord[]> },
+      actions: { collect: ({ event }) => void seen.push(...event.body) },
+    }).createMachine({ id: "collector", on: { "inspect.records": { actions: "collect" } } });
+    n1.system.spawn("collector", collector);
+    await n1.system.ask("n1/collector", "n2/node", "inspect.follow", { address: "n2/echo" });
+    n1.system.tell("n1/stream-test", "n2/echo", "echo.tell", null);
+    await waitFor("the streamed record", () =>
+      seen.find((r) => r.eventType === "echo.tell" && r.from === "n1/stream-test"),
+    );
+    expect(seen.every((r) => r.address === "n2/echo" && r.nodeId === "n2")).toBe(true);
+    await n1.system.ask("n1/collector", "n2/node", "inspect.unfollow", null);
+    const count = seen.length;
+    await ask("echo.ask", "after unfollow"); // n2 has processed everything sent before this
+    n1.system.tell("n1/stream-test", "n2/echo", "echo.tell", null);
+    await ask("echo.ask", "barrier");
+    expect(seen.length).toBe(count);
   });
 
   it("a restarted peer: the link backs off, reconnects, and traffic flows again", async () => {

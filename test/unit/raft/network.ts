@@ -110,18 +110,23 @@ export class Network {
     return p.appliedIndex;
   }
 
-  /** Crash-restarts a node from its storage, losing everything volatile. */
+  /**
+   * Crash-restarts a node from its storage, losing everything volatile. Like a real host, the
+   * state machine restarts from the last snapshot and committed entries after it are applied
+   * again (conf changes included, so the node's configuration matches its applied index).
+   */
   restart(id: NodeId): Peer {
     const old = this.peer(id);
+    const snap = old.storage.snapshot();
     // A fresh seed per restart: identical seeds would make nodes time out in lockstep forever.
     this.restarts++;
     const p = this.addPeer(
       id,
       old.storage,
       7919 * this.restarts + this.peers.size,
-      old.appliedIndex,
+      snap.metadata.index,
     );
-    p.applied = old.applied;
+    p.applied = decodeStateMachine(snap.data);
     return p;
   }
 
@@ -171,13 +176,7 @@ export class Network {
     this.queue.push(...rd.messagesAfterPersist);
     if (rd.snapshot) {
       // The state machine is replaced by the snapshot's (a JSON list of applied data here).
-      const data = JSON.parse(str(rd.snapshot.data)) as string[];
-      p.applied = data.map((d, i) => ({
-        term: 0,
-        index: i,
-        type: "normal" as const,
-        data: bytes(d),
-      }));
+      p.applied = decodeStateMachine(rd.snapshot.data);
       p.appliedIndex = rd.snapshot.metadata.index;
       p.confState = rd.snapshot.metadata.confState;
     }
@@ -223,7 +222,13 @@ export class Network {
       if (this.queue.length === 0 && !busy) return;
       while (this.queue.length > 0) this.deliverOne();
     }
-    throw new Error("network did not stabilize");
+    const tail = this.delivered
+      .slice(-12)
+      .map(
+        (m) =>
+          `${m.type} ${m.from}->${m.to} t${m.term}${"index" in m ? ` i${m.index}` : ""}${"reject" in m ? ` rej=${m.reject}` : ""}${"entries" in m ? ` n=${m.entries.length}` : ""}`,
+      );
+    throw new Error(`network did not stabilize; last messages:\n${tail.join("\n")}`);
   }
 
   tick(id: NodeId, n = 1): void {
@@ -271,6 +276,13 @@ export class Network {
     for (let i = s.firstIndex(); i <= s.lastIndex(); i++) out.push(s.term(i));
     return out;
   }
+}
+
+/** The harness's state machine in a snapshot: a JSON list of applied data (empty = none). */
+function decodeStateMachine(data: Uint8Array): Entry[] {
+  if (data.length === 0) return [];
+  const list = JSON.parse(str(data)) as string[];
+  return list.map((d, i) => ({ term: 0, index: i, type: "normal" as const, data: bytes(d) }));
 }
 
 /** A storage holding a log with the given terms at indexes 1..n, and the given hard state. */

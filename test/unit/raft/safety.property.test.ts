@@ -7,7 +7,7 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { ProposalDroppedError } from "../../../raft/core/errors.ts";
-import type { Message } from "../../../raft/core/messages.ts";
+import type { ConfChange, Message } from "../../../raft/core/messages.ts";
 import { bytes, Network, str } from "./network.ts";
 
 /** More runs with RAFT_FUZZ_RUNS=5000 for a bug hunt. */
@@ -25,10 +25,12 @@ type Action =
   | { kind: "restart"; node: number }
   | { kind: "crashMidReady"; node: number }
   | { kind: "compact"; node: number }
-  | { kind: "transfer"; node: number };
+  | { kind: "transfer"; node: number }
+  | { kind: "read"; node: number }
+  | { kind: "confChange"; node: number; pick: number };
 
 /** A schedule of faults and work; `tickWeight` sets how stormy elections are. */
-function actions(tickWeight: number): fc.Arbitrary<Action[]> {
+function actions(tickWeight: number, membership = false): fc.Arbitrary<Action[]> {
   const action: fc.Arbitrary<Action> = fc.oneof(
     {
       weight: tickWeight,
@@ -63,8 +65,67 @@ function actions(tickWeight: number): fc.Arbitrary<Action[]> {
       weight: 1,
       arbitrary: fc.record({ kind: fc.constant("transfer" as const), node: fc.nat(4) }),
     },
+    { weight: 3, arbitrary: fc.record({ kind: fc.constant("read" as const), node: fc.nat(4) }) },
+    {
+      weight: membership ? 3 : 0,
+      arbitrary: fc.record({
+        kind: fc.constant("confChange" as const),
+        node: fc.nat(4),
+        pick: fc.nat(5),
+      }),
+    },
   );
   return fc.array(action, { minLength: 100, maxLength: 800 });
+}
+
+/** Pending reads: ctx → the highest commit index anywhere when the read was requested. */
+type Reads = Map<string, number>;
+
+/**
+ * Thesis §6.4: a read must observe every write committed before it was requested, so its
+ * read index must be at least the highest commit index known anywhere at request time.
+ */
+function checkReads(net: Network, reads: Reads): void {
+  for (const p of net.peers.values()) {
+    for (const rs of p.readStates) {
+      const ctx = str(rs.requestCtx);
+      const floor = reads.get(ctx);
+      // (A duplicated MsgReadIndexResp may deliver a read twice; both must be valid.)
+      if (floor === undefined) throw new Error(`unknown read ${ctx}`);
+      if (rs.index < floor) throw new Error(`read ${ctx} at ${rs.index} misses commit ${floor}`);
+    }
+    p.readStates = [];
+  }
+}
+
+function maxCommit(net: Network): number {
+  return Math.max(...[...net.peers.values()].map((p) => p.node.status().commit));
+}
+
+const JOINER = "n9";
+function membershipChange(pick: number): ConfChange {
+  const c = (
+    transition: ConfChange["transition"],
+    ...changes: ConfChange["changes"]
+  ): ConfChange => ({
+    transition,
+    changes,
+    context: new Uint8Array(),
+  });
+  switch (pick % 6) {
+    case 0:
+      return c("auto", { type: "addLearner", nodeId: JOINER });
+    case 1:
+      return c("auto", { type: "addVoter", nodeId: JOINER });
+    case 2:
+      return c("auto", { type: "removeNode", nodeId: JOINER });
+    case 3:
+      return c("implicit", { type: "addVoter", nodeId: JOINER });
+    case 4:
+      return c("explicit", { type: "addLearner", nodeId: JOINER });
+    default:
+      return c("auto");
+  }
 }
 
 function checkSafety(net: Network, leadersByTerm: Map<number, string>): void {
@@ -85,12 +146,21 @@ function checkSafety(net: Network, leadersByTerm: Map<number, string>): void {
 }
 
 function run(
-  ids: string[],
+  voters: string[],
   actions: Action[],
   opts: { preVote: boolean; checkQuorum: boolean },
+  membership = false,
 ): void {
-  const net = new Network(ids, opts);
+  const net = new Network(voters, opts);
+  const ids = [...voters];
+  if (membership) {
+    net.addJoiner(JOINER, 99);
+    ids.push(JOINER);
+    // Start from a working cluster: these runs are about membership, not first elections.
+    net.elect(voters[0]!);
+  }
   const leadersByTerm = new Map<number, string>();
+  const reads: Reads = new Map();
   let seq = 0;
   const pickNode = (i: number) => ids[i % ids.length]!;
   for (const a of actions) {
@@ -154,13 +224,44 @@ function run(
         n.transferLeader(pickNode(a.node + 1));
         break;
       }
+      case "read": {
+        const ctx = `r${seq++}`;
+        try {
+          reads.set(ctx, maxCommit(net));
+          net.node(pickNode(a.node)).readIndex(bytes(ctx));
+        } catch (e) {
+          if (!(e instanceof ProposalDroppedError)) throw e;
+          reads.delete(ctx);
+        }
+        break;
+      }
+      case "confChange":
+        try {
+          net.node(pickNode(a.node)).proposeConfChange(membershipChange(a.pick));
+        } catch (e) {
+          if (!(e instanceof ProposalDroppedError)) throw e;
+        }
+        break;
     }
     checkSafety(net, leadersByTerm);
+    checkReads(net, reads);
   }
   // Liveness once the faults stop: a leader emerges and every node applies the same history.
   net.heal();
   net.stabilize();
   for (let i = 0; i < 200 && net.leaders().length !== 1; i++) net.tickAll();
+  if (membership) {
+    // A removed node that never learned of its removal would keep campaigning (Raft §4.2.3):
+    // like an operator, shut it off.
+    const leader = net.leaders()[0];
+    const cs = leader ? net.node(leader).status().config : null;
+    if (cs && ![...cs.voters, ...cs.learners, ...cs.votersOutgoing].includes(JOINER)) {
+      net.isolate(JOINER);
+      ids.pop();
+      for (let i = 0; i < 200 && net.leaders().filter((l) => l !== JOINER).length !== 1; i++)
+        net.tickAll();
+    }
+  }
   if (net.leaders().length !== 1) {
     const dump = [...net.peers.values()].map((p) => {
       const st = p.node.status();
@@ -186,7 +287,7 @@ function run(
   const final = net.appliedData(leader);
   expect(final.at(-1)).toBe("final");
   for (const id of ids) expect(net.appliedData(id)).toEqual(final);
-  void str;
+  checkReads(net, reads);
 }
 
 describe("Randomized safety (Raft Figure 3 properties) under faults", () => {
@@ -202,6 +303,18 @@ describe("Randomized safety (Raft Figure 3 properties) under faults", () => {
         );
       });
     }
+  }
+
+  for (const opts of [
+    { preVote: true, checkQuorum: true },
+    { preVote: false, checkQuorum: false },
+  ]) {
+    it(`3 voters and a joining node with membership changes, preVote=${opts.preVote}`, () => {
+      fc.assert(
+        fc.property(actions(12, true), (as) => run(["n1", "n2", "n3"], as, opts, true)),
+        { numRuns: RUNS },
+      );
+    });
   }
 
   it("5 nodes, defaults", () => {
