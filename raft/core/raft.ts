@@ -1164,8 +1164,11 @@ export class RaftNode {
       this.becomeFollower(this.term + 1, null);
       return false;
     }
-    const members = [...confState.voters, ...confState.learners, ...confState.votersOutgoing];
-    if (!members.includes(this.id)) return false;
+    // Unlike etcd-io/raft we accept a snapshot whose ConfState does not list us yet: a node
+    // added after the leader's latest snapshot needs exactly that snapshot, and the conf change
+    // that adds it follows in the log. Refusing it would make the leader resend it forever.
+    // Installing a committed prefix of the leader's log is safe whoever we are; without our
+    // own progress in the restored config we simply cannot campaign until we are added.
     if (this.raftLog.matchTerm(index, term)) {
       // We already have the entry the snapshot ends at: just fast-forward the commit index.
       this.raftLog.commitTo(index);
