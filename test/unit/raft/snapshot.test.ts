@@ -93,21 +93,18 @@ describe("Raft §7 log compaction and InstallSnapshot", () => {
     expect(storage.snapshot().metadata.index).toBe(0);
   });
 
-  it("a restarted node resumes from its snapshot and log", () => {
+  it("a restarted node resumes from its snapshot and re-applies the committed entries after it", () => {
     const net = new Network(["n1", "n2", "n3"]);
     net.elect("n1");
     for (let i = 0; i < 3; i++) net.propose("n1", `p${i}`);
-    net.compact("n2");
+    const snapIndex = net.compact("n2");
     net.propose("n1", "p3");
     const before = net.node("n2").status();
     net.restart("n2");
     const after = net.node("n2").status();
-    expect(after).toMatchObject({
-      term: before.term,
-      commit: before.commit,
-      applied: before.applied,
-      role: "follower",
-    });
+    expect(after).toMatchObject({ term: before.term, commit: before.commit, applied: snapIndex, role: "follower" });
+    net.stabilize();
+    expect(net.node("n2").status().applied).toBe(before.applied);
     net.tickAll(3);
     net.propose("n1", "p4");
     expect(net.appliedData("n2")).toEqual(["p0", "p1", "p2", "p3", "p4"]);
