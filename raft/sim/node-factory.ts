@@ -31,6 +31,8 @@ export interface NodeParams {
   randomSeed: number;
   electionTick: number;
   heartbeatTick: number;
+  maxSizePerMsg: number;
+  maxInflightMsgs: number;
 }
 
 export type NodeFactory = (params: NodeParams) => SimRaftNode;
@@ -43,4 +45,6 @@ export const coreNodeFactory: NodeFactory = (p) =>
     randomSeed: p.randomSeed,
     electionTick: p.electionTick,
     heartbeatTick: p.heartbeatTick,
+    maxSizePerMsg: p.maxSizePerMsg,
+    maxInflightMsgs: p.maxInflightMsgs,
   });

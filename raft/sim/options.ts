@@ -31,6 +31,14 @@ export interface SimOptions {
   tickMs: number;
   electionTick: number;
   heartbeatTick: number;
+  /** Core flow control: bytes per MsgApp and MsgApps in flight per follower. */
+  maxSizePerMsgBytes: number;
+  maxInflightMsgs: number;
+  /**
+   * Let the seed vary the cluster's shape too: client count, MsgApp size and in-flight limits
+   * (small ones make partial replication — the Figure 8 setting — common). Replays stay exact.
+   */
+  varyBySeed: boolean;
   /** Network one-way delay bounds, and the bound while a "delay" fault is on. */
   minDelayMs: number;
   maxDelayMs: number;
@@ -91,6 +99,9 @@ export function defaultSimOptions(overrides: Partial<SimOptions> = {}): SimOptio
     tickMs: 10,
     electionTick: 10,
     heartbeatTick: 1,
+    maxSizePerMsgBytes: 1024 * 1024,
+    maxInflightMsgs: 256,
+    varyBySeed: true,
     minDelayMs: 1,
     maxDelayMs: 8,
     maxSlowDelayMs: 60,

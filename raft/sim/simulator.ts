@@ -9,8 +9,10 @@
  * then the client history must be linearizable.
  *
  * Disk model: a node's MemoryStorage is what the process sees; `disk` is what survived the last
- * sync. A Ready's writes reach both only once the (possibly slow) sync completes; while it is in
- * progress the node does nothing else, and a crash in that window loses the writes.
+ * sync. A Ready's writes reach both only once the (possibly slow) sync completes, and a crash in
+ * that window loses them. Meanwhile the node keeps stepping messages and ticking (the core allows
+ * step/tick between ready() and advance()), but takes no new Ready: like a host whose network
+ * loop runs while its storage goroutine fsyncs.
  */
 import { ProposalDroppedError } from "../core/errors.ts";
 import {
@@ -83,8 +85,14 @@ class SimNode {
     this.confState = bootstrap;
   }
 
-  isAvailable(nowMs: number): boolean {
-    return this.up && this.pausedUntilMs <= nowMs && this.syncing === null;
+  /** Running: may step messages and tick, even while a disk sync is in progress. */
+  isRunning(nowMs: number): boolean {
+    return this.up && this.pausedUntilMs <= nowMs;
+  }
+
+  /** May take the next Ready: running, and the previous Ready's writes are durable. */
+  canTakeReady(nowMs: number): boolean {
+    return this.isRunning(nowMs) && this.syncing === null;
   }
 }
 
@@ -168,10 +176,13 @@ export class Simulation {
     options: Partial<SimOptions> = {},
     private readonly factory: NodeFactory = coreNodeFactory,
   ) {
+    const master = new SimRandom(options.seed ?? defaultSimOptions().seed);
     this.options = defaultSimOptions(options);
+    if (this.options.varyBySeed) {
+      this.options = { ...this.options, ...varySettings(master.fork(), options) };
+    }
     const o = this.options;
     this.trace = new Trace(o.traceLimit, o.verbose ? (line) => console.log(line) : null);
-    const master = new SimRandom(o.seed);
     this.netRandom = master.fork();
     this.faultRandom = master.fork();
     this.clientRandom = master.fork();
@@ -199,7 +210,8 @@ export class Simulation {
     let failure: SimFailure | null = null;
     try {
       this.record(
-        `start seed=${o.seed} nodes=${o.nodes} steps=${o.steps} plan=[${this.describePlan()}]`,
+        `start seed=${o.seed} nodes=${o.nodes} steps=${o.steps} clients=${o.clients} ` +
+          `maxSizePerMsg=${o.maxSizePerMsgBytes} maxInflight=${o.maxInflightMsgs} plan=[${this.describePlan()}]`,
       );
       for (const node of this.nodes.values()) this.startNode(node);
       for (; this.now < o.steps; this.now++) this.step();
@@ -248,12 +260,12 @@ export class Simulation {
     this.runScheduled();
     for (const envelope of this.network.takeDue(this.now)) this.deliver(envelope);
     for (const node of this.nodes.values()) {
-      if (node.up && node.syncing !== null && node.busyUntilMs <= this.now) {
+      if (node.isRunning(this.now) && node.syncing !== null && node.busyUntilMs <= this.now) {
         const rd = node.syncing;
         node.syncing = null;
         this.finishReady(node, rd);
       }
-      if (node.isAvailable(this.now) && this.now % this.options.tickMs === node.tickOffset) {
+      if (node.isRunning(this.now) && this.now % this.options.tickMs === node.tickOffset) {
         node.raft!.tick();
       }
     }
@@ -343,6 +355,8 @@ export class Simulation {
       randomSeed: this.nodeSeeds.nextUint32(),
       electionTick: this.options.electionTick,
       heartbeatTick: this.options.heartbeatTick,
+      maxSizePerMsg: this.options.maxSizePerMsgBytes,
+      maxInflightMsgs: this.options.maxInflightMsgs,
     });
     node.up = true;
     this.record(
@@ -362,7 +376,7 @@ export class Simulation {
   }
 
   private drainReady(node: SimNode): void {
-    while (node.isAvailable(this.now) && node.raft!.hasReady()) {
+    while (node.canTakeReady(this.now) && node.raft!.hasReady()) {
       const rd = node.raft!.ready();
       if (rd.softState !== null) {
         if (rd.softState.role !== node.role || rd.softState.lead !== node.lead) {
@@ -539,7 +553,7 @@ export class Simulation {
       }
       return;
     }
-    if (!node.isAvailable(this.now)) {
+    if (!node.isRunning(this.now)) {
       this.network.defer(this.now + 1, envelope);
       return;
     }
@@ -855,7 +869,7 @@ export class Simulation {
     if (r.chance(f.transferLeaderPerStep)) {
       const leader = this.leader();
       const voters = this.latestConf.conf.voters.filter((v) => leader !== null && v !== leader.id);
-      if (leader !== null && voters.length > 0 && leader.isAvailable(this.now)) {
+      if (leader !== null && voters.length > 0 && leader.isRunning(this.now)) {
         const to = r.pick(voters);
         this.record(`${leader.id} asked to transfer leadership to ${to}`);
         try {
@@ -1027,7 +1041,7 @@ export class Simulation {
     if (!this.workloadOn || this.membershipDone >= this.membershipPlan.length) return;
     const s = this.membershipPlan[this.membershipDone]!;
     const leader = this.leader();
-    if (leader === null || !leader.isAvailable(this.now)) return;
+    if (leader === null || !leader.isRunning(this.now)) return;
     if (s.type === "addVoter" && !this.nodes.has(s.nodeId)) {
       // A joining node starts from the cluster's bootstrap configuration (what `--initial-cluster`
       // gives an etcd member): the log it receives holds only the changes made since. Started
@@ -1139,6 +1153,17 @@ export class Simulation {
       trace: this.trace.tail(),
     };
   }
+}
+
+/** The seed's choice of cluster shape, for settings the caller did not fix explicitly. */
+function varySettings(r: SimRandom, fixed: Partial<SimOptions>): Partial<SimOptions> {
+  const varied: Partial<SimOptions> = {
+    clients: r.between(2, 7),
+    maxSizePerMsgBytes: r.pick([1024 * 1024, 1024, 200]),
+    maxInflightMsgs: r.pick([256, 8, 1]),
+  };
+  for (const key of Object.keys(fixed) as (keyof SimOptions)[]) delete varied[key];
+  return varied;
 }
 
 function describeWrite(w: KvWrite): string {
