@@ -126,11 +126,13 @@ export class ActorSystem {
 
   /**
    * Registers an actor created elsewhere (e.g. the transport's peer links) so it shows in status
-   * and inspection; its snapshots are recorded as they change.
+   * and inspection. Its creator should pass `inspectExternal` as the actor's `inspect` option;
+   * without it, only its snapshots are recorded, as they change.
    */
-  adopt(name: string, actor: AnyActorRef): void {
+  adopt(name: string, actor: AnyActorRef, options: { inspected?: boolean } = {}): void {
     if (this.entries.has(name) || this.adopted.has(name)) return;
     this.adopted.set(name, actor);
+    if (options.inspected) return;
     const address = this.address(name);
     actor.subscribe((snapshot: { value?: unknown; status?: string }) => {
       this.record(
@@ -142,6 +144,14 @@ export class ActorSystem {
         snapshot.status,
       );
     });
+  }
+
+  /**
+   * The `inspect` hook for actors created outside the system (childless, like the peer links):
+   * the actor's `id` is the name it is, or will be, adopted under.
+   */
+  inspectExternal(event: InspectionEvent): void {
+    this.inspect(this.address((event.actorRef as AnyActorRef).id), event);
   }
 
   /** The actor registered as `name`, if any. */

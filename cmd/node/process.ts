@@ -49,6 +49,8 @@ export class NodeProcess {
       clock,
       logger,
       httpHandler: (req, res) => handler?.(req, res),
+      // every link actor's events go to the ring under its own address, `nX/link:PEER`
+      inspect: (event) => this.system?.inspectExternal(event),
     });
     this.system = new ActorSystem({ nodeId: config.id, clock, logger, wire: this.mesh });
     this.introspection = new Introspection(
@@ -72,7 +74,7 @@ export class NodeProcess {
     const { port } = await this.mesh.start();
     this.port = port;
     for (const [peer, actor] of Object.entries(this.mesh.linkActors())) {
-      this.system.adopt(`link:${peer}`, actor);
+      this.system.adopt(`link:${peer}`, actor, { inspected: true });
     }
     this.system.spawn("peer-monitor", peerMonitorMachine, {
       input: {
