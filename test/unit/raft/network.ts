@@ -204,8 +204,10 @@ export class Network {
   deliverOne(): Message | undefined {
     const m = this.queue.shift();
     if (!m) return undefined;
-    if (this.cut.has(`${m.from}>${m.to}`)) return m;
-    if (this.filter && !this.filter(m)) return m;
+    if (this.cut.has(`${m.from}>${m.to}`) || (this.filter && !this.filter(m))) {
+      this.lost(m);
+      return m;
+    }
     const p = this.peers.get(m.to);
     if (!p) return m;
     this.delivered.push(m);
@@ -213,6 +215,17 @@ export class Network {
     // The transport reports the outcome of a snapshot send.
     if (m.type === "MsgSnap") this.peers.get(m.from)?.node.reportSnapshot(m.to, true);
     return m;
+  }
+
+  /** A message is lost; a lost snapshot is reported as failed, as a transport would. */
+  lost(m: Message): void {
+    if (m.type === "MsgSnap") this.peers.get(m.from)?.node.reportSnapshot(m.to, false);
+  }
+
+  /** Drops the queued message at position i. */
+  drop(i: number): void {
+    const [m] = this.queue.splice(i, 1);
+    if (m) this.lost(m);
   }
 
   /** Runs until no Ready and no message is left. */

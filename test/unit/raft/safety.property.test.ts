@@ -176,7 +176,7 @@ function run(
         break;
       }
       case "drop":
-        if (net.queue.length > 0) net.queue.splice(a.pick % net.queue.length, 1);
+        if (net.queue.length > 0) net.drop(a.pick % net.queue.length);
         break;
       case "duplicate": {
         // A duplicated forwarded proposal is appended twice by design: de-duplication belongs
@@ -285,8 +285,22 @@ function run(
   leader = net.leaders()[0]!;
   checkSafety(net, leadersByTerm);
   const final = net.appliedData(leader);
-  expect(final.at(-1)).toBe("final");
-  for (const id of ids) expect(net.appliedData(id)).toEqual(final);
+  if (final.at(-1) !== "final") {
+    const dump = [...net.peers.values()].map((p) => {
+      const st = p.node.status();
+      return `${p.id} ${st.role} t${st.term} lead=${st.lead} commit=${st.commit} applied=${st.applied} first=${p.storage.firstIndex()} last=${p.storage.lastIndex()} conf=${JSON.stringify(st.config)} prs=${JSON.stringify(st.progress)} data=${net.appliedData(p.id)}`;
+    });
+    throw new Error(`final not applied at ${leader}:\n${dump.join("\n")}`);
+  }
+  for (const id of ids) {
+    if (net.appliedData(id).join() !== final.join()) {
+      const dump = [...net.peers.values()].map((p) => {
+        const st = p.node.status();
+        return `${p.id} ${st.role} t${st.term} lead=${st.lead} commit=${st.commit} applied=${st.applied} first=${p.storage.firstIndex()} last=${p.storage.lastIndex()} conf=${JSON.stringify(st.config)} prs=${JSON.stringify(st.progress)}`;
+      });
+      throw new Error(`${id} diverged from the leader ${leader}:\n${dump.join("\n")}`);
+    }
+  }
   checkReads(net, reads);
 }
 

@@ -102,7 +102,12 @@ describe("Raft §7 log compaction and InstallSnapshot", () => {
     const before = net.node("n2").status();
     net.restart("n2");
     const after = net.node("n2").status();
-    expect(after).toMatchObject({ term: before.term, commit: before.commit, applied: snapIndex, role: "follower" });
+    expect(after).toMatchObject({
+      term: before.term,
+      commit: before.commit,
+      applied: snapIndex,
+      role: "follower",
+    });
     net.stabilize();
     expect(net.node("n2").status().applied).toBe(before.applied);
     net.tickAll(3);
