@@ -139,7 +139,7 @@ export class RocksLogStorage implements Storage {
         return f();
       } catch (error) {
         if (error instanceof LogCodecError) {
-          throw new RocksDbCorruptionError(path, undefined, error.message, { cause: error });
+          throw new RocksDbCorruptionError(path, undefined, error.message, [], { cause: error });
         }
         throw error;
       }
@@ -148,7 +148,9 @@ export class RocksLogStorage implements Storage {
     const version = await db.get(versionKey);
     if (version === undefined) {
       for await (const _ of db.iterate({ limit: 1, keysOnly: true })) {
-        throw inconsistent("the database holds keys but no format version: not a bosun Raft log");
+        throw inconsistent(
+          "the database holds keys but no format version: not a bosun Raft log, or its first write was lost (WAL corruption?)",
+        );
       }
       const snap: Snapshot = {
         metadata: { index: 0, term: 0, confState: cloneConfState(bootstrap) },
@@ -202,7 +204,7 @@ export class RocksLogStorage implements Storage {
         throw inconsistent(
           index < expected
             ? `entry ${index} is at or below the log start ${start.index}`
-            : `the log has a gap: expected index ${expected}, found ${index}`,
+            : `the log has a gap: expected index ${expected}, found ${index} (a write lost to WAL corruption?)`,
         );
       }
       const entry = decode(() => decodeEntry(value));

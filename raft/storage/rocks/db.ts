@@ -16,7 +16,9 @@
  * `verify_checksums = false` (point `get`s verify). Callers that must never serve wrong data
  * (the Raft log) checksum their own values; see raft/storage/rocks/log-codec.ts.
  */
+import { readdirSync, readFileSync } from "node:fs";
 import { createRequire } from "node:module";
+import { join } from "node:path";
 
 /** The largest batch `write` accepts (sum of key and value bytes): bounds memory and fsync time. */
 export const maxWriteBatchBytes = 128 * 1024 * 1024;
@@ -59,18 +61,26 @@ export class RocksDbClosedError extends Error {
   }
 }
 
-/** RocksDB reported corruption. `file` is the file it named, or undefined if it named none. */
+/**
+ * RocksDB reported corruption. `file` is the file RocksDB named in its message; when it named
+ * none, `suspects` lists the files the failed operation reads (at open: the MANIFEST that
+ * CURRENT points to and the WAL files; otherwise the table files).
+ */
 export class RocksDbCorruptionError extends Error {
   constructor(
     readonly path: string,
     readonly file: string | undefined,
     detail: string,
+    readonly suspects: string[] = [],
     options?: { cause?: unknown },
   ) {
-    super(
-      `rocksdb: corruption in ${path}/${file ?? "(file not named by RocksDB)"}: ${detail}`,
-      options,
-    );
+    const where =
+      file !== undefined
+        ? `${path}/${file}`
+        : suspects.length > 0
+          ? `${path} (RocksDB named no file; suspects: ${suspects.join(", ")})`
+          : path;
+    super(`rocksdb: corruption in ${where}: ${detail}`, options);
     this.name = "RocksDbCorruptionError";
   }
 }
@@ -347,7 +357,25 @@ export function toDbError(path: string, operation: string, err: Error): Error {
   const message = err.message;
   if (/corrupt/i.test(message)) {
     const file = rocksFileName.exec(message)?.[1];
-    return new RocksDbCorruptionError(path, file, `${operation}: ${message}`, { cause: err });
+    const suspects = file === undefined ? suspectFiles(path, operation) : [];
+    return new RocksDbCorruptionError(path, file, `${operation}: ${message}`, suspects, {
+      cause: err,
+    });
   }
   return new RocksDbError(path, operation, message, { cause: err });
+}
+
+/** The files an operation that failed on unnamed corruption reads; best effort, never throws. */
+function suspectFiles(path: string, operation: string): string[] {
+  try {
+    const files = readdirSync(path);
+    if (operation === "open") {
+      const current = readFileSync(join(path, "CURRENT"), "latin1").trim();
+      const manifest = /^MANIFEST-\d+$/.test(current) ? [current] : ["CURRENT"];
+      return [...manifest, ...files.filter((f) => f.endsWith(".log")).sort()];
+    }
+    return files.filter((f) => f.endsWith(".sst")).sort();
+  } catch {
+    return [];
+  }
 }
