@@ -34,6 +34,15 @@ export class SafetyViolation extends Error {
   }
 }
 
+/** What a voter would restart with: the synced log, as the invariant checks need it. */
+export interface DurableLog {
+  id: NodeId;
+  lastIndex: number;
+  lastTerm: number;
+  snapshotIndex: number;
+  entry(index: number): Entry | undefined;
+}
+
 interface CommittedEntry {
   term: number;
   type: Entry["type"];
@@ -127,6 +136,43 @@ export class InvariantChecker {
   /** A node's state machine applied `entry`. */
   observeApply(node: NodeId, term: number, entry: Entry): void {
     this.record(node, term, entry, "state machine safety");
+  }
+
+  /**
+   * Leader completeness, before the fact (the argument of Raft §5.4.3): a voter whose durable
+   * log is at least as up to date (§5.4.1) as the durable logs of a majority could collect their
+   * votes, so it must already hold every committed entry. This catches unsafe commits (e.g. of
+   * an old-term entry by counting replicas, Figure 8) without waiting for the unlucky election.
+   * It checks the highest committed entry; log matching covers the prefix.
+   */
+  checkElectableVoters(voters: readonly DurableLog[]): void {
+    const h = this.maxCommitted;
+    const c = this.committed.get(h);
+    if (c === undefined || voters.length === 0) return;
+    const majority = Math.floor(voters.length / 2) + 1;
+    for (const candidate of voters) {
+      let atLeastAsUpToDate = 0;
+      for (const v of voters) {
+        if (
+          candidate.lastTerm > v.lastTerm ||
+          (candidate.lastTerm === v.lastTerm && candidate.lastIndex >= v.lastIndex)
+        ) {
+          atLeastAsUpToDate++;
+        }
+      }
+      if (atLeastAsUpToDate < majority) continue;
+      if (candidate.snapshotIndex >= h) continue;
+      const e = candidate.lastIndex >= h ? candidate.entry(h) : undefined;
+      if (e === undefined || e.term !== c.term || !sameBytes(e.data, c.data)) {
+        throw new SafetyViolation(
+          "leader completeness",
+          `${candidate.id} could be elected (its log ends at ${candidate.lastIndex}/term ` +
+            `${candidate.lastTerm}, as up to date as ${atLeastAsUpToDate} of ${voters.length} voters) ` +
+            `but holds ${e ? describeEntry(e) : "nothing"} at ${h}, where ${describeEntry(c)} ` +
+            `is committed (seen at ${c.witness})`,
+        );
+      }
+    }
   }
 
   /** A restarted node starts over; its checked prefix is re-read from its recovered log. */

@@ -26,7 +26,7 @@ import {
 import type { Ready, Role } from "../core/ready.ts";
 import { MemoryStorage } from "../storage/memory.ts";
 import { type ClientRequest, type ClientResponse, SimClient } from "./client.ts";
-import { InvariantChecker, SafetyViolation } from "./invariants.ts";
+import { type DurableLog, InvariantChecker, SafetyViolation } from "./invariants.ts";
 import { encodeCommand, type KvWrite } from "./kv-command.ts";
 import { KvStateMachine } from "./kv-state-machine.ts";
 import { checkKvHistory } from "./linearizability/checker.ts";
@@ -154,6 +154,8 @@ export class Simulation {
   /** The configuration applied at the highest index by any node. */
   private latestConf: { index: number; conf: ConfState };
   private readonly bootstrapConf: ConfState;
+  /** Some disk changed since the last electable-voter check. */
+  private durableLogsChanged = false;
   private now = 0;
   private subTick = 0;
   private faultsOn = true;
@@ -278,6 +280,10 @@ export class Simulation {
     }
     for (const client of this.clients) this.driveClient(client);
     for (const node of this.nodes.values()) this.drainReady(node);
+    if (this.durableLogsChanged) {
+      this.durableLogsChanged = false;
+      this.checkElectableVoters();
+    }
   }
 
   private runScheduled(): void {
@@ -426,6 +432,9 @@ export class Simulation {
       node.disk.setHardState(rd.hardState);
       if (rd.hardState.term !== node.term) this.record(`${node.id} term ${rd.hardState.term}`);
       node.term = rd.hardState.term;
+    }
+    if (rd.entries.length > 0 || rd.snapshot !== null || rd.hardState !== null) {
+      this.durableLogsChanged = true;
     }
     for (const m of rd.messagesAfterPersist) this.sendRaft(node, m);
     if (node.role === "leader") {
@@ -1076,6 +1085,38 @@ export class Simulation {
     return [...this.nodes.values()].filter((n) => !n.retired && this.isMember(n.id));
   }
 
+  /**
+   * Runs the "could be elected ⇒ holds every committed entry" check over the voters' disks,
+   * only while the membership is settled (every node applied the latest configuration), since
+   * a node deciding with another configuration counts other majorities.
+   */
+  private checkElectableVoters(): void {
+    const conf = this.latestConf.conf;
+    if (conf.votersOutgoing.length > 0) return;
+    for (const node of this.nodes.values()) {
+      if (node.retired) continue;
+      if (!sameMembers(node.confState.voters, conf.voters)) return;
+    }
+    const logs: DurableLog[] = [];
+    for (const id of conf.voters) {
+      const node = this.nodes.get(id);
+      if (node === undefined) return;
+      const disk = node.disk;
+      const lastIndex = disk.lastIndex();
+      logs.push({
+        id,
+        lastIndex,
+        lastTerm: disk.term(lastIndex),
+        snapshotIndex: disk.snapshot().metadata.index,
+        entry: (i) =>
+          i >= disk.firstIndex() && i <= lastIndex
+            ? disk.entries(i, i + 1, Number.POSITIVE_INFINITY)[0]
+            : undefined,
+      });
+    }
+    this.invariants.checkElectableVoters(logs);
+  }
+
   private converged(): boolean {
     const leader = this.leader();
     if (leader === null || !this.isMember(leader.id)) return false;
@@ -1153,6 +1194,10 @@ export class Simulation {
       trace: this.trace.tail(),
     };
   }
+}
+
+function sameMembers(a: readonly string[], b: readonly string[]): boolean {
+  return a.length === b.length && a.every((x) => b.includes(x));
 }
 
 /** The seed's choice of cluster shape, for settings the caller did not fix explicitly. */
