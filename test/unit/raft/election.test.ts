@@ -121,6 +121,68 @@ describe("Raft §5.2 leader election", () => {
   });
 });
 
+describe("Raft §5.2 election outcomes in one round (etcd's TestLeaderElectionInOneRoundRPC)", () => {
+  const cases: Array<{ size: number; votes: Record<string, boolean>; role: string }> = [
+    { size: 1, votes: {}, role: "leader" },
+    { size: 3, votes: { n2: true, n3: true }, role: "leader" },
+    { size: 3, votes: { n2: true }, role: "leader" },
+    { size: 5, votes: { n2: true, n3: true, n4: true, n5: true }, role: "leader" },
+    { size: 5, votes: { n2: true, n3: true, n4: true }, role: "leader" },
+    { size: 5, votes: { n2: true, n3: true }, role: "leader" },
+    { size: 3, votes: { n2: false, n3: false }, role: "follower" },
+    { size: 5, votes: { n2: false, n3: false, n4: false }, role: "follower" },
+    { size: 5, votes: { n2: true, n3: false, n4: false }, role: "candidate" },
+    { size: 3, votes: {}, role: "candidate" },
+    { size: 5, votes: { n2: true }, role: "candidate" },
+    { size: 5, votes: { n2: false, n3: false }, role: "candidate" },
+  ];
+  for (const c of cases) {
+    it(`${c.size} voters, responses ${JSON.stringify(c.votes)} → ${c.role}`, () => {
+      const voters = Array.from({ length: c.size }, (_, i) => `n${i + 1}`);
+      const storage = new MemoryStorage({
+        voters,
+        learners: [],
+        votersOutgoing: [],
+        learnersNext: [],
+        autoLeave: false,
+      });
+      const n1 = new RaftNode({ id: "n1", storage, ...NO_PREVOTE });
+      n1.campaign();
+      drain(n1, storage); // persists the vote for itself, which then counts
+      for (const [from, granted] of Object.entries(c.votes)) {
+        n1.step({ type: "MsgVoteResp", from, to: "n1", term: 1, reject: !granted });
+      }
+      drain(n1, storage);
+      expect(n1.status().role).toBe(c.role);
+      expect(n1.status().term).toBe(1);
+    });
+  }
+});
+
+describe("Raft §5.2 heartbeats", () => {
+  it("a leader sends an empty AppendEntries (heartbeat) to every follower each heartbeatTick", () => {
+    const net = new Network(["n1", "n2", "n3"], { heartbeatTick: 2 });
+    net.elect("n1");
+    net.tick("n1");
+    net.processReadies();
+    expect(net.queue.filter((m) => m.type === "MsgHeartbeat")).toHaveLength(0);
+    net.tick("n1");
+    net.processReadies();
+    const beats = net.queue.filter((m) => m.type === "MsgHeartbeat");
+    expect(beats.map((m) => m.to).sort()).toEqual(["n2", "n3"]);
+    // A heartbeat never carries a commit index beyond what the follower is known to hold.
+    for (const m of beats) expect(m.type === "MsgHeartbeat" && m.commit).toBe(1);
+  });
+
+  it("a follower that hears heartbeats never starts an election", () => {
+    const net = new Network(["n1", "n2", "n3"]);
+    net.elect("n1");
+    net.tickAll(100);
+    expect(net.leaders()).toEqual(["n1"]);
+    expect(net.node("n2").status().term).toBe(1);
+  });
+});
+
 describe("Raft §5.1 terms", () => {
   it("a leader that sees a higher term steps down to follower of that term", () => {
     const net = new Network(["n1", "n2", "n3"], NO_PREVOTE);
