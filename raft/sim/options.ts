@@ -19,6 +19,11 @@ export interface FaultRates {
   membershipPerStep: number;
   /** Per-persist probability that even a healthy disk takes a few ms to sync. */
   diskHiccupRate: number;
+  /**
+   * Per election won: probability that the new leader crashes within a few ms, before its
+   * first entries spread — the setting of the paper's Figure 8.
+   */
+  newLeaderCrashRate: number;
 }
 
 export interface SimOptions {
@@ -89,6 +94,7 @@ export const DEFAULT_FAULT_RATES: FaultRates = {
   transferLeaderPerStep: 0.0008,
   membershipPerStep: 0.004,
   diskHiccupRate: 0.05,
+  newLeaderCrashRate: 0.15,
 };
 
 export function defaultSimOptions(overrides: Partial<SimOptions> = {}): SimOptions {

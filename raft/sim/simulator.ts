@@ -387,6 +387,7 @@ export class Simulation {
       if (rd.softState !== null) {
         if (rd.softState.role !== node.role || rd.softState.lead !== node.lead) {
           this.record(`${node.id} is ${rd.softState.role} (lead ${rd.softState.lead ?? "-"})`);
+          if (rd.softState.role === "leader") this.maybeCrashNewLeader(node);
         }
         node.role = rd.softState.role;
         node.lead = rd.softState.lead;
@@ -888,6 +889,22 @@ export class Simulation {
         }
       }
     }
+  }
+
+  private maybeCrashNewLeader(node: SimNode): void {
+    const o = this.options;
+    const r = this.faultRandom;
+    if (!this.faultsOn || !r.chance(o.faults.newLeaderCrashRate)) return;
+    if (this.downCount() >= o.maxNodesDown) return;
+    const incarnation = node.raft;
+    this.schedule(r.between(0, 4), `crash new leader ${node.id}`, () => {
+      if (!node.up || node.raft !== incarnation || !this.faultsOn) return;
+      this.stats.crashes++;
+      this.crashNode(node, "crashes just after winning an election");
+      this.schedule(r.between(...o.crashDowntimeMs), `restart ${node.id}`, () => {
+        if (!node.retired && !node.up) this.startNode(node);
+      });
+    });
   }
 
   private startPartition(nodes: SimNode[]): void {

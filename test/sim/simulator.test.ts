@@ -96,6 +96,7 @@ describe("the simulator itself", () => {
       transferLeaderPerStep: 0.001,
       membershipPerStep: 0,
       diskHiccupRate: 0.3,
+      newLeaderCrashRate: 0.1,
     };
     let caught: string | null = null;
     let seeds = 0;
