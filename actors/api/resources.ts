@@ -1,0 +1,279 @@
+/**
+ * The built-in resources bosun serves, as `kubectl api-resources` and API discovery describe
+ * them: group/version, kind, plural and singular names, short names, scope, verbs, categories
+ * and subresources. The API server builds discovery documents and routes from this table.
+ */
+
+export type Verb =
+  | "create"
+  | "delete"
+  | "deletecollection"
+  | "get"
+  | "list"
+  | "patch"
+  | "update"
+  | "watch";
+
+export interface Subresource {
+  name: "status" | "scale" | "binding" | "log" | "eviction" | "finalize";
+  /** Kind served at the subresource (`Scale` is autoscaling/v1). */
+  kind: string;
+  group?: string;
+  version?: string;
+  verbs: readonly Verb[];
+}
+
+export interface ResourceInfo {
+  group: string;
+  version: string;
+  kind: string;
+  plural: string;
+  singular: string;
+  shortNames: readonly string[];
+  namespaced: boolean;
+  verbs: readonly Verb[];
+  categories: readonly string[];
+  subresources: readonly Subresource[];
+  /** Rule used for `metadata.name`. */
+  nameRule: "dns1123Subdomain" | "dns1123Label" | "dns1035Label";
+}
+
+const ALL_VERBS: readonly Verb[] = [
+  "create",
+  "delete",
+  "deletecollection",
+  "get",
+  "list",
+  "patch",
+  "update",
+  "watch",
+];
+const STATUS_VERBS: readonly Verb[] = ["get", "patch", "update"];
+
+const status = (kind: string): Subresource => ({ name: "status", kind, verbs: STATUS_VERBS });
+const scale: Subresource = {
+  name: "scale",
+  kind: "Scale",
+  group: "autoscaling",
+  version: "v1",
+  verbs: STATUS_VERBS,
+};
+
+export const RESOURCES: readonly ResourceInfo[] = [
+  {
+    group: "",
+    version: "v1",
+    kind: "Namespace",
+    plural: "namespaces",
+    singular: "namespace",
+    shortNames: ["ns"],
+    namespaced: false,
+    verbs: ["create", "delete", "get", "list", "patch", "update", "watch"],
+    categories: [],
+    subresources: [status("Namespace"), { name: "finalize", kind: "Namespace", verbs: ["update"] }],
+    nameRule: "dns1123Label",
+  },
+  {
+    group: "",
+    version: "v1",
+    kind: "Node",
+    plural: "nodes",
+    singular: "node",
+    shortNames: ["no"],
+    namespaced: false,
+    verbs: ALL_VERBS,
+    categories: [],
+    subresources: [status("Node")],
+    nameRule: "dns1123Subdomain",
+  },
+  {
+    group: "",
+    version: "v1",
+    kind: "Pod",
+    plural: "pods",
+    singular: "pod",
+    shortNames: ["po"],
+    namespaced: true,
+    verbs: ALL_VERBS,
+    categories: ["all"],
+    subresources: [
+      status("Pod"),
+      { name: "binding", kind: "Binding", verbs: ["create"] },
+      { name: "log", kind: "Pod", verbs: ["get"] },
+      { name: "eviction", kind: "Eviction", group: "policy", version: "v1", verbs: ["create"] },
+    ],
+    nameRule: "dns1123Subdomain",
+  },
+  {
+    group: "",
+    version: "v1",
+    kind: "Service",
+    plural: "services",
+    singular: "service",
+    shortNames: ["svc"],
+    namespaced: true,
+    verbs: ["create", "delete", "deletecollection", "get", "list", "patch", "update", "watch"],
+    categories: ["all"],
+    subresources: [status("Service")],
+    nameRule: "dns1035Label",
+  },
+  {
+    group: "",
+    version: "v1",
+    kind: "Endpoints",
+    plural: "endpoints",
+    singular: "endpoints",
+    shortNames: ["ep"],
+    namespaced: true,
+    verbs: ALL_VERBS,
+    categories: [],
+    subresources: [],
+    nameRule: "dns1123Subdomain",
+  },
+  {
+    group: "",
+    version: "v1",
+    kind: "ConfigMap",
+    plural: "configmaps",
+    singular: "configmap",
+    shortNames: ["cm"],
+    namespaced: true,
+    verbs: ALL_VERBS,
+    categories: [],
+    subresources: [],
+    nameRule: "dns1123Subdomain",
+  },
+  {
+    group: "",
+    version: "v1",
+    kind: "Secret",
+    plural: "secrets",
+    singular: "secret",
+    shortNames: [],
+    namespaced: true,
+    verbs: ALL_VERBS,
+    categories: [],
+    subresources: [],
+    nameRule: "dns1123Subdomain",
+  },
+  {
+    group: "",
+    version: "v1",
+    kind: "Event",
+    plural: "events",
+    singular: "event",
+    shortNames: ["ev"],
+    namespaced: true,
+    verbs: ALL_VERBS,
+    categories: [],
+    subresources: [],
+    nameRule: "dns1123Subdomain",
+  },
+  {
+    group: "",
+    version: "v1",
+    kind: "ServiceAccount",
+    plural: "serviceaccounts",
+    singular: "serviceaccount",
+    shortNames: ["sa"],
+    namespaced: true,
+    verbs: ALL_VERBS,
+    categories: [],
+    subresources: [],
+    nameRule: "dns1123Subdomain",
+  },
+  {
+    group: "apps",
+    version: "v1",
+    kind: "Deployment",
+    plural: "deployments",
+    singular: "deployment",
+    shortNames: ["deploy"],
+    namespaced: true,
+    verbs: ALL_VERBS,
+    categories: ["all"],
+    subresources: [status("Deployment"), scale],
+    nameRule: "dns1123Subdomain",
+  },
+  {
+    group: "apps",
+    version: "v1",
+    kind: "ReplicaSet",
+    plural: "replicasets",
+    singular: "replicaset",
+    shortNames: ["rs"],
+    namespaced: true,
+    verbs: ALL_VERBS,
+    categories: ["all"],
+    subresources: [status("ReplicaSet"), scale],
+    nameRule: "dns1123Subdomain",
+  },
+  {
+    group: "coordination.k8s.io",
+    version: "v1",
+    kind: "Lease",
+    plural: "leases",
+    singular: "lease",
+    shortNames: [],
+    namespaced: true,
+    verbs: ALL_VERBS,
+    categories: [],
+    subresources: [],
+    nameRule: "dns1123Subdomain",
+  },
+  {
+    group: "discovery.k8s.io",
+    version: "v1",
+    kind: "EndpointSlice",
+    plural: "endpointslices",
+    singular: "endpointslice",
+    shortNames: [],
+    namespaced: true,
+    verbs: ALL_VERBS,
+    categories: [],
+    subresources: [],
+    nameRule: "dns1123Subdomain",
+  },
+];
+
+/** `apiVersion` as objects carry it: `v1` for the core group, `group/version` otherwise. */
+export function apiVersionOf(r: Pick<ResourceInfo, "group" | "version">): string {
+  return r.group === "" ? r.version : `${r.group}/${r.version}`;
+}
+
+/** `group/resource` as Status messages print it: `pods`, `deployments.apps`. */
+export function qualifiedResource(r: Pick<ResourceInfo, "group" | "plural">): string {
+  return r.group === "" ? r.plural : `${r.plural}.${r.group}`;
+}
+
+/** `group/kind` as Invalid messages print it: `Pod`, `Deployment.apps`. */
+export function qualifiedKind(r: Pick<ResourceInfo, "group" | "kind">): string {
+  return r.group === "" ? r.kind : `${r.kind}.${r.group}`;
+}
+
+export function resourceByPlural(plural: string, group?: string): ResourceInfo | undefined {
+  return RESOURCES.find((r) => r.plural === plural && (group === undefined || r.group === group));
+}
+
+export function resourceByKind(kind: string, group?: string): ResourceInfo | undefined {
+  return RESOURCES.find((r) => r.kind === kind && (group === undefined || r.group === group));
+}
+
+/**
+ * What kubectl accepts as a resource argument: plural, singular, short name or kind, case
+ * insensitive, optionally `name.group` qualified (`deploy`, `Deployment`, `deployments.apps`).
+ */
+export function resolveResource(name: string): ResourceInfo | undefined {
+  const lower = name.toLowerCase();
+  for (const r of RESOURCES) {
+    const names = [r.plural, r.singular, r.kind.toLowerCase(), ...r.shortNames];
+    if (names.includes(lower)) return r;
+    if (r.group !== "" && names.some((n) => `${n}.${r.group}` === lower)) return r;
+  }
+  return undefined;
+}
+
+/** Resources in a category (`kubectl get all`). */
+export function resourcesInCategory(category: string): ResourceInfo[] {
+  return RESOURCES.filter((r) => r.categories.includes(category));
+}
