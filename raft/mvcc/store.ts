@@ -738,9 +738,9 @@ export class MvccStore implements WatchSource {
 
   /** A watcher on [key, rangeEnd) from `startRevision`; see watch-hub.ts for the guarantees. */
   watch(request: WatchRequest): Watcher {
+    if (this.closed) return this.hub.watch(request, "closed");
     this.assertUsable();
     if (this.isRestoring) return this.hub.watch(request, "restoring");
-    if (this.closed) return this.hub.watch(request, "closed");
     return this.hub.watch(request);
   }
 

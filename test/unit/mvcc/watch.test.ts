@@ -79,6 +79,26 @@ describe("watch", () => {
     w.cancel();
   });
 
+  it("a replayed revision larger than a read page still arrives whole, in one response", async () => {
+    const d = await Driver.memory({ limits: { watchCatchUpPageRows: 2 } });
+    await d.put("a", "0"); // 2
+    const many = ["a", "b", "c", "d", "e"].map((k) => ({
+      op: "put" as const,
+      key: b(k),
+      value: b("1"),
+    }));
+    await d.run({ op: "txn", compare: [], success: many, failure: [] }); // 3, five rows
+    await d.put("b", "2"); // 4
+    const w = d.store.watch({ key: b("a"), rangeEnd: b("z"), startRevision: 2 });
+    const sizes: number[] = [];
+    for (let i = 0; i < 3; i++) {
+      const r = await w.next();
+      if (r?.kind === "events") sizes.push(r.events.length);
+    }
+    expect(sizes).toEqual([1, 5, 1]);
+    w.cancel();
+  });
+
   it("filters drop puts or deletes", async () => {
     const d = await Driver.memory();
     const w = d.store.watch({ key: b("k"), filters: ["noPut"] });
