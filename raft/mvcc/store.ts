@@ -878,17 +878,21 @@ export class MvccStore implements WatchSource {
       await this.backend.write([{ type: "put", key: RESTORING_KEY, value: Buffer.from([1]) }], {
         sync: true,
       });
+      // Delete the old state page by page, each page starting after the last (no rescans of
+      // deleted keys); the marker stays.
+      let from: Buffer | undefined;
       for (;;) {
-        const keys = (
-          await collect(this.backend.iterate({ limit: this.limits.restoreBatchRows + 1 }))
-        )
-          .map(([k]) => k)
-          .filter((k) => !k.equals(RESTORING_KEY));
+        const page = this.backend.iterate({
+          ...(from ? { gte: from } : {}),
+          limit: this.limits.restoreBatchRows,
+        });
+        const keys = (await collect(page)).map(([k]) => k);
         if (keys.length === 0) break;
-        await this.backend.write(
-          keys.map((key) => ({ type: "del", key })),
-          { sync: false },
-        );
+        from = Buffer.concat([keys[keys.length - 1]!, Buffer.from([0])]);
+        const ops: BackendOp[] = keys
+          .filter((key) => !key.equals(RESTORING_KEY))
+          .map((key) => ({ type: "del", key }));
+        if (ops.length > 0) await this.backend.write(ops, { sync: false });
       }
       await writeSnapshotRows(chunks, this.backend, this.limits.restoreBatchRows);
       await this.backend.write([{ type: "del", key: RESTORING_KEY }], { sync: true });
