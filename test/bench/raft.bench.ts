@@ -10,17 +10,27 @@
  */
 import { writeFileSync } from "node:fs";
 import { Command } from "commander";
-import { emptyConfState, type Message, type NodeId } from "../../raft/core/messages.ts";
+import {
+  type ConfState,
+  emptyConfState,
+  type Message,
+  type NodeId,
+} from "../../raft/core/messages.ts";
 import { RaftNode } from "../../raft/core/raft.ts";
 import { MemoryStorage } from "../../raft/storage/memory.ts";
 
 /** Proposals measured per scenario, after warm-up. */
-const MEASURED_PROPOSALS = 20_000;
-const WARMUP_PROPOSALS = 2_000;
+const MEASURED_PROPOSALS = 100_000;
+const WARMUP_PROPOSALS = 5_000;
 const TICK_MS = 10;
 /** Give up if a scenario makes no progress for this much simulated time. */
 const STALL_LIMIT_MS = 10_000;
 const PAYLOAD_BYTES = 128;
+/**
+ * Snapshot and compact each node's log every this many applied entries, as a real host does:
+ * it keeps MemoryStorage small (its append copies the retained log).
+ */
+const COMPACT_EVERY_ENTRIES = 1_000;
 
 interface ScenarioResult {
   proposers: number;
@@ -38,16 +48,22 @@ function percentile(sorted: number[], p: number): number {
 
 class BenchCluster {
   readonly ids: NodeId[] = ["n1", "n2", "n3"];
-  readonly nodes = new Map<NodeId, { raft: RaftNode; storage: MemoryStorage }>();
+  readonly nodes = new Map<
+    NodeId,
+    { raft: RaftNode; storage: MemoryStorage; applied: number; snapshotIndex: number }
+  >();
+  private readonly conf: ConfState;
   private inbox: Message[] = [];
   nowMs = 0;
   onApply: (leader: NodeId, node: NodeId, data: Uint8Array) => void = () => {};
 
   constructor() {
     const conf = { ...emptyConfState(), voters: this.ids };
+    this.conf = conf;
     this.ids.forEach((id, i) => {
       const storage = new MemoryStorage(conf);
-      this.nodes.set(id, { raft: new RaftNode({ id, storage, randomSeed: i + 1 }), storage });
+      const raft = new RaftNode({ id, storage, randomSeed: i + 1 });
+      this.nodes.set(id, { raft, storage, applied: 0, snapshotIndex: 0 });
     });
   }
 
@@ -62,7 +78,8 @@ class BenchCluster {
     this.inbox = [];
     for (const m of due) this.nodes.get(m.to)!.raft.step(m);
     if (this.nowMs % TICK_MS === 0) for (const { raft } of this.nodes.values()) raft.tick();
-    for (const [id, { raft, storage }] of this.nodes) {
+    for (const [id, node] of this.nodes) {
+      const { raft, storage } = node;
       while (raft.hasReady()) {
         const rd = raft.ready();
         this.inbox.push(...rd.messages);
@@ -72,8 +89,14 @@ class BenchCluster {
         this.inbox.push(...rd.messagesAfterPersist);
         for (const e of rd.committedEntries) {
           if (e.type === "normal" && e.data.byteLength > 0) this.onApply(id, id, e.data);
+          node.applied = e.index;
         }
         raft.advance();
+        if (node.applied - node.snapshotIndex >= COMPACT_EVERY_ENTRIES) {
+          storage.createSnapshot(node.applied, this.conf, new Uint8Array());
+          storage.compact(node.applied);
+          node.snapshotIndex = node.applied;
+        }
       }
     }
     this.nowMs++;
