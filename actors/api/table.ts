@@ -32,7 +32,8 @@ export type TableCell = string | number | boolean;
 export interface TableRow {
   cells: TableCell[];
   conditions?: Array<{ type: string; status: string }>;
-  object: JsonObject;
+  /** PartialObjectMetadata or the full object per `includeObject`; null for None. */
+  object: JsonObject | null;
 }
 
 export interface Table {
@@ -674,7 +675,9 @@ const eventPrinter: Printer = {
       asString(src.host) !== ""
         ? `${asString(src.component)}, ${asString(src.host)}`
         : asString(src.component);
-    const count = num(ev.count);
+    // An event series carries the authoritative count.
+    const series = asObject(ev.series);
+    const count = typeof series.count === "number" ? series.count : num(ev.count);
     return [
       last === "" ? "<unknown>" : timestampSince(last, nowMs),
       asString(ev.type),
@@ -684,7 +687,7 @@ const eventPrinter: Printer = {
       source,
       asString(ev.message).trim(),
       first === "" ? "<unknown>" : timestampSince(first, nowMs),
-      count > 1 ? count : 1,
+      count,
       asString(meta(ev).name),
     ];
   },
@@ -754,7 +757,6 @@ export function buildTable(
     const phase = asString(asObject(obj.status).phase);
     if (kind === "Pod" && (phase === "Succeeded" || phase === "Failed"))
       row.conditions = [{ type: "Completed", status: "True" }];
-    if (include === "None") row.object = null as unknown as JsonObject;
     return row;
   });
   const metadata: Table["metadata"] = {};
