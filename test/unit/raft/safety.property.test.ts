@@ -138,6 +138,30 @@ function checkSafety(net: Network, leadersByTerm: Map<number, string>): void {
       leadersByTerm.set(s.term, p.id);
     }
   }
+  // Log Matching (Raft §5.3): if two persisted logs hold an entry with the same index and
+  // term, they are identical up to that index. Checked from the highest shared index down.
+  const peers = [...net.peers.values()];
+  for (let x = 0; x < peers.length; x++) {
+    for (let y = x + 1; y < peers.length; y++) {
+      const a = peers[x]!.storage;
+      const b = peers[y]!.storage;
+      const lo = Math.max(a.firstIndex(), b.firstIndex());
+      let matched = false;
+      for (let i = Math.min(a.lastIndex(), b.lastIndex()); i >= lo; i--) {
+        const ea = a.entries(i, i + 1, Number.MAX_SAFE_INTEGER)[0]!;
+        const eb = b.entries(i, i + 1, Number.MAX_SAFE_INTEGER)[0]!;
+        if (!matched && ea.term === eb.term) matched = true;
+        if (
+          matched &&
+          (ea.term !== eb.term || str(ea.data) !== str(eb.data) || ea.type !== eb.type)
+        ) {
+          throw new Error(
+            `log matching violated at ${i} between ${peers[x]!.id} and ${peers[y]!.id}`,
+          );
+        }
+      }
+    }
+  }
   // State machine safety: every node's applied sequence is a prefix of the longest one.
   const seqs = [...net.peers.keys()].map((id) => net.appliedData(id));
   const longest = seqs.reduce((a, b) => (b.length > a.length ? b : a), []);
