@@ -15,8 +15,8 @@ export type ClientRequest =
 
 export type ClientResponse =
   | { type: "registered"; session: number }
-  | { type: "written"; seq: number; result: boolean | null }
-  | { type: "sessionExpired"; seq: number }
+  | { type: "written"; session: number; seq: number; result: boolean | null }
+  | { type: "sessionExpired"; session: number; seq: number }
   | { type: "read"; readId: number; value: string | undefined }
   | { type: "rejected"; request: ClientRequest; leaderHint: string | null; reason: string };
 
@@ -40,8 +40,8 @@ export class SimClient {
   readId = 0;
   target: string;
   activity: ClientActivity = { state: "idle", nextOpAtMs: 0 };
-  /** Writes acknowledged to this client, as seq numbers: none may be lost. */
-  readonly acknowledged: number[] = [];
+  /** Writes acknowledged to this client: none may be lost. */
+  readonly acknowledged: { session: number; seq: number }[] = [];
 
   constructor(
     readonly name: string,

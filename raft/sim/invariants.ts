@@ -73,6 +73,11 @@ export class InvariantChecker {
   private readonly checkedCommit = new Map<NodeId, number>();
   private maxCommitted = 0;
 
+  /** How many terms had a leader. */
+  get leaderTerms(): number {
+    return this.leaderByTerm.size;
+  }
+
   /** The highest index known committed anywhere. */
   get highestCommitted(): number {
     return this.maxCommitted;

@@ -24,6 +24,6 @@ export function decodeCommand(data: Uint8Array): KvCommand {
 }
 
 /** A write's identity for the "applied at most once" invariant. */
-export function commandId(client: string, seq: number): string {
-  return `${client}#${seq}`;
+export function commandId(client: string, session: number, seq: number): string {
+  return `${client}@${session}#${seq}`;
 }

@@ -17,7 +17,13 @@ export type KvWriteResult = boolean | null;
 
 export type ApplyOutcome =
   | { kind: "registered"; client: string; session: number }
-  | { kind: "write"; client: string; seq: number; outcome: SessionOutcome<KvWriteResult> }
+  | {
+      kind: "write";
+      client: string;
+      session: number;
+      seq: number;
+      outcome: SessionOutcome<KvWriteResult>;
+    }
   | { kind: "none" };
 
 interface KvSnapshot {
@@ -63,12 +69,12 @@ export class KvStateMachine {
       };
     }
     const outcome = this.sessions.apply(cmd.session, cmd.seq, cmd.timeMs, () => {
-      const id = commandId(cmd.client, cmd.seq);
+      const id = commandId(cmd.client, cmd.session, cmd.seq);
       if (this.executed.has(id)) this.onDoubleApply(id, entry.index);
       this.executed.add(id);
       return this.execute(cmd.write);
     });
-    return { kind: "write", client: cmd.client, seq: cmd.seq, outcome };
+    return { kind: "write", client: cmd.client, session: cmd.session, seq: cmd.seq, outcome };
   }
 
   /** Advances the applied index over an entry the state machine does not interpret. */
@@ -79,8 +85,8 @@ export class KvStateMachine {
     this.applied = index;
   }
 
-  hasExecuted(client: string, seq: number): boolean {
-    return this.executed.has(commandId(client, seq));
+  hasExecuted(client: string, session: number, seq: number): boolean {
+    return this.executed.has(commandId(client, session, seq));
   }
 
   snapshot(): Uint8Array {

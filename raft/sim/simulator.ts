@@ -121,6 +121,7 @@ export interface SimResult {
     crashes: number;
     partitions: number;
     membershipChanges: number;
+    sessionsExpired: number;
     convergedAfterMs: number | null;
     linearizability: "ok" | "unknown";
   };
@@ -170,6 +171,7 @@ export class Simulation {
     crashes: 0,
     partitions: 0,
     membershipChanges: 0,
+    sessionsExpired: 0,
     convergedAfterMs: null,
     linearizability: "ok",
   };
@@ -243,6 +245,7 @@ export class Simulation {
     this.stats.events = this.trace.events;
     this.stats.committedIndex = this.invariants.highestCommitted;
     this.stats.historyOps = this.history.length;
+    this.stats.leaderTerms = this.invariants.leaderTerms;
     return {
       seed: o.seed,
       nodes: o.nodes,
@@ -482,14 +485,23 @@ export class Simulation {
         this.respond(node, out.client, { type: "registered", session: out.session });
       }
     } else if (out.kind === "write") {
-      const key = `${out.client}#${out.seq}`;
+      const key = `${out.client}@${out.session}#${out.seq}`;
       if (!node.waiters.has(key)) return;
       node.waiters.delete(key);
       const o = out.outcome;
       if (o.status === "applied" || o.status === "duplicate") {
-        this.respond(node, out.client, { type: "written", seq: out.seq, result: o.result });
+        this.respond(node, out.client, {
+          type: "written",
+          session: out.session,
+          seq: out.seq,
+          result: o.result,
+        });
       } else if (o.status === "sessionExpired") {
-        this.respond(node, out.client, { type: "sessionExpired", seq: out.seq });
+        this.respond(node, out.client, {
+          type: "sessionExpired",
+          session: out.session,
+          seq: out.seq,
+        });
       }
     }
   }
@@ -619,7 +631,7 @@ export class Simulation {
           write: request.write,
         }),
       );
-      node.waiters.set(`${request.client}#${request.seq}`, request.client);
+      node.waiters.set(`${request.client}@${request.session}#${request.seq}`, request.client);
     } catch (err) {
       if (!(err instanceof ProposalDroppedError)) throw err;
       this.network.send(this.now, {
@@ -760,6 +772,11 @@ export class Simulation {
     client.activity = { state: "idle", nextOpAtMs: this.now + think };
   }
 
+  private isCurrentWrite(client: SimClient, session: number, seq: number): boolean {
+    const a = client.activity;
+    return a.state === "writing" && client.session === session && a.seq === seq;
+  }
+
   private onClientResponse(client: SimClient, from: string, response: ClientResponse): void {
     const a = client.activity;
     switch (response.type) {
@@ -771,10 +788,12 @@ export class Simulation {
         this.goIdle(client);
         return;
       case "written":
-        if (a.state !== "writing" || a.seq !== response.seq) return;
+        if (a.state !== "writing" || !this.isCurrentWrite(client, response.session, response.seq)) {
+          return;
+        }
         a.op.returnMs = this.eventTime();
         a.op.output = (a.op.op === "cas" ? response.result : null) as never;
-        client.acknowledged.push(a.seq);
+        client.acknowledged.push({ session: response.session, seq: a.seq });
         this.stats.writesAcknowledged++;
         this.record(
           `${client.name} seq ${a.seq} acknowledged by ${from}: ${String(response.result)}`,
@@ -782,8 +801,11 @@ export class Simulation {
         this.goIdle(client);
         return;
       case "sessionExpired":
-        if (a.state !== "writing" || a.seq !== response.seq) return;
+        if (a.state !== "writing" || !this.isCurrentWrite(client, response.session, response.seq)) {
+          return;
+        }
         // The write's fate is unknown: it stays pending in the history, forever.
+        this.stats.sessionsExpired++;
         this.record(`${client.name} session expired during seq ${a.seq}`);
         client.session = null;
         this.goIdle(client);
@@ -802,7 +824,9 @@ export class Simulation {
         const r = response.request;
         const current =
           (r.type === "register" && a.state === "registering") ||
-          (r.type === "write" && a.state === "writing" && a.seq === r.seq) ||
+          (r.type === "write" &&
+            a.state === "writing" &&
+            this.isCurrentWrite(client, r.session, r.seq)) ||
           (r.type === "read" && a.state === "reading" && a.readId === r.readId);
         if (!current) return;
         this.retarget(client, response.leaderHint === from ? null : response.leaderHint);
@@ -1158,11 +1182,11 @@ export class Simulation {
         );
       }
       for (const client of this.clients) {
-        for (const seq of client.acknowledged) {
-          if (!node.sm.hasExecuted(client.name, seq)) {
+        for (const { session, seq } of client.acknowledged) {
+          if (!node.sm.hasExecuted(client.name, session, seq)) {
             throw new SafetyViolation(
               "acknowledged write lost",
-              `${client.name} seq ${seq} was acknowledged but ${node.id} never applied it`,
+              `${client.name} session ${session} seq ${seq} was acknowledged but ${node.id} never applied it`,
             );
           }
         }
@@ -1219,10 +1243,17 @@ function sameMembers(a: readonly string[], b: readonly string[]): boolean {
 
 /** The seed's choice of cluster shape, for settings the caller did not fix explicitly. */
 function varySettings(r: SimRandom, fixed: Partial<SimOptions>): Partial<SimOptions> {
+  const clients = fixed.clients ?? r.between(2, 7);
+  const defaults = defaultSimOptions();
   const varied: Partial<SimOptions> = {
-    clients: r.between(2, 7),
+    clients,
     maxSizePerMsgBytes: r.pick([1024 * 1024, 1024, 200]),
     maxInflightMsgs: r.pick([256, 8, 1]),
+    // A third of the seeds get a session table too small for their clients: sessions are
+    // evicted while in use, and clients see "session expired" and register again.
+    sessionLimits: r.chance(1 / 3)
+      ? { ...defaults.sessionLimits, maxSessions: Math.max(1, clients - 1) }
+      : defaults.sessionLimits,
   };
   for (const key of Object.keys(fixed) as (keyof SimOptions)[]) delete varied[key];
   return varied;
