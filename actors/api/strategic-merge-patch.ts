@@ -258,9 +258,31 @@ function applySetElementOrder(original: JsonObject, patch: JsonObject, shape: Sh
     }
     const inOrder = merged.filter((v) => indexIn(order, v, mergeKey) >= 0);
     const serverOnly = merged.filter((v) => indexIn(order, v, mergeKey) < 0);
-    original[field] = normalizeElementOrder(inOrder, serverOnly, order, originalList, mergeKey);
+    const serverOrder = foundPatch
+      ? visibleServerOrder(originalList, patchList, mergeKey)
+      : originalList;
+    original[field] = normalizeElementOrder(inOrder, serverOnly, order, serverOrder, mergeKey);
     delete patch[field];
   }
+}
+
+/**
+ * The live order the Go code compares against after merging a keyed list. Its merge deletes
+ * entries in place and appends new ones to the same backing array, so the live list it later
+ * reads (still of the original length) holds the surviving items followed by the first new
+ * patch items. Kubernetes' own cases ("add map and delete map from merging list") depend on
+ * this, so it is reproduced deliberately: without deletions it is just the live list.
+ */
+function visibleServerOrder(
+  live: JsonValue[],
+  patchList: JsonValue[],
+  mergeKey: string,
+): JsonValue[] {
+  if (mergeKey === "") return live;
+  const deleted = patchList.filter(isDeleteItem).map((v) => identity(v, mergeKey));
+  const surviving = live.filter((v) => !deleted.includes(identity(v, mergeKey)));
+  const added = patchList.filter((v) => !hasDirective(v) && indexIn(surviving, v, mergeKey) < 0);
+  return [...surviving, ...added].slice(0, live.length);
 }
 
 function mergeSlice(
