@@ -435,7 +435,8 @@ describe("map directives", () => {
  * pod's containers, with `other`/`value` carried in `image`/`workingDir`.
  */
 describe("patch_test.go cases (Current + ThreeWay → Result)", () => {
-  const c = (name: string, image?: string) => (image === undefined ? { name } : { name, image });
+  const c = (name: string, image?: string): JsonObject =>
+    image === undefined ? { name } : { name, image };
   const run = (current: JsonObject[], patch: JsonObject) =>
     (
       applyStrategicMergePatch(pod({ containers: current }), { spec: patch }, "Pod")
