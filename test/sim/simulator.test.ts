@@ -113,9 +113,9 @@ describe("the simulator itself", () => {
   });
 
   it("a failure report carries the replay command and a bounded trace", () => {
+    let ticks = 0; // across every node and incarnation
     const broken: NodeFactory = (params) => {
       const inner = coreNodeFactory(params);
-      let ticks = 0;
       return delegate(inner, {
         tick: () => {
           if (++ticks === 150) throw new Error("planted crash of the node under test");
