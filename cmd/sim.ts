@@ -34,6 +34,8 @@ interface SeedSummary {
   seed: number;
   nodes: number;
   ok: boolean;
+  /** The linearizability search ran out of budget: neither pass nor fail. */
+  linearizabilityUnknown: boolean;
   report: string | null;
   replay: string | null;
 }
@@ -60,6 +62,7 @@ function summarize(r: SimResult): SeedSummary {
     seed: r.seed,
     nodes: r.nodes,
     ok: r.ok,
+    linearizabilityUnknown: r.stats.linearizability === "unknown",
     report: r.ok ? null : formatFailure(r),
     replay: r.failure?.replay ?? null,
   };
@@ -132,9 +135,11 @@ async function main(): Promise<void> {
   const started = clock.nowMs();
   let lastProgress = started;
   let done = 0;
+  let unknown = 0;
   const failures: SeedSummary[] = [];
   const onResult = (s: SeedSummary): void => {
     done++;
+    if (s.linearizabilityUnknown) unknown++;
     if (!s.ok) {
       failures.push(s);
       if (failures.length <= MAX_PRINTED_FAILURES) console.log(`\n${s.report}\n`);
@@ -166,7 +171,8 @@ async function main(): Promise<void> {
   const seconds = (clock.nowMs() - started) / 1000;
   console.log(
     `\n${done} seeds (${args.seed}..${args.seed + args.seeds - 1}) in ${seconds.toFixed(1)} s` +
-      ` (${(done / seconds).toFixed(1)} seeds/s): ${failures.length} failed`,
+      ` (${(done / seconds).toFixed(1)} seeds/s): ${failures.length} failed` +
+      (unknown > 0 ? `, ${unknown} with linearizability unknown (search budget)` : ""),
   );
   for (const f of failures) console.log(`  ${f.replay}`);
   process.exitCode = failures.length > 0 || done !== args.seeds ? 1 : 0;
