@@ -469,9 +469,14 @@ export class RocksLogStorage implements Storage {
       }
       newLast = appended[appended.length - 1]!.index;
     }
-    // Every old entry outside (start.index, newLast] goes, in this same batch.
-    for (let i = this.start.index + 1; i <= oldLast; i++) {
-      if (i <= start.index || i > newLast) ops.push({ type: "del", key: entryKey(i) });
+    // Every old entry outside (start.index, newLast] goes, in this same batch: those a new
+    // snapshot covers, then the stale tail. (Two ranges, not a scan: O(deleted), not O(log).)
+    const oldFirst = this.start.index + 1;
+    for (let i = oldFirst; i <= Math.min(oldLast, start.index); i++) {
+      ops.push({ type: "del", key: entryKey(i) });
+    }
+    for (let i = Math.max(oldFirst, start.index + 1, newLast + 1); i <= oldLast; i++) {
+      ops.push({ type: "del", key: entryKey(i) });
     }
 
     // 3. Hard state.
