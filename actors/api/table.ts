@@ -748,11 +748,7 @@ export function buildTable(
     const row: TableRow = {
       cells: printer.cells(obj, options.nowMs),
       object:
-        include === "Object"
-          ? obj
-          : include === "Metadata"
-            ? partialObjectMetadata(obj)
-            : ({} as JsonObject),
+        include === "Object" ? obj : include === "Metadata" ? partialObjectMetadata(obj) : null,
     };
     const phase = asString(asObject(obj.status).phase);
     if (kind === "Pod" && (phase === "Succeeded" || phase === "Failed"))
