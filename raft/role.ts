@@ -14,7 +14,7 @@
  */
 import { setup } from "xstate";
 import type { ProposalDroppedError } from "./core/errors.ts";
-import type { Message, NodeId } from "./core/messages.ts";
+import type { ConfChange, Message, NodeId } from "./core/messages.ts";
 import type { RaftNode } from "./core/raft.ts";
 import type { Ready } from "./core/ready.ts";
 
@@ -26,20 +26,37 @@ export interface RaftRoleInput {
   /** Called with each Ready; the host answers with an ADVANCE event once it is handled. */
   onReady: (rd: Ready) => void;
   /** Called when a proposal, read or transfer sent as an event is refused. */
-  onDropped?: (err: ProposalDroppedError) => void;
+  onDropped?: (err: ProposalDroppedError & { requestId?: string }) => void;
+  /**
+   * Turns a message from a peer actor (delivered by the actor system as `{type: kind, body}`)
+   * into a Raft message to step, or null to ignore it (e.g. a snapshot chunk still gathering).
+   */
+  onPeerMessage?: (msg: PeerMessageEvent) => Message | null;
   tickIntervalMs?: number;
+}
+
+/** A message from another node's actor system: `raft.msg`, or `raft.snap` chunks. */
+export interface PeerMessageEvent {
+  type: "raft.msg" | "raft.snap";
+  body: unknown;
+  from: string;
 }
 
 interface RaftRoleContext {
   node: RaftNode;
   onReady: (rd: Ready) => void;
-  onDropped: ((err: ProposalDroppedError) => void) | null;
+  onDropped: ((err: ProposalDroppedError & { requestId?: string }) => void) | null;
+  onPeerMessage: ((msg: PeerMessageEvent) => Message | null) | null;
   tickIntervalMs: number;
 }
 
 export type RaftRoleEvent =
   | { type: "STEP"; message: Message }
-  | { type: "PROPOSE"; data: Uint8Array }
+  | { type: "PROPOSE"; data: Uint8Array; requestId?: string }
+  | { type: "PROPOSE_CONF_CHANGE"; cc: ConfChange }
+  | { type: "REPORT_UNREACHABLE"; id: NodeId }
+  | { type: "REPORT_SNAPSHOT"; id: NodeId; ok: boolean }
+  | PeerMessageEvent
   | { type: "READ_INDEX"; ctx: Uint8Array }
   | { type: "TRANSFER_LEADER"; to: NodeId }
   | { type: "CAMPAIGN" }
@@ -49,12 +66,12 @@ function isDropped(e: unknown): e is ProposalDroppedError {
   return e instanceof Error && e.name === "ProposalDroppedError";
 }
 
-function runOrReportDrop(context: RaftRoleContext, fn: () => void): void {
+function runOrReportDrop(context: RaftRoleContext, fn: () => void, requestId?: string): void {
   try {
     fn();
   } catch (e) {
     if (!isDropped(e)) throw e;
-    context.onDropped?.(e);
+    context.onDropped?.(requestId === undefined ? e : Object.assign(e, { requestId }));
   }
 }
 
@@ -73,7 +90,54 @@ function proposeToNode({
   context: RaftRoleContext;
   event: RaftRoleEvent;
 }): void {
-  if (event.type === "PROPOSE") runOrReportDrop(context, () => context.node.propose(event.data));
+  if (event.type === "PROPOSE") {
+    runOrReportDrop(context, () => context.node.propose(event.data), event.requestId);
+  }
+}
+
+function proposeConfChangeToNode({
+  context,
+  event,
+}: {
+  context: RaftRoleContext;
+  event: RaftRoleEvent;
+}): void {
+  if (event.type === "PROPOSE_CONF_CHANGE") {
+    runOrReportDrop(context, () => context.node.proposeConfChange(event.cc));
+  }
+}
+
+/** A peer's message, unwrapped by the host (which also reassembles snapshot chunks). */
+function stepPeerMessage({
+  context,
+  event,
+}: {
+  context: RaftRoleContext;
+  event: RaftRoleEvent;
+}): void {
+  if (event.type !== "raft.msg" && event.type !== "raft.snap") return;
+  const message = context.onPeerMessage?.(event) ?? null;
+  if (message !== null) context.node.step(message);
+}
+
+function reportUnreachable({
+  context,
+  event,
+}: {
+  context: RaftRoleContext;
+  event: RaftRoleEvent;
+}): void {
+  if (event.type === "REPORT_UNREACHABLE") context.node.reportUnreachable(event.id);
+}
+
+function reportSnapshot({
+  context,
+  event,
+}: {
+  context: RaftRoleContext;
+  event: RaftRoleEvent;
+}): void {
+  if (event.type === "REPORT_SNAPSHOT") context.node.reportSnapshot(event.id, event.ok);
 }
 
 function readIndexAtNode({
@@ -139,6 +203,10 @@ export const raftRole = setup({
     tickNode,
     stepNode,
     proposeToNode,
+    proposeConfChangeToNode,
+    stepPeerMessage,
+    reportUnreachable,
+    reportSnapshot,
     readIndexAtNode,
     transferLeadership,
     campaignNow,
@@ -154,11 +222,17 @@ export const raftRole = setup({
     node: input.node,
     onReady: input.onReady,
     onDropped: input.onDropped ?? null,
+    onPeerMessage: input.onPeerMessage ?? null,
     tickIntervalMs: input.tickIntervalMs ?? DEFAULT_TICK_INTERVAL_MS,
   }),
   on: {
     STEP: { actions: ["stepNode", "emitReady"] },
     PROPOSE: { actions: ["proposeToNode", "emitReady"] },
+    PROPOSE_CONF_CHANGE: { actions: ["proposeConfChangeToNode", "emitReady"] },
+    "raft.msg": { actions: ["stepPeerMessage", "emitReady"] },
+    "raft.snap": { actions: ["stepPeerMessage", "emitReady"] },
+    REPORT_UNREACHABLE: { actions: ["reportUnreachable", "emitReady"] },
+    REPORT_SNAPSHOT: { actions: ["reportSnapshot", "emitReady"] },
     READ_INDEX: { actions: ["readIndexAtNode", "emitReady"] },
     TRANSFER_LEADER: { actions: ["transferLeadership", "emitReady"] },
     CAMPAIGN: { actions: ["campaignNow", "emitReady"] },

@@ -1,0 +1,337 @@
+/**
+ * The store client, usable from any node: writes with a client session so that a retry after a
+ * failover is applied exactly once (Raft thesis §6.3), linearizable reads by default, and
+ * watches that resume on another server after a failure without losing or repeating events.
+ *
+ * One client is one session: its writes are issued one at a time, in order (the session table
+ * allows one outstanding command per session). Run several clients for concurrency.
+ */
+import { type AnyActorRef, setup } from "xstate";
+import type { ActorSystem } from "../../actors/system/actor-system.ts";
+import { sleep, type TimerId } from "../../actors/system/clock.ts";
+import type { ActorMessage } from "../../actors/system/message.ts";
+import type { MvccCommand } from "../mvcc/commands.ts";
+import type { ApplyOutcome, CommandResponse, RangeResponse } from "../mvcc/responses.ts";
+import type { RangeRequest } from "../mvcc/store.ts";
+import type { WatchRequest, WatchResponse } from "../mvcc/watch-hub.ts";
+import { STORE_ACTOR, WATCH_EVENT_KIND } from "../replica/store-port.ts";
+
+export interface StoreClientOptions {
+  system: ActorSystem;
+  /** The server node ids to try, e.g. ["n1", "n2", "n3"]. */
+  servers: () => string[];
+  /** Per attempt. A write retried after a timeout keeps its seq, so it applies once. */
+  requestTimeoutMs?: number;
+  /** Attempts per request before giving up (each on the next server). */
+  maxAttempts?: number;
+  /** How often a watch checks that its server is alive. */
+  watchCheckIntervalMs?: number;
+}
+
+export class StoreUnavailableError extends Error {
+  constructor(what: string, attempts: number, last: string) {
+    super(`store unavailable: ${what} failed ${attempts} times (last: ${last})`);
+    this.name = "StoreUnavailableError";
+  }
+}
+
+let clientCounter = 0;
+
+/** Pause between rounds of retries: short, since a Raft election takes tens of milliseconds. */
+const RETRY_PAUSE_INITIAL_MS = 20;
+const RETRY_PAUSE_MAX_MS = 500;
+
+/** Receives watch events for one client's watches (it is an actor so events can reach it). */
+const watchReceiverMachine = setup({
+  types: {
+    context: {} as { deliver: (response: WatchResponse, from: string) => void },
+    input: {} as { deliver: (response: WatchResponse, from: string) => void },
+    events: {} as ActorMessage<typeof WATCH_EVENT_KIND, WatchResponse>,
+  },
+  actions: {
+    deliverWatchEvent: ({ context, event }) => context.deliver(event.body, event.from),
+  },
+}).createMachine({
+  id: "watch-receiver",
+  context: ({ input }) => ({ deliver: input.deliver }),
+  on: { [WATCH_EVENT_KIND]: { actions: "deliverWatchEvent" } },
+});
+
+export interface WatchHandle {
+  cancel(): void;
+}
+
+interface ActiveWatch {
+  request: WatchRequest;
+  onResponse: (response: WatchResponse) => void;
+  server: string;
+  watchId: number;
+  /** The revision of the last events delivered: a resumed watch starts after it. */
+  lastRevision: number;
+  timer: TimerId | null;
+  canceled: boolean;
+  resubscribing: boolean;
+}
+
+export class StoreClient {
+  readonly name: string;
+  private readonly options: Required<StoreClientOptions>;
+  private readonly system: ActorSystem;
+  private clientId: number | null = null;
+  private seq = 0;
+  private queue: Promise<unknown> = Promise.resolve();
+  private preferred: string | null = null;
+  private receiver: AnyActorRef | null = null;
+  private readonly watches = new Map<string, ActiveWatch>();
+  private closed = false;
+
+  constructor(options: StoreClientOptions) {
+    this.system = options.system;
+    this.options = {
+      requestTimeoutMs: 2_000,
+      maxAttempts: 20,
+      watchCheckIntervalMs: 1_000,
+      ...options,
+    };
+    this.name = `store-client-${++clientCounter}`;
+  }
+
+  private get address(): string {
+    return this.system.address(this.name);
+  }
+
+  // ---- writes --------------------------------------------------------------------------------
+
+  put(key: Uint8Array, value: Uint8Array, extra: { lease?: number; prevKv?: boolean } = {}) {
+    return this.write({ op: "put", key, value, ...extra });
+  }
+
+  deleteRange(key: Uint8Array, rangeEnd?: Uint8Array, prevKv = false) {
+    return this.write({ op: "deleteRange", key, ...(rangeEnd ? { rangeEnd } : {}), prevKv });
+  }
+
+  /** Any write command, exactly once; resolves with the store's response. */
+  write(command: MvccCommand): Promise<CommandResponse> {
+    const run = async () => {
+      if (this.clientId === null) await this.register();
+      const seq = ++this.seq;
+      const outcome = await this.proposeWithRetry("write", () => ({
+        command,
+        session: { clientId: this.clientId!, seq, nowMs: this.system.clock.wallMs() },
+      }));
+      if (outcome.status === "applied" || outcome.status === "duplicate") return outcome.response;
+      if (outcome.status === "sessionExpired") {
+        this.clientId = null; // the next write registers a fresh session
+        throw new Error("session expired: the write's fate is unknown");
+      }
+      throw new Error(`write refused by the session table: ${outcome.status}`);
+    };
+    const result = this.queue.then(run, run);
+    this.queue = result.catch(() => undefined);
+    return result;
+  }
+
+  private async register(): Promise<void> {
+    const outcome = await this.proposeWithRetry("register", () => ({
+      command: { op: "registerSession", nowMs: this.system.clock.wallMs() },
+    }));
+    if (outcome.status !== "applied" || outcome.response.kind !== "registerSession") {
+      throw new Error(`session registration failed: ${outcome.status}`);
+    }
+    this.clientId = outcome.response.clientId;
+    this.seq = 0;
+  }
+
+  private async proposeWithRetry(what: string, envelope: () => object): Promise<ApplyOutcome> {
+    const body = { envelope: envelope() };
+    const reply = await this.askWithRetry<{ outcome: ApplyOutcome; leader: string | null }>(
+      what,
+      "kv.propose",
+      body,
+    );
+    if (reply.leader) this.preferred = reply.leader;
+    return reply.outcome;
+  }
+
+  // ---- reads ---------------------------------------------------------------------------------
+
+  /** A range; linearizable unless `serializable` (then any server's local state). */
+  async range(request: RangeRequest, serializable = false): Promise<RangeResponse> {
+    const response = await this.askWithRetry<RangeResponse | { kind: "error"; error: string }>(
+      "range",
+      "kv.range",
+      { request, serializable },
+    );
+    if (response.kind === "error") throw new Error(`range failed: ${response.error}`);
+    return response;
+  }
+
+  // ---- watches -------------------------------------------------------------------------------
+
+  /**
+   * Watches a key range. Responses arrive in revision order; when the serving server fails the
+   * watch moves to another one, resuming after the last delivered revision.
+   */
+  async watch(request: WatchRequest, onResponse: (r: WatchResponse) => void): Promise<WatchHandle> {
+    this.ensureReceiver();
+    const watch: ActiveWatch = {
+      request,
+      onResponse,
+      server: "",
+      watchId: -1,
+      lastRevision: (request.startRevision ?? 0) - 1,
+      timer: null,
+      canceled: false,
+      resubscribing: false,
+    };
+    await this.subscribe(watch);
+    return {
+      cancel: () => {
+        watch.canceled = true;
+        if (watch.timer !== null) this.system.clock.clearTimeout(watch.timer);
+        this.watches.delete(`${watch.server}#${watch.watchId}`);
+        this.system.tell(this.address, `${watch.server}/${STORE_ACTOR}`, "kv.watch.cancel", {
+          watchId: watch.watchId,
+        });
+      },
+    };
+  }
+
+  /** Stops every watch and the receiver actor. */
+  close(): void {
+    this.closed = true;
+    for (const watch of this.watches.values()) {
+      watch.canceled = true;
+      if (watch.timer !== null) this.system.clock.clearTimeout(watch.timer);
+    }
+    this.watches.clear();
+  }
+
+  private ensureReceiver(): void {
+    if (this.receiver) return;
+    this.receiver = this.system.spawn(this.name, watchReceiverMachine, {
+      input: { deliver: (r: WatchResponse, from: string) => this.onWatchResponse(r, from) },
+    });
+  }
+
+  private async subscribe(watch: ActiveWatch): Promise<void> {
+    const request = { ...watch.request, startRevision: watch.lastRevision + 1 };
+    if (request.startRevision <= 0) delete (request as { startRevision?: number }).startRevision;
+    const servers = this.order();
+    let last = "no servers";
+    for (const server of servers) {
+      try {
+        const { watchId } = await this.system.ask<{ watchId: number }>(
+          this.address,
+          `${server}/${STORE_ACTOR}`,
+          "kv.watch",
+          { request },
+          this.options.requestTimeoutMs,
+        );
+        watch.server = server;
+        watch.watchId = watchId;
+        this.watches.set(`${server}#${watchId}`, watch);
+        this.scheduleCheck(watch);
+        return;
+      } catch (error) {
+        last = (error as Error).message;
+      }
+    }
+    throw new StoreUnavailableError("watch", servers.length, last);
+  }
+
+  private onWatchResponse(response: WatchResponse, from: string): void {
+    const server = from.split("/")[0];
+    const watch = this.watches.get(`${server}#${response.watchId}`);
+    if (watch === undefined || watch.canceled) return;
+    if (response.kind === "events") {
+      if (response.header.revision <= watch.lastRevision) return; // replayed after a resume
+      watch.lastRevision = response.header.revision;
+    }
+    if (response.kind === "canceled") this.watches.delete(`${server}#${response.watchId}`);
+    watch.onResponse(response);
+  }
+
+  private scheduleCheck(watch: ActiveWatch): void {
+    watch.timer = this.system.clock.setTimeout(() => {
+      watch.timer = null;
+      if (watch.canceled || this.closed) return;
+      this.system
+        .ask(
+          this.address,
+          `${watch.server}/${STORE_ACTOR}`,
+          "kv.status",
+          null,
+          this.options.requestTimeoutMs,
+        )
+        .then(
+          () => this.scheduleCheck(watch),
+          () => this.resubscribe(watch),
+        );
+    }, this.options.watchCheckIntervalMs);
+  }
+
+  private resubscribe(watch: ActiveWatch): void {
+    if (watch.canceled || watch.resubscribing) return;
+    watch.resubscribing = true;
+    this.watches.delete(`${watch.server}#${watch.watchId}`);
+    if (this.preferred === watch.server) this.preferred = null;
+    const failed = watch.server;
+    const attempt = () => {
+      if (watch.canceled || this.closed) return;
+      this.subscribe(watch).then(
+        () => {
+          watch.resubscribing = false;
+        },
+        () => {
+          this.system.clock.setTimeout(attempt, this.options.watchCheckIntervalMs);
+        },
+      );
+    };
+    // Try the others first; the failed server comes last in `order()` until it answers again.
+    this.demoted = failed;
+    attempt();
+  }
+
+  // ---- plumbing ------------------------------------------------------------------------------
+
+  private demoted: string | null = null;
+
+  /** Servers to try: the known leader first, a server that just failed last. */
+  private order(): string[] {
+    const servers = [...this.options.servers()];
+    const rank = (s: string) => (s === this.preferred ? 0 : s === this.demoted ? 2 : 1);
+    return servers.sort((a, b) => rank(a) - rank(b));
+  }
+
+  private async askWithRetry<T>(what: string, kind: string, body: unknown): Promise<T> {
+    let last = "no servers";
+    let pauseMs = RETRY_PAUSE_INITIAL_MS;
+    for (let attempt = 0; attempt < this.options.maxAttempts; attempt++) {
+      const servers = this.order();
+      if (servers.length === 0) break;
+      if (attempt > 0 && attempt % servers.length === 0) {
+        // every server refused once (an election is on?): wait a little before the next round
+        await sleep(this.system.clock, pauseMs);
+        pauseMs = Math.min(pauseMs * 2, RETRY_PAUSE_MAX_MS);
+      }
+      const server = servers[attempt % servers.length] as string;
+      try {
+        const reply = await this.system.ask<T>(
+          this.address,
+          `${server}/${STORE_ACTOR}`,
+          kind,
+          body,
+          this.options.requestTimeoutMs,
+        );
+        if (this.demoted === server) this.demoted = null;
+        return reply;
+      } catch (error) {
+        last = (error as Error).message;
+        if (this.preferred === server) this.preferred = null;
+        this.demoted = server;
+      }
+    }
+    throw new StoreUnavailableError(what, this.options.maxAttempts, last);
+  }
+}

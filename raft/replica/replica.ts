@@ -1,0 +1,376 @@
+/**
+ * One server's Raft replica (DESIGN §5): the pure core driven by the role statechart, the
+ * durable log, the MVCC state machine, and the transport, glued by the Ready loop:
+ *
+ *   Ready → send `messages` → persist snapshot/entries/hard state (fsync) → send
+ *   `messagesAfterPersist` → apply committed entries to the store → serve reads → ADVANCE.
+ *
+ * Proposals from any replica are accepted (the core forwards them to the leader); the replica
+ * that proposed an entry resolves its caller when the entry is applied locally.
+ */
+import type { Logger } from "pino";
+import type { AnyActorRef } from "xstate";
+import type { ActorSystem } from "../../actors/system/actor-system.ts";
+import type { ActorMessage } from "../../actors/system/message.ts";
+import type { ProposalDroppedError } from "../core/errors.ts";
+import {
+  type ConfChange,
+  type ConfState,
+  decodeConfChange,
+  type Entry,
+  encodeConfChange,
+  type Message,
+  type MsgSnap,
+  type NodeId,
+} from "../core/messages.ts";
+import { RaftNode } from "../core/raft.ts";
+import type { Ready, SoftState } from "../core/ready.ts";
+import type { CommandEnvelope, CommittedEntry } from "../mvcc/commands.ts";
+import type { ApplyOutcome } from "../mvcc/responses.ts";
+import type { MvccStore } from "../mvcc/store.ts";
+import { raftRole } from "../role.ts";
+import { decodeProposal, encodeProposal } from "./entry-codec.ts";
+import { ProposalWaiters } from "./proposals.ts";
+import { ReadQueue } from "./read-queue.ts";
+import type { ReplicaLog } from "./replica-log.ts";
+import { SnapshotAssembler, type SnapshotChunk, splitSnapshot } from "./snapshot-chunks.ts";
+
+export interface ReplicaOptions {
+  system: ActorSystem;
+  log: ReplicaLog;
+  store: MvccStore;
+  logger: Logger;
+  /** Seed of the election-timeout jitter; distinct per node. */
+  randomSeed: number;
+  tickIntervalMs?: number;
+  electionTick?: number;
+  heartbeatTick?: number;
+  limits?: Partial<ReplicaLimits>;
+  /** Called when the replica cannot go on (a broken invariant, a failed fsync). */
+  onFatal: (error: Error) => void;
+  /** Told when the set of members changes (the transport must know their addresses). */
+  onMembersChanged?: (confState: ConfState, context: Uint8Array) => void;
+}
+
+export interface ReplicaLimits {
+  /** Proposals awaiting application at once on this replica. */
+  maxPendingProposals: number;
+  /** Linearizable reads awaiting confirmation at once. */
+  maxPendingReads: number;
+  proposalTimeoutMs: number;
+  readTimeoutMs: number;
+  /** Take a snapshot (and compact the log) after this many applied entries. */
+  snapshotEveryEntries: number;
+  /** Entries kept behind a snapshot so a briefly lagging follower needs no snapshot. */
+  keepEntriesAfterSnapshot: number;
+}
+
+export const DEFAULT_REPLICA_LIMITS: ReplicaLimits = {
+  maxPendingProposals: 10_000,
+  maxPendingReads: 10_000,
+  proposalTimeoutMs: 5_000,
+  readTimeoutMs: 5_000,
+  snapshotEveryEntries: 10_000, // etcd's --snapshot-count is 100,000; our snapshots are cheaper
+  keepEntriesAfterSnapshot: 5_000, // etcd's SnapshotCatchUpEntries
+};
+
+export const RAFT_ACTOR = "raft";
+export const RAFT_MESSAGE_KIND = "raft.msg";
+export const SNAPSHOT_CHUNK_KIND = "raft.snap";
+
+export class Replica {
+  readonly nodeId: NodeId;
+  readonly limits: ReplicaLimits;
+  private readonly options: ReplicaOptions;
+  private readonly proposals: ProposalWaiters;
+  private readonly reads: ReadQueue;
+  private readonly assembler = new SnapshotAssembler();
+  private node: RaftNode | null = null;
+  private role: AnyActorRef | null = null;
+  private confState: ConfState;
+  private soft: SoftState = { lead: null, role: "follower" };
+  private lastSnapshotIndex: number;
+  private stopped = false;
+
+  constructor(options: ReplicaOptions) {
+    this.options = options;
+    this.nodeId = options.system.nodeId;
+    this.limits = { ...DEFAULT_REPLICA_LIMITS, ...options.limits };
+    const clock = options.system.clock;
+    this.proposals = new ProposalWaiters(this.nodeId, clock, this.limits.maxPendingProposals);
+    this.reads = new ReadQueue(this.nodeId, clock, this.limits.maxPendingReads);
+    this.confState = options.log.initialState().confState;
+    this.lastSnapshotIndex = options.log.snapshot().metadata.index;
+  }
+
+  /** Starts the core at the store's applied index and spawns the role statechart as `raft`. */
+  start(): void {
+    const { options } = this;
+    const applied = Math.max(options.store.appliedIndex, options.log.snapshot().metadata.index);
+    this.node = new RaftNode({
+      id: this.nodeId,
+      storage: options.log,
+      applied,
+      randomSeed: options.randomSeed,
+      ...(options.electionTick ? { electionTick: options.electionTick } : {}),
+      ...(options.heartbeatTick ? { heartbeatTick: options.heartbeatTick } : {}),
+    });
+    this.role = options.system.spawn(RAFT_ACTOR, raftRole, {
+      supervise: false, // a broken invariant must stop the replica, not restart it half-way
+      input: {
+        node: this.node,
+        onReady: (rd: Ready) => this.onReady(rd),
+        onDropped: (err: ProposalDroppedError) => this.onDropped(err),
+        onPeerMessage: (msg: ActorMessage) => this.onPeerMessage(msg),
+        tickIntervalMs: options.tickIntervalMs,
+      },
+    });
+    this.role.subscribe({ error: (error: unknown) => this.fatal(error) });
+  }
+
+  /** The role and leader as the core last reported them. */
+  softState(): SoftState {
+    return this.soft;
+  }
+
+  status() {
+    const node = this.node;
+    const st = node?.status();
+    return {
+      id: this.nodeId,
+      role: this.soft.role,
+      leader: this.soft.lead,
+      term: st?.term ?? 0,
+      commit: st?.commit ?? 0,
+      applied: this.options.store.appliedIndex,
+      revision: this.options.store.currentRevision,
+      lastIndex: this.options.log.lastIndex(),
+      snapshotIndex: this.lastSnapshotIndex,
+      voters: this.confState.voters,
+      learners: this.confState.learners,
+      progress: st?.progress ?? {},
+      pendingProposals: this.proposals.size,
+      pendingReads: this.reads.size,
+    };
+  }
+
+  /** Proposes a command; resolves with its outcome once applied here. */
+  propose(
+    envelope: CommandEnvelope,
+    timeoutMs = this.limits.proposalTimeoutMs,
+  ): Promise<ApplyOutcome> {
+    if (this.stopped || this.role === null) return Promise.reject(new Error("replica stopped"));
+    const { requestId, outcome } = this.proposals.register(timeoutMs);
+    this.role.send({ type: "PROPOSE", data: encodeProposal({ requestId, envelope }), requestId });
+    return outcome;
+  }
+
+  /** Resolves once a read issued now may be served from the local store (ReadIndex). */
+  linearizableBarrier(timeoutMs = this.limits.readTimeoutMs): Promise<void> {
+    if (this.stopped || this.role === null) return Promise.reject(new Error("replica stopped"));
+    const { ctx, ready } = this.reads.enqueue(timeoutMs);
+    this.role.send({ type: "READ_INDEX", ctx });
+    return ready;
+  }
+
+  proposeConfChange(cc: ConfChange): void {
+    this.role?.send({ type: "PROPOSE_CONF_CHANGE", cc });
+  }
+
+  transferLeadership(to: NodeId): void {
+    this.role?.send({ type: "TRANSFER_LEADER", to });
+  }
+
+  /** Stops the role actor and fails everything pending. The log and store stay open. */
+  stop(): void {
+    if (this.stopped) return;
+    this.stopped = true;
+    this.role?.stop();
+    const error = new Error(`replica ${this.nodeId} stopped`);
+    this.proposals.failAll(error);
+    this.reads.failAll(error);
+  }
+
+  // ---- the Ready loop ---------------------------------------------------------------------
+
+  private onReady(rd: Ready): void {
+    this.handleReady(rd).then(
+      () => {
+        if (!this.stopped) this.role?.send({ type: "ADVANCE" });
+      },
+      (error: unknown) => this.fatal(error),
+    );
+  }
+
+  private async handleReady(rd: Ready): Promise<void> {
+    if (rd.softState) this.onSoftState(rd.softState);
+    this.send(rd.messages);
+    await this.options.log.persist({
+      snapshot: rd.snapshot,
+      entries: rd.entries,
+      hardState: rd.hardState,
+      sync: rd.mustSync,
+    });
+    this.send(rd.messagesAfterPersist);
+    if (rd.snapshot) await this.installSnapshot(rd.snapshot.data, rd.snapshot.metadata.confState);
+    await this.apply(rd.committedEntries);
+    for (const rs of rd.readStates) {
+      this.reads.confirmed(rs.requestCtx, rs.index, this.options.store.appliedIndex);
+    }
+    this.reads.release(this.options.store.appliedIndex);
+    await this.maybeSnapshot();
+  }
+
+  private onSoftState(soft: SoftState): void {
+    const was = this.soft;
+    this.soft = soft;
+    if (was.lead !== soft.lead || was.role !== soft.role) {
+      this.options.logger.info({ role: soft.role, leader: soft.lead }, "raft role");
+    }
+  }
+
+  /** Applies committed entries in order: conf changes to the core, commands to the store. */
+  private async apply(entries: Entry[]): Promise<void> {
+    let batch: { entry: CommittedEntry; requestId: string | null }[] = [];
+    const flush = async () => {
+      if (batch.length === 0) return;
+      const current = batch;
+      batch = [];
+      const outcomes = await this.options.store.applyBatch(current.map((b) => b.entry));
+      outcomes.forEach((outcome, i) => {
+        const requestId = current[i]?.requestId;
+        if (requestId) this.proposals.settle(requestId, outcome);
+      });
+    };
+    for (const entry of entries) {
+      if (entry.type === "confChange") {
+        await flush();
+        await this.options.store.applyBatch([{ index: entry.index }]);
+        this.applyConfChange(decodeConfChange(entry.data));
+        continue;
+      }
+      if (entry.data.byteLength === 0) {
+        batch.push({ entry: { index: entry.index }, requestId: null }); // a new leader's no-op
+        continue;
+      }
+      const proposal = decodeProposal(entry.data);
+      batch.push({
+        entry: { index: entry.index, envelope: proposal.envelope },
+        requestId: proposal.requestId,
+      });
+    }
+    await flush();
+  }
+
+  private applyConfChange(cc: ConfChange): void {
+    this.confState = this.node!.applyConfChange(cc);
+    this.options.logger.info({ confState: this.confState }, "membership changed");
+    this.options.onMembersChanged?.(this.confState, cc.context);
+  }
+
+  /** A snapshot's data is the store's own snapshot stream, concatenated. */
+  private async installSnapshot(data: Uint8Array, confState: ConfState): Promise<void> {
+    if (data.byteLength > 0) await this.options.store.restoreSnapshot(splitStoreSnapshot(data));
+    this.confState = confState;
+    this.lastSnapshotIndex = this.options.store.appliedIndex;
+    this.options.onMembersChanged?.(confState, new Uint8Array());
+  }
+
+  /** Every `snapshotEveryEntries` applied entries: snapshot the store, compact the log. */
+  private async maybeSnapshot(): Promise<void> {
+    const applied = this.options.store.appliedIndex;
+    if (applied - this.lastSnapshotIndex < this.limits.snapshotEveryEntries) return;
+    const snap = await this.options.store.snapshot();
+    const parts: Uint8Array[] = [];
+    for await (const chunk of snap.chunks) parts.push(chunk);
+    await this.options.log.createSnapshot(
+      snap.appliedIndex,
+      this.confState,
+      joinStoreSnapshot(parts),
+    );
+    this.lastSnapshotIndex = snap.appliedIndex;
+    const compactTo = snap.appliedIndex - this.limits.keepEntriesAfterSnapshot;
+    if (compactTo > this.options.log.firstIndex()) await this.options.log.compact(compactTo);
+  }
+
+  // ---- messages ------------------------------------------------------------------------------
+
+  private send(messages: Message[]): void {
+    const system = this.options.system;
+    const from = system.address(RAFT_ACTOR);
+    for (const m of messages) {
+      const to = `${m.to}/${RAFT_ACTOR}`;
+      if (m.type === "MsgSnap") {
+        this.sendSnapshot(m, from, to);
+        continue;
+      }
+      const sent = system.tell(from, to, RAFT_MESSAGE_KIND, m);
+      if (!sent.ok) this.role?.send({ type: "REPORT_UNREACHABLE", id: m.to });
+    }
+  }
+
+  private sendSnapshot(m: MsgSnap, from: string, to: string): void {
+    const system = this.options.system;
+    for (const chunk of splitSnapshot(m)) {
+      const sent = system.tell(from, to, SNAPSHOT_CHUNK_KIND, chunk);
+      if (!sent.ok) {
+        this.role?.send({ type: "REPORT_SNAPSHOT", id: m.to, ok: false });
+        return;
+      }
+    }
+    // The chunks are on the wire, in order; the follower's ack moves its progress on.
+    this.role?.send({ type: "REPORT_SNAPSHOT", id: m.to, ok: true });
+  }
+
+  /** A message for `raft` from a peer: a Raft message, or a chunk of a snapshot. */
+  private onPeerMessage(msg: ActorMessage): Message | null {
+    if (msg.type === RAFT_MESSAGE_KIND) return msg.body as Message;
+    if (msg.type !== SNAPSHOT_CHUNK_KIND) return null;
+    try {
+      return this.assembler.add(msg.body as SnapshotChunk);
+    } catch (error) {
+      this.options.logger.warn({ error: (error as Error).message }, "snapshot transfer broken");
+      return null;
+    }
+  }
+
+  private onDropped(err: ProposalDroppedError & { requestId?: string }): void {
+    if (err.requestId)
+      this.proposals.fail(err.requestId, new Error(`proposal dropped: ${err.message}`));
+  }
+
+  private fatal(error: unknown): void {
+    const err = error instanceof Error ? error : new Error(String(error));
+    this.options.logger.fatal({ error: err.message, stack: err.stack }, "replica failed");
+    this.stop();
+    this.options.onFatal(err);
+  }
+}
+
+/** The store's snapshot chunks travel inside one Raft snapshot as length-prefixed parts. */
+export function joinStoreSnapshot(parts: Uint8Array[]): Uint8Array {
+  const total = parts.reduce((n, p) => n + 4 + p.length, 0);
+  const out = Buffer.allocUnsafe(total);
+  let offset = 0;
+  for (const p of parts) {
+    out.writeUInt32BE(p.length, offset);
+    out.set(p, offset + 4);
+    offset += 4 + p.length;
+  }
+  return out;
+}
+
+export function splitStoreSnapshot(data: Uint8Array): Uint8Array[] {
+  const buf = Buffer.from(data.buffer, data.byteOffset, data.byteLength);
+  const parts: Uint8Array[] = [];
+  for (let offset = 0; offset < buf.length; ) {
+    if (offset + 4 > buf.length) throw new Error("replica: truncated store snapshot");
+    const length = buf.readUInt32BE(offset);
+    if (offset + 4 + length > buf.length) throw new Error("replica: truncated store snapshot");
+    parts.push(buf.subarray(offset + 4, offset + 4 + length));
+    offset += 4 + length;
+  }
+  return parts;
+}
+
+export { encodeConfChange };

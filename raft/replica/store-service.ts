@@ -1,0 +1,109 @@
+/**
+ * The `store` actor on every server: the key/value API of the replicated store, spoken as actor
+ * messages (asks) by the store client on any node.
+ *
+ *   kv.propose {envelope}            → {outcome, leader}   a write (any replica; forwarded)
+ *   kv.range {request, serializable} → RangeResponse       linearizable by default (ReadIndex)
+ *   kv.watch {request}               → {watchId}, then kv.watch.event tells to the asker
+ *   kv.watch.cancel {watchId}        → {canceled}
+ *   kv.status                        → the replica's status
+ *
+ * The machine is small on purpose: `serving` until the node stops; the answers come from the
+ * replica and the store through the StorePort the process provides.
+ */
+import { setup } from "xstate";
+import type { ActorMessage } from "../../actors/system/message.ts";
+import type { CommandEnvelope } from "../mvcc/commands.ts";
+import type { RangeRequest } from "../mvcc/store.ts";
+import type { WatchRequest } from "../mvcc/watch-hub.ts";
+
+export interface StorePort {
+  propose(envelope: CommandEnvelope): Promise<unknown>;
+  range(request: RangeRequest, serializable: boolean): Promise<unknown>;
+  watch(subscriber: string, request: WatchRequest): number;
+  cancelWatch(subscriber: string, watchId: number): boolean;
+  status(): unknown;
+}
+
+export type StoreServiceEvent =
+  | ActorMessage<"kv.propose", { envelope: CommandEnvelope }>
+  | ActorMessage<"kv.range", { request: RangeRequest; serializable?: boolean }>
+  | ActorMessage<"kv.watch", { request: WatchRequest }>
+  | ActorMessage<"kv.watch.cancel", { watchId: number }>
+  | ActorMessage<"kv.status", null>;
+
+type Reply = { reply?: (body: unknown) => void; fail?: (error: string) => void };
+
+function answer(event: Reply, work: () => Promise<unknown> | unknown): void {
+  Promise.resolve()
+    .then(work)
+    .then(
+      (body) => event.reply?.(body),
+      (error: unknown) => event.fail?.(error instanceof Error ? error.message : String(error)),
+    );
+}
+
+function isObject(v: unknown): v is Record<string, unknown> {
+  return typeof v === "object" && v !== null;
+}
+
+export const storeServiceMachine = setup({
+  types: {
+    context: {} as { port: StorePort },
+    input: {} as { port: StorePort },
+    events: {} as StoreServiceEvent,
+  },
+  actions: {
+    proposeWrite: ({ context, event }) => {
+      if (event.type !== "kv.propose") return;
+      answer(event, () => {
+        if (!isObject(event.body) || !isObject(event.body.envelope)) {
+          throw new Error("kv.propose needs {envelope: {command, session?}}");
+        }
+        return context.port.propose(event.body.envelope);
+      });
+    },
+    serveRange: ({ context, event }) => {
+      if (event.type !== "kv.range") return;
+      answer(event, () => {
+        if (!isObject(event.body) || !isObject(event.body.request)) {
+          throw new Error("kv.range needs {request: {key, rangeEnd?, ...}}");
+        }
+        return context.port.range(event.body.request, event.body.serializable === true);
+      });
+    },
+    startWatch: ({ context, event }) => {
+      if (event.type !== "kv.watch") return;
+      answer(event, () => {
+        if (!isObject(event.body) || !isObject(event.body.request)) {
+          throw new Error("kv.watch needs {request: {key, rangeEnd?, startRevision?}}");
+        }
+        return { watchId: context.port.watch(event.from, event.body.request) };
+      });
+    },
+    cancelWatch: ({ context, event }) => {
+      if (event.type !== "kv.watch.cancel") return;
+      answer(event, () => ({
+        canceled: context.port.cancelWatch(event.from, Number(event.body?.watchId)),
+      }));
+    },
+    reportStatus: ({ context, event }) => {
+      if (event.type === "kv.status") answer(event, () => context.port.status());
+    },
+  },
+}).createMachine({
+  id: "store",
+  context: ({ input }) => ({ port: input.port }),
+  initial: "serving",
+  states: {
+    serving: {
+      on: {
+        "kv.propose": { actions: "proposeWrite" },
+        "kv.range": { actions: "serveRange" },
+        "kv.watch": { actions: "startWatch" },
+        "kv.watch.cancel": { actions: "cancelWatch" },
+        "kv.status": { actions: "reportStatus" },
+      },
+    },
+  },
+});
