@@ -156,7 +156,9 @@ function mergeMap(original: JsonObject, patch: JsonObject, shape: Shape): JsonOb
             )
           : patchV;
     } else {
-      original[k] = patchV;
+      // A value of another type replaces the live one. Go keeps nulls inside it, which the
+      // typed decode that follows drops; dropping them here gives the same object.
+      original[k] = discardNulls(patchV);
     }
   }
   return original;
