@@ -30,8 +30,9 @@ type Path = (string | number)[];
 /** Every location in the document: [path, the value there]. */
 function locations(v: JsonValue, path: Path = []): Array<[Path, JsonValue]> {
   const out: Array<[Path, JsonValue]> = [[path, v]];
-  if (Array.isArray(v)) v.forEach((x, i) => out.push(...locations(x, [...path, i])));
-  else if (isJsonObject(v))
+  if (Array.isArray(v)) {
+    for (const [i, x] of v.entries()) out.push(...locations(x, [...path, i]));
+  } else if (isJsonObject(v))
     for (const [k, x] of Object.entries(v)) out.push(...locations(x, [...path, k]));
   return out;
 }
