@@ -8,7 +8,14 @@
  * Quirks kept on purpose because Kubernetes has them: array indices parse like Go's
  * `strconv.Atoi` (a sign and leading zeros are accepted) and negative indices count from the end.
  */
-import { isJsonObject, type JsonObject, type JsonValue, jsonClone, jsonEqual } from "./json.ts";
+import {
+  isJsonObject,
+  type JsonObject,
+  type JsonValue,
+  jsonClone,
+  jsonEqual,
+  setMember,
+} from "./json.ts";
 
 /** The API server refuses JSON patches with more operations than this (413). */
 export const MAX_JSON_PATCH_OPERATIONS = 10_000;
@@ -84,13 +91,13 @@ function containerSet(con: Container, key: string, value: JsonValue): void {
     if (idx < 0) idx += con.length;
     con[idx] = value;
   } else {
-    con[key] = value;
+    setMember(con, key, value);
   }
 }
 
 function containerAdd(con: Container, key: string, value: JsonValue): void {
   if (!Array.isArray(con)) {
-    con[key] = value;
+    setMember(con, key, value);
     return;
   }
   if (key === "-") {

@@ -29,12 +29,32 @@ export function jsonEqual(a: JsonValue | undefined, b: JsonValue | undefined): b
   return false;
 }
 
+/**
+ * Sets an own member. `__proto__` is an ordinary key in JSON (JSON.parse makes it an own
+ * property); plain assignment would change the object's prototype instead of storing it.
+ */
+export function setMember(obj: JsonObject, key: string, value: JsonValue): void {
+  if (key === "__proto__")
+    Object.defineProperty(obj, key, {
+      value,
+      enumerable: true,
+      writable: true,
+      configurable: true,
+    });
+  else obj[key] = value;
+}
+
+/** Reads an own member only (never one inherited from Object.prototype). */
+export function getMember(obj: JsonObject, key: string): JsonValue | undefined {
+  return Object.hasOwn(obj, key) ? obj[key] : undefined;
+}
+
 /** A deep copy, so that patching never mutates the caller's object. */
 export function jsonClone<T extends JsonValue>(value: T): T {
   if (Array.isArray(value)) return value.map((v) => jsonClone(v)) as T;
   if (isJsonObject(value)) {
     const out: JsonObject = {};
-    for (const [k, v] of Object.entries(value)) out[k] = jsonClone(v);
+    for (const [k, v] of Object.entries(value)) setMember(out, k, jsonClone(v));
     return out as T;
   }
   return value;

@@ -4,7 +4,15 @@
  * direction: the smallest patch that turns `original` into `modified` (only representable when
  * `modified` holds no `null` member values, which a merge patch cannot set).
  */
-import { isJsonObject, type JsonObject, type JsonValue, jsonClone, jsonEqual } from "./json.ts";
+import {
+  getMember,
+  isJsonObject,
+  type JsonObject,
+  type JsonValue,
+  jsonClone,
+  jsonEqual,
+  setMember,
+} from "./json.ts";
 
 /** RFC 7386 §2 MergePatch(Target, Patch). Never mutates its arguments. */
 export function applyMergePatch(target: JsonValue | undefined, patch: JsonValue): JsonValue {
@@ -12,7 +20,7 @@ export function applyMergePatch(target: JsonValue | undefined, patch: JsonValue)
   const result: JsonObject = isJsonObject(target) ? jsonClone(target) : {};
   for (const [name, value] of Object.entries(patch)) {
     if (value === null) delete result[name];
-    else result[name] = applyMergePatch(result[name], value);
+    else setMember(result, name, applyMergePatch(getMember(result, name), value));
   }
   return result;
 }
@@ -22,17 +30,16 @@ export function createMergePatch(original: JsonValue, modified: JsonValue): Json
   if (!isJsonObject(original) || !isJsonObject(modified)) return jsonClone(modified);
   const patch: JsonObject = {};
   for (const k of Object.keys(original)) {
-    if (!Object.hasOwn(modified, k)) patch[k] = null;
+    if (!Object.hasOwn(modified, k)) setMember(patch, k, null);
   }
   for (const [k, v] of Object.entries(modified)) {
     if (!Object.hasOwn(original, k)) {
-      patch[k] = jsonClone(v);
+      setMember(patch, k, jsonClone(v));
       continue;
     }
     const o = original[k]!;
     if (jsonEqual(o, v)) continue;
-    if (isJsonObject(o) && isJsonObject(v)) patch[k] = createMergePatch(o, v);
-    else patch[k] = jsonClone(v);
+    setMember(patch, k, isJsonObject(o) && isJsonObject(v) ? createMergePatch(o, v) : jsonClone(v));
   }
   return patch;
 }

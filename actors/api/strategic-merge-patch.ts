@@ -15,7 +15,7 @@
  *
  * The merge keys and strategies come from `schema.ts` (the Go struct tags as data).
  */
-import { isJsonObject, type JsonObject, type JsonValue, jsonClone } from "./json.ts";
+import { isJsonObject, type JsonObject, type JsonValue, jsonClone, setMember } from "./json.ts";
 import {
   type FieldSchema,
   KIND_ROOTS,
@@ -134,7 +134,7 @@ function mergeMap(original: JsonObject, patch: JsonObject, shape: Shape): JsonOb
     if (!Object.hasOwn(original, k)) {
       // Not in the live object: take the patch value (minus its nulls); a deletion list
       // against a missing list has nothing to delete.
-      if (!isDeleteList) original[k] = discardNulls(patchV);
+      if (!isDeleteList) setMember(original, k, discardNulls(patchV));
       continue;
     }
     const originalV = original[k]!;
@@ -158,7 +158,7 @@ function mergeMap(original: JsonObject, patch: JsonObject, shape: Shape): JsonOb
     } else {
       // A value of another type replaces the live one. Go keeps nulls inside it, which the
       // typed decode that follows drops; dropping them here gives the same object.
-      original[k] = discardNulls(patchV);
+      setMember(original, k, discardNulls(patchV));
     }
   }
   return original;
@@ -168,7 +168,7 @@ function discardNulls(v: JsonValue): JsonValue {
   if (Array.isArray(v)) return v.map(discardNulls);
   if (isJsonObject(v)) {
     const out: JsonObject = {};
-    for (const [k, x] of Object.entries(v)) if (x !== null) out[k] = discardNulls(x);
+    for (const [k, x] of Object.entries(v)) if (x !== null) setMember(out, k, discardNulls(x));
     return out;
   }
   return v;

@@ -230,3 +230,14 @@ describe("evanphx/json-patch behaviour the API server exposes", () => {
     });
   });
 });
+
+describe("keys that are special in JavaScript", () => {
+  it("adding /__proto__ stores a member instead of changing the prototype", () => {
+    const out = apply({}, [{ op: "add", path: "/__proto__", value: { polluted: true } }]) as Record<
+      string,
+      unknown
+    >;
+    expect(Object.hasOwn(out, "__proto__")).toBe(true);
+    expect((out as { polluted?: boolean }).polluted).toBeUndefined();
+  });
+});

@@ -48,3 +48,15 @@ describe("createMergePatch", () => {
     expect(createMergePatch({ l: [1, 2] }, { l: [2] })).toEqual({ l: [2] });
   });
 });
+
+describe("keys that are special in JavaScript", () => {
+  it("__proto__ is an ordinary member, never the prototype", () => {
+    const target = JSON.parse('{"a":1}') as JsonValue;
+    const patch = JSON.parse('{"__proto__":{"polluted":true}}') as JsonValue;
+    const out = applyMergePatch(target, patch) as Record<string, unknown>;
+    expect(Object.hasOwn(out, "__proto__")).toBe(true);
+    expect(Object.getPrototypeOf(out)).toBe(Object.prototype);
+    expect((out as { polluted?: boolean }).polluted).toBeUndefined();
+    expect(JSON.stringify(out)).toBe('{"a":1,"__proto__":{"polluted":true}}');
+  });
+});
