@@ -63,9 +63,9 @@ const BINARY_OPERATORS = "in, notin, =, ==, !=, gt, lt";
 // ---------------------------------------------------------------------------------------------
 
 /**
- * `labels.NewRequirement`: validates key, operator arity and values; `path` prefixes field
- * paths the way the Go code's `field.Path` does (nil path prints as `<nil>` only for the key
- * check done by the parser itself, see parseKey).
+ * `labels.NewRequirement`: validates the key, the operator's arity and the values, and throws a
+ * LabelSelectorError whose text is the aggregated field errors (paths `key`, `values`,
+ * `values[i]`, `values[i][key]`, as the Go code builds them from a nil root path).
  */
 export function newRequirement(
   key: string,
