@@ -1,5 +1,6 @@
 import { Command } from "commander";
 import { inspectCommand } from "./inspect.ts";
+import { kvCommand } from "./kv.ts";
 import { nodeCommand } from "./node/command.ts";
 import { statusCommand } from "./status.ts";
 import { downCommand, upCommand } from "./up.ts";
@@ -14,6 +15,7 @@ program.addCommand(downCommand());
 program.addCommand(nodeCommand());
 program.addCommand(statusCommand());
 program.addCommand(inspectCommand());
+program.addCommand(kvCommand());
 
 try {
   await program.parseAsync(process.argv);

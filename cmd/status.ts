@@ -39,6 +39,43 @@ function table(rows: string[][]): string {
     .join("\n");
 }
 
+interface RaftView {
+  role: string;
+  leader: string | null;
+  term: number;
+  commit: number;
+  applied: number;
+  revision: number;
+  lastIndex: number;
+}
+
+/** Leader, term, commit/applied index and lag per member (lag: behind the leader's commit). */
+function raftTable(reports: NodeReport[]): string | null {
+  const views = reports
+    .map((r) => ({ id: r.node.id, raft: r.status?.raft as RaftView | null | undefined }))
+    .filter((v): v is { id: string; raft: RaftView } => !!v.raft);
+  if (views.length === 0) return null;
+  const leaderCommit = Math.max(
+    ...views.filter((v) => v.raft.role === "leader").map((v) => v.raft.commit),
+    0,
+  );
+  const rows = [["MEMBER", "ROLE", "TERM", "LEADER", "COMMIT", "APPLIED", "LAG", "REVISION"]];
+  for (const { id, raft } of views) {
+    const lag = leaderCommit > 0 ? String(Math.max(0, leaderCommit - raft.applied)) : "-";
+    rows.push([
+      id,
+      raft.role,
+      String(raft.term),
+      raft.leader ?? "-",
+      String(raft.commit),
+      String(raft.applied),
+      lag,
+      String(raft.revision),
+    ]);
+  }
+  return table(rows);
+}
+
 export function renderStatus(cluster: ClusterFile, reports: NodeReport[]): string {
   const nodes = [["NODE", "ADDRESS", "PID", "STATE", "LINKS"]];
   const actors = [["ACTOR", "MACHINE", "STATE", "STATUS", "RESTARTS"]];
@@ -61,10 +98,12 @@ export function renderStatus(cluster: ClusterFile, reports: NodeReport[]): strin
     }
   }
   const up = reports.filter((r) => r.status).length;
+  const raft = raftTable(reports);
   return [
     `cluster ${cluster.name}: ${up}/${cluster.nodes.length} nodes up`,
     "",
     table(nodes),
+    ...(raft ? ["", raft] : []),
     "",
     table(actors),
   ].join("\n");

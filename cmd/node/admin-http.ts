@@ -2,8 +2,10 @@ import { timingSafeEqual } from "node:crypto";
 import type { IncomingMessage, ServerResponse } from "node:http";
 import type { Registry } from "prom-client";
 import type { ActorSystem } from "../../actors/system/actor-system.ts";
+import type { StoreClient } from "../../raft/client/store-client.ts";
 import { FaultRuleError } from "../../transport/faults.ts";
 import type { Introspection } from "./introspection.ts";
+import { kvRoute, STREAMING } from "./kv-http.ts";
 
 /**
  * The node's HTTP surface, on the same port as the mesh: health, metrics, status and
@@ -16,6 +18,8 @@ export interface AdminDeps {
   token: string;
   ready: () => { ready: boolean; reason: string };
   setFaultRules: (rules: unknown) => void;
+  /** The store client of a server node; absent on agents. */
+  storeClient: () => StoreClient | null;
 }
 
 export const MAX_ADMIN_BODY_BYTES = 64 * 1024;
@@ -60,6 +64,23 @@ async function readJson(req: IncomingMessage): Promise<unknown> {
 }
 
 export function createAdminHandler(deps: AdminDeps) {
+  const serveKv = (req: IncomingMessage, res: ServerResponse, url: URL, key: string) => {
+    const client = deps.storeClient();
+    if (!authorized(req, deps.token)) return send(res, 401, { error: "bearer token required" });
+    if (client === null) return send(res, 404, { error: "this node is not a server: no store" });
+    kvRoute(client, key, url, () => readJson(req), res, req).then(
+      (body) => {
+        if (body === STREAMING) return;
+        if (body === undefined) send(res, 404, { error: `no route ${key}` });
+        else send(res, 200, body);
+      },
+      (error: Error & { code?: number }) => {
+        if (res.headersSent) return void res.end();
+        send(res, error.code ?? 503, { error: error.message });
+      },
+    );
+  };
+
   const { system, introspection } = deps;
   const askNode = (nodeId: string, kind: string, body: unknown) =>
     system.ask(system.address("admin"), `${nodeId}/node`, kind, body, REMOTE_ASK_TIMEOUT_MS);
@@ -129,6 +150,7 @@ export function createAdminHandler(deps: AdminDeps) {
       );
       return;
     }
+    if (url.pathname.startsWith("/kv/")) return serveKv(req, res, url, key);
     const route = routes[key];
     if (route === undefined) return send(res, 404, { error: `no route ${key}` });
     Promise.resolve()

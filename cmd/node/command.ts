@@ -3,10 +3,22 @@ import { Command, Option } from "commander";
 import { pino } from "pino";
 import { SystemClock } from "../../actors/system/clock.ts";
 import { parseListen, parsePeers } from "./peers.ts";
-import { NodeProcess } from "./process.ts";
+import { NodeProcess, type NodeRole } from "./process.ts";
+import { DEFAULT_ELECTION_TICKS, DEFAULT_TICK_INTERVAL_MS } from "./server-role.ts";
+
+function positiveInt(value: string, flag: string): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 1)
+    throw new Error(`${flag} must be a positive integer, got ${value}`);
+  return n;
+}
 
 interface NodeOptions {
   id: string;
+  role: string;
+  servers?: string;
+  tickMs: string;
+  electionTicks: string;
   listen: string;
   peers?: string;
   dataDir: string;
@@ -35,6 +47,31 @@ export function nodeCommand(): Command {
       new Option("--id <id>", "node id, unique in the cluster")
         .env("BOSUN_NODE_ID")
         .makeOptionMandatory(),
+    )
+    .addOption(
+      new Option("--role <role>", "server (Raft voter + store) or agent")
+        .env("BOSUN_ROLE")
+        .choices(["server", "agent"])
+        .default("server"),
+    )
+    .addOption(
+      new Option(
+        "--servers <ids>",
+        "bootstrap voters, comma-separated (default: this node and its peers)",
+      ).env("BOSUN_SERVERS"),
+    )
+    .addOption(
+      new Option("--tick-ms <ms>", "Raft tick; heartbeats go out every tick")
+        .env("BOSUN_TICK_MS")
+        .default(String(DEFAULT_TICK_INTERVAL_MS)),
+    )
+    .addOption(
+      new Option(
+        "--election-ticks <n>",
+        "ticks without a leader before an election (randomized up to 2x)",
+      )
+        .env("BOSUN_ELECTION_TICKS")
+        .default(String(DEFAULT_ELECTION_TICKS)),
     )
     .addOption(
       new Option("--listen <host:port>", "address to serve the mesh and HTTP on")
@@ -75,12 +112,20 @@ export function nodeCommand(): Command {
       });
       const { host, port } = parseListen(options.listen);
       mkdirSync(options.dataDir, { recursive: true });
+      const peers = parsePeers(options.peers, options.id);
+      const servers = options.servers
+        ? options.servers.split(",").map((s) => s.trim())
+        : [options.id, ...Object.keys(peers)].sort();
       const node = new NodeProcess(
         {
           id: options.id,
+          role: options.role as NodeRole,
+          servers,
+          tickIntervalMs: positiveInt(options.tickMs, "--tick-ms"),
+          electionTick: positiveInt(options.electionTicks, "--election-ticks"),
           host,
           port,
-          peers: parsePeers(options.peers, options.id),
+          peers,
           dataDir: options.dataDir,
           token: readToken(options),
           faults: Boolean(options.faults),

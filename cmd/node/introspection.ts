@@ -18,6 +18,8 @@ export interface NodeStatus {
   actors: ReturnType<ActorSystem["status"]>;
   inspectionSeq: number;
   deadLetters: number;
+  /** The Raft replica's view, on servers. */
+  raft: unknown;
 }
 
 /**
@@ -32,6 +34,7 @@ export class Introspection implements NodeIntrospection {
     private readonly system: ActorSystem,
     private readonly links: () => Record<string, LinkView>,
     private readonly faults: boolean,
+    private readonly raft: () => unknown = () => null,
   ) {
     this.startedMs = system.clock.nowMs();
   }
@@ -46,6 +49,7 @@ export class Introspection implements NodeIntrospection {
       actors: this.system.status(),
       inspectionSeq: this.system.ring.nextSeq,
       deadLetters: this.system.deadLetters,
+      raft: this.raft(),
     };
   }
 

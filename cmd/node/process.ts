@@ -1,6 +1,6 @@
 import type { Logger } from "pino";
 import { ActorSystem } from "../../actors/system/actor-system.ts";
-import type { Clock } from "../../actors/system/clock.ts";
+import { type Clock, sleep } from "../../actors/system/clock.ts";
 import { echoMachine } from "../../actors/system/echo.ts";
 import { nodeActorMachine } from "../../actors/system/node-actor.ts";
 import { peerMonitorMachine } from "../../actors/system/peer-monitor.ts";
@@ -8,9 +8,17 @@ import { Mesh } from "../../transport/mesh.ts";
 import { createAdminHandler } from "./admin-http.ts";
 import { Introspection, type LinkView } from "./introspection.ts";
 import { createMetrics } from "./metrics.ts";
+import { DEFAULT_ELECTION_TICKS, DEFAULT_TICK_INTERVAL_MS, ServerRole } from "./server-role.ts";
+
+export type NodeRole = "server" | "agent";
 
 export interface NodeConfig {
   id: string;
+  role: NodeRole;
+  /** The bootstrap voters: ids of every server of the initial cluster. */
+  servers: string[];
+  tickIntervalMs?: number;
+  electionTick?: number;
   host: string;
   port: number;
   peers: Record<string, string>;
@@ -31,6 +39,7 @@ export class NodeProcess {
   readonly mesh: Mesh;
   private readonly introspection: Introspection;
   private stopping: Promise<void> | null = null;
+  server: ServerRole | null = null;
   port = 0;
 
   constructor(
@@ -52,11 +61,18 @@ export class NodeProcess {
       // every link actor's events go to the ring under its own address, `nX/link:PEER`
       inspect: (event) => this.system?.inspectExternal(event),
     });
-    this.system = new ActorSystem({ nodeId: config.id, clock, logger, wire: this.mesh });
+    this.system = new ActorSystem({
+      nodeId: config.id,
+      clock,
+      logger,
+      wire: this.mesh,
+      termOf: () => this.server?.replica.term ?? null,
+    });
     this.introspection = new Introspection(
       this.system,
       () => this.mesh.linkStates() as unknown as Record<string, LinkView>,
       config.faults,
+      () => this.server?.replica.status() ?? null,
     );
     handler = createAdminHandler({
       system: this.system,
@@ -65,6 +81,7 @@ export class NodeProcess {
       token: config.token,
       ready: () => this.readiness(),
       setFaultRules: (rules) => this.mesh.setFaultRules(rules),
+      storeClient: () => this.server?.client ?? null,
     });
   }
 
@@ -83,22 +100,49 @@ export class NodeProcess {
         pinger: { ping: (peer: string) => this.ping(peer) },
       },
     });
-    this.logger.info({ port, peers: this.config.peers }, "node started");
+    if (this.config.role === "server") {
+      this.server = await ServerRole.start(
+        {
+          nodeId: this.config.id,
+          dataDir: this.config.dataDir,
+          voters: this.config.servers,
+          tickIntervalMs: this.config.tickIntervalMs ?? DEFAULT_TICK_INTERVAL_MS,
+          electionTick: this.config.electionTick ?? DEFAULT_ELECTION_TICKS,
+        },
+        this.system,
+        this.logger,
+        (error) => this.onFatal(error),
+      );
+    }
+    this.logger.info({ port, peers: this.config.peers, role: this.config.role }, "node started");
     return port;
   }
 
-  /** Ready when this node's peer monitor sees every peer answer. */
+  /** Ready when this node's peer monitor sees every peer answer and, on a server, Raft is. */
   readiness(): { ready: boolean; reason: string } {
     const monitor = this.system.actorRef("peer-monitor");
     const value = monitor?.getSnapshot().value as { mesh?: string } | undefined;
-    if (value?.mesh === "meshed") return { ready: true, reason: "meshed" };
-    return { ready: false, reason: `peer-monitor is ${value?.mesh ?? "not started"}` };
+    if (value?.mesh !== "meshed") {
+      return { ready: false, reason: `peer-monitor is ${value?.mesh ?? "not started"}` };
+    }
+    if (this.config.role === "server") {
+      if (this.server === null) return { ready: false, reason: "store opening" };
+      return this.server.readiness();
+    }
+    return { ready: true, reason: "meshed" };
+  }
+
+  /** The replica cannot go on: stop serving and exit non-zero (a supervisor restarts us). */
+  private onFatal(error: Error): void {
+    this.logger.fatal({ error: error.message }, "fatal: stopping the node");
+    this.stop().finally(() => process.exit(70));
   }
 
   stop(): Promise<void> {
     if (this.stopping === null) {
       this.stopping = (async () => {
         this.introspection.stop();
+        await this.server?.stop((ms) => sleep(this.system.clock, ms));
         this.system.stop();
         await this.mesh.stop();
         this.logger.info("node stopped");

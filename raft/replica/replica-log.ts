@@ -7,12 +7,11 @@ import type { ConfState, Entry, HardState, Snapshot } from "../core/messages.ts"
 import { MemoryStorage } from "../storage/memory.ts";
 import type { Storage } from "../storage/storage.ts";
 
+/** What one Ready asks to persist, in this order; durable (fsync'd) when the promise resolves. */
 export interface PersistBatch {
-  snapshot: Snapshot | null;
-  entries: Entry[];
-  hardState: HardState | null;
-  /** fsync before resolving (term, vote or log changed). */
-  sync: boolean;
+  snapshot?: Snapshot | undefined;
+  entries?: Entry[] | undefined;
+  hardState?: HardState | undefined;
 }
 
 export interface ReplicaLog extends Storage {
@@ -53,7 +52,7 @@ export class MemoryReplicaLog implements ReplicaLog {
 
   async persist(batch: PersistBatch): Promise<void> {
     if (batch.snapshot) this.memory.applySnapshot(batch.snapshot);
-    if (batch.entries.length > 0) this.memory.append(batch.entries);
+    if (batch.entries && batch.entries.length > 0) this.memory.append(batch.entries);
     if (batch.hardState) this.memory.setHardState(batch.hardState);
   }
 

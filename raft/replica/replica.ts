@@ -91,6 +91,8 @@ export class Replica {
   private soft: SoftState = { lead: null, role: "follower" };
   private lastSnapshotIndex: number;
   private stopped = false;
+  /** The term as last persisted; cheap to read for tagging inspection records. */
+  term: number;
 
   constructor(options: ReplicaOptions) {
     this.options = options;
@@ -101,6 +103,7 @@ export class Replica {
     this.reads = new ReadQueue(this.nodeId, clock, this.limits.maxPendingReads);
     this.confState = options.log.initialState().confState;
     this.lastSnapshotIndex = options.log.snapshot().metadata.index;
+    this.term = options.log.initialState().hardState.term;
   }
 
   /** Starts the core at the store's applied index and spawns the role statechart as `raft`. */
@@ -204,13 +207,15 @@ export class Replica {
 
   private async handleReady(rd: Ready): Promise<void> {
     if (rd.softState) this.onSoftState(rd.softState);
+    if (rd.hardState) this.term = rd.hardState.term;
     this.send(rd.messages);
-    await this.options.log.persist({
-      snapshot: rd.snapshot,
-      entries: rd.entries,
-      hardState: rd.hardState,
-      sync: rd.mustSync,
-    });
+    if (rd.snapshot || rd.entries.length > 0 || rd.hardState) {
+      await this.options.log.persist({
+        snapshot: rd.snapshot ?? undefined,
+        entries: rd.entries,
+        hardState: rd.hardState ?? undefined,
+      });
+    }
     this.send(rd.messagesAfterPersist);
     if (rd.snapshot) await this.installSnapshot(rd.snapshot.data, rd.snapshot.metadata.confState);
     await this.apply(rd.committedEntries);
