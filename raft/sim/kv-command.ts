@@ -8,9 +8,23 @@ export type KvWrite =
   | { op: "delete"; key: string }
   | { op: "cas"; key: string; expected: string | undefined; value: string };
 
+/**
+ * `proposal` is unique per proposal (not per retry of a write): the proposing node answers its
+ * waiting client only when the entry carrying that id applies. Matching on (session, seq)
+ * instead would let a node that is replaying old log (a new member catching up) answer a new
+ * request with the result of an old entry that happened to have the same (session, seq).
+ */
 export type KvCommand =
-  | { kind: "register"; client: string; timeMs: number }
-  | { kind: "write"; client: string; session: number; seq: number; timeMs: number; write: KvWrite };
+  | { kind: "register"; proposal: string; client: string; timeMs: number }
+  | {
+      kind: "write";
+      proposal: string;
+      client: string;
+      session: number;
+      seq: number;
+      timeMs: number;
+      write: KvWrite;
+    };
 
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();

@@ -16,9 +16,10 @@ import { commandId, decodeCommand, type KvCommand, type KvWrite } from "./kv-com
 export type KvWriteResult = boolean | null;
 
 export type ApplyOutcome =
-  | { kind: "registered"; client: string; session: number }
+  | { kind: "registered"; proposal: string; client: string; session: number }
   | {
       kind: "write";
+      proposal: string;
       client: string;
       session: number;
       seq: number;
@@ -64,6 +65,7 @@ export class KvStateMachine {
     if (cmd.kind === "register") {
       return {
         kind: "registered",
+        proposal: cmd.proposal,
         client: cmd.client,
         session: this.sessions.register(entry.index, cmd.timeMs),
       };
@@ -74,7 +76,14 @@ export class KvStateMachine {
       this.executed.add(id);
       return this.execute(cmd.write);
     });
-    return { kind: "write", client: cmd.client, session: cmd.session, seq: cmd.seq, outcome };
+    return {
+      kind: "write",
+      proposal: cmd.proposal,
+      client: cmd.client,
+      session: cmd.session,
+      seq: cmd.seq,
+      outcome,
+    };
   }
 
   /** Advances the applied index over an entry the state machine does not interpret. */

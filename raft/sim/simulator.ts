@@ -69,7 +69,7 @@ class SimNode {
   syncing: Ready | null = null;
   busyUntilMs = -1;
   lastSnapshotIndex = 0;
-  /** Clients waiting for a write or registration this node accepted. */
+  /** Clients waiting for a write or registration this node proposed, by proposal id. */
   readonly waiters = new Map<string, string>();
   readonly reads = new Map<string, PendingRead>();
 
@@ -155,6 +155,8 @@ export class Simulation {
   /** The configuration applied at the highest index by any node. */
   private latestConf: { index: number; conf: ConfState };
   private readonly bootstrapConf: ConfState;
+  /** Proposals made on behalf of clients, for unique proposal ids. */
+  private proposals = 0;
   /** Some disk changed since the last electable-voter check. */
   private durableLogsChanged = false;
   private now = 0;
@@ -479,15 +481,11 @@ export class Simulation {
   ): void {
     const out = node.sm.apply(e);
     if (out.kind === "registered") {
-      const key = `register:${out.client}`;
-      if (node.waiters.has(key)) {
-        node.waiters.delete(key);
+      if (node.waiters.delete(out.proposal)) {
         this.respond(node, out.client, { type: "registered", session: out.session });
       }
     } else if (out.kind === "write") {
-      const key = `${out.client}@${out.session}#${out.seq}`;
-      if (!node.waiters.has(key)) return;
-      node.waiters.delete(key);
+      if (!node.waiters.delete(out.proposal)) return;
       const o = out.outcome;
       if (o.status === "applied" || o.status === "duplicate") {
         this.respond(node, out.client, {
@@ -617,13 +615,18 @@ export class Simulation {
         return;
       }
       if (request.type === "register") {
-        raft.propose(encodeCommand({ kind: "register", client: request.client, timeMs: this.now }));
-        node.waiters.set(`register:${request.client}`, request.client);
+        const proposal = `p${++this.proposals}`;
+        raft.propose(
+          encodeCommand({ kind: "register", proposal, client: request.client, timeMs: this.now }),
+        );
+        node.waiters.set(proposal, request.client);
         return;
       }
+      const proposal = `p${++this.proposals}`;
       raft.propose(
         encodeCommand({
           kind: "write",
+          proposal,
           client: request.client,
           session: request.session,
           seq: request.seq,
@@ -631,7 +634,7 @@ export class Simulation {
           write: request.write,
         }),
       );
-      node.waiters.set(`${request.client}@${request.session}#${request.seq}`, request.client);
+      node.waiters.set(proposal, request.client);
     } catch (err) {
       if (!(err instanceof ProposalDroppedError)) throw err;
       this.network.send(this.now, {
