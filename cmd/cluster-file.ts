@@ -18,6 +18,8 @@ export interface ClusterFile {
   name: string;
   token: string;
   faults: boolean;
+  /** Extra `bosun node` flags every node gets (tick, election, snapshot settings). */
+  nodeFlags?: string[];
   nodes: ClusterNode[];
 }
 

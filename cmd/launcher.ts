@@ -3,7 +3,7 @@ import { existsSync, mkdirSync, openSync, readFileSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { type Clock, sleep } from "../actors/system/clock.ts";
-import type { ClusterFile, ClusterNode } from "./cluster-file.ts";
+import { type ClusterFile, type ClusterNode, writeClusterFile } from "./cluster-file.ts";
 
 /** Starting and stopping `bosun node` processes for `up`, `down` and the tests. */
 export const BOSUN_TS = resolve(dirname(fileURLToPath(import.meta.url)), "bosun.ts");
@@ -24,6 +24,8 @@ export function nodeArgs(cluster: ClusterFile, node: ClusterNode, runDir: string
   args.push("--token-file", tokenFile(runDir));
   if (peers) args.push("--peers", peers);
   if (cluster.faults) args.push("--faults");
+  args.push("--servers", cluster.nodes.map((n) => n.id).join(","));
+  args.push(...(cluster.nodeFlags ?? []));
   return args;
 }
 
@@ -44,6 +46,17 @@ export function spawnNode(
   });
   if (detached) child.unref();
   return child;
+}
+
+/** Starts a stopped (or killed) node of the cluster again and records its new pid. */
+export function restartNode(cluster: ClusterFile, nodeId: string, runDir: string): ClusterNode {
+  const node = cluster.nodes.find((n) => n.id === nodeId);
+  if (node === undefined) throw new Error(`no node ${nodeId}`);
+  if (node.pid !== null && isBosunNode(node.pid))
+    throw new Error(`${nodeId} is still running (pid ${node.pid})`);
+  node.pid = spawnNode(cluster, node, runDir, true).pid ?? null;
+  writeClusterFile(runDir, cluster);
+  return node;
 }
 
 /** True when `pid` is alive and is a bosun node (a recycled pid is left alone). */

@@ -22,6 +22,9 @@ interface UpOptions {
   foreground: boolean;
   timeoutMs: string;
   name: string;
+  tickMs?: string;
+  electionTicks?: string;
+  snapshotEntries?: string;
 }
 
 const READY_POLL_MS = 200;
@@ -53,12 +56,12 @@ export function planCluster(options: UpOptions, runDir: string): ClusterFile {
       dataDir: join(runDir, "data", id),
     };
   });
-  return {
-    name: options.name,
-    token: randomBytes(24).toString("hex"),
-    faults: options.faults,
-    nodes,
-  };
+  const nodeFlags: string[] = [];
+  if (options.tickMs) nodeFlags.push("--tick-ms", options.tickMs);
+  if (options.electionTicks) nodeFlags.push("--election-ticks", options.electionTicks);
+  if (options.snapshotEntries) nodeFlags.push("--snapshot-entries", options.snapshotEntries);
+  const token = randomBytes(24).toString("hex");
+  return { name: options.name, token, faults: options.faults, nodeFlags, nodes };
 }
 
 function refuseIfRunning(runDir: string): void {
@@ -114,6 +117,9 @@ export function upCommand(): Command {
     .option("--run-dir <dir>", "where pids, logs, data and the cluster file go", defaultRunDir())
     .option("--name <name>", "cluster name", "bosun")
     .option("--faults", "start nodes with fault injection and chaos enabled", false)
+    .option("--tick-ms <ms>", "Raft tick of every node (see bosun node --help)")
+    .option("--election-ticks <n>", "Raft election timeout in ticks")
+    .option("--snapshot-entries <n>", "snapshot and compact the Raft log every N entries")
     .option("--foreground", "stay attached; Ctrl-C stops the cluster", false)
     .option("--timeout-ms <ms>", "how long to wait for the cluster to be healthy", "60000")
     .action(async (options: UpOptions) => {

@@ -38,6 +38,25 @@ import {
 export const MESH_PATH = "/mesh";
 const NODE_ID = /^[A-Za-z0-9_.-]{1,64}$/;
 
+/**
+ * Client members (ids starting `client-`: a benchmark, `bosun chaos`, a CLI joining for a while)
+ * are not in anyone's peer list: they always dial, and a node started with `acceptClients` takes
+ * them in after the same token handshake, forgetting them when their socket closes.
+ */
+export const CLIENT_ID_PREFIX = "client-";
+/** Client links one node holds at once; past it, new clients are refused at the handshake. */
+export const MAX_CLIENT_LINKS = 1_024;
+
+export function isClientId(id: string): boolean {
+  return id.startsWith(CLIENT_ID_PREFIX);
+}
+
+/** One link per pair: a client always dials; between members, the smaller id dials. */
+export function linkRole(self: string, peer: string): "dialer" | "acceptor" {
+  if (isClientId(self) !== isClientId(peer)) return isClientId(self) ? "dialer" : "acceptor";
+  return self < peer ? "dialer" : "acceptor";
+}
+
 export type { SendResult };
 export type EnvelopeHandler = (envelope: Envelope, fromNodeId: string) => void;
 
@@ -59,6 +78,8 @@ export interface MeshOptions {
   httpHandler?: (req: IncomingMessage, res: ServerResponse) => void;
   /** Seeds backoff jitter and fault decisions, so a chaos run replays. Random if omitted. */
   seed?: number;
+  /** Take in client members (ids `client-…`) that prove the token; servers do. */
+  acceptClients?: boolean;
   /** xstate inspection hook for the link actors. */
   inspect?: (event: InspectionEvent) => void;
 }
@@ -219,6 +240,25 @@ export class Mesh {
     if (this.started && !this.stopped) link.actor.send({ type: "START" });
   }
 
+  /** The role a not-yet-known peer gets: acceptor for a client we take in, else none. */
+  private clientRole(peerId: string): "acceptor" | undefined {
+    if (!this.options.acceptClients || !isClientId(peerId)) return undefined;
+    const clients = [...this.links.keys()].filter(isClientId).length;
+    return clients < MAX_CLIENT_LINKS ? "acceptor" : undefined;
+  }
+
+  /** A client passed the handshake: give it a link for as long as its socket lives. */
+  private admitClient(peerId: string): Link {
+    const link = this.createLink(peerId, "client:0");
+    this.links.set(peerId, link);
+    link.actor.subscribe((snapshot) => {
+      if (snapshot.value === "disconnected" && snapshot.context.lastError !== undefined) {
+        queueMicrotask(() => this.removePeer(peerId));
+      }
+    });
+    return link;
+  }
+
   /** Forgets a member: closes its socket, drops its queue, stops its statechart. */
   removePeer(id: string): void {
     const link = this.links.get(id);
@@ -245,7 +285,7 @@ export class Mesh {
 
   private createLink(peerId: string, address: string): Link {
     // One link per pair: the smaller id dials, so both ends agree without negotiating.
-    const role = this.nodeId < peerId ? "dialer" : "acceptor";
+    const role = linkRole(this.nodeId, peerId);
     const machine = peerLinkMachine.provide({
       actions: {
         openSocket: () => this.dial(link),
@@ -461,7 +501,7 @@ export class Mesh {
         token: this.options.token,
         acceptorId: this.nodeId,
         acceptorNonce: session.acceptorNonce!,
-        roleFor: (peerId) => this.links.get(peerId)?.role,
+        roleFor: (peerId) => this.links.get(peerId)?.role ?? this.clientRole(peerId),
       },
       frame.value,
     );
@@ -473,7 +513,7 @@ export class Mesh {
       this.rejectInput(session, step.code, step.reason);
       return;
     }
-    const link = this.links.get(step.peerId)!;
+    const link = this.links.get(step.peerId) ?? this.admitClient(step.peerId);
     cancelTimer(session, this.clock);
     this.pending.delete(session);
     session.peerId = step.peerId;

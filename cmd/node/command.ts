@@ -15,6 +15,7 @@ function positiveInt(value: string, flag: string): number {
 
 interface NodeOptions {
   id: string;
+  snapshotEntries?: string;
   role: string;
   servers?: string;
   tickMs: string;
@@ -59,6 +60,12 @@ export function nodeCommand(): Command {
         "--servers <ids>",
         "bootstrap voters, comma-separated (default: this node and its peers)",
       ).env("BOSUN_SERVERS"),
+    )
+    .addOption(
+      new Option(
+        "--snapshot-entries <n>",
+        "snapshot the store and compact the Raft log every N applied entries",
+      ).env("BOSUN_SNAPSHOT_ENTRIES"),
     )
     .addOption(
       new Option("--tick-ms <ms>", "Raft tick; heartbeats go out every tick")
@@ -123,6 +130,9 @@ export function nodeCommand(): Command {
           servers,
           tickIntervalMs: positiveInt(options.tickMs, "--tick-ms"),
           electionTick: positiveInt(options.electionTicks, "--election-ticks"),
+          ...(options.snapshotEntries
+            ? { snapshotEntries: positiveInt(options.snapshotEntries, "--snapshot-entries") }
+            : {}),
           host,
           port,
           peers,

@@ -19,6 +19,8 @@ export interface NodeConfig {
   servers: string[];
   tickIntervalMs?: number;
   electionTick?: number;
+  /** Snapshot + compact every this many applied entries (default: the replica's). */
+  snapshotEntries?: number;
   host: string;
   port: number;
   peers: Record<string, string>;
@@ -55,6 +57,7 @@ export class NodeProcess {
       peers: config.peers,
       token: config.token,
       faultsEnabled: config.faults,
+      acceptClients: config.role === "server",
       clock,
       logger,
       httpHandler: (req, res) => handler?.(req, res),
@@ -108,6 +111,7 @@ export class NodeProcess {
           voters: this.config.servers,
           tickIntervalMs: this.config.tickIntervalMs ?? DEFAULT_TICK_INTERVAL_MS,
           electionTick: this.config.electionTick ?? DEFAULT_ELECTION_TICKS,
+          snapshotEntries: this.config.snapshotEntries,
         },
         this.system,
         this.logger,

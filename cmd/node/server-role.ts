@@ -23,6 +23,7 @@ export interface ServerRoleConfig {
   voters: string[];
   tickIntervalMs: number;
   electionTick: number;
+  snapshotEntries?: number | undefined;
 }
 
 /** Defaults tuned for failover well under a second on loopback (etcd's are 100 ms / 1 s). */
@@ -71,6 +72,15 @@ export class ServerRole {
       randomSeed: seedFor(config.nodeId, system.clock.wallMs()),
       tickIntervalMs: config.tickIntervalMs,
       electionTick: config.electionTick,
+      ...(config.snapshotEntries
+        ? {
+            limits: {
+              snapshotEveryEntries: config.snapshotEntries,
+              // keep a tenth behind the snapshot: followers a little behind need no snapshot
+              keepEntriesAfterSnapshot: Math.floor(config.snapshotEntries / 10),
+            },
+          }
+        : {}),
       onFatal,
     });
     const port = new ReplicaStorePort(system, replica, store);

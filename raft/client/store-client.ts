@@ -44,12 +44,12 @@ const RETRY_PAUSE_MAX_MS = 500;
 /** Receives watch events for one client's watches (it is an actor so events can reach it). */
 const watchReceiverMachine = setup({
   types: {
-    context: {} as { deliver: (response: WatchResponse, from: string) => void },
-    input: {} as { deliver: (response: WatchResponse, from: string) => void },
-    events: {} as ActorMessage<typeof WATCH_EVENT_KIND, WatchResponse>,
+    context: {} as { deliver: (tag: string, response: WatchResponse) => void },
+    input: {} as { deliver: (tag: string, response: WatchResponse) => void },
+    events: {} as ActorMessage<typeof WATCH_EVENT_KIND, { tag: string; response: WatchResponse }>,
   },
   actions: {
-    deliverWatchEvent: ({ context, event }) => context.deliver(event.body, event.from),
+    deliverWatchEvent: ({ context, event }) => context.deliver(event.body.tag, event.body.response),
   },
 }).createMachine({
   id: "watch-receiver",
@@ -65,7 +65,8 @@ interface ActiveWatch {
   request: WatchRequest;
   onResponse: (response: WatchResponse) => void;
   server: string;
-  watchId: number;
+  /** Names the current subscription; a resumed watch gets a new one, so stale events are dropped. */
+  tag: string;
   /** The revision of the last events delivered: a resumed watch starts after it. */
   lastRevision: number;
   timer: TimerId | null;
@@ -178,7 +179,7 @@ export class StoreClient {
       request,
       onResponse,
       server: "",
-      watchId: -1,
+      tag: "",
       lastRevision: (request.startRevision ?? 0) - 1,
       timer: null,
       canceled: false,
@@ -189,9 +190,9 @@ export class StoreClient {
       cancel: () => {
         watch.canceled = true;
         if (watch.timer !== null) this.system.clock.clearTimeout(watch.timer);
-        this.watches.delete(`${watch.server}#${watch.watchId}`);
+        this.watches.delete(watch.tag);
         this.system.tell(this.address, `${watch.server}/${STORE_ACTOR}`, "kv.watch.cancel", {
-          watchId: watch.watchId,
+          tag: watch.tag,
         });
       },
     };
@@ -210,7 +211,7 @@ export class StoreClient {
   private ensureReceiver(): void {
     if (this.receiver) return;
     this.receiver = this.system.spawn(this.name, watchReceiverMachine, {
-      input: { deliver: (r: WatchResponse, from: string) => this.onWatchResponse(r, from) },
+      input: { deliver: (tag: string, r: WatchResponse) => this.onWatchResponse(tag, r) },
     });
   }
 
@@ -220,35 +221,37 @@ export class StoreClient {
     const servers = this.order();
     let last = "no servers";
     for (const server of servers) {
+      // registered before asking: the first events may arrive ahead of the reply
+      const tag = `${this.name}:${++this.nextTag}`;
+      watch.server = server;
+      watch.tag = tag;
+      this.watches.set(tag, watch);
       try {
-        const { watchId } = await this.system.ask<{ watchId: number }>(
+        await this.system.ask(
           this.address,
           `${server}/${STORE_ACTOR}`,
           "kv.watch",
-          { request },
+          { request, tag },
           this.options.requestTimeoutMs,
         );
-        watch.server = server;
-        watch.watchId = watchId;
-        this.watches.set(`${server}#${watchId}`, watch);
         this.scheduleCheck(watch);
         return;
       } catch (error) {
+        this.watches.delete(tag);
         last = (error as Error).message;
       }
     }
     throw new StoreUnavailableError("watch", servers.length, last);
   }
 
-  private onWatchResponse(response: WatchResponse, from: string): void {
-    const server = from.split("/")[0];
-    const watch = this.watches.get(`${server}#${response.watchId}`);
+  private onWatchResponse(tag: string, response: WatchResponse): void {
+    const watch = this.watches.get(tag);
     if (watch === undefined || watch.canceled) return;
     if (response.kind === "events") {
       if (response.header.revision <= watch.lastRevision) return; // replayed after a resume
       watch.lastRevision = response.header.revision;
     }
-    if (response.kind === "canceled") this.watches.delete(`${server}#${response.watchId}`);
+    if (response.kind === "canceled") this.watches.delete(tag);
     watch.onResponse(response);
   }
 
@@ -274,7 +277,7 @@ export class StoreClient {
   private resubscribe(watch: ActiveWatch): void {
     if (watch.canceled || watch.resubscribing) return;
     watch.resubscribing = true;
-    this.watches.delete(`${watch.server}#${watch.watchId}`);
+    this.watches.delete(watch.tag);
     if (this.preferred === watch.server) this.preferred = null;
     const failed = watch.server;
     const attempt = () => {
@@ -296,6 +299,7 @@ export class StoreClient {
   // ---- plumbing ------------------------------------------------------------------------------
 
   private demoted: string | null = null;
+  private nextTag = 0;
 
   /** Servers to try: the known leader first, a server that just failed last. */
   private order(): string[] {

@@ -91,6 +91,8 @@ export class Replica {
   private soft: SoftState = { lead: null, role: "follower" };
   private lastSnapshotIndex: number;
   private stopped = false;
+  /** Snapshots received from a leader and installed (a follower that fell behind compaction). */
+  snapshotsInstalled = 0;
   /** The term as last persisted; cheap to read for tagging inspection records. */
   term: number;
 
@@ -149,6 +151,8 @@ export class Replica {
       revision: this.options.store.currentRevision,
       lastIndex: this.options.log.lastIndex(),
       snapshotIndex: this.lastSnapshotIndex,
+      snapshotsInstalled: this.snapshotsInstalled,
+      firstIndex: this.options.log.firstIndex(),
       voters: this.confState.voters,
       learners: this.confState.learners,
       progress: st?.progress ?? {},
@@ -278,6 +282,11 @@ export class Replica {
     if (data.byteLength > 0) await this.options.store.restoreSnapshot(splitStoreSnapshot(data));
     this.confState = confState;
     this.lastSnapshotIndex = this.options.store.appliedIndex;
+    this.snapshotsInstalled++;
+    this.options.logger.info(
+      { index: this.lastSnapshotIndex },
+      "installed a snapshot from the leader",
+    );
     this.options.onMembersChanged?.(confState, new Uint8Array());
   }
 

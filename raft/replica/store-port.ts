@@ -34,18 +34,19 @@ export class ReplicaStorePort implements StorePort {
     return this.store.range(request);
   }
 
-  watch(subscriber: string, request: WatchRequest): number {
+  watch(subscriber: string, tag: string, request: WatchRequest): void {
     if (this.watches.size >= MAX_WATCHES_PER_SERVER) {
       throw new Error(`too many watches on ${this.system.nodeId} (${MAX_WATCHES_PER_SERVER})`);
     }
+    const key = `${subscriber}#${tag}`;
+    if (this.watches.has(key)) throw new Error(`watch ${tag} of ${subscriber} already exists`);
     const watcher = this.store.watch(request);
-    this.watches.set(`${subscriber}#${watcher.id}`, watcher);
-    void this.pump(subscriber, watcher);
-    return watcher.id;
+    this.watches.set(key, watcher);
+    void this.pump(subscriber, tag, watcher);
   }
 
-  cancelWatch(subscriber: string, watchId: number): boolean {
-    const key = `${subscriber}#${watchId}`;
+  cancelWatch(subscriber: string, tag: string): boolean {
+    const key = `${subscriber}#${tag}`;
     const watcher = this.watches.get(key);
     if (watcher === undefined) return false;
     this.watches.delete(key);
@@ -63,15 +64,16 @@ export class ReplicaStorePort implements StorePort {
     this.watches.clear();
   }
 
-  private async pump(subscriber: string, watcher: Watcher): Promise<void> {
+  private async pump(subscriber: string, tag: string, watcher: Watcher): Promise<void> {
     const from = this.system.address(STORE_ACTOR);
+    const key = `${subscriber}#${tag}`;
     for (;;) {
       const response = await watcher.next();
       if (response === undefined) break;
-      const sent = this.system.tell(from, subscriber, WATCH_EVENT_KIND, response);
+      const sent = this.system.tell(from, subscriber, WATCH_EVENT_KIND, { tag, response });
       if (!sent.ok || response.kind === "canceled") break;
     }
     watcher.cancel();
-    this.watches.delete(`${subscriber}#${watcher.id}`);
+    if (this.watches.get(key) === watcher) this.watches.delete(key);
   }
 }

@@ -4,8 +4,11 @@
  *
  *   kv.propose {envelope}            → {outcome, leader}   a write (any replica; forwarded)
  *   kv.range {request, serializable} → RangeResponse       linearizable by default (ReadIndex)
- *   kv.watch {request}               → {watchId}, then kv.watch.event tells to the asker
- *   kv.watch.cancel {watchId}        → {canceled}
+ *   kv.watch {request, tag}          → {tag}, then kv.watch.event {tag, response} tells
+ *   kv.watch.cancel {tag}            → {canceled}
+ *
+ * The watch's tag is chosen by the client, so that events racing ahead of the ask's reply are
+ * still recognised.
  *   kv.status                        → the replica's status
  *
  * The machine is small on purpose: `serving` until the node stops; the answers come from the
@@ -20,16 +23,17 @@ import type { WatchRequest } from "../mvcc/watch-hub.ts";
 export interface StorePort {
   propose(envelope: CommandEnvelope): Promise<unknown>;
   range(request: RangeRequest, serializable: boolean): Promise<unknown>;
-  watch(subscriber: string, request: WatchRequest): number;
-  cancelWatch(subscriber: string, watchId: number): boolean;
+  /** Starts a watch; its responses go to `subscriber` as `{tag, response}` tells. */
+  watch(subscriber: string, tag: string, request: WatchRequest): void;
+  cancelWatch(subscriber: string, tag: string): boolean;
   status(): unknown;
 }
 
 export type StoreServiceEvent =
   | ActorMessage<"kv.propose", { envelope: CommandEnvelope }>
   | ActorMessage<"kv.range", { request: RangeRequest; serializable?: boolean }>
-  | ActorMessage<"kv.watch", { request: WatchRequest }>
-  | ActorMessage<"kv.watch.cancel", { watchId: number }>
+  | ActorMessage<"kv.watch", { request: WatchRequest; tag: string }>
+  | ActorMessage<"kv.watch.cancel", { tag: string }>
   | ActorMessage<"kv.status", null>;
 
 type Reply = { reply?: (body: unknown) => void; fail?: (error: string) => void };
@@ -75,16 +79,20 @@ export const storeServiceMachine = setup({
     startWatch: ({ context, event }) => {
       if (event.type !== "kv.watch") return;
       answer(event, () => {
-        if (!isObject(event.body) || !isObject(event.body.request)) {
-          throw new Error("kv.watch needs {request: {key, rangeEnd?, startRevision?}}");
+        const body = event.body;
+        if (!isObject(body) || !isObject(body.request) || typeof body.tag !== "string") {
+          throw new Error(
+            "kv.watch needs {request: {key, rangeEnd?, startRevision?}, tag: string}",
+          );
         }
-        return { watchId: context.port.watch(event.from, event.body.request) };
+        context.port.watch(event.from, body.tag, body.request);
+        return { tag: body.tag };
       });
     },
     cancelWatch: ({ context, event }) => {
       if (event.type !== "kv.watch.cancel") return;
       answer(event, () => ({
-        canceled: context.port.cancelWatch(event.from, Number(event.body?.watchId)),
+        canceled: context.port.cancelWatch(event.from, String(event.body?.tag)),
       }));
     },
     reportStatus: ({ context, event }) => {

@@ -169,6 +169,8 @@ async function main(options: { json?: string; runs: string }): Promise<void> {
   const node = new NodeProcess(
     {
       id: "b1",
+      role: "agent",
+      servers: [],
       host: b1Host,
       port,
       peers: { b2: `${b2Host}:${port}` },
@@ -190,6 +192,8 @@ async function main(options: { json?: string; runs: string }): Promise<void> {
       await startChild([
         BOSUN_TS,
         "node",
+        "--role",
+        "agent",
         "--id",
         "b2",
         "--listen",

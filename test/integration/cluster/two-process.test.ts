@@ -36,6 +36,8 @@ function startN2(): ChildProcess {
       "tsx",
       BOSUN_TS,
       "node",
+      "--role",
+      "agent",
       "--id",
       "n2",
       "--listen",
@@ -62,6 +64,8 @@ beforeAll(async () => {
   n1 = new NodeProcess(
     {
       id: "n1",
+      role: "agent",
+      servers: [],
       host: n1Host,
       port,
       peers: { n2: `${n2Host}:${port}` },

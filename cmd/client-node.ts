@@ -1,0 +1,84 @@
+import { randomBytes } from "node:crypto";
+import type { Logger } from "pino";
+import { ActorSystem } from "../actors/system/actor-system.ts";
+import { type Clock, sleep } from "../actors/system/clock.ts";
+import { StoreClient } from "../raft/client/store-client.ts";
+import { CLIENT_ID_PREFIX, Mesh } from "../transport/mesh.ts";
+
+/**
+ * A short-lived client member of a cluster (a benchmark, `bosun chaos`): it dials every server
+ * with the join token, as `client-<random>`, and talks to the store with real store clients —
+ * sessions, retries and resuming watches included — over the same mesh the servers use.
+ */
+export interface ClientNodeOptions {
+  servers: Record<string, string>;
+  token: string;
+  clock: Clock;
+  logger: Logger;
+}
+
+const CONNECT_TIMEOUT_MS = 30_000;
+const CONNECT_POLL_MS = 20;
+
+export class ClientNode {
+  private constructor(
+    readonly system: ActorSystem,
+    private readonly mesh: Mesh,
+    private readonly servers: string[],
+  ) {}
+
+  static async connect(options: ClientNodeOptions): Promise<ClientNode> {
+    const nodeId = `${CLIENT_ID_PREFIX}${randomBytes(6).toString("hex")}`;
+    const mesh = new Mesh({
+      nodeId,
+      host: "127.0.0.1",
+      port: 0,
+      peers: options.servers,
+      token: options.token,
+      faultsEnabled: false,
+      clock: options.clock,
+      logger: options.logger,
+    });
+    const system = new ActorSystem({
+      nodeId,
+      clock: options.clock,
+      logger: options.logger,
+      wire: mesh,
+    });
+    await mesh.start();
+    const node = new ClientNode(system, mesh, Object.keys(options.servers));
+    await node.waitConnected(1);
+    return node;
+  }
+
+  /** Waits until at least `count` servers are connected. */
+  async waitConnected(count: number): Promise<void> {
+    const deadline = this.system.clock.nowMs() + CONNECT_TIMEOUT_MS;
+    for (;;) {
+      const up = Object.values(this.mesh.linkStates()).filter(
+        (l) => l.state === "connected",
+      ).length;
+      if (up >= count) return;
+      if (this.system.clock.nowMs() > deadline) {
+        throw new Error(
+          `connected to ${up} of ${this.servers.length} servers after ${CONNECT_TIMEOUT_MS} ms`,
+        );
+      }
+      await sleep(this.system.clock, CONNECT_POLL_MS);
+    }
+  }
+
+  /** A new store client (one session: use one per concurrent writer). */
+  storeClient(requestTimeoutMs?: number): StoreClient {
+    return new StoreClient({
+      system: this.system,
+      servers: () => this.servers,
+      ...(requestTimeoutMs ? { requestTimeoutMs } : {}),
+    });
+  }
+
+  async close(): Promise<void> {
+    this.system.stop();
+    await this.mesh.stop();
+  }
+}

@@ -1,0 +1,124 @@
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { pino } from "pino";
+import { SystemClock } from "../../actors/system/clock.ts";
+import { ClientNode } from "../../cmd/client-node.ts";
+import { type ClusterFile, readClusterFile } from "../../cmd/cluster-file.ts";
+import { isBosunNode, restartNode } from "../../cmd/launcher.ts";
+import type { NodeStatus } from "../../cmd/node/introspection.ts";
+import { getJson } from "../../cmd/node-client.ts";
+import { randomLoopbackBase } from "./loopback.ts";
+import { killAll, runBosun } from "./processes.ts";
+import { waitFor } from "./wait.ts";
+
+export interface RaftStatus {
+  role: string;
+  leader: string | null;
+  term: number;
+  commit: number;
+  applied: number;
+  revision: number;
+  snapshotsInstalled: number;
+  firstIndex: number;
+}
+
+/**
+ * A real local cluster for a test: `bosun up` in a temp run dir on random loopback addresses,
+ * plus a client member in this process. `stop()` kills whatever is left, even after a failure.
+ */
+export class LocalCluster {
+  readonly clock = new SystemClock();
+  client: ClientNode | null = null;
+
+  private constructor(
+    readonly runDir: string,
+    public cluster: ClusterFile,
+  ) {}
+
+  static async start(servers = 3, flags: string[] = []): Promise<LocalCluster> {
+    const runDir = mkdtempSync(join(tmpdir(), "bosun-cluster-"));
+    const up = await runBosun(
+      ["up", "--servers", String(servers), "--base-ip", randomLoopbackBase(servers), ...flags],
+      { BOSUN_RUN_DIR: runDir },
+    );
+    let cluster: ClusterFile | undefined;
+    try {
+      cluster = readClusterFile(runDir);
+    } catch {
+      // no cluster file: up failed before starting anything
+    }
+    const local = new LocalCluster(
+      runDir,
+      cluster ?? { name: "", token: "", faults: false, nodes: [] },
+    );
+    if (up.code !== 0) {
+      await local.stop();
+      throw new Error(`bosun up failed (${up.code}):\n${up.stdout}\n${up.stderr}`);
+    }
+    return local;
+  }
+
+  async connectClient(): Promise<ClientNode> {
+    const servers = Object.fromEntries(
+      this.cluster.nodes.map((n) => [n.id, `${n.host}:${n.port}`]),
+    );
+    this.client = await ClientNode.connect({
+      servers,
+      token: this.cluster.token,
+      clock: this.clock,
+      logger: pino({ level: "silent" }),
+    });
+    await this.client.waitConnected(this.cluster.nodes.length);
+    return this.client;
+  }
+
+  node(id: string) {
+    const node = this.cluster.nodes.find((n) => n.id === id);
+    if (!node) throw new Error(`no node ${id}`);
+    return node;
+  }
+
+  async raft(id: string): Promise<RaftStatus> {
+    const status = await getJson<NodeStatus>(this.node(id), "/status");
+    return status.raft as RaftStatus;
+  }
+
+  /** The id of the leader that every live member agrees on. */
+  async leader(except: string[] = []): Promise<string> {
+    return waitFor("an agreed leader", async () => {
+      const live = this.cluster.nodes.filter(
+        (n) => !except.includes(n.id) && n.pid && isBosunNode(n.pid),
+      );
+      const views = await Promise.all(live.map((n) => this.raft(n.id)));
+      const leaders = new Set(views.map((v) => v.leader));
+      const [leader] = [...leaders];
+      return leaders.size === 1 && leader && !except.includes(leader) ? leader : undefined;
+    });
+  }
+
+  kill(id: string, signal: NodeJS.Signals = "SIGKILL"): void {
+    const pid = this.node(id).pid;
+    if (pid && isBosunNode(pid)) process.kill(pid, signal);
+  }
+
+  async waitDead(id: string): Promise<void> {
+    const pid = this.node(id).pid;
+    await waitFor(`${id} to exit`, () => !pid || !isBosunNode(pid));
+  }
+
+  async restart(id: string): Promise<void> {
+    await this.waitDead(id);
+    restartNode(this.cluster, id, this.runDir);
+    await waitFor(`${id} to answer`, () => this.raft(id).then((r) => r !== null));
+  }
+
+  async stop(): Promise<void> {
+    try {
+      await this.client?.close();
+    } finally {
+      await killAll(this.cluster.nodes.map((n) => n.pid));
+      rmSync(this.runDir, { recursive: true, force: true });
+    }
+  }
+}
