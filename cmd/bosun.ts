@@ -1,4 +1,5 @@
 import { Command } from "commander";
+import { chaosCommand } from "./chaos.ts";
 import { inspectCommand } from "./inspect.ts";
 import { kvCommand } from "./kv.ts";
 import { nodeCommand } from "./node/command.ts";
@@ -16,6 +17,7 @@ program.addCommand(nodeCommand());
 program.addCommand(statusCommand());
 program.addCommand(inspectCommand());
 program.addCommand(kvCommand());
+program.addCommand(chaosCommand());
 
 try {
   await program.parseAsync(process.argv);
