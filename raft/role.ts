@@ -55,6 +55,7 @@ export type RaftRoleEvent =
   | { type: "PROPOSE"; data: Uint8Array; requestId?: string }
   | { type: "PROPOSE_CONF_CHANGE"; cc: ConfChange }
   | { type: "REPORT_UNREACHABLE"; id: NodeId }
+  | { type: "FORGET_LEADER" }
   | { type: "REPORT_SNAPSHOT"; id: NodeId; ok: boolean }
   | PeerMessageEvent
   | { type: "READ_INDEX"; ctx: Uint8Array }
@@ -162,6 +163,10 @@ function transferLeadership({
     runOrReportDrop(context, () => context.node.transferLeader(event.to));
 }
 
+function forgetLeader({ context }: { context: RaftRoleContext }): void {
+  context.node.forgetLeader();
+}
+
 function campaignNow({ context }: { context: RaftRoleContext }): void {
   context.node.campaign();
 }
@@ -210,6 +215,7 @@ export const raftRole = setup({
     readIndexAtNode,
     transferLeadership,
     campaignNow,
+    forgetLeader,
     advanceNode,
     emitReady,
   },
@@ -236,6 +242,7 @@ export const raftRole = setup({
     READ_INDEX: { actions: ["readIndexAtNode", "emitReady"] },
     TRANSFER_LEADER: { actions: ["transferLeadership", "emitReady"] },
     CAMPAIGN: { actions: ["campaignNow", "emitReady"] },
+    FORGET_LEADER: { actions: ["forgetLeader", "emitReady"] },
     ADVANCE: { actions: ["advanceNode", "emitReady"] },
   },
   states: {

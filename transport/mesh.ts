@@ -102,6 +102,7 @@ export class Mesh {
   private readonly faultRandom: SeededRandom;
   private readonly Socket: MeshSocketClass;
   private readonly links = new Map<string, Link>();
+  private readonly peerDownHandlers: ((peerId: string) => void)[] = [];
   private readonly sessions = new Set<Session>();
   private readonly pending = new Set<Session>();
   private readonly handlers = new Set<EnvelopeHandler>();
@@ -210,6 +211,16 @@ export class Mesh {
     const out: Record<string, LinkStatus> = {};
     for (const [id, link] of this.links) out[id] = linkStatus(link);
     return out;
+  }
+
+  /** Registers a handler told when a link stops being connected. */
+  onPeerDown(handler: (peerId: string) => void): void {
+    this.peerDownHandlers.push(handler);
+  }
+
+  /** Whether the link to `peerId` is connected now. */
+  isConnected(peerId: string): boolean {
+    return this.links.get(peerId)?.actor.getSnapshot().value === "connected";
   }
 
   /** The link statecharts, for the actor system to adopt and inspect. */
@@ -325,11 +336,16 @@ export class Mesh {
       counters: newCounters(),
     };
     let previous = "disconnected";
+    let wasConnected = false;
     actor.subscribe((snapshot) => {
       const state = String(snapshot.value);
       if (state === previous) return;
       previous = state;
       if (state === "connected") link.counters.connects++;
+      if (wasConnected && state !== "connected") {
+        for (const handler of this.peerDownHandlers) this.guard("peer down", () => handler(peerId));
+      }
+      wasConnected = state === "connected";
       const level = state === "connected" || state === "disconnected" ? "info" : "debug";
       this.log[level]({ peer: peerId, state, lastError: snapshot.context.lastError }, "link state");
     });

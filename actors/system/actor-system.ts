@@ -95,6 +95,7 @@ export class ActorSystem {
     this.limits = { ...DEFAULT_ACTOR_SYSTEM_LIMITS, ...options.limits };
     this.ring = new InspectionRing(this.limits.inspectionRingRecords);
     this.wire?.onEnvelope((envelope) => this.receive(envelope));
+    this.wire?.onPeerDown?.((nodeId) => this.failAsksTo(nodeId));
   }
 
   address(name: string): string {
@@ -197,6 +198,12 @@ export class ActorSystem {
     });
   }
 
+  /** Whether a message to `nodeId` would go out now (this node, or a connected peer). */
+  isReachable(nodeId: string): boolean {
+    if (nodeId === this.nodeId) return true;
+    return this.wire?.isConnected?.(nodeId) ?? this.wire !== undefined;
+  }
+
   /** Every actor on this node with its current state. */
   status(): ActorStatus[] {
     const out: ActorStatus[] = [];
@@ -227,6 +234,17 @@ export class ActorSystem {
       });
     }
     return out;
+  }
+
+  /**
+   * The link to `nodeId` went down: its pending asks fail now rather than at their timeout, so
+   * callers retry elsewhere at once. (The request may still have been processed: an ask's
+   * outcome is unknown on failure, as on timeout.)
+   */
+  private failAsksTo(nodeId: string): void {
+    for (const [id, ask] of this.pending) {
+      if (nodeOf(ask.to) === nodeId) this.settle(id, { error: `connection to ${nodeId} lost` });
+    }
   }
 
   /** Stops every actor and fails every pending ask. Idempotent. */

@@ -118,6 +118,7 @@ export class NodeProcess {
         (error) => this.onFatal(error),
       );
     }
+    this.watchLinksForLeaderLoss();
     this.logger.info({ port, peers: this.config.peers, role: this.config.role }, "node started");
     return port;
   }
@@ -134,6 +135,19 @@ export class NodeProcess {
       return this.server.readiness();
     }
     return { ready: true, reason: "meshed" };
+  }
+
+  /** A link that was connected and is no longer: tell the replica (fast failover). */
+  private watchLinksForLeaderLoss(): void {
+    for (const [peer, actor] of Object.entries(this.mesh.linkActors())) {
+      let was = String(actor.getSnapshot().value);
+      actor.subscribe((snapshot) => {
+        const now = String(snapshot.value);
+        if (was === "connected" && now !== "connected")
+          this.server?.replica.peerConnectionLost(peer);
+        was = now;
+      });
+    }
   }
 
   /** The replica cannot go on: stop serving and exit non-zero (a supervisor restarts us). */

@@ -301,40 +301,52 @@ export class StoreClient {
   private demoted: string | null = null;
   private nextTag = 0;
 
-  /** Servers to try: the known leader first, a server that just failed last. */
+  /**
+   * Servers to try: the known leader first, a server that just failed last, and any server we
+   * have no connection to after all the others (a request to it would only wait in a queue).
+   */
   private order(): string[] {
     const servers = [...this.options.servers()];
-    const rank = (s: string) => (s === this.preferred ? 0 : s === this.demoted ? 2 : 1);
+    const rank = (s: string) =>
+      (this.system.isReachable(s) ? 0 : 10) +
+      (s === this.preferred ? 0 : s === this.demoted ? 2 : 1);
     return servers.sort((a, b) => rank(a) - rank(b));
   }
 
+  /**
+   * Tries the servers in rounds, in `order()` (leader first, servers we have no connection to
+   * skipped while others remain); between rounds it pauses, doubling, since a round that failed
+   * everywhere usually means an election is under way.
+   */
   private async askWithRetry<T>(what: string, kind: string, body: unknown): Promise<T> {
     let last = "no servers";
     let pauseMs = RETRY_PAUSE_INITIAL_MS;
-    for (let attempt = 0; attempt < this.options.maxAttempts; attempt++) {
-      const servers = this.order();
-      if (servers.length === 0) break;
-      if (attempt > 0 && attempt % servers.length === 0) {
-        // every server refused once (an election is on?): wait a little before the next round
-        await sleep(this.system.clock, pauseMs);
-        pauseMs = Math.min(pauseMs * 2, RETRY_PAUSE_MAX_MS);
+    let attempts = 0;
+    while (attempts < this.options.maxAttempts) {
+      const ordered = this.order();
+      const reachable = ordered.filter((s) => this.system.isReachable(s));
+      const round = reachable.length > 0 ? reachable : ordered;
+      if (round.length === 0) break;
+      for (const server of round) {
+        if (attempts++ >= this.options.maxAttempts) break;
+        try {
+          const reply = await this.system.ask<T>(
+            this.address,
+            `${server}/${STORE_ACTOR}`,
+            kind,
+            body,
+            this.options.requestTimeoutMs,
+          );
+          if (this.demoted === server) this.demoted = null;
+          return reply;
+        } catch (error) {
+          last = (error as Error).message;
+          if (this.preferred === server) this.preferred = null;
+          this.demoted = server;
+        }
       }
-      const server = servers[attempt % servers.length] as string;
-      try {
-        const reply = await this.system.ask<T>(
-          this.address,
-          `${server}/${STORE_ACTOR}`,
-          kind,
-          body,
-          this.options.requestTimeoutMs,
-        );
-        if (this.demoted === server) this.demoted = null;
-        return reply;
-      } catch (error) {
-        last = (error as Error).message;
-        if (this.preferred === server) this.preferred = null;
-        this.demoted = server;
-      }
+      await sleep(this.system.clock, pauseMs);
+      pauseMs = Math.min(pauseMs * 2, RETRY_PAUSE_MAX_MS);
     }
     throw new StoreUnavailableError(what, this.options.maxAttempts, last);
   }

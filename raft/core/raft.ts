@@ -181,6 +181,19 @@ export class RaftNode {
     });
   }
 
+  /**
+   * A follower forgets its leader (etcd's MsgForgetLeader), e.g. when the host saw the leader's
+   * connection die: votes are then no longer refused for the check-quorum lease, so a new
+   * election can succeed at once instead of after a full election timeout. Safety does not rest
+   * on the lease (reads here use ReadIndex, not lease reads), only liveness; under lease-based
+   * reads it is ignored. If the leader is in fact alive, its next heartbeat restores it.
+   */
+  forgetLeader(): void {
+    if (this.role !== "follower" || this.lead === null) return;
+    if (this.cfg.readOnlyOption === "leaseBased") return;
+    this.lead = null;
+  }
+
   /** Starts an election now, as if the election timeout elapsed. */
   campaign(): void {
     this.stepInternal({ type: "MsgHup", from: this.id, to: this.id, term: 0 });

@@ -75,6 +75,13 @@ export const DEFAULT_REPLICA_LIMITS: ReplicaLimits = {
 };
 
 export const RAFT_ACTOR = "raft";
+/**
+ * After the leader's connection closes: the first follower campaigns after a short delay (its
+ * peers must notice the close too, or they still refuse votes for the leader's lease), the next
+ * after a stagger, so that two candidates do not split the vote.
+ */
+export const FAST_ELECTION_DELAY_MS = 30;
+export const FAST_ELECTION_STAGGER_MS = 150;
 export const RAFT_MESSAGE_KIND = "raft.msg";
 export const SNAPSHOT_CHUNK_KIND = "raft.snap";
 
@@ -182,6 +189,35 @@ export class Replica {
 
   proposeConfChange(cc: ConfChange): void {
     this.role?.send({ type: "PROPOSE_CONF_CHANGE", cc });
+  }
+
+  /**
+   * The connection to `peer` just closed. If it was our leader, its process is most likely gone
+   * (a killed process's sockets close at once): forget it, so votes are not refused for its
+   * lease, and start a (pre-)vote now instead of waiting out the election timeout. One follower
+   * goes first, by rank among the remaining voters; the next one tries a little later only if
+   * no leader emerged, so two candidates do not split the vote.
+   */
+  peerConnectionLost(peer: NodeId): void {
+    if (this.stopped || this.soft.lead !== peer || this.soft.role !== "follower") return;
+    this.options.logger.info({ leader: peer }, "connection to the leader lost: electing now");
+    this.role?.send({ type: "FORGET_LEADER" });
+    // Proposals and reads forwarded to that leader are lost with it: fail them now so their
+    // clients retry (a proposal that did commit is answered from the session table on retry).
+    const lost = new Error(`connection to leader ${peer} lost; retry`);
+    this.proposals.failAll(lost);
+    this.reads.failAll(lost);
+    const others = this.confState.voters.filter((id) => id !== peer).sort();
+    const rank = Math.max(0, others.indexOf(this.nodeId));
+    const campaign = () => {
+      const lead = this.soft.lead;
+      if (!this.stopped && this.soft.role !== "leader" && (lead === null || lead === peer)) {
+        this.role?.send({ type: "CAMPAIGN" });
+      }
+    };
+    // The first waits a moment so the other followers see the close too (and leave the lease).
+    const delayMs = FAST_ELECTION_DELAY_MS + rank * FAST_ELECTION_STAGGER_MS;
+    this.options.system.clock.setTimeout(campaign, delayMs);
   }
 
   transferLeadership(to: NodeId): void {

@@ -352,4 +352,31 @@ describe("Check-quorum (thesis §6.2) and leader leases (§4.2.3)", () => {
     expect(net.node("n1").status()).toMatchObject({ role: "leader", term });
     expect(net.node("n2").status()).toMatchObject({ lead: "n1", term });
   });
+
+  it("followers that forgot a dead leader elect a new one at once, inside the old lease", () => {
+    const net = new Network(["n1", "n2", "n3"], { checkQuorum: true, preVote: true });
+    net.elect("n1");
+    const term = net.node("n1").status().term;
+    net.isolate("n1"); // the leader's process died; its peers saw the connection close
+    net.node("n3").campaign(); // still within n2's lease: refused
+    net.stabilize();
+    expect(net.leaders().filter((id) => id !== "n1")).toEqual([]);
+    net.node("n2").forgetLeader();
+    net.node("n3").forgetLeader();
+    net.node("n3").campaign(); // no tick has passed: only forgetting made this possible
+    net.stabilize();
+    expect(net.node("n3").status()).toMatchObject({ role: "leader", term: term + 1 });
+  });
+
+  it("forgetting a leader that is alive costs nothing: its next heartbeat restores it", () => {
+    const net = new Network(["n1", "n2", "n3"], { checkQuorum: true, preVote: true });
+    net.elect("n1");
+    net.node("n2").forgetLeader();
+    net.node("n2").campaign(); // pre-vote: n3 is still in n1's lease and refuses
+    net.stabilize();
+    net.tick("n1");
+    net.stabilize();
+    expect(net.node("n1").status().role).toBe("leader");
+    expect(net.node("n2").status().lead).toBe("n1");
+  });
 });
