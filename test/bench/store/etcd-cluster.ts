@@ -1,28 +1,52 @@
 /**
  * A 3-member etcd cluster on loopback for the store benchmark (Debian's etcd-server 3.4,
- * installed on demand), spoken to through etcd's v3 HTTP/JSON gateway.
+ * installed on demand), spoken to through etcd's v3 HTTP/JSON gateway by a client that follows
+ * the same retry policy as bosun's store client (see `ClientPolicy`).
  */
 import { type ChildProcess, execFileSync, spawn } from "node:child_process";
 import { existsSync, mkdirSync } from "node:fs";
 import { join } from "node:path";
-import { SystemClock } from "../../../actors/system/clock.ts";
+import { SystemClock, sleep } from "../../../actors/system/clock.ts";
 import { waitFor } from "../../support/wait.ts";
-import type { BenchCluster, BenchKv } from "./kv-bench-client.ts";
+import {
+  type BenchCluster,
+  type BenchKv,
+  type ClientPolicy,
+  MAX_ATTEMPTS,
+  RETRY_PAUSE_INITIAL_MS,
+  RETRY_PAUSE_MAX_MS,
+} from "./kv-bench-client.ts";
 
 const clock = new SystemClock();
 const CLIENT_PORT = 2379;
 const PEER_PORT = 2380;
+const STATUS_TIMEOUT_MS = 1_000;
+const STOP_GRACE_MS = 5_000;
+/** A follower counts as caught up when its applied index is this close to the leader's. */
+const CAUGHT_UP_SLACK = 5;
 
 export interface EtcdTimings {
   heartbeatMs: number;
   electionMs: number;
 }
 
+/** etcd's own defaults (`--heartbeat-interval 100 --election-timeout 1000`). */
+export const ETCD_DEFAULT_TIMINGS: EtcdTimings = { heartbeatMs: 100, electionMs: 1_000 };
+
 interface Member {
   name: string;
   host: string;
   dataDir: string;
   process: ChildProcess | null;
+}
+
+interface EtcdStatus {
+  header: { member_id: string };
+  leader: string;
+  raftIndex?: string;
+  raft_index?: string;
+  raftAppliedIndex?: string;
+  raft_applied_index?: string;
 }
 
 export function ensureEtcdInstalled(): void {
@@ -43,33 +67,88 @@ export function prefixEnd(prefix: string): string {
   return bytes.toString("latin1");
 }
 
-async function post<T>(url: string, body: unknown): Promise<T> {
-  const res = await fetch(url, { method: "POST", body: JSON.stringify(body) });
+async function post<T>(url: string, body: unknown, timeoutMs: number): Promise<T> {
+  const res = await fetch(url, {
+    method: "POST",
+    body: JSON.stringify(body),
+    signal: AbortSignal.timeout(timeoutMs),
+  });
   const json = (await res.json()) as T & { error?: string; message?: string };
   if (!res.ok) throw new Error(`etcd ${url}: ${res.status} ${json.message ?? json.error ?? ""}`);
   return json;
 }
 
+const isAlive = (p: ChildProcess | null): p is ChildProcess =>
+  p !== null && p.exitCode === null && p.signalCode === null;
+
+/**
+ * One client: one endpoint at a time, retried like bosun's store client (per-attempt deadline,
+ * next member on failure, the member that answered last first, a pause after a full round).
+ */
 class EtcdKv implements BenchKv {
   private readonly controllers: AbortController[] = [];
-  constructor(private readonly endpoint: () => string) {}
+  private preferred: number;
+  private demoted = -1;
+
+  constructor(
+    private readonly endpoints: string[],
+    preferred: number,
+    private readonly policy: ClientPolicy,
+  ) {
+    this.preferred = preferred;
+  }
 
   async put(key: string, value: Uint8Array): Promise<void> {
-    await post(`${this.endpoint()}/v3/kv/put`, { key: b64(key), value: b64(value) });
+    await this.request("/v3/kv/put", { key: b64(key), value: b64(value) });
   }
 
   async rangePrefix(prefix: string): Promise<number> {
-    const res = await post<{ kvs?: unknown[] }>(`${this.endpoint()}/v3/kv/range`, {
+    const res = await this.request<{ kvs?: unknown[] }>("/v3/kv/range", {
       key: b64(prefix),
       range_end: b64(Buffer.from(prefixEnd(prefix), "latin1")),
     });
     return res.kvs?.length ?? 0;
   }
 
+  /** Members to try: the one that answered last first, one that just failed last. */
+  private order(): number[] {
+    const rank = (i: number) => (i === this.preferred ? 0 : i === this.demoted ? 2 : 1);
+    return this.endpoints.map((_, i) => i).sort((a, b) => rank(a) - rank(b));
+  }
+
+  private async request<T>(path: string, body: unknown): Promise<T> {
+    let last = "";
+    let pauseMs = RETRY_PAUSE_INITIAL_MS;
+    for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
+      const order = this.order();
+      if (attempt > 0 && attempt % order.length === 0) {
+        await sleep(clock, pauseMs);
+        pauseMs = Math.min(pauseMs * 2, RETRY_PAUSE_MAX_MS);
+      }
+      const i = order[attempt % order.length] as number;
+      try {
+        const res = await post<T>(
+          `${this.endpoints[i]}${path}`,
+          body,
+          this.policy.requestTimeoutMs,
+        );
+        this.preferred = i;
+        if (this.demoted === i) this.demoted = -1;
+        return res;
+      } catch (error) {
+        last = (error as Error).message;
+        if (this.preferred === i) this.preferred = -1;
+        this.demoted = i;
+      }
+    }
+    throw new Error(`etcd unavailable: ${path} failed ${MAX_ATTEMPTS} times (last: ${last})`);
+  }
+
   async watchPrefix(prefix: string, onPut: (key: string, value: Uint8Array) => void) {
     const controller = new AbortController();
     this.controllers.push(controller);
-    const res = await fetch(`${this.endpoint()}/v3/watch`, {
+    const endpoint = this.endpoints[this.order()[0] as number];
+    const res = await fetch(`${endpoint}/v3/watch`, {
       method: "POST",
       signal: controller.signal,
       body: JSON.stringify({
@@ -120,11 +199,12 @@ class EtcdKv implements BenchKv {
 export class EtcdCluster implements BenchCluster {
   readonly name = "etcd";
   private readonly members: Member[];
-  private endpointIndex = 0;
+  /** Every process this cluster started (restarts add to it), for stop and killNow. */
+  private readonly started: ChildProcess[] = [];
 
   constructor(
-    private readonly baseIp: string,
-    private readonly dir: string,
+    baseIp: string,
+    dir: string,
     private readonly timings: EtcdTimings,
   ) {
     const parts = baseIp.split(".").map(Number);
@@ -139,11 +219,11 @@ export class EtcdCluster implements BenchCluster {
   async start(): Promise<void> {
     ensureEtcdInstalled();
     for (const m of this.members) this.spawnMember(m, "new");
-    await waitFor("etcd healthy", () => this.healthy(), 30_000, 100);
+    await this.waitHealthy(30_000);
   }
 
   private spawnMember(m: Member, state: "new" | "existing"): void {
-    mkdirSync(m.dataDir, { recursive: true });
+    mkdirSync(m.dataDir, { recursive: true, mode: 0o700 });
     const cluster = this.members.map((x) => `${x.name}=http://${x.host}:${PEER_PORT}`).join(",");
     m.process = spawn(
       "etcd",
@@ -177,44 +257,57 @@ export class EtcdCluster implements BenchCluster {
       ],
       { stdio: ["ignore", "ignore", "ignore"] },
     );
+    this.started.push(m.process);
   }
 
-  private async healthy(): Promise<boolean> {
-    try {
-      return await this.leaderPid().then(() => true);
-    } catch {
-      return false;
-    }
-  }
-
-  endpoint(): string {
-    const alive = this.members.filter(
-      (m) => m.process?.exitCode === null && m.process.signalCode === null,
-    );
-    const m = alive[this.endpointIndex++ % Math.max(1, alive.length)] ?? this.members[0]!;
+  private url(m: Member): string {
     return `http://${m.host}:${CLIENT_PORT}`;
   }
 
-  /** A client pinned to the leader's endpoint when there is one (writes go there anyway). */
-  async client(): Promise<BenchKv> {
-    const leader = await this.leaderMember().catch(() => undefined);
-    const fixed = leader ? `http://${leader.host}:${CLIENT_PORT}` : undefined;
-    return new EtcdKv(() => fixed ?? this.endpoint());
+  private async status(m: Member): Promise<EtcdStatus | undefined> {
+    if (!isAlive(m.process)) return undefined;
+    return post<EtcdStatus>(`${this.url(m)}/v3/maintenance/status`, {}, STATUS_TIMEOUT_MS).catch(
+      () => undefined,
+    );
   }
 
   private async leaderMember(): Promise<Member> {
     for (const m of this.members) {
-      if (m.process?.exitCode !== null || m.process.signalCode !== null) continue;
-      const res = await fetch(`http://${m.host}:${CLIENT_PORT}/v3/maintenance/status`, {
-        method: "POST",
-        body: "{}",
-        signal: AbortSignal.timeout(1_000),
-      }).catch(() => undefined);
-      if (!res?.ok) continue;
-      const status = (await res.json()) as { header: { member_id: string }; leader: string };
-      if (status.leader !== "0" && status.leader === status.header.member_id) return m;
+      const s = await this.status(m);
+      if (s && s.leader !== "0" && s.leader === s.header.member_id) return m;
     }
     throw new Error("no etcd leader");
+  }
+
+  async waitHealthy(timeoutMs = 30_000): Promise<void> {
+    await waitFor(
+      "etcd: every member up, one leader, followers caught up",
+      async () => {
+        const all = await Promise.all(this.members.map((m) => this.status(m)));
+        if (all.some((s) => s === undefined)) return false;
+        const statuses = all as EtcdStatus[];
+        const leaders = new Set(statuses.map((s) => s.leader));
+        const [leader] = [...leaders];
+        if (leaders.size !== 1 || leader === "0") return false;
+        const lead = statuses.find((s) => s.header.member_id === leader);
+        if (!lead) return false;
+        const index = (s: EtcdStatus) =>
+          Number(s.raftAppliedIndex ?? s.raft_applied_index ?? s.raftIndex ?? s.raft_index ?? 0);
+        return statuses.every((s) => index(s) + CAUGHT_UP_SLACK >= index(lead));
+      },
+      timeoutMs,
+      100,
+    );
+  }
+
+  /** A client that starts at the leader when there is one (writes go there anyway). */
+  async client(policy: ClientPolicy): Promise<BenchKv> {
+    const leader = await this.leaderMember().catch(() => undefined);
+    return new EtcdKv(
+      this.members.map((m) => this.url(m)),
+      leader ? this.members.indexOf(leader) : 0,
+      policy,
+    );
   }
 
   async leaderPid(): Promise<number> {
@@ -229,23 +322,29 @@ export class EtcdCluster implements BenchCluster {
   async restart(pid: number): Promise<void> {
     const m = this.members.find((x) => x.process?.pid === pid);
     if (!m) throw new Error(`no etcd member with pid ${pid}`);
-    if (m.process && m.process.exitCode === null && m.process.signalCode === null) {
-      await new Promise((resolve) => m.process!.once("exit", resolve));
-    }
+    const p = m.process;
+    if (isAlive(p)) await new Promise((resolve) => p.once("exit", resolve));
     this.spawnMember(m, "existing");
+    await this.waitHealthy();
   }
 
   async stop(): Promise<void> {
     await Promise.all(
-      this.members.map(async (m) => {
-        const p = m.process;
-        if (!p || p.exitCode !== null || p.signalCode !== null) return;
+      this.started.filter(isAlive).map(async (p) => {
         const gone = new Promise((resolve) => p.once("exit", resolve));
+        p.kill("SIGCONT"); // a SIGSTOPped member would hold SIGTERM until continued
         p.kill("SIGTERM");
-        const timer = clock.setTimeout(() => p.kill("SIGKILL"), 5_000);
+        const timer = clock.setTimeout(() => p.kill("SIGKILL"), STOP_GRACE_MS);
         await gone;
         clock.clearTimeout(timer);
       }),
     );
+  }
+
+  killNow(): void {
+    for (const p of this.started.filter(isAlive)) {
+      p.kill("SIGCONT");
+      p.kill("SIGKILL");
+    }
   }
 }
