@@ -94,7 +94,7 @@ async function failover(o: FailoverOptions): Promise<number> {
   // Whatever happens from here on, the processes this run started die with it.
   const killOnExit = () => cluster.killAll();
   const interrupted = (signal: NodeJS.Signals) => {
-    console.error(`\n${signal}: killing the cluster's processes`);
+    console.error(`\n${signal}: killing the cluster's processes (run dir ${runDir} kept)`);
     cluster.killAll();
     process.exit(130);
   };

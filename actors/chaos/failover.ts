@@ -23,9 +23,8 @@ export interface FailoverRun {
   /** A new store client (one session) of the client member. */
   storeClient: () => StoreClient;
   probe: StatusProbe;
+  /** Every time in the run (history, fault instants, polls) is this clock's `nowMs()`. */
   clock: Clock;
-  /** The history's time source; `clock.nowMs()` unless a test says otherwise. */
-  now?: () => number;
   log: (line: string) => void;
   seed?: number;
 }
@@ -43,7 +42,7 @@ const PROGRESS_POLL_MS = 5;
 
 export async function runFailover(run: FailoverRun): Promise<ChaosReport> {
   const { settings, cluster, clock, log } = run;
-  const recorder = new HistoryRecorder(run.now ?? (() => clock.nowMs()));
+  const recorder = new HistoryRecorder(() => clock.nowMs());
   const watcher = new LeaderWatcher(clock, run.probe);
   const injector = new FaultInjector(cluster);
   const workload = new Workload({
@@ -89,7 +88,9 @@ export async function runFailover(run: FailoverRun): Promise<ChaosReport> {
       HISTORY_READ_TIMEOUT_MS,
     ).finally(() => historyClient.close());
     log(`checking ${recorder.ops.length} operations against ${writes.length} store writes`);
+    const checkStartMs = clock.nowMs();
     verdict = analyzeHistory(recorder.ops, writes);
+    log(`checked in ${(clock.nowMs() - checkStartMs).toFixed(0)} ms`);
   } catch (e) {
     error ??= `history check: ${(e as Error).message}`;
   }
