@@ -23,6 +23,8 @@ export interface AdminDeps {
 }
 
 export const MAX_ADMIN_BODY_BYTES = 64 * 1024;
+/** A kv request carries at most one value (≤ 1.5 MiB, the store's limit) plus its JSON. */
+export const MAX_KV_BODY_BYTES = 2 * 1024 * 1024;
 const REMOTE_ASK_TIMEOUT_MS = 3_000;
 
 class HttpError extends Error {
@@ -47,13 +49,12 @@ function authorized(req: IncomingMessage, token: string): boolean {
   return given.length === wanted.length && timingSafeEqual(given, wanted);
 }
 
-async function readJson(req: IncomingMessage): Promise<unknown> {
+async function readJson(req: IncomingMessage, maxBytes = MAX_ADMIN_BODY_BYTES): Promise<unknown> {
   const chunks: Buffer[] = [];
   let size = 0;
   for await (const chunk of req) {
     size += (chunk as Buffer).length;
-    if (size > MAX_ADMIN_BODY_BYTES)
-      throw new HttpError(413, `body over ${MAX_ADMIN_BODY_BYTES} bytes`);
+    if (size > maxBytes) throw new HttpError(413, `body over ${maxBytes} bytes`);
     chunks.push(chunk as Buffer);
   }
   try {
@@ -68,7 +69,7 @@ export function createAdminHandler(deps: AdminDeps) {
     const client = deps.storeClient();
     if (!authorized(req, deps.token)) return send(res, 401, { error: "bearer token required" });
     if (client === null) return send(res, 404, { error: "this node is not a server: no store" });
-    kvRoute(client, key, url, () => readJson(req), res, req).then(
+    kvRoute(client, key, url, () => readJson(req, MAX_KV_BODY_BYTES), res, req).then(
       (body) => {
         if (body === STREAMING) return;
         if (body === undefined) send(res, 404, { error: `no route ${key}` });

@@ -57,7 +57,10 @@ export async function kvRoute(
       throw Object.assign(new Error("body must be {key: string, value: string}"), { code: 400 });
     }
     const r = await client.put(enc(b.key), enc(b.value));
-    if (r.kind === "error") throw Object.assign(new Error(`put failed: ${r.error}`), { code: 400 });
+    if (r.kind === "error") {
+      const code = r.error.endsWith("too large") ? 413 : 400;
+      throw Object.assign(new Error(`put failed: ${r.error}`), { code });
+    }
     return { revision: r.header.revision };
   }
   if (key === "POST /kv/delete") {

@@ -127,7 +127,14 @@ export class StoreClient {
       }
       throw new Error(`write refused by the session table: ${outcome.status}`);
     };
-    const result = this.queue.then(run, run);
+    const guarded = () =>
+      run().catch((error: unknown) => {
+        // The write's fate is unknown: it may yet apply under its seq. A fresh session keeps
+        // every later write's seq in order; exactly-once holds for what was acknowledged.
+        this.clientId = null;
+        throw error;
+      });
+    const result = this.queue.then(guarded, guarded);
     this.queue = result.catch(() => undefined);
     return result;
   }
