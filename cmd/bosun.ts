@@ -2,6 +2,7 @@ import { Command } from "commander";
 import { chaosCommand } from "./chaos.ts";
 import { inspectCommand } from "./inspect.ts";
 import { kvCommand } from "./kv.ts";
+import { memberCommand } from "./member.ts";
 import { nodeCommand } from "./node/command.ts";
 import { statusCommand } from "./status.ts";
 import { downCommand, upCommand } from "./up.ts";
@@ -17,6 +18,7 @@ program.addCommand(nodeCommand());
 program.addCommand(statusCommand());
 program.addCommand(inspectCommand());
 program.addCommand(kvCommand());
+program.addCommand(memberCommand());
 program.addCommand(chaosCommand());
 
 try {

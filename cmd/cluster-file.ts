@@ -20,6 +20,8 @@ export interface ClusterFile {
   faults: boolean;
   /** Extra `bosun node` flags every node gets (tick, election, snapshot settings). */
   nodeFlags?: string[];
+  /** The servers the cluster was first started with (a joining server bootstraps from them). */
+  bootstrap?: string[];
   nodes: ClusterNode[];
 }
 

@@ -24,7 +24,7 @@ export function nodeArgs(cluster: ClusterFile, node: ClusterNode, runDir: string
   args.push("--token-file", tokenFile(runDir));
   if (peers) args.push("--peers", peers);
   if (cluster.faults) args.push("--faults");
-  args.push("--servers", cluster.nodes.map((n) => n.id).join(","));
+  args.push("--servers", (cluster.bootstrap ?? cluster.nodes.map((n) => n.id)).join(","));
   args.push(...(cluster.nodeFlags ?? []));
   return args;
 }

@@ -61,7 +61,8 @@ export function planCluster(options: UpOptions, runDir: string): ClusterFile {
   if (options.electionTicks) nodeFlags.push("--election-ticks", options.electionTicks);
   if (options.snapshotEntries) nodeFlags.push("--snapshot-entries", options.snapshotEntries);
   const token = randomBytes(24).toString("hex");
-  return { name: options.name, token, faults: options.faults, nodeFlags, nodes };
+  const bootstrap = nodes.map((n) => n.id);
+  return { name: options.name, token, faults: options.faults, nodeFlags, bootstrap, nodes };
 }
 
 function refuseIfRunning(runDir: string): void {

@@ -3,6 +3,7 @@ import type { IncomingMessage, ServerResponse } from "node:http";
 import type { Registry } from "prom-client";
 import type { ActorSystem } from "../../actors/system/actor-system.ts";
 import type { StoreClient } from "../../raft/client/store-client.ts";
+import { type Membership, NotLeaderError } from "../../raft/replica/membership.ts";
 import { FaultRuleError } from "../../transport/faults.ts";
 import type { Introspection } from "./introspection.ts";
 import { kvRoute, STREAMING } from "./kv-http.ts";
@@ -18,6 +19,8 @@ export interface AdminDeps {
   token: string;
   ready: () => { ready: boolean; reason: string };
   setFaultRules: (rules: unknown) => void;
+  /** Membership changes, on a server. */
+  membership: () => Membership | null;
   /** The store client of a server node; absent on agents. */
   storeClient: () => StoreClient | null;
 }
@@ -125,6 +128,24 @@ export function createAdminHandler(deps: AdminDeps) {
         throw new HttpError(code, (error as Error).message);
       }
       return { ok: true };
+    },
+    "POST /admin/members": async (req) => {
+      if (!authorized(req, deps.token)) throw new HttpError(401, "bearer token required");
+      const membership = deps.membership();
+      if (membership === null) throw new HttpError(404, "this node is not a server");
+      const body = (await readJson(req)) as { op?: unknown; id?: unknown; address?: unknown };
+      try {
+        if (body?.op === "add" && typeof body.id === "string" && typeof body.address === "string") {
+          return await membership.add(body.id, body.address);
+        }
+        if (body?.op === "remove" && typeof body.id === "string")
+          return await membership.remove(body.id);
+      } catch (error) {
+        // the CLI asks the leader it is told about
+        if (error instanceof NotLeaderError) throw new HttpError(421, error.message);
+        throw new HttpError(409, (error as Error).message);
+      }
+      throw new HttpError(400, "body must be {op: 'add', id, address} or {op: 'remove', id}");
     },
     "POST /admin/crash": (req, url) => {
       if (!authorized(req, deps.token)) throw new HttpError(401, "bearer token required");

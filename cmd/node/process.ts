@@ -4,7 +4,9 @@ import { type Clock, sleep } from "../../actors/system/clock.ts";
 import { echoMachine } from "../../actors/system/echo.ts";
 import { nodeActorMachine } from "../../actors/system/node-actor.ts";
 import { peerMonitorMachine } from "../../actors/system/peer-monitor.ts";
-import { Mesh } from "../../transport/mesh.ts";
+import type { ConfState } from "../../raft/core/messages.ts";
+import { decodeMemberContext } from "../../raft/replica/membership.ts";
+import { isClientId, Mesh } from "../../transport/mesh.ts";
 import { createAdminHandler } from "./admin-http.ts";
 import { Introspection, type LinkView } from "./introspection.ts";
 import { createMetrics } from "./metrics.ts";
@@ -42,6 +44,8 @@ export class NodeProcess {
   private readonly introspection: Introspection;
   private stopping: Promise<void> | null = null;
   server: ServerRole | null = null;
+  /** Whether this server is in the membership (bootstrap members are from the start). */
+  private wasMember: boolean;
   port = 0;
 
   constructor(
@@ -49,6 +53,7 @@ export class NodeProcess {
     clock: Clock,
     private readonly logger: Logger,
   ) {
+    this.wasMember = config.servers.includes(config.id);
     let handler: ReturnType<typeof createAdminHandler> | undefined;
     this.mesh = new Mesh({
       nodeId: config.id,
@@ -85,6 +90,7 @@ export class NodeProcess {
       ready: () => this.readiness(),
       setFaultRules: (rules) => this.mesh.setFaultRules(rules),
       storeClient: () => this.server?.client ?? null,
+      membership: () => this.server?.membership ?? null,
     });
   }
 
@@ -116,6 +122,7 @@ export class NodeProcess {
         this.system,
         this.logger,
         (error) => this.onFatal(error),
+        (confState, context) => this.onMembersChanged(confState, context),
       );
     }
     this.watchLinksForLeaderLoss();
@@ -135,6 +142,32 @@ export class NodeProcess {
       return this.server.readiness();
     }
     return { ready: true, reason: "meshed" };
+  }
+
+  /**
+   * The Raft membership changed: the mesh learns a new member's address from the change's
+   * context and forgets removed members. A server removed itself stops: it is no longer part
+   * of the cluster (like etcd, it must not campaign and disturb the others).
+   */
+  private onMembersChanged(confState: ConfState, context: Uint8Array): void {
+    const members = new Set([...confState.voters, ...confState.learners]);
+    const added = decodeMemberContext(context);
+    if (added && added.id !== this.config.id && members.has(added.id)) {
+      this.mesh.addPeer(added.id, added.address);
+    }
+    for (const peer of Object.keys(this.mesh.linkStates())) {
+      if (!isClientId(peer) && !members.has(peer)) this.mesh.removePeer(peer);
+    }
+    // A joining server replays changes from before its own addition: only a server that was a
+    // member and is no longer has been removed.
+    if (members.has(this.config.id)) this.wasMember = true;
+    else if (this.wasMember) {
+      this.logger.warn(
+        { members: [...members] },
+        "this server was removed from the cluster: stopping",
+      );
+      this.stop().finally(() => process.exit(0));
+    }
   }
 
   /** A link that was connected and is no longer: tell the replica (fast failover). */

@@ -2,10 +2,12 @@ import { mkdirSync } from "node:fs";
 import { join } from "node:path";
 import type { Logger } from "pino";
 import type { ActorSystem } from "../../actors/system/actor-system.ts";
+import type { Clock } from "../../actors/system/clock.ts";
 import { StoreClient } from "../../raft/client/store-client.ts";
 import type { ConfState } from "../../raft/core/messages.ts";
 import { RocksBackend } from "../../raft/mvcc/rocks-backend.ts";
 import { MvccStore } from "../../raft/mvcc/store.ts";
+import { Membership } from "../../raft/replica/membership.ts";
 import { Replica } from "../../raft/replica/replica.ts";
 import { ReplicaStorePort, STORE_ACTOR } from "../../raft/replica/store-port.ts";
 import { storeServiceMachine } from "../../raft/replica/store-service.ts";
@@ -45,6 +47,7 @@ export class ServerRole {
     private readonly clients: StoreClient[],
     private readonly port: ReplicaStorePort,
     private readonly log: RocksLogStorage,
+    private readonly clock: Clock,
   ) {}
 
   static async start(
@@ -52,6 +55,7 @@ export class ServerRole {
     system: ActorSystem,
     logger: Logger,
     onFatal: (error: Error) => void,
+    onMembersChanged: (confState: ConfState, context: Uint8Array) => void,
   ): Promise<ServerRole> {
     const confState: ConfState = {
       voters: config.voters,
@@ -82,6 +86,7 @@ export class ServerRole {
           }
         : {}),
       onFatal,
+      onMembersChanged,
     });
     const port = new ReplicaStorePort(system, replica, store);
     replica.start();
@@ -90,8 +95,16 @@ export class ServerRole {
       { length: CLIENT_SESSIONS },
       () => new StoreClient({ system, servers: () => replica.status().voters }),
     );
-    return new ServerRole(replica, store, clients, port, log);
+    return new ServerRole(replica, store, clients, port, log, system.clock);
   }
+
+  /** Online membership changes, on the leader. */
+  get membership(): Membership {
+    this.membershipValue ??= new Membership(this.replica, this.clock);
+    return this.membershipValue;
+  }
+
+  private membershipValue: Membership | null = null;
 
   /** A store client for one request; writes on different clients run in parallel. */
   get client(): StoreClient {

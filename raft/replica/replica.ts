@@ -140,6 +140,11 @@ export class Replica {
     this.role.subscribe({ error: (error: unknown) => this.fatal(error) });
   }
 
+  /** The membership as of the last applied configuration change. */
+  members(): ConfState {
+    return this.confState;
+  }
+
   /** The role and leader as the core last reported them. */
   softState(): SoftState {
     return this.soft;
