@@ -52,10 +52,19 @@ interface EtcdStatus {
 export function ensureEtcdInstalled(): void {
   if (existsSync("/usr/bin/etcd")) return;
   console.log("installing Debian's etcd-server (apt-get)…");
-  execFileSync("apt-get", ["install", "-y", "etcd-server"], {
-    stdio: "inherit",
-    env: { ...process.env, DEBIAN_FRONTEND: "noninteractive" },
-  });
+  const apt = (...args: string[]) =>
+    execFileSync("apt-get", args, {
+      stdio: "inherit",
+      env: { ...process.env, DEBIAN_FRONTEND: "noninteractive" },
+    });
+  try {
+    apt("install", "-y", "etcd-server");
+  } catch {
+    apt("update"); // a fresh machine may have no package lists yet
+    apt("install", "-y", "etcd-server");
+  }
+  if (!existsSync("/usr/bin/etcd"))
+    throw new Error("apt-get installed etcd-server but /usr/bin/etcd is missing");
 }
 
 const b64 = (s: string | Uint8Array) => Buffer.from(s).toString("base64");
