@@ -153,7 +153,16 @@ export function upCommand(): Command {
         process.exit(1);
       }
       console.log(`\n${renderStatus(cluster, await collectStatus(cluster))}\n`);
-      console.log("try: npx bosun status | npx bosun inspect n1/peer-monitor | npx bosun down");
+      console.log(
+        [
+          "try, from another terminal in this folder:",
+          "  npx bosun status                  # members, Raft leader and lag, every actor",
+          "  npx bosun kv put /hello world     # the replicated store",
+          "  npx bosun kv get /hello",
+          "  npx bosun inspect n1/raft         # a live statechart",
+          "  npx bosun member add              # grow the cluster online",
+        ].join("\n"),
+      );
       if (!options.foreground) {
         for (const child of children) child.unref();
         process.exit(0);
