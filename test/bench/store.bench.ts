@@ -296,9 +296,11 @@ function gitDescription(): { commit: string; dirtyFiles: number } {
   try {
     const commit = execFileSync("git", ["rev-parse", "--short", "HEAD"], {
       encoding: "utf8",
+      stdio: ["ignore", "pipe", "ignore"],
     }).trim();
     const dirty = execFileSync("git", ["status", "--short", "--untracked-files=no"], {
       encoding: "utf8",
+      stdio: ["ignore", "pipe", "ignore"],
     });
     return { commit, dirtyFiles: dirty.split("\n").filter(Boolean).length };
   } catch {
