@@ -3,69 +3,53 @@
  * unique context; the core answers with a ReadState naming the commit index at that moment; the
  * read may be served once the state machine has applied that index.
  */
-import type { Clock, TimerId } from "../../actors/system/clock.ts";
-
-interface PendingRead {
-  resolve: () => void;
-  reject: (error: Error) => void;
-  timer: TimerId;
-  /** Set once the core has answered: the index to wait for. */
-  index: number | null;
-}
+import type { Clock } from "../../actors/system/clock.ts";
+import { Waiters } from "./waiters.ts";
 
 export class ReadQueue {
-  private readonly pending = new Map<string, PendingRead>();
+  private readonly waiters: Waiters<void>;
+  /** Confirmed reads: the index each waits for. */
+  private readonly confirmedAt = new Map<string, number>();
   private nextId = 1;
 
   constructor(
     private readonly nodeId: string,
-    private readonly clock: Clock,
-    private readonly maxPending: number,
-  ) {}
+    clock: Clock,
+    maxPending: number,
+  ) {
+    this.waiters = new Waiters(`reads on ${nodeId}`, clock, maxPending);
+  }
 
   get size(): number {
-    return this.pending.size;
+    return this.waiters.size;
   }
 
   /** A new read; `ctx` goes to the core's readIndex, `ready` resolves when it may be served. */
   enqueue(timeoutMs: number): { ctx: Uint8Array; ready: Promise<void> } {
-    if (this.pending.size >= this.maxPending) {
-      throw new Error(`too many reads pending on ${this.nodeId} (${this.maxPending})`);
-    }
     const id = `${this.nodeId}:${this.nextId++}`;
-    const ready = new Promise<void>((resolve, reject) => {
-      const timer = this.clock.setTimeout(() => {
-        this.pending.delete(id);
-        reject(new Error(`linearizable read not confirmed within ${timeoutMs} ms (no leader?)`));
-      }, timeoutMs);
-      this.pending.set(id, { resolve, reject, timer, index: null });
-    });
+    const message = `linearizable read not confirmed within ${timeoutMs} ms (no leader?)`;
+    const ready = this.waiters
+      .wait(id, timeoutMs, message)
+      .finally(() => this.confirmedAt.delete(id));
     return { ctx: new TextEncoder().encode(id), ready };
   }
 
   /** The core confirmed the read with `ctx` at commit index `index`. */
   confirmed(ctx: Uint8Array, index: number, appliedIndex: number): void {
-    const read = this.pending.get(new TextDecoder().decode(ctx));
-    if (read === undefined) return;
-    read.index = index;
+    const id = new TextDecoder().decode(ctx);
+    if (!this.waiters.has(id)) return; // timed out already, or another replica's read
+    this.confirmedAt.set(id, index);
     this.release(appliedIndex);
   }
 
   /** Serves every confirmed read whose index is applied. */
   release(appliedIndex: number): void {
-    for (const [id, read] of this.pending) {
-      if (read.index === null || read.index > appliedIndex) continue;
-      this.pending.delete(id);
-      this.clock.clearTimeout(read.timer);
-      read.resolve();
+    for (const [id, index] of this.confirmedAt) {
+      if (index <= appliedIndex) this.waiters.settle(id, undefined);
     }
   }
 
   failAll(error: Error): void {
-    for (const [id, read] of this.pending) {
-      this.pending.delete(id);
-      this.clock.clearTimeout(read.timer);
-      read.reject(error);
-    }
+    this.waiters.failAll(error);
   }
 }
