@@ -48,6 +48,7 @@ export class ServerRole {
     private readonly port: ReplicaStorePort,
     private readonly log: RocksLogStorage,
     private readonly clock: Clock,
+    private readonly logger: Logger,
   ) {}
 
   static async start(
@@ -67,7 +68,11 @@ export class ServerRole {
     mkdirSync(config.dataDir, { recursive: true });
     const log = await RocksLogStorage.open(join(config.dataDir, "raft"), { confState });
     const db = await RocksDb.open(join(config.dataDir, "mvcc"), { createIfMissing: true });
-    const store = await MvccStore.open(new RocksBackend(db, { ownsDb: true }));
+    // Applied batches are not fsync'd: the Raft log (fsync'd) replays whatever a machine crash
+    // loses, since the applied index is written in the same batch as the data it covers.
+    const store = await MvccStore.open(new RocksBackend(db, { ownsDb: true }), {
+      syncWrites: false,
+    });
     const replica = new Replica({
       system,
       log,
@@ -95,7 +100,7 @@ export class ServerRole {
       { length: CLIENT_SESSIONS },
       () => new StoreClient({ system, servers: () => replica.status().voters }),
     );
-    return new ServerRole(replica, store, clients, port, log, system.clock);
+    return new ServerRole(replica, store, clients, port, log, system.clock, logger);
   }
 
   /** Online membership changes, on the leader. */
@@ -132,10 +137,13 @@ export class ServerRole {
         .sort(([, a], [, b]) => b.match - a.match);
       const target = peers[0]?.[0];
       if (target) {
+        this.logger.info({ to: target, term: st.term }, "stopping: transferring leadership");
         this.replica.transferLeadership(target);
         for (let i = 0; i < 20 && this.replica.softState().role === "leader"; i++) {
           await transferWaitMs(25);
         }
+        const after = this.replica.softState();
+        this.logger.info({ leader: after.lead, role: after.role }, "leadership after transfer");
       }
     }
     for (const client of this.clients) client.close();

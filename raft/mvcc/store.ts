@@ -644,6 +644,19 @@ export class MvccStore implements WatchSource {
     });
   }
 
+  /**
+   * Makes everything applied so far durable (one fsync'd write of the meta row). With
+   * `syncWrites: false` the host calls this before it drops log entries the store covers: until
+   * then, a machine crash is repaired by replaying the log.
+   */
+  flush(): Promise<void> {
+    return this.exclusive(async () => {
+      this.assertServing();
+      const value = encodeValue(this.meta); // no batch is open here: meta is what was written
+      await this.backend.write([{ type: "put", key: META_STATE_KEY, value }], { sync: true });
+    });
+  }
+
   // -------------------------------------------------------------------------------------------
   // Reads
 

@@ -12,6 +12,8 @@ export interface PersistBatch {
   snapshot?: Snapshot | undefined;
   entries?: Entry[] | undefined;
   hardState?: HardState | undefined;
+  /** false: durability not needed (only the commit index changed). Default true. */
+  sync?: boolean | undefined;
 }
 
 export interface ReplicaLog extends Storage {

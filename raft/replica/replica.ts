@@ -259,6 +259,7 @@ export class Replica {
         snapshot: rd.snapshot ?? undefined,
         entries: rd.entries,
         hardState: rd.hardState ?? undefined,
+        sync: rd.mustSync,
       });
     }
     this.send(rd.messagesAfterPersist);
@@ -345,7 +346,12 @@ export class Replica {
     );
     this.lastSnapshotIndex = snap.appliedIndex;
     const compactTo = snap.appliedIndex - this.limits.keepEntriesAfterSnapshot;
-    if (compactTo > this.options.log.firstIndex()) await this.options.log.compact(compactTo);
+    if (compactTo > this.options.log.firstIndex()) {
+      // The store may apply without fsync (the log is the durable record): make it durable
+      // before the log forgets the entries that would rebuild it.
+      await this.options.store.flush();
+      await this.options.log.compact(compactTo);
+    }
   }
 
   // ---- messages ------------------------------------------------------------------------------

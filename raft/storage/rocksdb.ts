@@ -75,6 +75,11 @@ export interface PersistRequest {
   entries?: Entry[] | undefined;
   /** Written last. Its commit must not move backwards and must be within the log. */
   hardState?: HardState | undefined;
+  /**
+   * fsync the batch (default true). A Ready whose only change is the commit index need not be
+   * (etcd's MustSync): a commit index lost in a crash is learned again from the leader.
+   */
+  sync?: boolean | undefined;
 }
 
 export interface RocksLogStorageOptions {
@@ -387,7 +392,7 @@ export class RocksLogStorage implements Storage {
     return run;
   }
 
-  private async write(ops: WriteOp[]): Promise<void> {
+  private async write(ops: WriteOp[], sync = true): Promise<void> {
     let bytes = 0;
     for (const op of ops) bytes += op.key.length + (op.type === "put" ? op.value.length : 0);
     if (bytes > maxPersistBatchBytes) {
@@ -396,7 +401,7 @@ export class RocksLogStorage implements Storage {
       );
     }
     try {
-      await this.db.write(ops, { sync: true });
+      await this.db.write(ops, { sync });
     } catch (error) {
       this.failed = error as Error;
       throw error;
@@ -499,7 +504,8 @@ export class RocksLogStorage implements Storage {
     );
 
     if (ops.length === 0) return;
-    await this.write(ops);
+    const mustSync = request.sync !== false || snapshot !== undefined || appended.length > 0;
+    await this.write(ops, mustSync);
 
     // Durable: now the core may see it.
     if (snapshot) {
