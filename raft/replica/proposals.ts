@@ -3,6 +3,7 @@
  * when its entry is applied here, or fails on timeout (the entry may still commit later; the
  * client retries with the same session seq, and the session table answers from its cache).
  */
+import { randomBytes } from "node:crypto";
 import type { Clock } from "../../actors/system/clock.ts";
 import type { ApplyOutcome } from "../mvcc/responses.ts";
 import { Waiters } from "./waiters.ts";
@@ -10,6 +11,11 @@ import { Waiters } from "./waiters.ts";
 export class ProposalWaiters {
   private readonly waiters: Waiters<ApplyOutcome>;
   private nextId = 1;
+  /**
+   * Unique per process: after a restart the replica replays entries it proposed in its past
+   * life, whose ids must not match a new caller's (the simulator found this in its own nodes).
+   */
+  private readonly incarnation = randomBytes(6).toString("hex");
 
   constructor(
     private readonly nodeId: string,
@@ -25,7 +31,7 @@ export class ProposalWaiters {
 
   /** Registers a new proposal; the returned id goes into the entry. */
   register(timeoutMs: number): { requestId: string; outcome: Promise<ApplyOutcome> } {
-    const requestId = `${this.nodeId}:${this.nextId++}`;
+    const requestId = `${this.nodeId}:${this.incarnation}:${this.nextId++}`;
     const message = `proposal not applied within ${timeoutMs} ms (retry with the same seq)`;
     return { requestId, outcome: this.waiters.wait(requestId, timeoutMs, message) };
   }
