@@ -1,7 +1,7 @@
 import { describe } from "vitest";
 import { sweepSeeds } from "./seed-range.ts";
 
-// One of four seed sweeps (run in parallel by vitest): 250 seeds on 3 nodes.
-describe("deterministic simulation, 3 nodes, seeds 1..250", () => {
-  sweepSeeds(1, 250, 3);
+// One of four seed sweeps (run in parallel by vitest): 500 seeds on 3 nodes.
+describe("deterministic simulation, 3 nodes, seeds 1..500", () => {
+  sweepSeeds(1, 500, 3);
 });

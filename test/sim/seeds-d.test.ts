@@ -1,7 +1,7 @@
 import { describe } from "vitest";
 import { sweepSeeds } from "./seed-range.ts";
 
-// One of four seed sweeps (run in parallel by vitest): 250 seeds on 5 nodes.
-describe("deterministic simulation, 5 nodes, seeds 3001..3250", () => {
-  sweepSeeds(3001, 250, 5);
+// One of four seed sweeps (run in parallel by vitest): 500 seeds on 5 nodes.
+describe("deterministic simulation, 5 nodes, seeds 3001..3500", () => {
+  sweepSeeds(3001, 500, 5);
 });
