@@ -12,6 +12,8 @@ export interface ClusterNode {
   pid: number | null;
   logFile: string;
   dataDir: string;
+  /** The Kubernetes API server's port on `host` (HTTPS). */
+  apiPort?: number;
 }
 
 export interface ClusterFile {

@@ -2,6 +2,7 @@ import { type ChildProcess, spawn } from "node:child_process";
 import { existsSync, mkdirSync, openSync, readFileSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
+import { pkiPaths } from "../actors/apiserver/pki.ts";
 import { type Clock, sleep } from "../actors/system/clock.ts";
 import { type ClusterFile, type ClusterNode, writeClusterFile } from "./cluster-file.ts";
 
@@ -26,6 +27,15 @@ export function nodeArgs(cluster: ClusterFile, node: ClusterNode, runDir: string
   if (cluster.faults) args.push("--faults");
   args.push("--servers", (cluster.bootstrap ?? cluster.nodes.map((n) => n.id)).join(","));
   args.push(...(cluster.nodeFlags ?? []));
+  const pki = pkiPaths(runDir);
+  if (
+    node.apiPort !== undefined &&
+    existsSync(pki.adminToken) &&
+    existsSync(pki.serverCert(node.id))
+  ) {
+    args.push("--api-port", String(node.apiPort), "--api-token-file", pki.adminToken);
+    args.push("--api-cert", pki.serverCert(node.id), "--api-key", pki.serverKey(node.id));
+  }
   return args;
 }
 

@@ -2,6 +2,8 @@ import { randomBytes } from "node:crypto";
 import { rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { Command } from "commander";
+import { renderKubeconfig } from "../actors/apiserver/kubeconfig.ts";
+import { ensureClusterPki } from "../actors/apiserver/pki.ts";
 import { type Clock, SystemClock, sleep } from "../actors/system/clock.ts";
 import {
   type ClusterFile,
@@ -25,6 +27,32 @@ interface UpOptions {
   tickMs?: string;
   electionTicks?: string;
   snapshotEntries?: string;
+  apiPort?: string;
+}
+
+/** Where `up` writes the kubeconfig for kubectl. */
+export function kubeconfigPath(runDir: string): string {
+  return join(runDir, "kubeconfig");
+}
+
+/** The cluster CA, a server certificate per node and the admin token; then the kubeconfig. */
+function writeApiCredentials(runDir: string, cluster: ClusterFile, wallMs: number): string {
+  const { ca, adminToken } = ensureClusterPki(runDir, cluster.nodes, wallMs);
+  const path = kubeconfigPath(runDir);
+  const servers = cluster.nodes
+    .filter((n) => n.apiPort !== undefined)
+    .map((n) => ({ id: n.id, url: `https://${n.host}:${n.apiPort}` }));
+  writeFileSync(
+    path,
+    renderKubeconfig({
+      clusterName: cluster.name,
+      caCertPem: ca.certPem,
+      token: adminToken,
+      servers,
+    }),
+    { mode: 0o600 },
+  );
+  return path;
 }
 
 const READY_POLL_MS = 200;
@@ -45,6 +73,9 @@ export function planCluster(options: UpOptions, runDir: string): ClusterFile {
   const port = Number(options.port);
   if (!Number.isInteger(port) || port < 1 || port > 65_535)
     throw new Error(`bad --port ${options.port}`);
+  const apiPort = Number(options.apiPort ?? "6443");
+  if (!Number.isInteger(apiPort) || apiPort < 1 || apiPort > 65_535 || apiPort === port)
+    throw new Error(`bad --api-port ${options.apiPort}`);
   const nodes = Array.from({ length: servers }, (_, i) => {
     const id = `n${i + 1}`;
     return {
@@ -54,6 +85,7 @@ export function planCluster(options: UpOptions, runDir: string): ClusterFile {
       pid: null,
       logFile: join(runDir, "logs", `${id}.log`),
       dataDir: join(runDir, "data", id),
+      apiPort,
     };
   });
   const nodeFlags: string[] = [];
@@ -115,6 +147,7 @@ export function upCommand(): Command {
       "127.0.0.11",
     )
     .option("--port <port>", "port every node listens on (each on its own address)", "7100")
+    .option("--api-port <port>", "Kubernetes API server port (HTTPS) of every server", "6443")
     .option("--run-dir <dir>", "where pids, logs, data and the cluster file go", defaultRunDir())
     .option("--name <name>", "cluster name", "bosun")
     .option("--faults", "start nodes with fault injection and chaos enabled", false)
@@ -130,6 +163,7 @@ export function upCommand(): Command {
       const cluster = planCluster(options, runDir);
       writeClusterFile(runDir, cluster);
       writeFileSync(tokenFile(runDir), `${cluster.token}\n`, { mode: 0o600 });
+      const kubeconfig = writeApiCredentials(runDir, cluster, clock.wallMs());
       console.log(`starting ${cluster.nodes.length} nodes (run dir ${runDir})`);
       let stopping = false;
       const children = cluster.nodes.map((node) => {
@@ -161,6 +195,10 @@ export function upCommand(): Command {
           "  npx bosun kv get /hello",
           "  npx bosun inspect n1/raft         # a live statechart",
           "  npx bosun member add              # grow the cluster online",
+          "",
+          "kubectl against the cluster's API servers:",
+          `  export KUBECONFIG=${kubeconfig}`,
+          "  kubectl get namespaces",
         ].join("\n"),
       );
       if (!options.foreground) {

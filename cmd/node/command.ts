@@ -27,6 +27,11 @@ interface NodeOptions {
   tokenFile?: string;
   faults: boolean;
   logLevel: string;
+  apiPort: string;
+  apiTokenFile?: string;
+  apiCert?: string;
+  apiKey?: string;
+  apiInsecure: boolean;
 }
 
 function readToken(options: NodeOptions): string {
@@ -110,6 +115,26 @@ export function nodeCommand(): Command {
         .default(false),
     )
     .addOption(
+      new Option("--api-port <port>", "Kubernetes API server port (on --listen's host)")
+        .env("BOSUN_API_PORT")
+        .default("6443"),
+    )
+    .addOption(
+      new Option(
+        "--api-token-file <file>",
+        "bearer token the API server accepts; without it a server runs no API server",
+      ).env("BOSUN_API_TOKEN_FILE"),
+    )
+    .addOption(
+      new Option("--api-cert <file>", "API server certificate (PEM)").env("BOSUN_API_CERT"),
+    )
+    .addOption(new Option("--api-key <file>", "API server private key (PEM)").env("BOSUN_API_KEY"))
+    .addOption(
+      new Option("--api-insecure", "serve the API over plain HTTP (no TLS)")
+        .env("BOSUN_API_INSECURE")
+        .default(false),
+    )
+    .addOption(
       new Option("--log-level <level>", "pino log level").env("BOSUN_LOG_LEVEL").default("info"),
     )
     .action(async (options: NodeOptions) => {
@@ -139,6 +164,17 @@ export function nodeCommand(): Command {
           dataDir: options.dataDir,
           token: readToken(options),
           faults: Boolean(options.faults),
+          ...(options.apiTokenFile
+            ? {
+                api: {
+                  port: Number(options.apiPort),
+                  tokenFile: options.apiTokenFile,
+                  ...(options.apiCert ? { certFile: options.apiCert } : {}),
+                  ...(options.apiKey ? { keyFile: options.apiKey } : {}),
+                  insecure: Boolean(options.apiInsecure),
+                },
+              }
+            : {}),
         },
         new SystemClock(),
         logger,

@@ -1,4 +1,6 @@
+import { readFileSync } from "node:fs";
 import type { Logger } from "pino";
+import { ApiServer } from "../../actors/apiserver/server.ts";
 import { ActorSystem } from "../../actors/system/actor-system.ts";
 import { type Clock, sleep } from "../../actors/system/clock.ts";
 import { echoMachine } from "../../actors/system/echo.ts";
@@ -30,6 +32,17 @@ export interface NodeConfig {
   token: string;
   faults: boolean;
   pingIntervalMs?: number;
+  /** The Kubernetes API server of a server node (absent: none). */
+  api?: ApiConfig;
+}
+
+export interface ApiConfig {
+  port: number;
+  tokenFile: string;
+  /** PEM files; required unless `insecure` (plain HTTP). */
+  certFile?: string;
+  keyFile?: string;
+  insecure: boolean;
 }
 
 const PING_TIMEOUT_MS = 1_000;
@@ -44,6 +57,7 @@ export class NodeProcess {
   private readonly introspection: Introspection;
   private stopping: Promise<void> | null = null;
   server: ServerRole | null = null;
+  apiServer: ApiServer | null = null;
   /** Whether this server is in the membership (bootstrap members are from the start). */
   private wasMember: boolean;
   port = 0;
@@ -124,10 +138,33 @@ export class NodeProcess {
         (error) => this.onFatal(error),
         (confState, context) => this.onMembersChanged(confState, context),
       );
+      if (this.config.api) await this.startApiServer(this.config.api, this.server);
     }
     this.watchLinksForLeaderLoss();
     this.logger.info({ port, peers: this.config.peers, role: this.config.role }, "node started");
     return port;
+  }
+
+  private async startApiServer(api: ApiConfig, server: ServerRole): Promise<void> {
+    if (!api.insecure && (!api.certFile || !api.keyFile))
+      throw new Error("the API server needs --api-cert and --api-key (or --api-insecure)");
+    this.apiServer = new ApiServer({
+      host: this.config.host,
+      port: api.port,
+      tls:
+        api.insecure || !api.certFile || !api.keyFile
+          ? null
+          : {
+              certPem: readFileSync(api.certFile, "utf8"),
+              keyPem: readFileSync(api.keyFile, "utf8"),
+            },
+      token: readFileSync(api.tokenFile, "utf8").trim(),
+      clock: this.system.clock,
+      logger: this.logger.child({ component: "apiserver" }),
+      client: () => server.client,
+      ready: () => this.readiness(),
+    });
+    await this.apiServer.start();
   }
 
   /** Ready when this node's peer monitor sees every peer answer and, on a server, Raft is. */
@@ -193,6 +230,7 @@ export class NodeProcess {
     if (this.stopping === null) {
       this.stopping = (async () => {
         this.introspection.stop();
+        await this.apiServer?.stop();
         await this.server?.stop((ms) => sleep(this.system.clock, ms));
         this.system.stop();
         await this.mesh.stop();

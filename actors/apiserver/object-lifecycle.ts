@@ -1,0 +1,142 @@
+/**
+ * What the registry does to an object before it is stored (the generic registry's
+ * BeforeCreate/BeforeUpdate with each kind's strategy): system metadata, defaults, status kept
+ * apart from spec, generation on spec changes, validation. Pure: ids and time come in.
+ */
+import { applyDefaults } from "../api/defaults.ts";
+import type { FieldError } from "../api/field-error.ts";
+import { asObject, isJsonObject, type JsonObject, jsonEqual } from "../api/json.ts";
+import { initializeObjectMeta } from "../api/object-meta.ts";
+import { apiVersionOf, qualifiedKind, type ResourceInfo } from "../api/resources.ts";
+import { badRequestStatus, invalidStatus } from "../api/status.ts";
+import { validateCreate, validateUpdate } from "../api/validation.ts";
+import { ApiError } from "./api-error.ts";
+
+/** Kinds whose `metadata.generation` counts spec changes (their controllers report observedGeneration). */
+const TRACKS_GENERATION = new Set(["Deployment", "ReplicaSet"]);
+
+export function hasStatusSubresource(r: ResourceInfo): boolean {
+  return r.subresources.some((s) => s.name === "status");
+}
+
+/** RFC 3339 with seconds, as Kubernetes' metav1.Time marshals. */
+export function rfc3339(wallMs: number): string {
+  return new Date(wallMs).toISOString().replace(/\.\d{3}Z$/, "Z");
+}
+
+function invalid(r: ResourceInfo, name: string, errors: FieldError[]): ApiError {
+  return new ApiError(invalidStatus({ group: r.group, kind: r.kind }, name, errors));
+}
+
+/** Checks and fills `apiVersion`/`kind` and the namespace from the URL. */
+export function checkTypeAndNamespace(
+  r: ResourceInfo,
+  body: JsonObject,
+  namespace: string | null,
+): JsonObject {
+  const apiVersion = apiVersionOf(r);
+  if (body.kind !== undefined && body.kind !== r.kind)
+    throw new ApiError(
+      badRequestStatus(
+        `the API version in the data (${String(body.apiVersion)}) does not match the expected API version (${apiVersion})`,
+      ),
+    );
+  if (body.apiVersion !== undefined && body.apiVersion !== apiVersion)
+    throw new ApiError(
+      badRequestStatus(
+        `the API version in the data (${String(body.apiVersion)}) does not match the expected API version (${apiVersion})`,
+      ),
+    );
+  const meta = { ...asObject(body.metadata) };
+  if (r.namespaced) {
+    if (meta.namespace !== undefined && meta.namespace !== "" && meta.namespace !== namespace)
+      throw new ApiError(
+        badRequestStatus(
+          "the namespace of the provided object does not match the namespace sent on the request",
+        ),
+      );
+    meta.namespace = namespace ?? "";
+  } else delete meta.namespace;
+  return { ...body, apiVersion, kind: r.kind, metadata: meta };
+}
+
+export interface CreateContext {
+  uid: string;
+  wallMs: number;
+  generateNameSuffix: string;
+}
+
+export function prepareCreate(
+  r: ResourceInfo,
+  body: JsonObject,
+  namespace: string | null,
+  ctx: CreateContext,
+): JsonObject {
+  const typed = checkTypeAndNamespace(r, body, namespace);
+  const metadata = initializeObjectMeta(typed.metadata, {
+    uid: ctx.uid,
+    creationTimestamp: rfc3339(ctx.wallMs),
+    generateNameSuffix: ctx.generateNameSuffix,
+    tracksGeneration: TRACKS_GENERATION.has(r.kind),
+  });
+  const obj = applyDefaults(r.kind, { ...typed, metadata });
+  const errors = validateCreate(r.kind, obj);
+  if (errors.length > 0) throw invalid(r, String(asObject(obj.metadata).name ?? ""), errors);
+  return obj;
+}
+
+/**
+ * The object an update stores: the caller's, with the system fields of `old` kept, status kept
+ * from `old` on the main resource (and only status taken on `/status`), generation bumped when
+ * the spec changed.
+ */
+export function prepareUpdate(
+  r: ResourceInfo,
+  body: JsonObject,
+  old: JsonObject,
+  namespace: string | null,
+  subresource: string | null,
+): JsonObject {
+  const typed = checkTypeAndNamespace(r, body, namespace);
+  const oldMeta = asObject(old.metadata);
+  let next: JsonObject;
+  if (subresource === "status") {
+    next = { ...old, status: typed.status ?? {} };
+  } else {
+    next = { ...typed };
+    if (hasStatusSubresource(r) && old.status !== undefined) next.status = old.status;
+    else if (hasStatusSubresource(r)) delete next.status;
+    const meta = { ...asObject(typed.metadata) };
+    for (const k of [
+      "uid",
+      "creationTimestamp",
+      "deletionTimestamp",
+      "deletionGracePeriodSeconds",
+      "generation",
+    ]) {
+      if (oldMeta[k] !== undefined) meta[k] = oldMeta[k];
+      else delete meta[k];
+    }
+    next.metadata = meta;
+    next = applyDefaults(r.kind, next);
+    if (
+      TRACKS_GENERATION.has(r.kind) &&
+      !jsonEqual(next.spec ?? null, old.spec ?? null) &&
+      typeof oldMeta.generation === "number"
+    )
+      (next.metadata as JsonObject).generation = oldMeta.generation + 1;
+  }
+  const errors = validateUpdate(r.kind, next, old);
+  if (errors.length > 0) throw invalid(r, String(oldMeta.name ?? ""), errors);
+  return next;
+}
+
+/** Equal apart from resourceVersion: such an update writes nothing (Kubernetes skips it too). */
+export function sameObject(a: JsonObject, b: JsonObject): boolean {
+  const strip = (o: JsonObject) => {
+    const m = isJsonObject(o.metadata) ? { ...o.metadata } : {};
+    delete m.resourceVersion;
+    return { ...o, metadata: m };
+  };
+  return jsonEqual(strip(a), strip(b));
+}

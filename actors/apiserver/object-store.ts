@@ -1,0 +1,207 @@
+/**
+ * Kubernetes objects in the replicated store (the apiserver's `storage.Interface` over etcd3):
+ * JSON values under registry keys, `metadata.resourceVersion` = the key's modRevision on the
+ * way out and never stored. Creates and guarded updates/deletes are txns, so AlreadyExists and
+ * Conflict are decided by the state machine, exactly once, whatever server serves the request.
+ */
+
+import type { StoreClient, WatchHandle } from "../../raft/client/store-client.ts";
+import type { Compare, TxnOp } from "../../raft/mvcc/commands.ts";
+import { prefixRangeEnd } from "../../raft/mvcc/key-range.ts";
+import type { CommandResponse, KeyValue } from "../../raft/mvcc/responses.ts";
+import type { WatchResponse } from "../../raft/mvcc/watch-hub.ts";
+import type { JsonObject } from "../api/json.ts";
+import { isJsonObject } from "../api/json.ts";
+import type { ResourceInfo } from "../api/resources.ts";
+
+const enc = (s: string) => Buffer.from(s, "utf8");
+
+export interface StoredObject {
+  object: JsonObject;
+  modRevision: number;
+}
+
+/** The outcome of a conditional write, for the handler to turn into a Status. */
+export type WriteOutcome =
+  | { kind: "ok"; object: JsonObject; revision: number }
+  | { kind: "exists" }
+  | { kind: "conflict" }
+  | { kind: "notFound" }
+  | { kind: "namespaceNotFound" };
+
+export class CompactedError extends Error {
+  constructor(readonly compactRevision: number) {
+    super(`revision compacted (compact revision ${compactRevision})`);
+  }
+}
+
+/** Decodes a stored value and stamps its resourceVersion. */
+export function decodeObject(kv: Pick<KeyValue, "value" | "modRevision">): JsonObject {
+  const parsed: unknown = JSON.parse(Buffer.from(kv.value).toString("utf8"));
+  if (!isJsonObject(parsed)) throw new Error("stored object is not a JSON object");
+  const meta = isJsonObject(parsed.metadata) ? parsed.metadata : {};
+  parsed.metadata = { ...meta, resourceVersion: String(kv.modRevision) };
+  return parsed;
+}
+
+function encodeObject(object: JsonObject): Buffer {
+  const meta = isJsonObject(object.metadata) ? { ...object.metadata } : {};
+  delete meta.resourceVersion;
+  return enc(JSON.stringify({ ...object, metadata: meta }));
+}
+
+function withRevision(object: JsonObject, revision: number): JsonObject {
+  const meta = isJsonObject(object.metadata) ? object.metadata : {};
+  return { ...object, metadata: { ...meta, resourceVersion: String(revision) } };
+}
+
+function txnResult(r: CommandResponse): { succeeded: boolean; revision: number } {
+  if (r.kind === "error") {
+    const e = r as { error: string };
+    throw new Error(`store write failed: ${e.error}`);
+  }
+  if (r.kind !== "txn") throw new Error(`unexpected store response ${r.kind}`);
+  return { succeeded: r.succeeded, revision: r.header.revision };
+}
+
+export interface ListPage {
+  items: JsonObject[];
+  /** The revision the page was read at (the list's resourceVersion). */
+  revision: number;
+  /** The key after which the next page starts, when there is one. */
+  nextKey: string | null;
+  /** How many more keys the collection holds after this page. */
+  remaining: number;
+}
+
+export class ObjectStore {
+  constructor(private readonly client: () => StoreClient) {}
+
+  async get(key: string, serializable: boolean): Promise<StoredObject | null> {
+    const r = await this.client().range({ key: enc(key) }, serializable);
+    const kv = r.kvs[0];
+    return kv ? { object: decodeObject(kv), modRevision: kv.modRevision } : null;
+  }
+
+  /** The current store revision (linearizable). */
+  async currentRevision(): Promise<number> {
+    const r = await this.client().range({ key: enc("/registry/"), countOnly: true });
+    return r.header.revision;
+  }
+
+  /** A page of `prefix`, from `startKey` (inclusive), at `revision` (0 = now). */
+  async list(
+    prefix: string,
+    options: { startKey?: string; revision?: number; limit?: number; serializable: boolean },
+  ): Promise<ListPage> {
+    const key = enc(options.startKey ?? prefix);
+    let r: Awaited<ReturnType<StoreClient["range"]>>;
+    try {
+      r = await this.client().range(
+        {
+          key,
+          rangeEnd: prefixRangeEnd(enc(prefix)),
+          revision: options.revision ?? 0,
+          limit: options.limit ?? 0,
+        },
+        options.serializable,
+      );
+    } catch (error) {
+      const m = /compacted/.exec((error as Error).message);
+      if (m) throw new CompactedError(0);
+      throw error;
+    }
+    const items = r.kvs.map(decodeObject);
+    const last = r.kvs[r.kvs.length - 1];
+    const nextKey = r.more && last ? `${Buffer.from(last.key).toString("utf8")}\u0000` : null;
+    return { items, revision: r.header.revision, nextKey, remaining: r.count - r.kvs.length };
+  }
+
+  /** Creates `key` if absent (and, for a namespaced object, if its namespace exists). */
+  async create(
+    key: string,
+    object: JsonObject,
+    namespaceKey: string | null,
+  ): Promise<WriteOutcome> {
+    const compare: Compare[] = [
+      { target: "createRevision", key: enc(key), result: "=", operand: 0 },
+    ];
+    if (namespaceKey !== null)
+      compare.push({ target: "createRevision", key: enc(namespaceKey), result: ">", operand: 0 });
+    const r = txnResult(
+      await this.client().write({
+        op: "txn",
+        compare,
+        success: [{ op: "put", key: enc(key), value: encodeObject(object) }],
+        failure: [],
+      }),
+    );
+    if (r.succeeded)
+      return { kind: "ok", object: withRevision(object, r.revision), revision: r.revision };
+    if (namespaceKey !== null && (await this.get(namespaceKey, false)) === null)
+      return { kind: "namespaceNotFound" };
+    return { kind: "exists" };
+  }
+
+  /** Replaces `key` if its modRevision is still `expectedModRevision`. */
+  async update(
+    key: string,
+    object: JsonObject,
+    expectedModRevision: number,
+  ): Promise<WriteOutcome> {
+    const r = txnResult(
+      await this.client().write({
+        op: "txn",
+        compare: [
+          { target: "modRevision", key: enc(key), result: "=", operand: expectedModRevision },
+        ],
+        success: [{ op: "put", key: enc(key), value: encodeObject(object) }],
+        failure: [{ op: "range", key: enc(key), countOnly: true }],
+      }),
+    );
+    if (r.succeeded)
+      return { kind: "ok", object: withRevision(object, r.revision), revision: r.revision };
+    return (await this.get(key, false)) === null ? { kind: "notFound" } : { kind: "conflict" };
+  }
+
+  /**
+   * Deletes `key` if its modRevision is still `expectedModRevision`, with `alsoDelete` prefixes
+   * in the same txn (a namespace's contents).
+   */
+  async delete(
+    key: string,
+    expectedModRevision: number,
+    alsoDeletePrefixes: readonly string[] = [],
+  ): Promise<WriteOutcome & { kind: "ok" | "conflict" | "notFound" }> {
+    const success: TxnOp[] = [{ op: "deleteRange", key: enc(key) }];
+    for (const p of alsoDeletePrefixes)
+      success.push({ op: "deleteRange", key: enc(p), rangeEnd: prefixRangeEnd(enc(p)) });
+    const r = txnResult(
+      await this.client().write({
+        op: "txn",
+        compare: [
+          { target: "modRevision", key: enc(key), result: "=", operand: expectedModRevision },
+        ],
+        success,
+        failure: [],
+      }),
+    );
+    if (r.succeeded) return { kind: "ok", object: {}, revision: r.revision };
+    return (await this.get(key, false)) === null ? { kind: "notFound" } : { kind: "conflict" };
+  }
+
+  /** Watches every key under `prefix` from `startRevision`, with the previous values. */
+  watch(
+    prefix: string,
+    startRevision: number,
+    onResponse: (r: WatchResponse) => void,
+  ): Promise<WatchHandle> {
+    const key = enc(prefix);
+    return this.client().watch(
+      { key, rangeEnd: prefixRangeEnd(key), startRevision, prevKv: true },
+      onResponse,
+    );
+  }
+}
+
+export type { ResourceInfo };

@@ -1,0 +1,403 @@
+/**
+ * The REST verbs on one resource (the generic registry + the handlers of k8s.io/apiserver):
+ * get, list, create, update, patch, delete, deletecollection, and the scale subresource. Every
+ * write goes through the store client as one txn; reads are linearizable unless the caller
+ * said resourceVersion=0.
+ */
+import { randomUUID } from "node:crypto";
+import type { Clock } from "../../actors/system/clock.ts";
+import { asObject, isJsonObject, type JsonObject, type JsonValue } from "../api/json.ts";
+import { generateNameSuffix } from "../api/object-meta.ts";
+import { apiVersionOf, qualifiedResource, RESOURCES, type ResourceInfo } from "../api/resources.ts";
+import {
+  alreadyExistsStatus,
+  badRequestStatus,
+  conflictStatus,
+  methodNotAllowedStatus,
+  notFoundStatus,
+  resourceExpiredStatus,
+} from "../api/status.ts";
+import { buildTable, type IncludeObject } from "../api/table.ts";
+import { ApiError } from "./api-error.ts";
+import { objectFilter, parseListOptions } from "./list-options.ts";
+import { prepareCreate, prepareUpdate, rfc3339, sameObject } from "./object-lifecycle.ts";
+import { CompactedError, type ObjectStore, type StoredObject } from "./object-store.ts";
+import { applyPatch } from "./patch.ts";
+import {
+  ContinueTokenError,
+  collectionPrefix,
+  decodeContinue,
+  encodeContinue,
+  objectKey,
+} from "./registry-keys.ts";
+import type { ResourceRequest } from "./request-info.ts";
+
+export interface HandlerResult {
+  code: number;
+  body: unknown;
+}
+
+/** How often a patch is retried when another write got in between (Kubernetes: 5). */
+const MAX_PATCH_ATTEMPTS = 5;
+const NAMESPACES = RESOURCES.find((r) => r.plural === "namespaces") as ResourceInfo;
+
+const gr = (r: ResourceInfo) => ({ group: r.group, resource: r.plural });
+
+export function wantsTable(accept: string | undefined): boolean {
+  return (accept ?? "").split(",").some((p) => p.includes("as=Table"));
+}
+
+export interface RequestInput {
+  request: ResourceRequest;
+  query: URLSearchParams;
+  accept: string | undefined;
+  contentType: string;
+  body: () => Promise<JsonValue>;
+}
+
+export class ResourceHandler {
+  constructor(
+    private readonly store: ObjectStore,
+    private readonly clock: Clock,
+  ) {}
+
+  async handle(input: RequestInput): Promise<HandlerResult> {
+    const { request } = input;
+    const r = request.resource;
+    const sub = request.subresource;
+    if (sub !== null && !r.subresources.some((s) => s.name === sub))
+      throw new ApiError(notFoundStatus(gr(r), request.name ?? ""));
+    if (sub === "scale") return this.scale(input);
+    const verbAllowed = r.verbs.includes(request.verb === "watch" ? "watch" : request.verb);
+    if (!verbAllowed) throw new ApiError(methodNotAllowedStatus(gr(r), request.verb));
+    switch (request.verb) {
+      case "get":
+        return this.get(input);
+      case "list":
+        return this.list(input);
+      case "create":
+        return this.create(input);
+      case "update":
+        return this.update(input);
+      case "patch":
+        return this.patch(input);
+      case "delete":
+        return this.delete(input);
+      case "deletecollection":
+        return this.deleteCollection(input);
+      default:
+        throw new ApiError(methodNotAllowedStatus(gr(r), request.verb));
+    }
+  }
+
+  private key(req: ResourceRequest, name = req.name ?? ""): string {
+    return objectKey(req.resource, req.namespace, name);
+  }
+
+  private async mustGet(req: ResourceRequest, serializable = false): Promise<StoredObject> {
+    const found = await this.store.get(this.key(req), serializable);
+    if (found === null) throw new ApiError(notFoundStatus(gr(req.resource), req.name ?? ""));
+    return found;
+  }
+
+  private asTable(
+    input: RequestInput,
+    objects: JsonObject[],
+    meta: { resourceVersion?: string; continue?: string },
+  ) {
+    const include = (input.query.get("includeObject") ?? "Metadata") as IncludeObject;
+    return buildTable(input.request.resource.kind, objects, {
+      nowMs: this.clock.wallMs(),
+      includeObject: include,
+      ...meta,
+    });
+  }
+
+  private async get(input: RequestInput): Promise<HandlerResult> {
+    const rv = input.query.get("resourceVersion") ?? "";
+    const { object } = await this.mustGet(input.request, rv === "0");
+    if (wantsTable(input.accept)) return { code: 200, body: this.asTable(input, [object], {}) };
+    return { code: 200, body: object };
+  }
+
+  private async list(input: RequestInput): Promise<HandlerResult> {
+    const r = input.request.resource;
+    const options = parseListOptions(r, input.query);
+    const prefix = collectionPrefix(r, input.request.namespace);
+    let startKey: string | undefined;
+    let revision = 0;
+    if (options.continueToken) {
+      try {
+        const token = decodeContinue(options.continueToken);
+        startKey = prefix + token.start;
+        revision = token.rv;
+      } catch (error) {
+        if (error instanceof ContinueTokenError)
+          throw new ApiError(badRequestStatus(error.message));
+        throw error;
+      }
+    } else if (
+      options.resourceVersion !== "" &&
+      options.resourceVersion !== "0" &&
+      options.resourceVersionMatch === "Exact"
+    ) {
+      revision = Number(options.resourceVersion);
+    }
+    let page: Awaited<ReturnType<ObjectStore["list"]>>;
+    try {
+      page = await this.store.list(prefix, {
+        ...(startKey !== undefined ? { startKey } : {}),
+        revision,
+        limit: options.limit,
+        serializable: options.resourceVersion === "0" && revision === 0,
+      });
+    } catch (error) {
+      if (error instanceof CompactedError)
+        throw new ApiError(
+          resourceExpiredStatus(
+            "The provided continue parameter is too old to display a consistent list result. You can start a new list without the continue parameter.",
+          ),
+        );
+      throw error;
+    }
+    const keep = objectFilter(r, options);
+    const items = page.items.filter(keep);
+    const listRevision = revision || page.revision;
+    const meta: { resourceVersion: string; continue?: string; remainingItemCount?: number } = {
+      resourceVersion: String(listRevision),
+    };
+    if (page.nextKey !== null) {
+      meta.continue = encodeContinue({
+        rv: listRevision,
+        start: page.nextKey.slice(prefix.length),
+      });
+      if (!options.labelSelector && !options.fieldSelector)
+        meta.remainingItemCount = page.remaining;
+    }
+    if (wantsTable(input.accept)) return { code: 200, body: this.asTable(input, items, meta) };
+    return {
+      code: 200,
+      body: { kind: `${r.kind}List`, apiVersion: apiVersionOf(r), metadata: meta, items },
+    };
+  }
+
+  private async create(input: RequestInput): Promise<HandlerResult> {
+    const req = input.request;
+    const r = req.resource;
+    const body = await input.body();
+    if (!isJsonObject(body))
+      throw new ApiError(badRequestStatus("the body of the request was in an unknown format"));
+    const obj = prepareCreate(r, body, req.namespace, {
+      uid: randomUUID(),
+      wallMs: this.clock.wallMs(),
+      generateNameSuffix: generateNameSuffix(Math.random),
+    });
+    const name = String(asObject(obj.metadata).name ?? "");
+    if (input.query.get("dryRun") === "All") return { code: 201, body: obj };
+    const namespaceKey = r.namespaced ? objectKey(NAMESPACES, null, req.namespace ?? "") : null;
+    const out = await this.store.create(this.key(req, name), obj, namespaceKey);
+    if (out.kind === "ok") return { code: 201, body: out.object };
+    if (out.kind === "namespaceNotFound")
+      throw new ApiError(notFoundStatus(gr(NAMESPACES), req.namespace ?? ""));
+    throw new ApiError(alreadyExistsStatus(gr(r), name));
+  }
+
+  /** Writes `next` over `current` guarded by `expectedRevision`; finalizer-less deleted objects go. */
+  private async write(
+    req: ResourceRequest,
+    current: StoredObject,
+    next: JsonObject,
+    expectedRevision: number,
+  ): Promise<HandlerResult> {
+    const r = req.resource;
+    if (expectedRevision !== current.modRevision)
+      throw new ApiError(conflictStatus(gr(r), req.name ?? ""));
+    if (sameObject(next, current.object)) return { code: 200, body: current.object };
+    const meta = asObject(next.metadata);
+    if (
+      meta.deletionTimestamp &&
+      (!Array.isArray(meta.finalizers) || meta.finalizers.length === 0)
+    ) {
+      const del = await this.store.delete(this.key(req), expectedRevision);
+      if (del.kind === "conflict") throw new ApiError(conflictStatus(gr(r), req.name ?? ""));
+      return { code: 200, body: next };
+    }
+    const out = await this.store.update(this.key(req), next, expectedRevision);
+    if (out.kind === "ok") return { code: 200, body: out.object };
+    if (out.kind === "notFound") throw new ApiError(notFoundStatus(gr(r), req.name ?? ""));
+    throw new ApiError(conflictStatus(gr(r), req.name ?? ""));
+  }
+
+  private async update(input: RequestInput): Promise<HandlerResult> {
+    const req = input.request;
+    const body = await input.body();
+    if (!isJsonObject(body))
+      throw new ApiError(badRequestStatus("the body of the request was in an unknown format"));
+    const bodyName = asObject(body.metadata).name;
+    if (bodyName !== undefined && bodyName !== req.name)
+      throw new ApiError(
+        badRequestStatus(
+          `the name of the object (${String(bodyName)}) does not match the name on the URL (${req.name})`,
+        ),
+      );
+    const current = await this.mustGet(req);
+    const rv = asObject(body.metadata).resourceVersion;
+    const expected = rv === undefined || rv === "" ? current.modRevision : Number(rv);
+    if (!Number.isInteger(expected))
+      throw new ApiError(badRequestStatus(`invalid resourceVersion: ${String(rv)}`));
+    const withName = { ...body, metadata: { ...asObject(body.metadata), name: req.name ?? "" } };
+    const next = prepareUpdate(
+      req.resource,
+      withName,
+      current.object,
+      req.namespace,
+      req.subresource,
+    );
+    return this.write(req, current, next, expected);
+  }
+
+  private async patch(input: RequestInput): Promise<HandlerResult> {
+    const req = input.request;
+    const patch = await input.body();
+    for (let attempt = 1; ; attempt++) {
+      const current = await this.mustGet(req);
+      const patched = applyPatch(input.contentType, current.object, patch, req.resource.kind);
+      const rv = asObject(patched.metadata).resourceVersion;
+      // a patch that sets metadata.resourceVersion pins the update to that version: no retries
+      const pinned = rv !== undefined && rv !== asObject(current.object.metadata).resourceVersion;
+      const expected = pinned ? Number(rv) : current.modRevision;
+      const next = prepareUpdate(
+        req.resource,
+        patched,
+        current.object,
+        req.namespace,
+        req.subresource,
+      );
+      try {
+        return await this.write(req, current, next, expected);
+      } catch (error) {
+        const conflict = error instanceof ApiError && error.status.code === 409;
+        if (!conflict || pinned || attempt >= MAX_PATCH_ATTEMPTS) throw error;
+      }
+    }
+  }
+
+  private async delete(input: RequestInput): Promise<HandlerResult> {
+    const req = input.request;
+    const r = req.resource;
+    const current = await this.mustGet(req);
+    const options = await input.body().catch(() => null);
+    const pre = asObject(asObject(options ?? {}).preconditions);
+    const meta = asObject(current.object.metadata);
+    if (pre.resourceVersion !== undefined && pre.resourceVersion !== meta.resourceVersion)
+      throw new ApiError(
+        conflictStatus(
+          gr(r),
+          req.name ?? "",
+          `Precondition failed: ResourceVersion in precondition: ${String(pre.resourceVersion)}, ResourceVersion in object meta: ${String(meta.resourceVersion)}`,
+        ),
+      );
+    if (pre.uid !== undefined && pre.uid !== meta.uid)
+      throw new ApiError(
+        conflictStatus(
+          gr(r),
+          req.name ?? "",
+          `Precondition failed: UID in precondition: ${String(pre.uid)}, UID in object meta: ${String(meta.uid)}`,
+        ),
+      );
+    if (Array.isArray(meta.finalizers) && meta.finalizers.length > 0) {
+      if (meta.deletionTimestamp) return { code: 202, body: current.object };
+      const next = {
+        ...current.object,
+        metadata: {
+          ...meta,
+          deletionTimestamp: rfc3339(this.clock.wallMs()),
+          deletionGracePeriodSeconds: 0,
+        },
+      };
+      const out = await this.store.update(this.key(req), next, current.modRevision);
+      if (out.kind !== "ok") throw new ApiError(conflictStatus(gr(r), req.name ?? ""));
+      return { code: 202, body: out.object };
+    }
+    // A namespace takes its contents with it (the namespace controller's job, done in one txn).
+    const contents =
+      r.plural === "namespaces"
+        ? RESOURCES.filter((x) => x.namespaced).map((x) => collectionPrefix(x, req.name))
+        : [];
+    const out = await this.store.delete(this.key(req), current.modRevision, contents);
+    if (out.kind === "notFound") throw new ApiError(notFoundStatus(gr(r), req.name ?? ""));
+    if (out.kind === "conflict") throw new ApiError(conflictStatus(gr(r), req.name ?? ""));
+    return { code: 200, body: current.object };
+  }
+
+  private async deleteCollection(input: RequestInput): Promise<HandlerResult> {
+    const req = input.request;
+    const r = req.resource;
+    const options = parseListOptions(r, input.query);
+    const page = await this.store.list(collectionPrefix(r, req.namespace), { serializable: false });
+    const keep = objectFilter(r, options);
+    const deleted: JsonObject[] = [];
+    for (const obj of page.items.filter(keep)) {
+      const meta = asObject(obj.metadata);
+      const one = {
+        ...req,
+        name: String(meta.name),
+        namespace: r.namespaced ? String(meta.namespace) : null,
+        verb: "delete" as const,
+      };
+      try {
+        const out = await this.delete({ ...input, request: one, body: async () => null });
+        deleted.push(out.body as JsonObject);
+      } catch (error) {
+        if (!(error instanceof ApiError && error.status.code === 404)) throw error;
+      }
+    }
+    return {
+      code: 200,
+      body: { kind: `${r.kind}List`, apiVersion: apiVersionOf(r), metadata: {}, items: deleted },
+    };
+  }
+
+  /** `/scale` (autoscaling/v1 Scale) over `spec.replicas` of deployments and replicasets. */
+  private async scale(input: RequestInput): Promise<HandlerResult> {
+    const req = input.request;
+    const r = req.resource;
+    const toScale = (obj: JsonObject) => {
+      const meta = asObject(obj.metadata);
+      const spec = asObject(obj.spec);
+      const status = asObject(obj.status);
+      return {
+        kind: "Scale",
+        apiVersion: "autoscaling/v1",
+        metadata: {
+          name: meta.name,
+          namespace: meta.namespace,
+          uid: meta.uid,
+          resourceVersion: meta.resourceVersion,
+          creationTimestamp: meta.creationTimestamp,
+        },
+        spec: { replicas: spec.replicas ?? 0 },
+        status: { replicas: status.replicas ?? 0, selector: "" },
+      };
+    };
+    if (req.verb === "get") return { code: 200, body: toScale((await this.mustGet(req)).object) };
+    if (req.verb !== "update" && req.verb !== "patch")
+      throw new ApiError(
+        methodNotAllowedStatus({ group: r.group, resource: `${r.plural}/scale` }, req.verb),
+      );
+    const current = await this.mustGet(req);
+    const body = await input.body();
+    const scale =
+      req.verb === "patch"
+        ? applyPatch(input.contentType, toScale(current.object) as JsonObject, body, "Scale")
+        : asObject(body);
+    const replicas = asObject(scale.spec).replicas;
+    if (typeof replicas !== "number" || !Number.isInteger(replicas) || replicas < 0)
+      throw new ApiError(badRequestStatus("spec.replicas must be a non-negative integer"));
+    const next = { ...current.object, spec: { ...asObject(current.object.spec), replicas } };
+    const out = await this.write({ ...req, subresource: null }, current, next, current.modRevision);
+    return { code: 200, body: toScale(out.body as JsonObject) };
+  }
+}
+
+export { qualifiedResource };

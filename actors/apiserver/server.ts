@@ -1,0 +1,334 @@
+/**
+ * The Kubernetes API server of one server node: HTTPS (or plain HTTP behind an explicit flag)
+ * on its own port, bearer-token authentication, then discovery, health, version, OpenAPI and
+ * the resources. Stateless: everything it serves comes from the replicated store, so any
+ * server's API server answers the same.
+ */
+import { randomUUID } from "node:crypto";
+import {
+  createServer as createHttpServer,
+  type IncomingMessage,
+  type Server,
+  type ServerResponse,
+} from "node:http";
+import { createServer as createHttpsServer } from "node:https";
+import type { Logger } from "pino";
+import { parse as parseYaml } from "yaml";
+import type { Clock } from "../../actors/system/clock.ts";
+import type { StoreClient } from "../../raft/client/store-client.ts";
+import type { JsonObject, JsonValue } from "../api/json.ts";
+import { RESOURCES, type ResourceInfo } from "../api/resources.ts";
+import {
+  badRequestStatus,
+  internalErrorStatus,
+  notFoundStatus,
+  requestEntityTooLargeStatus,
+  type Status,
+  serviceUnavailableStatus,
+  unauthorizedStatus,
+} from "../api/status.ts";
+import { ApiError } from "./api-error.ts";
+import { bearerToken, isPublicPath, tokenMatches } from "./authn.ts";
+import {
+  AGGREGATED_DISCOVERY_CONTENT_TYPE,
+  aggregatedDiscovery,
+  apiGroup,
+  apiGroupList,
+  apiResourceList,
+  apiVersions,
+  versionInfo,
+  wantsAggregatedDiscovery,
+} from "./discovery.ts";
+import { rfc3339 } from "./object-lifecycle.ts";
+import { ObjectStore } from "./object-store.ts";
+import { openApiV3Document, openApiV3Paths } from "./openapi.ts";
+import { objectKey } from "./registry-keys.ts";
+import { parseRequestInfo } from "./request-info.ts";
+import { type RequestInput, ResourceHandler } from "./resource-handler.ts";
+import { serveWatch } from "./watch-stream.ts";
+
+export interface ApiServerConfig {
+  host: string;
+  port: number;
+  /** PEM; both absent = plain HTTP (only with --api-insecure). */
+  tls: { certPem: string; keyPem: string } | null;
+  token: string;
+  clock: Clock;
+  logger: Logger;
+  client: () => StoreClient;
+  ready: () => { ready: boolean; reason: string };
+}
+
+/** Kubernetes refuses request bodies over 3 MiB. */
+export const MAX_REQUEST_BODY_BYTES = 3 * 1024 * 1024;
+/** The namespaces every cluster has (kube-apiserver's system namespaces controller). */
+export const SYSTEM_NAMESPACES = ["default", "kube-system", "kube-public", "kube-node-lease"];
+const BOOTSTRAP_RETRY_MS = 500;
+
+function sendJson(
+  res: ServerResponse,
+  code: number,
+  body: unknown,
+  contentType = "application/json",
+): void {
+  const text = JSON.stringify(body);
+  res.writeHead(code, { "content-type": contentType, "content-length": Buffer.byteLength(text) });
+  res.end(text);
+}
+
+function sendStatus(res: ServerResponse, status: Status): void {
+  if (res.headersSent) {
+    res.end();
+    return;
+  }
+  sendJson(res, status.code, status);
+}
+
+async function readBody(req: IncomingMessage): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of req) {
+    size += (chunk as Buffer).length;
+    if (size > MAX_REQUEST_BODY_BYTES)
+      throw new ApiError(requestEntityTooLargeStatus(`limit is ${MAX_REQUEST_BODY_BYTES}`));
+    chunks.push(chunk as Buffer);
+  }
+  return Buffer.concat(chunks);
+}
+
+function decodeBody(raw: Buffer, contentType: string): JsonValue {
+  if (contentType.includes("protobuf") || contentType.includes("cbor"))
+    throw new ApiError({
+      kind: "Status",
+      apiVersion: "v1",
+      metadata: {},
+      status: "Failure",
+      message: `the body of the request was in an unknown format - accepted media types include: application/json, application/yaml`,
+      reason: "UnsupportedMediaType",
+      code: 415,
+    });
+  const text = raw.toString("utf8");
+  if (text.trim() === "") return null;
+  try {
+    if (contentType.includes("yaml")) return parseYaml(text) as JsonValue;
+    return JSON.parse(text) as JsonValue;
+  } catch (error) {
+    throw new ApiError(
+      badRequestStatus(`the body of the request could not be decoded: ${(error as Error).message}`),
+    );
+  }
+}
+
+export class ApiServer {
+  private readonly server: Server;
+  private readonly store: ObjectStore;
+  private readonly handler: ResourceHandler;
+  private readonly openWatches = new Set<() => void>();
+  private bootstrapTimer: ReturnType<Clock["setTimeout"]> | null = null;
+  private stopped = false;
+  port = 0;
+
+  constructor(private readonly config: ApiServerConfig) {
+    this.store = new ObjectStore(config.client);
+    this.handler = new ResourceHandler(this.store, config.clock);
+    const listener = (req: IncomingMessage, res: ServerResponse) => {
+      this.serve(req, res).catch((error: unknown) => this.fail(res, error));
+    };
+    this.server = config.tls
+      ? createHttpsServer({ cert: config.tls.certPem, key: config.tls.keyPem }, listener)
+      : createHttpServer(listener);
+  }
+
+  get url(): string {
+    return `${this.config.tls ? "https" : "http"}://${this.config.host}:${this.port}`;
+  }
+
+  async start(): Promise<number> {
+    await new Promise<void>((resolve, reject) => {
+      this.server.once("error", reject);
+      this.server.listen(this.config.port, this.config.host, () => resolve());
+    });
+    const address = this.server.address();
+    this.port = typeof address === "object" && address ? address.port : this.config.port;
+    this.bootstrapNamespaces();
+    this.config.logger.info({ url: this.url }, "api server listening");
+    return this.port;
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    if (this.bootstrapTimer !== null) this.config.clock.clearTimeout(this.bootstrapTimer);
+    for (const end of [...this.openWatches]) end();
+    this.server.closeAllConnections();
+    await new Promise<void>((resolve) => this.server.close(() => resolve()));
+  }
+
+  /** Creates the system namespaces once the store answers; a txn makes every server's try idempotent. */
+  private bootstrapNamespaces(): void {
+    const namespaces = RESOURCES.find((r) => r.plural === "namespaces") as ResourceInfo;
+    const attempt = async () => {
+      for (const name of SYSTEM_NAMESPACES) {
+        const key = objectKey(namespaces, null, name);
+        if ((await this.store.get(key, false)) !== null) continue;
+        const obj: JsonObject = {
+          apiVersion: "v1",
+          kind: "Namespace",
+          metadata: {
+            name,
+            uid: randomUUID(),
+            creationTimestamp: rfc3339(this.config.clock.wallMs()),
+            labels: { "kubernetes.io/metadata.name": name },
+          },
+          spec: { finalizers: ["kubernetes"] },
+          status: { phase: "Active" },
+        };
+        await this.store.create(key, obj, null);
+      }
+    };
+    const run = () => {
+      this.bootstrapTimer = null;
+      if (this.stopped) return;
+      attempt().catch((error: unknown) => {
+        this.config.logger.debug(
+          { error: (error as Error).message },
+          "bootstrap namespaces: retrying",
+        );
+        if (!this.stopped)
+          this.bootstrapTimer = this.config.clock.setTimeout(run, BOOTSTRAP_RETRY_MS);
+      });
+    };
+    run();
+  }
+
+  private fail(res: ServerResponse, error: unknown): void {
+    if (error instanceof ApiError) {
+      sendStatus(res, error.status);
+      return;
+    }
+    const message = (error as Error)?.message ?? String(error);
+    this.config.logger.warn({ error: message }, "api request failed");
+    const unavailable = /store unavailable/.test(message);
+    sendStatus(res, unavailable ? serviceUnavailableStatus(message) : internalErrorStatus(message));
+  }
+
+  private async serve(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const url = new URL(req.url ?? "/", "http://apiserver");
+    const path = url.pathname.replace(/\/+$/, "") || "/";
+    if (!isPublicPath(path) && !tokenMatches(bearerToken(req), this.config.token)) {
+      return sendStatus(res, unauthorizedStatus("Unauthorized"));
+    }
+    const method = req.method ?? "GET";
+    const accept = req.headers.accept;
+    if (method === "GET" && this.serveNonResource(path, accept, res)) return;
+    const info = parseRequestInfo(method, path, url.searchParams);
+    if (info.type === "unknownResource")
+      return sendStatus(res, notFoundStatus({ group: info.group, resource: info.resource }, ""));
+    if (info.type === "nonResource")
+      return sendStatus(res, {
+        ...notFoundStatus({ group: "", resource: "" }, ""),
+        message: "the server could not find the requested resource",
+      });
+    const contentType = req.headers["content-type"] ?? "application/json";
+    let cached: JsonValue | undefined;
+    const input: RequestInput = {
+      request: info.request,
+      query: url.searchParams,
+      accept,
+      contentType,
+      body: async () => {
+        if (cached === undefined) cached = decodeBody(await readBody(req), contentType);
+        return cached;
+      },
+    };
+    if (
+      info.request.verb === "watch" ||
+      (info.request.verb === "get" && url.searchParams.get("watch") === "true")
+    ) {
+      const watchInput =
+        info.request.verb === "get"
+          ? { ...input, request: { ...info.request, verb: "watch" as const } }
+          : input;
+      await serveWatch(this.store, this.config.clock, watchInput, res, (end) => {
+        this.openWatches.add(end);
+        const close = () => {
+          this.openWatches.delete(end);
+          end();
+        };
+        req.on("close", close);
+        res.on("close", close);
+      });
+      return;
+    }
+    const out = await this.handler.handle(input);
+    sendJson(res, out.code, out.body);
+  }
+
+  /** Discovery, version, health and OpenAPI; true when answered. */
+  private serveNonResource(path: string, accept: string | undefined, res: ServerResponse): boolean {
+    const aggregated = wantsAggregatedDiscovery(accept);
+    if (path === "/healthz" || path === "/livez") {
+      res.writeHead(200, { "content-type": "text/plain" }).end("ok");
+      return true;
+    }
+    if (path === "/readyz") {
+      const r = this.config.ready();
+      res
+        .writeHead(r.ready ? 200 : 503, { "content-type": "text/plain" })
+        .end(r.ready ? "ok" : r.reason);
+      return true;
+    }
+    if (path === "/version") {
+      sendJson(res, 200, versionInfo());
+      return true;
+    }
+    if (path === "/api") {
+      if (aggregated)
+        sendJson(res, 200, aggregatedDiscovery("api"), AGGREGATED_DISCOVERY_CONTENT_TYPE);
+      else sendJson(res, 200, apiVersions(`${this.config.host}:${this.port}`));
+      return true;
+    }
+    if (path === "/apis") {
+      if (aggregated)
+        sendJson(res, 200, aggregatedDiscovery("apis"), AGGREGATED_DISCOVERY_CONTENT_TYPE);
+      else sendJson(res, 200, apiGroupList());
+      return true;
+    }
+    if (path === "/openapi/v3") {
+      sendJson(res, 200, openApiV3Paths());
+      return true;
+    }
+    const openapi = /^\/openapi\/v3\/(api|apis)\/(.+)$/.exec(path);
+    if (openapi) {
+      const gv =
+        openapi[1] === "api"
+          ? { group: "", version: openapi[2] as string }
+          : splitGroupVersion(openapi[2] as string);
+      const doc = gv ? openApiV3Document(gv.group, gv.version) : null;
+      if (doc === null) return false;
+      sendJson(res, 200, doc);
+      return true;
+    }
+    const parts = path.split("/").filter((p) => p !== "");
+    if (parts[0] === "api" && parts.length === 2) {
+      const list = apiResourceList("", parts[1] as string);
+      if (list) sendJson(res, 200, list);
+      return list !== null;
+    }
+    if (parts[0] === "apis" && parts.length === 2) {
+      const g = apiGroup(parts[1] as string);
+      if (g) sendJson(res, 200, g);
+      return g !== null;
+    }
+    if (parts[0] === "apis" && parts.length === 3) {
+      const list = apiResourceList(parts[1] as string, parts[2] as string);
+      if (list) sendJson(res, 200, list);
+      return list !== null;
+    }
+    return false;
+  }
+}
+
+function splitGroupVersion(gv: string): { group: string; version: string } | null {
+  const i = gv.indexOf("/");
+  return i > 0 ? { group: gv.slice(0, i), version: gv.slice(i + 1) } : null;
+}

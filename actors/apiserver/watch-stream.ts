@@ -1,0 +1,106 @@
+/**
+ * A watch over HTTP: a chunked stream of JSON watch events, one per line (what client-go's
+ * StreamWatcher reads). Starts from `resourceVersion` (exclusive), or, without one, with an
+ * ADDED event per existing object first. Ends with an ERROR 410 event when the revision is
+ * compacted, and after `timeoutSeconds`.
+ */
+import type { ServerResponse } from "node:http";
+import type { Clock } from "../../actors/system/clock.ts";
+import { apiVersionOf } from "../api/resources.ts";
+import { goneStatus } from "../api/status.ts";
+import { buildTable } from "../api/table.ts";
+import { objectFilter, parseListOptions } from "./list-options.ts";
+import type { ObjectStore } from "./object-store.ts";
+import { collectionPrefix, objectKey } from "./registry-keys.ts";
+import type { RequestInput } from "./resource-handler.ts";
+import { wantsTable } from "./resource-handler.ts";
+import { type ApiWatchEvent, bookmarkEvent, toApiWatchEvent } from "./watch-events.ts";
+
+/** Kubernetes' default watch timeout is 30–60 min; kubectl sets its own. */
+const DEFAULT_WATCH_TIMEOUT_S = 1800;
+
+export async function serveWatch(
+  store: ObjectStore,
+  clock: Clock,
+  input: RequestInput,
+  res: ServerResponse,
+  onClose: (fn: () => void) => void,
+): Promise<void> {
+  const r = input.request.resource;
+  const options = parseListOptions(r, input.query);
+  const filter = objectFilter(r, options);
+  const name =
+    input.request.name ??
+    input.query.get("fieldSelector")?.match(/^metadata\.name=([^,]+)$/)?.[1] ??
+    null;
+  const prefix =
+    input.request.name !== null
+      ? objectKey(r, input.request.namespace, input.request.name)
+      : collectionPrefix(r, input.request.namespace);
+  const table = wantsTable(input.accept);
+  const apiVersion = apiVersionOf(r);
+  let ended = false;
+  res.writeHead(200, {
+    "content-type": "application/json",
+    "transfer-encoding": "chunked",
+    "cache-control": "no-cache, private",
+  });
+  res.flushHeaders();
+  const send = (e: ApiWatchEvent) => {
+    if (ended) return;
+    const object =
+      table && e.type !== "BOOKMARK" && e.type !== "ERROR"
+        ? buildTable(r.kind, [e.object], { nowMs: clock.wallMs(), includeObject: "Metadata" })
+        : e.object;
+    res.write(`${JSON.stringify({ type: e.type, object })}\n`);
+  };
+  let startRevision: number;
+  if (options.resourceVersion === "" || options.resourceVersion === "0") {
+    // "Get State and Start at Most Recent": the current objects as ADDED, then changes after.
+    const page = await store.list(prefix, { serializable: options.resourceVersion === "0" });
+    for (const obj of page.items) {
+      if (filter(obj) && (name === null || (obj.metadata as { name?: string }).name === name))
+        send({ type: "ADDED", object: obj });
+    }
+    startRevision = page.revision + 1;
+    if (options.allowWatchBookmarks && options.sendInitialEvents)
+      send(bookmarkEvent(apiVersion, r.kind, page.revision));
+  } else {
+    startRevision = Number(options.resourceVersion) + 1;
+  }
+  let handle: { cancel(): void } | null = null;
+  let timer: ReturnType<Clock["setTimeout"]> | null = null;
+  const end = () => {
+    if (ended) return;
+    ended = true;
+    handle?.cancel();
+    if (timer !== null) clock.clearTimeout(timer);
+    res.end();
+  };
+  onClose(end);
+  timer = clock.setTimeout(end, (options.timeoutSeconds ?? DEFAULT_WATCH_TIMEOUT_S) * 1000);
+  const single = input.request.name !== null;
+  handle = await store.watch(prefix, startRevision, (response) => {
+    if (response.kind === "events") {
+      for (const ev of response.events) {
+        const key = Buffer.from(ev.kv.key).toString("utf8");
+        if (single && key !== prefix) continue;
+        const out = toApiWatchEvent(ev, filter);
+        if (out) send(out);
+      }
+    } else if (response.kind === "progress") {
+      if (options.allowWatchBookmarks)
+        send(bookmarkEvent(apiVersion, r.kind, response.header.revision));
+    } else if (response.kind === "canceled") {
+      if (response.reason === "compacted")
+        send({
+          type: "ERROR",
+          object: goneStatus(
+            `too old resource version: ${startRevision - 1} (${response.compactRevision ?? 0})`,
+          ) as unknown as ApiWatchEvent["object"],
+        });
+      end();
+    }
+  });
+  if (ended) handle.cancel();
+}
