@@ -60,6 +60,20 @@ export function checkTypeAndNamespace(
   return { ...body, apiVersion, kind: r.kind, metadata: meta };
 }
 
+/**
+ * A Secret's `stringData` is write-only: merged into `data` (base64) and dropped, as the core
+ * v1 conversion does.
+ */
+export function foldSecretStringData(kind: string, obj: JsonObject): JsonObject {
+  if (kind !== "Secret" || !isJsonObject(obj.stringData)) return obj;
+  const data: JsonObject = { ...asObject(obj.data) };
+  for (const [k, v] of Object.entries(obj.stringData))
+    data[k] = Buffer.from(String(v), "utf8").toString("base64");
+  const out: JsonObject = { ...obj, data };
+  delete out.stringData;
+  return out;
+}
+
 export interface CreateContext {
   uid: string;
   wallMs: number;
@@ -72,7 +86,7 @@ export function prepareCreate(
   namespace: string | null,
   ctx: CreateContext,
 ): JsonObject {
-  const typed = checkTypeAndNamespace(r, body, namespace);
+  const typed = foldSecretStringData(r.kind, checkTypeAndNamespace(r, body, namespace));
   const metadata = initializeObjectMeta(typed.metadata, {
     uid: ctx.uid,
     creationTimestamp: rfc3339(ctx.wallMs),
@@ -97,7 +111,7 @@ export function prepareUpdate(
   namespace: string | null,
   subresource: string | null,
 ): JsonObject {
-  const typed = checkTypeAndNamespace(r, body, namespace);
+  const typed = foldSecretStringData(r.kind, checkTypeAndNamespace(r, body, namespace));
   const oldMeta = asObject(old.metadata);
   let next: JsonObject;
   if (subresource === "status") {

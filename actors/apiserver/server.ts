@@ -42,6 +42,7 @@ import {
 import { rfc3339 } from "./object-lifecycle.ts";
 import { ObjectStore } from "./object-store.ts";
 import { openApiV3Document, openApiV3Paths } from "./openapi.ts";
+import { decodeProtobufBody } from "./protobuf-body.ts";
 import { objectKey } from "./registry-keys.ts";
 import { parseRequestInfo } from "./request-info.ts";
 import { type RequestInput, ResourceHandler } from "./resource-handler.ts";
@@ -97,16 +98,21 @@ async function readBody(req: IncomingMessage): Promise<Buffer> {
 }
 
 function decodeBody(raw: Buffer, contentType: string): JsonValue {
-  if (contentType.includes("protobuf") || contentType.includes("cbor"))
-    throw new ApiError({
-      kind: "Status",
-      apiVersion: "v1",
-      metadata: {},
-      status: "Failure",
-      message: `the body of the request was in an unknown format - accepted media types include: application/json, application/yaml`,
-      reason: "UnsupportedMediaType",
-      code: 415,
-    });
+  if (contentType.includes("protobuf")) {
+    try {
+      return decodeProtobufBody(raw);
+    } catch (error) {
+      throw new ApiError({
+        kind: "Status",
+        apiVersion: "v1",
+        metadata: {},
+        status: "Failure",
+        message: `the body of the request was in an unknown format - accepted media types include: application/json, application/yaml (${(error as Error).message})`,
+        reason: "UnsupportedMediaType",
+        code: 415,
+      });
+    }
+  }
   const text = raw.toString("utf8");
   if (text.trim() === "") return null;
   try {
