@@ -1250,8 +1250,16 @@ function varySettings(r: SimRandom, fixed: Partial<SimOptions>): Partial<SimOpti
   const defaults = defaultSimOptions();
   const varied: Partial<SimOptions> = {
     clients,
-    maxSizePerMsgBytes: r.pick([1024 * 1024, 1024, 200]),
-    maxInflightMsgs: r.pick([256, 8, 1]),
+    // Tight flow control (one small MsgApp in flight) is over-represented: entries then reach
+    // followers one at a time, and old-term entries can be acknowledged before the new leader's
+    // own — the setting where a wrong commit rule (Figure 8) shows.
+    maxSizePerMsgBytes: r.pick([1024 * 1024, 1024, 200, 200]),
+    maxInflightMsgs: r.pick([256, 8, 1, 1]),
+    // Some seeds have new leaders crash right after winning much more often.
+    faults: {
+      ...(fixed.faults ?? defaults.faults),
+      newLeaderCrashRate: r.pick([0.05, 0.15, 0.4]),
+    },
     // A third of the seeds get a session table too small for their clients: sessions are
     // evicted while in use, and clients see "session expired" and register again.
     sessionLimits: r.chance(1 / 3)
