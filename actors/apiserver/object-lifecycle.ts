@@ -7,7 +7,7 @@ import { applyDefaults } from "../api/defaults.ts";
 import type { FieldError } from "../api/field-error.ts";
 import { asObject, isJsonObject, type JsonObject, jsonEqual } from "../api/json.ts";
 import { initializeObjectMeta } from "../api/object-meta.ts";
-import { apiVersionOf, qualifiedKind, type ResourceInfo } from "../api/resources.ts";
+import { apiVersionOf, type ResourceInfo } from "../api/resources.ts";
 import { badRequestStatus, invalidStatus } from "../api/status.ts";
 import { validateCreate, validateUpdate } from "../api/validation.ts";
 import { ApiError } from "./api-error.ts";

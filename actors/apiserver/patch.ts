@@ -25,7 +25,7 @@ function unsupported(contentType: string): ApiError {
     apiVersion: "v1",
     metadata: {},
     status: "Failure",
-    message: `the body of the request was in an unknown format - accepted media types include: ${PATCH_TYPES.join(", ")}`,
+    message: `the body of the request was in an unknown format (${contentType}) - accepted media types include: ${PATCH_TYPES.join(", ")}`,
     reason: "UnsupportedMediaType",
     code: 415,
   });

@@ -18,6 +18,11 @@ import {
   resourceExpiredStatus,
 } from "../api/status.ts";
 import { buildTable, type IncludeObject } from "../api/table.ts";
+import {
+  strictDecodingMessage,
+  unknownFieldMessage,
+  unknownFields,
+} from "../api/unknown-fields.ts";
 import { ApiError } from "./api-error.ts";
 import { objectFilter, parseListOptions } from "./list-options.ts";
 import { prepareCreate, prepareUpdate, rfc3339, sameObject } from "./object-lifecycle.ts";
@@ -35,6 +40,26 @@ import type { ResourceRequest } from "./request-info.ts";
 export interface HandlerResult {
   code: number;
   body: unknown;
+  /** `Warning` headers (fieldValidation=Warn findings). */
+  warnings?: string[];
+}
+
+/**
+ * `fieldValidation`: Strict fails with 400 on unknown fields, Warn (the default) answers with
+ * a warning per field, Ignore says nothing. Unknown fields are kept either way (not pruned yet).
+ */
+export function unknownFieldWarnings(
+  r: ResourceInfo,
+  body: JsonValue,
+  query: URLSearchParams,
+): string[] {
+  const mode = query.get("fieldValidation") ?? "Warn";
+  if (mode === "Ignore") return [];
+  const paths = unknownFields(r.kind, body);
+  if (paths.length === 0) return [];
+  if (mode === "Strict")
+    throw new ApiError(badRequestStatus(strictDecodingMessage(r.kind, apiVersionOf(r), paths)));
+  return paths.map(unknownFieldMessage);
 }
 
 /** How often a patch is retried when another write got in between (Kubernetes: 5). */
@@ -187,6 +212,7 @@ export class ResourceHandler {
     const body = await input.body();
     if (!isJsonObject(body))
       throw new ApiError(badRequestStatus("the body of the request was in an unknown format"));
+    const warnings = unknownFieldWarnings(r, body, input.query);
     const obj = prepareCreate(r, body, req.namespace, {
       uid: randomUUID(),
       wallMs: this.clock.wallMs(),
@@ -196,7 +222,7 @@ export class ResourceHandler {
     if (input.query.get("dryRun") === "All") return { code: 201, body: obj };
     const namespaceKey = r.namespaced ? objectKey(NAMESPACES, null, req.namespace ?? "") : null;
     const out = await this.store.create(this.key(req, name), obj, namespaceKey);
-    if (out.kind === "ok") return { code: 201, body: out.object };
+    if (out.kind === "ok") return { code: 201, body: out.object, warnings };
     if (out.kind === "namespaceNotFound")
       throw new ApiError(notFoundStatus(gr(NAMESPACES), req.namespace ?? ""));
     throw new ApiError(alreadyExistsStatus(gr(r), name));

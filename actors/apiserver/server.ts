@@ -266,6 +266,11 @@ export class ApiServer {
       return;
     }
     const out = await this.handler.handle(input);
+    if (out.warnings && out.warnings.length > 0)
+      res.setHeader(
+        "warning",
+        out.warnings.map((w) => `299 - ${JSON.stringify(w)}`),
+      );
     sendJson(res, out.code, out.body);
   }
 
