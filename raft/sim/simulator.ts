@@ -918,10 +918,29 @@ export class Simulation {
     }
   }
 
+  /**
+   * A leader that fails right after winning: either it is cut off at once, before its first
+   * MsgApps leave (its new-term entry then exists only on its own disk), or it crashes within a
+   * few ms (what it already sent still arrives). Both are steps of the paper's Figure 8.
+   */
   private maybeCrashNewLeader(node: SimNode): void {
     const o = this.options;
     const r = this.faultRandom;
     if (!this.faultsOn || !r.chance(o.faults.newLeaderCrashRate)) return;
+    if (r.chance(0.5)) {
+      const others = [...this.nodes.values()].filter((n) => n !== node && !n.retired);
+      const cuts: [string, string][] = [];
+      for (const other of others) cuts.push([node.id, other.id], [other.id, node.id]);
+      for (const [a, b] of cuts) this.addCut(a, b);
+      const duration = r.between(...o.partitionMs);
+      this.stats.partitions++;
+      this.record(`partition: new leader ${node.id} isolated for ${duration} ms`);
+      this.schedule(duration, `heal isolation of ${node.id}`, () => {
+        for (const [a, b] of cuts) this.removeCut(a, b);
+        this.record(`partition healed: new leader ${node.id} isolated`);
+      });
+      return;
+    }
     if (this.downCount() >= o.maxNodesDown) return;
     const incarnation = node.raft;
     this.schedule(r.between(0, 4), `crash new leader ${node.id}`, () => {
