@@ -68,3 +68,44 @@ function walkValue(type: ValueType, value: JsonValue, path: string, out: string[
       return;
   }
 }
+
+/**
+ * The object without the members the built-in type does not have (what Kubernetes' decoder
+ * drops: `fieldValidation=Warn|Ignore` store the object without them). Kinds without a schema
+ * and free-form parts come back as they are.
+ */
+export function pruneUnknownFields<T extends JsonValue>(kind: string, object: T): T {
+  const root = KIND_ROOTS[kind];
+  if (!root || !isJsonObject(object)) return object;
+  return pruneStruct(root, object) as T;
+}
+
+function pruneStruct(schema: StructSchema, value: JsonValue): JsonValue {
+  if (!isJsonObject(value)) return value;
+  const out: Record<string, JsonValue> = {};
+  for (const [k, v] of Object.entries(value)) {
+    const field = schema[k];
+    if (field !== undefined) out[k] = pruneValue(field.type, v);
+  }
+  return out;
+}
+
+function pruneValue(type: ValueType, value: JsonValue): JsonValue {
+  if (value === null) return value;
+  switch (type.kind) {
+    case "scalar":
+    case "any":
+      return value;
+    case "struct": {
+      const s = resolveStruct(type);
+      return s ? pruneStruct(s, value) : value;
+    }
+    case "map":
+      if (!isJsonObject(value)) return value;
+      return Object.fromEntries(
+        Object.entries(value).map(([k, v]) => [k, pruneValue(type.values, v)]),
+      );
+    case "list":
+      return Array.isArray(value) ? value.map((v) => pruneValue(type.items, v)) : value;
+  }
+}

@@ -19,6 +19,7 @@ import {
 } from "../api/status.ts";
 import { buildTable, type IncludeObject } from "../api/table.ts";
 import {
+  pruneUnknownFields,
   strictDecodingMessage,
   unknownFieldMessage,
   unknownFields,
@@ -45,21 +46,28 @@ export interface HandlerResult {
 }
 
 /**
- * `fieldValidation`: Strict fails with 400 on unknown fields, Warn (the default) answers with
- * a warning per field, Ignore says nothing. Unknown fields are kept either way (not pruned yet).
+ * `fieldValidation` on create, update and patch: Strict fails with 400 on unknown fields, Warn
+ * (the default) answers with a warning per field, Ignore says nothing; either of the latter two
+ * drops the unknown fields, as Kubernetes' decoder does.
  */
-export function unknownFieldWarnings(
+export function validateFields<T extends JsonValue>(
   r: ResourceInfo,
-  body: JsonValue,
+  body: T,
   query: URLSearchParams,
-): string[] {
+): { object: T; warnings: string[] } {
   const mode = query.get("fieldValidation") ?? "Warn";
-  if (mode === "Ignore") return [];
+  if (mode !== "Strict" && mode !== "Warn" && mode !== "Ignore")
+    throw new ApiError(
+      badRequestStatus(
+        `fieldValidation must be one of "Ignore", "Warn" or "Strict", not ${JSON.stringify(mode)}`,
+      ),
+    );
   const paths = unknownFields(r.kind, body);
-  if (paths.length === 0) return [];
+  if (paths.length === 0) return { object: body, warnings: [] };
   if (mode === "Strict")
     throw new ApiError(badRequestStatus(strictDecodingMessage(r.kind, apiVersionOf(r), paths)));
-  return paths.map(unknownFieldMessage);
+  const object = pruneUnknownFields(r.kind, body);
+  return { object, warnings: mode === "Warn" ? paths.map(unknownFieldMessage) : [] };
 }
 
 /** How often a patch is retried when another write got in between (Kubernetes: 5). */
@@ -212,14 +220,14 @@ export class ResourceHandler {
     const body = await input.body();
     if (!isJsonObject(body))
       throw new ApiError(badRequestStatus("the body of the request was in an unknown format"));
-    const warnings = unknownFieldWarnings(r, body, input.query);
-    const obj = prepareCreate(r, body, req.namespace, {
+    const { object: known, warnings } = validateFields(r, body, input.query);
+    const obj = prepareCreate(r, known, req.namespace, {
       uid: randomUUID(),
       wallMs: this.clock.wallMs(),
       generateNameSuffix: generateNameSuffix(Math.random),
     });
     const name = String(asObject(obj.metadata).name ?? "");
-    if (input.query.get("dryRun") === "All") return { code: 201, body: obj };
+    if (input.query.get("dryRun") === "All") return { code: 201, body: obj, warnings };
     const namespaceKey = r.namespaced ? objectKey(NAMESPACES, null, req.namespace ?? "") : null;
     const out = await this.store.create(this.key(req, name), obj, namespaceKey);
     if (out.kind === "ok") return { code: 201, body: out.object, warnings };
@@ -256,9 +264,10 @@ export class ResourceHandler {
 
   private async update(input: RequestInput): Promise<HandlerResult> {
     const req = input.request;
-    const body = await input.body();
-    if (!isJsonObject(body))
+    const raw = await input.body();
+    if (!isJsonObject(raw))
       throw new ApiError(badRequestStatus("the body of the request was in an unknown format"));
+    const { object: body, warnings } = validateFields(req.resource, raw, input.query);
     const bodyName = asObject(body.metadata).name;
     if (bodyName !== undefined && bodyName !== req.name)
       throw new ApiError(
@@ -279,7 +288,7 @@ export class ResourceHandler {
       req.namespace,
       req.subresource,
     );
-    return this.write(req, current, next, expected);
+    return { ...(await this.write(req, current, next, expected)), warnings };
   }
 
   private async patch(input: RequestInput): Promise<HandlerResult> {
@@ -287,7 +296,11 @@ export class ResourceHandler {
     const patch = await input.body();
     for (let attempt = 1; ; attempt++) {
       const current = await this.mustGet(req);
-      const patched = applyPatch(input.contentType, current.object, patch, req.resource.kind);
+      const { object: patched, warnings } = validateFields(
+        req.resource,
+        applyPatch(input.contentType, current.object, patch, req.resource.kind),
+        input.query,
+      );
       const rv = asObject(patched.metadata).resourceVersion;
       // a patch that sets metadata.resourceVersion pins the update to that version: no retries
       const pinned = rv !== undefined && rv !== asObject(current.object.metadata).resourceVersion;
@@ -300,7 +313,7 @@ export class ResourceHandler {
         req.subresource,
       );
       try {
-        return await this.write(req, current, next, expected);
+        return { ...(await this.write(req, current, next, expected)), warnings };
       } catch (error) {
         const conflict = error instanceof ApiError && error.status.code === 409;
         if (!conflict || pinned || attempt >= MAX_PATCH_ATTEMPTS) throw error;
