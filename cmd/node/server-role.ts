@@ -1,6 +1,8 @@
 import { mkdirSync } from "node:fs";
 import { join } from "node:path";
 import type { Logger } from "pino";
+import { ApiOperations } from "../../actors/apiserver/api-operations.ts";
+import { API_ACTOR, internalApiMachine } from "../../actors/apiserver/internal-api.ts";
 import type { ActorSystem } from "../../actors/system/actor-system.ts";
 import type { Clock } from "../../actors/system/clock.ts";
 import { StoreClient } from "../../raft/client/store-client.ts";
@@ -49,6 +51,7 @@ export class ServerRole {
     private readonly log: RocksLogStorage,
     private readonly clock: Clock,
     private readonly logger: Logger,
+    private readonly api: ApiOperations,
   ) {}
 
   static async start(
@@ -100,7 +103,15 @@ export class ServerRole {
       { length: CLIENT_SESSIONS },
       () => new StoreClient({ system, servers: () => replica.status().voters }),
     );
-    return new ServerRole(replica, store, clients, port, log, system.clock, logger);
+    // the Kubernetes API as actor messages for internal components (DESIGN §6)
+    let role: ServerRole | null = null;
+    const api = new ApiOperations({
+      system,
+      client: () => (role as ServerRole).client,
+    });
+    role = new ServerRole(replica, store, clients, port, log, system.clock, logger, api);
+    system.spawn(API_ACTOR, internalApiMachine, { input: { port: api } });
+    return role;
   }
 
   /** Online membership changes, on the leader. */
@@ -146,6 +157,7 @@ export class ServerRole {
         this.logger.info({ leader: after.lead, role: after.role }, "leadership after transfer");
       }
     }
+    this.api.stop();
     for (const client of this.clients) client.close();
     this.port.stop();
     this.replica.stop();

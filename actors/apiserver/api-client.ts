@@ -1,0 +1,350 @@
+/**
+ * The client side of the `apiserver` actor, usable from any node (or a ClientNode): typed
+ * methods for the REST verbs, `Status` answers thrown as `ApiError` (409 on a stale update is
+ * `error.status.code === 409`), and watches delivered as Kubernetes watch events.
+ *
+ * Servers are tried like the store client tries them: the one that answered last first, then
+ * the others we are connected to, in rounds with a doubling pause. Only transport failures are
+ * retried (a Status is an answer). A create retried after a timeout may find its own object
+ * (AlreadyExists): its first attempt's fate was unknown.
+ *
+ * A watch is served by one server. When that server stops answering (`api.watch.check` fails)
+ * or ends the watch, `closed` is called once with the reason; resuming from the last seen
+ * resourceVersion is the caller's business (the informer does it).
+ */
+import { type AnyActorRef, setup } from "xstate";
+import type { JsonObject } from "../api/json.ts";
+import { internalErrorStatus, type Status } from "../api/status.ts";
+import type { ActorSystem } from "../system/actor-system.ts";
+import { sleep, type TimerId } from "../system/clock.ts";
+import type { ActorMessage } from "../system/message.ts";
+import { ApiError } from "./api-error.ts";
+import {
+  API_ACTOR,
+  API_WATCH_EVENT_KIND,
+  type ApiReply,
+  type ApiWatchMessage,
+  type CreateRequest,
+  type DeleteRequest,
+  type GetRequest,
+  type ListRequest,
+  type PatchRequest,
+  type PatchType,
+  type UpdateRequest,
+  type WatchRequest,
+} from "./internal-api.ts";
+import type { ApiWatchEvent } from "./watch-events.ts";
+
+export interface ApiClientOptions {
+  system: ActorSystem;
+  /** The server node ids, e.g. ["n1", "n2", "n3"]. */
+  servers: () => string[];
+  /** Per attempt; generous, since the server's store client retries through an election. */
+  requestTimeoutMs?: number;
+  /** Attempts per request, over all servers. */
+  maxAttempts?: number;
+  /** How often a watch checks that its server still serves it. */
+  watchCheckIntervalMs?: number;
+}
+
+/** A list answer: `{kind: "ConfigMapList", metadata: {resourceVersion, continue?}, items}`. */
+export interface ObjectList {
+  kind: string;
+  apiVersion: string;
+  metadata: { resourceVersion: string; continue?: string; remainingItemCount?: number };
+  items: JsonObject[];
+}
+
+export interface ApiWatchHandlers {
+  event(event: ApiWatchEvent): void;
+  /** The watch ended: an ApiError with the server's Status (410 Gone), or a transport error. */
+  closed(error: Error): void;
+}
+
+export interface ApiWatchHandle {
+  cancel(): void;
+}
+
+/** The list + watch half of the client: what an informer needs (and a test fakes). */
+export interface ListWatcher {
+  list(request: ListRequest): Promise<ObjectList>;
+  watch(request: WatchRequest, handlers: ApiWatchHandlers): Promise<ApiWatchHandle>;
+}
+
+export class ApiUnavailableError extends Error {
+  constructor(what: string, attempts: number, last: string) {
+    super(`api unavailable: ${what} failed ${attempts} times (last: ${last})`);
+    this.name = "ApiUnavailableError";
+  }
+}
+
+const RETRY_PAUSE_INITIAL_MS = 20;
+const RETRY_PAUSE_MAX_MS = 1_000;
+
+let clientCounter = 0;
+
+/** Receives `api.watch.event` tells for one client's watches. */
+const apiWatchReceiverMachine = setup({
+  types: {
+    context: {} as { deliver: (message: ApiWatchMessage) => void },
+    input: {} as { deliver: (message: ApiWatchMessage) => void },
+    events: {} as ActorMessage<typeof API_WATCH_EVENT_KIND, ApiWatchMessage>,
+  },
+  actions: {
+    deliverApiWatchEvent: ({ context, event }) => context.deliver(event.body),
+  },
+}).createMachine({
+  id: "api-watch-receiver",
+  context: ({ input }) => ({ deliver: input.deliver }),
+  on: { [API_WATCH_EVENT_KIND]: { actions: "deliverApiWatchEvent" } },
+});
+
+interface ActiveWatch {
+  server: string;
+  handlers: ApiWatchHandlers;
+  timer: TimerId | null;
+  done: boolean;
+}
+
+export class ApiClient implements ListWatcher {
+  readonly name: string;
+  private readonly system: ActorSystem;
+  private readonly options: Required<Omit<ApiClientOptions, "system">>;
+  private preferred: string | null = null;
+  private demoted: string | null = null;
+  private receiver: AnyActorRef | null = null;
+  private readonly watches = new Map<string, ActiveWatch>();
+  private nextTag = 0;
+
+  constructor(options: ApiClientOptions) {
+    this.system = options.system;
+    this.options = {
+      requestTimeoutMs: 10_000,
+      maxAttempts: 12,
+      watchCheckIntervalMs: 1_000,
+      servers: options.servers,
+      ...stripUndefined(options),
+    };
+    this.name = `api-client-${++clientCounter}`;
+  }
+
+  private get address(): string {
+    return this.system.address(this.name);
+  }
+
+  // ---- the verbs -------------------------------------------------------------------------------
+
+  get(resource: string, name: string, options: Omit<GetRequest, "resource" | "name"> = {}) {
+    return this.call<JsonObject>("api.get", { resource, name, ...options });
+  }
+
+  list(request: ListRequest): Promise<ObjectList> {
+    return this.call<ObjectList>("api.list", request);
+  }
+
+  create(
+    resource: string,
+    object: JsonObject,
+    options: Omit<CreateRequest, "resource" | "object"> = {},
+  ) {
+    return this.call<JsonObject>("api.create", { resource, object, ...options });
+  }
+
+  /** A replace; `object.metadata.resourceVersion` (when set) must be current, else 409. */
+  update(
+    resource: string,
+    object: JsonObject,
+    options: Omit<UpdateRequest, "resource" | "object"> = {},
+  ) {
+    return this.call<JsonObject>("api.update", { resource, object, ...options });
+  }
+
+  patch(
+    resource: string,
+    name: string,
+    patchType: PatchType,
+    patch: unknown,
+    options: Omit<PatchRequest, "resource" | "name" | "patchType" | "patch"> = {},
+  ) {
+    return this.call<JsonObject>("api.patch", { resource, name, patchType, patch, ...options });
+  }
+
+  delete(resource: string, name: string, options: Omit<DeleteRequest, "resource" | "name"> = {}) {
+    return this.call<JsonObject>("api.delete", { resource, name, ...options });
+  }
+
+  private async call<T>(kind: string, body: unknown): Promise<T> {
+    const { reply } = await this.askWithRetry<ApiReply>(kind, body);
+    if (!reply.ok) throw new ApiError(reply.status);
+    return reply.object as unknown as T;
+  }
+
+  // ---- watches ---------------------------------------------------------------------------------
+
+  /** Starts a watch on one server; events arrive in resourceVersion order. */
+  async watch(request: WatchRequest, handlers: ApiWatchHandlers): Promise<ApiWatchHandle> {
+    this.ensureReceiver();
+    let last = "no servers";
+    let pauseMs = RETRY_PAUSE_INITIAL_MS;
+    for (let attempt = 0; attempt < this.options.maxAttempts; ) {
+      const ordered = this.order();
+      const reachable = ordered.filter((s) => this.system.isReachable(s));
+      for (const server of reachable.length > 0 ? reachable : ordered) {
+        if (attempt++ >= this.options.maxAttempts) break;
+        // a tag per attempt: a server that started the watch after our ask timed out must not
+        // interleave its events with the next server's
+        const tag = `${this.name}:${++this.nextTag}`;
+        const watch: ActiveWatch = { server, handlers, timer: null, done: false };
+        // registered before asking: the first events may arrive ahead of the reply
+        this.watches.set(tag, watch);
+        let reply: { tag: string; status?: Status };
+        try {
+          reply = await this.system.ask(
+            this.address,
+            `${server}/${API_ACTOR}`,
+            "api.watch",
+            { ...request, tag },
+            this.options.requestTimeoutMs,
+          );
+        } catch (error) {
+          this.cancelWatch(tag, true);
+          last = (error as Error).message;
+          if (this.preferred === server) this.preferred = null;
+          this.demoted = server;
+          continue;
+        }
+        this.preferred = server;
+        if (reply.status) {
+          this.cancelWatch(tag, false);
+          throw new ApiError(reply.status);
+        }
+        if (!watch.done) this.scheduleCheck(tag, watch);
+        return { cancel: () => this.cancelWatch(tag, true) };
+      }
+      await sleep(this.system.clock, pauseMs);
+      pauseMs = Math.min(pauseMs * 2, RETRY_PAUSE_MAX_MS);
+    }
+    throw new ApiUnavailableError("watch", this.options.maxAttempts, last);
+  }
+
+  /** Cancels every watch. */
+  close(): void {
+    for (const tag of [...this.watches.keys()]) this.cancelWatch(tag, true);
+  }
+
+  private cancelWatch(tag: string, tellServer: boolean): void {
+    const watch = this.watches.get(tag);
+    if (!watch) return;
+    watch.done = true;
+    this.watches.delete(tag);
+    if (watch.timer !== null) this.system.clock.clearTimeout(watch.timer);
+    if (tellServer && watch.server)
+      this.system.tell(this.address, `${watch.server}/${API_ACTOR}`, "api.watch.cancel", { tag });
+  }
+
+  private ensureReceiver(): void {
+    if (this.receiver) return;
+    this.receiver = this.system.spawn(this.name, apiWatchReceiverMachine, {
+      input: { deliver: (m: ApiWatchMessage) => this.onWatchMessage(m) },
+    });
+  }
+
+  private onWatchMessage(message: ApiWatchMessage): void {
+    const watch = this.watches.get(message.tag);
+    if (!watch || watch.done) return;
+    if (message.event.type === "ERROR") {
+      this.cancelWatch(message.tag, false);
+      watch.handlers.closed(new ApiError(message.event.object as unknown as Status));
+      return;
+    }
+    watch.handlers.event(message.event);
+  }
+
+  private scheduleCheck(tag: string, watch: ActiveWatch): void {
+    watch.timer = this.system.clock.setTimeout(() => {
+      watch.timer = null;
+      if (watch.done) return;
+      this.system
+        .ask<{ alive: boolean }>(
+          this.address,
+          `${watch.server}/${API_ACTOR}`,
+          "api.watch.check",
+          { tag },
+          this.options.requestTimeoutMs,
+        )
+        .then(
+          (r) => {
+            if (watch.done) return;
+            if (r.alive) return this.scheduleCheck(tag, watch);
+            this.lose(tag, watch, `watch no longer served by ${watch.server}`);
+          },
+          (error: Error) => this.lose(tag, watch, error.message),
+        );
+    }, this.options.watchCheckIntervalMs);
+  }
+
+  private lose(tag: string, watch: ActiveWatch, reason: string): void {
+    if (watch.done) return;
+    if (this.preferred === watch.server) this.preferred = null;
+    this.demoted = watch.server;
+    this.cancelWatch(tag, true);
+    watch.handlers.closed(new ApiUnavailableError("watch", 1, reason));
+  }
+
+  // ---- plumbing --------------------------------------------------------------------------------
+
+  /** The server that answered last first, a server that just failed last, unreachable ones after. */
+  private order(): string[] {
+    const rank = (s: string) =>
+      (this.system.isReachable(s) ? 0 : 10) +
+      (s === this.preferred ? 0 : s === this.demoted ? 2 : 1);
+    return [...this.options.servers()].sort((a, b) => rank(a) - rank(b));
+  }
+
+  private async askWithRetry<T>(
+    kind: string,
+    body: unknown,
+  ): Promise<{ server: string; reply: T }> {
+    let last = "no servers";
+    let pauseMs = RETRY_PAUSE_INITIAL_MS;
+    let attempts = 0;
+    while (attempts < this.options.maxAttempts) {
+      const ordered = this.order();
+      const reachable = ordered.filter((s) => this.system.isReachable(s));
+      const round = reachable.length > 0 ? reachable : ordered;
+      if (round.length === 0) break;
+      for (const server of round) {
+        if (attempts++ >= this.options.maxAttempts) break;
+        try {
+          const reply = await this.system.ask<T>(
+            this.address,
+            `${server}/${API_ACTOR}`,
+            kind,
+            body,
+            this.options.requestTimeoutMs,
+          );
+          this.preferred = server;
+          if (this.demoted === server) this.demoted = null;
+          return { server, reply };
+        } catch (error) {
+          last = (error as Error).message;
+          if (this.preferred === server) this.preferred = null;
+          this.demoted = server;
+        }
+      }
+      await sleep(this.system.clock, pauseMs);
+      pauseMs = Math.min(pauseMs * 2, RETRY_PAUSE_MAX_MS);
+    }
+    throw new ApiUnavailableError(kind, this.options.maxAttempts, last);
+  }
+}
+
+function stripUndefined<T extends object>(o: T): Partial<T> {
+  return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as Partial<T>;
+}
+
+/** A Status from any error, for callers that log or count outcomes. */
+export function apiStatusOf(error: unknown): Status {
+  if (error instanceof ApiError) return error.status;
+  return internalErrorStatus((error as Error)?.message ?? String(error));
+}
