@@ -46,7 +46,8 @@ interface InformerContext {
   resyncPeriodMs: number;
   /** The last resourceVersion seen (list or event): a resumed watch starts after it. */
   resourceVersion: string;
-  backoffMs: number;
+  /** Failures since the last success: the backoff doubles with each. */
+  failures: number;
   synced: boolean;
   lastError: string | null;
 }
@@ -107,6 +108,14 @@ const watchObjects = fromCallback<
   };
 });
 
+/** The pause after `failures` consecutive failures: 100 ms, 200 ms, ... up to 5 s. */
+export function backoffMs(failures: number): number {
+  return Math.min(
+    INFORMER_BACKOFF_INITIAL_MS * 2 ** Math.max(0, failures - 1),
+    INFORMER_BACKOFF_MAX_MS,
+  );
+}
+
 export const informerMachine = setup({
   types: {
     context: {} as InformerContext,
@@ -115,7 +124,7 @@ export const informerMachine = setup({
   },
   actors: { listObjects, watchObjects },
   delays: {
-    backoffDelay: ({ context }) => context.backoffMs,
+    backoffDelay: ({ context }) => backoffMs(context.failures),
     resyncPeriod: ({ context }) => context.resyncPeriodMs,
   },
   guards: {
@@ -134,7 +143,7 @@ export const informerMachine = setup({
       return {
         resourceVersion: list.metadata.resourceVersion,
         synced: true,
-        backoffMs: INFORMER_BACKOFF_INITIAL_MS,
+        failures: 0,
         lastError: null,
       };
     }),
@@ -143,13 +152,13 @@ export const informerMachine = setup({
       context.cache.apply(event.event);
       return {
         resourceVersion: resourceVersionOf(event.event.object),
-        backoffMs: INFORMER_BACKOFF_INITIAL_MS,
+        failures: 0,
       };
     }),
     resyncCache: ({ context }) => context.cache.resync(),
     recordFailure: assign(({ context }, error: string) => ({
       lastError: error,
-      backoffMs: Math.min(context.backoffMs * 2, INFORMER_BACKOFF_MAX_MS),
+      failures: context.failures + 1,
     })),
     /** Relisting after an outage (rather than resuming) is needed only after a 410. */
     forgetResourceVersion: assign({ resourceVersion: "" }),
@@ -162,8 +171,7 @@ export const informerMachine = setup({
     cache: input.cache,
     resyncPeriodMs: input.resyncPeriodMs ?? 0,
     resourceVersion: "",
-    // doubled on the first failure
-    backoffMs: INFORMER_BACKOFF_INITIAL_MS / 2,
+    failures: 0,
     synced: false,
     lastError: null,
   }),
