@@ -416,7 +416,7 @@ export class ResourceHandler {
           creationTimestamp: meta.creationTimestamp,
         },
         spec: { replicas: spec.replicas ?? 0 },
-        status: { replicas: status.replicas ?? 0, selector: "" },
+        status: { replicas: status.replicas ?? 0, selector: selectorString(spec.selector) },
       };
     };
     if (req.verb === "get") return { code: 200, body: toScale((await this.mustGet(req)).object) };
@@ -433,10 +433,36 @@ export class ResourceHandler {
     const replicas = asObject(scale.spec).replicas;
     if (typeof replicas !== "number" || !Number.isInteger(replicas) || replicas < 0)
       throw new ApiError(badRequestStatus("spec.replicas must be a non-negative integer"));
-    const next = { ...current.object, spec: { ...asObject(current.object.spec), replicas } };
-    const out = await this.write({ ...req, subresource: null }, current, next, current.modRevision);
+    const rv = asObject(scale.metadata).resourceVersion;
+    const expected = rv === undefined || rv === "" ? current.modRevision : Number(rv);
+    // through the main resource's update path, so generation moves like any spec change
+    const next = prepareUpdate(
+      r,
+      { ...current.object, spec: { ...asObject(current.object.spec), replicas } },
+      current.object,
+      req.namespace,
+      null,
+    );
+    const out = await this.write({ ...req, subresource: null }, current, next, expected);
     return { code: 200, body: toScale(out.body as JsonObject) };
   }
+}
+
+/** A label selector in its string form (`app=web,tier in (a,b)`), as Scale.status.selector has it. */
+function selectorString(selector: JsonValue | undefined): string {
+  const sel = asObject(selector ?? {});
+  const parts = Object.entries(asObject(sel.matchLabels ?? {})).map(
+    ([k, v]) => `${k}=${String(v)}`,
+  );
+  for (const e of Array.isArray(sel.matchExpressions) ? sel.matchExpressions : []) {
+    const { key, operator, values } = asObject(e);
+    const list = Array.isArray(values) ? values.map(String).join(",") : "";
+    if (operator === "In") parts.push(`${String(key)} in (${list})`);
+    else if (operator === "NotIn") parts.push(`${String(key)} notin (${list})`);
+    else if (operator === "Exists") parts.push(String(key));
+    else if (operator === "DoesNotExist") parts.push(`!${String(key)}`);
+  }
+  return parts.join(",");
 }
 
 export { qualifiedResource };
