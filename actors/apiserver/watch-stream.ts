@@ -3,6 +3,12 @@
  * StreamWatcher reads). Starts from `resourceVersion` (exclusive), or, without one, with an
  * ADDED event per existing object first. Ends with an ERROR 410 event when the revision is
  * compacted, and after `timeoutSeconds`.
+ *
+ * Bookmarks (`allowWatchBookmarks=true`): every BOOKMARK_INTERVAL_MS and just before the watch
+ * times out, a BOOKMARK carrying the revision the watch has caught up to — the last event it
+ * read under its prefix (delivered or filtered out), or its start. The store has no progress
+ * request over the wire yet, so a quiet prefix's bookmark stays at the last change under it,
+ * which is always a safe point to resume from.
  */
 import type { ServerResponse } from "node:http";
 import type { Clock } from "../../actors/system/clock.ts";
@@ -18,6 +24,8 @@ import { type ApiWatchEvent, bookmarkEvent, toApiWatchEvent } from "./watch-even
 
 /** Kubernetes' default watch timeout is 30–60 min; kubectl sets its own. */
 const DEFAULT_WATCH_TIMEOUT_S = 1800;
+/** kube-apiserver sends a bookmark about once a minute; bosun's are cheaper to wait for. */
+export const BOOKMARK_INTERVAL_MS = 5_000;
 
 export async function serveWatch(
   store: ObjectStore,
@@ -70,27 +78,48 @@ export async function serveWatch(
   }
   let handle: { cancel(): void } | null = null;
   let timer: ReturnType<Clock["setTimeout"]> | null = null;
+  let bookmarkTimer: ReturnType<Clock["setTimeout"]> | null = null;
+  /** The revision this watch has read everything up to. */
+  let caughtUp = startRevision - 1;
+  const bookmark = () => {
+    if (options.allowWatchBookmarks) send(bookmarkEvent(apiVersion, r.kind, caughtUp));
+  };
   const end = () => {
     if (ended) return;
     ended = true;
     handle?.cancel();
     if (timer !== null) clock.clearTimeout(timer);
+    if (bookmarkTimer !== null) clock.clearTimeout(bookmarkTimer);
     res.end();
   };
   onClose(end);
-  timer = clock.setTimeout(end, (options.timeoutSeconds ?? DEFAULT_WATCH_TIMEOUT_S) * 1000);
+  timer = clock.setTimeout(
+    () => {
+      bookmark();
+      end();
+    },
+    (options.timeoutSeconds ?? DEFAULT_WATCH_TIMEOUT_S) * 1000,
+  );
+  if (options.allowWatchBookmarks) {
+    const tick = () => {
+      bookmark();
+      if (!ended) bookmarkTimer = clock.setTimeout(tick, BOOKMARK_INTERVAL_MS);
+    };
+    bookmarkTimer = clock.setTimeout(tick, BOOKMARK_INTERVAL_MS);
+  }
   const single = input.request.name !== null;
   handle = await store.watch(prefix, startRevision, (response) => {
     if (response.kind === "events") {
       for (const ev of response.events) {
+        caughtUp = Math.max(caughtUp, ev.kv.modRevision);
         const key = Buffer.from(ev.kv.key).toString("utf8");
         if (single && key !== prefix) continue;
         const out = toApiWatchEvent(ev, filter);
         if (out) send(out);
       }
     } else if (response.kind === "progress") {
-      if (options.allowWatchBookmarks)
-        send(bookmarkEvent(apiVersion, r.kind, response.header.revision));
+      caughtUp = Math.max(caughtUp, response.header.revision);
+      bookmark();
     } else if (response.kind === "canceled") {
       if (response.reason === "compacted")
         send({

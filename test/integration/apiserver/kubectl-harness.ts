@@ -1,5 +1,9 @@
 import { type ChildProcess, spawn } from "node:child_process";
+import { readFileSync } from "node:fs";
+import type { IncomingHttpHeaders } from "node:http";
+import { request as httpsRequest } from "node:https";
 import { join } from "node:path";
+import { parse as parseYaml } from "yaml";
 import type { LocalCluster } from "../../support/local-cluster.ts";
 
 /** Runs the real kubectl against a LocalCluster's kubeconfig (optionally another context). */
@@ -55,4 +59,45 @@ export function spawnKubectl(
     out += d.toString();
   });
   return { child, output: () => out };
+}
+
+/**
+ * A raw HTTPS request to the first server's API server with the kubeconfig's CA and token, for
+ * what kubectl cannot say (fieldValidation on a PUT, deletecollection, a watch's raw events).
+ */
+export async function apiRequest(
+  cluster: LocalCluster,
+  method: string,
+  path: string,
+  body?: unknown,
+  contentType = "application/json",
+): Promise<{ code: number; headers: IncomingHttpHeaders; text: string }> {
+  const config = parseYaml(readFileSync(join(cluster.runDir, "kubeconfig"), "utf8"));
+  const server = config.clusters[0].cluster;
+  const token = config.users[0].user.token as string;
+  const url = new URL(path, server.server);
+  return new Promise((resolve, reject) => {
+    const req = httpsRequest(
+      url,
+      {
+        method,
+        ca: Buffer.from(server["certificate-authority-data"], "base64"),
+        headers: {
+          authorization: `Bearer ${token}`,
+          accept: "application/json",
+          ...(body !== undefined ? { "content-type": contentType } : {}),
+        },
+      },
+      (res) => {
+        let text = "";
+        res.on("data", (d: Buffer) => {
+          text += d.toString();
+        });
+        res.on("end", () => resolve({ code: res.statusCode ?? 0, headers: res.headers, text }));
+        res.on("error", reject);
+      },
+    );
+    req.on("error", reject);
+    req.end(body === undefined ? undefined : JSON.stringify(body));
+  });
 }
