@@ -1,0 +1,107 @@
+/**
+ * The ApiClient against the `apiserver` actor in one in-process actor system with a scripted
+ * port: Status answers become ApiErrors (not retries), watch events are routed by tag, and an
+ * ERROR event closes the watch with its Status (410 Gone for the informer to relist on).
+ */
+import { pino } from "pino";
+import { describe, expect, it } from "vitest";
+import { conflictStatus, goneStatus } from "../../../actors/api/status.ts";
+import { ApiClient } from "../../../actors/apiserver/api-client.ts";
+import { ApiError } from "../../../actors/apiserver/api-error.ts";
+import {
+  API_ACTOR,
+  API_WATCH_EVENT_KIND,
+  type ApiReply,
+  type InternalApiPort,
+  internalApiMachine,
+} from "../../../actors/apiserver/internal-api.ts";
+import type { ApiWatchEvent } from "../../../actors/apiserver/watch-events.ts";
+import { ActorSystem } from "../../../actors/system/actor-system.ts";
+import { SystemClock } from "../../../actors/system/clock.ts";
+import { waitFor } from "../../support/wait.ts";
+
+function scriptedPort(system: ActorSystem) {
+  const calls: string[] = [];
+  const watchers = new Map<string, string>();
+  const ok = (object: Record<string, unknown>): Promise<ApiReply> =>
+    Promise.resolve({ ok: true, object: object as never });
+  const port: InternalApiPort = {
+    get: (r) => {
+      calls.push(`get ${r.name}`);
+      return ok({ metadata: { name: r.name } });
+    },
+    list: () => ok({ kind: "ConfigMapList", metadata: { resourceVersion: "7" }, items: [] }),
+    create: (r) => ok(r.object),
+    update: (r) => {
+      calls.push("update");
+      return Promise.resolve({
+        ok: false,
+        status: conflictStatus(
+          { group: "", resource: "configmaps" },
+          String((r.object.metadata as { name?: string }).name),
+        ),
+      });
+    },
+    patch: (r) => ok({ patched: r.patchType }),
+    delete: (r) => ok({ metadata: { name: r.name } }),
+    watch: async (subscriber, tag) => {
+      watchers.set(tag, subscriber);
+      return null;
+    },
+    cancelWatch: (_s, tag) => watchers.delete(tag),
+    hasWatch: (_s, tag) => watchers.has(tag),
+  };
+  const emit = (event: ApiWatchEvent) => {
+    for (const [tag, subscriber] of watchers)
+      system.tell(system.address(API_ACTOR), subscriber, API_WATCH_EVENT_KIND, { tag, event });
+  };
+  return { port, calls, watchers, emit };
+}
+
+describe("ApiClient ↔ apiserver actor", () => {
+  it("answers verbs, throws a Status as ApiError without retrying, streams and closes watches", async () => {
+    const system = new ActorSystem({
+      nodeId: "n1",
+      clock: new SystemClock(),
+      logger: pino({ level: "silent" }),
+    });
+    const { port, calls, watchers, emit } = scriptedPort(system);
+    system.spawn(API_ACTOR, internalApiMachine, { input: { port } });
+    const api = new ApiClient({ system, servers: () => ["n1"], watchCheckIntervalMs: 20 });
+    try {
+      expect(await api.get("configmaps", "a", { namespace: "default" })).toEqual({
+        metadata: { name: "a" },
+      });
+      const stale = api.update("configmaps", { metadata: { name: "a", resourceVersion: "1" } });
+      await expect(stale).rejects.toSatisfy(
+        (e: unknown) => e instanceof ApiError && e.status.code === 409,
+      );
+      expect(calls.filter((c) => c === "update")).toHaveLength(1);
+      expect(await api.patch("configmaps", "a", "strategic", {})).toEqual({ patched: "strategic" });
+
+      const events: string[] = [];
+      let closed: Error | null = null;
+      await api.watch(
+        { resource: "configmaps", resourceVersion: "7" },
+        { event: (e) => events.push(e.type), closed: (e) => (closed = e) },
+      );
+      emit({ type: "ADDED", object: { metadata: { name: "x", resourceVersion: "8" } } });
+      emit({ type: "BOOKMARK", object: { metadata: { resourceVersion: "9" } } });
+      await waitFor("two events", () => events.length === 2);
+      expect(events).toEqual(["ADDED", "BOOKMARK"]);
+      emit({ type: "ERROR", object: goneStatus() as never });
+      await waitFor("the watch to close", () => closed !== null);
+      expect(closed).toBeInstanceOf(ApiError);
+      expect((closed as unknown as ApiError).status.code).toBe(410);
+
+      // a watch the server no longer serves is closed by the client's check
+      let lost: Error | null = null;
+      await api.watch({ resource: "configmaps" }, { event: () => {}, closed: (e) => (lost = e) });
+      watchers.clear();
+      await waitFor("the lost watch to close", () => lost !== null);
+    } finally {
+      api.close();
+      system.stop();
+    }
+  });
+});
