@@ -4,6 +4,7 @@ import { defineConfig } from "vitest/config";
 // sockets runs one file at a time (the machine has two cores and other tenants).
 export default defineConfig({
   test: {
+    globalSetup: ["test/global-setup.ts"],
     projects: [
       {
         test: {

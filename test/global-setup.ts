@@ -1,0 +1,36 @@
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+
+/**
+ * Every file of a test run lives under one fresh temp root (TMPDIR is pointed there, and test
+ * workers and the processes they spawn inherit it). At the end, any process still running from
+ * that root — a node a failed test could not stop — is killed, and the root is removed, so a
+ * red run leaves nothing behind on a shared machine.
+ */
+let root = "";
+
+export function setup(): void {
+  root = mkdtempSync(join(tmpdir(), "bosun-test-run-"));
+  process.env.TMPDIR = root;
+}
+
+export function teardown(): void {
+  if (!root) return;
+  for (const entry of readdirSync("/proc")) {
+    if (!/^\d+$/.test(entry) || Number(entry) === process.pid) continue;
+    let cmdline = "";
+    try {
+      cmdline = readFileSync(`/proc/${entry}/cmdline`, "utf8");
+    } catch {
+      continue; // exited meanwhile
+    }
+    if (!cmdline.includes(root)) continue;
+    try {
+      process.kill(Number(entry), "SIGKILL");
+    } catch {
+      // already gone
+    }
+  }
+  rmSync(root, { recursive: true, force: true });
+}
