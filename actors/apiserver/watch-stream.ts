@@ -2,7 +2,7 @@
  * A watch over HTTP: a chunked stream of JSON watch events, one per line (what client-go's
  * StreamWatcher reads). Starts from `resourceVersion` (exclusive), or, without one, with an
  * ADDED event per existing object first. Ends with an ERROR 410 event when the revision is
- * compacted, and after `timeoutSeconds`.
+ * compacted (410 Expired, as kube-apiserver says it), and after `timeoutSeconds`.
  *
  * Bookmarks (`allowWatchBookmarks=true`): every BOOKMARK_INTERVAL_MS and just before the watch
  * times out, a BOOKMARK carrying the revision the watch has caught up to — the last event it
@@ -13,7 +13,7 @@
 import type { ServerResponse } from "node:http";
 import type { Clock } from "../../actors/system/clock.ts";
 import { apiVersionOf } from "../api/resources.ts";
-import { goneStatus } from "../api/status.ts";
+import { resourceExpiredStatus } from "../api/status.ts";
 import { buildTable } from "../api/table.ts";
 import { objectFilter, parseListOptions } from "./list-options.ts";
 import type { ObjectStore } from "./object-store.ts";
@@ -124,7 +124,7 @@ export async function serveWatch(
       if (response.reason === "compacted")
         send({
           type: "ERROR",
-          object: goneStatus(
+          object: resourceExpiredStatus(
             `too old resource version: ${startRevision - 1} (${response.compactRevision ?? 0})`,
           ) as unknown as ApiWatchEvent["object"],
         });
