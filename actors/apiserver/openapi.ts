@@ -376,7 +376,7 @@ function operations(r: ResourceInfo): Record<string, Schema> {
     });
   if (has("deletecollection"))
     coll.delete = op("deletecollection", "delete collection of", {
-      parameters: [PARAMS.labelSelector, PARAMS.fieldSelector],
+      parameters: [PARAMS.labelSelector, PARAMS.fieldSelector, PARAMS.dryRun],
       responses: ok({ type: "object" }),
     });
   paths[collection] = coll;
@@ -394,7 +394,8 @@ function operations(r: ResourceInfo): Record<string, Schema> {
       requestBody: { content: content(PATCH_CONTENT_TYPES, { type: "object" }), required: true },
       responses: ok(kind),
     });
-  if (has("delete")) item.delete = op("delete", "delete a", { responses: ok(kind) });
+  if (has("delete"))
+    item.delete = op("delete", "delete a", { parameters: [PARAMS.dryRun], responses: ok(kind) });
   paths[`${collection}/{name}`] = item;
   if (r.namespaced && has("list"))
     paths[`${base}/${r.plural}`] = {

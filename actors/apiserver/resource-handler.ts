@@ -70,6 +70,17 @@ export function validateFields<T extends JsonValue>(
   return { object, warnings: mode === "Warn" ? paths.map(unknownFieldMessage) : [] };
 }
 
+/** `dryRun=All`: everything but the store write; any other value is a 400. */
+function isDryRun(input: RequestInput): boolean {
+  const values = input.query.getAll("dryRun");
+  for (const v of values)
+    if (v !== "All")
+      throw new ApiError(
+        badRequestStatus(`Invalid dryRun value ${JSON.stringify(v)}: must be "All"`),
+      );
+  return values.length > 0;
+}
+
 /** How often a patch is retried when another write got in between (Kubernetes: 5). */
 const MAX_PATCH_ATTEMPTS = 5;
 const NAMESPACES = RESOURCES.find((r) => r.plural === "namespaces") as ResourceInfo;
@@ -227,7 +238,7 @@ export class ResourceHandler {
       generateNameSuffix: generateNameSuffix(Math.random),
     });
     const name = String(asObject(obj.metadata).name ?? "");
-    if (input.query.get("dryRun") === "All") return { code: 201, body: obj, warnings };
+    if (isDryRun(input)) return { code: 201, body: obj, warnings };
     const namespaceKey = r.namespaced ? objectKey(NAMESPACES, null, req.namespace ?? "") : null;
     const out = await this.store.create(this.key(req, name), obj, namespaceKey);
     if (out.kind === "ok") return { code: 201, body: out.object, warnings };
@@ -242,11 +253,13 @@ export class ResourceHandler {
     current: StoredObject,
     next: JsonObject,
     expectedRevision: number,
+    dryRun: boolean,
   ): Promise<HandlerResult> {
     const r = req.resource;
     if (expectedRevision !== current.modRevision)
       throw new ApiError(conflictStatus(gr(r), req.name ?? ""));
     if (sameObject(next, current.object)) return { code: 200, body: current.object };
+    if (dryRun) return { code: 200, body: next };
     const meta = asObject(next.metadata);
     if (
       meta.deletionTimestamp &&
@@ -288,7 +301,7 @@ export class ResourceHandler {
       req.namespace,
       req.subresource,
     );
-    return { ...(await this.write(req, current, next, expected)), warnings };
+    return { ...(await this.write(req, current, next, expected, isDryRun(input))), warnings };
   }
 
   private async patch(input: RequestInput): Promise<HandlerResult> {
@@ -313,7 +326,7 @@ export class ResourceHandler {
         req.subresource,
       );
       try {
-        return { ...(await this.write(req, current, next, expected)), warnings };
+        return { ...(await this.write(req, current, next, expected, isDryRun(input))), warnings };
       } catch (error) {
         const conflict = error instanceof ApiError && error.status.code === 409;
         if (!conflict || pinned || attempt >= MAX_PATCH_ATTEMPTS) throw error;
@@ -327,6 +340,9 @@ export class ResourceHandler {
     const current = await this.mustGet(req);
     const options = await input.body().catch(() => null);
     const pre = asObject(asObject(options ?? {}).preconditions);
+    // DeleteOptions come as the body (kubectl) or as query parameters
+    const bodyDryRun = asObject(options ?? {}).dryRun;
+    const dryRun = isDryRun(input) || (Array.isArray(bodyDryRun) && bodyDryRun.includes("All"));
     const meta = asObject(current.object.metadata);
     if (pre.resourceVersion !== undefined && pre.resourceVersion !== meta.resourceVersion)
       throw new ApiError(
@@ -345,7 +361,7 @@ export class ResourceHandler {
         ),
       );
     if (Array.isArray(meta.finalizers) && meta.finalizers.length > 0) {
-      if (meta.deletionTimestamp) return { code: 202, body: current.object };
+      if (meta.deletionTimestamp || dryRun) return { code: 202, body: current.object };
       const next = {
         ...current.object,
         metadata: {
@@ -358,6 +374,7 @@ export class ResourceHandler {
       if (out.kind !== "ok") throw new ApiError(conflictStatus(gr(r), req.name ?? ""));
       return { code: 202, body: out.object };
     }
+    if (dryRun) return { code: 200, body: current.object };
     // A namespace takes its contents with it (the namespace controller's job, done in one txn).
     const contents =
       r.plural === "namespaces"
@@ -372,9 +389,10 @@ export class ResourceHandler {
   private async deleteCollection(input: RequestInput): Promise<HandlerResult> {
     const req = input.request;
     const r = req.resource;
-    const options = parseListOptions(r, input.query);
+    const listOptions = parseListOptions(r, input.query);
+    const options = await input.body().catch(() => null);
     const page = await this.store.list(collectionPrefix(r, req.namespace), { serializable: false });
-    const keep = objectFilter(r, options);
+    const keep = objectFilter(r, listOptions);
     const deleted: JsonObject[] = [];
     for (const obj of page.items.filter(keep)) {
       const meta = asObject(obj.metadata);
@@ -385,7 +403,7 @@ export class ResourceHandler {
         verb: "delete" as const,
       };
       try {
-        const out = await this.delete({ ...input, request: one, body: async () => null });
+        const out = await this.delete({ ...input, request: one, body: async () => options });
         deleted.push(out.body as JsonObject);
       } catch (error) {
         if (!(error instanceof ApiError && error.status.code === 404)) throw error;
@@ -443,7 +461,13 @@ export class ResourceHandler {
       req.namespace,
       null,
     );
-    const out = await this.write({ ...req, subresource: null }, current, next, expected);
+    const out = await this.write(
+      { ...req, subresource: null },
+      current,
+      next,
+      expected,
+      isDryRun(input),
+    );
     return { code: 200, body: toScale(out.body as JsonObject) };
   }
 }

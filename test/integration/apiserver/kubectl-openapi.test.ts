@@ -145,4 +145,16 @@ describe("kubectl with OpenAPI v3", () => {
     expect(JSON.parse(pIgnore.text)).toMatchObject({ data: { a: "e" } });
     expect(JSON.parse(pIgnore.text).bogus).toBeUndefined();
   });
+
+  it("--dry-run=server on apply and delete writes nothing", async () => {
+    await kubectlOk(cluster, ["apply", "-f", "-"], CM("dry"));
+    const changed = CM("dry").replace("{a: b}", "{a: z}");
+    expect(await kubectlOk(cluster, ["apply", "--dry-run=server", "-f", "-"], changed)).toContain(
+      "configmap/dry configured (server dry run)",
+    );
+    expect(await kubectlOk(cluster, ["delete", "cm", "dry", "--dry-run=server"])).toContain(
+      "(server dry run)",
+    );
+    expect(await kubectlOk(cluster, ["get", "cm", "dry", "-o", "jsonpath={.data.a}"])).toBe("b");
+  });
 });
