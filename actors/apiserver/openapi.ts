@@ -205,10 +205,12 @@ function scalarSchema(field: string): Schema {
   return { type: "string" };
 }
 
+const INT_OR_STRING = "io.k8s.apimachinery.pkg.util.intstr.IntOrString";
+
 /** Free-form parts: IntOrString where Kubernetes has one, else an object kept as sent. */
 function anySchema(field: string): Schema {
   if (field === "targetPort" || field === "maxSurge" || field === "maxUnavailable")
-    return { type: "string", format: "int-or-string", "x-kubernetes-int-or-string": true };
+    return { allOf: [{ $ref: `#/components/schemas/${INT_OR_STRING}` }] };
   return { type: "object", "x-kubernetes-preserve-unknown-fields": true };
 }
 
@@ -436,6 +438,12 @@ function buildDocument(group: string, version: string): object | null {
       if (fields) schemas[definitionName(name)] = structDefinition(name, fields, used);
     }
   }
+  if (JSON.stringify(schemas).includes(INT_OR_STRING))
+    schemas[INT_OR_STRING] = {
+      type: "string",
+      format: "int-or-string",
+      description: "IntOrString is a type that can hold an int32 or a string.",
+    };
   return {
     openapi: "3.0.0",
     info: { title: "Kubernetes", version: "v1.32.0" },
