@@ -112,6 +112,13 @@ export class ResourceHandler {
     if (sub !== null && !r.subresources.some((s) => s.name === sub))
       throw new ApiError(notFoundStatus(gr(r), request.name ?? ""));
     if (sub === "scale") return this.scale(input);
+    if (sub === "binding") return this.bind(input);
+    if (sub === "log") {
+      // Logs come from the kubelet that runs the pod; until a kubelet serves them, say so.
+      const status = notFoundStatus(gr(r), request.name ?? "");
+      const message = `pods "${request.name ?? ""}" log: logs are served by the kubelet, and no kubelet serves this pod yet`;
+      throw new ApiError({ ...status, message });
+    }
     const verbAllowed = r.verbs.includes(request.verb === "watch" ? "watch" : request.verb);
     if (!verbAllowed) throw new ApiError(methodNotAllowedStatus(gr(r), request.verb));
     switch (request.verb) {
@@ -416,6 +423,47 @@ export class ResourceHandler {
   }
 
   /** `/scale` (autoscaling/v1 Scale) over `spec.replicas` of deployments and replicasets. */
+  /**
+   * pods/binding (what a scheduler posts): sets spec.nodeName once. A pod already bound
+   * elsewhere is a conflict, as kube-apiserver answers.
+   */
+  private async bind(input: RequestInput): Promise<HandlerResult> {
+    const req = input.request;
+    if (req.verb !== "create") {
+      throw new ApiError(methodNotAllowedStatus({ group: "", resource: "pods/binding" }, req.verb));
+    }
+    const binding = asObject(await input.body());
+    const target = asObject(binding.target);
+    const node = target.name;
+    if (typeof node !== "string" || node === "") {
+      throw new ApiError(badRequestStatus("binding.target.name (the node) is required"));
+    }
+    const current = await this.mustGet(req);
+    const spec = asObject(current.object.spec);
+    if (typeof spec.nodeName === "string" && spec.nodeName !== "") {
+      throw new ApiError(
+        conflictStatus(
+          gr(req.resource),
+          req.name ?? "",
+          `pod is already assigned to node "${spec.nodeName}"`,
+        ),
+      );
+    }
+    // Not an update of the pod: spec.nodeName is immutable to updates, binding is how it is set.
+    const next: JsonObject = { ...current.object, spec: { ...spec, nodeName: node } };
+    await this.write(
+      { ...req, subresource: null },
+      current,
+      next,
+      current.modRevision,
+      isDryRun(input),
+    );
+    return {
+      code: 201,
+      body: { kind: "Status", apiVersion: "v1", metadata: {}, status: "Success", code: 201 },
+    };
+  }
+
   private async scale(input: RequestInput): Promise<HandlerResult> {
     const req = input.request;
     const r = req.resource;

@@ -157,4 +157,34 @@ describe("kubectl with OpenAPI v3", () => {
     );
     expect(await kubectlOk(cluster, ["get", "cm", "dry", "-o", "jsonpath={.data.a}"])).toBe("b");
   });
+
+  it("pods/binding assigns a node once; pods/log says that no kubelet serves logs yet", async () => {
+    await kubectlOk(
+      cluster,
+      ["apply", "-f", "-"],
+      `apiVersion: v1
+kind: Pod
+metadata: {name: bindme, namespace: default}
+spec:
+  containers: [{name: c, image: nginx}]
+`,
+    );
+    const path = "/api/v1/namespaces/default/pods/bindme/binding";
+    const binding = (node: string) => ({
+      apiVersion: "v1",
+      kind: "Binding",
+      metadata: { name: "bindme" },
+      target: { apiVersion: "v1", kind: "Node", name: node },
+    });
+    expect((await apiRequest(cluster, "POST", path, binding("node-a"))).code).toBe(201);
+    expect(
+      await kubectlOk(cluster, ["get", "pod", "bindme", "-o", "jsonpath={.spec.nodeName}"]),
+    ).toBe("node-a");
+    const again = await apiRequest(cluster, "POST", path, binding("node-b"));
+    expect(again.code).toBe(409);
+    expect(JSON.parse(again.text).message).toContain('already assigned to node "node-a"');
+    const logs = await kubectl(cluster, ["logs", "bindme"]);
+    expect(logs.code).not.toBe(0);
+    expect(logs.stderr).toContain("no kubelet serves this pod");
+  });
 });
