@@ -126,9 +126,13 @@ export class ApiOperations implements InternalApiPort {
   }
 
   create(request: CreateRequest): Promise<ApiReply> {
-    return this.run(request, "create", null, {
+    // A subresource create (pods/binding) names its parent: the body's metadata.name.
+    const sub = request.subresource ?? null;
+    const name = sub === null ? null : String(asObject(request.object.metadata).name ?? "");
+    return this.run(request, "create", name, {
       namespace: namespaceOf(request),
       body: request.object,
+      subresource: sub,
       query: {
         dryRun: request.dryRun ? "All" : undefined,
         fieldValidation: request.fieldValidation,

@@ -7,7 +7,7 @@
  *   api.get     {resource, namespace?, name, resourceVersion?}                       → ApiReply
  *   api.list    {resource, namespace?, labelSelector?, fieldSelector?, resourceVersion?,
  *                resourceVersionMatch?, limit?, continue?}                            → ApiReply
- *   api.create  {resource, namespace?, object, dryRun?, fieldValidation?}            → ApiReply
+ *   api.create  {resource, namespace?, object, subresource?, dryRun?, fieldValidation?} → ApiReply
  *   api.update  {resource, namespace?, object, subresource?}                         → ApiReply
  *   api.patch   {resource, namespace?, name, patchType, patch, subresource?}         → ApiReply
  *   api.delete  {resource, namespace?, name, preconditions?}                         → ApiReply
@@ -60,6 +60,8 @@ export interface ListRequest extends ResourceScope {
 
 export interface CreateRequest extends ResourceScope {
   object: JsonObject;
+  /** `binding` (pods/binding): the object's metadata.name names the parent. */
+  subresource?: string | null;
   dryRun?: boolean;
   fieldValidation?: "Strict" | "Warn" | "Ignore";
 }
