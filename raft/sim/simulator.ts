@@ -449,8 +449,8 @@ export class Simulation {
     if (rd.hardState !== null) {
       this.invariants.observeCommit(node.id, node.term, rd.hardState.commit, node.storage);
     }
-    // After a membership change, snapshot at once: a node added by it refuses any snapshot that
-    // does not list it (as etcd-io/raft does), so the leader's snapshot must postdate the change.
+    // After a membership change, snapshot at once, so that a node it added is sent a snapshot
+    // that lists it (etcd-io/raft refuses one that does not; this core accepts it since e4dba32).
     let snapshotNow = false;
     for (const e of rd.committedEntries) {
       if (e.index <= node.sm.applied) continue; // already covered by an installed snapshot
