@@ -1,0 +1,195 @@
+/**
+ * The controller manager (kube-controller-manager): one per server, all of them candidates for
+ * one Lease; the leader runs the informers and every controller, the others stand by. A leader
+ * that loses its lease stops its controllers before anyone else can start theirs (the renew
+ * deadline is shorter than the lease).
+ *
+ *   standby ──elected──▶ leading (invokes the controllers) ──lost──▶ standby
+ *      └──────────── stop ────────────┴──▶ stopping (lease released) ──▶ stopped
+ *
+ * Leader election is an invoked child statechart (`leader-election.ts`); the controllers are a
+ * child that lives exactly as long as the `leading` state.
+ */
+import type { Logger } from "pino";
+import { type AnyActorRef, createActor, fromCallback, sendTo, setup } from "xstate";
+import type { ListWatcher } from "../apiserver/api-client.ts";
+import type { ActorSystem } from "../system/actor-system.ts";
+import type { Clock } from "../system/clock.ts";
+import type { ControllerContext, ControllerDefinition, ObjectApi } from "./controller.ts";
+import { type RunningController, runController } from "./controller-runner.ts";
+import { deploymentController } from "./deployment.ts";
+import { GC_DEPENDENTS, garbageCollector } from "./garbage-collector.ts";
+import { type LeaderElectionTimings, leaderElectionMachine } from "./leader-election.ts";
+import { namespaceController } from "./namespace.ts";
+import { replicaSetController } from "./replicaset.ts";
+import { SharedInformers } from "./shared-informers.ts";
+import type { WorkQueueLimits } from "./work-queue.ts";
+
+export type ControllerFactory = (ctx: ControllerContext) => ControllerDefinition;
+
+export const DEFAULT_CONTROLLERS: readonly ControllerFactory[] = [
+  deploymentController,
+  (ctx) => replicaSetController(ctx),
+  namespaceController,
+  ...GC_DEPENDENTS.map((r) => (ctx: ControllerContext) => garbageCollector(ctx, r)),
+];
+
+export const CONTROLLER_MANAGER_LEASE_NAMESPACE = "kube-system";
+export const CONTROLLER_MANAGER_LEASE_NAME = "kube-controller-manager";
+
+export interface ControllerManagerOptions {
+  system: ActorSystem;
+  /** Reads, writes, lists and watches (an ApiClient). */
+  api: ObjectApi & ListWatcher;
+  /** Defaults to the system's clock. */
+  clock?: Clock;
+  logger?: Logger;
+  /** This candidate's holderIdentity (e.g. the node id); unique per manager. */
+  identity: string;
+  /** Lease writes (default: `api`); give it a short request timeout if you like. */
+  leaseApi?: ObjectApi;
+  leaseNamespace?: string;
+  leaseName?: string;
+  leaderElection?: Partial<LeaderElectionTimings>;
+  controllers?: readonly ControllerFactory[];
+  queueLimits?: Partial<WorkQueueLimits>;
+  /** The actor's name in `system` (default `controller-manager`). */
+  actorName?: string;
+}
+
+export interface ControllerManagerHandle {
+  readonly actor: AnyActorRef;
+  isLeader(): boolean;
+  /** "standby" | "leading" | "stopping" | "stopped". */
+  state(): unknown;
+  /** The running controllers while leading (for tests and inspection). */
+  controllers(): RunningController[];
+  /** Stops the controllers and releases the lease (a successor takes over at once). */
+  stop(): Promise<void>;
+  /** Stops everything without releasing the lease, as a crash would (for tests). */
+  kill(): void;
+}
+
+interface ManagerContext {
+  options: ControllerManagerOptions;
+  clock: Clock;
+  running: { current: RunningController[] };
+}
+
+type ManagerEvent = { type: "leader.elected" } | { type: "leader.lost" } | { type: "manager.stop" };
+
+const runControllers = fromCallback<
+  ManagerEvent,
+  { options: ControllerManagerOptions; clock: Clock; running: { current: RunningController[] } }
+>(({ input }) => {
+  const { options, clock } = input;
+  const informers = new SharedInformers({ source: options.api, clock });
+  const ctx: ControllerContext = { api: options.api, cache: informers, clock };
+  const definitions = (options.controllers ?? DEFAULT_CONTROLLERS).map((f) => f(ctx));
+  const controllers = definitions.map((d) =>
+    runController(d, informers, clock, options.queueLimits),
+  );
+  input.running.current = controllers;
+  informers.start();
+  options.logger?.info({ controllers: definitions.map((d) => d.name) }, "controllers started");
+  return () => {
+    for (const c of controllers) c.stop();
+    informers.stop();
+    input.running.current = [];
+    options.logger?.info("controllers stopped");
+  };
+});
+
+export const controllerManagerMachine = setup({
+  types: {
+    context: {} as ManagerContext,
+    input: {} as { options: ControllerManagerOptions; running: { current: RunningController[] } },
+    events: {} as ManagerEvent,
+  },
+  actors: { leaderElection: leaderElectionMachine, runControllers },
+  actions: {
+    releaseLease: sendTo("election", { type: "election.stop" }),
+  },
+}).createMachine({
+  id: "controller-manager",
+  context: ({ input }) => ({
+    options: input.options,
+    clock: input.options.clock ?? input.options.system.clock,
+    running: input.running,
+  }),
+  invoke: {
+    id: "election",
+    src: "leaderElection",
+    input: ({ context, self }) => ({
+      ...context.options.leaderElection,
+      api: context.options.leaseApi ?? context.options.api,
+      clock: context.clock,
+      namespace: context.options.leaseNamespace ?? CONTROLLER_MANAGER_LEASE_NAMESPACE,
+      leaseName: context.options.leaseName ?? CONTROLLER_MANAGER_LEASE_NAME,
+      identity: context.options.identity,
+      onStartedLeading: () => self.send({ type: "leader.elected" }),
+      onStoppedLeading: () => self.send({ type: "leader.lost" }),
+    }),
+    onDone: { target: ".stopped" },
+  },
+  initial: "standby",
+  states: {
+    standby: {
+      on: {
+        "leader.elected": { target: "leading" },
+        "manager.stop": { target: "stopping" },
+      },
+    },
+    leading: {
+      invoke: {
+        src: "runControllers",
+        input: ({ context }) => ({
+          options: context.options,
+          clock: context.clock,
+          running: context.running,
+        }),
+      },
+      on: {
+        "leader.lost": { target: "standby" },
+        "manager.stop": { target: "stopping" },
+      },
+    },
+    stopping: { entry: "releaseLease" },
+    stopped: { type: "final" },
+  },
+});
+
+/**
+ * Starts a controller manager in `system` as actor `controller-manager`: it campaigns for the
+ * `kube-system/kube-controller-manager` Lease and, while it holds it, runs the Deployment,
+ * ReplicaSet, namespace and garbage-collector controllers over shared informers.
+ */
+export function startControllerManager(options: ControllerManagerOptions): ControllerManagerHandle {
+  const running = { current: [] as RunningController[] };
+  const name = options.actorName ?? "controller-manager";
+  const input = { options, running };
+  const actor = options.system
+    ? options.system.spawn(name, controllerManagerMachine, { input, supervise: false })
+    : createActor(controllerManagerMachine, { input, clock: options.clock }).start();
+  return {
+    actor,
+    isLeader: () => actor.getSnapshot().value === "leading",
+    state: () => actor.getSnapshot().value,
+    controllers: () => running.current,
+    stop: () =>
+      new Promise<void>((resolve) => {
+        if (actor.getSnapshot().status !== "active") return resolve();
+        const sub = actor.subscribe({
+          next: (s: { status: string }) => {
+            if (s.status !== "active") {
+              sub.unsubscribe();
+              resolve();
+            }
+          },
+          complete: () => resolve(),
+        });
+        actor.send({ type: "manager.stop" });
+      }),
+    kill: () => actor.stop(),
+  };
+}

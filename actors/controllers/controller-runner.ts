@@ -1,0 +1,83 @@
+/**
+ * Runs a `ControllerDefinition`: wires informer events to its work queue (primary → own key,
+ * owned → controller owner's key, watches → mapped keys) and starts its reconcile statechart.
+ */
+import { type AnyActorRef, createActor } from "xstate";
+import type { JsonObject } from "../api/json.ts";
+import type { Clock } from "../system/clock.ts";
+import {
+  type ControllerDefinition,
+  keyOf,
+  keyString,
+  type ObjectKey,
+  type WatchEventKind,
+} from "./controller.ts";
+import { controllerOf, namespaceOf } from "./owner-references.ts";
+import { reconcileLoopMachine } from "./reconcile-loop.ts";
+import type { SharedInformers } from "./shared-informers.ts";
+import { WorkQueue, type WorkQueueLimits } from "./work-queue.ts";
+
+export interface RunningController {
+  readonly name: string;
+  readonly queue: WorkQueue;
+  readonly actor: AnyActorRef;
+  /** The statechart's state: "idle", "reconciling", "backoff", "stopped". */
+  state(): unknown;
+  stop(): void;
+}
+
+/**
+ * Registers the controller's handlers on `informers` (call before `informers.start()`) and
+ * starts its reconcile loop, which waits for the informers to sync.
+ */
+export function runController(
+  definition: ControllerDefinition,
+  informers: SharedInformers,
+  clock: Clock,
+  limits: Partial<WorkQueueLimits> = {},
+): RunningController {
+  let actor: AnyActorRef | null = null;
+  const queue = new WorkQueue(clock, () => actor?.send({ type: "queue.ready" }), limits);
+  const enqueue = (keys: ObjectKey[]) => {
+    for (const k of keys) queue.add(keyString(k));
+  };
+
+  const on = (resource: string, map: (o: JsonObject, e: WatchEventKind) => ObjectKey[]) =>
+    informers.addHandlers(resource, {
+      add: (o) => enqueue(map(o, "add")),
+      update: (_old, o) => enqueue(map(o, "update")),
+      delete: (o) => enqueue(map(o, "delete")),
+    });
+
+  on(definition.primary, (o) => [keyOf(o)]);
+  for (const owned of definition.owns ?? []) {
+    on(owned, (o) => {
+      const ref = controllerOf(o);
+      if (!ref || (definition.primaryKind && ref.kind !== definition.primaryKind)) return [];
+      return [{ namespace: namespaceOf(o), name: ref.name }];
+    });
+  }
+  for (const w of definition.watches ?? []) on(w.resource, (o, e) => w.map(o, e));
+
+  actor = createActor(reconcileLoopMachine, {
+    input: {
+      queue,
+      reconcile: (key) => definition.reconcile(key),
+      isReady: () => informers.hasSynced(),
+    },
+    clock,
+  }).start();
+  const started = actor;
+  informers.onSynced(() => started.send({ type: "queue.ready" }));
+
+  return {
+    name: definition.name,
+    queue,
+    actor: started,
+    state: () => started.getSnapshot().value,
+    stop: () => {
+      queue.shutdown();
+      started.send({ type: "controller.stop" });
+    },
+  };
+}
