@@ -1,0 +1,56 @@
+/**
+ * The kubelet's named limits and periods. Kubernetes' defaults are noted where bosun differs:
+ * bosun renews node leases every second (Kubernetes: 10 s) so that node failure is noticed fast.
+ */
+export interface KubeletLimits {
+  /** How often the node Lease is renewed (Kubernetes: leaseDuration / 4 = 10 s). */
+  leaseRenewIntervalMs: number;
+  /** The Lease's leaseDurationSeconds: how long the node lifecycle controller waits. */
+  leaseDurationSeconds: number;
+  /** How often the Node's Ready condition heartbeat is refreshed (Kubernetes: 10 s). */
+  nodeStatusUpdateIntervalMs: number;
+  /** Pause after a failed registration or renewal, doubling up to `heartbeatBackoffMaxMs`. */
+  heartbeatBackoffInitialMs: number;
+  heartbeatBackoffMaxMs: number;
+  /** CrashLoopBackOff: the first restart delay, doubling per restart (Kubernetes: 10 s). */
+  crashLoopBackoffInitialMs: number;
+  /** CrashLoopBackOff ceiling (Kubernetes: 5 min). */
+  crashLoopBackoffMaxMs: number;
+  /** A container that ran this long without exiting resets its backoff (Kubernetes: 10 min). */
+  crashLoopBackoffResetMs: number;
+  /** Log files kept per container: the current one and `previous`. */
+  logFilesPerContainer: number;
+  /** Bytes one `logs` answer may carry; longer logs are cut from the start (tail). */
+  maxLogReadBytes: number;
+  /** Pods one kubelet runs (Kubernetes' maxPods default). */
+  maxPods: number;
+  /** Status patches in flight at once across all pods. */
+  maxStatusPatchesInFlight: number;
+  /** A probe that takes longer than its timeoutSeconds (default 1) fails. */
+  defaultProbeTimeoutMs: number;
+}
+
+export const DEFAULT_KUBELET_LIMITS: KubeletLimits = {
+  leaseRenewIntervalMs: 1_000,
+  leaseDurationSeconds: 40,
+  nodeStatusUpdateIntervalMs: 10_000,
+  heartbeatBackoffInitialMs: 200,
+  heartbeatBackoffMaxMs: 5_000,
+  crashLoopBackoffInitialMs: 10_000,
+  crashLoopBackoffMaxMs: 300_000,
+  crashLoopBackoffResetMs: 600_000,
+  logFilesPerContainer: 2,
+  maxLogReadBytes: 1 << 20,
+  maxPods: 110,
+  maxStatusPatchesInFlight: 8,
+  defaultProbeTimeoutMs: 1_000,
+};
+
+/** CrashLoopBackOff after `restarts` restarts: initial, doubling, capped (Kubernetes' rule). */
+export function crashLoopBackoffMs(
+  restarts: number,
+  limits: Pick<KubeletLimits, "crashLoopBackoffInitialMs" | "crashLoopBackoffMaxMs">,
+): number {
+  const exponent = Math.min(Math.max(0, restarts), 30);
+  return Math.min(limits.crashLoopBackoffInitialMs * 2 ** exponent, limits.crashLoopBackoffMaxMs);
+}

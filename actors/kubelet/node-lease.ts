@@ -1,0 +1,230 @@
+/**
+ * The kubelet's heartbeat (Kubernetes' node status manager + node lease controller):
+ *
+ *   registering ──node created/updated──▶ renewing ──renewed──▶ waiting ──after leaseRenewIntervalMs──┐
+ *        ▲                                   ▲                                                     │
+ *        └── backoff ◀── failed ─────────────┴─────────────────────────────────────────────────────┘
+ *
+ * Registering creates the Node (or adopts an existing one: labels merged) and posts its status
+ * through the `status` subresource. Renewing updates the Lease `kube-node-lease/<node>` (created
+ * when missing; a 409 refetches) and, every `nodeStatusUpdateIntervalMs`, the Node's Ready
+ * heartbeat. Timers are the actor's clock's.
+ */
+import { assign, fromPromise, setup } from "xstate";
+import { asObject, type JsonObject } from "../api/json.ts";
+import type { ApiClient } from "../apiserver/api-client.ts";
+import { ApiError } from "../apiserver/api-error.ts";
+import type { Clock } from "../system/clock.ts";
+import type { KubeletLimits } from "./limits.ts";
+import {
+  leaseObject,
+  microTime,
+  NODE_LEASE_NAMESPACE,
+  type NodeFacts,
+  nodeObject,
+  nodeStatus,
+} from "./node-object.ts";
+
+const LEASE_RESOURCE = "leases.coordination.k8s.io";
+
+export interface NodeLeaseDeps {
+  api: ApiClient;
+  clock: Clock;
+  facts: NodeFacts;
+  limits: Pick<
+    KubeletLimits,
+    | "leaseRenewIntervalMs"
+    | "leaseDurationSeconds"
+    | "nodeStatusUpdateIntervalMs"
+    | "heartbeatBackoffInitialMs"
+    | "heartbeatBackoffMaxMs"
+  >;
+}
+
+interface NodeLeaseContext {
+  deps: NodeLeaseDeps;
+  nodeUid: string | null;
+  lease: JsonObject | null;
+  readySinceMs: number;
+  lastStatusMs: number;
+  failures: number;
+  lastError: string | null;
+  renewals: number;
+}
+
+export type NodeLeaseEvent = { type: "heartbeat.stop" };
+
+const isNotFound = (e: unknown) => e instanceof ApiError && e.status.code === 404;
+const isAlreadyExists = (e: unknown) => e instanceof ApiError && e.status.code === 409;
+
+async function postNodeStatus(deps: NodeLeaseDeps, readySinceMs: number): Promise<void> {
+  await deps.api.patch(
+    "nodes",
+    deps.facts.nodeName,
+    "merge",
+    { status: nodeStatus(deps.facts, deps.clock.wallMs(), readySinceMs) },
+    { subresource: "status" },
+  );
+}
+
+const registerNode = fromPromise<string, { deps: NodeLeaseDeps; readySinceMs: number }>(
+  async ({ input }) => {
+    const { api, facts } = input.deps;
+    let node: JsonObject;
+    try {
+      node = await api.create("nodes", nodeObject(facts));
+    } catch (error) {
+      if (!isAlreadyExists(error)) throw error;
+      // re-registration after a restart: keep the object, refresh our labels
+      node = await api.patch("nodes", facts.nodeName, "merge", {
+        metadata: { labels: facts.labels },
+      });
+    }
+    await postNodeStatus(input.deps, input.readySinceMs);
+    return String(asObject(node.metadata).uid ?? "");
+  },
+);
+
+const renewLease = fromPromise<
+  { lease: JsonObject; statusPosted: boolean },
+  { context: NodeLeaseContext }
+>(async ({ input }) => {
+  const { deps, lease, nodeUid, lastStatusMs, readySinceMs } = input.context;
+  const { api, clock, facts, limits } = deps;
+  const now = clock.wallMs();
+  let renewed: JsonObject;
+  const fresh = () =>
+    api.create(
+      LEASE_RESOURCE,
+      leaseObject(facts.nodeName, now, limits.leaseDurationSeconds, nodeUid),
+    );
+  if (!lease) {
+    try {
+      renewed = await fresh();
+    } catch (error) {
+      if (!isAlreadyExists(error)) throw error;
+      const current = await api.get(LEASE_RESOURCE, facts.nodeName, {
+        namespace: NODE_LEASE_NAMESPACE,
+      });
+      renewed = await api.update(LEASE_RESOURCE, withRenewTime(current, now, facts.nodeName));
+    }
+  } else {
+    try {
+      renewed = await api.update(LEASE_RESOURCE, withRenewTime(lease, now, facts.nodeName));
+    } catch (error) {
+      if (isNotFound(error)) renewed = await fresh();
+      else if (isAlreadyExists(error)) {
+        // stale resourceVersion (someone else wrote it): refetch and renew
+        const current = await api.get(LEASE_RESOURCE, facts.nodeName, {
+          namespace: NODE_LEASE_NAMESPACE,
+        });
+        renewed = await api.update(LEASE_RESOURCE, withRenewTime(current, now, facts.nodeName));
+      } else throw error;
+    }
+  }
+  const statusDue = clock.nowMs() - lastStatusMs >= limits.nodeStatusUpdateIntervalMs;
+  if (statusDue) await postNodeStatus(deps, readySinceMs);
+  return { lease: renewed, statusPosted: statusDue };
+});
+
+function withRenewTime(lease: JsonObject, nowMs: number, holder: string): JsonObject {
+  return {
+    ...lease,
+    spec: { ...asObject(lease.spec), holderIdentity: holder, renewTime: microTime(nowMs) },
+  };
+}
+
+export const nodeLeaseMachine = setup({
+  types: {
+    context: {} as NodeLeaseContext,
+    input: {} as { deps: NodeLeaseDeps },
+    events: {} as NodeLeaseEvent,
+  },
+  actors: { registerNode, renewLease },
+  delays: {
+    leaseRenewInterval: ({ context }) => context.deps.limits.leaseRenewIntervalMs,
+    heartbeatBackoff: ({ context }) =>
+      Math.min(
+        context.deps.limits.heartbeatBackoffInitialMs * 2 ** Math.max(0, context.failures - 1),
+        context.deps.limits.heartbeatBackoffMaxMs,
+      ),
+  },
+  guards: {
+    isRegistered: ({ context }) => context.nodeUid !== null,
+  },
+  actions: {
+    recordRegistered: assign(({ context }, uid: string) => ({
+      nodeUid: uid,
+      failures: 0,
+      lastError: null,
+      lastStatusMs: context.deps.clock.nowMs(),
+    })),
+    recordRenewed: assign(({ context }, out: { lease: JsonObject; statusPosted: boolean }) => ({
+      lease: out.lease,
+      failures: 0,
+      lastError: null,
+      renewals: context.renewals + 1,
+      lastStatusMs: out.statusPosted ? context.deps.clock.nowMs() : context.lastStatusMs,
+    })),
+    recordFailure: assign(({ context }, error: string) => ({
+      failures: context.failures + 1,
+      lastError: error,
+      // a failed update may have left our copy stale; refetch next time
+      lease: null,
+    })),
+  },
+}).createMachine({
+  id: "node-lease",
+  context: ({ input }) => ({
+    deps: input.deps,
+    nodeUid: null,
+    lease: null,
+    readySinceMs: input.deps.clock.wallMs(),
+    lastStatusMs: input.deps.clock.nowMs(),
+    failures: 0,
+    lastError: null,
+    renewals: 0,
+  }),
+  initial: "registering",
+  on: { "heartbeat.stop": ".stopped" },
+  states: {
+    registering: {
+      invoke: {
+        src: "registerNode",
+        input: ({ context }) => ({ deps: context.deps, readySinceMs: context.readySinceMs }),
+        onDone: {
+          target: "renewing",
+          actions: { type: "recordRegistered", params: ({ event }) => event.output },
+        },
+        onError: {
+          target: "backoff",
+          actions: { type: "recordFailure", params: ({ event }) => String(event.error) },
+        },
+      },
+    },
+    renewing: {
+      invoke: {
+        src: "renewLease",
+        input: ({ context }) => ({ context }),
+        onDone: {
+          target: "waiting",
+          actions: { type: "recordRenewed", params: ({ event }) => event.output },
+        },
+        onError: {
+          target: "backoff",
+          actions: { type: "recordFailure", params: ({ event }) => String(event.error) },
+        },
+      },
+    },
+    waiting: { after: { leaseRenewInterval: "renewing" } },
+    backoff: {
+      after: {
+        heartbeatBackoff: [
+          { guard: "isRegistered", target: "renewing" },
+          { target: "registering" },
+        ],
+      },
+    },
+    stopped: { type: "final" },
+  },
+});

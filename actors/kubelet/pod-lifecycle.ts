@@ -1,0 +1,549 @@
+/**
+ * One pod on this node, as a statechart (the kubelet's pod worker):
+ *
+ *   pending ──prepared──▶ starting ──started──▶ running ──a container exited, will restart──▶ backoff
+ *     │ (IP, volumes)        ▲   └──start failed (ErrImagePull, …)──────────────────────────▶ │
+ *     │                      └───────────────────── after CrashLoopBackOff delay ◀─────────────┘
+ *     │
+ *   any state ──pod.deleted──▶ terminating (SIGTERM, SIGKILL after the grace period) ──▶ terminated
+ *   running/backoff ──every container done, none restarts (restartPolicy)──▶ terminated
+ *   terminated ──deleted──▶ removed (final: the kubelet cleans up and deletes the pod object)
+ *
+ * Containers restart per restartPolicy (Always; OnFailure on a non-zero exit; Never) after
+ * CrashLoopBackOff: `crashLoopBackoffInitialMs` doubling per restart up to the max, reset after
+ * a run longer than `crashLoopBackoffResetMs`. A failed liveness (or startup) probe kills the
+ * container; its exit then restarts it like a crash. Readiness gates the container's `ready`.
+ * Every change is reported through `report` (the status manager patches pods/status).
+ *
+ * While one container of a multi-container pod waits in backoff, the others keep running but
+ * are not probed (the prober runs in `running` only).
+ */
+import { assign, fromPromise, setup } from "xstate";
+import { asObject, type JsonObject } from "../api/json.ts";
+import type { Clock } from "../system/clock.ts";
+import { crashLoopBackoffMs, type KubeletLimits } from "./limits.ts";
+import { type ContainerRecord, podStatus, rfc3339 } from "./pod-status.ts";
+import { type ProbedContainer, type ProberEvent, proberLogic } from "./prober.ts";
+import type { ProbeRunner } from "./probes.ts";
+import {
+  type ContainerExit,
+  type ContainerHandle,
+  type ContainerRuntime,
+  type ContainerSpec,
+  ImagePullError,
+} from "./runtime.ts";
+
+export const DEFAULT_TERMINATION_GRACE_PERIOD_SECONDS = 30;
+
+export interface PreparedPod {
+  podIP: string;
+  /** Volume name → host directory. */
+  volumes: Record<string, string>;
+}
+
+export interface PodLifecycleDeps {
+  runtime: ContainerRuntime;
+  probes: ProbeRunner;
+  clock: Clock;
+  limits: Pick<
+    KubeletLimits,
+    | "crashLoopBackoffInitialMs"
+    | "crashLoopBackoffMaxMs"
+    | "crashLoopBackoffResetMs"
+    | "defaultProbeTimeoutMs"
+  >;
+  nodeName: string;
+  hostIP: string;
+  /** Allocates the pod IP and writes its volumes. */
+  prepare(pod: JsonObject): Promise<PreparedPod>;
+  /** The pod's status changed (called often; the status manager coalesces). */
+  report(status: JsonObject): void;
+}
+
+export interface PodLifecycleInput {
+  pod: JsonObject;
+  deps: PodLifecycleDeps;
+}
+
+interface PodContext {
+  pod: JsonObject;
+  deps: PodLifecycleDeps;
+  podIP: string | null;
+  volumes: Record<string, string>;
+  containers: (ContainerRecord & { everStarted: boolean })[];
+  startTimeMs: number | null;
+  initialized: boolean;
+  deleting: boolean;
+  gracePeriodMs: number | null;
+  message: string | null;
+}
+
+export type PodLifecycleEvent =
+  | { type: "pod.updated"; pod: JsonObject }
+  | { type: "pod.deleted"; gracePeriodMs?: number }
+  | { type: "container.exited"; container: string; handleId: string; exit: ContainerExit }
+  | ProberEvent;
+
+type StartResult =
+  | { name: string; handle: ContainerHandle }
+  | { name: string; reason: string; message: string };
+
+const specOf = (pod: JsonObject) => asObject(pod.spec);
+const metaOf = (pod: JsonObject) => asObject(pod.metadata);
+const containerSpecs = (pod: JsonObject) => (specOf(pod).containers ?? []) as JsonObject[];
+const containerSpecNamed = (pod: JsonObject, name: string) =>
+  containerSpecs(pod).find((c) => c.name === name) ?? {};
+
+function restartPolicyAllows(pod: JsonObject, exitCode: number): boolean {
+  const policy = String(specOf(pod).restartPolicy ?? "Always");
+  if (policy === "Never") return false;
+  if (policy === "OnFailure") return exitCode !== 0;
+  return true;
+}
+
+function gracePeriodMsOf(context: PodContext): number {
+  if (context.gracePeriodMs !== null) return context.gracePeriodMs;
+  const seconds = specOf(context.pod).terminationGracePeriodSeconds;
+  return (typeof seconds === "number" ? seconds : DEFAULT_TERMINATION_GRACE_PERIOD_SECONDS) * 1000;
+}
+
+/** The env a container sees: its own, plus the downward-API-ish pod facts. */
+export function containerEnv(
+  pod: JsonObject,
+  container: JsonObject,
+  podIP: string,
+  nodeName: string,
+): Record<string, string> {
+  const meta = metaOf(pod);
+  const facts: Record<string, string> = {
+    "metadata.name": String(meta.name ?? ""),
+    "metadata.namespace": String(meta.namespace ?? "default"),
+    "metadata.uid": String(meta.uid ?? ""),
+    "spec.nodeName": nodeName,
+    "spec.serviceAccountName": String(specOf(pod).serviceAccountName ?? "default"),
+    "status.podIP": podIP,
+    "status.hostIP": podIP,
+  };
+  const env: Record<string, string> = {
+    POD_NAME: facts["metadata.name"]!,
+    POD_NAMESPACE: facts["metadata.namespace"]!,
+    POD_IP: podIP,
+    NODE_NAME: nodeName,
+  };
+  for (const e of (container.env ?? []) as JsonObject[]) {
+    if (typeof e.value === "string") env[String(e.name)] = e.value;
+    const fieldPath = asObject(asObject(e.valueFrom).fieldRef).fieldPath;
+    if (typeof fieldPath === "string" && fieldPath in facts)
+      env[String(e.name)] = facts[fieldPath]!;
+  }
+  return env;
+}
+
+function containerPorts(container: JsonObject): { name?: string; port: number }[] {
+  return ((container.ports ?? []) as JsonObject[])
+    .map((p) => ({
+      name: typeof p.name === "string" ? p.name : undefined,
+      port: Number(p.containerPort),
+    }))
+    .filter((p) => p.port > 0)
+    .map((p) => (p.name ? { name: p.name, port: p.port } : { port: p.port }));
+}
+
+const preparePod = fromPromise<PreparedPod, { deps: PodLifecycleDeps; pod: JsonObject }>(
+  ({ input }) => input.deps.prepare(input.pod),
+);
+
+const startContainers = fromPromise<StartResult[], { context: PodContext }>(async ({ input }) => {
+  const { context } = input;
+  const { deps, pod } = context;
+  const meta = metaOf(pod);
+  const results: StartResult[] = [];
+  for (const c of context.containers) {
+    if (c.done || c.handle !== null) continue;
+    const container = containerSpecNamed(pod, c.name);
+    const mounts = ((container.volumeMounts ?? []) as JsonObject[])
+      .filter((m) => context.volumes[String(m.name)] !== undefined)
+      .map((m) => ({
+        name: String(m.name),
+        mountPath: String(m.mountPath ?? ""),
+        hostPath: context.volumes[String(m.name)]!,
+        readOnly: m.readOnly === true,
+      }));
+    const spec: ContainerSpec = {
+      podUid: String(meta.uid),
+      podName: String(meta.name),
+      podNamespace: String(meta.namespace ?? "default"),
+      containerName: c.name,
+      image: c.image,
+      command: ((container.command ?? []) as unknown[]).map(String),
+      args: ((container.args ?? []) as unknown[]).map(String),
+      env: containerEnv(pod, container, context.podIP ?? "", deps.nodeName),
+      volumeMounts: mounts,
+      ports: containerPorts(container).map((p) => p.port),
+      attempt: c.restartCount + (c.everStarted ? 1 : 0),
+    };
+    try {
+      results.push({ name: c.name, handle: await deps.runtime.startContainer(spec) });
+    } catch (error) {
+      const pull = error instanceof ImagePullError;
+      results.push({
+        name: c.name,
+        reason: pull ? "ErrImagePull" : "RunContainerError",
+        message: (error as Error).message,
+      });
+    }
+  }
+  return results;
+});
+
+const stopContainers = fromPromise<
+  { name: string; handleId: string; exit: ContainerExit }[],
+  { deps: PodLifecycleDeps; handles: ContainerHandle[]; gracePeriodMs: number }
+>(({ input }) =>
+  Promise.all(
+    input.handles.map(async (handle) => ({
+      name: handle.containerName,
+      handleId: handle.id,
+      exit: await input.deps.runtime.stopContainer(handle, input.gracePeriodMs),
+    })),
+  ),
+);
+
+/** Applies one container exit to its record (stale exits of an older handle are ignored). */
+function withExit(
+  context: PodContext,
+  name: string,
+  handleId: string,
+  exit: ContainerExit,
+): PodContext["containers"] {
+  return context.containers.map((c) => {
+    if (c.name !== name || c.handle?.id !== handleId) return c;
+    const ranMs = exit.finishedAtMs - c.handle.startedAtMs;
+    const signal = exit.signal ? { signal: exit.exitCode - 128 } : {};
+    return {
+      ...c,
+      handle: null,
+      ready: false,
+      started: false,
+      killedByProbe: false,
+      backoffSteps: ranMs > context.deps.limits.crashLoopBackoffResetMs ? 0 : c.backoffSteps,
+      done: context.deleting || !restartPolicyAllows(context.pod, exit.exitCode),
+      state: {
+        terminated: {
+          exitCode: exit.exitCode,
+          reason: exit.exitCode === 0 ? "Completed" : "Error",
+          ...signal,
+          startedAt: rfc3339(c.handle.startedAtMs),
+          finishedAt: rfc3339(exit.finishedAtMs),
+        },
+      },
+    };
+  });
+}
+
+export const podLifecycleMachine = setup({
+  types: {
+    context: {} as PodContext,
+    input: {} as PodLifecycleInput,
+    events: {} as PodLifecycleEvent,
+  },
+  actors: { preparePod, startContainers, stopContainers, prober: proberLogic },
+  delays: {
+    crashLoopBackoff: ({ context }) => {
+      const waiting = context.containers.filter((c) => !c.done && c.handle === null);
+      const steps = Math.max(0, ...waiting.map((c) => c.backoffSteps));
+      return crashLoopBackoffMs(steps, context.deps.limits);
+    },
+    prepareRetry: ({ context }) => context.deps.limits.crashLoopBackoffInitialMs,
+  },
+  guards: {
+    isDeleting: ({ context }) => context.deleting,
+    podFinished: ({ context }) =>
+      context.containers.length > 0 && context.containers.every((c) => c.done && !c.handle),
+    needsStart: ({ context }) =>
+      !context.deleting && context.containers.some((c) => !c.done && c.handle === null),
+  },
+  actions: {
+    reportStatus: ({ context }) =>
+      context.deps.report(
+        podStatus(
+          {
+            containers: context.containers,
+            hostIP: context.deps.hostIP,
+            podIP: context.podIP,
+            startTimeMs: context.startTimeMs,
+            initialized: context.initialized,
+            message: context.message,
+          },
+          context.deps.clock.wallMs(),
+        ),
+      ),
+    updateSpec: assign(({ event }) => (event.type === "pod.updated" ? { pod: event.pod } : {})),
+    markDeleting: assign(({ context, event }) => ({
+      deleting: true,
+      gracePeriodMs:
+        event.type === "pod.deleted" && event.gracePeriodMs !== undefined
+          ? Math.min(event.gracePeriodMs, context.gracePeriodMs ?? event.gracePeriodMs)
+          : context.gracePeriodMs,
+      containers: context.containers.map((c) => ({ ...c, done: true })),
+    })),
+    assignPrepared: assign((_, prepared: PreparedPod) => ({
+      podIP: prepared.podIP,
+      volumes: prepared.volumes,
+      initialized: true,
+      message: null,
+    })),
+    recordPrepareFailure: assign((_, message: string) => ({ message })),
+    recordStarts: assign(({ context }, results: StartResult[]) => {
+      const byName = new Map(results.map((r) => [r.name, r]));
+      const containers = context.containers.map((c) => {
+        const r = byName.get(c.name);
+        if (!r) return c;
+        if (!("handle" in r)) {
+          return { ...c, state: { waiting: { reason: r.reason, message: r.message } } };
+        }
+        const spec = containerSpecNamed(context.pod, c.name);
+        const started = !spec.startupProbe;
+        return {
+          ...c,
+          handle: r.handle,
+          restartCount: c.restartCount + (c.everStarted ? 1 : 0),
+          everStarted: true,
+          started,
+          ready: started && !spec.readinessProbe,
+          killedByProbe: false,
+          state: { running: { startedAt: rfc3339(r.handle.startedAtMs) } },
+        };
+      });
+      return { containers, startTimeMs: context.startTimeMs ?? context.deps.clock.wallMs() };
+    }),
+    watchExits: ({ context, self }, results: StartResult[]) => {
+      for (const r of results) {
+        if (!("handle" in r)) continue;
+        const handle = r.handle;
+        context.deps.runtime.onExit(handle, (exit) =>
+          self.send({ type: "container.exited", container: r.name, handleId: handle.id, exit }),
+        );
+      }
+    },
+    recordExit: assign(({ context, event }) =>
+      event.type === "container.exited"
+        ? { containers: withExit(context, event.container, event.handleId, event.exit) }
+        : {},
+    ),
+    recordStops: assign(
+      ({ context }, exits: { name: string; handleId: string; exit: ContainerExit }[]) => {
+        let next = context;
+        for (const e of exits)
+          next = { ...next, containers: withExit(next, e.name, e.handleId, e.exit) };
+        return { containers: next.containers };
+      },
+    ),
+    /** Kubernetes shows a container waiting to restart as waiting, its last run as lastState. */
+    enterBackoff: assign(({ context }) => ({
+      containers: context.containers.map((c) => {
+        if (c.done || c.handle !== null) return c;
+        if ("terminated" in c.state)
+          return { ...c, lastState: c.state, state: { waiting: { reason: "CrashLoopBackOff" } } };
+        if ("waiting" in c.state && c.state.waiting.reason === "ErrImagePull")
+          return {
+            ...c,
+            state: {
+              waiting: { reason: "ImagePullBackOff", message: c.state.waiting.message ?? "" },
+            },
+          };
+        if ("waiting" in c.state && c.state.waiting.reason === "RunContainerError")
+          return { ...c, state: { waiting: { reason: "CrashLoopBackOff" } } };
+        return c;
+      }),
+    })),
+    countBackoff: assign(({ context }) => ({
+      containers: context.containers.map((c) =>
+        !c.done && c.handle === null ? { ...c, backoffSteps: c.backoffSteps + 1 } : c,
+      ),
+    })),
+    killForProbe: assign(({ context, event }) => {
+      if (event.type !== "probe.liveness.failed" && event.type !== "probe.startup.failed")
+        return {};
+      const c = context.containers.find((x) => x.name === event.container);
+      if (c?.handle && !c.killedByProbe)
+        void context.deps.runtime.stopContainer(c.handle, gracePeriodMsOf(context));
+      return {
+        containers: context.containers.map((x) =>
+          x.name === event.container ? { ...x, killedByProbe: true, ready: false } : x,
+        ),
+      };
+    }),
+    markStarted: assign(({ context, event }) => ({
+      containers: context.containers.map((c) =>
+        event.type === "probe.startup.succeeded" && c.name === event.container && c.handle
+          ? { ...c, started: true, ready: !containerSpecNamed(context.pod, c.name).readinessProbe }
+          : c,
+      ),
+    })),
+    markReadiness: assign(({ context, event }) => ({
+      containers: context.containers.map((c) =>
+        event.type === "probe.readiness.changed" && c.name === event.container && c.handle
+          ? { ...c, ready: event.ready && c.started }
+          : c,
+      ),
+    })),
+  },
+}).createMachine({
+  id: "pod",
+  context: ({ input }) => ({
+    pod: input.pod,
+    deps: input.deps,
+    podIP: null,
+    volumes: {},
+    containers: containerSpecs(input.pod).map((c) => ({
+      name: String(c.name),
+      image: String(c.image ?? ""),
+      handle: null,
+      restartCount: 0,
+      backoffSteps: 0,
+      state: { waiting: { reason: "ContainerCreating" } },
+      lastState: null,
+      ready: false,
+      started: false,
+      killedByProbe: false,
+      done: false,
+      everStarted: false,
+    })),
+    startTimeMs: null,
+    initialized: false,
+    deleting: false,
+    gracePeriodMs: null,
+    message: null,
+  }),
+  initial: "pending",
+  on: {
+    "pod.updated": { actions: "updateSpec" },
+    "pod.deleted": { target: ".terminating", actions: "markDeleting" },
+    "container.exited": { actions: ["recordExit", "reportStatus"] },
+  },
+  states: {
+    pending: {
+      entry: "reportStatus",
+      initial: "preparing",
+      states: {
+        preparing: {
+          invoke: {
+            src: "preparePod",
+            input: ({ context }) => ({ deps: context.deps, pod: context.pod }),
+            onDone: {
+              target: "#pod.starting",
+              actions: { type: "assignPrepared", params: ({ event }) => event.output },
+            },
+            onError: {
+              target: "retrying",
+              actions: [
+                { type: "recordPrepareFailure", params: ({ event }) => String(event.error) },
+                "reportStatus",
+              ],
+            },
+          },
+        },
+        retrying: { after: { prepareRetry: "preparing" } },
+      },
+    },
+    starting: {
+      // a start in flight finishes first, so that what it started is then stopped
+      on: { "pod.deleted": { actions: "markDeleting" } },
+      invoke: {
+        src: "startContainers",
+        input: ({ context }) => ({ context }),
+        onDone: [
+          {
+            guard: "isDeleting",
+            target: "terminating",
+            actions: [
+              { type: "recordStarts", params: ({ event }) => event.output },
+              { type: "watchExits", params: ({ event }) => event.output },
+            ],
+          },
+          {
+            target: "running",
+            actions: [
+              { type: "recordStarts", params: ({ event }) => event.output },
+              { type: "watchExits", params: ({ event }) => event.output },
+            ],
+          },
+        ],
+      },
+    },
+    running: {
+      entry: "reportStatus",
+      always: [
+        { guard: "podFinished", target: "terminated" },
+        { guard: "needsStart", target: "backoff" },
+      ],
+      invoke: {
+        src: "prober",
+        input: ({ context }) => ({
+          containers: context.containers
+            .filter((c) => c.handle !== null)
+            .map((c): ProbedContainer => {
+              const spec = containerSpecNamed(context.pod, c.name);
+              return {
+                name: c.name,
+                target: {
+                  handle: c.handle!,
+                  podIP: context.podIP ?? "",
+                  namedPorts: Object.fromEntries(
+                    containerPorts(spec)
+                      .filter((p) => p.name)
+                      .map((p) => [p.name, p.port]),
+                  ),
+                },
+                startupProbe: (spec.startupProbe as JsonObject) ?? null,
+                livenessProbe: (spec.livenessProbe as JsonObject) ?? null,
+                readinessProbe: (spec.readinessProbe as JsonObject) ?? null,
+                started: c.started,
+              };
+            }),
+          runner: context.deps.probes,
+          clock: context.deps.clock,
+          defaultProbeTimeoutMs: context.deps.limits.defaultProbeTimeoutMs,
+        }),
+      },
+      on: {
+        "probe.liveness.failed": { actions: ["killForProbe", "reportStatus"] },
+        "probe.startup.failed": { actions: ["killForProbe", "reportStatus"] },
+        "probe.startup.succeeded": { actions: ["markStarted", "reportStatus"] },
+        "probe.readiness.changed": { actions: ["markReadiness", "reportStatus"] },
+      },
+    },
+    backoff: {
+      entry: ["enterBackoff", "reportStatus"],
+      always: { guard: "podFinished", target: "terminated" },
+      after: { crashLoopBackoff: { target: "starting", actions: "countBackoff" } },
+    },
+    terminating: {
+      entry: "reportStatus",
+      on: { "pod.deleted": { actions: "markDeleting" } },
+      invoke: {
+        src: "stopContainers",
+        input: ({ context }) => ({
+          deps: context.deps,
+          handles: context.containers.flatMap((c) => (c.handle ? [c.handle] : [])),
+          gracePeriodMs: gracePeriodMsOf(context),
+        }),
+        onDone: {
+          target: "terminated",
+          actions: { type: "recordStops", params: ({ event }) => event.output },
+        },
+      },
+    },
+    terminated: {
+      entry: "reportStatus",
+      always: { guard: "isDeleting", target: "removed" },
+      on: { "pod.deleted": { target: "removed", actions: "markDeleting" } },
+    },
+    removed: { type: "final" },
+  },
+});
+
+export function podUidOf(pod: JsonObject): string {
+  return String(metaOf(pod).uid ?? "");
+}

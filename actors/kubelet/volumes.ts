@@ -1,0 +1,114 @@
+/**
+ * Pod volumes as plain directories (there are no mount namespaces): emptyDir, configMap and
+ * secret volumes live under `rootDir/pods/<uid>/volumes/<name>/`, configMap and secret keys
+ * written as files (secret data base64-decoded, mode 0600).
+ *
+ * The mount convention, since a process cannot see a directory at `mountPath`:
+ *   - env `BOSUN_VOLUME_<NAME>` (name upper-cased, `-` and `.` as `_`) is the host directory;
+ *   - the container's working directory gets a relative symlink `./<mountPath without leading
+ *     "/">` to it, so `cat etc/config/key` (cwd-relative) finds the file.
+ */
+import { mkdir, symlink, writeFile } from "node:fs/promises";
+import { dirname, join } from "node:path";
+import { asObject, type JsonObject } from "../api/json.ts";
+
+export interface VolumeSources {
+  configMap(namespace: string, name: string): Promise<JsonObject | null>;
+  secret(namespace: string, name: string): Promise<JsonObject | null>;
+}
+
+export class VolumeError extends Error {
+  constructor(
+    readonly reason: string,
+    message: string,
+  ) {
+    super(message);
+    this.name = "VolumeError";
+  }
+}
+
+export function volumeEnvName(volume: string): string {
+  return `BOSUN_VOLUME_${volume.toUpperCase().replace(/[^A-Z0-9]/g, "_")}`;
+}
+
+export function volumeDir(podDir: string, volume: string): string {
+  return join(podDir, "volumes", volume);
+}
+
+/** Writes every volume of `pod` under `podDir`; map of volume name → host directory. */
+export async function prepareVolumes(
+  pod: JsonObject,
+  podDir: string,
+  sources: VolumeSources,
+): Promise<Map<string, string>> {
+  const namespace = String(asObject(pod.metadata).namespace ?? "default");
+  const volumes = (asObject(pod.spec).volumes ?? []) as JsonObject[];
+  const dirs = new Map<string, string>();
+  for (const volume of volumes) {
+    const name = String(volume.name);
+    const dir = volumeDir(podDir, name);
+    await mkdir(dir, { recursive: true });
+    if (volume.configMap) {
+      const ref = asObject(volume.configMap);
+      const cm = await sources.configMap(namespace, String(ref.name));
+      if (!cm) {
+        if (ref.optional === true) continue;
+        throw new VolumeError("FailedMount", `configmap "${String(ref.name)}" not found`);
+      }
+      const data = asObject(cm.data ?? {});
+      await writeKeys(dir, data, ref.items as JsonObject[] | undefined, (v) => String(v), 0o644);
+    } else if (volume.secret) {
+      const ref = asObject(volume.secret);
+      const secret = await sources.secret(namespace, String(ref.secretName));
+      if (!secret) {
+        if (ref.optional === true) continue;
+        throw new VolumeError("FailedMount", `secret "${String(ref.secretName)}" not found`);
+      }
+      const data = asObject(secret.data ?? {});
+      await writeKeys(
+        dir,
+        data,
+        ref.items as JsonObject[] | undefined,
+        (v) => Buffer.from(String(v), "base64"),
+        0o600,
+      );
+    }
+    // emptyDir (and anything else): the empty directory itself
+    dirs.set(name, dir);
+  }
+  return dirs;
+}
+
+async function writeKeys(
+  dir: string,
+  data: JsonObject,
+  items: JsonObject[] | undefined,
+  decode: (value: unknown) => string | Buffer,
+  mode: number,
+): Promise<void> {
+  const entries: [string, string][] = items
+    ? items.map((i) => [String(i.key), String(i.path ?? i.key)])
+    : Object.keys(data).map((k) => [k, k]);
+  for (const [key, path] of entries) {
+    if (!(key in data) || path.includes("..")) continue;
+    const file = join(dir, path);
+    await mkdir(dirname(file), { recursive: true });
+    await writeFile(file, decode(data[key]), { mode });
+  }
+}
+
+/** The cwd-relative link for each mount (see the convention above). */
+export async function linkMounts(
+  workDir: string,
+  mounts: { mountPath: string; hostPath: string }[],
+): Promise<void> {
+  for (const mount of mounts) {
+    const relative = mount.mountPath.replace(/^\/+/, "");
+    if (relative === "" || relative.split("/").includes("..")) continue;
+    const link = join(workDir, relative);
+    await mkdir(dirname(link), { recursive: true });
+    await symlink(mount.hostPath, link).catch((error: NodeJS.ErrnoException) => {
+      if (error.code !== "EEXIST") throw error;
+    });
+  }
+}
