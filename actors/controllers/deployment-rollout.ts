@@ -150,7 +150,7 @@ export function rollingOldReplicas(
   }
   // step 2: available old pods, keeping minAvailable
   const available = all.reduce((n, rs) => n + statusNumber(rs, "availableReplicas"), 0);
-  let scaleDown = available - minAvailable - newUnavailable;
+  let scaleDown = available - minAvailable;
   for (const rs of oldestFirst) {
     if (scaleDown <= 0) break;
     const n = next.get(nameOf(rs)) ?? 0;
