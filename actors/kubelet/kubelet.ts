@@ -222,10 +222,12 @@ class Kubelet implements KubeletHandle, KubeletPort {
       clock: options.clock,
       system: options.system,
       name: `${name}:pods`,
+      // handlers run inside the informer's actions: drive the pod statecharts after them
+      // (microtasks keep the events' order)
       handlers: {
-        add: (pod) => this.syncPod(pod),
-        update: (_, pod) => this.syncPod(pod),
-        delete: (pod) => this.podObjectGone(pod),
+        add: (pod) => queueMicrotask(() => this.syncPod(pod)),
+        update: (_, pod) => queueMicrotask(() => this.syncPod(pod)),
+        delete: (pod) => queueMicrotask(() => this.podObjectGone(pod)),
       },
     });
   }

@@ -209,6 +209,20 @@ const stopContainers = fromPromise<
   ),
 );
 
+function subscribeExits(
+  runtime: ContainerRuntime,
+  self: { send(event: PodLifecycleEvent): void },
+  results: StartResult[],
+): void {
+  for (const r of results) {
+    if (!("handle" in r)) continue;
+    const handle = r.handle;
+    runtime.onExit(handle, (exit) =>
+      self.send({ type: "container.exited", container: r.name, handleId: handle.id, exit }),
+    );
+  }
+}
+
 /** Applies one container exit to its record (stale exits of an older handle are ignored). */
 function withExit(
   context: PodContext,
@@ -318,13 +332,8 @@ export const podLifecycleMachine = setup({
       return { containers, startTimeMs: context.startTimeMs ?? context.deps.clock.wallMs() };
     }),
     watchExits: ({ context, self }, results: StartResult[]) => {
-      for (const r of results) {
-        if (!("handle" in r)) continue;
-        const handle = r.handle;
-        context.deps.runtime.onExit(handle, (exit) =>
-          self.send({ type: "container.exited", container: r.name, handleId: handle.id, exit }),
-        );
-      }
+      // subscribed after this macrostep: an exit already seen is delivered as a new event
+      queueMicrotask(() => subscribeExits(context.deps.runtime, self, results));
     },
     recordExit: assign(({ context, event }) =>
       event.type === "container.exited"
