@@ -1,0 +1,316 @@
+/**
+ * The pod statechart (actors/kubelet/pod-lifecycle.ts) on a fake runtime under a ManualClock:
+ * start, crash → CrashLoopBackOff (doubling) → restart, restartPolicy, liveness failure →
+ * kill → restart, readiness gating Ready, unknown image → ErrImagePull / ImagePullBackOff,
+ * deletion → stop with the pod's grace period → removed.
+ */
+import { describe, expect, it } from "vitest";
+import { createActor } from "xstate";
+import type { JsonObject } from "../../../actors/api/json.ts";
+import { crashLoopBackoffMs } from "../../../actors/kubelet/limits.ts";
+import {
+  type PodLifecycleDeps,
+  podLifecycleMachine,
+} from "../../../actors/kubelet/pod-lifecycle.ts";
+import type { ProbeRunner } from "../../../actors/kubelet/probes.ts";
+import {
+  type ContainerExit,
+  type ContainerHandle,
+  type ContainerRuntime,
+  type ContainerSpec,
+  ImagePullError,
+} from "../../../actors/kubelet/runtime.ts";
+import { ManualClock } from "../../../actors/system/clock.ts";
+
+class FakeRuntime implements ContainerRuntime {
+  started: ContainerSpec[] = [];
+  stops: { handle: ContainerHandle; gracePeriodMs: number }[] = [];
+  private next = 0;
+  private readonly live = new Map<
+    string,
+    { handle: ContainerHandle; listeners: ((e: ContainerExit) => void)[] }
+  >();
+  constructor(private readonly clock: ManualClock) {}
+
+  async startContainer(spec: ContainerSpec): Promise<ContainerHandle> {
+    if (spec.image === "nope") throw new ImagePullError(spec.image);
+    this.started.push(spec);
+    const handle: ContainerHandle = {
+      id: `c${++this.next}`,
+      podUid: spec.podUid,
+      containerName: spec.containerName,
+      pid: 1000 + this.next,
+      startedAtMs: this.clock.wallMs(),
+    };
+    this.live.set(handle.id, { handle, listeners: [] });
+    return handle;
+  }
+  /** The container named `name` exits with `exitCode`. */
+  exit(name: string, exitCode: number, signal: string | null = null): void {
+    for (const [id, c] of this.live) {
+      if (c.handle.containerName !== name) continue;
+      this.live.delete(id);
+      for (const l of c.listeners) l({ exitCode, signal, finishedAtMs: this.clock.wallMs() });
+    }
+  }
+  running(name: string): boolean {
+    return [...this.live.values()].some((c) => c.handle.containerName === name);
+  }
+  stopContainer(handle: ContainerHandle, gracePeriodMs: number): Promise<ContainerExit> {
+    this.stops.push({ handle, gracePeriodMs });
+    return new Promise((resolve) => {
+      const c = this.live.get(handle.id);
+      if (!c) return resolve({ exitCode: 137, signal: "SIGKILL", finishedAtMs: 0 });
+      c.listeners.push(resolve);
+      // the fake "process" honours SIGTERM at once
+      this.exit(handle.containerName, 143, "SIGTERM");
+    });
+  }
+  onExit(handle: ContainerHandle, listener: (exit: ContainerExit) => void): () => void {
+    this.live.get(handle.id)?.listeners.push(listener);
+    return () => {};
+  }
+  status(): never {
+    throw new Error("unused");
+  }
+  async logs() {
+    return { text: "", nextByte: 0 };
+  }
+  async exec() {
+    return 0;
+  }
+  async removePod() {}
+}
+
+/** Probe results by `container:kind` (liveness/readiness/startup); default success. */
+class FakeProbes implements ProbeRunner {
+  results = new Map<string, boolean>();
+  async run(probe: JsonObject, target: { handle: ContainerHandle }): Promise<boolean> {
+    const kind = String(probe.kind);
+    return this.results.get(`${target.handle.containerName}:${kind}`) ?? true;
+  }
+}
+
+const flush = async () => {
+  for (let i = 0; i < 10; i++) await new Promise<void>((r) => setImmediate(r));
+};
+
+function setupPod(spec: JsonObject) {
+  const clock = new ManualClock();
+  const runtime = new FakeRuntime(clock);
+  const probes = new FakeProbes();
+  const statuses: JsonObject[] = [];
+  const deps: PodLifecycleDeps = {
+    runtime,
+    probes,
+    clock,
+    limits: {
+      crashLoopBackoffInitialMs: 10_000,
+      crashLoopBackoffMaxMs: 300_000,
+      crashLoopBackoffResetMs: 600_000,
+      defaultProbeTimeoutMs: 1_000,
+    },
+    nodeName: "n-test",
+    hostIP: "127.0.0.1",
+    prepare: async () => ({ podIP: "127.200.0.7", volumes: {} }),
+    report: (s) => statuses.push(s),
+  };
+  const pod: JsonObject = { metadata: { name: "p", namespace: "default", uid: "u-1" }, spec };
+  const actor = createActor(podLifecycleMachine, { input: { pod, deps }, clock }).start();
+  const container = (i = 0) =>
+    (statuses.at(-1)?.containerStatuses as JsonObject[] | undefined)?.[i] as
+      | (JsonObject & {
+          state: JsonObject;
+          lastState: JsonObject;
+          restartCount: number;
+          ready: boolean;
+        })
+      | undefined;
+  const condition = (type: string) =>
+    (statuses.at(-1)!.conditions as { type: string; status: string }[]).find((c) => c.type === type)
+      ?.status;
+  return { clock, runtime, probes, statuses, actor, container, condition };
+}
+
+const one = (extra: JsonObject = {}, podExtra: JsonObject = {}) => ({
+  containers: [{ name: "app", image: "bosun/pause", ...extra }],
+  ...podExtra,
+});
+
+describe("pod statechart", () => {
+  it("starts its containers with the pod facts in env and reports Running/Ready with the pod IP", async () => {
+    const { actor, runtime, statuses, container, condition } = setupPod(
+      one({ env: [{ name: "GREETING", value: "hi" }] }),
+    );
+    await flush();
+    expect(actor.getSnapshot().value).toBe("running");
+    const env = runtime.started[0]!.env;
+    expect(env).toMatchObject({
+      POD_NAME: "p",
+      POD_NAMESPACE: "default",
+      POD_IP: "127.200.0.7",
+      NODE_NAME: "n-test",
+      GREETING: "hi",
+    });
+    const status = statuses.at(-1)!;
+    expect(status.phase).toBe("Running");
+    expect(status.podIP).toBe("127.200.0.7");
+    expect(status.hostIP).toBe("127.0.0.1");
+    expect(status.startTime).toBeTruthy();
+    expect(container()?.state).toHaveProperty("running");
+    expect(condition("Ready")).toBe("True");
+    expect(condition("PodScheduled")).toBe("True");
+    expect(condition("Initialized")).toBe("True");
+  });
+
+  it("a crash waits in CrashLoopBackOff (10 s, then 20 s) before each restart", async () => {
+    const { actor, runtime, clock, container } = setupPod(one());
+    await flush();
+    runtime.exit("app", 1);
+    await flush();
+    expect(actor.getSnapshot().value).toBe("backoff");
+    expect(container()?.state).toEqual({ waiting: { reason: "CrashLoopBackOff" } });
+    expect(
+      (container()!.lastState as { terminated: { exitCode: number } }).terminated.exitCode,
+    ).toBe(1);
+    clock.advance(9_999);
+    await flush();
+    expect(runtime.started).toHaveLength(1);
+    clock.advance(1);
+    await flush();
+    expect(runtime.started).toHaveLength(2);
+    expect(container()?.restartCount).toBe(1);
+    expect(actor.getSnapshot().value).toBe("running");
+
+    runtime.exit("app", 2);
+    await flush();
+    clock.advance(19_999);
+    await flush();
+    expect(runtime.started).toHaveLength(2);
+    clock.advance(1);
+    await flush();
+    expect(runtime.started).toHaveLength(3);
+    expect(container()?.restartCount).toBe(2);
+    expect(runtime.started[2]!.attempt).toBe(2);
+  });
+
+  it("CrashLoopBackOff doubles up to its cap", () => {
+    const limits = { crashLoopBackoffInitialMs: 10_000, crashLoopBackoffMaxMs: 300_000 };
+    expect([0, 1, 2, 3, 4, 5, 6].map((n) => crashLoopBackoffMs(n, limits))).toEqual([
+      10_000, 20_000, 40_000, 80_000, 160_000, 300_000, 300_000,
+    ]);
+  });
+
+  it("restartPolicy Never: an exit ends the pod (Failed on non-zero); OnFailure: exit 0 Succeeds", async () => {
+    const never = setupPod(one({}, { restartPolicy: "Never" }));
+    await flush();
+    never.runtime.exit("app", 3);
+    await flush();
+    expect(never.actor.getSnapshot().value).toBe("terminated");
+    expect(never.statuses.at(-1)?.phase).toBe("Failed");
+
+    const onFailure = setupPod(one({}, { restartPolicy: "OnFailure" }));
+    await flush();
+    onFailure.runtime.exit("app", 0);
+    await flush();
+    expect(onFailure.actor.getSnapshot().value).toBe("terminated");
+    expect(onFailure.statuses.at(-1)?.phase).toBe("Succeeded");
+  });
+
+  it("a liveness probe failing failureThreshold times kills the container, which restarts", async () => {
+    const { actor, runtime, probes, clock, container } = setupPod(
+      one(
+        {
+          livenessProbe: {
+            kind: "liveness",
+            exec: { command: ["true"] },
+            periodSeconds: 1,
+            failureThreshold: 2,
+          },
+        },
+        { terminationGracePeriodSeconds: 5 },
+      ),
+    );
+    await flush();
+    probes.results.set("app:liveness", false);
+    clock.advance(0);
+    await flush();
+    expect(runtime.stops).toHaveLength(0);
+    clock.advance(1_000);
+    await flush();
+    expect(runtime.stops).toHaveLength(1);
+    expect(runtime.stops[0]!.gracePeriodMs).toBe(5_000);
+    expect(actor.getSnapshot().value).toBe("backoff");
+    probes.results.set("app:liveness", true);
+    clock.advance(10_000);
+    await flush();
+    expect(container()?.restartCount).toBe(1);
+    expect(actor.getSnapshot().value).toBe("running");
+  });
+
+  it("readiness gates Ready: not ready until the probe passes, unready when it fails", async () => {
+    const { probes, clock, condition, container } = setupPod(
+      one({
+        readinessProbe: {
+          kind: "readiness",
+          tcpSocket: { port: 80 },
+          periodSeconds: 1,
+          initialDelaySeconds: 2,
+          failureThreshold: 1,
+        },
+      }),
+    );
+    await flush();
+    expect(condition("Ready")).toBe("False");
+    expect(container()?.ready).toBe(false);
+    clock.advance(2_000);
+    await flush();
+    expect(condition("Ready")).toBe("True");
+    expect(condition("ContainersReady")).toBe("True");
+    probes.results.set("app:readiness", false);
+    clock.advance(1_000);
+    await flush();
+    expect(condition("Ready")).toBe("False");
+  });
+
+  it("an unknown image waits in ErrImagePull, then ImagePullBackOff, and the pod stays Pending", async () => {
+    const { actor, container, statuses } = setupPod({
+      containers: [{ name: "app", image: "nope" }],
+    });
+    await flush();
+    expect(actor.getSnapshot().value).toBe("backoff");
+    expect(statuses.some((s) => JSON.stringify(s).includes("ErrImagePull"))).toBe(true);
+    expect((container()!.state as { waiting: { reason: string } }).waiting.reason).toBe(
+      "ImagePullBackOff",
+    );
+    expect(statuses.at(-1)?.phase).toBe("Pending");
+  });
+
+  it("deletion stops every container with the deletion grace period and ends in removed", async () => {
+    const { actor, runtime } = setupPod({
+      terminationGracePeriodSeconds: 30,
+      containers: [
+        { name: "a", image: "bosun/pause" },
+        { name: "b", image: "bosun/pause" },
+      ],
+    });
+    await flush();
+    actor.send({ type: "pod.deleted", gracePeriodMs: 2_000 });
+    await flush();
+    expect(runtime.stops.map((s) => [s.handle.containerName, s.gracePeriodMs])).toEqual([
+      ["a", 2_000],
+      ["b", 2_000],
+    ]);
+    expect(actor.getSnapshot().value).toBe("removed");
+    expect(actor.getSnapshot().status).toBe("done");
+    expect(runtime.running("a") || runtime.running("b")).toBe(false);
+  });
+
+  it("a deletion during start stops what the start started", async () => {
+    const { actor, runtime } = setupPod(one());
+    actor.send({ type: "pod.deleted" });
+    await flush();
+    expect(actor.getSnapshot().status).toBe("done");
+    expect(runtime.running("app")).toBe(false);
+  });
+});
