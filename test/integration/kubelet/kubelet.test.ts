@@ -161,6 +161,15 @@ describe("kubelet on a real cluster", () => {
       return text.includes("GET /") && text;
     });
     expect(logs).toContain(`listening on ${ip}:8080`);
+    // the same through the kubelet actor, as the API server's pods/log will ask
+    const system = cluster.client!.system;
+    const viaActor = await system.ask<{ text: string; nextByte: number }>(
+      system.address("test"),
+      system.address("kubelet"),
+      "kubelet.logs",
+      { namespace: NS, pod: "web" },
+    );
+    expect(viaActor.text).toContain("GET /");
     pidOf("web");
   });
 
