@@ -126,6 +126,22 @@ export class ActorSystem {
   }
 
   /**
+   * Stops actor `name` and its supervisor and frees the name (a pod's statechart when the pod is
+   * gone). Asks it had not answered time out as usual. Returns false if there was no such actor.
+   */
+  despawn(name: string): boolean {
+    const entry = this.entries.get(name);
+    if (entry !== undefined) {
+      this.entries.delete(name);
+      entry.supervisor?.send({ type: "child.stop" });
+      entry.supervisor?.stop();
+      entry.actor.stop();
+      return true;
+    }
+    return this.adopted.delete(name);
+  }
+
+  /**
    * Registers an actor created elsewhere (e.g. the transport's peer links) so it shows in status
    * and inspection. Its creator should pass `inspectExternal` as the actor's `inspect` option;
    * without it, only its snapshots are recorded, as they change.

@@ -78,6 +78,19 @@ describe("actor system, one node", () => {
     system.stop();
   });
 
+  it("a despawned actor is stopped, its name freed and reusable", async () => {
+    const system = new ActorSystem({ nodeId: "n1", clock: new ManualClock(), logger });
+    const first = system.spawn("counter", counterMachine);
+    expect(system.despawn("counter")).toBe(true);
+    expect(first.getSnapshot().status).toBe("stopped");
+    expect(system.status().map((s) => s.address)).not.toContain("n1/counter");
+    await expect(system.ask("n1/t", "n1/counter", "get", null)).rejects.toThrow(/no actor/);
+    system.spawn("counter", counterMachine);
+    await expect(system.ask("n1/t", "n1/counter", "get", null)).resolves.toEqual({ count: 0 });
+    expect(system.despawn("nobody")).toBe(false);
+    system.stop();
+  });
+
   it("an ask to a missing actor fails at once with its address", async () => {
     const system = new ActorSystem({ nodeId: "n1", clock: new ManualClock(), logger });
     await expect(system.ask("n1/test", "n1/ghost", "get", null)).rejects.toThrow(
