@@ -175,6 +175,9 @@ export function startScheduler(options: StartSchedulerOptions): SchedulerHandle 
   /** The last FailedScheduling message per pod: an event only when it changes. */
   const lastFailure = new Map<string, string>();
   let notifyPending = false;
+  let eventCounter = 0;
+  const eventSuffix = () =>
+    `${Math.floor(clock.wallMs()).toString(16)}${(++eventCounter).toString(16)}`;
   let stopped = false;
 
   // coalesced, and after the informer's own step (its synced flag is set after the handlers)
@@ -268,6 +271,7 @@ export function startScheduler(options: StartSchedulerOptions): SchedulerHandle 
           "Scheduled",
           scheduledMessage(pod, outcome.nodeName),
           nowIso,
+          eventSuffix(),
         ),
         { namespace },
       );
@@ -290,7 +294,7 @@ export function startScheduler(options: StartSchedulerOptions): SchedulerHandle 
     });
     await api.create(
       "events",
-      podEvent(pod, schedulerName, "Warning", "FailedScheduling", message, nowIso),
+      podEvent(pod, schedulerName, "Warning", "FailedScheduling", message, nowIso, eventSuffix()),
       { namespace },
     );
   };

@@ -37,6 +37,7 @@ export function podEvent(
   reason: "Scheduled" | "FailedScheduling",
   message: string,
   nowIso: string,
+  uniqueSuffix: string,
 ): JsonObject {
   const meta = asObject(pod.metadata);
   const name = asString(meta.name);
@@ -44,7 +45,8 @@ export function podEvent(
   return {
     apiVersion: "v1",
     kind: "Event",
-    metadata: { generateName: `${name}.`, namespace },
+    // client-go's recorder names events `<object>.<unique hex>`
+    metadata: { name: `${name}.${uniqueSuffix}`, namespace },
     involvedObject: {
       apiVersion: "v1",
       kind: "Pod",
