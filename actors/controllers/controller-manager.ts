@@ -127,8 +127,10 @@ export const controllerManagerMachine = setup({
       namespace: context.options.leaseNamespace ?? CONTROLLER_MANAGER_LEASE_NAMESPACE,
       leaseName: context.options.leaseName ?? CONTROLLER_MANAGER_LEASE_NAME,
       identity: context.options.identity,
-      onStartedLeading: () => self.send({ type: "leader.elected" }),
-      onStoppedLeading: () => self.send({ type: "leader.lost" }),
+      // delivered after the election's own transition: starting informers and controllers
+      // inside its action would run them in the middle of another actor's macrostep
+      onStartedLeading: () => queueMicrotask(() => self.send({ type: "leader.elected" })),
+      onStoppedLeading: () => queueMicrotask(() => self.send({ type: "leader.lost" })),
     }),
     onDone: { target: ".stopped" },
   },
