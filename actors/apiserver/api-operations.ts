@@ -159,7 +159,12 @@ export class ApiOperations implements InternalApiPort {
 
   delete(request: DeleteRequest): Promise<ApiReply> {
     return this.run(request, "delete", request.name, {
-      body: request.preconditions ? { preconditions: request.preconditions } : null,
+      body: {
+        ...(request.preconditions ? { preconditions: request.preconditions } : {}),
+        ...(request.gracePeriodSeconds !== undefined
+          ? { gracePeriodSeconds: request.gracePeriodSeconds }
+          : {}),
+      },
     });
   }
 

@@ -81,6 +81,8 @@ export interface PatchRequest extends ResourceScope {
 export interface DeleteRequest extends ResourceScope {
   name: string;
   preconditions?: { resourceVersion?: string; uid?: string };
+  /** 0 deletes at once (a kubelet's final delete); absent: the object's own grace period. */
+  gracePeriodSeconds?: number;
 }
 
 export interface WatchRequest extends ResourceScope {

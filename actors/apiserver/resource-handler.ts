@@ -367,6 +367,24 @@ export class ResourceHandler {
           `Precondition failed: UID in precondition: ${String(pre.uid)}, UID in object meta: ${String(meta.uid)}`,
         ),
       );
+    const grace = gracePeriodSeconds(options, input.query, current.object);
+    if (r.kind === "Pod" && isBound(current.object) && grace > 0 && !dryRun) {
+      // A pod that runs on a node is deleted gracefully (Kubernetes' pod strategy): marked with
+      // deletionTimestamp = now + grace; its kubelet stops the containers, then deletes it
+      // with grace 0. A second delete does not move the deadline.
+      if (meta.deletionTimestamp) return { code: 200, body: current.object };
+      const next = {
+        ...current.object,
+        metadata: {
+          ...meta,
+          deletionTimestamp: rfc3339(this.clock.wallMs() + grace * 1000),
+          deletionGracePeriodSeconds: grace,
+        },
+      };
+      const out = await this.store.update(this.key(req), next, current.modRevision);
+      if (out.kind !== "ok") throw new ApiError(conflictStatus(gr(r), req.name ?? ""));
+      return { code: 200, body: out.object };
+    }
     if (Array.isArray(meta.finalizers) && meta.finalizers.length > 0) {
       if (meta.deletionTimestamp || dryRun) return { code: 202, body: current.object };
       const next = {
@@ -538,3 +556,22 @@ function selectorString(selector: JsonValue | undefined): string {
 }
 
 export { qualifiedResource };
+
+/** DeleteOptions' grace period (body or query), else the pod's own, else Kubernetes' 30 s. */
+function gracePeriodSeconds(
+  options: JsonValue | null,
+  query: URLSearchParams,
+  obj: JsonObject,
+): number {
+  const fromBody = asObject(options ?? {}).gracePeriodSeconds;
+  if (typeof fromBody === "number" && fromBody >= 0) return fromBody;
+  const fromQuery = query.get("gracePeriodSeconds");
+  if (fromQuery !== null && /^\d+$/.test(fromQuery)) return Number(fromQuery);
+  const own = asObject(obj.spec).terminationGracePeriodSeconds;
+  return typeof own === "number" && own >= 0 ? own : 30;
+}
+
+function isBound(pod: JsonObject): boolean {
+  const node = asObject(pod.spec).nodeName;
+  return typeof node === "string" && node !== "";
+}

@@ -383,7 +383,11 @@ class Kubelet implements KubeletHandle, KubeletPort {
 
   private async deleteObject(namespace: string, name: string, uid: string): Promise<void> {
     try {
-      await this.options.api.delete("pods", name, { namespace, preconditions: { uid } });
+      await this.options.api.delete("pods", name, {
+        namespace,
+        preconditions: { uid },
+        gracePeriodSeconds: 0, // the containers are gone: the pod object goes now
+      });
     } catch (error) {
       if (error instanceof ApiError && (error.status.code === 404 || error.status.code === 409))
         return;
