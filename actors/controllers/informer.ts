@@ -266,6 +266,7 @@ export class Informer {
   private constructor(
     readonly actor: AnyActorRef,
     private readonly cache: InformerCache,
+    private readonly release: () => unknown,
   ) {}
 
   static start(options: InformerOptions): Informer {
@@ -286,7 +287,10 @@ export class Informer {
           supervise: false,
         })
       : createActor(informerMachine, { input, clock: options.clock }).start();
-    return new Informer(actor, cache);
+    const release = options.system
+      ? () => options.system?.despawn(options.name ?? `informer:${options.resource}`)
+      : () => undefined;
+    return new Informer(actor, cache, release);
   }
 
   /** True once the first list is in the cache (client-go's HasSynced). */
@@ -311,7 +315,9 @@ export class Informer {
     return this.cache.list();
   }
 
+  /** Stops watching; an informer spawned in an actor system also frees its name there. */
   stop(): void {
     this.actor.send({ type: "informer.stop" });
+    this.release();
   }
 }

@@ -336,6 +336,7 @@ export function startScheduler(options: StartSchedulerOptions): SchedulerHandle 
       actor.send({ type: "scheduler.stop" });
       podInformer.stop();
       nodeInformer.stop();
+      system.despawn(`scheduler:${schedulerName}`); // a later leadership term spawns it again
     },
   };
 }
