@@ -26,6 +26,7 @@ interface NodeOptions {
   token?: string;
   tokenFile?: string;
   faults: boolean;
+  kubelet: boolean;
   logLevel: string;
   apiPort: string;
   apiTokenFile?: string;
@@ -110,6 +111,9 @@ export function nodeCommand(): Command {
       ),
     )
     .addOption(
+      new Option("--no-kubelet", "run no kubelet on this node (by default every node runs one)"),
+    )
+    .addOption(
       new Option("--faults", "accept fault rules and chaos commands")
         .env("BOSUN_FAULTS")
         .default(false),
@@ -164,6 +168,7 @@ export function nodeCommand(): Command {
           dataDir: options.dataDir,
           token: readToken(options),
           faults: Boolean(options.faults),
+          kubelet: options.kubelet,
           ...(options.apiTokenFile
             ? {
                 api: {

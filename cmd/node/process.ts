@@ -13,6 +13,7 @@ import { createAdminHandler } from "./admin-http.ts";
 import { Introspection, type LinkView } from "./introspection.ts";
 import { createMetrics } from "./metrics.ts";
 import { DEFAULT_ELECTION_TICKS, DEFAULT_TICK_INTERVAL_MS, ServerRole } from "./server-role.ts";
+import { WorkloadsRole } from "./workloads-role.ts";
 
 export type NodeRole = "server" | "agent";
 
@@ -23,6 +24,8 @@ export interface NodeConfig {
   servers: string[];
   tickIntervalMs?: number;
   electionTick?: number;
+  /** Run a kubelet on this node (registers the Node, runs its pods). Default false. */
+  kubelet?: boolean;
   /** Snapshot + compact every this many applied entries (default: the replica's). */
   snapshotEntries?: number;
   host: string;
@@ -58,6 +61,7 @@ export class NodeProcess {
   private stopping: Promise<void> | null = null;
   server: ServerRole | null = null;
   apiServer: ApiServer | null = null;
+  workloads: WorkloadsRole | null = null;
   /** Whether this server is in the membership (bootstrap members are from the start). */
   private wasMember: boolean;
   port = 0;
@@ -140,9 +144,36 @@ export class NodeProcess {
       );
       if (this.config.api) await this.startApiServer(this.config.api, this.server);
     }
+    await this.startWorkloads();
     this.watchLinksForLeaderLoss();
     this.logger.info({ port, peers: this.config.peers, role: this.config.role }, "node started");
     return port;
+  }
+
+  /** Controller manager and scheduler on servers; a kubelet where asked (servers too, by default). */
+  private async startWorkloads(): Promise<void> {
+    const controlPlane = this.config.role === "server" && this.config.api !== undefined;
+    const kubelet = this.config.kubelet === true;
+    if (!controlPlane && !kubelet) return;
+    const server = this.server;
+    const members = () => (server ? server.replica.members().voters : this.config.servers);
+    this.workloads = new WorkloadsRole(
+      {
+        nodeId: this.config.id,
+        host: this.config.host,
+        dataDir: this.config.dataDir,
+        controlPlane,
+        kubelet,
+        reservedAddresses: [
+          this.config.host,
+          ...Object.values(this.config.peers).map((a) => a.split(":")[0] ?? ""),
+        ],
+        servers: members,
+      },
+      this.system,
+      this.logger,
+    );
+    await this.workloads.start();
   }
 
   private async startApiServer(api: ApiConfig, server: ServerRole): Promise<void> {
@@ -230,6 +261,7 @@ export class NodeProcess {
     if (this.stopping === null) {
       this.stopping = (async () => {
         this.introspection.stop();
+        await this.workloads?.stop();
         await this.apiServer?.stop();
         await this.server?.stop((ms) => sleep(this.system.clock, ms));
         this.system.stop();

@@ -1,0 +1,113 @@
+import { join } from "node:path";
+import type { Logger } from "pino";
+import type { AnyActorRef } from "xstate";
+import { ApiClient } from "../../actors/apiserver/api-client.ts";
+import {
+  type ControllerManagerHandle,
+  startControllerManager,
+} from "../../actors/controllers/controller-manager.ts";
+import { leaderElectionMachine } from "../../actors/controllers/leader-election.ts";
+import { type KubeletHandle, startKubelet } from "../../actors/kubelet/kubelet.ts";
+import { PodIpAllocator } from "../../actors/kubelet/pod-ip-allocator.ts";
+import { type SchedulerHandle, startScheduler } from "../../actors/scheduler/scheduler.ts";
+import type { ActorSystem } from "../../actors/system/actor-system.ts";
+
+/**
+ * The Kubernetes side of a node (DESIGN §2, §7): on a server, the controller manager and the
+ * scheduler, each active on one server at a time by Lease election; on every node (servers too,
+ * like k3s) a kubelet that registers the Node and runs the pods bound to it.
+ */
+export interface WorkloadsConfig {
+  nodeId: string;
+  host: string;
+  dataDir: string;
+  /** Run the controller manager and the scheduler (servers). */
+  controlPlane: boolean;
+  kubelet: boolean;
+  /** Addresses pods must never get (every member's listen address). */
+  reservedAddresses: string[];
+  servers: () => string[];
+}
+
+export const SCHEDULER_ELECTION_ACTOR = "scheduler-election";
+
+/** Each node hands out pod IPs from its own /16 of 127.200.0.0/10, keyed by its own address. */
+export function podCidrFor(host: string): string {
+  const last = Number(host.split(".").at(-1) ?? "0");
+  return `127.${200 + (last % 50)}.0.0/16`;
+}
+
+export class WorkloadsRole {
+  private scheduler: SchedulerHandle | null = null;
+  private election: AnyActorRef | null = null;
+  private controllers: ControllerManagerHandle | null = null;
+  private kubelet: KubeletHandle | null = null;
+  private stopped = false;
+
+  constructor(
+    private readonly config: WorkloadsConfig,
+    private readonly system: ActorSystem,
+    private readonly logger: Logger,
+  ) {}
+
+  async start(): Promise<void> {
+    const { config, system, logger } = this;
+    const clock = system.clock;
+    const api = new ApiClient({ system, servers: config.servers });
+    if (config.controlPlane) {
+      this.controllers = startControllerManager({
+        system,
+        api,
+        identity: config.nodeId,
+        logger: logger.child({ component: "controller-manager" }),
+      });
+      this.election = system.spawn(SCHEDULER_ELECTION_ACTOR, leaderElectionMachine, {
+        supervise: false,
+        input: {
+          api,
+          clock,
+          namespace: "kube-system",
+          leaseName: "kube-scheduler",
+          identity: config.nodeId,
+          onStartedLeading: () => {
+            if (this.stopped) return;
+            this.scheduler = startScheduler({
+              system,
+              api,
+              clock,
+              logger: logger.child({ component: "scheduler" }),
+            });
+          },
+          onStoppedLeading: () => {
+            this.scheduler?.stop();
+            this.scheduler = null;
+          },
+        },
+      });
+    }
+    if (config.kubelet) {
+      this.kubelet = await startKubelet({
+        system,
+        api,
+        clock,
+        logger: logger.child({ component: "kubelet" }),
+        nodeName: config.nodeId,
+        rootDir: join(config.dataDir, "kubelet"),
+        hostIP: config.host,
+        podIpAllocator: new PodIpAllocator({
+          cidr: podCidrFor(config.host),
+          reserved: config.reservedAddresses,
+        }),
+      });
+    }
+  }
+
+  /** Graceful: the kubelet stops its pods' processes, the leases are released for a successor. */
+  async stop(): Promise<void> {
+    this.stopped = true;
+    await this.kubelet?.stop();
+    this.scheduler?.stop();
+    this.election?.send({ type: "election.stop" });
+    await this.controllers?.stop();
+  }
+}
