@@ -27,6 +27,7 @@ interface NodeOptions {
   tokenFile?: string;
   faults: boolean;
   kubelet: boolean;
+  workloads: boolean;
   logLevel: string;
   apiPort: string;
   apiTokenFile?: string;
@@ -114,6 +115,9 @@ export function nodeCommand(): Command {
       new Option("--no-kubelet", "run no kubelet on this node (by default every node runs one)"),
     )
     .addOption(
+      new Option("--no-workloads", "no kubelet, controller manager or scheduler on this node"),
+    )
+    .addOption(
       new Option("--faults", "accept fault rules and chaos commands")
         .env("BOSUN_FAULTS")
         .default(false),
@@ -168,7 +172,8 @@ export function nodeCommand(): Command {
           dataDir: options.dataDir,
           token: readToken(options),
           faults: Boolean(options.faults),
-          kubelet: options.kubelet,
+          kubelet: options.kubelet && options.workloads,
+          controlPlane: options.workloads,
           ...(options.apiTokenFile
             ? {
                 api: {

@@ -17,6 +17,9 @@ import { WorkloadsRole } from "./workloads-role.ts";
 
 export type NodeRole = "server" | "agent";
 
+/** How long a stopping node gives its kubelet, controllers and scheduler to wind down. */
+const WORKLOADS_STOP_MS = 3_000;
+
 export interface NodeConfig {
   id: string;
   role: NodeRole;
@@ -24,6 +27,8 @@ export interface NodeConfig {
   servers: string[];
   tickIntervalMs?: number;
   electionTick?: number;
+  /** Run the controller manager and scheduler on a server with an API server (default true). */
+  controlPlane?: boolean;
   /** Run a kubelet on this node (registers the Node, runs its pods). Default false. */
   kubelet?: boolean;
   /** Snapshot + compact every this many applied entries (default: the replica's). */
@@ -152,7 +157,10 @@ export class NodeProcess {
 
   /** Controller manager and scheduler on servers; a kubelet where asked (servers too, by default). */
   private async startWorkloads(): Promise<void> {
-    const controlPlane = this.config.role === "server" && this.config.api !== undefined;
+    const controlPlane =
+      this.config.role === "server" &&
+      this.config.api !== undefined &&
+      this.config.controlPlane !== false;
     const kubelet = this.config.kubelet === true;
     if (!controlPlane && !kubelet) return;
     const server = this.server;
@@ -261,7 +269,10 @@ export class NodeProcess {
     if (this.stopping === null) {
       this.stopping = (async () => {
         this.introspection.stop();
-        await this.workloads?.stop();
+        // Bounded: when the whole cluster stops at once, releasing leases may find no quorum.
+        if (this.workloads) {
+          await Promise.race([this.workloads.stop(), sleep(this.system.clock, WORKLOADS_STOP_MS)]);
+        }
         await this.apiServer?.stop();
         await this.server?.stop((ms) => sleep(this.system.clock, ms));
         this.system.stop();

@@ -36,10 +36,19 @@ export class LocalCluster {
     public cluster: ClusterFile,
   ) {}
 
-  static async start(servers = 3, flags: string[] = []): Promise<LocalCluster> {
+  static async start(servers = 3, flags: string[] = [], workloads = false): Promise<LocalCluster> {
     const runDir = mkdtempSync(join(tmpdir(), "bosun-cluster-"));
     const up = await runBosun(
-      ["up", "--servers", String(servers), "--base-ip", randomLoopbackBase(servers), ...flags],
+      // Tests of controllers, scheduler and kubelets run their own; `workloads` asks for the built-in ones.
+      [
+        "up",
+        "--servers",
+        String(servers),
+        "--base-ip",
+        randomLoopbackBase(servers),
+        ...(workloads ? [] : ["--no-workloads"]),
+        ...flags,
+      ],
       { BOSUN_RUN_DIR: runDir },
     );
     let cluster: ClusterFile | undefined;

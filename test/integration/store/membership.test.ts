@@ -10,7 +10,7 @@ const enc = (s: string) => Buffer.from(s);
 let local: LocalCluster;
 
 beforeAll(async () => {
-  local = await LocalCluster.start(3);
+  local = await LocalCluster.start(3, [], process.env.WITH_WORKLOADS === "1");
   await local.connectClient();
 });
 
@@ -32,7 +32,8 @@ it("membership 3 → 5 → 3 under load loses no acknowledged write", async () =
   const writers = [0, 1, 2].map(async (w) => {
     const client = local.client!.storeClient();
     for (let i = 0; !stop; i++) {
-      await client.put(enc(`m/${w}/${i}`), enc("x"));
+      const r = await client.put(enc(`m/${w}/${i}`), enc("x"));
+      if (r.kind !== "put") throw new Error(`put m/${w}/${i} answered ${JSON.stringify(r)}`);
       acked.push(`m/${w}/${i}`);
     }
   });
