@@ -99,6 +99,9 @@ export interface RequestInput {
   body: () => Promise<JsonValue>;
 }
 
+/** Retries of an unconditional delete that raced a concurrent write. */
+const MAX_DELETE_ATTEMPTS = 5;
+
 export class ResourceHandler {
   constructor(
     private readonly store: ObjectStore,
@@ -341,7 +344,24 @@ export class ResourceHandler {
     }
   }
 
+  /**
+   * A delete without preconditions never fails for a concurrent change (kube-apiserver retries
+   * its guarded update): a conflict on the object's revision is retried on a fresh read.
+   */
   private async delete(input: RequestInput): Promise<HandlerResult> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await this.deleteOnce(input);
+      } catch (error) {
+        const conflict = error instanceof ApiError && error.status.code === 409;
+        const pre = asObject(asObject((await input.body().catch(() => null)) ?? {}).preconditions);
+        const guarded = pre.resourceVersion !== undefined || pre.uid !== undefined;
+        if (!conflict || guarded || attempt >= MAX_DELETE_ATTEMPTS) throw error;
+      }
+    }
+  }
+
+  private async deleteOnce(input: RequestInput): Promise<HandlerResult> {
     const req = input.request;
     const r = req.resource;
     const current = await this.mustGet(req);

@@ -131,6 +131,8 @@ export class ApiServer {
   private readonly handler: ResourceHandler;
   private readonly openWatches = new Set<() => void>();
   private bootstrapTimer: ReturnType<Clock["setTimeout"]> | null = null;
+  /** True once the system namespaces exist: until then this server is not ready (`default` is expected). */
+  bootstrapped = false;
   private stopped = false;
   port = 0;
 
@@ -190,6 +192,7 @@ export class ApiServer {
         };
         await this.store.create(key, obj, null);
       }
+      this.bootstrapped = true;
     };
     const run = () => {
       this.bootstrapTimer = null;

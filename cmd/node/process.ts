@@ -215,7 +215,12 @@ export class NodeProcess {
     }
     if (this.config.role === "server") {
       if (this.server === null) return { ready: false, reason: "store opening" };
-      return this.server.readiness();
+      const raft = this.server.readiness();
+      if (!raft.ready) return raft;
+      if (this.apiServer && !this.apiServer.bootstrapped) {
+        return { ready: false, reason: "API server creating the system namespaces" };
+      }
+      return raft;
     }
     return { ready: true, reason: "meshed" };
   }

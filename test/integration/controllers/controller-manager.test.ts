@@ -152,12 +152,8 @@ describe("controller manager on a real cluster", () => {
     }
     await markPodsReady();
 
-    const d = await api.get("deployments.apps", "web", { namespace: NS });
-    await api.update(
-      "deployments.apps",
-      { ...d, spec: { ...spec(d), replicas: 5 } },
-      { namespace: NS },
-    );
+    // the controllers write the Deployment's status meanwhile: retry on 409, as kubectl does
+    await updateDeployment((d) => ({ ...d, spec: { ...spec(d), replicas: 5 } }));
     await waitFor("5 pods", async () => (await pods()).length === 5);
     await markPodsReady();
     await waitFor("5 available", async () => {
