@@ -198,6 +198,7 @@ export function upCommand(): Command {
           "  npx bosun kv get /hello",
           "  npx bosun inspect n1/raft         # a live statechart",
           "  npx bosun member add              # grow the cluster online",
+          "  kubectl apply -f cmd/samples/echo.yaml && kubectl get pods -o wide   # (KUBECONFIG above)",
           "",
           "kubectl against the cluster's API servers:",
           `  export KUBECONFIG=${kubeconfig}`,
