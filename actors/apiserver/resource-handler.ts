@@ -41,6 +41,8 @@ import type { ResourceRequest } from "./request-info.ts";
 export interface HandlerResult {
   code: number;
   body: unknown;
+  /** Sent as text/plain instead of JSON (pods/log). */
+  text?: string;
   /** `Warning` headers (fieldValidation=Warn findings). */
   warnings?: string[];
 }
@@ -102,10 +104,20 @@ export interface RequestInput {
 /** Retries of an unconditional delete that raced a concurrent write. */
 const MAX_DELETE_ATTEMPTS = 5;
 
+/** Reads a container's log from the kubelet on `node`. */
+export type PodLogs = (
+  node: string,
+  namespace: string,
+  pod: string,
+  container: string | undefined,
+  previous: boolean,
+) => Promise<string>;
+
 export class ResourceHandler {
   constructor(
     private readonly store: ObjectStore,
     private readonly clock: Clock,
+    private readonly podLogs?: PodLogs,
   ) {}
 
   async handle(input: RequestInput): Promise<HandlerResult> {
@@ -116,8 +128,9 @@ export class ResourceHandler {
       throw new ApiError(notFoundStatus(gr(r), request.name ?? ""));
     if (sub === "scale") return this.scale(input);
     if (sub === "binding") return this.bind(input);
+    if (sub === "log" && this.podLogs) return this.logs(input, this.podLogs);
     if (sub === "log") {
-      // Logs come from the kubelet that runs the pod; until a kubelet serves them, say so.
+      // Logs come from the kubelet that runs the pod; without a way to reach kubelets, say so.
       const status = notFoundStatus(gr(r), request.name ?? "");
       const message = `pods "${request.name ?? ""}" log: logs are served by the kubelet, and no kubelet serves this pod yet`;
       throw new ApiError({ ...status, message });
@@ -461,6 +474,35 @@ export class ResourceHandler {
   }
 
   /** `/scale` (autoscaling/v1 Scale) over `spec.replicas` of deployments and replicasets. */
+  /** pods/log: asks the kubelet of the pod's node (`container`, `previous` as kubectl sends). */
+  private async logs(input: RequestInput, podLogs: PodLogs): Promise<HandlerResult> {
+    const req = input.request;
+    if (req.verb !== "get") {
+      throw new ApiError(methodNotAllowedStatus({ group: "", resource: "pods/log" }, req.verb));
+    }
+    const pod = (await this.mustGet(req)).object;
+    const node = asObject(pod.spec).nodeName;
+    if (typeof node !== "string" || node === "") {
+      throw new ApiError(badRequestStatus(`pod "${req.name}" does not have a host assigned`));
+    }
+    const container = input.query.get("container") ?? undefined;
+    const previous = input.query.get("previous") === "true";
+    try {
+      const text = await podLogs(
+        node,
+        req.namespace ?? "default",
+        req.name ?? "",
+        container,
+        previous,
+      );
+      return { code: 200, body: null, text };
+    } catch (error) {
+      throw new ApiError(
+        badRequestStatus(`logs of pod "${req.name}" on node ${node}: ${(error as Error).message}`),
+      );
+    }
+  }
+
   /**
    * pods/binding (what a scheduler posts): sets spec.nodeName once. A pod already bound
    * elsewhere is a conflict, as kube-apiserver answers.

@@ -45,7 +45,7 @@ import { openApiV3Document, openApiV3Paths } from "./openapi.ts";
 import { decodeProtobufBody } from "./protobuf-body.ts";
 import { objectKey } from "./registry-keys.ts";
 import { parseRequestInfo } from "./request-info.ts";
-import { type RequestInput, ResourceHandler } from "./resource-handler.ts";
+import { type PodLogs, type RequestInput, ResourceHandler } from "./resource-handler.ts";
 import { serveWatch } from "./watch-stream.ts";
 
 export interface ApiServerConfig {
@@ -58,6 +58,8 @@ export interface ApiServerConfig {
   logger: Logger;
   client: () => StoreClient;
   ready: () => { ready: boolean; reason: string };
+  /** How pods/log reaches kubelets (over the actor system); absent: a clear 404. */
+  podLogs?: PodLogs;
 }
 
 /** Kubernetes refuses request bodies over 3 MiB. */
@@ -138,7 +140,7 @@ export class ApiServer {
 
   constructor(private readonly config: ApiServerConfig) {
     this.store = new ObjectStore(config.client);
-    this.handler = new ResourceHandler(this.store, config.clock);
+    this.handler = new ResourceHandler(this.store, config.clock, config.podLogs);
     const listener = (req: IncomingMessage, res: ServerResponse) => {
       this.serve(req, res).catch((error: unknown) => this.fail(res, error));
     };
@@ -274,6 +276,11 @@ export class ApiServer {
         "warning",
         out.warnings.map((w) => `299 - ${JSON.stringify(w)}`),
       );
+    if (out.text !== undefined) {
+      res.writeHead(out.code, { "content-type": "text/plain; charset=utf-8" });
+      res.end(out.text);
+      return;
+    }
     sendJson(res, out.code, out.body);
   }
 

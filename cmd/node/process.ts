@@ -17,6 +17,9 @@ import { WorkloadsRole } from "./workloads-role.ts";
 
 export type NodeRole = "server" | "agent";
 
+/** How long the API server waits for a kubelet's answer to pods/log. */
+const POD_LOGS_TIMEOUT_MS = 5_000;
+
 /** How long a stopping node gives its kubelet, controllers and scheduler to wind down. */
 const WORKLOADS_STOP_MS = 3_000;
 
@@ -202,6 +205,17 @@ export class NodeProcess {
       logger: this.logger.child({ component: "apiserver" }),
       client: () => server.client,
       ready: () => this.readiness(),
+      // pods/log: the kubelet on the pod's node answers over the mesh
+      podLogs: async (node, namespace, pod, container, previous) => {
+        const reply = await this.system.ask<{ text: string }>(
+          this.system.address("apiserver-logs"),
+          `${node}/kubelet`,
+          "kubelet.logs",
+          { namespace, pod, container, previous },
+          POD_LOGS_TIMEOUT_MS,
+        );
+        return reply.text;
+      },
     });
     await this.apiServer.start();
   }

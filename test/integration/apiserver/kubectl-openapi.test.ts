@@ -158,7 +158,7 @@ describe("kubectl with OpenAPI v3", () => {
     expect(await kubectlOk(cluster, ["get", "cm", "dry", "-o", "jsonpath={.data.a}"])).toBe("b");
   });
 
-  it("pods/binding assigns a node once; pods/log says that no kubelet serves logs yet", async () => {
+  it("pods/binding assigns a node once; pods/log of a pod on a node without a kubelet is a clear error", async () => {
     await kubectlOk(
       cluster,
       ["apply", "-f", "-"],
@@ -185,6 +185,6 @@ spec:
     expect(JSON.parse(again.text).message).toContain('already assigned to node "node-a"');
     const logs = await kubectl(cluster, ["logs", "bindme"]);
     expect(logs.code).not.toBe(0);
-    expect(logs.stderr).toContain("no kubelet serves this pod");
+    expect(logs.stderr).toContain("on node node-a"); // no kubelet runs on node-a: a clear error
   });
 });

@@ -6,7 +6,8 @@ import { kubectl, kubectlOk } from "../apiserver/kubectl-harness.ts";
 /**
  * The whole path with the built-in workloads of `bosun up`: the real kubectl creates a
  * Deployment; the controllers make a ReplicaSet and pods, the scheduler spreads them over the
- * three nodes, the kubelets run them as processes on their own pod IPs; deleting the Deployment
+ * three nodes, the kubelets run them as processes on their own pod IPs (and serve `kubectl logs`);
+ * deleting the Deployment
  * removes the pods and their processes.
  */
 let cluster: LocalCluster;
@@ -84,6 +85,11 @@ it("kubectl create deployment: 3 pods on 3 nodes answer HTTP; delete removes pod
   expect(new Set(running.map((p) => p.node)).size).toBe(3); // spread: one per node
   expect(new Set(running.map((p) => p.ip)).size).toBe(3); // each pod its own IP
   for (const pod of running) expect(await answer(pod.ip)).toBe(pod.name);
+  // kubectl logs: the API server asks the kubelet of the pod's node over the mesh
+  const first = running[0]!;
+  const logs = await kubectlOk(cluster, ["logs", first.name]);
+  expect(logs).toContain(`echo ${first.name} listening on ${first.ip}:8080`);
+  expect(logs).toMatch(/GET \/ from/);
   const rollout = await kubectlOk(cluster, [
     "rollout",
     "status",
