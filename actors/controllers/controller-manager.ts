@@ -21,6 +21,7 @@ import { deploymentController } from "./deployment.ts";
 import { GC_DEPENDENTS, garbageCollector } from "./garbage-collector.ts";
 import { type LeaderElectionTimings, leaderElectionMachine } from "./leader-election.ts";
 import { namespaceController } from "./namespace.ts";
+import { nodeLifecycleController } from "./node-lifecycle.ts";
 import { replicaSetController } from "./replicaset.ts";
 import { SharedInformers } from "./shared-informers.ts";
 import type { WorkQueueLimits } from "./work-queue.ts";
@@ -31,6 +32,7 @@ export const DEFAULT_CONTROLLERS: readonly ControllerFactory[] = [
   deploymentController,
   (ctx) => replicaSetController(ctx),
   namespaceController,
+  (ctx) => nodeLifecycleController(ctx),
   ...GC_DEPENDENTS.map((r) => (ctx: ControllerContext) => garbageCollector(ctx, r)),
 ];
 
@@ -164,7 +166,7 @@ export const controllerManagerMachine = setup({
 /**
  * Starts a controller manager in `system` as actor `controller-manager`: it campaigns for the
  * `kube-system/kube-controller-manager` Lease and, while it holds it, runs the Deployment,
- * ReplicaSet, namespace and garbage-collector controllers over shared informers.
+ * ReplicaSet, namespace, node lifecycle and garbage-collector controllers over shared informers.
  */
 export function startControllerManager(options: ControllerManagerOptions): ControllerManagerHandle {
   const running = { current: [] as RunningController[] };

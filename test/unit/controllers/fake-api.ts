@@ -24,6 +24,7 @@ interface Options {
   namespace?: string | null;
   subresource?: string | null;
   preconditions?: { uid?: string; resourceVersion?: string };
+  gracePeriodSeconds?: number;
 }
 
 export class FakeApi {
@@ -35,6 +36,8 @@ export class FakeApi {
   /** Throws this error from the next call of a verb. */
   failNext: Partial<Record<"get" | "create" | "update" | "delete", Error>> = {};
   readonly writes: string[] = [];
+  /** Each delete's grace period (undefined: the object's own). */
+  readonly deleteGracePeriods: { name: string; gracePeriodSeconds: number | undefined }[] = [];
 
   private key(resource: string, namespace: string, name: string) {
     return `${resource}|${namespace}|${name}`;
@@ -131,6 +134,7 @@ export class FakeApi {
       throw new ApiError(conflictStatus({ group: "", resource }, name));
     this.objects.delete(k);
     this.writes.push(`delete ${resource} ${name}`);
+    this.deleteGracePeriods.push({ name, gracePeriodSeconds: options.gracePeriodSeconds });
     const gone = { ...old, metadata: { ...meta(old), resourceVersion: String(++this.revision) } };
     this.emit(resource, { type: "DELETED", object: gone as JsonObject });
     return jsonClone(old);
