@@ -5,7 +5,10 @@
 export interface KubeletLimits {
   /** How often the node Lease is renewed (Kubernetes: leaseDuration / 4 = 10 s). */
   leaseRenewIntervalMs: number;
-  /** The Lease's leaseDurationSeconds: how long the node lifecycle controller waits. */
+  /**
+   * The Lease's leaseDurationSeconds, as Kubernetes writes it. Informational: bosun's node
+   * lifecycle controller judges a node by its Lease not moving for its own grace period (4 s).
+   */
   leaseDurationSeconds: number;
   /** How often the Node's Ready condition heartbeat is refreshed (Kubernetes: 10 s). */
   nodeStatusUpdateIntervalMs: number;
