@@ -16,8 +16,9 @@ import { type AnyActorRef, setup } from "xstate";
 import type { JsonObject } from "../api/json.ts";
 import { internalErrorStatus, type Status } from "../api/status.ts";
 import type { ActorSystem } from "../system/actor-system.ts";
-import { sleep, type TimerId } from "../system/clock.ts";
+import type { TimerId } from "../system/clock.ts";
 import type { ActorMessage } from "../system/message.ts";
+import { RoundsExhaustedError, ServerRounds } from "../system/server-rounds.ts";
 import { ApiError } from "./api-error.ts";
 import {
   API_ACTOR,
@@ -78,9 +79,6 @@ export class ApiUnavailableError extends Error {
   }
 }
 
-const RETRY_PAUSE_INITIAL_MS = 20;
-const RETRY_PAUSE_MAX_MS = 1_000;
-
 let clientCounter = 0;
 
 /** Receives `api.watch.event` tells for one client's watches. */
@@ -110,8 +108,7 @@ export class ApiClient implements ListWatcher {
   readonly name: string;
   private readonly system: ActorSystem;
   private readonly options: Required<Omit<ApiClientOptions, "system">>;
-  private preferred: string | null = null;
-  private demoted: string | null = null;
+  private readonly rounds: ServerRounds;
   private receiver: AnyActorRef | null = null;
   private readonly watches = new Map<string, ActiveWatch>();
   private nextTag = 0;
@@ -126,6 +123,7 @@ export class ApiClient implements ListWatcher {
       ...stripUndefined(options),
     };
     this.name = `api-client-${++clientCounter}`;
+    this.rounds = new ServerRounds(this.system, this.options.servers, this.options);
   }
 
   private get address(): string {
@@ -184,47 +182,42 @@ export class ApiClient implements ListWatcher {
   /** Starts a watch on one server; events arrive in resourceVersion order. */
   async watch(request: WatchRequest, handlers: ApiWatchHandlers): Promise<ApiWatchHandle> {
     this.ensureReceiver();
-    let last = "no servers";
-    let pauseMs = RETRY_PAUSE_INITIAL_MS;
-    for (let attempt = 0; attempt < this.options.maxAttempts; ) {
-      const ordered = this.order();
-      const reachable = ordered.filter((s) => this.system.isReachable(s));
-      for (const server of reachable.length > 0 ? reachable : ordered) {
-        if (attempt++ >= this.options.maxAttempts) break;
+    let started: { tag: string; watch: ActiveWatch; status?: Status };
+    try {
+      started = await this.rounds.run(async (server) => {
         // a tag per attempt: a server that started the watch after our ask timed out must not
         // interleave its events with the next server's
         const tag = `${this.name}:${++this.nextTag}`;
         const watch: ActiveWatch = { server, handlers, timer: null, done: false };
         // registered before asking: the first events may arrive ahead of the reply
         this.watches.set(tag, watch);
-        let reply: { tag: string; status?: Status };
         try {
-          reply = await this.system.ask(
+          const reply = await this.system.ask<{ tag: string; status?: Status }>(
             this.address,
             `${server}/${API_ACTOR}`,
             "api.watch",
             { ...request, tag },
             this.options.requestTimeoutMs,
           );
+          return { tag, watch, ...(reply.status ? { status: reply.status } : {}) };
         } catch (error) {
           this.cancelWatch(tag, true);
-          last = (error as Error).message;
-          if (this.preferred === server) this.preferred = null;
-          this.demoted = server;
-          continue;
+          throw error;
         }
-        this.preferred = server;
-        if (reply.status) {
-          this.cancelWatch(tag, false);
-          throw new ApiError(reply.status);
-        }
-        if (!watch.done) this.scheduleCheck(tag, watch);
-        return { cancel: () => this.cancelWatch(tag, true) };
+      });
+    } catch (error) {
+      if (error instanceof RoundsExhaustedError) {
+        throw new ApiUnavailableError("watch", error.attempts, error.last);
       }
-      await sleep(this.system.clock, pauseMs);
-      pauseMs = Math.min(pauseMs * 2, RETRY_PAUSE_MAX_MS);
+      throw error;
     }
-    throw new ApiUnavailableError("watch", this.options.maxAttempts, last);
+    const { tag, watch, status } = started;
+    if (status) {
+      this.cancelWatch(tag, false);
+      throw new ApiError(status); // the server refused the watch itself: not worth a retry
+    }
+    if (!watch.done) this.scheduleCheck(tag, watch);
+    return { cancel: () => this.cancelWatch(tag, true) };
   }
 
   /** Cancels every watch. */
@@ -285,57 +278,25 @@ export class ApiClient implements ListWatcher {
 
   private lose(tag: string, watch: ActiveWatch, reason: string): void {
     if (watch.done) return;
-    if (this.preferred === watch.server) this.preferred = null;
-    this.demoted = watch.server;
+    this.rounds.failed(watch.server);
     this.cancelWatch(tag, true);
     watch.handlers.closed(new ApiUnavailableError("watch", 1, reason));
   }
 
   // ---- plumbing --------------------------------------------------------------------------------
 
-  /** The server that answered last first, a server that just failed last, unreachable ones after. */
-  private order(): string[] {
-    const rank = (s: string) =>
-      (this.system.isReachable(s) ? 0 : 10) +
-      (s === this.preferred ? 0 : s === this.demoted ? 2 : 1);
-    return [...this.options.servers()].sort((a, b) => rank(a) - rank(b));
-  }
-
   private async askWithRetry<T>(
     kind: string,
     body: unknown,
   ): Promise<{ server: string; reply: T }> {
-    let last = "no servers";
-    let pauseMs = RETRY_PAUSE_INITIAL_MS;
-    let attempts = 0;
-    while (attempts < this.options.maxAttempts) {
-      const ordered = this.order();
-      const reachable = ordered.filter((s) => this.system.isReachable(s));
-      const round = reachable.length > 0 ? reachable : ordered;
-      if (round.length === 0) break;
-      for (const server of round) {
-        if (attempts++ >= this.options.maxAttempts) break;
-        try {
-          const reply = await this.system.ask<T>(
-            this.address,
-            `${server}/${API_ACTOR}`,
-            kind,
-            body,
-            this.options.requestTimeoutMs,
-          );
-          this.preferred = server;
-          if (this.demoted === server) this.demoted = null;
-          return { server, reply };
-        } catch (error) {
-          last = (error as Error).message;
-          if (this.preferred === server) this.preferred = null;
-          this.demoted = server;
-        }
+    try {
+      return await this.rounds.ask<T>(this.address, API_ACTOR, kind, body);
+    } catch (error) {
+      if (error instanceof RoundsExhaustedError) {
+        throw new ApiUnavailableError(kind, error.attempts, error.last);
       }
-      await sleep(this.system.clock, pauseMs);
-      pauseMs = Math.min(pauseMs * 2, RETRY_PAUSE_MAX_MS);
+      throw error;
     }
-    throw new ApiUnavailableError(kind, this.options.maxAttempts, last);
   }
 }
 

@@ -8,8 +8,9 @@
  */
 import { type AnyActorRef, setup } from "xstate";
 import type { ActorSystem } from "../../actors/system/actor-system.ts";
-import { sleep, type TimerId } from "../../actors/system/clock.ts";
+import type { TimerId } from "../../actors/system/clock.ts";
 import type { ActorMessage } from "../../actors/system/message.ts";
+import { RoundsExhaustedError, ServerRounds } from "../../actors/system/server-rounds.ts";
 import type { MvccCommand } from "../mvcc/commands.ts";
 import type { ApplyOutcome, CommandResponse, RangeResponse } from "../mvcc/responses.ts";
 import type { RangeRequest } from "../mvcc/store.ts";
@@ -36,10 +37,6 @@ export class StoreUnavailableError extends Error {
 }
 
 let clientCounter = 0;
-
-/** Pause between rounds of retries: short, since a Raft election takes tens of milliseconds. */
-const RETRY_PAUSE_INITIAL_MS = 20;
-const RETRY_PAUSE_MAX_MS = 500;
 
 /** Receives watch events for one client's watches (it is an actor so events can reach it). */
 const watchReceiverMachine = setup({
@@ -81,7 +78,7 @@ export class StoreClient {
   private clientId: number | null = null;
   private seq = 0;
   private queue: Promise<unknown> = Promise.resolve();
-  private preferred: string | null = null;
+  private readonly rounds: ServerRounds;
   private receiver: AnyActorRef | null = null;
   private readonly watches = new Map<string, ActiveWatch>();
   private closed = false;
@@ -95,6 +92,7 @@ export class StoreClient {
       ...options,
     };
     this.name = `store-client-${++clientCounter}`;
+    this.rounds = new ServerRounds(this.system, this.options.servers, this.options);
   }
 
   private get address(): string {
@@ -157,7 +155,7 @@ export class StoreClient {
       "kv.propose",
       body,
     );
-    if (reply.leader) this.preferred = reply.leader;
+    if (reply.leader) this.rounds.preferred = reply.leader;
     return reply.outcome;
   }
 
@@ -225,30 +223,33 @@ export class StoreClient {
   private async subscribe(watch: ActiveWatch): Promise<void> {
     const request = { ...watch.request, startRevision: watch.lastRevision + 1 };
     if (request.startRevision <= 0) delete (request as { startRevision?: number }).startRevision;
-    const servers = this.order();
-    let last = "no servers";
-    for (const server of servers) {
-      // registered before asking: the first events may arrive ahead of the reply
-      const tag = `${this.name}:${++this.nextTag}`;
-      watch.server = server;
-      watch.tag = tag;
-      this.watches.set(tag, watch);
-      try {
-        await this.system.ask(
-          this.address,
-          `${server}/${STORE_ACTOR}`,
-          "kv.watch",
-          { request, tag },
-          this.options.requestTimeoutMs,
-        );
-        this.scheduleCheck(watch);
-        return;
-      } catch (error) {
-        this.watches.delete(tag);
-        last = (error as Error).message;
+    try {
+      await this.rounds.run(async (server) => {
+        // registered before asking: the first events may arrive ahead of the reply
+        const tag = `${this.name}:${++this.nextTag}`;
+        watch.server = server;
+        watch.tag = tag;
+        this.watches.set(tag, watch);
+        try {
+          await this.system.ask(
+            this.address,
+            `${server}/${STORE_ACTOR}`,
+            "kv.watch",
+            { request, tag },
+            this.options.requestTimeoutMs,
+          );
+        } catch (error) {
+          this.watches.delete(tag);
+          throw error;
+        }
+      });
+    } catch (error) {
+      if (error instanceof RoundsExhaustedError) {
+        throw new StoreUnavailableError("watch", error.attempts, error.last);
       }
+      throw error;
     }
-    throw new StoreUnavailableError("watch", servers.length, last);
+    this.scheduleCheck(watch);
   }
 
   private onWatchResponse(tag: string, response: WatchResponse): void {
@@ -285,8 +286,8 @@ export class StoreClient {
     if (watch.canceled || watch.resubscribing) return;
     watch.resubscribing = true;
     this.watches.delete(watch.tag);
-    if (this.preferred === watch.server) this.preferred = null;
-    const failed = watch.server;
+    // the failed server comes last in the next rounds, until it answers again
+    this.rounds.failed(watch.server);
     const attempt = () => {
       if (watch.canceled || this.closed) return;
       this.subscribe(watch).then(
@@ -298,63 +299,21 @@ export class StoreClient {
         },
       );
     };
-    // Try the others first; the failed server comes last in `order()` until it answers again.
-    this.demoted = failed;
     attempt();
   }
 
   // ---- plumbing ------------------------------------------------------------------------------
 
-  private demoted: string | null = null;
   private nextTag = 0;
 
-  /**
-   * Servers to try: the known leader first, a server that just failed last, and any server we
-   * have no connection to after all the others (a request to it would only wait in a queue).
-   */
-  private order(): string[] {
-    const servers = [...this.options.servers()];
-    const rank = (s: string) =>
-      (this.system.isReachable(s) ? 0 : 10) +
-      (s === this.preferred ? 0 : s === this.demoted ? 2 : 1);
-    return servers.sort((a, b) => rank(a) - rank(b));
-  }
-
-  /**
-   * Tries the servers in rounds, in `order()` (leader first, servers we have no connection to
-   * skipped while others remain); between rounds it pauses, doubling, since a round that failed
-   * everywhere usually means an election is under way.
-   */
   private async askWithRetry<T>(what: string, kind: string, body: unknown): Promise<T> {
-    let last = "no servers";
-    let pauseMs = RETRY_PAUSE_INITIAL_MS;
-    let attempts = 0;
-    while (attempts < this.options.maxAttempts) {
-      const ordered = this.order();
-      const reachable = ordered.filter((s) => this.system.isReachable(s));
-      const round = reachable.length > 0 ? reachable : ordered;
-      if (round.length === 0) break;
-      for (const server of round) {
-        if (attempts++ >= this.options.maxAttempts) break;
-        try {
-          const reply = await this.system.ask<T>(
-            this.address,
-            `${server}/${STORE_ACTOR}`,
-            kind,
-            body,
-            this.options.requestTimeoutMs,
-          );
-          if (this.demoted === server) this.demoted = null;
-          return reply;
-        } catch (error) {
-          last = (error as Error).message;
-          if (this.preferred === server) this.preferred = null;
-          this.demoted = server;
-        }
+    try {
+      return (await this.rounds.ask<T>(this.address, STORE_ACTOR, kind, body)).reply;
+    } catch (error) {
+      if (error instanceof RoundsExhaustedError) {
+        throw new StoreUnavailableError(what, error.attempts, error.last);
       }
-      await sleep(this.system.clock, pauseMs);
-      pauseMs = Math.min(pauseMs * 2, RETRY_PAUSE_MAX_MS);
+      throw error;
     }
-    throw new StoreUnavailableError(what, this.options.maxAttempts, last);
   }
 }
