@@ -1,4 +1,4 @@
-import { mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
+import { mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 
@@ -20,12 +20,15 @@ export function teardown(): void {
   for (const entry of readdirSync("/proc")) {
     if (!/^\d+$/.test(entry) || Number(entry) === process.pid) continue;
     let cmdline = "";
+    let cwd = "";
     try {
       cmdline = readFileSync(`/proc/${entry}/cmdline`, "utf8");
+      cwd = readlinkSync(`/proc/${entry}/cwd`);
     } catch {
-      continue; // exited meanwhile
+      continue; // exited meanwhile, or not ours to look at
     }
-    if (!cmdline.includes(root)) continue;
+    // nodes name the root in their flags; pods a killed node left behind run inside it
+    if (!cmdline.includes(root) && !cwd.startsWith(root)) continue;
     try {
       process.kill(Number(entry), "SIGKILL");
     } catch {

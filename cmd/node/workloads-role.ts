@@ -31,10 +31,14 @@ export interface WorkloadsConfig {
 
 export const SCHEDULER_ELECTION_ACTOR = "scheduler-election";
 
-/** Each node hands out pod IPs from its own /16 of 127.200.0.0/10, keyed by its own address. */
+/**
+ * Each node hands out pod IPs from its own /24 in 127.200.0.0–127.249.255.255, keyed by its own
+ * loopback address (third and fourth octets), so the nodes of one cluster — and, nearly always,
+ * of two clusters on one machine — never hand out the same address.
+ */
 export function podCidrFor(host: string): string {
-  const last = Number(host.split(".").at(-1) ?? "0");
-  return `127.${200 + (last % 50)}.0.0/16`;
+  const [, , third = 0, fourth = 0] = host.split(".").map(Number);
+  return `127.${200 + (fourth % 50)}.${third % 256}.0/24`;
 }
 
 export class WorkloadsRole {

@@ -126,6 +126,11 @@ export class LocalCluster {
     try {
       await this.client?.close();
     } finally {
+      // SIGTERM first: a node stops its kubelet's pods on the way out (bounded), then SIGKILL
+      await killAll(
+        this.cluster.nodes.map((n) => n.pid),
+        "SIGTERM",
+      ).catch(() => undefined);
       await killAll(this.cluster.nodes.map((n) => n.pid));
       rmSync(this.runDir, { recursive: true, force: true });
     }
