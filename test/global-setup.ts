@@ -1,6 +1,7 @@
-import { mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync } from "node:fs";
+import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { killProcessesUnder } from "./support/processes.ts";
 
 /**
  * Every file of a test run lives under one fresh temp root (TMPDIR is pointed there, and test
@@ -17,23 +18,6 @@ export function setup(): void {
 
 export function teardown(): void {
   if (!root) return;
-  for (const entry of readdirSync("/proc")) {
-    if (!/^\d+$/.test(entry) || Number(entry) === process.pid) continue;
-    let cmdline = "";
-    let cwd = "";
-    try {
-      cmdline = readFileSync(`/proc/${entry}/cmdline`, "utf8");
-      cwd = readlinkSync(`/proc/${entry}/cwd`);
-    } catch {
-      continue; // exited meanwhile, or not ours to look at
-    }
-    // nodes name the root in their flags; pods a killed node left behind run inside it
-    if (!cmdline.includes(root) && !cwd.startsWith(root)) continue;
-    try {
-      process.kill(Number(entry), "SIGKILL");
-    } catch {
-      // already gone
-    }
-  }
+  killProcessesUnder(root);
   rmSync(root, { recursive: true, force: true });
 }

@@ -9,7 +9,7 @@ import { isBosunNode, restartNode } from "../../cmd/launcher.ts";
 import type { NodeStatus } from "../../cmd/node/introspection.ts";
 import { getJson } from "../../cmd/node-client.ts";
 import { randomLoopbackBase } from "./loopback.ts";
-import { killAll, runBosun } from "./processes.ts";
+import { killAll, killProcessesUnder, runBosun } from "./processes.ts";
 import { waitFor } from "./wait.ts";
 
 export interface RaftStatus {
@@ -132,6 +132,7 @@ export class LocalCluster {
         "SIGTERM",
       ).catch(() => undefined);
       await killAll(this.cluster.nodes.map((n) => n.pid));
+      killProcessesUnder(this.runDir); // pods of nodes that were SIGKILLed during the test
       rmSync(this.runDir, { recursive: true, force: true });
     }
   }

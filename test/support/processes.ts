@@ -1,4 +1,5 @@
 import { type ChildProcess, spawn } from "node:child_process";
+import { readdirSync, readFileSync, readlinkSync } from "node:fs";
 import { BOSUN_TS, isBosunNode } from "../../cmd/launcher.ts";
 import { waitFor } from "./wait.ts";
 
@@ -40,4 +41,31 @@ export async function killAll(
 export function exited(child: ChildProcess): Promise<void> {
   if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
   return new Promise((resolve) => child.once("exit", () => resolve()));
+}
+
+/**
+ * SIGKILLs every process whose command line names `dir` or whose working directory is inside
+ * it: nodes, and the pods a SIGKILLed node's kubelet could not stop.
+ */
+export function killProcessesUnder(dir: string): number {
+  let killed = 0;
+  for (const entry of readdirSync("/proc")) {
+    if (!/^\d+$/.test(entry) || Number(entry) === process.pid) continue;
+    let cmdline = "";
+    let cwd = "";
+    try {
+      cmdline = readFileSync(`/proc/${entry}/cmdline`, "utf8");
+      cwd = readlinkSync(`/proc/${entry}/cwd`);
+    } catch {
+      continue; // exited meanwhile, or not ours to look at
+    }
+    if (!cmdline.includes(dir) && !cwd.startsWith(dir)) continue;
+    try {
+      process.kill(Number(entry), "SIGKILL");
+      killed++;
+    } catch {
+      // already gone
+    }
+  }
+  return killed;
 }
