@@ -27,7 +27,7 @@
 import { setup } from "xstate";
 import type { JsonObject } from "../api/json.ts";
 import type { Status } from "../api/status.ts";
-import type { ActorMessage } from "../system/message.ts";
+import { type ActorMessage, answerAsk } from "../system/message.ts";
 import type { ApiWatchEvent } from "./watch-events.ts";
 
 export const API_ACTOR = "apiserver";
@@ -131,18 +131,6 @@ export type InternalApiEvent =
   | ActorMessage<"api.watch.check", { tag: string }>
   | { type: "api.stop" };
 
-type Reply = { reply?: (body: unknown) => void; fail?: (error: string) => void };
-
-/** Runs `work` and answers the ask with its result; a thrown error fails the ask. */
-function answer(event: Reply, work: () => Promise<unknown> | unknown): void {
-  Promise.resolve()
-    .then(work)
-    .then(
-      (body) => event.reply?.(body),
-      (error: unknown) => event.fail?.(error instanceof Error ? error.message : String(error)),
-    );
-}
-
 function isScope(body: unknown): body is ResourceScope {
   return (
     typeof body === "object" &&
@@ -171,31 +159,31 @@ export const internalApiMachine = setup({
   actions: {
     serveGet: ({ context, event }) => {
       if (event.type === "api.get")
-        answer(event, () => context.port.get(needScope(event.type, event.body)));
+        answerAsk(event, () => context.port.get(needScope(event.type, event.body)));
     },
     serveList: ({ context, event }) => {
       if (event.type === "api.list")
-        answer(event, () => context.port.list(needScope(event.type, event.body)));
+        answerAsk(event, () => context.port.list(needScope(event.type, event.body)));
     },
     serveCreate: ({ context, event }) => {
       if (event.type === "api.create")
-        answer(event, () => context.port.create(needScope(event.type, event.body)));
+        answerAsk(event, () => context.port.create(needScope(event.type, event.body)));
     },
     serveUpdate: ({ context, event }) => {
       if (event.type === "api.update")
-        answer(event, () => context.port.update(needScope(event.type, event.body)));
+        answerAsk(event, () => context.port.update(needScope(event.type, event.body)));
     },
     servePatch: ({ context, event }) => {
       if (event.type === "api.patch")
-        answer(event, () => context.port.patch(needScope(event.type, event.body)));
+        answerAsk(event, () => context.port.patch(needScope(event.type, event.body)));
     },
     serveDelete: ({ context, event }) => {
       if (event.type === "api.delete")
-        answer(event, () => context.port.delete(needScope(event.type, event.body)));
+        answerAsk(event, () => context.port.delete(needScope(event.type, event.body)));
     },
     startWatch: ({ context, event }) => {
       if (event.type !== "api.watch") return;
-      answer(event, async () => {
+      answerAsk(event, async () => {
         const request = needScope<WatchRequest>(event.type, event.body);
         const tag = tagOf(event.type, event.body);
         const status = await context.port.watch(event.from, tag, request);
@@ -204,13 +192,13 @@ export const internalApiMachine = setup({
     },
     cancelWatch: ({ context, event }) => {
       if (event.type !== "api.watch.cancel") return;
-      answer(event, () => ({
+      answerAsk(event, () => ({
         canceled: context.port.cancelWatch(event.from, tagOf(event.type, event.body)),
       }));
     },
     checkWatch: ({ context, event }) => {
       if (event.type !== "api.watch.check") return;
-      answer(event, () => ({
+      answerAsk(event, () => ({
         alive: context.port.hasWatch(event.from, tagOf(event.type, event.body)),
       }));
     },

@@ -14,3 +14,19 @@ export interface ActorMessage<K extends string = string, B = unknown> {
 /** Envelope kinds reserved for answers to asks; never delivered to machines. */
 export const ASK_REPLY_KIND = "ask.reply";
 export const ASK_ERROR_KIND = "ask.error";
+
+/**
+ * Answers an ask with what `work` returns (or resolves to); a thrown or rejected error fails it
+ * with the error's message. For actions of machines that serve asks with async work.
+ */
+export function answerAsk(
+  message: Pick<ActorMessage, "reply" | "fail">,
+  work: () => Promise<unknown> | unknown,
+): void {
+  Promise.resolve()
+    .then(work)
+    .then(
+      (body) => message.reply?.(body),
+      (error: unknown) => message.fail?.(error instanceof Error ? error.message : String(error)),
+    );
+}

@@ -15,7 +15,7 @@
  * replica and the store through the StorePort the process provides.
  */
 import { setup } from "xstate";
-import type { ActorMessage } from "../../actors/system/message.ts";
+import { type ActorMessage, answerAsk } from "../../actors/system/message.ts";
 import type { CommandEnvelope } from "../mvcc/commands.ts";
 import type { RangeRequest } from "../mvcc/store.ts";
 import type { WatchRequest } from "../mvcc/watch-hub.ts";
@@ -36,17 +36,6 @@ export type StoreServiceEvent =
   | ActorMessage<"kv.watch.cancel", { tag: string }>
   | ActorMessage<"kv.status", null>;
 
-type Reply = { reply?: (body: unknown) => void; fail?: (error: string) => void };
-
-function answer(event: Reply, work: () => Promise<unknown> | unknown): void {
-  Promise.resolve()
-    .then(work)
-    .then(
-      (body) => event.reply?.(body),
-      (error: unknown) => event.fail?.(error instanceof Error ? error.message : String(error)),
-    );
-}
-
 function isObject(v: unknown): v is Record<string, unknown> {
   return typeof v === "object" && v !== null;
 }
@@ -60,7 +49,7 @@ export const storeServiceMachine = setup({
   actions: {
     proposeWrite: ({ context, event }) => {
       if (event.type !== "kv.propose") return;
-      answer(event, () => {
+      answerAsk(event, () => {
         if (!isObject(event.body) || !isObject(event.body.envelope)) {
           throw new Error("kv.propose needs {envelope: {command, session?}}");
         }
@@ -69,7 +58,7 @@ export const storeServiceMachine = setup({
     },
     serveRange: ({ context, event }) => {
       if (event.type !== "kv.range") return;
-      answer(event, () => {
+      answerAsk(event, () => {
         if (!isObject(event.body) || !isObject(event.body.request)) {
           throw new Error("kv.range needs {request: {key, rangeEnd?, ...}}");
         }
@@ -78,7 +67,7 @@ export const storeServiceMachine = setup({
     },
     startWatch: ({ context, event }) => {
       if (event.type !== "kv.watch") return;
-      answer(event, () => {
+      answerAsk(event, () => {
         const body = event.body;
         if (!isObject(body) || !isObject(body.request) || typeof body.tag !== "string") {
           throw new Error(
@@ -91,12 +80,12 @@ export const storeServiceMachine = setup({
     },
     cancelWatch: ({ context, event }) => {
       if (event.type !== "kv.watch.cancel") return;
-      answer(event, () => ({
+      answerAsk(event, () => ({
         canceled: context.port.cancelWatch(event.from, String(event.body?.tag)),
       }));
     },
     reportStatus: ({ context, event }) => {
-      if (event.type === "kv.status") answer(event, () => context.port.status());
+      if (event.type === "kv.status") answerAsk(event, () => context.port.status());
     },
   },
 }).createMachine({
