@@ -3,7 +3,7 @@
  * each field its value type plus the `patchStrategy` / `patchMergeKey` struct tags of the Go
  * types (k8s.io/api core/v1, apps/v1, coordination/v1, discovery/v1, meta/v1). Strategic merge
  * patch reads the patch metadata from here; unknown-field detection (`fieldValidation`) reads
- * the field sets. Free-form or deeply nested parts that neither needs are `any`.
+ * the field sets. Free-form or deeply nested parts that neither needs are `freeForm` (kind "any").
  */
 
 export type PatchStrategy = "merge" | "replace" | "retainKeys" | "merge,retainKeys";
@@ -31,7 +31,8 @@ const listOf = (items: ValueType): ValueType => ({ kind: "list", items });
 
 const f = (type: ValueType): FieldSchema => ({ type });
 const scalar = f(S);
-const any = f(A);
+/** A field whose content is not described (free-form for validation and patching). */
+const freeForm = f(A);
 const stringMap = f(mapOf(S));
 const struct = (name: string) => f(t(name));
 const list = (items: ValueType) => f(listOf(items));
@@ -85,16 +86,16 @@ const containerFields: StructSchema = {
   ports: keyed(t("ContainerPort"), "containerPort"),
   envFrom: list(A),
   env: keyed(t("EnvVar"), "name"),
-  resources: any,
+  resources: freeForm,
   resizePolicy: list(A),
   restartPolicyRules: list(A),
   volumeMounts: keyed(t("VolumeMount"), "mountPath"),
   volumeDevices: keyed(A, "devicePath"),
-  livenessProbe: any,
-  readinessProbe: any,
-  startupProbe: any,
-  lifecycle: any,
-  securityContext: any,
+  livenessProbe: freeForm,
+  readinessProbe: freeForm,
+  startupProbe: freeForm,
+  lifecycle: freeForm,
+  securityContext: freeForm,
 };
 
 const VOLUME_SOURCES = [
@@ -161,19 +162,19 @@ const podSpec: StructSchema = {
   containers: keyed(t("Container"), "name"),
   ephemeralContainers: keyed(t("EphemeralContainer"), "name"),
   nodeSelector: stringMap,
-  securityContext: any,
+  securityContext: freeForm,
   imagePullSecrets: keyed(t("LocalObjectReference"), "name"),
-  affinity: any,
+  affinity: freeForm,
   tolerations: list(t("Toleration")),
   hostAliases: keyed(t("HostAlias"), "ip"),
-  dnsConfig: any,
+  dnsConfig: freeForm,
   readinessGates: list(A),
   overhead: f(mapOf(A)),
   topologySpreadConstraints: keyed(t("TopologySpreadConstraint"), "topologyKey"),
-  os: any,
+  os: freeForm,
   schedulingGates: keyed(A, "name"),
   resourceClaims: keyed(A, "name", "merge,retainKeys"),
-  resources: any,
+  resources: freeForm,
 };
 
 const podStatus: StructSchema = {
@@ -196,7 +197,7 @@ const podStatus: StructSchema = {
   containerStatuses: list(A),
   ephemeralContainerStatuses: list(A),
   resourceClaimStatuses: keyed(A, "name", "merge,retainKeys"),
-  extendedResourceClaimStatus: any,
+  extendedResourceClaimStatus: freeForm,
 };
 
 /** Every struct type by name. */
@@ -217,7 +218,7 @@ export const STRUCTS: Readonly<Record<string, StructSchema>> = {
   Container: containerFields,
   EphemeralContainer: { ...containerFields, targetContainerName: scalar },
   ContainerPort: fieldsOf(["name", "hostPort", "containerPort", "protocol", "hostIP"]),
-  EnvVar: { ...fieldsOf(["name", "value"]), valueFrom: any },
+  EnvVar: { ...fieldsOf(["name", "value"]), valueFrom: freeForm },
   VolumeMount: fieldsOf([
     "name",
     "readOnly",
@@ -227,7 +228,7 @@ export const STRUCTS: Readonly<Record<string, StructSchema>> = {
     "mountPropagation",
     "subPathExpr",
   ]),
-  Volume: { name: scalar, ...fieldsOf(VOLUME_SOURCES, any) },
+  Volume: { name: scalar, ...fieldsOf(VOLUME_SOURCES, freeForm) },
   Toleration: fieldsOf(["key", "operator", "value", "effect", "tolerationSeconds"]),
   HostAlias: { ip: scalar, hostnames: list(S) },
   TopologySpreadConstraint: {
@@ -239,7 +240,7 @@ export const STRUCTS: Readonly<Record<string, StructSchema>> = {
       "nodeAffinityPolicy",
       "nodeTaintsPolicy",
     ]),
-    labelSelector: any,
+    labelSelector: freeForm,
     matchLabelKeys: list(S),
   },
   ServiceSpec: {
@@ -263,21 +264,21 @@ export const STRUCTS: Readonly<Record<string, StructSchema>> = {
     clusterIPs: list(S),
     externalIPs: list(S),
     loadBalancerSourceRanges: list(S),
-    sessionAffinityConfig: any,
+    sessionAffinityConfig: freeForm,
     ipFamilies: list(S),
   },
   ServicePort: {
     ...fieldsOf(["name", "protocol", "appProtocol", "port", "nodePort"]),
-    targetPort: any,
+    targetPort: freeForm,
   },
-  ServiceStatus: { loadBalancer: any, conditions: keyed(A, "type") },
+  ServiceStatus: { loadBalancer: freeForm, conditions: keyed(A, "type") },
   NamespaceSpec: { finalizers: list(S) },
   NamespaceStatus: { phase: scalar, conditions: keyed(A, "type") },
   NodeSpec: {
     ...fieldsOf(["podCIDR", "providerID", "unschedulable", "externalID"]),
     podCIDRs: primitiveSet,
     taints: list(A),
-    configSource: any,
+    configSource: freeForm,
   },
   NodeStatus: {
     capacity: f(mapOf(A)),
@@ -285,14 +286,14 @@ export const STRUCTS: Readonly<Record<string, StructSchema>> = {
     phase: scalar,
     conditions: keyed(A, "type"),
     addresses: keyed(A, "type"),
-    daemonEndpoints: any,
-    nodeInfo: any,
+    daemonEndpoints: freeForm,
+    nodeInfo: freeForm,
     images: list(A),
     volumesInUse: list(S),
     volumesAttached: list(A),
-    config: any,
+    config: freeForm,
     runtimeHandlers: list(A),
-    features: any,
+    features: freeForm,
     declaredFeatures: list(S),
   },
   DeploymentSpec: {
@@ -303,11 +304,11 @@ export const STRUCTS: Readonly<Record<string, StructSchema>> = {
       "paused",
       "progressDeadlineSeconds",
     ]),
-    selector: any,
+    selector: freeForm,
     template: struct("PodTemplateSpec"),
     strategy: { type: t("DeploymentStrategy"), patchStrategy: "retainKeys" },
   },
-  DeploymentStrategy: { type: scalar, rollingUpdate: any },
+  DeploymentStrategy: { type: scalar, rollingUpdate: freeForm },
   DeploymentStatus: {
     ...fieldsOf([
       "observedGeneration",
@@ -323,7 +324,7 @@ export const STRUCTS: Readonly<Record<string, StructSchema>> = {
   },
   ReplicaSetSpec: {
     ...fieldsOf(["replicas", "minReadySeconds"]),
-    selector: any,
+    selector: freeForm,
     template: struct("PodTemplateSpec"),
   },
   ReplicaSetStatus: {
@@ -379,10 +380,10 @@ export const KIND_ROOTS: Readonly<Record<string, StructSchema>> = {
       "reportingComponent",
       "reportingInstance",
     ]),
-    involvedObject: any,
-    source: any,
-    series: any,
-    related: any,
+    involvedObject: freeForm,
+    source: freeForm,
+    series: freeForm,
+    related: freeForm,
   },
   ServiceAccount: {
     ...typeMeta,

@@ -1,7 +1,8 @@
 import { afterAll, beforeAll, expect, it } from "vitest";
 import { LocalCluster } from "../../support/local-cluster.ts";
 import { waitFor } from "../../support/wait.ts";
-import { kubectl, kubectlOk } from "../apiserver/kubectl-harness.ts";
+import { kubectlOk } from "../apiserver/kubectl-harness.ts";
+import { podsOf, runEchoDeployment, waitForReadyNodes } from "./workload-harness.ts";
 
 /**
  * The whole path with the built-in workloads of `bosun up`: the real kubectl creates a
@@ -20,32 +21,6 @@ afterAll(async () => {
   await cluster?.stop();
 });
 
-interface PodView {
-  name: string;
-  node: string;
-  ip: string;
-  phase: string;
-  ready: boolean;
-}
-
-async function pods(): Promise<PodView[]> {
-  const out = await kubectlOk(cluster, ["get", "pods", "-l", "app=web", "-o", "json"]);
-  return (JSON.parse(out).items as Record<string, Record<string, unknown>>[]).map((p) => {
-    const status = p.status as {
-      phase?: string;
-      podIP?: string;
-      conditions?: { type: string; status: string }[];
-    };
-    return {
-      name: String((p.metadata as { name: string }).name),
-      node: String((p.spec as { nodeName?: string }).nodeName ?? ""),
-      ip: status.podIP ?? "",
-      phase: status.phase ?? "",
-      ready: status.conditions?.some((c) => c.type === "Ready" && c.status === "True") ?? false,
-    };
-  });
-}
-
 async function answer(ip: string): Promise<string | null> {
   try {
     const res = await fetch(`http://${ip}:8080/`, { signal: AbortSignal.timeout(2_000) });
@@ -56,32 +31,8 @@ async function answer(ip: string): Promise<string | null> {
 }
 
 it("kubectl create deployment: 3 pods on 3 nodes answer HTTP; delete removes pods and processes", async () => {
-  await waitFor(
-    "three Ready nodes",
-    async () => {
-      const out = await kubectl(cluster, ["get", "nodes", "--no-headers"]);
-      return out.stdout.split("\n").filter((l) => / Ready /.test(l)).length === 3;
-    },
-    60_000,
-  );
-  await kubectlOk(cluster, [
-    "create",
-    "deployment",
-    "web",
-    "--image=bosun/echo",
-    "--replicas=3",
-    "--port=8080",
-  ]);
-  const running = await waitFor(
-    "3 pods Running and Ready",
-    async () => {
-      const all = await pods();
-      return all.length === 3 && all.every((p) => p.phase === "Running" && p.ready && p.ip)
-        ? all
-        : undefined;
-    },
-    60_000,
-  );
+  await waitForReadyNodes(cluster, 3);
+  const running = await runEchoDeployment(cluster, "web", 3);
   expect(new Set(running.map((p) => p.node)).size).toBe(3); // spread: one per node
   expect(new Set(running.map((p) => p.ip)).size).toBe(3); // each pod its own IP
   for (const pod of running) expect(await answer(pod.ip)).toBe(pod.name);
@@ -99,7 +50,11 @@ it("kubectl create deployment: 3 pods on 3 nodes answer HTTP; delete removes pod
   expect(rollout).toContain("successfully rolled out");
 
   await kubectlOk(cluster, ["delete", "deployment", "web"]);
-  await waitFor("the pods to be gone", async () => (await pods()).length === 0, 60_000);
+  await waitFor(
+    "the pods to be gone",
+    async () => (await podsOf(cluster, "app=web")).length === 0,
+    60_000,
+  );
   await waitFor("the processes to be gone", async () => {
     const answers = await Promise.all(running.map((p) => answer(p.ip)));
     return answers.every((a) => a === null);

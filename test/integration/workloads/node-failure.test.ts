@@ -3,6 +3,7 @@ import { SystemClock } from "../../../actors/system/clock.ts";
 import { LocalCluster } from "../../support/local-cluster.ts";
 import { waitFor } from "../../support/wait.ts";
 import { kubectlOk } from "../apiserver/kubectl-harness.ts";
+import { podsOf, runEchoDeployment, waitForReadyNodes } from "./workload-harness.ts";
 
 /**
  * Node failure with the built-in workloads of `bosun up`: a Deployment of 3 echo pods runs one
@@ -22,27 +23,7 @@ afterAll(async () => {
   await cluster?.stop();
 });
 
-interface PodView {
-  name: string;
-  node: string;
-  phase: string;
-  ready: boolean;
-}
-
 type Json = Record<string, unknown>;
-
-async function pods(): Promise<PodView[]> {
-  const out = await kubectlOk(cluster, ["get", "pods", "-l", "app=web", "-o", "json"]);
-  return (JSON.parse(out).items as Json[]).map((p) => {
-    const status = p.status as { phase?: string; conditions?: { type: string; status: string }[] };
-    return {
-      name: String((p.metadata as { name: string }).name),
-      node: String((p.spec as { nodeName?: string }).nodeName ?? ""),
-      phase: status.phase ?? "",
-      ready: status.conditions?.some((c) => c.type === "Ready" && c.status === "True") ?? false,
-    };
-  });
-}
 
 async function node(name: string): Promise<{ ready: string; taints: string[] }> {
   const n = JSON.parse(await kubectlOk(cluster, ["get", "node", name, "-o", "json"])) as Json;
@@ -55,34 +36,9 @@ async function node(name: string): Promise<{ ready: string; taints: string[] }> 
 }
 
 it("a killed node goes Unknown and tainted; its pod is replaced on a surviving node", async () => {
-  await waitFor(
-    "three Ready nodes",
-    async () => {
-      const out = await kubectlOk(cluster, ["get", "nodes", "--no-headers"]);
-      return out.split("\n").filter((l) => / Ready /.test(l)).length === 3;
-    },
-    60_000,
-  );
-  await kubectlOk(cluster, [
-    "create",
-    "deployment",
-    "web",
-    "--image=bosun/echo",
-    "--replicas=3",
-    "--port=8080",
-  ]);
-  const running = await waitFor(
-    "3 pods Running and Ready on 3 nodes",
-    async () => {
-      const all = await pods();
-      return all.length === 3 &&
-        all.every((p) => p.phase === "Running" && p.ready) &&
-        new Set(all.map((p) => p.node)).size === 3
-        ? all
-        : undefined;
-    },
-    60_000,
-  );
+  await waitForReadyNodes(cluster, 3);
+  const running = await runEchoDeployment(cluster, "web", 3);
+  expect(new Set(running.map((p) => p.node)).size).toBe(3); // one per node, before the kill
 
   // kubectl's current context is the first server: keep it and the Raft leader alive
   const leader = await cluster.leader();
@@ -109,7 +65,7 @@ it("a killed node goes Unknown and tainted; its pod is replaced on a surviving n
   const replaced = await waitFor(
     "the evicted pod replaced by one Running on a surviving node",
     async () => {
-      const all = await pods();
+      const all = await podsOf(cluster, "app=web");
       if (all.some((p) => p.name === victimPod?.name)) return undefined;
       return all.length === 3 &&
         all.every((p) => p.phase === "Running" && p.ready && p.node !== victim)
