@@ -32,7 +32,7 @@ import { machineCapacity, type NodeFacts, nodeLabels } from "./node-object.ts";
 import { PodIpAllocator } from "./pod-ip-allocator.ts";
 import { type PreparedPod, podLifecycleMachine } from "./pod-lifecycle.ts";
 import { PodStatusManager } from "./pod-status-manager.ts";
-import { NetworkProbeRunner } from "./probes.ts";
+import { NetworkProbeRunner, type ProbeRunner } from "./probes.ts";
 import { ProcessRuntime } from "./process-runtime.ts";
 import type { ContainerRuntime } from "./runtime.ts";
 import { prepareVolumes, type VolumeSources } from "./volumes.ts";
@@ -56,6 +56,8 @@ export interface KubeletOptions {
   /** The node's InternalIP (default 127.0.0.1). */
   hostIP?: string;
   runtime?: ContainerRuntime;
+  /** Runs probes (default: exec through the runtime, httpGet and tcpSocket over the network). */
+  probes?: ProbeRunner;
   limits?: Partial<KubeletLimits>;
   /** The kubelet actor's name in `system` (default `kubelet`). */
   actorName?: string;
@@ -302,7 +304,7 @@ class Kubelet implements KubeletHandle, KubeletPort {
     };
     const deps = {
       runtime: this.runtime,
-      probes: new NetworkProbeRunner(this.runtime, this.options.clock),
+      probes: this.options.probes ?? new NetworkProbeRunner(this.runtime, this.options.clock),
       clock: this.options.clock,
       limits: this.limits,
       nodeName: this.nodeName,
