@@ -156,12 +156,12 @@ describe("hollow runtime: exec and probes", () => {
     const { runtime } = setup();
     const probes = new HollowProbeRunner(runtime);
     const handle = await runtime.startContainer(spec());
-    for (const probe of [
+    const kinds: JsonObject[] = [
       { exec: { command: ["true"] } },
       { httpGet: { path: "/healthz", port: "http" } },
       { tcpSocket: { port: 8080 } },
-    ])
-      expect(await probes.run(probe, target(handle), 1_000)).toBe(true);
+    ];
+    for (const probe of kinds) expect(await probes.run(probe, target(handle), 1_000)).toBe(true);
     await runtime.stopContainer(handle, 0);
     expect(await probes.run({ tcpSocket: { port: 8080 } }, target(handle), 1_000)).toBe(false);
   });
