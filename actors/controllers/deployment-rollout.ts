@@ -12,15 +12,42 @@ import { specReplicas } from "./replicaset.ts";
 export const POD_TEMPLATE_HASH_LABEL = "pod-template-hash";
 export const REVISION_ANNOTATION = "deployment.kubernetes.io/revision";
 
-/** JSON with sorted keys: the same template always hashes the same. */
+/**
+ * JSON with sorted keys and without nulls, empty objects or empty arrays: Kubernetes compares
+ * templates as Go structs, where `creationTimestamp: null` or `resources: {}` (which kubectl
+ * writes back on `rollout undo`) are the same as absent.
+ */
 function stableJson(v: JsonValue | undefined): string {
   if (Array.isArray(v)) return `[${v.map(stableJson).join(",")}]`;
   if (isJsonObject(v))
     return `{${Object.keys(v)
+      .filter((k) => !isEmptyValue(v[k]))
       .sort()
       .map((k) => `${JSON.stringify(k)}:${stableJson(v[k])}`)
       .join(",")}}`;
   return JSON.stringify(v ?? null);
+}
+
+function isEmptyValue(v: JsonValue | undefined): boolean {
+  if (v === null || v === undefined) return true;
+  if (Array.isArray(v)) return v.length === 0;
+  if (isJsonObject(v)) return Object.keys(v).every((k) => isEmptyValue(v[k]));
+  return false;
+}
+
+/** A template as compared and hashed: the pod-template-hash label left out. */
+function canonicalTemplate(template: JsonValue | undefined): string {
+  const t = isJsonObject(template) ? template : {};
+  const meta = { ...asObject(t.metadata) };
+  const labels = { ...asObject(meta.labels) };
+  delete labels[POD_TEMPLATE_HASH_LABEL];
+  meta.labels = labels;
+  return stableJson({ ...t, metadata: meta });
+}
+
+/** `EqualIgnoreHash`: do a ReplicaSet's template and a Deployment's say the same pod? */
+export function sameTemplate(a: JsonValue | undefined, b: JsonValue | undefined): boolean {
+  return canonicalTemplate(a) === canonicalTemplate(b);
 }
 
 /** FNV-1a, 32 bits (hash/fnv's New32a, which ComputeHash uses). */
@@ -38,12 +65,7 @@ export function fnv32a(s: string): number {
  * digits mapped through `rand.SafeEncodeString`'s alphabet (no vowels, no look-alikes).
  */
 export function podTemplateHash(template: JsonValue | undefined, collisionCount = 0): string {
-  const t = isJsonObject(template) ? template : {};
-  const meta = { ...asObject(t.metadata) };
-  const labels = { ...asObject(meta.labels) };
-  delete labels[POD_TEMPLATE_HASH_LABEL];
-  meta.labels = labels;
-  const digits = String(fnv32a(stableJson({ ...t, metadata: meta }) + (collisionCount || "")));
+  const digits = String(fnv32a(canonicalTemplate(template) + (collisionCount || "")));
   let out = "";
   for (const c of digits)
     out += GENERATE_NAME_ALPHABET[c.charCodeAt(0) % GENERATE_NAME_ALPHABET.length];
@@ -93,6 +115,14 @@ const statusNumber = (rs: JsonObject, field: string): number => {
   return typeof v === "number" ? v : 0;
 };
 
+/**
+ * Available pods a ReplicaSet can be counted on for: its status, but never more than its
+ * `spec.replicas`. Right after a scale-down the status still counts the pods about to go, and
+ * counting them would let the next step take the rollout below `replicas - maxUnavailable`.
+ */
+const countedAvailable = (rs: JsonObject): number =>
+  Math.min(statusNumber(rs, "availableReplicas"), specReplicas(rs));
+
 /** Sum of `spec.replicas` over ReplicaSets. */
 export function specTotal(rss: readonly JsonObject[]): number {
   return rss.reduce((n, rs) => n + specReplicas(rs), 0);
@@ -131,26 +161,26 @@ export function rollingOldReplicas(
   const { maxUnavailable } = resolveFenceposts(d);
   const all = [newRS, ...old];
   const minAvailable = replicas - maxUnavailable;
-  const newUnavailable = Math.max(
-    0,
-    specReplicas(newRS) - statusNumber(newRS, "availableReplicas"),
-  );
+  const newUnavailable = Math.max(0, specReplicas(newRS) - countedAvailable(newRS));
   const next = new Map(old.map((rs) => [nameOf(rs), specReplicas(rs)]));
   const oldestFirst = [...old].sort((a, b) => revisionOf(a) - revisionOf(b));
+  // what may go at all: pods beyond minAvailable, not counting the new ones still coming up
+  const maxScaledDown = specTotal(all) - minAvailable - newUnavailable;
+  if (maxScaledDown <= 0) return new Map();
 
   // step 1: unhealthy old pods
-  let cleanup = specTotal(all) - minAvailable - newUnavailable;
+  let cleanup = maxScaledDown;
   for (const rs of oldestFirst) {
     if (cleanup <= 0) break;
     const n = next.get(nameOf(rs)) ?? 0;
-    const unhealthy = Math.max(0, n - statusNumber(rs, "availableReplicas"));
+    const unhealthy = Math.max(0, n - countedAvailable(rs));
     const cut = Math.min(unhealthy, cleanup);
     next.set(nameOf(rs), n - cut);
     cleanup -= cut;
   }
   // step 2: available old pods, keeping minAvailable
-  const available = all.reduce((n, rs) => n + statusNumber(rs, "availableReplicas"), 0);
-  let scaleDown = available - minAvailable;
+  const available = all.reduce((n, rs) => n + countedAvailable(rs), 0);
+  let scaleDown = Math.min(available - minAvailable, cleanup);
   for (const rs of oldestFirst) {
     if (scaleDown <= 0) break;
     const n = next.get(nameOf(rs)) ?? 0;

@@ -30,6 +30,7 @@ import {
   revisionOf,
   rollingNewReplicas,
   rollingOldReplicas,
+  sameTemplate,
 } from "./deployment-rollout.ts";
 import {
   controllerOf,
@@ -131,7 +132,12 @@ export function deploymentController(ctx: ControllerContext): ControllerDefiniti
     }
 
     const hash = podTemplateHash(asObject(d.spec).template);
-    let newRS = owned.find((rs) => hashOf(rs) === hash);
+    // by content, as Kubernetes' FindNewReplicaSet does: `rollout undo` writes an old
+    // template back, and its ReplicaSet must be found even if the bytes differ a little
+    const template = asObject(d.spec).template;
+    let newRS =
+      owned.find((rs) => sameTemplate(asObject(rs.spec).template, template)) ??
+      owned.find((rs) => hashOf(rs) === hash);
     let old = owned.filter((rs) => rs !== newRS);
     const maxOldRevision = old.reduce((n, rs) => Math.max(n, revisionOf(rs)), 0);
     const revision =

@@ -1,3 +1,7 @@
+import { readFileSync } from "node:fs";
+import { request as httpsRequest } from "node:https";
+import { join } from "node:path";
+import { parse as parseYaml } from "yaml";
 import type { LocalCluster } from "../../support/local-cluster.ts";
 import { waitFor } from "../../support/wait.ts";
 import { kubectlOk } from "../apiserver/kubectl-harness.ts";
@@ -65,4 +69,53 @@ export async function runEchoDeployment(
     },
     60_000,
   );
+}
+
+/** One event of a raw pod watch, as the API server sends it. */
+export interface PodWatchEvent {
+  type: string;
+  object: Record<string, unknown>;
+}
+
+/**
+ * A raw watch on pods matching `selector` (through the first server's API, with the kubeconfig's
+ * CA and token): events are handed over in the order the server sent them, so a reader can
+ * replay the pods' states exactly. `stop()` ends the stream.
+ */
+export function watchPods(
+  cluster: LocalCluster,
+  selector: string,
+  onEvent: (event: PodWatchEvent) => void,
+): { stop: () => void } {
+  const config = parseYaml(readFileSync(join(cluster.runDir, "kubeconfig"), "utf8"));
+  const server = config.clusters[0].cluster;
+  const token = config.users[0].user.token as string;
+  const url = new URL(
+    `/api/v1/namespaces/default/pods?watch=true&labelSelector=${encodeURIComponent(selector)}`,
+    server.server,
+  );
+  let buffered = "";
+  const req = httpsRequest(
+    url,
+    {
+      ca: Buffer.from(server["certificate-authority-data"], "base64"),
+      headers: { authorization: `Bearer ${token}`, accept: "application/json" },
+    },
+    (res) => {
+      res.on("data", (d: Buffer) => {
+        buffered += d.toString();
+        let newline = buffered.indexOf("\n");
+        while (newline >= 0) {
+          const line = buffered.slice(0, newline).trim();
+          buffered = buffered.slice(newline + 1);
+          if (line) onEvent(JSON.parse(line) as PodWatchEvent);
+          newline = buffered.indexOf("\n");
+        }
+      });
+      res.on("error", () => undefined);
+    },
+  );
+  req.on("error", () => undefined);
+  req.end();
+  return { stop: () => req.destroy() };
 }
