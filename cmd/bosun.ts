@@ -1,5 +1,6 @@
 import { Command } from "commander";
 import { chaosCommand } from "./chaos.ts";
+import { hollowNodesCommand } from "./hollow-nodes.ts";
 import { inspectCommand } from "./inspect.ts";
 import { kvCommand } from "./kv.ts";
 import { memberCommand } from "./member.ts";
@@ -20,6 +21,7 @@ program.addCommand(inspectCommand());
 program.addCommand(kvCommand());
 program.addCommand(memberCommand());
 program.addCommand(chaosCommand());
+program.addCommand(hollowNodesCommand());
 
 try {
   await program.parseAsync(process.argv);

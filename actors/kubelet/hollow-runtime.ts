@@ -7,7 +7,8 @@
  *   nginx:1.25, app/foo — that no catalog holds), a fake id and pid are handed out, and it stays
  *   running until it is stopped. Stopping ends it at once, as if it obeyed SIGTERM at once
  *   (exit 0 with a grace period, 137/SIGKILL without one).
- * - Logs are two lines per attempt in memory (started, and stopped), current and previous.
+ * - Logs are two lines per attempt in memory (started, and stopped), current and previous;
+ *   short enough that a read is always the whole attempt from `sinceByte`.
  * - exec succeeds (exit 0) while the container runs. httpGet and tcpSocket probes would dial a
  *   pod IP that nothing listens on, so a hollow kubelet takes `HollowProbeRunner`: every probe of
  *   a running container succeeds. Probed hollow pods therefore go Ready (after their probes'
@@ -134,12 +135,17 @@ export class HollowRuntime implements ContainerRuntime {
   logs(
     podUid: string,
     containerName: string,
-    options: { previous?: boolean; sinceByte?: number },
+    options: { previous?: boolean; sinceByte?: number; attempt?: number },
   ): Promise<{ text: string; nextByte: number }> {
     const attempts = [...(this.logsByPod.get(podUid)?.get(containerName)?.entries() ?? [])].sort(
       ([a], [b]) => a - b,
     );
-    const entry = options.previous ? attempts.at(-2) : attempts.at(-1);
+    const entry =
+      options.attempt !== undefined
+        ? attempts.find(([n]) => n === options.attempt)
+        : options.previous
+          ? attempts.at(-2)
+          : attempts.at(-1);
     if (entry === undefined) {
       return Promise.reject(
         new Error(

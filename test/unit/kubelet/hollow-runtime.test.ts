@@ -125,6 +125,9 @@ describe("hollow runtime: logs", () => {
     }
     expect((await runtime.logs("uid-1", "c", { previous: true })).text).toContain("attempt 3");
     expect((await runtime.logs("uid-1", "c", {})).text).toContain("attempt 4");
+    // a follower names the attempt it started on
+    expect((await runtime.logs("uid-1", "c", { attempt: 3 })).text).toContain("attempt 3");
+    await expect(runtime.logs("uid-1", "c", { attempt: 1 })).rejects.toThrow(/has no logs/);
   });
 
   it("fails clearly for a container with no logs or no previous attempt", async () => {
