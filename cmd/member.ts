@@ -13,9 +13,10 @@ import { spawnNode, stopNode } from "./launcher.ts";
 import { isReady } from "./node-client.ts";
 
 /**
- * `bosun member add|remove|list`: grow and shrink the local cluster online. `add` starts a new
- * server process, which joins as a learner and is promoted once caught up; `remove` takes a
- * server out of the configuration, then stops its process.
+ * `bosun member add|remove|move-leader`: grow and shrink the local cluster online. `add` starts
+ * a new server process, which joins as a learner and is promoted once caught up; `remove` takes
+ * a server out of the configuration, then stops its process; `move-leader` hands the Raft
+ * leadership to another voter (etcdctl's `move-leader`).
  */
 const CHANGE_TIMEOUT_MS = 90_000;
 const RETRY_MS = 200;
@@ -117,6 +118,18 @@ export function memberCommand(): Command {
         cluster.nodes = cluster.nodes.filter((n) => n.id !== id);
         writeClusterFile(o.runDir, cluster);
         console.log(`${id} removed and stopped`);
+      }),
+  );
+  member.addCommand(
+    new Command("move-leader")
+      .argument("<id>", "the voter to lead")
+      .description("transfer the Raft leadership to another server (etcdctl move-leader)")
+      .option("--run-dir <dir>", "the cluster's run dir", defaultRunDir())
+      .action(async (id: string, o: { runDir: string }) => {
+        const cluster = readClusterFile(o.runDir);
+        if (!cluster.nodes.some((n) => n.id === id)) throw new Error(`no node ${id}`);
+        await askMembers(cluster, { op: "move-leader", id });
+        console.log(`${id} leads`);
       }),
   );
   return member;

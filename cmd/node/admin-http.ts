@@ -140,12 +140,17 @@ export function createAdminHandler(deps: AdminDeps) {
         }
         if (body?.op === "remove" && typeof body.id === "string")
           return await membership.remove(body.id);
+        if (body?.op === "move-leader" && typeof body.id === "string")
+          return await membership.moveLeader(body.id);
       } catch (error) {
         // the CLI asks the leader it is told about
         if (error instanceof NotLeaderError) throw new HttpError(421, error.message);
         throw new HttpError(409, (error as Error).message);
       }
-      throw new HttpError(400, "body must be {op: 'add', id, address} or {op: 'remove', id}");
+      throw new HttpError(
+        400,
+        "body must be {op: 'add', id, address}, {op: 'remove', id} or {op: 'move-leader', id}",
+      );
     },
     "POST /admin/crash": (req, url) => {
       if (!authorized(req, deps.token)) throw new HttpError(401, "bearer token required");

@@ -108,6 +108,24 @@ export class Membership {
     );
   }
 
+  /**
+   * etcd's `move-leader`: hands leadership to the voter `id` and waits until this replica sees
+   * it lead. A transfer the target cannot win (it lags, or is down) is given up by the core
+   * after an election timeout; then this fails and the old leader leads on.
+   */
+  async moveLeader(id: string): Promise<{ leader: string }> {
+    this.requireLeader();
+    const st = this.replica.status();
+    if (!st.voters.includes(id)) throw new Error(`${id} is not a voter`);
+    if (id === st.id) return { leader: id };
+    this.replica.transferLeadership(id);
+    await this.until(`${id} to lead`, this.limits.changeTimeoutMs, () => {
+      const soft = this.replica.softState();
+      return soft.lead === id;
+    });
+    return { leader: id };
+  }
+
   private requireLeader(): void {
     const soft = this.replica.softState();
     if (soft.role !== "leader") throw new NotLeaderError(soft.lead);
