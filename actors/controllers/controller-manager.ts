@@ -18,11 +18,14 @@ import type { Clock } from "../system/clock.ts";
 import type { ControllerContext, ControllerDefinition, ObjectApi } from "./controller.ts";
 import { type RunningController, runController } from "./controller-runner.ts";
 import { deploymentController } from "./deployment.ts";
+import { endpointSliceController } from "./endpoint-slices.ts";
+import { endpointsController } from "./endpoints.ts";
 import { GC_DEPENDENTS, garbageCollector } from "./garbage-collector.ts";
 import { type LeaderElectionTimings, leaderElectionMachine } from "./leader-election.ts";
 import { namespaceController } from "./namespace.ts";
 import { nodeLifecycleController } from "./node-lifecycle.ts";
 import { replicaSetController } from "./replicaset.ts";
+import { serviceIPAllocationController } from "./service-ip-allocation.ts";
 import { SharedInformers } from "./shared-informers.ts";
 import type { WorkQueueLimits } from "./work-queue.ts";
 
@@ -33,6 +36,9 @@ export const DEFAULT_CONTROLLERS: readonly ControllerFactory[] = [
   (ctx) => replicaSetController(ctx),
   namespaceController,
   (ctx) => nodeLifecycleController(ctx),
+  endpointsController,
+  (ctx) => endpointSliceController(ctx),
+  (ctx) => serviceIPAllocationController(ctx),
   ...GC_DEPENDENTS.map((r) => (ctx: ControllerContext) => garbageCollector(ctx, r)),
 ];
 

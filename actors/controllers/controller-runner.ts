@@ -42,10 +42,13 @@ export function runController(
     for (const k of keys) queue.add(keyString(k));
   };
 
-  const on = (resource: string, map: (o: JsonObject, e: WatchEventKind) => ObjectKey[]) =>
+  const on = (
+    resource: string,
+    map: (o: JsonObject, e: WatchEventKind, previous?: JsonObject) => ObjectKey[],
+  ) =>
     informers.addHandlers(resource, {
       add: (o) => enqueue(map(o, "add")),
-      update: (_old, o) => enqueue(map(o, "update")),
+      update: (old, o) => enqueue(map(o, "update", old)),
       delete: (o) => enqueue(map(o, "delete")),
     });
 
@@ -57,7 +60,8 @@ export function runController(
       return [{ namespace: namespaceOf(o), name: ref.name }];
     });
   }
-  for (const w of definition.watches ?? []) on(w.resource, (o, e) => w.map(o, e));
+  for (const w of definition.watches ?? [])
+    on(w.resource, (o, e, previous) => w.map(o, e, previous));
 
   actor = createActor(reconcileLoopMachine, {
     input: {

@@ -33,7 +33,11 @@ export type WatchEventKind = "add" | "update" | "delete";
 export interface WatchDeclaration {
   /** A plural, `plural.group` for named groups (`replicasets.apps`). */
   resource: string;
-  map(object: JsonObject, event: WatchEventKind): ObjectKey[];
+  /**
+   * `previous` is the object before an update (client-go's `UpdateFunc(old, new)`): a pod whose
+   * labels changed must still reach the Services its old labels matched.
+   */
+  map(object: JsonObject, event: WatchEventKind, previous?: JsonObject): ObjectKey[];
 }
 
 export interface ControllerDefinition {
