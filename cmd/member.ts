@@ -11,6 +11,7 @@ import {
 } from "./cluster-file.ts";
 import { spawnNode, stopNode } from "./launcher.ts";
 import { isReady } from "./node-client.ts";
+import { writeApiCredentials } from "./up.ts";
 
 /**
  * `bosun member add|remove|move-leader`: grow and shrink the local cluster online. `add` starts
@@ -67,6 +68,8 @@ function nextNode(cluster: ClusterFile, runDir: string, id?: string): ClusterNod
     id: newId,
     host,
     port: last.port,
+    // an API server like the others, with its own certificate (see `add`)
+    ...(last.apiPort !== undefined ? { apiPort: last.apiPort } : {}),
     pid: null,
     logFile: join(runDir, "logs", `${newId}.log`),
     dataDir: join(runDir, "data", newId),
@@ -86,6 +89,8 @@ export function memberCommand(): Command {
         const node = nextNode(cluster, o.runDir, o.id);
         const existing = [...cluster.nodes];
         cluster.nodes.push(node);
+        if (node.apiPort !== undefined)
+          writeApiCredentials(o.runDir, cluster, clock.wallMs(), [node]);
         node.pid = spawnNode(cluster, node, o.runDir, true).pid ?? null;
         writeClusterFile(o.runDir, cluster);
         console.log(
@@ -117,6 +122,8 @@ export function memberCommand(): Command {
         if (node.pid !== null) await stopNode(clock, node.pid);
         cluster.nodes = cluster.nodes.filter((n) => n.id !== id);
         writeClusterFile(o.runDir, cluster);
+        // the kubeconfig loses the removed server's context
+        if (node.apiPort !== undefined) writeApiCredentials(o.runDir, cluster, clock.wallMs(), []);
         console.log(`${id} removed and stopped`);
       }),
   );

@@ -36,9 +36,17 @@ export function kubeconfigPath(runDir: string): string {
   return join(runDir, "kubeconfig");
 }
 
-/** The cluster CA, a server certificate per node and the admin token; then the kubeconfig. */
-function writeApiCredentials(runDir: string, cluster: ClusterFile, wallMs: number): string {
-  const { ca, adminToken } = ensureClusterPki(runDir, cluster.nodes, wallMs);
+/**
+ * The cluster CA, a server certificate for each of `issueFor` (default: every node) and the
+ * admin token; then the kubeconfig, with a context per API server the cluster has now.
+ */
+export function writeApiCredentials(
+  runDir: string,
+  cluster: ClusterFile,
+  wallMs: number,
+  issueFor: readonly ClusterFile["nodes"][number][] = cluster.nodes,
+): string {
+  const { ca, adminToken } = ensureClusterPki(runDir, issueFor, wallMs);
   const path = kubeconfigPath(runDir);
   const servers = cluster.nodes
     .filter((n) => n.apiPort !== undefined)

@@ -4,6 +4,7 @@ import type { RangeResponse } from "../../../raft/mvcc/responses.ts";
 import { LocalCluster } from "../../support/local-cluster.ts";
 import { runBosun } from "../../support/processes.ts";
 import { waitFor } from "../../support/wait.ts";
+import { kubectlOk } from "../apiserver/kubectl-harness.ts";
 
 /** Grow 3 → 5 and shrink back to 3 (removing the leader among others) while clients write. */
 const enc = (s: string) => Buffer.from(s);
@@ -43,6 +44,19 @@ it("membership 3 → 5 → 3 under load loses no acknowledged write", async () =
     await member("add");
     local.cluster = readClusterFile(local.runDir);
     expect(local.cluster.nodes.map((n) => n.id)).toEqual(["n1", "n2", "n3", "n4", "n5"]);
+    // an added server is an API server too: its certificate verifies and its context works
+    const contexts = await kubectlOk(local, ["config", "get-contexts", "-o", "name"]);
+    expect(contexts).toContain(`${local.cluster.name}-n5`);
+    const ns = await kubectlOk(local, [
+      "--context",
+      `${local.cluster.name}-n5`,
+      "get",
+      "namespace",
+      "default",
+      "-o",
+      "name",
+    ]);
+    expect(ns.trim()).toBe("namespace/default");
     const leader = await local.leader();
     const five = await local.raft(leader);
     expect((five as unknown as { voters: string[] }).voters).toEqual([
@@ -59,6 +73,8 @@ it("membership 3 → 5 → 3 under load loses no acknowledged write", async () =
     await member("remove", second);
     local.cluster = readClusterFile(local.runDir);
     expect(local.cluster.nodes).toHaveLength(3);
+    const left = await kubectlOk(local, ["config", "get-contexts", "-o", "name"]);
+    expect(left.trim().split("\n")).toHaveLength(3); // the removed servers' contexts are gone
     const mark2 = acked.length;
     await waitFor("writes on three members", () => acked.length > mark2 + 20);
   } finally {
