@@ -41,6 +41,7 @@ import { ObjectStore } from "./object-store.ts";
 import { collectionPrefix, objectKey } from "./registry-keys.ts";
 import type { RequestVerb } from "./request-info.ts";
 import { type RequestInput, ResourceHandler } from "./resource-handler.ts";
+import type { WatchCache } from "./watch-cache.ts";
 import { type ApiWatchEvent, bookmarkEvent, toApiWatchEvent } from "./watch-events.ts";
 
 /** Watches one server's apiserver actor serves at once. */
@@ -89,6 +90,8 @@ export interface ApiOperationsOptions {
   system: ActorSystem;
   /** A store client per request (the server's pool). */
   client: () => StoreClient;
+  /** Serves GETs and first LIST pages when live. */
+  cache?: WatchCache;
   bookmarkIntervalMs?: number;
 }
 
@@ -101,7 +104,7 @@ export class ApiOperations implements InternalApiPort {
 
   constructor(options: ApiOperationsOptions) {
     this.system = options.system;
-    this.store = new ObjectStore(options.client);
+    this.store = new ObjectStore(options.client, options.cache);
     this.handler = new ResourceHandler(this.store, options.system.clock);
     this.bookmarkIntervalMs = options.bookmarkIntervalMs ?? DEFAULT_BOOKMARK_INTERVAL_MS;
   }

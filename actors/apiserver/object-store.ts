@@ -8,11 +8,12 @@
 import type { StoreClient, WatchHandle } from "../../raft/client/store-client.ts";
 import type { Compare, TxnOp } from "../../raft/mvcc/commands.ts";
 import { prefixRangeEnd } from "../../raft/mvcc/key-range.ts";
-import type { CommandResponse, KeyValue } from "../../raft/mvcc/responses.ts";
+import type { CommandResponse } from "../../raft/mvcc/responses.ts";
 import type { WatchResponse } from "../../raft/mvcc/watch-hub.ts";
 import type { JsonObject } from "../api/json.ts";
 import { isJsonObject } from "../api/json.ts";
 import type { ResourceInfo } from "../api/resources.ts";
+import type { WatchCache } from "./watch-cache.ts";
 
 const enc = (s: string) => Buffer.from(s, "utf8");
 
@@ -36,8 +37,12 @@ export class CompactedError extends Error {
 }
 
 /** Decodes a stored value and stamps its resourceVersion. */
-export function decodeObject(kv: Pick<KeyValue, "value" | "modRevision">): JsonObject {
-  const parsed: unknown = JSON.parse(Buffer.from(kv.value).toString("utf8"));
+export function decodeObject(kv: { value: Uint8Array; modRevision: number }): JsonObject {
+  const v = kv.value;
+  // a view, not a copy
+  const parsed: unknown = JSON.parse(
+    Buffer.from(v.buffer, v.byteOffset, v.byteLength).toString("utf8"),
+  );
   if (!isJsonObject(parsed)) throw new Error("stored object is not a JSON object");
   const meta = isJsonObject(parsed.metadata) ? parsed.metadata : {};
   parsed.metadata = { ...meta, resourceVersion: String(kv.modRevision) };
@@ -75,7 +80,24 @@ export interface ListPage {
 }
 
 export class ObjectStore {
-  constructor(private readonly client: () => StoreClient) {}
+  constructor(
+    private readonly client: () => StoreClient,
+    private readonly cache?: WatchCache,
+  ) {}
+
+  /**
+   * A GET's read: from the watch cache when it is live (after catching up to the store's
+   * revision, unless `serializable`), from the store otherwise. The object is shared with the
+   * cache: read it, never change it.
+   */
+  async read(key: string, serializable: boolean): Promise<StoredObject | null> {
+    const cache = this.cache;
+    if (cache?.ready && (serializable || (await cache.sync()))) {
+      const hit = cache.get(key);
+      return hit ? { object: hit.object, modRevision: hit.modRevision } : null;
+    }
+    return this.get(key, serializable);
+  }
 
   async get(key: string, serializable: boolean): Promise<StoredObject | null> {
     const r = await this.client().range({ key: enc(key) }, serializable);
@@ -92,8 +114,20 @@ export class ObjectStore {
   /** A page of `prefix`, from `startKey` (inclusive), at `revision` (0 = now). */
   async list(
     prefix: string,
-    options: { startKey?: string; revision?: number; limit?: number; serializable: boolean },
+    options: {
+      startKey?: string;
+      revision?: number;
+      limit?: number;
+      serializable: boolean;
+      /** A first page at the current revision may come from the watch cache (read-only items). */
+      cached?: boolean;
+    },
   ): Promise<ListPage> {
+    const cache = this.cache;
+    if (options.cached && cache?.ready && !options.startKey && !options.revision) {
+      if (options.serializable || (await cache.sync()))
+        return cache.page(prefix, options.limit ?? 0);
+    }
     const key = enc(options.startKey ?? prefix);
     let r: Awaited<ReturnType<StoreClient["range"]>>;
     try {

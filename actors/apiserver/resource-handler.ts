@@ -182,7 +182,10 @@ export class ResourceHandler {
 
   private async get(input: RequestInput): Promise<HandlerResult> {
     const rv = input.query.get("resourceVersion") ?? "";
-    const { object } = await this.mustGet(input.request, rv === "0");
+    const found = await this.store.read(this.key(input.request), rv === "0");
+    if (found === null)
+      throw new ApiError(notFoundStatus(gr(input.request.resource), input.request.name ?? ""));
+    const { object } = found;
     if (wantsTable(input.accept)) return { code: 200, body: this.asTable(input, [object], {}) };
     return { code: 200, body: object };
   }
@@ -217,6 +220,7 @@ export class ResourceHandler {
         revision,
         limit: options.limit,
         serializable: options.resourceVersion === "0" && revision === 0,
+        cached: true,
       });
     } catch (error) {
       if (error instanceof CompactedError)

@@ -46,6 +46,7 @@ import { decodeProtobufBody } from "./protobuf-body.ts";
 import { objectKey } from "./registry-keys.ts";
 import { parseRequestInfo } from "./request-info.ts";
 import { type PodLogs, type RequestInput, ResourceHandler } from "./resource-handler.ts";
+import type { WatchCache } from "./watch-cache.ts";
 import { serveWatch } from "./watch-stream.ts";
 
 export interface ApiServerConfig {
@@ -57,6 +58,8 @@ export interface ApiServerConfig {
   clock: Clock;
   logger: Logger;
   client: () => StoreClient;
+  /** Serves GETs and first LIST pages when live. */
+  cache?: WatchCache;
   ready: () => { ready: boolean; reason: string };
   /** How pods/log reaches kubelets (over the actor system); absent: a clear 404. */
   podLogs?: PodLogs;
@@ -139,7 +142,7 @@ export class ApiServer {
   port = 0;
 
   constructor(private readonly config: ApiServerConfig) {
-    this.store = new ObjectStore(config.client);
+    this.store = new ObjectStore(config.client, config.cache);
     this.handler = new ResourceHandler(this.store, config.clock, config.podLogs);
     const listener = (req: IncomingMessage, res: ServerResponse) => {
       this.serve(req, res).catch((error: unknown) => this.fail(res, error));

@@ -204,6 +204,7 @@ export class NodeProcess {
       clock: this.system.clock,
       logger: this.logger.child({ component: "apiserver" }),
       client: () => server.client,
+      cache: server.watchCache,
       ready: () => this.readiness(),
       // pods/log: the kubelet on the pod's node answers over the mesh
       podLogs: async (node, namespace, pod, container, previous) => {

@@ -3,6 +3,7 @@ import { join } from "node:path";
 import type { Logger } from "pino";
 import { ApiOperations } from "../../actors/apiserver/api-operations.ts";
 import { API_ACTOR, internalApiMachine } from "../../actors/apiserver/internal-api.ts";
+import { WatchCache } from "../../actors/apiserver/watch-cache.ts";
 import type { ActorSystem } from "../../actors/system/actor-system.ts";
 import type { Clock } from "../../actors/system/clock.ts";
 import { StoreClient } from "../../raft/client/store-client.ts";
@@ -52,6 +53,8 @@ export class ServerRole {
     private readonly clock: Clock,
     private readonly logger: Logger,
     private readonly api: ApiOperations,
+    /** Every object under /registry/, for the API servers' GETs and LISTs (see watch-cache.ts). */
+    readonly watchCache: WatchCache,
   ) {}
 
   static async start(
@@ -103,13 +106,34 @@ export class ServerRole {
       { length: CLIENT_SESSIONS },
       () => new StoreClient({ system, servers: () => replica.status().voters }),
     );
+    // its own client: the cache's watch and revision rounds don't queue behind request traffic
+    const cacheClient = new StoreClient({ system, servers: () => replica.status().voters });
+    clients.push(cacheClient);
+    const watchCache = new WatchCache(
+      () => cacheClient,
+      system.clock,
+      {},
+      logger.child({ component: "watch-cache" }),
+    );
+    watchCache.start(system);
     // the Kubernetes API as actor messages for internal components (DESIGN §6)
     let role: ServerRole | null = null;
     const api = new ApiOperations({
       system,
       client: () => (role as ServerRole).client,
+      cache: watchCache,
     });
-    role = new ServerRole(replica, store, clients, port, log, system.clock, logger, api);
+    role = new ServerRole(
+      replica,
+      store,
+      clients.slice(0, CLIENT_SESSIONS),
+      port,
+      log,
+      system.clock,
+      logger,
+      api,
+      watchCache,
+    );
     system.spawn(API_ACTOR, internalApiMachine, { input: { port: api } });
     return role;
   }
@@ -158,6 +182,7 @@ export class ServerRole {
       }
     }
     this.api.stop();
+    this.watchCache.stop();
     for (const client of this.clients) client.close();
     this.port.stop();
     this.replica.stop();

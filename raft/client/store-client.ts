@@ -56,6 +56,11 @@ const watchReceiverMachine = setup({
 
 export interface WatchHandle {
   cancel(): void;
+  /**
+   * Asks the serving server for a progress response (etcd's RequestProgress): it carries the
+   * server's revision, and comes after every event up to that revision was delivered.
+   */
+  requestProgress(): void;
 }
 
 interface ActiveWatch {
@@ -197,6 +202,12 @@ export class StoreClient {
         if (watch.timer !== null) this.system.clock.clearTimeout(watch.timer);
         this.watches.delete(watch.tag);
         this.system.tell(this.address, `${watch.server}/${STORE_ACTOR}`, "kv.watch.cancel", {
+          tag: watch.tag,
+        });
+      },
+      requestProgress: () => {
+        if (watch.canceled || watch.resubscribing) return;
+        this.system.tell(this.address, `${watch.server}/${STORE_ACTOR}`, "kv.watch.progress", {
           tag: watch.tag,
         });
       },

@@ -54,6 +54,12 @@ export class ReplicaStorePort implements StorePort {
     return true;
   }
 
+  requestProgress(subscriber: string, tag: string): boolean {
+    const watcher = this.watches.get(`${subscriber}#${tag}`);
+    watcher?.requestProgress();
+    return watcher !== undefined;
+  }
+
   status() {
     return this.replica.status();
   }

@@ -6,6 +6,8 @@
  *   kv.range {request, serializable} → RangeResponse       linearizable by default (ReadIndex)
  *   kv.watch {request, tag}          → {tag}, then kv.watch.event {tag, response} tells
  *   kv.watch.cancel {tag}            → {canceled}
+ *   kv.watch.progress {tag}          (a tell) the watch sends a progress response with the
+ *                                    server's revision once it has delivered everything up to it
  *
  * The watch's tag is chosen by the client, so that events racing ahead of the ask's reply are
  * still recognised.
@@ -26,6 +28,8 @@ export interface StorePort {
   /** Starts a watch; its responses go to `subscriber` as `{tag, response}` tells. */
   watch(subscriber: string, tag: string, request: WatchRequest): void;
   cancelWatch(subscriber: string, tag: string): boolean;
+  /** etcd's RequestProgress for one watch; false when there is no such watch. */
+  requestProgress(subscriber: string, tag: string): boolean;
   status(): unknown;
 }
 
@@ -34,6 +38,7 @@ export type StoreServiceEvent =
   | ActorMessage<"kv.range", { request: RangeRequest; serializable?: boolean }>
   | ActorMessage<"kv.watch", { request: WatchRequest; tag: string }>
   | ActorMessage<"kv.watch.cancel", { tag: string }>
+  | ActorMessage<"kv.watch.progress", { tag: string }>
   | ActorMessage<"kv.status", null>;
 
 function isObject(v: unknown): v is Record<string, unknown> {
@@ -84,6 +89,11 @@ export const storeServiceMachine = setup({
         canceled: context.port.cancelWatch(event.from, String(event.body?.tag)),
       }));
     },
+    requestWatchProgress: ({ context, event }) => {
+      if (event.type !== "kv.watch.progress") return;
+      // a tell: an unknown tag (a watch already gone) needs no answer
+      context.port.requestProgress(event.from, String(event.body?.tag));
+    },
     reportStatus: ({ context, event }) => {
       if (event.type === "kv.status") answerAsk(event, () => context.port.status());
     },
@@ -99,6 +109,7 @@ export const storeServiceMachine = setup({
         "kv.range": { actions: "serveRange" },
         "kv.watch": { actions: "startWatch" },
         "kv.watch.cancel": { actions: "cancelWatch" },
+        "kv.watch.progress": { actions: "requestWatchProgress" },
         "kv.status": { actions: "reportStatus" },
       },
     },

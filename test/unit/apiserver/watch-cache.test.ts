@@ -1,0 +1,215 @@
+/**
+ * The watch cache's pieces: the index against a plain model (fast-check), the revision barrier's
+ * rule that a reader never uses a round that started before it asked, and the cache's
+ * consistent read (waits for events or progress; gives up to the store after maxWaitMs).
+ */
+import fc from "fast-check";
+import { describe, expect, it } from "vitest";
+import { CacheIndex } from "../../../actors/apiserver/cache-index.ts";
+import { RevisionBarrier } from "../../../actors/apiserver/revision-barrier.ts";
+import { WatchCache } from "../../../actors/apiserver/watch-cache.ts";
+import { ManualClock } from "../../../actors/system/clock.ts";
+import type { StoreClient } from "../../../raft/client/store-client.ts";
+import type { WatchResponse } from "../../../raft/mvcc/watch-hub.ts";
+
+const value = (name: string, n: number) =>
+  Buffer.from(JSON.stringify({ kind: "ConfigMap", metadata: { name }, data: { n: String(n) } }));
+
+describe("CacheIndex", () => {
+  const keyArb = fc
+    .tuple(fc.constantFrom("a", "b", "ab"), fc.constantFrom("x", "y", "z", "xy"))
+    .map(([ns, name]) => `/registry/configmaps/${ns}/${name}`);
+  const opArb = fc.oneof(
+    fc.record({ op: fc.constant("put" as const), key: keyArb, n: fc.nat(100) }),
+    fc.record({ op: fc.constant("delete" as const), key: keyArb }),
+  );
+
+  it("lists what a sorted map would, page by page, with the store's nextKey and remaining", () => {
+    fc.assert(
+      fc.property(
+        fc.array(opArb, { maxLength: 60 }),
+        fc.constantFrom(
+          "/registry/configmaps/",
+          "/registry/configmaps/a/",
+          "/registry/configmaps/ab/",
+        ),
+        fc.nat(5),
+        (ops, prefix, limit) => {
+          const index = new CacheIndex();
+          const model = new Map<string, number>();
+          ops.forEach((o, i) => {
+            if (o.op === "put") {
+              index.put(o.key, value(o.key, o.n), i + 1);
+              model.set(o.key, i + 1);
+            } else {
+              index.delete(o.key);
+              model.delete(o.key);
+            }
+          });
+          const expected = [...model.keys()].filter((k) => k.startsWith(prefix)).sort();
+          const page = index.page(prefix, limit);
+          const take = limit > 0 ? Math.min(limit, expected.length) : expected.length;
+          expect(page.items.map((o) => (o.metadata as { name: string }).name)).toEqual(
+            expected.slice(0, take),
+          );
+          expect(
+            page.items.map((o) => (o.metadata as { resourceVersion: string }).resourceVersion),
+          ).toEqual(expected.slice(0, take).map((k) => String(model.get(k))));
+          expect(page.remaining).toBe(expected.length - take);
+          expect(page.nextKey).toBe(take < expected.length ? `${expected[take - 1]}\u0000` : null);
+          expect(index.size).toBe(model.size);
+        },
+      ),
+      { numRuns: 500 },
+    );
+  });
+
+  it("hands out frozen objects: a reader cannot change what the next reader sees", () => {
+    const index = new CacheIndex();
+    index.put("/registry/configmaps/a/x", value("x", 1), 7);
+    const object = index.get("/registry/configmaps/a/x")?.object;
+    expect(Object.isFrozen(object)).toBe(true);
+    expect(Object.isFrozen(object?.metadata)).toBe(true);
+  });
+});
+
+describe("RevisionBarrier", () => {
+  it("shares a round among readers that asked before it started, never with later ones", async () => {
+    const rounds: { resolve: (r: number) => void }[] = [];
+    const barrier = new RevisionBarrier(
+      () => new Promise<number>((resolve) => rounds.push({ resolve })),
+    );
+    const first = barrier.revision(); // starts round 1
+    const second = barrier.revision(); // asked during round 1: must wait for round 2
+    const third = barrier.revision(); // shares round 2 with `second`
+    expect(rounds).toHaveLength(1);
+    rounds[0]?.resolve(10);
+    expect(await first).toBe(10);
+    await Promise.resolve();
+    expect(rounds).toHaveLength(2);
+    rounds[1]?.resolve(12);
+    expect(await second).toBe(12);
+    expect(await third).toBe(12);
+  });
+
+  it("a failed round fails its readers and the next round still runs", async () => {
+    let n = 0;
+    const barrier = new RevisionBarrier(() =>
+      ++n === 1 ? Promise.reject(new Error("no leader")) : Promise.resolve(5),
+    );
+    const a = barrier.revision();
+    const b = barrier.revision();
+    await expect(a).rejects.toThrow("no leader");
+    expect(await b).toBe(5);
+  });
+});
+
+/** A store client with just what the cache uses: ranges and one watch. */
+class FakeStore {
+  revision = 3;
+  onWatch: ((r: WatchResponse) => void) | null = null;
+  progressRequests = 0;
+  kvs = [{ key: Buffer.from("/registry/configmaps/a/x"), value: value("x", 1), modRevision: 3 }];
+
+  client(): StoreClient {
+    const self = this;
+    return {
+      async range() {
+        return { header: { revision: self.revision }, kvs: self.kvs, more: false, count: 1 };
+      },
+      async watch(_request: unknown, onResponse: (r: WatchResponse) => void) {
+        self.onWatch = onResponse;
+        return {
+          cancel() {},
+          requestProgress() {
+            self.progressRequests++;
+          },
+        };
+      },
+    } as unknown as StoreClient; // only range and watch are used by the cache
+  }
+}
+
+async function flush(): Promise<void> {
+  for (let i = 0; i < 10; i++) await Promise.resolve();
+}
+
+describe("WatchCache", () => {
+  async function loaded(store: FakeStore, clock: ManualClock) {
+    const cache = new WatchCache(() => store.client(), clock, { maxWaitMs: 100 });
+    const { index, revision } = await cache.load();
+    cache.installed(index, revision);
+    await store
+      .client()
+      .watch({} as never, (r) => cache.apply(r))
+      .then((h) => {
+        cache.handle = h;
+        cache.watched();
+      });
+    return cache;
+  }
+
+  it("a consistent read waits for the event at the store's revision", async () => {
+    const clock = new ManualClock();
+    const store = new FakeStore();
+    const cache = await loaded(store, clock);
+    expect(cache.get("/registry/configmaps/a/x")?.modRevision).toBe(3);
+    store.revision = 4; // a write acknowledged elsewhere, its event not here yet
+    let done: boolean | undefined;
+    void cache.sync().then((ok) => {
+      done = ok;
+    });
+    await flush();
+    expect(done).toBeUndefined();
+    expect(store.progressRequests).toBeGreaterThan(0);
+    store.onWatch?.({
+      kind: "events",
+      watchId: 1,
+      header: { revision: 4 },
+      events: [
+        {
+          type: "PUT",
+          kv: {
+            key: Buffer.from("/registry/configmaps/a/x"),
+            value: value("x", 2),
+            createRevision: 3,
+            modRevision: 4,
+            version: 2,
+            lease: 0,
+          },
+        },
+      ],
+    });
+    await flush();
+    expect(done).toBe(true);
+    expect(cache.get("/registry/configmaps/a/x")?.object.data).toEqual({ n: "2" });
+  });
+
+  it("a write outside the prefix is caught up by a progress notification", async () => {
+    const clock = new ManualClock();
+    const store = new FakeStore();
+    const cache = await loaded(store, clock);
+    store.revision = 9;
+    const read = cache.sync();
+    await flush();
+    store.onWatch?.({ kind: "progress", watchId: 1, header: { revision: 9 } });
+    expect(await read).toBe(true);
+    expect(cache.currentRevision).toBe(9);
+  });
+
+  it("gives the read back to the store after maxWaitMs, and when the watch ends", async () => {
+    const clock = new ManualClock();
+    const store = new FakeStore();
+    const cache = await loaded(store, clock);
+    store.revision = 20;
+    const slow = cache.sync();
+    await flush();
+    clock.advance(100);
+    expect(await slow).toBe(false);
+    const pending = cache.waitFor(21);
+    cache.unwatched();
+    expect(await pending).toBe(false);
+    expect(cache.ready).toBe(false);
+    expect(await cache.sync()).toBe(false);
+  });
+});
