@@ -16,6 +16,7 @@ import {
   methodNotAllowedStatus,
   notFoundStatus,
   resourceExpiredStatus,
+  tooManyRequestsStatus,
 } from "../api/status.ts";
 import { buildTable, type IncludeObject } from "../api/table.ts";
 import {
@@ -30,6 +31,15 @@ import { prepareCreate, prepareUpdate, rfc3339, sameObject } from "./object-life
 import { CompactedError, type ObjectStore, type StoredObject } from "./object-store.ts";
 import { applyPatch } from "./patch.ts";
 import {
+  followPodLog,
+  type PodLogRead,
+  type PodLogReply,
+  type PodLogs,
+  parsePodLogOptions,
+  podLogContainer,
+  type TextSink,
+} from "./pod-logs.ts";
+import {
   ContinueTokenError,
   collectionPrefix,
   decodeContinue,
@@ -43,6 +53,8 @@ export interface HandlerResult {
   body: unknown;
   /** Sent as text/plain instead of JSON (pods/log). */
   text?: string;
+  /** After `text`, more of it as it comes (a followed pods/log): a chunked response. */
+  stream?: (sink: TextSink) => Promise<void>;
   /** `Warning` headers (fieldValidation=Warn findings). */
   warnings?: string[];
 }
@@ -104,14 +116,7 @@ export interface RequestInput {
 /** Retries of an unconditional delete that raced a concurrent write. */
 const MAX_DELETE_ATTEMPTS = 5;
 
-/** Reads a container's log from the kubelet on `node`. */
-export type PodLogs = (
-  node: string,
-  namespace: string,
-  pod: string,
-  container: string | undefined,
-  previous: boolean,
-) => Promise<string>;
+export type { PodLogs } from "./pod-logs.ts";
 
 export class ResourceHandler {
   constructor(
@@ -474,33 +479,60 @@ export class ResourceHandler {
   }
 
   /** `/scale` (autoscaling/v1 Scale) over `spec.replicas` of deployments and replicasets. */
-  /** pods/log: asks the kubelet of the pod's node (`container`, `previous` as kubectl sends). */
+  /**
+   * pods/log: asks the kubelet of the pod's node (pod-logs.ts): `container`, `previous`,
+   * `tailLines`, `limitBytes`, and `follow` (the rest then streams).
+   */
   private async logs(input: RequestInput, podLogs: PodLogs): Promise<HandlerResult> {
     const req = input.request;
     if (req.verb !== "get") {
       throw new ApiError(methodNotAllowedStatus({ group: "", resource: "pods/log" }, req.verb));
     }
     const pod = (await this.mustGet(req)).object;
+    const options = parsePodLogOptions(input.query, req.name ?? "");
+    const container = podLogContainer(pod, options.container);
     const node = asObject(pod.spec).nodeName;
     if (typeof node !== "string" || node === "") {
       throw new ApiError(badRequestStatus(`pod "${req.name}" does not have a host assigned`));
     }
-    const container = input.query.get("container") ?? undefined;
-    const previous = input.query.get("previous") === "true";
+    const read: PodLogRead = {
+      node,
+      namespace: req.namespace ?? "default",
+      pod: req.name ?? "",
+      container,
+      previous: options.previous,
+      ...(options.tailLines !== undefined ? { tailLines: options.tailLines } : {}),
+      ...(options.limitBytes !== undefined ? { limitBytes: options.limitBytes } : {}),
+    };
+    const follower = options.follow ? randomUUID() : undefined;
+    let reply: PodLogReply;
     try {
-      const text = await podLogs(
-        node,
-        req.namespace ?? "default",
-        req.name ?? "",
-        container,
-        previous,
-      );
-      return { code: 200, body: null, text };
+      reply = await podLogs.read(follower ? { ...read, follower } : read);
     } catch (error) {
+      if (follower) podLogs.unfollow(node, follower);
       throw new ApiError(
         badRequestStatus(`logs of pod "${req.name}" on node ${node}: ${(error as Error).message}`),
       );
     }
+    if ("refused" in reply) {
+      if (follower) podLogs.unfollow(node, follower);
+      throw new ApiError(
+        reply.refused === "TooManyRequests"
+          ? tooManyRequestsStatus(reply.message, 1)
+          : badRequestStatus(reply.message),
+      );
+    }
+    if (!follower || !reply.more) {
+      if (follower) podLogs.unfollow(node, follower);
+      return { code: 200, body: null, text: reply.text };
+    }
+    const first = reply;
+    return {
+      code: 200,
+      body: null,
+      text: reply.text,
+      stream: (sink) => followPodLog(podLogs, this.clock, { ...read, follower }, first, sink),
+    };
   }
 
   /**
