@@ -33,6 +33,16 @@ const MAX_GENERATED_NAME_LENGTH = 63 - GENERATE_NAME_SUFFIX_LENGTH;
 
 export type NameRule = ResourceInfo["nameRule"];
 
+/** metav1.FinalizerOrphanDependents: the garbage collector orphans the dependents first. */
+export const FINALIZER_ORPHAN_DEPENDENTS = "orphan";
+/** metav1.FinalizerDeleteDependents: the garbage collector deletes the blocking dependents first. */
+export const FINALIZER_DELETE_DEPENDENTS = "foregroundDeletion";
+
+export function finalizersOf(meta: JsonValue | undefined): string[] {
+  const f = asObject(meta).finalizers;
+  return Array.isArray(f) ? f.map(String) : [];
+}
+
 export function nameErrors(rule: NameRule, name: string): string[] {
   switch (rule) {
     case "dns1123Label":
@@ -115,12 +125,22 @@ export function validateObjectMeta(
     );
   errs.push(...validateLabels(m.labels, child(path, "labels")));
   errs.push(...validateAnnotations(m.annotations, child(path, "annotations")));
-  const finalizers = Array.isArray(m.finalizers) ? m.finalizers : [];
-  finalizers.forEach((fin, i) => {
-    const s = String(fin);
+  const finalizers = finalizersOf(m);
+  finalizers.forEach((s, i) => {
     for (const msg of isQualifiedName(s))
       errs.push(invalid(index(child(path, "finalizers"), i), s, msg));
   });
+  if (
+    finalizers.includes(FINALIZER_ORPHAN_DEPENDENTS) &&
+    finalizers.includes(FINALIZER_DELETE_DEPENDENTS)
+  )
+    errs.push(
+      invalid(
+        child(path, "finalizers"),
+        finalizers,
+        `finalizer ${FINALIZER_ORPHAN_DEPENDENTS} and ${FINALIZER_DELETE_DEPENDENTS} cannot be both set`,
+      ),
+    );
   const owners = Array.isArray(m.ownerReferences) ? m.ownerReferences : [];
   owners.forEach((o, i) => {
     const p = index(child(path, "ownerReferences"), i);
@@ -163,16 +183,28 @@ export function validateObjectMetaUpdate(
   const n = asObject(newMeta);
   const o = asObject(oldMeta);
   const errs = validateObjectMeta(n, rules, path);
-  for (const f of ["name", "namespace", "uid", "creationTimestamp"])
+  // Only a delete sets deletionTimestamp and deletionGracePeriodSeconds; no update moves them.
+  for (const f of [
+    "name",
+    "namespace",
+    "uid",
+    "creationTimestamp",
+    "deletionTimestamp",
+    "deletionGracePeriodSeconds",
+  ])
     errs.push(...validateImmutable(n[f], o[f], child(path, f)));
-  if (o.deletionTimestamp !== undefined && o.deletionTimestamp !== null)
-    errs.push(
-      ...validateImmutable(
-        n.deletionTimestamp,
-        o.deletionTimestamp,
-        child(path, "deletionTimestamp"),
-      ),
-    );
+  if (typeof o.deletionTimestamp === "string" && o.deletionTimestamp !== "") {
+    // ValidateNoNewFinalizers: an object on its way out can only lose finalizers
+    const before = new Set(finalizersOf(o));
+    const added = [...new Set(finalizersOf(n))].filter((f) => !before.has(f)).sort();
+    if (added.length > 0)
+      errs.push(
+        forbidden(
+          child(path, "finalizers"),
+          `no new finalizers can be added if the object is being deleted, found new finalizers []string{${added.map((f) => JSON.stringify(f)).join(", ")}}`,
+        ),
+      );
+  }
   return errs;
 }
 

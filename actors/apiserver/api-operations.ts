@@ -167,6 +167,9 @@ export class ApiOperations implements InternalApiPort {
         ...(request.gracePeriodSeconds !== undefined
           ? { gracePeriodSeconds: request.gracePeriodSeconds }
           : {}),
+        ...(request.propagationPolicy !== undefined
+          ? { propagationPolicy: request.propagationPolicy }
+          : {}),
       },
     });
   }

@@ -10,7 +10,8 @@
  *   api.create  {resource, namespace?, object, subresource?, dryRun?, fieldValidation?} → ApiReply
  *   api.update  {resource, namespace?, object, subresource?}                         → ApiReply
  *   api.patch   {resource, namespace?, name, patchType, patch, subresource?}         → ApiReply
- *   api.delete  {resource, namespace?, name, preconditions?}                         → ApiReply
+ *   api.delete  {resource, namespace?, name, preconditions?, gracePeriodSeconds?,
+ *                propagationPolicy?}                                                 → ApiReply
  *   api.watch   {resource, namespace?, name?, selectors, resourceVersion?, tag,
  *                allowWatchBookmarks?, sendInitialEvents?}  → {tag, status?}, then `api.watch.event`
  *                {tag, event} tells to the asker; the last event of a watch that ends is an
@@ -28,6 +29,7 @@ import { setup } from "xstate";
 import type { JsonObject } from "../api/json.ts";
 import type { Status } from "../api/status.ts";
 import { type ActorMessage, answerAsk } from "../system/message.ts";
+import type { PropagationPolicy } from "./delete-options.ts";
 import type { ApiWatchEvent } from "./watch-events.ts";
 
 export const API_ACTOR = "apiserver";
@@ -83,6 +85,8 @@ export interface DeleteRequest extends ResourceScope {
   preconditions?: { resourceVersion?: string; uid?: string };
   /** 0 deletes at once (a kubelet's final delete); absent: the object's own grace period. */
   gracePeriodSeconds?: number;
+  /** Absent: Background. */
+  propagationPolicy?: PropagationPolicy;
 }
 
 export interface WatchRequest extends ResourceScope {

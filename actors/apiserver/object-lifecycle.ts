@@ -121,16 +121,14 @@ export function prepareUpdate(
     if (hasStatusSubresource(r) && old.status !== undefined) next.status = old.status;
     else if (hasStatusSubresource(r)) delete next.status;
     const meta = { ...asObject(typed.metadata) };
-    for (const k of [
-      "uid",
-      "creationTimestamp",
-      "deletionTimestamp",
-      "deletionGracePeriodSeconds",
-      "generation",
-    ]) {
+    for (const k of ["uid", "creationTimestamp", "generation"]) {
       if (oldMeta[k] !== undefined) meta[k] = oldMeta[k];
       else delete meta[k];
     }
+    // BeforeUpdate: an update never removes or moves a deletion mark; one that tries to set it
+    // where there is none is left for validation to refuse (only a delete sets it)
+    for (const k of ["deletionTimestamp", "deletionGracePeriodSeconds"])
+      if (oldMeta[k] !== undefined) meta[k] = oldMeta[k];
     next.metadata = meta;
     next = applyDefaults(r.kind, next);
     if (

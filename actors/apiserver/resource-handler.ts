@@ -16,6 +16,7 @@ import {
   methodNotAllowedStatus,
   notFoundStatus,
   resourceExpiredStatus,
+  tooManyRequestsStatus,
 } from "../api/status.ts";
 import { buildTable, type IncludeObject } from "../api/table.ts";
 import {
@@ -25,10 +26,26 @@ import {
   unknownFields,
 } from "../api/unknown-fields.ts";
 import { ApiError } from "./api-error.ts";
+import { type DeleteOptions, parseDeleteOptions, preconditionFailure } from "./delete-options.ts";
 import { objectFilter, parseListOptions } from "./list-options.ts";
-import { prepareCreate, prepareUpdate, rfc3339, sameObject } from "./object-lifecycle.ts";
+import {
+  planDeletion,
+  podGracePeriodSeconds,
+  shouldDeleteDuringUpdate,
+  withTerminatingPhase,
+} from "./object-deletion.ts";
+import { prepareCreate, prepareUpdate, sameObject } from "./object-lifecycle.ts";
 import { CompactedError, type ObjectStore, type StoredObject } from "./object-store.ts";
 import { applyPatch } from "./patch.ts";
+import {
+  followPodLog,
+  type PodLogRead,
+  type PodLogReply,
+  type PodLogs,
+  parsePodLogOptions,
+  podLogContainer,
+  type TextSink,
+} from "./pod-logs.ts";
 import {
   ContinueTokenError,
   collectionPrefix,
@@ -43,6 +60,8 @@ export interface HandlerResult {
   body: unknown;
   /** Sent as text/plain instead of JSON (pods/log). */
   text?: string;
+  /** After `text`, more of it as it comes (a followed pods/log): a chunked response. */
+  stream?: (sink: TextSink) => Promise<void>;
   /** `Warning` headers (fieldValidation=Warn findings). */
   warnings?: string[];
 }
@@ -104,14 +123,7 @@ export interface RequestInput {
 /** Retries of an unconditional delete that raced a concurrent write. */
 const MAX_DELETE_ATTEMPTS = 5;
 
-/** Reads a container's log from the kubelet on `node`. */
-export type PodLogs = (
-  node: string,
-  namespace: string,
-  pod: string,
-  container: string | undefined,
-  previous: boolean,
-) => Promise<string>;
+export type { PodLogs } from "./pod-logs.ts";
 
 export class ResourceHandler {
   constructor(
@@ -274,7 +286,10 @@ export class ResourceHandler {
     throw new ApiError(alreadyExistsStatus(gr(r), name));
   }
 
-  /** Writes `next` over `current` guarded by `expectedRevision`; finalizer-less deleted objects go. */
+  /**
+   * Writes `next` over `current` guarded by `expectedRevision`; an update that takes the last
+   * finalizer off a deleting object removes it instead (a DELETED event for watchers).
+   */
   private async write(
     req: ResourceRequest,
     current: StoredObject,
@@ -287,13 +302,8 @@ export class ResourceHandler {
       throw new ApiError(conflictStatus(gr(r), req.name ?? ""));
     if (sameObject(next, current.object)) return { code: 200, body: current.object };
     if (dryRun) return { code: 200, body: next };
-    const meta = asObject(next.metadata);
-    if (
-      meta.deletionTimestamp &&
-      (!Array.isArray(meta.finalizers) || meta.finalizers.length === 0)
-    ) {
-      const del = await this.store.delete(this.key(req), expectedRevision);
-      if (del.kind === "conflict") throw new ApiError(conflictStatus(gr(r), req.name ?? ""));
+    if (shouldDeleteDuringUpdate(next, current.object)) {
+      await this.remove(req, expectedRevision);
       return { code: 200, body: next };
     }
     const out = await this.store.update(this.key(req), next, expectedRevision);
@@ -366,93 +376,73 @@ export class ResourceHandler {
    * its guarded update): a conflict on the object's revision is retried on a fresh read.
    */
   private async delete(input: RequestInput): Promise<HandlerResult> {
+    const options = parseDeleteOptions(await input.body(), input.query);
+    return this.deleteWithRetries(input.request, options);
+  }
+
+  private async deleteWithRetries(
+    req: ResourceRequest,
+    options: DeleteOptions,
+  ): Promise<HandlerResult> {
+    const guarded =
+      options.preconditions.uid !== undefined ||
+      options.preconditions.resourceVersion !== undefined;
     for (let attempt = 1; ; attempt++) {
       try {
-        return await this.deleteOnce(input);
+        return await this.deleteOnce(req, options);
       } catch (error) {
         const conflict = error instanceof ApiError && error.status.code === 409;
-        const pre = asObject(asObject((await input.body().catch(() => null)) ?? {}).preconditions);
-        const guarded = pre.resourceVersion !== undefined || pre.uid !== undefined;
         if (!conflict || guarded || attempt >= MAX_DELETE_ATTEMPTS) throw error;
       }
     }
   }
 
-  private async deleteOnce(input: RequestInput): Promise<HandlerResult> {
-    const req = input.request;
+  private async deleteOnce(req: ResourceRequest, options: DeleteOptions): Promise<HandlerResult> {
     const r = req.resource;
     const current = await this.mustGet(req);
-    const options = await input.body().catch(() => null);
-    const pre = asObject(asObject(options ?? {}).preconditions);
-    // DeleteOptions come as the body (kubectl) or as query parameters
-    const bodyDryRun = asObject(options ?? {}).dryRun;
-    const dryRun = isDryRun(input) || (Array.isArray(bodyDryRun) && bodyDryRun.includes("All"));
-    const meta = asObject(current.object.metadata);
-    if (pre.resourceVersion !== undefined && pre.resourceVersion !== meta.resourceVersion)
-      throw new ApiError(
-        conflictStatus(
-          gr(r),
-          req.name ?? "",
-          `Precondition failed: ResourceVersion in precondition: ${String(pre.resourceVersion)}, ResourceVersion in object meta: ${String(meta.resourceVersion)}`,
-        ),
-      );
-    if (pre.uid !== undefined && pre.uid !== meta.uid)
-      throw new ApiError(
-        conflictStatus(
-          gr(r),
-          req.name ?? "",
-          `Precondition failed: UID in precondition: ${String(pre.uid)}, UID in object meta: ${String(meta.uid)}`,
-        ),
-      );
-    const grace = gracePeriodSeconds(options, input.query, current.object);
-    if (r.kind === "Pod" && isBound(current.object) && grace > 0 && !dryRun) {
-      // A pod that runs on a node is deleted gracefully (Kubernetes' pod strategy): marked with
-      // deletionTimestamp = now + grace; its kubelet stops the containers, then deletes it
-      // with grace 0. A second delete does not move the deadline.
-      if (meta.deletionTimestamp) return { code: 200, body: current.object };
-      const next = {
-        ...current.object,
-        metadata: {
-          ...meta,
-          deletionTimestamp: rfc3339(this.clock.wallMs() + grace * 1000),
-          deletionGracePeriodSeconds: grace,
-        },
-      };
-      const out = await this.store.update(this.key(req), next, current.modRevision);
-      if (out.kind !== "ok") throw new ApiError(conflictStatus(gr(r), req.name ?? ""));
-      return { code: 200, body: out.object };
+    const failed = preconditionFailure(current.object, options.preconditions);
+    if (failed !== null) throw new ApiError(conflictStatus(gr(r), req.name ?? "", failed));
+    const plan = planDeletion(current.object, options, {
+      nowMs: this.clock.wallMs(),
+      gracePeriodSeconds: r.kind === "Pod" ? podGracePeriodSeconds(current.object, options) : null,
+    });
+    if (plan.kind === "pending") return { code: 200, body: current.object };
+    if (plan.kind === "delete") {
+      if (options.dryRun) return { code: 200, body: current.object };
+      await this.remove(req, current.modRevision);
+      return { code: 200, body: current.object };
     }
-    if (Array.isArray(meta.finalizers) && meta.finalizers.length > 0) {
-      if (meta.deletionTimestamp || dryRun) return { code: 202, body: current.object };
-      const next = {
-        ...current.object,
-        metadata: {
-          ...meta,
-          deletionTimestamp: rfc3339(this.clock.wallMs()),
-          deletionGracePeriodSeconds: 0,
-        },
-      };
-      const out = await this.store.update(this.key(req), next, current.modRevision);
-      if (out.kind !== "ok") throw new ApiError(conflictStatus(gr(r), req.name ?? ""));
-      return { code: 202, body: out.object };
-    }
-    if (dryRun) return { code: 200, body: current.object };
-    // A namespace takes its contents with it (the namespace controller's job, done in one txn).
+    // kube-apiserver answers 202 only here: not gone yet, and the (deprecated) orphanDependents
+    // said false; everything else that stays is a 200 with the object as it now is
+    const code = options.orphanDependents === false ? 202 : 200;
+    const next = r.kind === "Namespace" ? withTerminatingPhase(plan.object) : plan.object;
+    if (options.dryRun) return { code, body: next };
+    const out = await this.store.update(this.key(req), next, current.modRevision);
+    if (out.kind === "ok") return { code, body: out.object };
+    if (out.kind === "notFound") throw new ApiError(notFoundStatus(gr(r), req.name ?? ""));
+    throw new ApiError(conflictStatus(gr(r), req.name ?? ""));
+  }
+
+  /**
+   * Removes the object at `expectedRevision`. A namespace takes its contents with it (the
+   * namespace controller's job, done in one txn).
+   */
+  private async remove(req: ResourceRequest, expectedRevision: number): Promise<void> {
+    const r = req.resource;
     const contents =
       r.plural === "namespaces"
         ? RESOURCES.filter((x) => x.namespaced).map((x) => collectionPrefix(x, req.name))
         : [];
-    const out = await this.store.delete(this.key(req), current.modRevision, contents);
+    const out = await this.store.delete(this.key(req), expectedRevision, contents);
     if (out.kind === "notFound") throw new ApiError(notFoundStatus(gr(r), req.name ?? ""));
     if (out.kind === "conflict") throw new ApiError(conflictStatus(gr(r), req.name ?? ""));
-    return { code: 200, body: current.object };
   }
 
   private async deleteCollection(input: RequestInput): Promise<HandlerResult> {
     const req = input.request;
     const r = req.resource;
     const listOptions = parseListOptions(r, input.query);
-    const options = await input.body().catch(() => null);
+    const options = parseDeleteOptions(await input.body(), input.query);
     const page = await this.store.list(collectionPrefix(r, req.namespace), { serializable: false });
     const keep = objectFilter(r, listOptions);
     const deleted: JsonObject[] = [];
@@ -465,7 +455,7 @@ export class ResourceHandler {
         verb: "delete" as const,
       };
       try {
-        const out = await this.delete({ ...input, request: one, body: async () => options });
+        const out = await this.deleteWithRetries(one, options);
         deleted.push(out.body as JsonObject);
       } catch (error) {
         if (!(error instanceof ApiError && error.status.code === 404)) throw error;
@@ -478,33 +468,60 @@ export class ResourceHandler {
   }
 
   /** `/scale` (autoscaling/v1 Scale) over `spec.replicas` of deployments and replicasets. */
-  /** pods/log: asks the kubelet of the pod's node (`container`, `previous` as kubectl sends). */
+  /**
+   * pods/log: asks the kubelet of the pod's node (pod-logs.ts): `container`, `previous`,
+   * `tailLines`, `limitBytes`, and `follow` (the rest then streams).
+   */
   private async logs(input: RequestInput, podLogs: PodLogs): Promise<HandlerResult> {
     const req = input.request;
     if (req.verb !== "get") {
       throw new ApiError(methodNotAllowedStatus({ group: "", resource: "pods/log" }, req.verb));
     }
     const pod = (await this.mustGet(req)).object;
+    const options = parsePodLogOptions(input.query, req.name ?? "");
+    const container = podLogContainer(pod, options.container);
     const node = asObject(pod.spec).nodeName;
     if (typeof node !== "string" || node === "") {
       throw new ApiError(badRequestStatus(`pod "${req.name}" does not have a host assigned`));
     }
-    const container = input.query.get("container") ?? undefined;
-    const previous = input.query.get("previous") === "true";
+    const read: PodLogRead = {
+      node,
+      namespace: req.namespace ?? "default",
+      pod: req.name ?? "",
+      container,
+      previous: options.previous,
+      ...(options.tailLines !== undefined ? { tailLines: options.tailLines } : {}),
+      ...(options.limitBytes !== undefined ? { limitBytes: options.limitBytes } : {}),
+    };
+    const follower = options.follow ? randomUUID() : undefined;
+    let reply: PodLogReply;
     try {
-      const text = await podLogs(
-        node,
-        req.namespace ?? "default",
-        req.name ?? "",
-        container,
-        previous,
-      );
-      return { code: 200, body: null, text };
+      reply = await podLogs.read(follower ? { ...read, follower } : read);
     } catch (error) {
+      if (follower) podLogs.unfollow(node, follower);
       throw new ApiError(
         badRequestStatus(`logs of pod "${req.name}" on node ${node}: ${(error as Error).message}`),
       );
     }
+    if ("refused" in reply) {
+      if (follower) podLogs.unfollow(node, follower);
+      throw new ApiError(
+        reply.refused === "TooManyRequests"
+          ? tooManyRequestsStatus(reply.message, 1)
+          : badRequestStatus(reply.message),
+      );
+    }
+    if (!follower || !reply.more) {
+      if (follower) podLogs.unfollow(node, follower);
+      return { code: 200, body: null, text: reply.text };
+    }
+    const first = reply;
+    return {
+      code: 200,
+      body: null,
+      text: reply.text,
+      stream: (sink) => followPodLog(podLogs, this.clock, { ...read, follower }, first, sink),
+    };
   }
 
   /**
@@ -622,22 +639,3 @@ function selectorString(selector: JsonValue | undefined): string {
 }
 
 export { qualifiedResource };
-
-/** DeleteOptions' grace period (body or query), else the pod's own, else Kubernetes' 30 s. */
-function gracePeriodSeconds(
-  options: JsonValue | null,
-  query: URLSearchParams,
-  obj: JsonObject,
-): number {
-  const fromBody = asObject(options ?? {}).gracePeriodSeconds;
-  if (typeof fromBody === "number" && fromBody >= 0) return fromBody;
-  const fromQuery = query.get("gracePeriodSeconds");
-  if (fromQuery !== null && /^\d+$/.test(fromQuery)) return Number(fromQuery);
-  const own = asObject(obj.spec).terminationGracePeriodSeconds;
-  return typeof own === "number" && own >= 0 ? own : 30;
-}
-
-function isBound(pod: JsonObject): boolean {
-  const node = asObject(pod.spec).nodeName;
-  return typeof node === "string" && node !== "";
-}

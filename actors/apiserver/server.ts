@@ -45,7 +45,12 @@ import { openApiV3Document, openApiV3Paths } from "./openapi.ts";
 import { decodeProtobufBody } from "./protobuf-body.ts";
 import { objectKey } from "./registry-keys.ts";
 import { parseRequestInfo } from "./request-info.ts";
-import { type PodLogs, type RequestInput, ResourceHandler } from "./resource-handler.ts";
+import {
+  type HandlerResult,
+  type PodLogs,
+  type RequestInput,
+  ResourceHandler,
+} from "./resource-handler.ts";
 import type { WatchCache } from "./watch-cache.ts";
 import { serveWatch } from "./watch-stream.ts";
 
@@ -134,6 +139,7 @@ export class ApiServer {
   private readonly server: Server;
   private readonly store: ObjectStore;
   private readonly handler: ResourceHandler;
+  /** How to end each open watch and followed log (the server's stop ends them all). */
   private readonly openWatches = new Set<() => void>();
   private bootstrapTimer: ReturnType<Clock["setTimeout"]> | null = null;
   /** True once the system namespaces exist: until then this server is not ready (`default` is expected). */
@@ -279,12 +285,54 @@ export class ApiServer {
         "warning",
         out.warnings.map((w) => `299 - ${JSON.stringify(w)}`),
       );
+    if (out.stream !== undefined) return this.serveTextStream(req, res, out.text ?? "", out.stream);
     if (out.text !== undefined) {
       res.writeHead(out.code, { "content-type": "text/plain; charset=utf-8" });
       res.end(out.text);
       return;
     }
     sendJson(res, out.code, out.body);
+  }
+
+  /**
+   * A chunked text/plain response (a followed pods/log): `first`, then what `stream` writes,
+   * each write waiting for the client to take the last (backpressure). It ends when the stream
+   * does, or is aborted when the client goes away or the server stops.
+   */
+  private async serveTextStream(
+    req: IncomingMessage,
+    res: ServerResponse,
+    first: string,
+    stream: NonNullable<HandlerResult["stream"]>,
+  ): Promise<void> {
+    const abort = new AbortController();
+    const end = () => abort.abort();
+    this.openWatches.add(end);
+    req.on("close", end);
+    res.on("close", end);
+    const write = (text: string) =>
+      new Promise<void>((resolve) => {
+        if (abort.signal.aborted || res.write(text)) return resolve();
+        const drained = () => {
+          res.off("drain", drained);
+          abort.signal.removeEventListener("abort", drained);
+          resolve();
+        };
+        res.on("drain", drained);
+        abort.signal.addEventListener("abort", drained, { once: true });
+      });
+    res.writeHead(200, { "content-type": "text/plain; charset=utf-8" });
+    // headers go out now: a follower sees the stream open before the log has anything new
+    res.flushHeaders();
+    try {
+      if (first !== "") await write(first);
+      await stream({ write, signal: abort.signal });
+    } finally {
+      this.openWatches.delete(end);
+      req.off("close", end);
+      res.off("close", end);
+      if (!res.writableEnded) res.end();
+    }
   }
 
   /** Discovery, version, health and OpenAPI; true when answered. */

@@ -20,7 +20,7 @@ import { type RunningController, runController } from "./controller-runner.ts";
 import { deploymentController } from "./deployment.ts";
 import { endpointSliceController } from "./endpoint-slices.ts";
 import { endpointsController } from "./endpoints.ts";
-import { GC_DEPENDENTS, garbageCollector } from "./garbage-collector.ts";
+import { GC_RESOURCES, garbageCollector } from "./garbage-collector.ts";
 import { type LeaderElectionTimings, leaderElectionMachine } from "./leader-election.ts";
 import { namespaceController } from "./namespace.ts";
 import { nodeLifecycleController } from "./node-lifecycle.ts";
@@ -39,7 +39,7 @@ export const DEFAULT_CONTROLLERS: readonly ControllerFactory[] = [
   endpointsController,
   (ctx) => endpointSliceController(ctx),
   (ctx) => serviceIPAllocationController(ctx),
-  ...GC_DEPENDENTS.map((r) => (ctx: ControllerContext) => garbageCollector(ctx, r)),
+  ...GC_RESOURCES.map((r) => (ctx: ControllerContext) => garbageCollector(ctx, r)),
 ];
 
 export const CONTROLLER_MANAGER_LEASE_NAMESPACE = "kube-system";

@@ -7,13 +7,22 @@
  *   then its object is deleted (grace period 0, uid precondition). A pod object deleted outright
  *   is terminated the same way.
  * - Finished pods (Succeeded/Failed) found at start are not run again.
- * - At start, processes a previous kubelet left (pid files under rootDir) are killed; the pods'
- *   statecharts then start their containers afresh (restart counts start over).
- * - `logs()` reads a container's log; the `kubelet` actor answers `kubelet.logs` asks with it
- *   (what the API server's pods/log will call).
+ * - A restarted kubelet re-adopts the containers its predecessor left running (Kubernetes'
+ *   kubelet re-attaches to running containers): the runtime recovers them from its pid files,
+ *   their pod IPs are claimed at once, and each pod statechart adopts its containers instead of
+ *   starting them (restartCount, container ID and pod IP unchanged). Once the first list of the
+ *   pods bound here is in, what belongs to pods no longer bound here (or finished, or being
+ *   deleted) is killed and its files removed.
+ * - `logs()` reads a container's log; the `kubelet` actor answers the API server's pods/log:
  *
- *   kubelet.logs {namespace, pod, container?, previous?, sinceByte?} → {text, nextByte}
- *   kubelet.pods {}                                        → [{namespace, name, uid, state}]
+ *   kubelet.logs KubeletLogsRequest          → KubeletLogsReply (text, or why not)
+ *   kubelet.logs.unfollow {follower}         (tell: a followed log's stream ended)
+ *   kubelet.followers {}                     → {count, limit}
+ *   kubelet.pods {}                          → [{namespace, name, uid, state}]
+ *
+ *   `kubectl logs -f` is a series of asks from the API server, each from where the last
+ *   stopped (`attempt`, `sinceByte`), naming the stream (`follower`): at most maxLogFollowers
+ *   streams per kubelet (log-followers.ts).
  */
 import { mkdir } from "node:fs/promises";
 import { join } from "node:path";
@@ -24,22 +33,23 @@ import type { ApiClient } from "../apiserver/api-client.ts";
 import { ApiError } from "../apiserver/api-error.ts";
 import { Informer } from "../controllers/informer.ts";
 import type { ActorSystem } from "../system/actor-system.ts";
-import { type Clock, sleep } from "../system/clock.ts";
-import type { ActorMessage } from "../system/message.ts";
+import type { Clock } from "../system/clock.ts";
+import { type ActorMessage, answerAsk } from "../system/message.ts";
+import { limitBytes, logSource, runningAttempt, tailLines } from "./container-logs.ts";
 import { DEFAULT_KUBELET_LIMITS, type KubeletLimits } from "./limits.ts";
+import { LogFollowers } from "./log-followers.ts";
 import { nodeLeaseMachine } from "./node-lease.ts";
 import { machineCapacity, type NodeFacts, nodeLabels } from "./node-object.ts";
 import { PodIpAllocator } from "./pod-ip-allocator.ts";
 import { type PreparedPod, podLifecycleMachine } from "./pod-lifecycle.ts";
+import type { ContainerRecord } from "./pod-status.ts";
 import { PodStatusManager } from "./pod-status-manager.ts";
 import { NetworkProbeRunner, type ProbeRunner } from "./probes.ts";
 import { ProcessRuntime } from "./process-runtime.ts";
-import type { ContainerRuntime } from "./runtime.ts";
+import type { ContainerRuntime, RecoveredPods } from "./runtime.ts";
 import { prepareVolumes, type VolumeSources } from "./volumes.ts";
 
 export const KUBELET_ACTOR = "kubelet";
-/** How often a followed log is polled for new bytes. */
-const LOG_FOLLOW_POLL_MS = 200;
 
 export interface KubeletOptions {
   system: ActorSystem;
@@ -65,9 +75,40 @@ export interface KubeletOptions {
 
 export interface LogOptions {
   previous?: boolean;
-  follow?: boolean;
-  sinceByte?: number;
+  tailLines?: number;
+  limitBytes?: number;
 }
+
+/** One read of a container's log (a pods/log request, or one poll of a followed one). */
+export interface KubeletLogsRequest {
+  namespace: string;
+  pod: string;
+  container?: string;
+  previous?: boolean;
+  /** A follower's next poll: the attempt its first read got, from this byte of it. */
+  attempt?: number;
+  sinceByte?: number;
+  /** Kubernetes' PodLogOptions: the last lines of what is there (first read only). */
+  tailLines?: number;
+  /** Kubernetes' PodLogOptions: at most this many bytes (what is left of the stream's). */
+  limitBytes?: number;
+  /** The followed stream this read belongs to (counted against maxLogFollowers). */
+  follower?: string;
+}
+
+/** Why a log read is refused, as the API server answers it (HTTP status reasons). */
+export type LogRefusal = "BadRequest" | "NotFound" | "TooManyRequests";
+
+export type KubeletLogsReply =
+  | {
+      text: string;
+      /** Where the next read of this attempt starts. */
+      nextByte: number;
+      attempt: number;
+      /** A follower polls again: the attempt still runs, or bytes are left to read. */
+      more: boolean;
+    }
+  | { refused: LogRefusal; message: string };
 
 export interface PodSummary {
   namespace: string;
@@ -79,9 +120,8 @@ export interface PodSummary {
 export interface KubeletHandle {
   readonly nodeName: string;
   readonly runtime: ContainerRuntime;
-  /** A container's log: the whole text, or (follow) chunks as they are written. */
+  /** A container's log (the current attempt's, or `previous`); rejects with why not. */
   logs(namespace: string, pod: string, container?: string, options?: LogOptions): Promise<string>;
-  followLogs(namespace: string, pod: string, container?: string): AsyncIterable<string>;
   pods(): PodSummary[];
   /** The heartbeat statechart's state and renewal count (for tests and inspection). */
   heartbeat(): { state: unknown; renewals: number; lastError: string | null };
@@ -101,20 +141,16 @@ interface PodWorker {
 }
 
 type KubeletActorEvent =
-  | ActorMessage<
-      "kubelet.logs",
-      { namespace: string; pod: string; container?: string; previous?: boolean; sinceByte?: number }
-    >
+  | ActorMessage<"kubelet.logs", KubeletLogsRequest>
+  | ActorMessage<"kubelet.logs.unfollow", { follower: string }>
+  | ActorMessage<"kubelet.followers", null>
   | ActorMessage<"kubelet.pods", null>
   | { type: "kubelet.stop" };
 
 interface KubeletPort {
-  logChunk(
-    namespace: string,
-    pod: string,
-    container: string | undefined,
-    options: { previous?: boolean; sinceByte?: number },
-  ): Promise<{ text: string; nextByte: number }>;
+  readLog(request: KubeletLogsRequest): Promise<KubeletLogsReply>;
+  unfollow(follower: string): void;
+  followers(): { count: number; limit: number };
   pods(): PodSummary[];
 }
 
@@ -128,12 +164,14 @@ export const kubeletMachine = setup({
   actions: {
     answerLogs: ({ context, event }) => {
       if (event.type !== "kubelet.logs") return;
-      const b = event.body;
-      context.port.logChunk(b.namespace, b.pod, b.container, b).then(
-        (chunk) => event.reply?.(chunk),
-        (error: Error) => event.fail?.(error.message),
-      );
+      answerAsk(event, () => context.port.readLog(event.body));
     },
+    unfollow: ({ context, event }) => {
+      if (event.type === "kubelet.logs.unfollow" && typeof event.body?.follower === "string")
+        context.port.unfollow(event.body.follower);
+    },
+    answerFollowers: ({ context, event }) =>
+      event.type === "kubelet.followers" && event.reply?.(context.port.followers()),
     answerPods: ({ context, event }) =>
       event.type === "kubelet.pods" && event.reply?.(context.port.pods()),
     countServed: assign(({ context }) => ({ served: context.served + 1 })),
@@ -146,6 +184,8 @@ export const kubeletMachine = setup({
     serving: {
       on: {
         "kubelet.logs": { actions: ["answerLogs", "countServed"] },
+        "kubelet.logs.unfollow": { actions: "unfollow" },
+        "kubelet.followers": { actions: ["answerFollowers", "countServed"] },
         "kubelet.pods": { actions: ["answerPods", "countServed"] },
         "kubelet.stop": "stopped",
       },
@@ -170,6 +210,9 @@ class Kubelet implements KubeletHandle, KubeletPort {
   private actor: AnyActorRef | null = null;
   private stopped = false;
   private readonly removals = new Set<Promise<void>>();
+  private readonly logFollowers: LogFollowers;
+  /** Pod IPs of re-adoptable containers, claimed at start until their pods take them. */
+  private readonly recoveredIPs = new Map<string, string>();
 
   constructor(private readonly options: KubeletOptions) {
     this.nodeName = options.nodeName;
@@ -184,6 +227,7 @@ class Kubelet implements KubeletHandle, KubeletPort {
         logger: options.logger,
         limits: this.limits,
       });
+    this.logFollowers = new LogFollowers(options.clock, this.limits);
     this.statuses = new PodStatusManager(
       options.api,
       this.limits.maxStatusPatchesInFlight,
@@ -202,10 +246,17 @@ class Kubelet implements KubeletHandle, KubeletPort {
   async start(): Promise<void> {
     const { options } = this;
     await mkdir(join(options.rootDir, "pods"), { recursive: true });
-    if (this.runtime instanceof ProcessRuntime) {
-      const killed = await this.runtime.cleanupOrphans();
-      if (killed.length > 0) options.logger.info({ pids: killed }, "killed orphaned containers");
+    const recovered = (await this.runtime.recoverContainers?.()) ?? { containers: [], podUids: [] };
+    for (const c of recovered.containers) {
+      // claimed before any new pod can be handed the address the container listens on
+      if (c.podIP !== null && !this.recoveredIPs.has(c.podUid) && this.allocator.claim(c.podIP))
+        this.recoveredIPs.set(c.podUid, c.podIP);
     }
+    if (recovered.containers.length > 0)
+      options.logger.info(
+        { containers: recovered.containers.map((c) => `${c.podUid}/${c.containerName}`) },
+        "found containers a previous kubelet left running",
+      );
     const name = options.actorName ?? KUBELET_ACTOR;
     this.actor = options.system.spawn(name, kubeletMachine, {
       input: { port: this },
@@ -232,6 +283,50 @@ class Kubelet implements KubeletHandle, KubeletPort {
         delete: (pod) => queueMicrotask(() => this.podObjectGone(pod)),
       },
     });
+    if (recovered.podUids.length > 0) this.sweepAfterFirstList(recovered);
+  }
+
+  /**
+   * Once the first list of the pods bound here is in: what a previous kubelet left for pods that
+   * will not run here (gone, bound elsewhere, finished, being deleted) is killed and removed.
+   */
+  private sweepAfterFirstList(recovered: RecoveredPods): void {
+    const informer = this.informer;
+    if (informer === null) return;
+    let swept = false;
+    const sweep = () => {
+      if (swept || !informer.hasSynced()) return;
+      swept = true;
+      subscription.unsubscribe();
+      // after the list's add handlers (microtasks queued before this one) made their workers
+      queueMicrotask(() => void this.removeUnboundPods(recovered, informer.list()));
+    };
+    const subscription = informer.actor.subscribe(sweep);
+    sweep();
+  }
+
+  private async removeUnboundPods(recovered: RecoveredPods, bound: JsonObject[]): Promise<void> {
+    if (this.stopped) return;
+    const keep = new Set(this.workers.keys());
+    for (const pod of bound) {
+      const meta = asObject(pod.metadata);
+      const phase = asObject(pod.status).phase;
+      if (typeof meta.deletionTimestamp === "string") continue;
+      if (phase === "Succeeded" || phase === "Failed") continue;
+      keep.add(String(meta.uid ?? ""));
+    }
+    for (const uid of recovered.podUids) {
+      if (keep.has(uid)) continue;
+      const ip = this.recoveredIPs.get(uid);
+      if (ip !== undefined) this.allocator.release(ip);
+      this.recoveredIPs.delete(uid);
+      try {
+        await this.runtime.removePod(uid);
+        this.options.logger.info({ podUid: uid }, "removed a pod a previous kubelet ran here");
+      } catch (error) {
+        this.options.logger.warn({ podUid: uid, error: String(error) }, "pod cleanup failed");
+      }
+    }
   }
 
   heartbeat() {
@@ -333,9 +428,13 @@ class Kubelet implements KubeletHandle, KubeletPort {
 
   private async preparePod(worker: PodWorker, pod: JsonObject): Promise<PreparedPod> {
     const previous = asObject(pod.status).podIP;
-    // a pod we ran before a restart keeps its address when it is free
+    const recoveredIP = this.recoveredIPs.get(worker.uid);
+    this.recoveredIPs.delete(worker.uid);
+    // a pod we ran before a restart keeps its address: its containers' (already claimed), else
+    // the reported one when it is free
     const podIP =
       worker.podIP ??
+      recoveredIP ??
       (typeof previous === "string" && this.allocator.claim(previous)
         ? previous
         : this.allocator.allocate());
@@ -397,63 +496,105 @@ class Kubelet implements KubeletHandle, KubeletPort {
     }
   }
 
-  private workerFor(namespace: string, pod: string): PodWorker {
+  private workerFor(namespace: string, pod: string): PodWorker | undefined {
     for (const w of this.workers.values())
       if (w.namespace === namespace && w.name === pod) return w;
-    throw new Error(`pod "${pod}" in namespace "${namespace}" is not running on ${this.nodeName}`);
+    return undefined;
   }
 
-  private containerOf(worker: PodWorker, container: string | undefined): string {
-    const snapshot = worker.actor.getSnapshot() as { context: { containers: { name: string }[] } };
-    const names = snapshot.context.containers.map((c) => c.name);
-    if (container === undefined) {
-      if (names.length === 1) return names[0]!;
-      throw new Error(
-        `a container name must be specified for pod ${worker.name}, choose one of: [${names.join(" ")}]`,
-      );
-    }
-    if (!names.includes(container))
-      throw new Error(`container ${container} is not valid for pod ${worker.name}`);
-    return container;
+  private containerRecords(worker: PodWorker): ContainerRecord[] {
+    const snapshot = worker.actor.getSnapshot() as { context: { containers: ContainerRecord[] } };
+    return snapshot.context.containers;
   }
 
-  logChunk(
-    namespace: string,
-    pod: string,
+  /** A log's container name, checked with Kubernetes' messages (its validateContainer). */
+  private containerOf(
+    worker: PodWorker,
     container: string | undefined,
-    options: { previous?: boolean; sinceByte?: number },
-  ): Promise<{ text: string; nextByte: number }> {
-    try {
-      const worker = this.workerFor(namespace, pod);
-      return this.runtime.logs(worker.uid, this.containerOf(worker, container), options);
-    } catch (error) {
-      return Promise.reject(error);
+  ): ContainerRecord | { refused: string } {
+    const records = this.containerRecords(worker);
+    if (container === undefined) {
+      if (records.length === 1) return records[0]!;
+      return {
+        refused: `a container name must be specified for pod ${worker.name}, choose one of: [${records.map((c) => c.name).join(" ")}]`,
+      };
     }
+    return (
+      records.find((c) => c.name === container) ?? {
+        refused: `container ${container} is not valid for pod ${worker.name}`,
+      }
+    );
+  }
+
+  async readLog(request: KubeletLogsRequest): Promise<KubeletLogsReply> {
+    const { namespace, pod, follower } = request;
+    const worker = this.workerFor(namespace, pod);
+    if (worker === undefined) {
+      return {
+        refused: "NotFound",
+        message: `pod "${pod}" in namespace "${namespace}" is not running on node ${this.nodeName}`,
+      };
+    }
+    const record = this.containerOf(worker, request.container);
+    if ("refused" in record) return { refused: "BadRequest", message: record.refused };
+    if (follower !== undefined && !this.logFollowers.admit(follower)) {
+      return {
+        refused: "TooManyRequests",
+        message: `node ${this.nodeName} already streams ${this.limits.maxLogFollowers} followed logs (maxLogFollowers)`,
+      };
+    }
+    // whether it runs is read before the file: bytes written before an exit are then all read
+    const source =
+      request.attempt !== undefined
+        ? { attempt: request.attempt, running: runningAttempt(record) === request.attempt }
+        : logSource(record, pod, request.previous === true);
+    if ("refused" in source) return { refused: "BadRequest", message: source.refused };
+    let chunk: { text: string; nextByte: number; sizeBytes?: number };
+    try {
+      chunk = await this.runtime.logs(worker.uid, record.name, {
+        attempt: source.attempt,
+        ...(request.sinceByte !== undefined ? { sinceByte: request.sinceByte } : {}),
+      });
+    } catch {
+      const message =
+        request.previous === true
+          ? `previous terminated container "${record.name}" in pod "${pod}" not found`
+          : `container "${record.name}" in pod "${pod}" has no logs`;
+      return { refused: "BadRequest", message };
+    }
+    let text = chunk.text;
+    if (request.tailLines !== undefined && request.sinceByte === undefined)
+      text = tailLines(text, request.tailLines);
+    const whole = text;
+    if (request.limitBytes !== undefined) text = limitBytes(text, request.limitBytes);
+    // a stream ends at its limitBytes (Kubernetes'), so a cut text is its last
+    const cut = text !== whole;
+    const left = chunk.sizeBytes !== undefined && chunk.nextByte < chunk.sizeBytes;
+    return {
+      text,
+      nextByte: chunk.nextByte,
+      attempt: source.attempt,
+      more: !cut && (source.running || left),
+    };
+  }
+
+  unfollow(follower: string): void {
+    this.logFollowers.release(follower);
+  }
+
+  followers(): { count: number; limit: number } {
+    return { count: this.logFollowers.count(), limit: this.limits.maxLogFollowers };
   }
 
   async logs(namespace: string, pod: string, container?: string, options: LogOptions = {}) {
-    if (options.follow) {
-      let text = "";
-      for await (const chunk of this.followLogs(namespace, pod, container)) text += chunk;
-      return text;
-    }
-    return (await this.logChunk(namespace, pod, container, options)).text;
-  }
-
-  /** Chunks as they are written, until the pod stops running here. */
-  async *followLogs(namespace: string, pod: string, container?: string): AsyncIterable<string> {
-    let sinceByte = 0;
-    for (;;) {
-      let chunk: { text: string; nextByte: number };
-      try {
-        chunk = await this.logChunk(namespace, pod, container, { sinceByte });
-      } catch {
-        return;
-      }
-      if (chunk.text) yield chunk.text;
-      sinceByte = chunk.nextByte;
-      await sleep(this.options.clock, LOG_FOLLOW_POLL_MS);
-    }
+    const reply = await this.readLog({
+      namespace,
+      pod,
+      ...options,
+      ...(container ? { container } : {}),
+    });
+    if ("refused" in reply) throw new Error(reply.message);
+    return reply.text;
   }
 
   async stop(options: { leaveContainers?: boolean } = {}): Promise<void> {
@@ -480,6 +621,7 @@ class Kubelet implements KubeletHandle, KubeletPort {
       await Promise.all([...this.removals]);
     }
     for (const w of this.workers.values()) w.actor.stop();
+    if (options.leaveContainers && this.runtime instanceof ProcessRuntime) this.runtime.detach();
   }
 }
 

@@ -23,8 +23,23 @@ export interface KubeletLimits {
   crashLoopBackoffResetMs: number;
   /** Log files kept per container: the current one and `previous`. */
   logFilesPerContainer: number;
-  /** Bytes one `logs` answer may carry; longer logs are cut from the start (tail). */
+  /**
+   * Bytes one `logs` answer (one chunk of a followed log) may carry: a whole log longer than
+   * this is cut from the start (its tail is kept); a follower reads the rest in further chunks.
+   */
   maxLogReadBytes: number;
+  /** `kubectl logs -f` streams one kubelet serves at once; one more is refused (429). */
+  maxLogFollowers: number;
+  /**
+   * A follower that has not asked for this long is forgotten (its API server went away without
+   * saying so). Far above the API server's poll interval plus one ask's timeout.
+   */
+  logFollowerIdleMs: number;
+  /**
+   * How often a re-adopted container's pid is checked: it is not our child any more, so its
+   * exit is noticed by polling (Kubernetes' PLEG relists every second).
+   */
+  adoptedExitPollMs: number;
   /** Pods one kubelet runs (Kubernetes' maxPods default). */
   maxPods: number;
   /** Status patches in flight at once across all pods. */
@@ -44,6 +59,9 @@ export const DEFAULT_KUBELET_LIMITS: KubeletLimits = {
   crashLoopBackoffResetMs: 600_000,
   logFilesPerContainer: 2,
   maxLogReadBytes: 1 << 20,
+  maxLogFollowers: 16,
+  logFollowerIdleMs: 15_000,
+  adoptedExitPollMs: 200,
   maxPods: 110,
   maxStatusPatchesInFlight: 8,
   defaultProbeTimeoutMs: 1_000,

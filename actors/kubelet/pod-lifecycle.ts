@@ -17,12 +17,18 @@
  *
  * While one container of a multi-container pod waits in backoff, the others keep running but
  * are not probed (the prober runs in `running` only).
+ *
+ * After a kubelet restart, `starting` re-adopts a container the previous kubelet left running
+ * (the runtime's `adoptContainer`) instead of starting it: same container, pid and attempt, so
+ * restartCount does not move; probes start over, as Kubernetes' prober does after a restart.
+ * Restart counts and lastState carry over from the pod's reported status, so a container that
+ * died while no kubelet watched restarts as the next attempt.
  */
 import { assign, fromPromise, setup } from "xstate";
 import { asObject, type JsonObject } from "../api/json.ts";
 import type { Clock } from "../system/clock.ts";
 import { crashLoopBackoffMs, type KubeletLimits } from "./limits.ts";
-import { type ContainerRecord, podStatus, rfc3339 } from "./pod-status.ts";
+import { type ContainerRecord, type ContainerState, podStatus, rfc3339 } from "./pod-status.ts";
 import { type ProbedContainer, type ProberEvent, proberLogic } from "./prober.ts";
 import type { ProbeRunner } from "./probes.ts";
 import {
@@ -85,7 +91,8 @@ export type PodLifecycleEvent =
   | ProberEvent;
 
 type StartResult =
-  | { name: string; handle: ContainerHandle }
+  /** `adoptedAttempt`: re-adopted from a previous kubelet, not started (see the runtime). */
+  | { name: string; handle: ContainerHandle; adoptedAttempt?: number }
   | { name: string; reason: string; message: string };
 
 const specOf = (pod: JsonObject) => asObject(pod.spec);
@@ -181,8 +188,14 @@ const startContainers = fromPromise<StartResult[], { context: PodContext }>(asyn
       volumeMounts: mounts,
       ports: containerPorts(container).map((p) => p.port),
       attempt: c.restartCount + (c.everStarted ? 1 : 0),
+      ...(context.podIP !== null ? { podIP: context.podIP } : {}),
     };
     try {
+      const adopted = (await deps.runtime.adoptContainer?.(spec)) ?? null;
+      if (adopted !== null) {
+        results.push({ name: c.name, handle: adopted.handle, adoptedAttempt: adopted.attempt });
+        continue;
+      }
       results.push({ name: c.name, handle: await deps.runtime.startContainer(spec) });
     } catch (error) {
       const pull = error instanceof ImagePullError;
@@ -234,6 +247,17 @@ function withExit(
     if (c.name !== name || c.handle?.id !== handleId) return c;
     const ranMs = exit.finishedAtMs - c.handle.startedAtMs;
     const signal = exit.signal ? { signal: exit.exitCode - 128 } : {};
+    const reason = exit.statusUnknown
+      ? "ContainerStatusUnknown"
+      : exit.exitCode === 0
+        ? "Completed"
+        : "Error";
+    const message = exit.statusUnknown
+      ? {
+          message:
+            "The container was re-adopted after a kubelet restart; its exit status could not be read",
+        }
+      : {};
     return {
       ...c,
       handle: null,
@@ -245,7 +269,8 @@ function withExit(
       state: {
         terminated: {
           exitCode: exit.exitCode,
-          reason: exit.exitCode === 0 ? "Completed" : "Error",
+          reason,
+          ...message,
           ...signal,
           startedAt: rfc3339(c.handle.startedAtMs),
           finishedAt: rfc3339(exit.finishedAtMs),
@@ -253,6 +278,22 @@ function withExit(
       },
     };
   });
+}
+
+function reportStatus(context: PodContext): void {
+  context.deps.report(
+    podStatus(
+      {
+        containers: context.containers,
+        hostIP: context.deps.hostIP,
+        podIP: context.podIP,
+        startTimeMs: context.startTimeMs,
+        initialized: context.initialized,
+        message: context.message,
+      },
+      context.deps.clock.wallMs(),
+    ),
+  );
 }
 
 export const podLifecycleMachine = setup({
@@ -278,20 +319,15 @@ export const podLifecycleMachine = setup({
       !context.deleting && context.containers.some((c) => !c.done && c.handle === null),
   },
   actions: {
-    reportStatus: ({ context }) =>
-      context.deps.report(
-        podStatus(
-          {
-            containers: context.containers,
-            hostIP: context.deps.hostIP,
-            podIP: context.podIP,
-            startTimeMs: context.startTimeMs,
-            initialized: context.initialized,
-            message: context.message,
-          },
-          context.deps.clock.wallMs(),
-        ),
-      ),
+    reportStatus: ({ context }) => reportStatus(context),
+    /**
+     * A pod that already has container statuses (a kubelet restart) is not reported Pending
+     * again while it prepares: its containers may be running still, to be re-adopted.
+     */
+    reportNewPod: ({ context }) => {
+      const reported = asObject(context.pod.status).containerStatuses;
+      if (!Array.isArray(reported) || reported.length === 0) reportStatus(context);
+    },
     updateSpec: assign(({ event }) => (event.type === "pod.updated" ? { pod: event.pod } : {})),
     markDeleting: assign(({ context, event }) => ({
       deleting: true,
@@ -321,7 +357,7 @@ export const podLifecycleMachine = setup({
         return {
           ...c,
           handle: r.handle,
-          restartCount: c.restartCount + (c.everStarted ? 1 : 0),
+          restartCount: r.adoptedAttempt ?? c.restartCount + (c.everStarted ? 1 : 0),
           everStarted: true,
           started,
           ready: started && !spec.readinessProbe,
@@ -409,17 +445,13 @@ export const podLifecycleMachine = setup({
       name: String(c.name),
       image: String(c.image ?? ""),
       handle: null,
-      restartCount: 0,
       backoffSteps: 0,
-      state: { waiting: { reason: "ContainerCreating" } },
-      lastState: null,
       ready: false,
       started: false,
       killedByProbe: false,
-      done: false,
-      everStarted: false,
+      ...reportedHistory(input.pod, String(c.name)),
     })),
-    startTimeMs: null,
+    startTimeMs: reportedStartTimeMs(input.pod),
     initialized: false,
     deleting: false,
     gracePeriodMs: null,
@@ -433,7 +465,7 @@ export const podLifecycleMachine = setup({
   },
   states: {
     pending: {
-      entry: "reportStatus",
+      entry: "reportNewPod",
       initial: "preparing",
       states: {
         preparing: {
@@ -552,6 +584,57 @@ export const podLifecycleMachine = setup({
     removed: { type: "final" },
   },
 });
+
+/**
+ * What the pod's reported status says a container went through before this statechart (a
+ * kubelet restart): its restartCount, lastState, whether it ever ran, and — for a container
+ * that finished and will not restart — that it is done, so that it is not run again.
+ */
+function reportedHistory(
+  pod: JsonObject,
+  name: string,
+): Pick<
+  PodContext["containers"][number],
+  "restartCount" | "lastState" | "everStarted" | "state" | "done"
+> {
+  const fresh = {
+    restartCount: 0,
+    lastState: null,
+    everStarted: false,
+    state: { waiting: { reason: "ContainerCreating" } },
+    done: false,
+  };
+  const statuses = (asObject(pod.status).containerStatuses ?? []) as JsonObject[];
+  const reported = statuses.find((s) => s.name === name);
+  if (reported === undefined) return fresh;
+  const restartCount =
+    typeof reported.restartCount === "number" && reported.restartCount >= 0
+      ? reported.restartCount
+      : 0;
+  const state = asObject(reported.state);
+  const last = asObject(reported.lastState);
+  const terminated = asObject(state.terminated);
+  const finished =
+    typeof terminated.exitCode === "number" && !restartPolicyAllows(pod, terminated.exitCode);
+  return {
+    restartCount,
+    lastState: last.terminated ? (last as unknown as ContainerState) : null,
+    everStarted:
+      restartCount > 0 ||
+      state.running !== undefined ||
+      state.terminated !== undefined ||
+      last.terminated !== undefined,
+    state: finished ? (state as unknown as ContainerState) : fresh.state,
+    done: finished,
+  };
+}
+
+/** The pod's reported startTime (kept across a kubelet restart), if any. */
+function reportedStartTimeMs(pod: JsonObject): number | null {
+  const startTime = asObject(pod.status).startTime;
+  const ms = typeof startTime === "string" ? Date.parse(startTime) : Number.NaN;
+  return Number.isFinite(ms) ? ms : null;
+}
 
 export function podUidOf(pod: JsonObject): string {
   return String(metaOf(pod).uid ?? "");

@@ -4,21 +4,29 @@
  *
  *   rootDir/pods/<uid>/<container>/                 working directory (cwd, HOME)
  *   rootDir/pods/<uid>/logs/<container>/<n>.log     stdout + stderr of attempt n (appended)
- *   rootDir/pods/<uid>/pids/<container>.pid         {pid, procStart} while it runs
+ *   rootDir/pods/<uid>/pids/<container>.pid         a PidRecord while it runs
  *   rootDir/pods/<uid>/volumes/<volume>/            see volumes.ts
  *
  * When a container's main process exits, the rest of its group is killed (a container's
  * processes die with it, as in a pid namespace). Stopping sends SIGTERM to the group, then
- * SIGKILL when the grace period (on the injected clock) runs out. Pid files let a restarted
- * kubelet find and kill what its predecessor left (`cleanupOrphans`); `procStart` (the
- * process's start time in /proc) guards against a recycled pid.
+ * SIGKILL when the grace period (on the injected clock) runs out.
+ *
+ * Containers outlive their kubelet (Kubernetes' kubelet re-attaches to running containers after
+ * a restart): a restarted kubelet's runtime reads the pid files (`recoverContainers`), and the
+ * pod statechart re-adopts each container instead of starting it (`adoptContainer`). A pid is
+ * only trusted when it is provably the process we started (`isSameProcess`: boot id, start time
+ * in /proc, group leadership), so a recycled pid is neither adopted nor killed. An adopted
+ * container is not our child: its exit is noticed by polling its pid on the injected clock, and
+ * its exit status cannot be read (`statusUnknown`). Its stdout and stderr still go to the log
+ * file it was started with, so its log goes on in the same file.
  */
 import { type ChildProcess, spawn } from "node:child_process";
 import { closeSync, openSync, readFileSync } from "node:fs";
-import { mkdir, open, readdir, readFile, rm, unlink, writeFile } from "node:fs/promises";
+import { mkdir, open, readdir, readFile, rename, rm, unlink, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import type { Logger } from "pino";
-import type { Clock } from "../system/clock.ts";
+import type { Clock, TimerId } from "../system/clock.ts";
+import { completeUtf8Length, leadingContinuationBytes } from "./container-logs.ts";
 import { containerArgv, resolveImage } from "./image-catalog.ts";
 import { DEFAULT_KUBELET_LIMITS, type KubeletLimits } from "./limits.ts";
 import {
@@ -29,12 +37,50 @@ import {
   type ContainerSpec,
   ContainerStartError,
   ImagePullError,
+  type RecoveredPods,
 } from "./runtime.ts";
 import { linkMounts, volumeEnvName } from "./volumes.ts";
 
+/**
+ * What a pid file holds: who the process is (to prove it is still the one we started) and what
+ * a restarted kubelet needs to adopt it (its handle, attempt, pod IP, and what it runs).
+ */
+export interface PidRecord {
+  id: string;
+  podUid: string;
+  containerName: string;
+  attempt: number;
+  pid: number;
+  /** Field 22 of /proc/<pid>/stat: the process's start time in clock ticks since boot. */
+  procStart: string;
+  /** /proc/sys/kernel/random/boot_id when it started: start times restart at each boot. */
+  bootId: string | null;
+  startedAtMs: number;
+  podIP: string | null;
+  image: string;
+  argv: string[];
+}
+
+/** The fields of /proc/<pid>/stat the identity check reads. */
+export interface ProcStat {
+  /** R, S, D, Z (zombie: dead, not yet reaped), X (dead), … */
+  state: string;
+  pgid: number;
+  startTime: string;
+}
+
+type RuntimeLimits = Pick<
+  KubeletLimits,
+  "logFilesPerContainer" | "maxLogReadBytes" | "adoptedExitPollMs"
+>;
+
 interface RunningContainer {
   handle: ContainerHandle;
-  child: ChildProcess;
+  /** Null for an adopted container: a previous kubelet was its parent. */
+  child: ChildProcess | null;
+  /** Set for an adopted container: what its pid must still match while it lives. */
+  adopted: PidRecord | null;
+  pollTimer: TimerId | null;
   env: Record<string, string>;
   cwd: string;
   exit: ContainerExit | null;
@@ -46,30 +92,48 @@ export interface ProcessRuntimeOptions {
   rootDir: string;
   clock: Clock;
   logger: Logger;
-  limits?: Partial<Pick<KubeletLimits, "logFilesPerContainer" | "maxLogReadBytes">>;
+  limits?: Partial<RuntimeLimits>;
 }
-
-let containerCounter = 0;
 
 export class ProcessRuntime implements ContainerRuntime {
   private readonly containers = new Map<string, RunningContainer>();
-  private readonly limits: Pick<KubeletLimits, "logFilesPerContainer" | "maxLogReadBytes">;
+  /** Recovered at start and not adopted yet, by `<uid>/<container>`. */
+  private readonly recovered = new Map<string, PidRecord>();
+  private readonly limits: RuntimeLimits;
 
   constructor(private readonly options: ProcessRuntimeOptions) {
     this.limits = {
       logFilesPerContainer: DEFAULT_KUBELET_LIMITS.logFilesPerContainer,
       maxLogReadBytes: DEFAULT_KUBELET_LIMITS.maxLogReadBytes,
+      adoptedExitPollMs: DEFAULT_KUBELET_LIMITS.adoptedExitPollMs,
       ...options.limits,
     };
   }
 
   podDir(podUid: string): string {
-    if (!/^[A-Za-z0-9-]+$/.test(podUid)) throw new Error(`bad pod uid ${podUid}`);
+    if (!isPodUid(podUid)) throw new Error(`bad pod uid ${podUid}`);
     return join(this.options.rootDir, "pods", podUid);
   }
 
   private logDir(podUid: string, containerName: string): string {
     return join(this.podDir(podUid), "logs", containerName);
+  }
+
+  private pidFile(podUid: string, containerName: string): string {
+    return join(this.podDir(podUid), "pids", `${containerName}.pid`);
+  }
+
+  /** The environment a container's processes (and its exec probes) see. */
+  private processEnv(spec: ContainerSpec, cwd: string): Record<string, string> {
+    const env: Record<string, string> = {
+      PATH: process.env.PATH ?? "/usr/local/bin:/usr/bin:/bin",
+      HOME: cwd,
+      HOSTNAME: spec.podName,
+      ...(spec.ports[0] !== undefined ? { BOSUN_CONTAINER_PORT: String(spec.ports[0]) } : {}),
+      ...spec.env,
+    };
+    for (const mount of spec.volumeMounts) env[volumeEnvName(mount.name)] = mount.hostPath;
+    return env;
   }
 
   async startContainer(spec: ContainerSpec): Promise<ContainerHandle> {
@@ -82,17 +146,9 @@ export class ProcessRuntime implements ContainerRuntime {
     await mkdir(logDir, { recursive: true });
     await mkdir(join(podDir, "pids"), { recursive: true });
     await linkMounts(cwd, spec.volumeMounts);
-    await this.pruneLogs(logDir);
+    await this.pruneLogs(logDir, spec.attempt);
 
-    const env: Record<string, string> = {
-      PATH: process.env.PATH ?? "/usr/local/bin:/usr/bin:/bin",
-      HOME: cwd,
-      HOSTNAME: spec.podName,
-      ...(spec.ports[0] !== undefined ? { BOSUN_CONTAINER_PORT: String(spec.ports[0]) } : {}),
-      ...spec.env,
-    };
-    for (const mount of spec.volumeMounts) env[volumeEnvName(mount.name)] = mount.hostPath;
-
+    const env = this.processEnv(spec, cwd);
     const argv = containerArgv(program, spec.command, spec.args);
     const logFd = openSync(join(logDir, `${spec.attempt}.log`), "a");
     let child: ChildProcess;
@@ -115,17 +171,21 @@ export class ProcessRuntime implements ContainerRuntime {
       closeSync(logFd);
     }
     const pid = child.pid!;
+    const procStart = readProcStat(pid)?.startTime ?? null;
     const handle: ContainerHandle = {
-      id: `${spec.podUid}/${spec.containerName}/${++containerCounter}`,
+      // pid and start time name one process for the whole boot: unique across kubelet restarts
+      id: `${spec.podUid}/${spec.containerName}/${pid}.${procStart ?? this.options.clock.wallMs()}`,
       podUid: spec.podUid,
       containerName: spec.containerName,
       pid,
       startedAtMs: this.options.clock.wallMs(),
     };
-    const pidFile = join(podDir, "pids", `${spec.containerName}.pid`);
+    const pidFile = this.pidFile(spec.podUid, spec.containerName);
     const running: RunningContainer = {
       handle,
       child,
+      adopted: null,
+      pollTimer: null,
       env,
       cwd,
       exit: null,
@@ -134,19 +194,43 @@ export class ProcessRuntime implements ContainerRuntime {
     };
     this.containers.set(handle.id, running);
     child.once("exit", (code, signal) => this.exited(running, code, signal));
-    await writeFile(pidFile, JSON.stringify({ pid, procStart: procStartOf(pid) }));
+    // without /proc there is no proving who a pid is later: such a container is not re-adopted
+    if (procStart !== null) {
+      const record: PidRecord = {
+        id: handle.id,
+        podUid: spec.podUid,
+        containerName: spec.containerName,
+        attempt: spec.attempt,
+        pid,
+        procStart,
+        bootId: bootId(),
+        startedAtMs: handle.startedAtMs,
+        podIP: spec.podIP ?? null,
+        image: spec.image,
+        argv,
+      };
+      // written whole or not at all: a torn pid file would orphan the container
+      await writeFile(`${pidFile}.tmp`, JSON.stringify(record));
+      await rename(`${pidFile}.tmp`, pidFile);
+    }
     this.options.logger.debug({ container: handle.id, pid, argv }, "container started");
     return handle;
   }
 
   private exited(running: RunningContainer, code: number | null, signal: string | null): void {
+    if (running.exit) return;
+    if (running.pollTimer !== null) this.options.clock.clearTimeout(running.pollTimer);
+    running.pollTimer = null;
     // the container's other processes die with its main process
     killGroup(running.handle.pid, "SIGKILL");
-    running.exit = {
-      exitCode: code ?? (signal ? 128 + signalNumber(signal) : 1),
-      signal,
-      finishedAtMs: this.options.clock.wallMs(),
-    };
+    const finishedAtMs = this.options.clock.wallMs();
+    running.exit = running.adopted
+      ? { exitCode: 137, signal: null, finishedAtMs, statusUnknown: true }
+      : {
+          exitCode: code ?? (signal ? 128 + signalNumber(signal) : 1),
+          signal,
+          finishedAtMs,
+        };
     unlink(running.pidFile).catch(() => {});
     const exit = running.exit;
     for (const listener of [...running.listeners]) listener(exit);
@@ -156,7 +240,7 @@ export class ProcessRuntime implements ContainerRuntime {
   onExit(handle: ContainerHandle, listener: (exit: ContainerExit) => void): () => void {
     const running = this.containers.get(handle.id);
     if (!running) {
-      listener({ exitCode: 137, signal: "SIGKILL", finishedAtMs: this.options.clock.wallMs() });
+      listener(this.forgottenExit());
       return () => {};
     }
     if (running.exit) {
@@ -200,10 +284,16 @@ export class ProcessRuntime implements ContainerRuntime {
   async logs(
     podUid: string,
     containerName: string,
-    options: { previous?: boolean; sinceByte?: number },
-  ): Promise<{ text: string; nextByte: number }> {
-    const files = await logFiles(this.logDir(podUid, containerName));
-    const file = options.previous ? files.at(-2) : files.at(-1);
+    options: { previous?: boolean; sinceByte?: number; attempt?: number },
+  ): Promise<{ text: string; nextByte: number; sizeBytes: number }> {
+    const dir = this.logDir(podUid, containerName);
+    const files = await logFiles(dir);
+    const file =
+      options.attempt !== undefined
+        ? files.find((f) => f === `${options.attempt}.log`)
+        : options.previous
+          ? files.at(-2)
+          : files.at(-1);
     if (file === undefined) {
       throw new Error(
         options.previous
@@ -211,14 +301,26 @@ export class ProcessRuntime implements ContainerRuntime {
           : `container "${containerName}" has no logs`,
       );
     }
-    const handle = await open(join(this.logDir(podUid, containerName), file), "r");
+    const handle = await open(join(dir, file), "r");
     try {
       const size = (await handle.stat()).size;
-      let start = Math.min(options.sinceByte ?? 0, size);
-      if (size - start > this.limits.maxLogReadBytes) start = size - this.limits.maxLogReadBytes;
-      const buffer = Buffer.alloc(size - start);
+      const max = this.limits.maxLogReadBytes;
+      // a follower reads forward from where it stopped; a whole read keeps the log's tail
+      const start =
+        options.sinceByte !== undefined
+          ? Math.min(Math.max(0, options.sinceByte), size)
+          : Math.max(0, size - max);
+      const end = Math.min(size, start + max);
+      const buffer = Buffer.alloc(end - start);
       await handle.read(buffer, 0, buffer.length, start);
-      return { text: buffer.toString("utf8"), nextByte: size };
+      const skip =
+        start > 0 && options.sinceByte === undefined ? leadingContinuationBytes(buffer) : 0;
+      const keep = end < size ? completeUtf8Length(buffer) : buffer.length;
+      return {
+        text: buffer.subarray(skip, keep).toString("utf8"),
+        nextByte: start + keep,
+        sizeBytes: size,
+      };
     } finally {
       await handle.close();
     }
@@ -248,6 +350,12 @@ export class ProcessRuntime implements ContainerRuntime {
   }
 
   async removePod(podUid: string): Promise<void> {
+    for (const [key, record] of this.recovered) {
+      if (record.podUid !== podUid) continue;
+      this.recovered.delete(key);
+      if (isSameProcess(record, readProcStat(record.pid), bootId()))
+        killGroup(record.pid, "SIGKILL");
+    }
     for (const [id, running] of this.containers) {
       if (running.handle.podUid !== podUid) continue;
       if (!running.exit) await this.stopContainer(running.handle, 0);
@@ -262,41 +370,172 @@ export class ProcessRuntime implements ContainerRuntime {
   }
 
   /**
-   * Kills every process group a previous kubelet left behind (pid files whose process still
-   * runs with the same start time); the pods' statecharts then start their containers afresh.
-   * Returns the pids killed.
+   * Reads every pid file a previous kubelet left: a process that is provably the one it started
+   * is kept for adoption; any other pid file is dropped — its process is gone, or the pid now
+   * names someone else's process, which is not ours to kill.
    */
-  async cleanupOrphans(): Promise<number[]> {
-    const killed: number[] = [];
+  async recoverContainers(): Promise<RecoveredPods> {
     const podsDir = join(this.options.rootDir, "pods");
-    const uids = await readdir(podsDir).catch(() => [] as string[]);
-    for (const uid of uids) {
+    const podUids = (await readdir(podsDir).catch(() => [] as string[])).filter(isPodUid);
+    const result: RecoveredPods = { containers: [], podUids };
+    for (const uid of podUids) {
       const pidsDir = join(podsDir, uid, "pids");
       for (const file of await readdir(pidsDir).catch(() => [] as string[])) {
-        try {
-          const { pid, procStart } = JSON.parse(await readFile(join(pidsDir, file), "utf8"));
-          if (typeof pid === "number" && procStartOf(pid) === procStart && procStart !== null) {
-            killGroup(pid, "SIGKILL");
-            killed.push(pid);
-          }
-        } catch {
-          // a torn pid file: nothing to kill
+        const path = join(pidsDir, file);
+        const record = parsePidRecord(await readFile(path, "utf8").catch(() => ""));
+        const ours =
+          record !== null &&
+          record.podUid === uid &&
+          file === `${record.containerName}.pid` &&
+          isSameProcess(record, readProcStat(record.pid), bootId());
+        if (!ours || record === null) {
+          await unlink(path).catch(() => {});
+          continue;
         }
-        await unlink(join(pidsDir, file)).catch(() => {});
+        this.recovered.set(`${uid}/${record.containerName}`, record);
+        result.containers.push({
+          podUid: uid,
+          containerName: record.containerName,
+          pid: record.pid,
+          podIP: record.podIP,
+        });
       }
     }
-    return killed;
+    return result;
   }
 
-  private async pruneLogs(logDir: string): Promise<void> {
-    const files = await logFiles(logDir);
-    // the new attempt's file is about to be added: keep one fewer
+  async adoptContainer(
+    spec: ContainerSpec,
+  ): Promise<{ handle: ContainerHandle; attempt: number } | null> {
+    const key = `${spec.podUid}/${spec.containerName}`;
+    const record = this.recovered.get(key);
+    if (record === undefined) return null;
+    this.recovered.delete(key);
+    const pidFile = this.pidFile(spec.podUid, spec.containerName);
+    if (!isSameProcess(record, readProcStat(record.pid), bootId())) {
+      await unlink(pidFile).catch(() => {}); // died since recovery: it is started afresh
+      return null;
+    }
+    const cwd = join(this.podDir(spec.podUid), spec.containerName);
+    const running: RunningContainer = {
+      handle: {
+        id: record.id,
+        podUid: record.podUid,
+        containerName: record.containerName,
+        pid: record.pid,
+        startedAtMs: record.startedAtMs,
+      },
+      child: null,
+      adopted: record,
+      pollTimer: null,
+      env: this.processEnv(spec, cwd),
+      cwd,
+      exit: null,
+      listeners: new Set(),
+      pidFile,
+    };
+    this.containers.set(record.id, running);
+    this.pollAdopted(running);
+    const program = resolveImage(spec.image);
+    const argv = program ? containerArgv(program, spec.command, spec.args) : [];
+    if (record.image !== spec.image || !sameArgv(record.argv, argv)) {
+      // ours, but not what the pod asks for now (Kubernetes restarts a container whose spec
+      // hash changed): it goes before its replacement starts
+      await this.stopContainer(running.handle, 0);
+      this.containers.delete(record.id);
+      return null;
+    }
+    this.options.logger.info({ container: record.id, pid: record.pid }, "container re-adopted");
+    return { handle: running.handle, attempt: record.attempt };
+  }
+
+  /** An adopted container's exit, noticed by polling: it is not our child to wait for. */
+  private pollAdopted(running: RunningContainer): void {
+    const record = running.adopted;
+    if (record === null) return;
+    const clock = this.options.clock;
+    const check = () => {
+      running.pollTimer = null;
+      if (running.exit) return;
+      if (!isSameProcess(record, readProcStat(record.pid), bootId())) {
+        this.exited(running, null, null);
+        return;
+      }
+      running.pollTimer = clock.setTimeout(check, this.limits.adoptedExitPollMs);
+    };
+    running.pollTimer = clock.setTimeout(check, this.limits.adoptedExitPollMs);
+  }
+
+  /** Stops polling adopted containers (a kubelet leaving its containers running). */
+  detach(): void {
+    for (const running of this.containers.values()) {
+      if (running.pollTimer !== null) this.options.clock.clearTimeout(running.pollTimer);
+      running.pollTimer = null;
+    }
+  }
+
+  private async pruneLogs(logDir: string, attempt: number): Promise<void> {
+    // the attempt's file is appended to (an attempt re-run after a kubelet restart keeps its log)
+    const files = (await logFiles(logDir)).filter((f) => f !== `${attempt}.log`);
     for (const file of files.slice(
       0,
       Math.max(0, files.length - this.limits.logFilesPerContainer + 1),
     ))
       await unlink(join(logDir, file)).catch(() => {});
   }
+}
+
+function isPodUid(name: string): boolean {
+  return /^[A-Za-z0-9-]+$/.test(name);
+}
+
+function sameArgv(a: string[], b: string[]): boolean {
+  return a.length === b.length && a.every((x, i) => x === b[i]);
+}
+
+/** A pid file's record, or null when it is torn or not one. */
+export function parsePidRecord(text: string): PidRecord | null {
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch {
+    return null;
+  }
+  if (typeof value !== "object" || value === null) return null;
+  const r = value as Record<string, unknown>;
+  const ok =
+    typeof r.id === "string" &&
+    typeof r.podUid === "string" &&
+    typeof r.containerName === "string" &&
+    typeof r.attempt === "number" &&
+    typeof r.pid === "number" &&
+    r.pid > 0 &&
+    typeof r.procStart === "string" &&
+    (typeof r.bootId === "string" || r.bootId === null) &&
+    typeof r.startedAtMs === "number" &&
+    (typeof r.podIP === "string" || r.podIP === null) &&
+    typeof r.image === "string" &&
+    Array.isArray(r.argv) &&
+    r.argv.every((a) => typeof a === "string");
+  return ok ? (r as unknown as PidRecord) : null;
+}
+
+/**
+ * Whether the process `observed` (read from /proc/<record.pid>/stat now) is the one the record
+ * describes: alive (not a zombie), started at the recorded tick of the same boot, and still the
+ * leader of its own process group (every container is started as one). A pid reused by another
+ * process fails on the start time.
+ */
+export function isSameProcess(
+  record: Pick<PidRecord, "pid" | "procStart" | "bootId">,
+  observed: ProcStat | null,
+  currentBootId: string | null,
+): boolean {
+  if (observed === null) return false;
+  if (observed.state === "Z" || observed.state === "X") return false;
+  if (record.bootId !== null && currentBootId !== null && record.bootId !== currentBootId)
+    return false;
+  return observed.startTime === record.procStart && observed.pgid === record.pid;
 }
 
 /** `<n>.log` files, oldest attempt first. */
@@ -327,15 +566,32 @@ export function isGroupAlive(pid: number): boolean {
   }
 }
 
-/** Field 22 of /proc/<pid>/stat (start time in clock ticks), or null. */
-function procStartOf(pid: number): string | null {
+/** State, process group and start time from /proc/<pid>/stat, or null when there is none. */
+export function readProcStat(pid: number): ProcStat | null {
   try {
     const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+    // the command name (field 2) may hold spaces and parentheses: fields resume after the last ")"
     const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-    return fields[19] ?? null;
+    const [state, , pgid] = fields;
+    const startTime = fields[19];
+    if (state === undefined || pgid === undefined || startTime === undefined) return null;
+    return { state, pgid: Number(pgid), startTime };
   } catch {
     return null;
   }
+}
+
+let cachedBootId: string | null | undefined;
+/** This boot's id (the start times in /proc count from boot). */
+function bootId(): string | null {
+  if (cachedBootId === undefined) {
+    try {
+      cachedBootId = readFileSync("/proc/sys/kernel/random/boot_id", "utf8").trim();
+    } catch {
+      cachedBootId = null;
+    }
+  }
+  return cachedBootId;
 }
 
 const SIGNALS: Record<string, number> = { SIGHUP: 1, SIGINT: 2, SIGKILL: 9, SIGTERM: 15 };

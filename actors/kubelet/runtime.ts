@@ -20,6 +20,11 @@ export interface ContainerSpec {
   ports: number[];
   /** Which attempt this is (the container's restartCount): names its log file. */
   attempt: number;
+  /**
+   * The pod's IP (what the CRI's pod sandbox holds): kept with the container so that a restarted
+   * kubelet that re-adopts it keeps the address the container listens on.
+   */
+  podIP?: string;
 }
 
 /** What the runtime hands back: opaque to the kubelet except for printing and pid files. */
@@ -36,6 +41,28 @@ export interface ContainerExit {
   /** The signal that ended it, if any (e.g. "SIGKILL"). */
   signal: string | null;
   finishedAtMs: number;
+  /**
+   * How it ended is not known: a re-adopted container is no longer the runtime's child, so its
+   * exit status cannot be read. Reported as Kubernetes reports a container it lost track of:
+   * terminated, exit code 137, reason ContainerStatusUnknown.
+   */
+  statusUnknown?: boolean;
+}
+
+/** A container a previous kubelet started that still runs (found at start, before adoption). */
+export interface RecoveredContainer {
+  podUid: string;
+  containerName: string;
+  pid: number;
+  podIP: string | null;
+}
+
+/** What a restarted kubelet's runtime found on disk. */
+export interface RecoveredPods {
+  /** Containers still running that passed the identity check. */
+  containers: RecoveredContainer[];
+  /** Every pod the runtime keeps files for (running containers or not). */
+  podUids: string[];
 }
 
 export type ContainerRuntimeStatus =
@@ -69,14 +96,32 @@ export interface ContainerRuntime {
   /** Calls `listener` once when the container exits (at once if it already has). */
   onExit(handle: ContainerHandle, listener: (exit: ContainerExit) => void): () => void;
   status(handle: ContainerHandle): ContainerRuntimeStatus;
-  /** The container's log (stdout and stderr interleaved); `previous` = the attempt before. */
+  /**
+   * The container's log (stdout and stderr interleaved): attempt `attempt`, else the latest one
+   * (`previous`: the one before). From `sinceByte` on, forward; without it, the end of the log.
+   * `sizeBytes`: the log's whole size then (a read may stop short of it).
+   */
   logs(
     podUid: string,
     containerName: string,
-    options: { previous?: boolean; sinceByte?: number },
-  ): Promise<{ text: string; nextByte: number }>;
+    options: { previous?: boolean; sinceByte?: number; attempt?: number },
+  ): Promise<{ text: string; nextByte: number; sizeBytes?: number }>;
   /** Runs `command` in the container's environment (an exec probe); exit code 0 = success. */
   exec(handle: ContainerHandle, command: string[], timeoutMs: number): Promise<number>;
-  /** Removes what the runtime kept for a pod (working dirs, logs). */
+  /** Removes what the runtime kept for a pod (working dirs, logs), killing what still runs. */
   removePod(podUid: string): Promise<void>;
+  /**
+   * At kubelet start: the containers a previous kubelet left running (only those that are
+   * provably the processes it started) and the pods it kept files for. Optional: a runtime
+   * whose containers die with the kubelet has nothing to recover.
+   */
+  recoverContainers?(): Promise<RecoveredPods>;
+  /**
+   * Re-attaches to the recovered container `spec` describes instead of starting it: its handle
+   * (same id and pid) and the attempt it is, or null when there is none to adopt (then the
+   * caller starts it). One recovered container is adopted at most once.
+   */
+  adoptContainer?(
+    spec: ContainerSpec,
+  ): Promise<{ handle: ContainerHandle; attempt: number } | null>;
 }

@@ -1,6 +1,12 @@
 import { readFileSync } from "node:fs";
 import type { Logger } from "pino";
+import type { PodLogRead } from "../../actors/apiserver/pod-logs.ts";
 import { ApiServer } from "../../actors/apiserver/server.ts";
+import {
+  KUBELET_ACTOR,
+  type KubeletLogsReply,
+  type KubeletLogsRequest,
+} from "../../actors/kubelet/kubelet.ts";
 import { ActorSystem } from "../../actors/system/actor-system.ts";
 import { type Clock, sleep } from "../../actors/system/clock.ts";
 import { echoMachine } from "../../actors/system/echo.ts";
@@ -17,7 +23,7 @@ import { WorkloadsRole } from "./workloads-role.ts";
 
 export type NodeRole = "server" | "agent";
 
-/** How long the API server waits for a kubelet's answer to pods/log. */
+/** How long the API server waits for a kubelet's answer to one pods/log read. */
 const POD_LOGS_TIMEOUT_MS = 5_000;
 
 /** How long a stopping node gives its kubelet, controllers and scheduler to wind down. */
@@ -207,15 +213,23 @@ export class NodeProcess {
       cache: server.watchCache,
       ready: () => this.readiness(),
       // pods/log: the kubelet on the pod's node answers over the mesh
-      podLogs: async (node, namespace, pod, container, previous) => {
-        const reply = await this.system.ask<{ text: string }>(
-          this.system.address("apiserver-logs"),
-          `${node}/kubelet`,
-          "kubelet.logs",
-          { namespace, pod, container, previous },
-          POD_LOGS_TIMEOUT_MS,
-        );
-        return reply.text;
+      podLogs: {
+        read: ({ node, ...request }: PodLogRead) =>
+          this.system.ask<KubeletLogsReply>(
+            this.system.address("apiserver-logs"),
+            `${node}/${KUBELET_ACTOR}`,
+            "kubelet.logs",
+            request satisfies KubeletLogsRequest,
+            POD_LOGS_TIMEOUT_MS,
+          ),
+        unfollow: (node: string, follower: string) => {
+          this.system.tell(
+            this.system.address("apiserver-logs"),
+            `${node}/${KUBELET_ACTOR}`,
+            "kubelet.logs.unfollow",
+            { follower },
+          );
+        },
       },
     });
     await this.apiServer.start();

@@ -1,7 +1,8 @@
 /**
  * kubectl's typed `create` subcommands (protobuf bodies), `scale`, `describe`, `get -o wide` on
- * every resource, delete with a cascade policy, and the watch and list edges: bookmarks, 410
- * after compaction, deletecollection with a label selector. A 3-server cluster.
+ * every resource, delete with a cascade policy (the API server's part: no controllers run
+ * here), and the watch and list edges: bookmarks, 410 after compaction, deletecollection with a
+ * label selector. A 3-server cluster.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { LocalCluster } from "../../support/local-cluster.ts";
@@ -99,26 +100,55 @@ describe("kubectl workloads and API edges", () => {
     }
   });
 
-  it("delete with --cascade=background|orphan|foreground is accepted", async () => {
-    for (const [cascade, name] of [
-      ["background", "a"],
-      ["orphan", "b"],
-      ["foreground", "c"],
-    ] as const) {
-      await kubectlOk(cluster, ["create", "configmap", `cascade-${name}`]);
+  it("delete --cascade without a garbage collector: background goes, orphan|foreground stay held by their finalizer", async () => {
+    // this cluster runs no controllers, so nothing processes the GC finalizers: the API server's
+    // part is all there is to see (kubectl-cascade.test.ts has the collector's)
+    const finalizerOf = { orphan: "orphan", foreground: "foregroundDeletion" } as const;
+    await kubectlOk(cluster, ["create", "configmap", "cascade-background"]);
+    expect(
+      await kubectlOk(cluster, [
+        "delete",
+        "configmap",
+        "cascade-background",
+        "--cascade=background",
+      ]),
+    ).toContain('configmap "cascade-background" deleted');
+    expect((await kubectl(cluster, ["get", "configmap", "cascade-background"])).code).not.toBe(0);
+    for (const cascade of ["orphan", "foreground"] as const) {
+      const name = `cascade-${cascade}`;
+      await kubectlOk(cluster, ["create", "configmap", name]);
       expect(
         await kubectlOk(cluster, [
           "delete",
           "configmap",
-          `cascade-${name}`,
+          name,
           `--cascade=${cascade}`,
+          "--wait=false",
         ]),
-      ).toContain(`configmap "cascade-${name}" deleted`);
+      ).toContain(`configmap "${name}" deleted`);
+      const held = JSON.parse(await kubectlOk(cluster, ["get", "configmap", name, "-o", "json"]));
+      expect(held.metadata.finalizers).toEqual([finalizerOf[cascade]]);
+      expect(held.metadata.deletionTimestamp).toBeTruthy();
     }
-    expect(await kubectlOk(cluster, ["delete", "deployment", "web", "--cascade=orphan"])).toContain(
-      "deleted",
-    );
-    expect((await kubectl(cluster, ["get", "deployment", "web"])).code).not.toBe(0);
+    expect(
+      await kubectlOk(cluster, ["delete", "deployment", "web", "--cascade=orphan", "--wait=false"]),
+    ).toContain("deleted");
+    // what the collector would do last: the finalizer goes, and with it the object
+    for (const [kind, name] of [
+      ["configmap", "cascade-orphan"],
+      ["configmap", "cascade-foreground"],
+      ["deployment", "web"],
+    ]) {
+      await kubectlOk(cluster, [
+        "patch",
+        kind as string,
+        name as string,
+        "--type=merge",
+        "-p",
+        '{"metadata":{"finalizers":null}}',
+      ]);
+      expect((await kubectl(cluster, ["get", kind as string, name as string])).code).not.toBe(0);
+    }
   });
 
   it("deletecollection with a label selector takes only the matching objects", async () => {

@@ -2,8 +2,9 @@
  * An in-memory API server for controller tests: get/list/create/update/delete/watch over
  * objects keyed by resource and namespace/name, with a global revision as resourceVersion,
  * optimistic concurrency (409 on a stale resourceVersion), generateName, uids, generation bumps
- * on spec changes, the status subresource, delete preconditions, and watches. Failures can be
- * injected per verb.
+ * on spec changes, the status subresource, delete preconditions, finalizers and propagation
+ * policies (the API server's own `planDeletion`, without graceful deletion: every kind is
+ * deleted at once or held by its finalizers), and watches. Failures can be injected per verb.
  */
 import { randomUUID } from "node:crypto";
 import { type JsonObject, jsonClone, jsonEqual } from "../../../actors/api/json.ts";
@@ -14,7 +15,12 @@ import type {
   ObjectList,
 } from "../../../actors/apiserver/api-client.ts";
 import { ApiError } from "../../../actors/apiserver/api-error.ts";
+import type { PropagationPolicy } from "../../../actors/apiserver/delete-options.ts";
 import type { ListRequest, WatchRequest } from "../../../actors/apiserver/internal-api.ts";
+import {
+  planDeletion,
+  shouldDeleteDuringUpdate,
+} from "../../../actors/apiserver/object-deletion.ts";
 import type { ApiWatchEvent } from "../../../actors/apiserver/watch-events.ts";
 
 type Meta = Record<string, unknown>;
@@ -25,6 +31,7 @@ interface Options {
   subresource?: string | null;
   preconditions?: { uid?: string; resourceVersion?: string };
   gracePeriodSeconds?: number;
+  propagationPolicy?: PropagationPolicy;
 }
 
 export class FakeApi {
@@ -108,7 +115,13 @@ export class FakeApi {
     else {
       next = { ...object, status: old.status ?? object.status } as JsonObject;
       const nm: Meta = { ...m };
-      for (const f of ["uid", "creationTimestamp", "generation", "deletionTimestamp"])
+      for (const f of [
+        "uid",
+        "creationTimestamp",
+        "generation",
+        "deletionTimestamp",
+        "deletionGracePeriodSeconds",
+      ])
         nm[f] = meta(old)[f];
       if (!jsonEqual(object.spec ?? null, old.spec ?? null))
         nm.generation = Number(meta(old).generation ?? 1) + 1;
@@ -117,10 +130,14 @@ export class FakeApi {
     }
     const nm = { ...meta(next), resourceVersion: String(++this.revision) };
     next = jsonClone({ ...next, metadata: nm } as JsonObject);
-    this.objects.set(k, next);
     this.writes.push(
       `update ${resource}${options.subresource ? `/${options.subresource}` : ""} ${name}`,
     );
+    if (shouldDeleteDuringUpdate(next, old)) {
+      this.remove(resource, k, old);
+      return jsonClone(next);
+    }
+    this.objects.set(k, next);
     this.emit(resource, { type: "MODIFIED", object: next });
     return jsonClone(next);
   }
@@ -130,14 +147,43 @@ export class FakeApi {
     const k = this.key(resource, options.namespace ?? "", name);
     const old = this.objects.get(k);
     if (!old) throw new ApiError(notFoundStatus({ group: "", resource }, name));
-    if (options.preconditions?.uid && options.preconditions.uid !== meta(old).uid)
+    const pre = options.preconditions ?? {};
+    if (
+      (pre.uid && pre.uid !== meta(old).uid) ||
+      (pre.resourceVersion && pre.resourceVersion !== meta(old).resourceVersion)
+    )
       throw new ApiError(conflictStatus({ group: "", resource }, name));
-    this.objects.delete(k);
     this.writes.push(`delete ${resource} ${name}`);
     this.deleteGracePeriods.push({ name, gracePeriodSeconds: options.gracePeriodSeconds });
+    const plan = planDeletion(
+      old,
+      {
+        preconditions: {},
+        dryRun: false,
+        ...(options.gracePeriodSeconds !== undefined
+          ? { gracePeriodSeconds: options.gracePeriodSeconds }
+          : {}),
+        ...(options.propagationPolicy ? { propagationPolicy: options.propagationPolicy } : {}),
+      },
+      { nowMs: 1_700_000_000_000 + this.revision * 1000, gracePeriodSeconds: null },
+    );
+    if (plan.kind === "pending") return jsonClone(old);
+    if (plan.kind === "update") {
+      const m = { ...meta(plan.object), resourceVersion: String(++this.revision) };
+      const held = jsonClone({ ...plan.object, metadata: m } as JsonObject);
+      this.objects.set(k, held);
+      this.emit(resource, { type: "MODIFIED", object: held });
+      return jsonClone(held);
+    }
+    this.remove(resource, k, old);
+    return jsonClone(old);
+  }
+
+  /** Drops the object and tells watchers, with its last state at a new revision. */
+  private remove(resource: string, k: string, old: JsonObject) {
+    this.objects.delete(k);
     const gone = { ...old, metadata: { ...meta(old), resourceVersion: String(++this.revision) } };
     this.emit(resource, { type: "DELETED", object: gone as JsonObject });
-    return jsonClone(old);
   }
 
   async watch(request: WatchRequest, handlers: ApiWatchHandlers): Promise<ApiWatchHandle> {

@@ -24,6 +24,8 @@ import { ManualClock } from "../../../actors/system/clock.ts";
 
 class FakeRuntime implements ContainerRuntime {
   started: ContainerSpec[] = [];
+  /** Containers a previous kubelet left running, by container name (adopted at most once). */
+  adoptable = new Map<string, { handle: ContainerHandle; attempt: number }>();
   stops: { handle: ContainerHandle; gracePeriodMs: number }[] = [];
   private next = 0;
   private readonly live = new Map<
@@ -44,6 +46,22 @@ class FakeRuntime implements ContainerRuntime {
     };
     this.live.set(handle.id, { handle, listeners: [] });
     return handle;
+  }
+  async adoptContainer(spec: ContainerSpec) {
+    const found = this.adoptable.get(spec.containerName);
+    if (!found) return null;
+    this.adoptable.delete(spec.containerName);
+    this.live.set(found.handle.id, { handle: found.handle, listeners: [] });
+    return found;
+  }
+  /** An adopted container's exit: seen by polling, its status unknown. */
+  vanish(name: string): void {
+    for (const [id, c] of this.live) {
+      if (c.handle.containerName !== name) continue;
+      this.live.delete(id);
+      for (const l of c.listeners)
+        l({ exitCode: 137, signal: null, finishedAtMs: this.clock.wallMs(), statusUnknown: true });
+    }
   }
   /** The container named `name` exits with `exitCode`. */
   exit(name: string, exitCode: number, signal: string | null = null): void {
@@ -95,9 +113,10 @@ const flush = async () => {
   for (let i = 0; i < 10; i++) await new Promise<void>((r) => setImmediate(r));
 };
 
-function setupPod(spec: JsonObject) {
+function setupPod(spec: JsonObject, status?: JsonObject, adopt?: (runtime: FakeRuntime) => void) {
   const clock = new ManualClock();
   const runtime = new FakeRuntime(clock);
+  adopt?.(runtime);
   const probes = new FakeProbes();
   const statuses: JsonObject[] = [];
   const deps: PodLifecycleDeps = {
@@ -115,7 +134,11 @@ function setupPod(spec: JsonObject) {
     prepare: async () => ({ podIP: "127.200.0.7", volumes: {} }),
     report: (s) => statuses.push(s),
   };
-  const pod: JsonObject = { metadata: { name: "p", namespace: "default", uid: "u-1" }, spec };
+  const pod: JsonObject = {
+    metadata: { name: "p", namespace: "default", uid: "u-1" },
+    spec,
+    ...(status ? { status } : {}),
+  };
   const actor = createActor(podLifecycleMachine, { input: { pod, deps }, clock }).start();
   const container = (i = 0) =>
     (statuses.at(-1)?.containerStatuses as JsonObject[] | undefined)?.[i] as
@@ -312,5 +335,96 @@ describe("pod statechart", () => {
     await flush();
     expect(actor.getSnapshot().status).toBe("done");
     expect(runtime.running("app")).toBe(false);
+  });
+
+  describe("after a kubelet restart", () => {
+    const reported = {
+      phase: "Running",
+      podIP: "127.200.0.7",
+      startTime: "2023-11-14T22:13:20Z",
+      containerStatuses: [
+        {
+          name: "app",
+          restartCount: 2,
+          state: { running: { startedAt: "2023-11-14T22:13:20Z" } },
+          lastState: { terminated: { exitCode: 1, reason: "Error" } },
+        },
+      ],
+    };
+    const leftRunning = (runtime: FakeRuntime) =>
+      runtime.adoptable.set("app", {
+        handle: {
+          id: "u-1/app/4242.99",
+          podUid: "u-1",
+          containerName: "app",
+          pid: 4242,
+          startedAtMs: 5,
+        },
+        attempt: 2,
+      });
+
+    it("re-adopts a running container: running at once, same container ID, restartCount unchanged, never started", async () => {
+      const { actor, runtime, statuses, container } = setupPod(one(), reported, leftRunning);
+      await flush();
+      expect(actor.getSnapshot().value).toBe("running");
+      expect(runtime.started).toHaveLength(0);
+      expect(container()?.restartCount).toBe(2);
+      expect(container()?.containerID).toBe("bosun://u-1/app/4242.99");
+      expect(container()?.state).toHaveProperty("running");
+      expect(container()?.lastState).toEqual(reported.containerStatuses[0]!.lastState);
+      expect(statuses.at(-1)?.startTime).toBe(reported.startTime);
+      // never reported Pending on the way (the pod was Running all along)
+      expect(statuses.every((s) => s.phase === "Running")).toBe(true);
+    });
+
+    it("an adopted container's exit is a lost container's (137, ContainerStatusUnknown); it restarts as the next attempt", async () => {
+      const { actor, runtime, clock, container } = setupPod(one(), reported, leftRunning);
+      await flush();
+      runtime.vanish("app");
+      await flush();
+      expect(actor.getSnapshot().value).toBe("backoff");
+      expect(container()?.lastState).toMatchObject({
+        terminated: { exitCode: 137, reason: "ContainerStatusUnknown" },
+      });
+      clock.advance(10_000);
+      await flush();
+      expect(runtime.started.map((s) => s.attempt)).toEqual([3]);
+      expect(container()?.restartCount).toBe(3);
+    });
+
+    it("a container that died while no kubelet ran restarts as the next attempt (restartCount carries over)", async () => {
+      const { actor, runtime, container } = setupPod(one(), reported);
+      await flush();
+      expect(actor.getSnapshot().value).toBe("running");
+      expect(runtime.started.map((s) => s.attempt)).toEqual([3]);
+      expect(container()?.restartCount).toBe(3);
+    });
+
+    it("a container that finished and will not restart is not run again", async () => {
+      const finished: JsonObject = {
+        phase: "Running",
+        containerStatuses: [
+          { name: "app", restartCount: 0, state: { running: {} }, lastState: {} },
+          {
+            name: "job",
+            restartCount: 0,
+            state: { terminated: { exitCode: 0, reason: "Completed" } },
+            lastState: {},
+          },
+        ],
+      };
+      const { runtime } = setupPod(
+        {
+          restartPolicy: "OnFailure",
+          containers: [
+            { name: "app", image: "bosun/pause" },
+            { name: "job", image: "bosun/sh" },
+          ],
+        },
+        finished,
+      );
+      await flush();
+      expect(runtime.started.map((s) => s.containerName)).toEqual(["app"]);
+    });
   });
 });

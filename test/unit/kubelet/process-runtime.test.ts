@@ -2,16 +2,22 @@
  * The process runtime with real processes under a ManualClock: a container is its own process
  * group with the pod env and cwd; stopping sends SIGTERM, and SIGKILL only when the grace
  * period (on the injected clock) runs out; logs keep the current and the previous attempt.
+ * After a kubelet restart a new runtime re-adopts what provably is the container it started,
+ * and leaves a recycled pid alone.
  */
-import { mkdtempSync, rmSync } from "node:fs";
+import { spawn } from "node:child_process";
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { pino } from "pino";
 import { afterAll, describe, expect, it } from "vitest";
 import {
   isGroupAlive,
+  isSameProcess,
   killGroup,
+  type PidRecord,
   ProcessRuntime,
+  readProcStat,
 } from "../../../actors/kubelet/process-runtime.ts";
 import { type ContainerSpec, ImagePullError } from "../../../actors/kubelet/runtime.ts";
 import { ManualClock } from "../../../actors/system/clock.ts";
@@ -82,5 +88,135 @@ describe("process runtime", () => {
     expect(exit.exitCode).toBe(137);
     await waitFor("the group to be gone", () => !isGroupAlive(handle.pid));
     expect((await runtime.logs("uid-1", "c", { previous: true })).text).toContain("127.200.0.9");
+  });
+});
+
+/** Alive and not a zombie (an unreaped dead process still answers kill 0). */
+const running = (pid: number) => {
+  const stat = readProcStat(pid);
+  return stat !== null && stat.state !== "Z" && stat.state !== "X";
+};
+
+describe("process runtime: re-adoption after a kubelet restart", () => {
+  const fresh = () =>
+    new ProcessRuntime({
+      rootDir: root,
+      clock,
+      logger: pino({ level: "silent" }),
+      limits: { adoptedExitPollMs: 100 },
+    });
+  const ticking = (uid: string, attempt: number) =>
+    spec(["while true; do echo tick; sleep 0.05; done"], {
+      podUid: uid,
+      attempt,
+      podIP: "127.200.0.9",
+    });
+
+  it("adopts the container a previous runtime started: same id, pid and attempt; its log goes on in the same file; its exit is noticed by polling", async () => {
+    const handle = await runtime.startContainer(ticking("uid-adopt", 3));
+    pids.push(handle.pid);
+    const restarted = fresh();
+    const recovered = await restarted.recoverContainers();
+    expect(recovered.podUids).toContain("uid-adopt");
+    expect(recovered.containers).toContainEqual({
+      podUid: "uid-adopt",
+      containerName: "c",
+      pid: handle.pid,
+      podIP: "127.200.0.9",
+    });
+    const adopted = await restarted.adoptContainer(ticking("uid-adopt", 0));
+    expect(adopted).toEqual({ handle, attempt: 3 });
+    expect(await restarted.adoptContainer(ticking("uid-adopt", 0))).toBeNull(); // once only
+    const before = await restarted.logs("uid-adopt", "c", { attempt: 3 });
+    await waitFor(
+      "the log to grow",
+      async () =>
+        (await restarted.logs("uid-adopt", "c", { attempt: 3 })).nextByte > before.nextByte,
+    );
+    expect(restarted.status(handle).state).toBe("running");
+
+    const exits: unknown[] = [];
+    restarted.onExit(handle, (e) => exits.push(e));
+    killGroup(handle.pid, "SIGKILL");
+    await waitFor("the process to die", () => !running(handle.pid));
+    clock.advance(100);
+    expect(exits).toEqual([
+      { exitCode: 137, signal: null, finishedAtMs: expect.any(Number), statusUnknown: true },
+    ]);
+  });
+
+  it("a recovered container whose pod is removed is killed with its files", async () => {
+    const handle = await runtime.startContainer(ticking("uid-orphan", 0));
+    pids.push(handle.pid);
+    const restarted = fresh();
+    await restarted.recoverContainers();
+    await restarted.removePod("uid-orphan");
+    await waitFor("the group to be gone", () => !running(handle.pid));
+    expect((await fresh().recoverContainers()).podUids).not.toContain("uid-orphan");
+  });
+
+  it("a container whose pod now asks for something else is killed, not adopted", async () => {
+    const handle = await runtime.startContainer(ticking("uid-changed", 0));
+    pids.push(handle.pid);
+    const restarted = fresh();
+    await restarted.recoverContainers();
+    const adoption = restarted.adoptContainer(spec(["sleep 100"], { podUid: "uid-changed" }));
+    let settled: unknown;
+    void adoption.then((a) => {
+      settled = a;
+    });
+    // the kill is seen by the (manual-clock) exit poll
+    await waitFor("the old container to be stopped", () => {
+      clock.advance(100);
+      return settled !== undefined;
+    });
+    expect(settled).toBeNull();
+    expect(running(handle.pid)).toBe(false);
+  });
+
+  describe("a pid is trusted only when it is provably the process we started", () => {
+    it("a recycled pid (another process, another start time) is neither adopted nor killed", async () => {
+      // someone else's process now holds the pid the pid file names
+      const stranger = spawn("sleep", ["30"], { detached: true, stdio: "ignore" });
+      const pid = stranger.pid!;
+      pids.push(pid);
+      const stat = readProcStat(pid)!;
+      const record: PidRecord = {
+        id: "uid-reuse/c/1.1",
+        podUid: "uid-reuse",
+        containerName: "c",
+        attempt: 0,
+        pid,
+        procStart: String(Number(stat.startTime) - 1000), // our container started earlier
+        bootId: readFileSync("/proc/sys/kernel/random/boot_id", "utf8").trim(),
+        startedAtMs: 1,
+        podIP: null,
+        image: "busybox",
+        argv: ["sleep", "30"],
+      };
+      const pidsDir = join(root, "pods", "uid-reuse", "pids");
+      mkdirSync(pidsDir, { recursive: true });
+      writeFileSync(join(pidsDir, "c.pid"), JSON.stringify(record));
+      const restarted = fresh();
+      const recovered = await restarted.recoverContainers();
+      expect(recovered.containers.filter((c) => c.podUid === "uid-reuse")).toEqual([]);
+      expect(
+        await restarted.adoptContainer(spec(["sleep 30"], { podUid: "uid-reuse" })),
+      ).toBeNull();
+      await restarted.removePod("uid-reuse");
+      expect(running(pid)).toBe(true); // not ours: left alone
+      killGroup(pid, "SIGKILL");
+    });
+
+    it("isSameProcess: start time, boot, group leadership and liveness must all match", () => {
+      const record = { pid: 100, procStart: "5000", bootId: "boot-a" };
+      const alive = { state: "S", pgid: 100, startTime: "5000" };
+      expect(isSameProcess(record, alive, "boot-a")).toBe(true);
+      expect(isSameProcess(record, { ...alive, startTime: "5001" }, "boot-a")).toBe(false); // reused
+      expect(isSameProcess(record, alive, "boot-b")).toBe(false); // rebooted: ticks start over
+      expect(isSameProcess(record, { ...alive, pgid: 1 }, "boot-a")).toBe(false); // not its group
+      expect(isSameProcess(record, { ...alive, state: "Z" }, "boot-a")).toBe(false); // dead
+      expect(isSameProcess(record, null, "boot-a")).toBe(false); // gone
+    });
   });
 });
