@@ -118,8 +118,6 @@ export function prepareUpdate(
     next = { ...old, status: typed.status ?? {} };
   } else {
     next = { ...typed };
-    if (hasStatusSubresource(r) && old.status !== undefined) next.status = old.status;
-    else if (hasStatusSubresource(r)) delete next.status;
     const meta = { ...asObject(typed.metadata) };
     for (const k of ["uid", "creationTimestamp", "generation"]) {
       if (oldMeta[k] !== undefined) meta[k] = oldMeta[k];
@@ -131,6 +129,9 @@ export function prepareUpdate(
       if (oldMeta[k] !== undefined) meta[k] = oldMeta[k];
     next.metadata = meta;
     next = applyDefaults(r.kind, next);
+    // after defaulting, which resets a new Pod's status: the main resource never writes status
+    if (hasStatusSubresource(r) && old.status !== undefined) next.status = old.status;
+    else if (hasStatusSubresource(r)) delete next.status;
     if (
       TRACKS_GENERATION.has(r.kind) &&
       !jsonEqual(next.spec ?? null, old.spec ?? null) &&
