@@ -97,6 +97,12 @@ export class Replica {
   private confState: ConfState;
   private soft: SoftState = { lead: null, role: "follower" };
   private lastSnapshotIndex: number;
+  /**
+   * This replica's extra entries before each snapshot, up to half the interval, drawn from its
+   * seed: replicas apply the same entries at about the same time, and snapshots taken by all of
+   * them at once would stall the whole cluster together instead of one member at a time.
+   */
+  private readonly snapshotStaggerEntries: number;
   private stopped = false;
   /** Snapshots received from a leader and installed (a follower that fell behind compaction). */
   snapshotsInstalled = 0;
@@ -112,6 +118,8 @@ export class Replica {
     this.reads = new ReadQueue(this.nodeId, clock, this.limits.maxPendingReads);
     this.confState = options.log.initialState().confState;
     this.lastSnapshotIndex = options.log.snapshot().metadata.index;
+    this.snapshotStaggerEntries =
+      (options.randomSeed >>> 0) % Math.max(1, Math.floor(this.limits.snapshotEveryEntries / 2));
     this.term = options.log.initialState().hardState.term;
   }
 
@@ -335,7 +343,8 @@ export class Replica {
   /** Every `snapshotEveryEntries` applied entries: snapshot the store, compact the log. */
   private async maybeSnapshot(): Promise<void> {
     const applied = this.options.store.appliedIndex;
-    if (applied - this.lastSnapshotIndex < this.limits.snapshotEveryEntries) return;
+    const interval = this.limits.snapshotEveryEntries + this.snapshotStaggerEntries;
+    if (applied - this.lastSnapshotIndex < interval) return;
     const snap = await this.options.store.snapshot();
     const parts: Uint8Array[] = [];
     for await (const chunk of snap.chunks) parts.push(chunk);
