@@ -293,7 +293,9 @@ export class ApiOperations implements InternalApiPort {
             if (out) send(out);
           }
         } else if (response.kind === "progress") {
+          // asked for by the bookmark tick below: everything up to the store's revision is read
           lastRevision = Math.max(lastRevision, response.header.revision);
+          if (request.allowWatchBookmarks) send(bookmarkEvent(apiVersion, r.kind, lastRevision));
         } else if (response.kind === "canceled") {
           fail(
             response.reason === "compacted"
@@ -310,7 +312,7 @@ export class ApiOperations implements InternalApiPort {
         const tick = () => {
           watch.timer = null;
           if (watch.ended) return;
-          send(bookmarkEvent(apiVersion, r.kind, lastRevision));
+          handle.requestProgress();
           watch.timer = clock.setTimeout(tick, this.bookmarkIntervalMs);
         };
         watch.timer = clock.setTimeout(tick, this.bookmarkIntervalMs);
