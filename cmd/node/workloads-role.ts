@@ -75,6 +75,8 @@ export class WorkloadsRole {
           identity: config.nodeId,
           onStartedLeading: () => {
             if (this.stopped) return;
+            // leadership changes are logged so that a bench or an operator can count them
+            logger.info({ component: "scheduler" }, "scheduler started leading");
             this.scheduler = startScheduler({
               system,
               api,
@@ -83,6 +85,7 @@ export class WorkloadsRole {
             });
           },
           onStoppedLeading: () => {
+            logger.info({ component: "scheduler" }, "scheduler stopped leading");
             this.scheduler?.stop();
             this.scheduler = null;
           },

@@ -3,6 +3,7 @@
  * 10,000 pods on 1,000 fake nodes, each decision assumed into the cache as the actor does.
  * No API, no binding I/O. Run: `npx tsx test/bench/scheduler.bench.ts [--nodes N] [--pods N]`.
  */
+import { pathToFileURL } from "node:url";
 import type { JsonObject } from "../../actors/api/json.ts";
 import { DEFAULT_PROFILE } from "../../actors/scheduler/default-profile.ts";
 import { schedulePod, seededRandom } from "../../actors/scheduler/framework.ts";
@@ -10,12 +11,6 @@ import { SchedulerCache } from "../../actors/scheduler/scheduler-cache.ts";
 import { SchedulingQueue } from "../../actors/scheduler/scheduling-queue.ts";
 import { SystemClock } from "../../actors/system/clock.ts";
 
-const arg = (name: string, fallback: number) => {
-  const i = process.argv.indexOf(name);
-  return i >= 0 ? Number(process.argv[i + 1]) : fallback;
-};
-const NODES = arg("--nodes", 1_000);
-const PODS = arg("--pods", 10_000);
 const clock = new SystemClock();
 
 function fakeNode(i: number): JsonObject {
@@ -75,12 +70,26 @@ function fakePod(i: number): JsonObject {
   };
 }
 
-function run(): void {
+export interface InProcessSchedulerFigures {
+  nodes: number;
+  pods: number;
+  bound: number;
+  unschedulable: number;
+  enqueueMs: number;
+  scheduleMs: number;
+  podsPerSecond: number;
+}
+
+/** Places `pods` pods on `nodes` fake nodes through the queue and the default profile. */
+export function inProcessSchedulerThroughput(
+  nodes = 1_000,
+  pods = 10_000,
+): InProcessSchedulerFigures {
   const cache = new SchedulerCache();
-  for (let i = 0; i < NODES; i++) cache.setNode(fakeNode(i));
+  for (let i = 0; i < nodes; i++) cache.setNode(fakeNode(i));
   const queue = new SchedulingQueue();
   const startMs = clock.nowMs();
-  for (let i = 0; i < PODS; i++) queue.add(fakePod(i), 0);
+  for (let i = 0; i < pods; i++) queue.add(fakePod(i), 0);
   const enqueuedMs = clock.nowMs();
   const random = seededRandom(1);
   let bound = 0;
@@ -98,16 +107,24 @@ function run(): void {
   }
   const endMs = clock.nowMs();
   const seconds = (endMs - enqueuedMs) / 1000;
-  const result = {
-    nodes: NODES,
-    pods: PODS,
+  return {
+    nodes,
+    pods,
     bound,
     unschedulable,
     enqueueMs: Math.round(enqueuedMs - startMs),
     scheduleMs: Math.round(endMs - enqueuedMs),
-    podsPerSecond: Math.round(PODS / seconds),
+    podsPerSecond: Math.round(pods / seconds),
   };
-  console.log(JSON.stringify(result));
 }
 
-run();
+// run as a script (not when another bench imports the function)
+if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
+  const arg = (name: string, fallback: number) => {
+    const i = process.argv.indexOf(name);
+    return i >= 0 ? Number(process.argv[i + 1]) : fallback;
+  };
+  console.log(
+    JSON.stringify(inProcessSchedulerThroughput(arg("--nodes", 1_000), arg("--pods", 10_000))),
+  );
+}

@@ -1,0 +1,1081 @@
+/**
+ * `npm run bench:workloads [-- --quick] [--only a,b,c] [--json FILE] …`: the workloads side of
+ * bosun measured as Kubernetes measures its own (the density test, scheduler_perf, kubemark),
+ * through the real API over HTTPS:
+ *
+ * (a) Pod startup latency: pods created at a steady rate (`--rate`, default 10/s, as the density
+ *     test does) on a 3-server cluster whose servers are nodes running real processes
+ *     (bosun/pause); latency from the create request to `status.phase: Running` seen on a watch.
+ *     Kubernetes' SLO: p99 ≤ 5 s; bosun's target: p99 ≤ 1 s.
+ * (b) Scheduler throughput: `--hollow-nodes` hollow nodes (`bosun hollow-nodes`) and
+ *     `--sched-pods` pods through the real API server and the cluster's own (Lease-elected)
+ *     scheduler. The pods are created while the bench holds the scheduler's Lease (no scheduler
+ *     runs), then the Lease is released: the elected scheduler starts with the whole backlog,
+ *     and binds (spec.nodeName on a watch) are counted from the first to the last. Target
+ *     ≥ 1,000 pods/s; kube-scheduler's CI floor is 680 pods/s. The in-process figure
+ *     (scheduler.bench.ts: queue + framework, no API) is printed beside it.
+ * (c) Failover: SIGKILL the server holding the kube-controller-manager Lease (odd rounds) or the
+ *     kube-scheduler Lease (even rounds), create a Deployment at once, and time the Leases'
+ *     takeover (holderIdentity changes) and the Deployment being acted on (ReplicaSet, Pod,
+ *     binding). The killed server is restarted between rounds.
+ *
+ * Every process the bench starts (clusters, the hollow nodes, the pods' processes) is stopped
+ * in `finally` and on SIGINT/SIGTERM. Figures go to bench-results/workloads.json.
+ */
+import { type ChildProcess, spawn } from "node:child_process";
+import { createWriteStream, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { Agent } from "node:https";
+import { cpus, loadavg } from "node:os";
+import { dirname, join } from "node:path";
+import { Command } from "commander";
+import {
+  DEFAULT_LEADER_ELECTION_TIMINGS,
+  microTime,
+} from "../../actors/controllers/leader-election.ts";
+import { HOLLOW_NODE_LABEL } from "../../actors/kubelet/hollow-nodes.ts";
+import { SystemClock, sleep } from "../../actors/system/clock.ts";
+import { BOSUN_TS } from "../../cmd/launcher.ts";
+import { type ApiObject, type Endpoint, HttpsApi, readCredentials } from "../support/https-api.ts";
+import { LocalCluster } from "../support/local-cluster.ts";
+import { waitFor } from "../support/wait.ts";
+import { inProcessSchedulerThroughput } from "./scheduler.bench.ts";
+import { summarize } from "./stats.ts";
+
+interface Options {
+  quick: boolean;
+  only: string;
+  pods?: string;
+  rate: string;
+  hollowNodes?: string;
+  schedPods?: string;
+  hollowLeaseRenewMs: string;
+  createConcurrency: string;
+  bindTimeoutS?: string;
+  failoverRounds?: string;
+  json: string;
+}
+
+/** Kubernetes' pod startup SLO (p99, stateless pods, image already present). */
+const STARTUP_SLO_P99_MS = 5_000;
+/** bosun's own target for pod startup p99. */
+const STARTUP_TARGET_P99_MS = 1_000;
+/** bosun's scheduler throughput target, and kube-scheduler's CI floor (scheduler_perf). */
+const SCHEDULER_TARGET_PODS_PER_S = 1_000;
+const SCHEDULER_CI_FLOOR_PODS_PER_S = 680;
+/** bosun's failover target (DESIGN §7: "well under a second"). */
+const FAILOVER_TARGET_MS = 1_000;
+
+/** While the bench holds the scheduler Lease it renews as often as a leader would. */
+const LEASE_HOLD_RENEW_MS = DEFAULT_LEADER_ELECTION_TIMINGS.renewIntervalMs;
+/** Long enough for the scheduler that held the Lease to notice and stop (renew deadline + slack). */
+const LEASE_HOLD_SETTLE_MS = DEFAULT_LEADER_ELECTION_TIMINGS.leaseDurationMs * 2;
+const BENCH_LEASE_HOLDER = "workloads-bench";
+const SCHEDULER_LEASE = "kube-scheduler";
+const CONTROLLER_MANAGER_LEASE = "kube-controller-manager";
+/** Per-pod allowance when waiting for a phase to finish (plus a floor). */
+const WAIT_PER_POD_MS = 100;
+const WAIT_FLOOR_MS = 60_000;
+/** How long a stopping hollow-nodes process gets before SIGKILL. */
+const HOLLOW_STOP_MS = 8_000;
+/** One failover round gives up after this. */
+const FAILOVER_ROUND_TIMEOUT_MS = 60_000;
+
+const clock = new SystemClock();
+const now = () => clock.nowMs();
+
+// ---- shared plumbing -------------------------------------------------------------------------
+
+/** Everything to stop, whatever happens. */
+class Cleanup {
+  private readonly clusters = new Set<LocalCluster>();
+  private readonly children = new Set<ChildProcess>();
+  private readonly streams = new Set<() => void>();
+
+  cluster(c: LocalCluster): LocalCluster {
+    this.clusters.add(c);
+    return c;
+  }
+  child(c: ChildProcess): ChildProcess {
+    this.children.add(c);
+    return c;
+  }
+  stream(stop: () => void): () => void {
+    this.streams.add(stop);
+    return stop;
+  }
+
+  async stopChild(child: ChildProcess): Promise<void> {
+    this.children.delete(child);
+    if (child.exitCode !== null || child.signalCode !== null) return;
+    const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()));
+    child.kill("SIGTERM");
+    const killed = await Promise.race([
+      exited.then(() => false),
+      sleep(clock, HOLLOW_STOP_MS).then(() => true),
+    ]);
+    if (killed) {
+      child.kill("SIGKILL");
+      await exited;
+    }
+  }
+
+  async stopCluster(c: LocalCluster): Promise<void> {
+    this.clusters.delete(c);
+    await c.stop();
+  }
+
+  async all(): Promise<void> {
+    for (const stop of this.streams) stop();
+    this.streams.clear();
+    await Promise.all([...this.children].map((c) => this.stopChild(c).catch(() => {})));
+    await Promise.all([...this.clusters].map((c) => this.stopCluster(c).catch(() => {})));
+  }
+}
+
+/** The API of a cluster over HTTPS, with the endpoint of each server by node id. */
+class ClusterApi {
+  readonly https: HttpsApi;
+  readonly watchAgent: Agent;
+
+  constructor(readonly cluster: LocalCluster) {
+    const creds = readCredentials(cluster.runDir);
+    this.https = new HttpsApi(creds, 64);
+    this.watchAgent = new Agent({ ca: creds.ca, keepAlive: true, maxSockets: Infinity });
+  }
+
+  endpointOf(nodeId: string): Endpoint {
+    const host = this.cluster.node(nodeId).host;
+    const ep = this.https.endpoints.find((e) => e.url.hostname === host);
+    if (!ep) throw new Error(`no API endpoint for ${nodeId}`);
+    return ep;
+  }
+
+  async call(
+    ep: Endpoint,
+    method: string,
+    path: string,
+    body?: unknown,
+  ): Promise<{ code: number; body: Record<string, unknown> }> {
+    return this.https.call(ep, method, path, body);
+  }
+
+  /** A call that must succeed: retried on transport errors and 5xx until `timeoutMs`. */
+  async must(
+    ep: Endpoint,
+    method: string,
+    path: string,
+    body: unknown,
+    ok: number[],
+    timeoutMs = 30_000,
+  ): Promise<Record<string, unknown>> {
+    return waitFor(
+      `${method} ${path}`,
+      async () => {
+        const r = await this.call(ep, method, path, body);
+        if (ok.includes(r.code)) return r.body;
+        if (r.code >= 500 || r.code === 429) return undefined;
+        throw new Error(`${method} ${path}: ${r.code} ${JSON.stringify(r.body).slice(0, 300)}`);
+      },
+      timeoutMs,
+      50,
+    );
+  }
+
+  async listVersion(ep: Endpoint, path: string): Promise<string> {
+    const body = await this.must(ep, "GET", path, undefined, [200]);
+    return String((body.metadata as { resourceVersion?: string }).resourceVersion ?? "");
+  }
+
+  /** A watch from the collection's current resourceVersion. */
+  async watch(
+    ep: Endpoint,
+    path: string,
+    cleanup: Cleanup,
+    onEvent: (type: string, object: ApiObject) => void,
+  ): Promise<() => void> {
+    const rv = await this.listVersion(ep, path);
+    const sep = path.includes("?") ? "&" : "?";
+    const stream = this.https.watch(
+      ep,
+      this.watchAgent,
+      `${path}${sep}watch=true&resourceVersion=${rv}`,
+      (e) => onEvent(e.type, e.object),
+    );
+    await stream.ready;
+    return cleanup.stream(stream.stop);
+  }
+
+  close(): void {
+    this.https.close();
+    this.watchAgent.destroy();
+  }
+}
+
+function nodeNameOf(o: ApiObject): string {
+  return String((o.spec as { nodeName?: string } | undefined)?.nodeName ?? "");
+}
+function phaseOf(o: ApiObject): string {
+  return String((o.status as { phase?: string } | undefined)?.phase ?? "");
+}
+
+async function ensureNamespace(api: ClusterApi, name: string): Promise<void> {
+  await api.must(
+    api.https.endpoint(0),
+    "POST",
+    "/api/v1/namespaces",
+    { metadata: { name } },
+    [201, 409],
+  );
+}
+
+async function waitForNodes(
+  api: ClusterApi,
+  what: string,
+  count: number,
+  selector: string,
+  timeoutMs: number,
+): Promise<void> {
+  const path = `/api/v1/nodes${selector ? `?labelSelector=${encodeURIComponent(selector)}` : ""}`;
+  await waitFor(
+    what,
+    async () => {
+      const r = await api.call(api.https.endpoint(0), "GET", path);
+      if (r.code !== 200) return false;
+      const ready = (r.body.items as ApiObject[]).filter((n) =>
+        ((n.status as { conditions?: { type: string; status: string }[] })?.conditions ?? []).some(
+          (c) => c.type === "Ready" && c.status === "True",
+        ),
+      );
+      return ready.length >= count;
+    },
+    timeoutMs,
+    500,
+  );
+}
+
+function load(): string {
+  return loadavg()
+    .map((l) => l.toFixed(2))
+    .join(" ");
+}
+
+/** Leaderships begun in a wall-clock window, counted from the servers' logs. */
+interface LeadershipStarts {
+  controllerManager: number;
+  scheduler: number;
+}
+
+/**
+ * Under load a leader can miss its renew deadline and step down, then win its own Lease back: a
+ * restart of the controllers or the scheduler (informers relisting) that no Lease field shows.
+ * The servers log every start; count them.
+ */
+function leadershipStarts(
+  cluster: LocalCluster,
+  fromWallMs: number,
+  toWallMs: number,
+): LeadershipStarts {
+  const starts: LeadershipStarts = { controllerManager: 0, scheduler: 0 };
+  for (const node of cluster.cluster.nodes) {
+    let text = "";
+    try {
+      text = readFileSync(node.logFile, "utf8");
+    } catch {
+      continue;
+    }
+    for (const line of text.split("\n")) {
+      const controllers = line.includes('"msg":"controllers started"');
+      const scheduler = line.includes('"msg":"scheduler started leading"');
+      if (!controllers && !scheduler) continue;
+      const time = Number(/"time":(\d+)/.exec(line)?.[1]);
+      if (!(time >= fromWallMs && time <= toWallMs)) continue;
+      if (controllers) starts.controllerManager++;
+      else starts.scheduler++;
+    }
+  }
+  return starts;
+}
+
+/** Runs `body` for each of `items` with at most `concurrency` at once. */
+async function pooled<T>(
+  items: T[],
+  concurrency: number,
+  body: (item: T, i: number) => Promise<void>,
+): Promise<void> {
+  let next = 0;
+  await Promise.all(
+    Array.from({ length: Math.min(concurrency, items.length) }, async () => {
+      for (let i = next++; i < items.length; i = next++) await body(items[i] as T, i);
+    }),
+  );
+}
+
+// ---- (a) pod startup latency -----------------------------------------------------------------
+
+interface StartupFigures {
+  pods: number;
+  ratePerSecond: number;
+  running: number;
+  createErrors: number;
+  createToBoundMs: ReturnType<typeof summarize>;
+  createToRunningMs: ReturnType<typeof summarize>;
+  sloP99Ms: number;
+  targetP99Ms: number;
+  leadershipStarts: LeadershipStarts;
+  load: string;
+}
+
+async function podStartup(
+  api: ClusterApi,
+  cleanup: Cleanup,
+  pods: number,
+  rate: number,
+): Promise<StartupFigures> {
+  const ns = "bench-startup";
+  const fromWallMs = clock.wallMs();
+  await ensureNamespace(api, ns);
+  const sent = new Map<string, number>();
+  const bound = new Map<string, number>();
+  const running = new Map<string, number>();
+  const collection = `/api/v1/namespaces/${ns}/pods`;
+  const stopWatch = await api.watch(api.https.endpoint(0), collection, cleanup, (type, pod) => {
+    const name = pod.metadata.name;
+    if (type !== "ADDED" && type !== "MODIFIED") return;
+    const t = now();
+    if (nodeNameOf(pod) && !bound.has(name)) bound.set(name, t);
+    if (phaseOf(pod) === "Running" && !running.has(name)) running.set(name, t);
+  });
+  let createErrors = 0;
+  const startMs = now();
+  const creates: Promise<void>[] = [];
+  for (let i = 0; i < pods; i++) {
+    const dueMs = startMs + (i * 1000) / rate;
+    if (dueMs > now()) await sleep(clock, dueMs - now());
+    const name = `startup-${i}`;
+    sent.set(name, now());
+    creates.push(
+      api.https
+        .call(api.https.endpoint(i), "POST", collection, {
+          metadata: { name, labels: { bench: "startup" } },
+          spec: {
+            terminationGracePeriodSeconds: 1,
+            containers: [
+              {
+                name: "pause",
+                image: "bosun/pause",
+                resources: { requests: { cpu: "10m", memory: "16Mi" } },
+              },
+            ],
+          },
+        })
+        .then(
+          (r) => {
+            if (r.code !== 201) createErrors++;
+          },
+          () => {
+            createErrors++;
+          },
+        ),
+    );
+  }
+  await Promise.all(creates);
+  await waitFor(
+    `${pods} pods Running`,
+    () => running.size >= pods - createErrors,
+    Math.max(WAIT_FLOOR_MS, pods * WAIT_PER_POD_MS),
+    50,
+  ).catch((error: Error) => console.log(`  (a) ${error.message}`));
+  stopWatch();
+  const latency = (seen: Map<string, number>) =>
+    [...seen].map(([name, t]) => t - (sent.get(name) ?? t));
+  const figures: StartupFigures = {
+    pods,
+    ratePerSecond: rate,
+    running: running.size,
+    createErrors,
+    createToBoundMs: summarize(latency(bound)),
+    createToRunningMs: summarize(latency(running)),
+    sloP99Ms: STARTUP_SLO_P99_MS,
+    targetP99Ms: STARTUP_TARGET_P99_MS,
+    leadershipStarts: leadershipStarts(api.cluster, fromWallMs, clock.wallMs()),
+    load: load(),
+  };
+  // the pods' processes go before the next part
+  await pooled([...sent.keys()], 10, async (name) => {
+    await api.https
+      .call(api.https.endpoint(0), "DELETE", `${collection}/${name}`, { gracePeriodSeconds: 1 })
+      .catch(() => undefined);
+  });
+  await waitFor(
+    "the startup pods to go",
+    async () => {
+      const r = await api.call(api.https.endpoint(0), "GET", collection);
+      return r.code === 200 && (r.body.items as unknown[]).length === 0;
+    },
+    60_000,
+    500,
+  ).catch(() => console.log("  (a) some startup pods were still terminating"));
+  return figures;
+}
+
+// ---- (b) scheduler throughput ----------------------------------------------------------------
+
+interface SchedulerFigures {
+  hollowNodes: number;
+  hollowLeaseRenewMs: number;
+  hollowRegisterMs: number;
+  pods: number;
+  createMs: number;
+  boundBeforeRelease: number;
+  bound: number;
+  running: number;
+  releaseToFirstBindMs: number;
+  firstToLastBindMs: number;
+  podsPerSecond: number;
+  podsPerSecondFromRelease: number;
+  /** Pods/s in each whole second from the first bind: how steady the rate was. */
+  perSecond: ReturnType<typeof summarize>;
+  releaseToAllRunningMs: number | null;
+  targetPodsPerSecond: number;
+  ciFloorPodsPerSecond: number;
+  /** From the release to the last bind. */
+  leadershipStarts: LeadershipStarts;
+  inProcess: ReturnType<typeof inProcessSchedulerThroughput>;
+  load: string;
+}
+
+/** Starts `bosun hollow-nodes` for the cluster; resolves with its registration time. */
+async function startHollowNodes(
+  cluster: LocalCluster,
+  cleanup: Cleanup,
+  count: number,
+  leaseRenewMs: number,
+): Promise<{ child: ChildProcess; registerMs: number }> {
+  const logFile = join(cluster.runDir, "logs", "hollow-nodes.log");
+  mkdirSync(dirname(logFile), { recursive: true });
+  const child = cleanup.child(
+    spawn(
+      process.execPath,
+      [
+        "--import",
+        "tsx",
+        BOSUN_TS,
+        "hollow-nodes",
+        "--run-dir",
+        cluster.runDir,
+        "--count",
+        String(count),
+        "--lease-renew-ms",
+        String(leaseRenewMs),
+      ],
+      { stdio: ["ignore", "pipe", "pipe"] },
+    ),
+  );
+  const log = createWriteStream(logFile);
+  child.stderr?.pipe(log);
+  const registered = new Promise<number>((resolve, reject) => {
+    let buffered = "";
+    child.stdout?.on("data", (d: Buffer) => {
+      log.write(d);
+      buffered += d.toString("utf8");
+      for (let nl = buffered.indexOf("\n"); nl >= 0; nl = buffered.indexOf("\n")) {
+        const line = buffered.slice(0, nl);
+        buffered = buffered.slice(nl + 1);
+        try {
+          const parsed = JSON.parse(line) as { registered?: number; registerMs?: number };
+          if (parsed.registered === count) resolve(parsed.registerMs ?? 0);
+        } catch {
+          // a log line
+        }
+      }
+    });
+    child.once("exit", (code) =>
+      reject(new Error(`hollow-nodes exited (${code}); see ${logFile}`)),
+    );
+  });
+  const registerMs = await Promise.race([
+    registered,
+    sleep(clock, Math.max(WAIT_FLOOR_MS, count * WAIT_PER_POD_MS)).then(() => {
+      throw new Error(`hollow nodes did not register in time; see ${logFile}`);
+    }),
+  ]);
+  return { child, registerMs };
+}
+
+/**
+ * Holds the scheduler's Lease as `workloads-bench` (renewed faster than candidates expire it),
+ * so no scheduler runs until `release()` clears the holder.
+ */
+async function holdSchedulerLease(api: ClusterApi): Promise<{ release: () => Promise<number> }> {
+  const ep = api.https.endpoint(0);
+  const path = `/apis/coordination.k8s.io/v1/namespaces/kube-system/leases/${SCHEDULER_LEASE}`;
+  const write = async (holder: string): Promise<boolean> => {
+    const r = await api.call(ep, "GET", path);
+    if (r.code !== 200) return false;
+    const spec = (r.body.spec ?? {}) as Record<string, unknown>;
+    const w = await api.call(ep, "PUT", path, {
+      ...r.body,
+      spec: {
+        ...spec,
+        holderIdentity: holder,
+        leaseDurationSeconds: 1,
+        renewTime: microTime(clock.wallMs()),
+      },
+    });
+    return w.code === 200;
+  };
+  await waitFor("the scheduler Lease to exist", () =>
+    api.call(ep, "GET", path).then((r) => r.code === 200),
+  );
+  await waitFor(
+    "the scheduler Lease in the bench's hands",
+    () => write(BENCH_LEASE_HOLDER),
+    30_000,
+    20,
+  );
+  let holding = true;
+  const renewing = (async () => {
+    while (holding) {
+      await sleep(clock, LEASE_HOLD_RENEW_MS);
+      if (holding) await write(BENCH_LEASE_HOLDER).catch(() => false);
+    }
+  })();
+  await sleep(clock, LEASE_HOLD_SETTLE_MS);
+  return {
+    release: async () => {
+      holding = false;
+      await renewing;
+      await waitFor("the scheduler Lease released", () => write(""), 30_000, 10);
+      return now();
+    },
+  };
+}
+
+async function schedulerThroughput(
+  cleanup: Cleanup,
+  o: {
+    hollowNodes: number;
+    pods: number;
+    leaseRenewMs: number;
+    createConcurrency: number;
+    /** Stop waiting for binds after this and measure what was bound. */
+    bindTimeoutMs: number | null;
+  },
+): Promise<Omit<SchedulerFigures, "inProcess">> {
+  const cluster = cleanup.cluster(await LocalCluster.start(3, [], true));
+  const api = new ClusterApi(cluster);
+  try {
+    await waitForNodes(api, "3 Ready servers", 3, "", 60_000);
+    console.log(`  (b) starting ${o.hollowNodes} hollow nodes (load ${load()})`);
+    const hollow = await startHollowNodes(cluster, cleanup, o.hollowNodes, o.leaseRenewMs);
+    await waitForNodes(
+      api,
+      `${o.hollowNodes} Ready hollow nodes`,
+      o.hollowNodes,
+      `${HOLLOW_NODE_LABEL}=true`,
+      120_000,
+    );
+    console.log(`  (b) ${o.hollowNodes} hollow nodes registered in ${hollow.registerMs} ms`);
+    const ns = "bench-scheduler";
+    await ensureNamespace(api, ns);
+    const lease = await holdSchedulerLease(api);
+
+    const collection = `/api/v1/namespaces/${ns}/pods`;
+    const names = Array.from({ length: o.pods }, (_, i) => `sched-${i}`);
+    const createStart = now();
+    let createErrors = 0;
+    await pooled(names, o.createConcurrency, async (name, i) => {
+      const body = {
+        metadata: { name, labels: { bench: "scheduler" } },
+        spec: {
+          nodeSelector: { [HOLLOW_NODE_LABEL]: "true" },
+          containers: [
+            {
+              name: "app",
+              image: "bosun/pause",
+              resources: { requests: { cpu: "100m", memory: "128Mi" } },
+            },
+          ],
+        },
+      };
+      const ok = await waitFor(
+        `create ${name}`,
+        async () => {
+          const r = await api.call(api.https.endpoint(i), "POST", collection, body);
+          return r.code === 201 || r.code === 409 ? true : r.code >= 500 ? undefined : false;
+        },
+        30_000,
+        50,
+      ).catch(() => false);
+      if (!ok) createErrors++;
+    });
+    const createMs = now() - createStart;
+    console.log(
+      `  (b) ${o.pods - createErrors} pods created in ${Math.round(createMs)} ms (load ${load()})`,
+    );
+
+    const bound = new Map<string, number>();
+    const running = new Map<string, number>();
+    let releasedAt = Number.POSITIVE_INFINITY;
+    let boundBeforeRelease = 0;
+    const stopWatch = await api.watch(api.https.endpoint(1), collection, cleanup, (type, pod) => {
+      if (type !== "ADDED" && type !== "MODIFIED") return;
+      const name = pod.metadata.name;
+      const t = now();
+      if (nodeNameOf(pod) && !bound.has(name)) {
+        bound.set(name, t);
+        if (t < releasedAt) boundBeforeRelease++;
+      }
+      if (phaseOf(pod) === "Running" && !running.has(name)) running.set(name, t);
+    });
+    releasedAt = await lease.release();
+    const releasedWallMs = clock.wallMs();
+    const expected = o.pods - createErrors;
+    const timeoutMs = o.bindTimeoutMs ?? Math.max(WAIT_FLOOR_MS, expected * WAIT_PER_POD_MS);
+    const allBound = await waitFor(
+      `${expected} pods bound`,
+      () => bound.size >= expected,
+      timeoutMs,
+      50,
+    ).catch((error: Error) => {
+      console.log(`  (b) ${error.message}: measuring the ${bound.size} bound so far`);
+      return false;
+    });
+    const boundTimes = [...bound.values()].sort((a, b) => a - b);
+    const firstBind = boundTimes[0] ?? Number.NaN;
+    const lastBind = boundTimes.at(-1) ?? Number.NaN;
+    const churn = leadershipStarts(
+      cluster,
+      releasedWallMs,
+      releasedWallMs + (lastBind - releasedAt),
+    );
+    let allRunning: number | null = null;
+    if (allBound) {
+      console.log(`  (b) ${bound.size} bound; waiting for the hollow kubelets to report Running`);
+      allRunning = await waitFor(
+        `${expected} pods Running`,
+        () => (running.size >= expected ? now() : undefined),
+        timeoutMs,
+        50,
+      ).catch(() => null);
+    }
+    stopWatch();
+
+    const bins = new Map<number, number>();
+    for (const t of boundTimes) {
+      const second = Math.floor((t - firstBind) / 1000);
+      bins.set(second, (bins.get(second) ?? 0) + 1);
+    }
+    const wholeSeconds = Math.floor((lastBind - firstBind) / 1000);
+    const perSecond = Array.from({ length: wholeSeconds }, (_, s) => bins.get(s) ?? 0);
+    await cleanup.stopChild(hollow.child);
+    return {
+      hollowNodes: o.hollowNodes,
+      hollowLeaseRenewMs: o.leaseRenewMs,
+      hollowRegisterMs: hollow.registerMs,
+      pods: o.pods,
+      createMs: Math.round(createMs),
+      boundBeforeRelease,
+      bound: bound.size,
+      running: running.size,
+      releaseToFirstBindMs: Math.round(firstBind - releasedAt),
+      firstToLastBindMs: Math.round(lastBind - firstBind),
+      podsPerSecond: lastBind > firstBind ? ((bound.size - 1) * 1000) / (lastBind - firstBind) : 0,
+      podsPerSecondFromRelease: (bound.size * 1000) / (lastBind - releasedAt),
+      perSecond: summarize(perSecond),
+      releaseToAllRunningMs: allRunning === null ? null : Math.round(allRunning - releasedAt),
+      targetPodsPerSecond: SCHEDULER_TARGET_PODS_PER_S,
+      ciFloorPodsPerSecond: SCHEDULER_CI_FLOOR_PODS_PER_S,
+      leadershipStarts: churn,
+      load: load(),
+    };
+  } finally {
+    api.close();
+    await cleanup.stopCluster(cluster);
+  }
+}
+
+// ---- (c) failover ----------------------------------------------------------------------------
+
+interface FailoverRound {
+  round: number;
+  victim: string;
+  killed: string[];
+  victimWasRaftLeader: boolean;
+  /** When the victim led Raft: ms until the survivors agreed on a new leader. */
+  raftLeaderMs: number | null;
+  /** Lease name → ms from the kill until another server held it (null: not seen in time). */
+  takeoverMs: Record<string, number | null>;
+  deploymentCreatedMs: number | null;
+  replicaSetMs: number | null;
+  podMs: number | null;
+  podBoundMs: number | null;
+  /** Leaderships begun from the kill until the round's measures were in (takeovers included). */
+  leadershipStarts: LeadershipStarts;
+}
+
+interface FailoverFigures {
+  rounds: FailoverRound[];
+  controllerManagerTakeoverMs: ReturnType<typeof summarize>;
+  schedulerTakeoverMs: ReturnType<typeof summarize>;
+  killToReplicaSetMs: ReturnType<typeof summarize>;
+  killToPodMs: ReturnType<typeof summarize>;
+  killToPodBoundMs: ReturnType<typeof summarize>;
+  killToRaftLeaderMs: ReturnType<typeof summarize>;
+  targetMs: number;
+  load: string;
+}
+
+async function leaseHolder(api: ClusterApi, ep: Endpoint, lease: string): Promise<string> {
+  const r = await api.call(
+    ep,
+    "GET",
+    `/apis/coordination.k8s.io/v1/namespaces/kube-system/leases/${lease}`,
+  );
+  return r.code === 200
+    ? String((r.body.spec as { holderIdentity?: string } | undefined)?.holderIdentity ?? "")
+    : "";
+}
+
+async function failover(
+  cluster: LocalCluster,
+  api: ClusterApi,
+  cleanup: Cleanup,
+  rounds: number,
+): Promise<FailoverFigures> {
+  const ns = "bench-failover";
+  await ensureNamespace(api, ns);
+  const ids = cluster.cluster.nodes.map((n) => n.id);
+  const results: FailoverRound[] = [];
+  for (let round = 1; round <= rounds; round++) {
+    // steady state: an agreed Raft leader, both Leases held by live servers
+    const raftLeader = await cluster.leader();
+    const holders = await waitFor(
+      "both Leases held",
+      async () => {
+        const ep = api.endpointOf(raftLeader);
+        const kcm = await leaseHolder(api, ep, CONTROLLER_MANAGER_LEASE);
+        const sched = await leaseHolder(api, ep, SCHEDULER_LEASE);
+        return ids.includes(kcm) && ids.includes(sched) ? { kcm, sched } : undefined;
+      },
+      60_000,
+      200,
+    );
+    const victim = round % 2 === 1 ? holders.kcm : holders.sched;
+    const survivor = ids.find((id) => id !== victim) as string;
+    const ep = api.endpointOf(survivor);
+    const killed = [CONTROLLER_MANAGER_LEASE, SCHEDULER_LEASE].filter(
+      (l) => (l === CONTROLLER_MANAGER_LEASE ? holders.kcm : holders.sched) === victim,
+    );
+    const deployment = `fo-${round}`;
+    const seen: { takeover: Map<string, number>; rs?: number; pod?: number; bound?: number } = {
+      takeover: new Map(),
+    };
+    const stops = [
+      await api.watch(
+        ep,
+        "/apis/coordination.k8s.io/v1/namespaces/kube-system/leases",
+        cleanup,
+        (_type, lease) => {
+          const holder = String(
+            (lease.spec as { holderIdentity?: string } | undefined)?.holderIdentity ?? "",
+          );
+          const name = lease.metadata.name;
+          if (killed.includes(name) && holder && holder !== victim && !seen.takeover.has(name))
+            seen.takeover.set(name, now());
+        },
+      ),
+      await api.watch(ep, `/apis/apps/v1/namespaces/${ns}/replicasets`, cleanup, (_t, rs) => {
+        if (rs.metadata.name.startsWith(`${deployment}-`)) seen.rs ??= now();
+      }),
+      await api.watch(ep, `/api/v1/namespaces/${ns}/pods`, cleanup, (_t, pod) => {
+        if (!pod.metadata.name.startsWith(`${deployment}-`)) return;
+        seen.pod ??= now();
+        if (nodeNameOf(pod)) seen.bound ??= now();
+      }),
+    ];
+    const killedAt = now();
+    const killedWallMs = clock.wallMs();
+    cluster.kill(victim);
+    const raftElected =
+      victim === raftLeader
+        ? cluster.leader([victim]).then(
+            () => now(),
+            () => null,
+          )
+        : Promise.resolve(null);
+    const created = await api
+      .must(
+        ep,
+        "POST",
+        `/apis/apps/v1/namespaces/${ns}/deployments`,
+        {
+          metadata: { name: deployment },
+          spec: {
+            replicas: 1,
+            selector: { matchLabels: { app: deployment } },
+            template: {
+              metadata: { labels: { app: deployment } },
+              spec: {
+                terminationGracePeriodSeconds: 1,
+                containers: [{ name: "pause", image: "bosun/pause" }],
+              },
+            },
+          },
+        },
+        [201],
+        FAILOVER_ROUND_TIMEOUT_MS,
+      )
+      .then(
+        () => now(),
+        () => null,
+      );
+    await waitFor(
+      `round ${round}: takeover and the deployment acted on`,
+      () => seen.takeover.size === killed.length && seen.bound !== undefined,
+      FAILOVER_ROUND_TIMEOUT_MS,
+      20,
+    ).catch((error: Error) => console.log(`  (c) ${error.message}`));
+    for (const stop of stops) stop();
+    const since = (t: number | undefined | null) =>
+      t === undefined || t === null ? null : Math.round(t - killedAt);
+    const result: FailoverRound = {
+      round,
+      victim,
+      killed,
+      victimWasRaftLeader: victim === raftLeader,
+      raftLeaderMs: since(await raftElected),
+      takeoverMs: Object.fromEntries(killed.map((l) => [l, since(seen.takeover.get(l))])),
+      deploymentCreatedMs: since(created),
+      replicaSetMs: since(seen.rs),
+      podMs: since(seen.pod),
+      podBoundMs: since(seen.bound),
+      leadershipStarts: leadershipStarts(cluster, killedWallMs, clock.wallMs()),
+    };
+    results.push(result);
+    const takeovers = Object.entries(result.takeoverMs)
+      .map(([lease, ms]) => `${lease} ${ms ?? "-"} ms`)
+      .join(", ");
+    const raft = result.victimWasRaftLeader
+      ? `, Raft leader: re-elected in ${result.raftLeaderMs ?? "-"} ms`
+      : "";
+    const churn = result.leadershipStarts;
+    console.log(
+      `  (c) round ${round}: killed ${victim} (${killed.join(", ")}${raft}) → ${takeovers}; ReplicaSet ${result.replicaSetMs ?? "-"} ms, pod bound ${result.podBoundMs ?? "-"} ms; leaderships begun: controller manager ${churn.controllerManager}, scheduler ${churn.scheduler}`,
+    );
+    await cluster.restart(victim);
+    await cluster.leader();
+  }
+  const pick = (f: (r: FailoverRound) => number | null) =>
+    summarize(results.map(f).filter((x): x is number => x !== null));
+  return {
+    rounds: results,
+    controllerManagerTakeoverMs: pick((r) => r.takeoverMs[CONTROLLER_MANAGER_LEASE] ?? null),
+    schedulerTakeoverMs: pick((r) => r.takeoverMs[SCHEDULER_LEASE] ?? null),
+    killToReplicaSetMs: pick((r) => r.replicaSetMs),
+    killToPodMs: pick((r) => r.podMs),
+    killToPodBoundMs: pick((r) => r.podBoundMs),
+    killToRaftLeaderMs: pick((r) => r.raftLeaderMs),
+    targetMs: FAILOVER_TARGET_MS,
+    load: load(),
+  };
+}
+
+// ---- report ----------------------------------------------------------------------------------
+
+function report(results: {
+  startup?: StartupFigures;
+  scheduler?: SchedulerFigures;
+  failover?: FailoverFigures;
+}): void {
+  const pad = (s: string, n: number) => s.padEnd(n);
+  const ms = (x: number | null | undefined) =>
+    x === null || x === undefined || !Number.isFinite(x) ? "-" : x.toFixed(0);
+  const rows: string[][] = [["part", "measure", "n", "p50", "p99", "max", "target"]];
+  const s = results.startup;
+  if (s) {
+    const verdict = (p99: number) =>
+      `p99 ≤ ${s.targetP99Ms} ms ${p99 <= s.targetP99Ms ? "ok" : "MISSED"}; SLO ${s.sloP99Ms} ms ${p99 <= s.sloP99Ms ? "ok" : "MISSED"}`;
+    rows.push([
+      "(a)",
+      `create → bound (ms), ${s.ratePerSecond}/s`,
+      String(s.createToBoundMs.n),
+      ms(s.createToBoundMs.p50),
+      ms(s.createToBoundMs.p99),
+      ms(s.createToBoundMs.max),
+      "",
+    ]);
+    rows.push([
+      "(a)",
+      `create → Running (ms), ${s.ratePerSecond}/s`,
+      `${s.createToRunningMs.n}/${s.pods}`,
+      ms(s.createToRunningMs.p50),
+      ms(s.createToRunningMs.p99),
+      ms(s.createToRunningMs.max),
+      verdict(s.createToRunningMs.p99),
+    ]);
+  }
+  const b = results.scheduler;
+  if (b) {
+    rows.push([
+      "(b)",
+      `binds/s via API, ${b.hollowNodes} hollow nodes`,
+      `${b.bound}/${b.pods}`,
+      b.podsPerSecond.toFixed(0),
+      "",
+      "",
+      `≥ ${b.targetPodsPerSecond} ${b.podsPerSecond >= b.targetPodsPerSecond ? "ok" : "MISSED"}; CI floor ${b.ciFloorPodsPerSecond} ${b.podsPerSecond >= b.ciFloorPodsPerSecond ? "ok" : "MISSED"}`,
+    ]);
+    rows.push([
+      "(b)",
+      "binds in each second (pods/s)",
+      String(b.perSecond.n),
+      ms(b.perSecond.p50),
+      "",
+      ms(b.perSecond.max),
+      "",
+    ]);
+    rows.push([
+      "(b)",
+      "in process (queue + framework)",
+      String(b.inProcess.bound),
+      String(b.inProcess.podsPerSecond),
+      "",
+      "",
+      `≥ ${b.targetPodsPerSecond} ${b.inProcess.podsPerSecond >= b.targetPodsPerSecond ? "ok" : "MISSED"}`,
+    ]);
+  }
+  const f = results.failover;
+  if (f) {
+    const line = (what: string, x: ReturnType<typeof summarize>) => [
+      "(c)",
+      what,
+      String(x.n),
+      ms(x.p50),
+      ms(x.p99),
+      ms(x.max),
+      x.n === 0 ? "" : `< ${f.targetMs} ms ${x.p99 < f.targetMs ? "ok" : "MISSED"}`,
+    ];
+    rows.push(line("kill → Raft leader (victim led)", f.killToRaftLeaderMs));
+    rows.push(line("kill → controller-manager Lease taken", f.controllerManagerTakeoverMs));
+    rows.push(line("kill → scheduler Lease taken", f.schedulerTakeoverMs));
+    rows.push(line("kill → new Deployment's ReplicaSet", f.killToReplicaSetMs));
+    rows.push(line("kill → its Pod created", f.killToPodMs));
+    rows.push(line("kill → its Pod bound", f.killToPodBoundMs));
+  }
+  const widths = rows[0]?.map((_, i) => Math.max(...rows.map((r) => (r[i] ?? "").length))) ?? [];
+  console.log("");
+  for (const r of rows) console.log(r.map((c, i) => pad(c, (widths[i] ?? 0) + 2)).join(""));
+  if (s)
+    console.log(
+      `\n(a) leaderships begun during the run (a stable cluster: 0): controller manager ${s.leadershipStarts.controllerManager}, scheduler ${s.leadershipStarts.scheduler}`,
+    );
+  if (b)
+    console.log(
+      `(b) leaderships begun from release to last bind (stable: 1 scheduler): controller manager ${b.leadershipStarts.controllerManager}, scheduler ${b.leadershipStarts.scheduler}`,
+    );
+  if (b)
+    console.log(
+      `\n(b) ${b.pods} pods created in ${b.createMs} ms with the scheduler Lease held (${b.boundBeforeRelease} bound early); release → first bind ${b.releaseToFirstBindMs} ms, first → last bind ${b.firstToLastBindMs} ms (${b.podsPerSecondFromRelease.toFixed(0)} pods/s from release); all Running ${b.releaseToAllRunningMs ?? "-"} ms after release`,
+    );
+}
+
+// ---- main ------------------------------------------------------------------------------------
+
+function int(value: string, flag: string, min: number): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < min) throw new Error(`${flag} must be an integer ≥ ${min}`);
+  return n;
+}
+
+async function main(o: Options): Promise<void> {
+  const parts = new Set(o.only.split(",").map((p) => p.trim()));
+  const pods = int(o.pods ?? (o.quick ? "20" : "100"), "--pods", 1);
+  const rate = Number(o.rate);
+  if (!(rate > 0)) throw new Error("--rate must be positive");
+  const hollowNodes = int(o.hollowNodes ?? (o.quick ? "100" : "1000"), "--hollow-nodes", 1);
+  const schedPods = int(o.schedPods ?? (o.quick ? "1000" : "10000"), "--sched-pods", 1);
+  const rounds = int(o.failoverRounds ?? (o.quick ? "2" : "6"), "--failover-rounds", 1);
+  console.log(
+    `bench:workloads${o.quick ? " (quick)" : ""} — parts ${[...parts].join(",")}; ${cpus().length} cpus, load ${load()}`,
+  );
+  const cleanup = new Cleanup();
+  const onSignal = () => {
+    cleanup.all().finally(() => process.exit(130));
+  };
+  process.once("SIGINT", onSignal);
+  process.once("SIGTERM", onSignal);
+  const results: {
+    startup?: StartupFigures;
+    scheduler?: SchedulerFigures;
+    failover?: FailoverFigures;
+  } = {};
+  try {
+    if (parts.has("a") || parts.has("c")) {
+      const cluster = cleanup.cluster(await LocalCluster.start(3, [], true));
+      const api = new ClusterApi(cluster);
+      try {
+        await waitForNodes(api, "3 Ready nodes", 3, "", 60_000);
+        if (parts.has("a")) {
+          console.log(`  (a) ${pods} pods at ${rate}/s on 3 real nodes (load ${load()})`);
+          results.startup = await podStartup(api, cleanup, pods, rate);
+        }
+        if (parts.has("c")) {
+          console.log(`  (c) ${rounds} failover rounds (load ${load()})`);
+          results.failover = await failover(cluster, api, cleanup, rounds);
+        }
+      } finally {
+        api.close();
+        await cleanup.stopCluster(cluster);
+      }
+    }
+    if (parts.has("b")) {
+      const viaApi = await schedulerThroughput(cleanup, {
+        hollowNodes,
+        pods: schedPods,
+        leaseRenewMs: int(o.hollowLeaseRenewMs, "--hollow-lease-renew-ms", 1),
+        createConcurrency: int(o.createConcurrency, "--create-concurrency", 1),
+        bindTimeoutMs: o.bindTimeoutS ? int(o.bindTimeoutS, "--bind-timeout-s", 1) * 1000 : null,
+      });
+      // after the cluster is gone, so that it has the machine to itself
+      results.scheduler = {
+        ...viaApi,
+        inProcess: inProcessSchedulerThroughput(hollowNodes, schedPods),
+      };
+    }
+  } finally {
+    await cleanup.all();
+    process.off("SIGINT", onSignal);
+    process.off("SIGTERM", onSignal);
+  }
+  report(results);
+  mkdirSync(dirname(o.json), { recursive: true });
+  writeFileSync(
+    o.json,
+    `${JSON.stringify({ quick: o.quick, cpus: cpus().length, ...results }, null, 2)}\n`,
+  );
+  console.log(`\nwrote ${o.json}`);
+}
+
+const program = new Command("bench:workloads")
+  .option("--quick", "small sizes: 20 pods, 100 hollow nodes, 1,000 pods, 2 rounds", false)
+  .option("--only <parts>", "which parts to run: a (startup), b (scheduler), c (failover)", "a,b,c")
+  .option("--pods <n>", "(a) pods to start (default 100; quick 20)")
+  .option("--rate <n>", "(a) pods created per second", "10")
+  .option("--hollow-nodes <n>", "(b) hollow nodes (default 1000; quick 100)")
+  .option("--sched-pods <n>", "(b) pods to schedule (default 10000; quick 1000)")
+  .option("--hollow-lease-renew-ms <ms>", "(b) the hollow nodes' Lease renew interval", "1000")
+  .option("--create-concurrency <n>", "(b) concurrent pod creates before measuring", "32")
+  .option(
+    "--bind-timeout-s <s>",
+    "(b) stop waiting for binds after this and measure those done (default: 0.1 s a pod)",
+  )
+  .option("--failover-rounds <n>", "(c) kills (default 6; quick 2)")
+  .option("--json <file>", "where to write the figures", "bench-results/workloads.json")
+  .action(async (o: Options) => {
+    await main(o);
+  });
+program.parseAsync(process.argv).catch((error: unknown) => {
+  console.error(error);
+  process.exit(1);
+});
