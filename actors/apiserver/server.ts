@@ -29,6 +29,7 @@ import {
 } from "../api/status.ts";
 import { ApiError } from "./api-error.ts";
 import { bearerToken, isPublicPath, tokenMatches } from "./authn.ts";
+import { toJson } from "./cache-index.ts";
 import {
   AGGREGATED_DISCOVERY_CONTENT_TYPE,
   aggregatedDiscovery,
@@ -82,7 +83,7 @@ function sendJson(
   body: unknown,
   contentType = "application/json",
 ): void {
-  const text = JSON.stringify(body);
+  const text = toJson(body);
   res.writeHead(code, { "content-type": contentType, "content-length": Buffer.byteLength(text) });
   res.end(text);
 }

@@ -5,7 +5,7 @@
  */
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { CacheIndex } from "../../../actors/apiserver/cache-index.ts";
+import { CacheIndex, toJson } from "../../../actors/apiserver/cache-index.ts";
 import { RevisionBarrier } from "../../../actors/apiserver/revision-barrier.ts";
 import { WatchCache } from "../../../actors/apiserver/watch-cache.ts";
 import { ManualClock } from "../../../actors/system/clock.ts";
@@ -61,6 +61,33 @@ describe("CacheIndex", () => {
         },
       ),
       { numRuns: 500 },
+    );
+  });
+
+  it("toJson: a list of cached objects reads back exactly as JSON.stringify would", () => {
+    fc.assert(
+      fc.property(
+        fc.array(fc.record({ name: fc.string(), n: fc.integer() }), { maxLength: 8 }),
+        fc.boolean(),
+        (objs, withMeta) => {
+          const index = new CacheIndex();
+          objs.forEach((o, i) => {
+            index.put(
+              `/registry/configmaps/a/${String(i).padStart(3, "0")}`,
+              value(o.name, o.n),
+              i + 1,
+            );
+          });
+          const page = index.page("/registry/configmaps/a/", 0);
+          const body = withMeta
+            ? { kind: "ConfigMapList", metadata: { resourceVersion: "9" }, items: page.items }
+            : { items: page.items };
+          expect(JSON.parse(toJson(body))).toEqual(JSON.parse(JSON.stringify(body)));
+          const one = page.items[0];
+          if (one) expect(toJson(one)).toBe(JSON.stringify(one));
+        },
+      ),
+      { numRuns: 200 },
     );
   });
 
