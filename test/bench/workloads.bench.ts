@@ -19,8 +19,16 @@
  *     takeover (holderIdentity changes) and the Deployment being acted on (ReplicaSet, Pod,
  *     binding). The killed server is restarted between rounds.
  *
+ * Beside each figure: how many leaderships the controller manager and the scheduler began in
+ * the window (from the servers' logs) — under load a leader that misses its renew deadline steps
+ * down and starts again, relisting everything, which no Lease field shows. During (b) the bench
+ * compacts the store's history every `--compact-every-s`, as kube-apiserver does and bosun's
+ * API server does not yet (without it, 1,000 hollow nodes' Lease writes push a store snapshot
+ * past its size limit within minutes and the servers stop).
+ *
  * Every process the bench starts (clusters, the hollow nodes, the pods' processes) is stopped
- * in `finally` and on SIGINT/SIGTERM. Figures go to bench-results/workloads.json.
+ * in `finally` and on SIGINT/SIGTERM; a server that dies on its own fails the part at once.
+ * Figures (partial ones too, after a failure) go to bench-results/workloads.json.
  */
 import { type ChildProcess, spawn } from "node:child_process";
 import { createWriteStream, mkdirSync, readFileSync, writeFileSync } from "node:fs";
@@ -34,7 +42,7 @@ import {
 } from "../../actors/controllers/leader-election.ts";
 import { HOLLOW_NODE_LABEL } from "../../actors/kubelet/hollow-nodes.ts";
 import { SystemClock, sleep } from "../../actors/system/clock.ts";
-import { BOSUN_TS } from "../../cmd/launcher.ts";
+import { BOSUN_TS, isBosunNode } from "../../cmd/launcher.ts";
 import { type ApiObject, type Endpoint, HttpsApi, readCredentials } from "../support/https-api.ts";
 import { LocalCluster } from "../support/local-cluster.ts";
 import { waitFor } from "../support/wait.ts";
@@ -51,6 +59,7 @@ interface Options {
   hollowLeaseRenewMs: string;
   createConcurrency: string;
   bindTimeoutS?: string;
+  compactEveryS: string;
   failoverRounds?: string;
   json: string;
 }
@@ -75,6 +84,11 @@ const CONTROLLER_MANAGER_LEASE = "kube-controller-manager";
 /** Per-pod allowance when waiting for a phase to finish (plus a floor). */
 const WAIT_PER_POD_MS = 100;
 const WAIT_FLOOR_MS = 60_000;
+/** How often a wait looks again. */
+const WAIT_POLL_MS = 50;
+/** A pod create is retried (5xx, no answer) for this long, then the part fails. */
+const CREATE_RETRY_MS = 30_000;
+const CREATE_RETRY_PAUSE_MS = 50;
 /** How long a stopping hollow-nodes process gets before SIGKILL. */
 const HOLLOW_STOP_MS = 8_000;
 /** One failover round gives up after this. */
@@ -296,18 +310,102 @@ function leadershipStarts(
   return starts;
 }
 
-/** Runs `body` for each of `items` with at most `concurrency` at once. */
+/**
+ * Runs `body` for each of `items` with at most `concurrency` at once; after a failure no new
+ * item starts, and the first error is thrown.
+ */
 async function pooled<T>(
   items: T[],
   concurrency: number,
   body: (item: T, i: number) => Promise<void>,
 ): Promise<void> {
   let next = 0;
+  let failed = false;
   await Promise.all(
     Array.from({ length: Math.min(concurrency, items.length) }, async () => {
-      for (let i = next++; i < items.length; i = next++) await body(items[i] as T, i);
+      for (let i = next++; i < items.length && !failed; i = next++) {
+        try {
+          await body(items[i] as T, i);
+        } catch (error) {
+          failed = true;
+          throw error;
+        }
+      }
     }),
   );
+}
+
+/** Like waitFor, but `alive` throws straight through (a dead cluster is not worth waiting on). */
+async function waitWhileAlive<T>(
+  what: string,
+  alive: () => void,
+  probe: () => T | undefined | false,
+  timeoutMs: number,
+): Promise<T> {
+  const deadline = now() + timeoutMs;
+  for (;;) {
+    alive();
+    const value = probe();
+    if (value !== undefined && value !== false) return value;
+    if (now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    await sleep(clock, WAIT_POLL_MS);
+  }
+}
+
+/**
+ * Throws when a server of the cluster has stopped that the bench did not kill, quoting its last
+ * fatal log line: a dead cluster ends the part at once instead of timing out pod by pod.
+ */
+function assertServersAlive(cluster: LocalCluster, killedByUs: ReadonlySet<string>): void {
+  for (const node of cluster.cluster.nodes) {
+    if (killedByUs.has(node.id) || (node.pid !== null && isBosunNode(node.pid))) continue;
+    let fatal = "";
+    try {
+      const lines = readFileSync(node.logFile, "utf8").split("\n");
+      fatal = lines.filter((l) => l.includes('"level":60')).at(-1) ?? lines.at(-2) ?? "";
+    } catch {
+      // no log
+    }
+    const message = /"error":"([^"]*)"/.exec(fatal)?.[1] ?? fatal.slice(0, 300);
+    throw new Error(`server ${node.id} stopped during the run: ${message}`);
+  }
+}
+
+/**
+ * kube-apiserver compacts etcd's history every 5 minutes; bosun's API server does not compact
+ * the store yet, and a 1,000-node cluster writes enough history in minutes to push a store
+ * snapshot past its limit, which stops the servers. While a part runs, this compacts the store
+ * every `periodMs` to the revision it saw one period earlier, as kube-apiserver would.
+ */
+async function startCompactor(
+  cluster: LocalCluster,
+  api: ClusterApi,
+  periodMs: number,
+): Promise<{ compactions: () => number; stop: () => void }> {
+  const client = cluster.client ?? (await cluster.connectClient());
+  const store = client.storeClient();
+  let compactions = 0;
+  let stopped = false;
+  let previous = 0;
+  const revision = async () =>
+    Number(await api.listVersion(api.https.endpoint(0), "/api/v1/namespaces/default/configmaps"));
+  void (async () => {
+    while (!stopped) {
+      await sleep(clock, periodMs);
+      if (stopped) return;
+      try {
+        const current = await revision();
+        if (previous > 0) {
+          await store.write({ op: "compact", revision: previous });
+          compactions++;
+        }
+        previous = current;
+      } catch {
+        // a busy or electing store: the next period tries again
+      }
+    }
+  })();
+  return { compactions: () => compactions, stop: () => (stopped = true) };
 }
 
 // ---- (a) pod startup latency -----------------------------------------------------------------
@@ -440,6 +538,8 @@ interface SchedulerFigures {
   ciFloorPodsPerSecond: number;
   /** From the release to the last bind. */
   leadershipStarts: LeadershipStarts;
+  compactEveryMs: number;
+  compactions: number;
   inProcess: ReturnType<typeof inProcessSchedulerThroughput>;
   load: string;
 }
@@ -560,10 +660,15 @@ async function schedulerThroughput(
     createConcurrency: number;
     /** Stop waiting for binds after this and measure what was bound. */
     bindTimeoutMs: number | null;
+    /** 0: no compaction. */
+    compactEveryMs: number;
   },
 ): Promise<Omit<SchedulerFigures, "inProcess">> {
   const cluster = cleanup.cluster(await LocalCluster.start(3, [], true));
   const api = new ClusterApi(cluster);
+  const alive = () => assertServersAlive(cluster, new Set());
+  const compactor =
+    o.compactEveryMs > 0 ? await startCompactor(cluster, api, o.compactEveryMs) : null;
   try {
     await waitForNodes(api, "3 Ready servers", 3, "", 60_000);
     console.log(`  (b) starting ${o.hollowNodes} hollow nodes (load ${load()})`);
@@ -583,7 +688,6 @@ async function schedulerThroughput(
     const collection = `/api/v1/namespaces/${ns}/pods`;
     const names = Array.from({ length: o.pods }, (_, i) => `sched-${i}`);
     const createStart = now();
-    let createErrors = 0;
     await pooled(names, o.createConcurrency, async (name, i) => {
       const body = {
         metadata: { name, labels: { bench: "scheduler" } },
@@ -598,21 +702,20 @@ async function schedulerThroughput(
           ],
         },
       };
-      const ok = await waitFor(
-        `create ${name}`,
-        async () => {
-          const r = await api.call(api.https.endpoint(i), "POST", collection, body);
-          return r.code === 201 || r.code === 409 ? true : r.code >= 500 ? undefined : false;
-        },
-        30_000,
-        50,
-      ).catch(() => false);
-      if (!ok) createErrors++;
+      const deadline = now() + CREATE_RETRY_MS;
+      for (;;) {
+        alive();
+        const r = await api.call(api.https.endpoint(i), "POST", collection, body).catch(() => null);
+        if (r && (r.code === 201 || r.code === 409)) return;
+        if (r && r.code < 500 && r.code !== 429)
+          throw new Error(`create ${name}: ${r.code} ${JSON.stringify(r.body).slice(0, 200)}`);
+        if (now() > deadline)
+          throw new Error(`create ${name}: no success in ${CREATE_RETRY_MS} ms`);
+        await sleep(clock, CREATE_RETRY_PAUSE_MS);
+      }
     });
     const createMs = now() - createStart;
-    console.log(
-      `  (b) ${o.pods - createErrors} pods created in ${Math.round(createMs)} ms (load ${load()})`,
-    );
+    console.log(`  (b) ${o.pods} pods created in ${Math.round(createMs)} ms (load ${load()})`);
 
     const bound = new Map<string, number>();
     const running = new Map<string, number>();
@@ -630,14 +733,15 @@ async function schedulerThroughput(
     });
     releasedAt = await lease.release();
     const releasedWallMs = clock.wallMs();
-    const expected = o.pods - createErrors;
+    const expected = o.pods;
     const timeoutMs = o.bindTimeoutMs ?? Math.max(WAIT_FLOOR_MS, expected * WAIT_PER_POD_MS);
-    const allBound = await waitFor(
+    const allBound = await waitWhileAlive(
       `${expected} pods bound`,
+      alive,
       () => bound.size >= expected,
       timeoutMs,
-      50,
     ).catch((error: Error) => {
+      if (error.message.includes("stopped during the run")) throw error;
       console.log(`  (b) ${error.message}: measuring the ${bound.size} bound so far`);
       return false;
     });
@@ -652,14 +756,18 @@ async function schedulerThroughput(
     let allRunning: number | null = null;
     if (allBound) {
       console.log(`  (b) ${bound.size} bound; waiting for the hollow kubelets to report Running`);
-      allRunning = await waitFor(
+      allRunning = await waitWhileAlive(
         `${expected} pods Running`,
+        alive,
         () => (running.size >= expected ? now() : undefined),
         timeoutMs,
-        50,
-      ).catch(() => null);
+      ).catch((error: Error) => {
+        if (error.message.includes("stopped during the run")) throw error;
+        return null;
+      });
     }
     stopWatch();
+    alive();
 
     const bins = new Map<number, number>();
     for (const t of boundTimes) {
@@ -687,9 +795,12 @@ async function schedulerThroughput(
       targetPodsPerSecond: SCHEDULER_TARGET_PODS_PER_S,
       ciFloorPodsPerSecond: SCHEDULER_CI_FLOOR_PODS_PER_S,
       leadershipStarts: churn,
+      compactEveryMs: o.compactEveryMs,
+      compactions: compactor?.compactions() ?? 0,
       load: load(),
     };
   } finally {
+    compactor?.stop();
     api.close();
     await cleanup.stopCluster(cluster);
   }
@@ -883,11 +994,13 @@ async function failover(
 
 // ---- report ----------------------------------------------------------------------------------
 
-function report(results: {
+interface Results {
   startup?: StartupFigures;
   scheduler?: SchedulerFigures;
   failover?: FailoverFigures;
-}): void {
+}
+
+function report(results: Results): void {
   const pad = (s: string, n: number) => s.padEnd(n);
   const ms = (x: number | null | undefined) =>
     x === null || x === undefined || !Number.isFinite(x) ? "-" : x.toFixed(0);
@@ -972,7 +1085,7 @@ function report(results: {
     );
   if (b)
     console.log(
-      `(b) leaderships begun from release to last bind (stable: 1 scheduler): controller manager ${b.leadershipStarts.controllerManager}, scheduler ${b.leadershipStarts.scheduler}`,
+      `(b) leaderships begun from release to last bind (stable: 1 scheduler): controller manager ${b.leadershipStarts.controllerManager}, scheduler ${b.leadershipStarts.scheduler}; the bench compacted the store ${b.compactions} times (every ${b.compactEveryMs / 1000} s)`,
     );
   if (b)
     console.log(
@@ -1000,16 +1113,26 @@ async function main(o: Options): Promise<void> {
     `bench:workloads${o.quick ? " (quick)" : ""} — parts ${[...parts].join(",")}; ${cpus().length} cpus, load ${load()}`,
   );
   const cleanup = new Cleanup();
+  const results: Results = {};
+  const finish = (failure: unknown) => {
+    report(results);
+    mkdirSync(dirname(o.json), { recursive: true });
+    const failed = failure === null ? {} : { failure: String(failure) };
+    writeFileSync(
+      o.json,
+      `${JSON.stringify({ quick: o.quick, cpus: cpus().length, ...failed, ...results }, null, 2)}\n`,
+    );
+    console.log(`\nwrote ${o.json}${failure === null ? "" : " (partial: the run failed)"}`);
+  };
   const onSignal = () => {
-    cleanup.all().finally(() => process.exit(130));
+    cleanup.all().finally(() => {
+      finish("interrupted");
+      process.exit(130);
+    });
   };
   process.once("SIGINT", onSignal);
   process.once("SIGTERM", onSignal);
-  const results: {
-    startup?: StartupFigures;
-    scheduler?: SchedulerFigures;
-    failover?: FailoverFigures;
-  } = {};
+  let failure: unknown = null;
   try {
     if (parts.has("a") || parts.has("c")) {
       const cluster = cleanup.cluster(await LocalCluster.start(3, [], true));
@@ -1036,6 +1159,7 @@ async function main(o: Options): Promise<void> {
         leaseRenewMs: int(o.hollowLeaseRenewMs, "--hollow-lease-renew-ms", 1),
         createConcurrency: int(o.createConcurrency, "--create-concurrency", 1),
         bindTimeoutMs: o.bindTimeoutS ? int(o.bindTimeoutS, "--bind-timeout-s", 1) * 1000 : null,
+        compactEveryMs: int(o.compactEveryS, "--compact-every-s", 0) * 1000,
       });
       // after the cluster is gone, so that it has the machine to itself
       results.scheduler = {
@@ -1043,18 +1167,16 @@ async function main(o: Options): Promise<void> {
         inProcess: inProcessSchedulerThroughput(hollowNodes, schedPods),
       };
     }
+  } catch (error) {
+    failure = error;
+    console.log(`\nFAILED: ${(error as Error).message ?? String(error)}`);
   } finally {
     await cleanup.all();
     process.off("SIGINT", onSignal);
     process.off("SIGTERM", onSignal);
   }
-  report(results);
-  mkdirSync(dirname(o.json), { recursive: true });
-  writeFileSync(
-    o.json,
-    `${JSON.stringify({ quick: o.quick, cpus: cpus().length, ...results }, null, 2)}\n`,
-  );
-  console.log(`\nwrote ${o.json}`);
+  finish(failure);
+  if (failure !== null) process.exitCode = 1;
 }
 
 const program = new Command("bench:workloads")
@@ -1069,6 +1191,11 @@ const program = new Command("bench:workloads")
   .option(
     "--bind-timeout-s <s>",
     "(b) stop waiting for binds after this and measure those done (default: 0.1 s a pod)",
+  )
+  .option(
+    "--compact-every-s <s>",
+    "(b) compact the store's history every s seconds, as kube-apiserver does (0: never)",
+    "15",
   )
   .option("--failover-rounds <n>", "(c) kills (default 6; quick 2)")
   .option("--json <file>", "where to write the figures", "bench-results/workloads.json")
