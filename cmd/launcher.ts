@@ -48,7 +48,8 @@ export function spawnNode(
 ): ChildProcess {
   mkdirSync(dirname(node.logFile), { recursive: true });
   const log = openSync(node.logFile, "a");
-  const child = spawn(process.execPath, nodeArgs(cluster, node, runDir), {
+  const prof = process.env.BOSUN_PROF_DIR ? ["--cpu-prof", `--cpu-prof-dir=${process.env.BOSUN_PROF_DIR}`] : [];
+  const child = spawn(process.execPath, [...prof, ...nodeArgs(cluster, node, runDir)], {
     cwd: resolve(dirname(BOSUN_TS), ".."),
     detached,
     stdio: ["ignore", log, log],

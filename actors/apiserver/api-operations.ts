@@ -285,16 +285,16 @@ export class ApiOperations implements InternalApiPort {
       if (watch.ended) return null;
       const single = name !== null;
       const handle = await this.store.watch(prefix, startRevision, (response) => {
-        if (response.kind === "events") {
-          for (const ev of response.events) {
-            if (single && Buffer.from(ev.kv.key).toString("utf8") !== prefix) continue;
-            lastRevision = Math.max(lastRevision, ev.kv.modRevision);
-            const out = toApiWatchEvent(ev, filter);
+        if (response.kind === "changes") {
+          for (const change of response.changes) {
+            if (single && change.key !== prefix) continue;
+            lastRevision = Math.max(lastRevision, change.revision);
+            const out = toApiWatchEvent(change, filter);
             if (out) send(out);
           }
         } else if (response.kind === "progress") {
           // asked for by the bookmark tick below: everything up to the store's revision is read
-          lastRevision = Math.max(lastRevision, response.header.revision);
+          lastRevision = Math.max(lastRevision, response.revision);
           if (request.allowWatchBookmarks) send(bookmarkEvent(apiVersion, r.kind, lastRevision));
         } else if (response.kind === "canceled") {
           fail(

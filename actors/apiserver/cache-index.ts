@@ -67,14 +67,17 @@ export class CacheIndex {
     return this.entries.size;
   }
 
-  put(key: string, value: Uint8Array, modRevision: number): void {
+  /** Stores the object a write left; returns it as cached. */
+  put(key: string, value: Uint8Array, modRevision: number): CachedObject {
     const object = decodeObject({ value, modRevision });
     // values are shared with readers: a reader that changed one would change the cache
     Object.freeze(object.metadata);
     Object.freeze(object);
     serialized.set(object, JSON.stringify(object));
     if (!this.entries.has(key)) this.keys.splice(lowerBound(this.keys, key), 0, key);
-    this.entries.set(key, { key, object, modRevision });
+    const cached = { key, object, modRevision };
+    this.entries.set(key, cached);
+    return cached;
   }
 
   delete(key: string): void {

@@ -14,6 +14,7 @@ import type { JsonObject } from "../api/json.ts";
 import { isJsonObject } from "../api/json.ts";
 import type { ResourceInfo } from "../api/resources.ts";
 import type { WatchCache } from "./watch-cache.ts";
+import { decodeChange, type ObjectWatchResponse } from "./watch-events.ts";
 
 const enc = (s: string) => Buffer.from(s, "utf8");
 
@@ -224,18 +225,36 @@ export class ObjectStore {
     return (await this.get(key, false)) === null ? { kind: "notFound" } : { kind: "conflict" };
   }
 
-  /** Watches every key under `prefix` from `startRevision`, with the previous values. */
-  watch(
+  /**
+   * Watches every object under `prefix` from `startRevision`: from the watch cache when it is
+   * live and still holds that revision's history (one decode per change for every watcher),
+   * else from the store (a store watch with the previous values, decoded for this watcher).
+   */
+  async watch(
     prefix: string,
     startRevision: number,
-    onResponse: (r: WatchResponse) => void,
+    onResponse: (r: ObjectWatchResponse) => void,
   ): Promise<WatchHandle> {
+    const cached = this.cache?.subscribe(prefix, startRevision, onResponse);
+    if (cached) return cached;
     const key = enc(prefix);
     return this.client().watch(
       { key, rangeEnd: prefixRangeEnd(key), startRevision, prevKv: true },
-      onResponse,
+      (r) => onResponse(fromStoreResponse(r)),
     );
   }
+}
+
+/** A store watch response as an object watch response. */
+function fromStoreResponse(r: WatchResponse): ObjectWatchResponse {
+  if (r.kind === "events")
+    return { kind: "changes", revision: r.header.revision, changes: r.events.map(decodeChange) };
+  if (r.kind === "progress") return { kind: "progress", revision: r.header.revision };
+  return {
+    kind: "canceled",
+    reason: r.reason,
+    ...(r.compactRevision !== undefined ? { compactRevision: r.compactRevision } : {}),
+  };
 }
 
 export type { ResourceInfo };

@@ -17,10 +17,12 @@ import { type AnyActorRef, assign, fromCallback, fromPromise, setup } from "xsta
 import type { StoreClient, WatchHandle } from "../../raft/client/store-client.ts";
 import { prefixRangeEnd } from "../../raft/mvcc/key-range.ts";
 import type { WatchResponse } from "../../raft/mvcc/watch-hub.ts";
+import { asObject, type JsonObject } from "../api/json.ts";
 import type { ActorSystem } from "../system/actor-system.ts";
 import type { Clock, TimerId } from "../system/clock.ts";
 import { type CachedObject, CacheIndex, type CachePage } from "./cache-index.ts";
 import { RevisionBarrier } from "./revision-barrier.ts";
+import type { ObjectChange, ObjectWatchResponse } from "./watch-events.ts";
 
 export interface WatchCacheLimits {
   /** How long a consistent read waits for the cache to reach the store's revision. */
@@ -33,6 +35,10 @@ export interface WatchCacheLimits {
   reloadBackoffMs: number;
   /** Readers waiting at once; more go to the store directly. */
   maxWaiters: number;
+  /** Changes kept for watches that start in the past; an older start watches the store. */
+  maxHistoryChanges: number;
+  /** Watches served from the cache at once; more watch the store. */
+  maxWatchers: number;
 }
 
 export const DEFAULT_WATCH_CACHE_LIMITS: WatchCacheLimits = {
@@ -41,10 +47,32 @@ export const DEFAULT_WATCH_CACHE_LIMITS: WatchCacheLimits = {
   loadPageKeys: 5_000,
   reloadBackoffMs: 500,
   maxWaiters: 10_000,
+  maxHistoryChanges: 10_000,
+  maxWatchers: 10_000,
 };
 
 export const WATCH_CACHE_PREFIX = "/registry/";
 const enc = (s: string) => Buffer.from(s, "utf8");
+
+interface Watcher {
+  prefix: string;
+  /** The first revision it wants. */
+  from: number;
+  onResponse: (r: ObjectWatchResponse) => void;
+}
+
+interface HistoryEntry {
+  revision: number;
+  changes: ObjectChange[];
+}
+
+/** A deleted object as its DELETED event carries it: resourceVersion = the delete's revision. */
+function asDeletedAt(object: JsonObject, revision: number): JsonObject {
+  return {
+    ...object,
+    metadata: { ...asObject(object.metadata), resourceVersion: String(revision) },
+  };
+}
 
 interface Waiter {
   revision: number;
@@ -62,6 +90,11 @@ export class WatchCache {
   private readonly barrier: RevisionBarrier;
   private readonly limits: WatchCacheLimits;
   private actor: AnyActorRef | null = null;
+  private readonly watchers = new Set<Watcher>();
+  /** Recent changes, oldest first; every change from `historyFrom` on is here. */
+  private history: HistoryEntry[] = [];
+  private historyChanges = 0;
+  private historyFrom = 1;
   /** The live store watch, while `watching` (set by the statechart's watch). */
   handle: WatchHandle | null = null;
 
@@ -70,6 +103,11 @@ export class WatchCache {
     private readonly clock: Clock,
     limits: Partial<WatchCacheLimits> = {},
     readonly logger?: Logger,
+    /**
+     * The store's compacted revision (this server's replica): a watch from at or below it is
+     * left to the store, which answers 410 Gone, as the API promises after a compaction.
+     */
+    private readonly compactRevision: () => number = () => 0,
   ) {
     this.limits = { ...DEFAULT_WATCH_CACHE_LIMITS, ...limits };
     this.barrier = new RevisionBarrier(async () => {
@@ -113,6 +151,35 @@ export class WatchCache {
 
   page(prefix: string, limit: number): CachePage & { revision: number } {
     return { ...this.index.page(prefix, limit), revision: this.revision };
+  }
+
+  /**
+   * A watch of `prefix` from `startRevision` (0: from now) served from the cache, or null when
+   * the cache cannot serve it (not live, too many watchers, or history already dropped): then
+   * the caller watches the store. Changes before the call are replayed at once, in order.
+   */
+  subscribe(
+    prefix: string,
+    startRevision: number,
+    onResponse: (r: ObjectWatchResponse) => void,
+  ): WatchHandle | null {
+    if (!this.watching || this.watchers.size >= this.limits.maxWatchers) return null;
+    const from = startRevision > 0 ? startRevision : this.revision + 1;
+    if (from < this.historyFrom || from <= this.compactRevision()) return null;
+    const watcher: Watcher = { prefix, from, onResponse };
+    for (const entry of this.history) if (entry.revision >= from) deliver(watcher, entry);
+    this.watchers.add(watcher);
+    return {
+      cancel: () => {
+        this.watchers.delete(watcher);
+      },
+      // everything up to the cache's revision has been handed over already
+      requestProgress: () =>
+        queueMicrotask(() => {
+          if (this.watchers.has(watcher))
+            watcher.onResponse({ kind: "progress", revision: this.revision });
+        }),
+    };
   }
 
   /** Resolves true when the cache has reached `revision`, false after `maxWaitMs`. */
@@ -159,6 +226,9 @@ export class WatchCache {
   installed(index: CacheIndex, revision: number): void {
     this.index = index;
     this.revision = revision;
+    this.history = [];
+    this.historyChanges = 0;
+    this.historyFrom = revision + 1;
   }
 
   watched(): void {
@@ -169,6 +239,10 @@ export class WatchCache {
   /** The watch ended: reads go to the store until the cache is loaded again. */
   unwatched(): void {
     this.watching = false;
+    // their history is gone with this watch: they watch again, from the store or a new cache
+    for (const watcher of this.watchers)
+      watcher.onResponse({ kind: "canceled", reason: "restored" });
+    this.watchers.clear();
     for (const waiter of this.waiters) {
       this.clock.clearTimeout(waiter.timer);
       waiter.resolve(false);
@@ -178,16 +252,47 @@ export class WatchCache {
 
   apply(response: WatchResponse): void {
     if (response.kind === "events") {
+      const changes: ObjectChange[] = [];
       for (const e of response.events) {
         const key = Buffer.from(e.kv.key).toString("utf8");
-        if (e.type === "PUT") this.index.put(key, e.kv.value, e.kv.modRevision);
-        else this.index.delete(key);
+        const revision = e.kv.modRevision;
+        const before = this.index.get(key);
+        if (e.type === "PUT") {
+          const now = this.index.put(key, e.kv.value, revision);
+          const created = e.kv.createRevision === revision;
+          changes.push({
+            key,
+            revision,
+            object: now.object,
+            ...(before && !created ? { previous: before.object } : {}),
+          });
+        } else {
+          this.index.delete(key);
+          changes.push({
+            key,
+            revision,
+            ...(before ? { previous: asDeletedAt(before.object, revision) } : {}),
+          });
+        }
       }
+      this.remember({ revision: response.header.revision, changes });
     }
     if (response.kind === "events" || response.kind === "progress") {
       this.revision = Math.max(this.revision, response.header.revision);
       this.wakeWaiters();
     }
+  }
+
+  /** Keeps `entry` for watches that start in the past, and hands it to the live ones. */
+  private remember(entry: HistoryEntry): void {
+    this.history.push(entry);
+    this.historyChanges += entry.changes.length;
+    while (this.historyChanges > this.limits.maxHistoryChanges && this.history.length > 1) {
+      const dropped = this.history.shift() as HistoryEntry;
+      this.historyChanges -= dropped.changes.length;
+      this.historyFrom = dropped.revision + 1;
+    }
+    for (const watcher of this.watchers) deliver(watcher, entry);
   }
 
   private wakeWaiters(): void {
@@ -212,6 +317,14 @@ export class WatchCache {
       this.askProgress();
     }, this.limits.progressIntervalMs);
   }
+}
+
+/** The part of `entry` a watcher wants, if any. */
+function deliver(watcher: Watcher, entry: HistoryEntry): void {
+  if (entry.revision < watcher.from) return;
+  const changes = entry.changes.filter((c) => c.key.startsWith(watcher.prefix));
+  if (changes.length > 0)
+    watcher.onResponse({ kind: "changes", revision: entry.revision, changes });
 }
 
 export type WatchCacheEvent =

@@ -16,20 +16,59 @@ export interface ApiWatchEvent {
   object: JsonObject;
 }
 
+/**
+ * One change to one object, decoded: what a store watch event says, or what the watch cache
+ * hands its watchers (the same objects it serves reads with, decoded once for every watcher).
+ */
+export interface ObjectChange {
+  key: string;
+  /** The change's revision. */
+  revision: number;
+  /** After a put: the object (resourceVersion = revision). Absent for a delete. */
+  object?: JsonObject;
+  /** Before the change, if the key existed: for a delete, stamped with the delete's revision. */
+  previous?: JsonObject;
+}
+
+/** What an object watch delivers: changes in revision order, progress, or its end. */
+export type ObjectWatchResponse =
+  | { kind: "changes"; revision: number; changes: ObjectChange[] }
+  | { kind: "progress"; revision: number }
+  | { kind: "canceled"; reason: string; compactRevision?: number };
+
+/** A store watch event (with prevKv) as an ObjectChange. */
+export function decodeChange(event: WatchEvent): ObjectChange {
+  const revision = event.kv.modRevision;
+  const key = Buffer.from(event.kv.key).toString("utf8");
+  const previous = event.prevKv
+    ? decodeObject({
+        value: event.prevKv.value,
+        modRevision: event.type === "DELETE" ? revision : event.prevKv.modRevision,
+      })
+    : undefined;
+  if (event.type === "DELETE") return { key, revision, ...(previous ? { previous } : {}) };
+  // a put that created its key has no previous object even if an older generation existed
+  const created = event.kv.createRevision === revision;
+  return {
+    key,
+    revision,
+    object: decodeObject(event.kv),
+    ...(previous && !created ? { previous } : {}),
+  };
+}
+
 export function toApiWatchEvent(
-  event: WatchEvent,
+  change: ObjectChange,
   matches: (object: JsonObject) => boolean,
 ): ApiWatchEvent | null {
-  if (event.type === "DELETE") {
-    if (!event.prevKv) return null;
-    const last = decodeObject({ value: event.prevKv.value, modRevision: event.kv.modRevision });
-    return matches(last) ? { type: "DELETED", object: last } : null;
+  if (change.object === undefined) {
+    const last = change.previous;
+    return last && matches(last) ? { type: "DELETED", object: last } : null;
   }
-  const current = decodeObject(event.kv);
-  const isNew = event.kv.createRevision === event.kv.modRevision || !event.prevKv;
+  const current = change.object;
   const now = matches(current);
-  if (isNew) return now ? { type: "ADDED", object: current } : null;
-  const before = matches(decodeObject(event.prevKv as NonNullable<WatchEvent["prevKv"]>));
+  if (change.previous === undefined) return now ? { type: "ADDED", object: current } : null;
+  const before = matches(change.previous);
   if (now && before) return { type: "MODIFIED", object: current };
   if (now) return { type: "ADDED", object: current };
   if (before) return { type: "DELETED", object: current };

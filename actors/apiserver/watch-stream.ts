@@ -19,6 +19,7 @@ import type { WatchHandle } from "../../raft/client/store-client.ts";
 import { apiVersionOf } from "../api/resources.ts";
 import { resourceExpiredStatus } from "../api/status.ts";
 import { buildTable } from "../api/table.ts";
+import { toJson } from "./cache-index.ts";
 import { objectFilter, parseListOptions } from "./list-options.ts";
 import type { ObjectStore } from "./object-store.ts";
 import { collectionPrefix, objectKey } from "./registry-keys.ts";
@@ -30,6 +31,11 @@ import { type ApiWatchEvent, bookmarkEvent, toApiWatchEvent } from "./watch-even
 const DEFAULT_WATCH_TIMEOUT_S = 1800;
 /** kube-apiserver sends a bookmark about once a minute; bosun's are cheaper to wait for. */
 export const BOOKMARK_INTERVAL_MS = 5_000;
+/**
+ * A client that lets this much pile up unread is dropped (it re-watches from its last
+ * resourceVersion), as kube-apiserver's cacher drops watchers that cannot keep up.
+ */
+export const MAX_WATCH_BUFFERED_BYTES = 16 * 1024 * 1024;
 
 export async function serveWatch(
   store: ObjectStore,
@@ -74,7 +80,7 @@ export async function serveWatch(
       res.cork();
       process.nextTick(uncork);
     }
-    res.write(`${JSON.stringify({ type: e.type, object })}\n`);
+    res.write(`{"type":${JSON.stringify(e.type)},"object":${toJson(object)}}\n`);
   };
   let startRevision: number;
   if (options.resourceVersion === "" || options.resourceVersion === "0") {
@@ -125,16 +131,16 @@ export async function serveWatch(
   }
   const single = input.request.name !== null;
   handle = await store.watch(prefix, startRevision, (response) => {
-    if (response.kind === "events") {
-      for (const ev of response.events) {
-        caughtUp = Math.max(caughtUp, ev.kv.modRevision);
-        const key = Buffer.from(ev.kv.key).toString("utf8");
-        if (single && key !== prefix) continue;
-        const out = toApiWatchEvent(ev, filter);
+    if (response.kind === "changes") {
+      for (const change of response.changes) {
+        caughtUp = Math.max(caughtUp, change.revision);
+        if (single && change.key !== prefix) continue;
+        const out = toApiWatchEvent(change, filter);
         if (out) send(out);
       }
+      if (res.writableLength > MAX_WATCH_BUFFERED_BYTES) end();
     } else if (response.kind === "progress") {
-      caughtUp = Math.max(caughtUp, response.header.revision);
+      caughtUp = Math.max(caughtUp, response.revision);
       bookmark();
     } else if (response.kind === "canceled") {
       if (response.reason === "compacted")

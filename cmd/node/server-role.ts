@@ -114,6 +114,7 @@ export class ServerRole {
       system.clock,
       {},
       logger.child({ component: "watch-cache" }),
+      () => store.compactRevision,
     );
     watchCache.start(system);
     // the Kubernetes API as actor messages for internal components (DESIGN §6)

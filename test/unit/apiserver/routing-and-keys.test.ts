@@ -1,4 +1,5 @@
 import { describe, expect, it } from "vitest";
+import type { JsonObject } from "../../../actors/api/json.ts";
 import { resourceByPlural } from "../../../actors/api/resources.ts";
 import {
   aggregatedDiscovery,
@@ -13,7 +14,15 @@ import {
   objectKey,
 } from "../../../actors/apiserver/registry-keys.ts";
 import { parseRequestInfo } from "../../../actors/apiserver/request-info.ts";
-import { toApiWatchEvent } from "../../../actors/apiserver/watch-events.ts";
+import {
+  decodeChange,
+  toApiWatchEvent as toApiEvent,
+} from "../../../actors/apiserver/watch-events.ts";
+import type { WatchEvent } from "../../../raft/mvcc/watch-hub.ts";
+
+/** A store watch event through the decode the store path does, then the API mapping. */
+const toApiWatchEvent = (event: WatchEvent, matches: (o: JsonObject) => boolean) =>
+  toApiEvent(decodeChange(event), matches);
 
 const q = (s = "") => new URLSearchParams(s);
 

@@ -8,6 +8,7 @@ import { describe, expect, it } from "vitest";
 import { CacheIndex, toJson } from "../../../actors/apiserver/cache-index.ts";
 import { RevisionBarrier } from "../../../actors/apiserver/revision-barrier.ts";
 import { WatchCache } from "../../../actors/apiserver/watch-cache.ts";
+import type { ObjectChange, ObjectWatchResponse } from "../../../actors/apiserver/watch-events.ts";
 import { ManualClock } from "../../../actors/system/clock.ts";
 import type { StoreClient } from "../../../raft/client/store-client.ts";
 import type { WatchResponse } from "../../../raft/mvcc/watch-hub.ts";
@@ -238,5 +239,99 @@ describe("WatchCache", () => {
     expect(await pending).toBe(false);
     expect(cache.ready).toBe(false);
     expect(await cache.sync()).toBe(false);
+  });
+});
+
+describe("WatchCache: watches served from the cache", () => {
+  const put = (name: string, n: number, revision: number, createRevision = revision) => ({
+    type: "PUT" as const,
+    kv: {
+      key: Buffer.from(`/registry/configmaps/a/${name}`),
+      value: value(name, n),
+      createRevision,
+      modRevision: revision,
+      version: 1,
+      lease: 0,
+    },
+  });
+  const del = (name: string, revision: number) => ({
+    type: "DELETE" as const,
+    kv: {
+      key: Buffer.from(`/registry/configmaps/a/${name}`),
+      value: Buffer.alloc(0),
+      createRevision: 0,
+      modRevision: revision,
+      version: 0,
+      lease: 0,
+    },
+  });
+  const events = (revision: number, ...evs: ReturnType<typeof put | typeof del>[]) =>
+    ({ kind: "events", watchId: 1, header: { revision }, events: evs }) as WatchResponse;
+
+  async function live(limits: { maxHistoryChanges?: number } = {}) {
+    const clock = new ManualClock();
+    const store = new FakeStore();
+    const cache = new WatchCache(() => store.client(), clock, limits);
+    const { index, revision } = await cache.load();
+    cache.installed(index, revision);
+    cache.watched();
+    return cache;
+  }
+
+  it("replays history from the start revision, then goes live, in order and by prefix", async () => {
+    const cache = await live();
+    cache.apply(events(4, put("x", 2, 4, 3)));
+    cache.apply(events(5, put("y", 1, 5)));
+    const seen: string[] = [];
+    const handle = cache.subscribe("/registry/configmaps/a/", 4, (r) => {
+      if (r.kind === "changes")
+        for (const c of r.changes)
+          seen.push(
+            `${c.revision}:${c.key.split("/").pop()}:${c.object === undefined ? "del" : c.previous ? "mod" : "add"}`,
+          );
+    });
+    expect(handle).not.toBeNull();
+    cache.apply(events(6, del("y", 6)));
+    cache.apply({
+      kind: "events",
+      watchId: 1,
+      header: { revision: 7 },
+      events: [
+        { ...put("z", 1, 7), kv: { ...put("z", 1, 7).kv, key: Buffer.from("/registry/pods/a/z") } },
+      ],
+    });
+    expect(seen).toEqual(["4:x:mod", "5:y:add", "6:y:del"]);
+  });
+
+  it("a DELETED change carries the last state at the delete's revision", async () => {
+    const cache = await live();
+    const changes: ObjectChange[] = [];
+    cache.subscribe("/registry/configmaps/", 0, (r) => {
+      if (r.kind === "changes") changes.push(...r.changes);
+    });
+    cache.apply(events(8, del("x", 8)));
+    const last = changes[0]?.previous as { metadata: { resourceVersion: string }; data: object };
+    expect(last.metadata.resourceVersion).toBe("8");
+    expect(last.data).toEqual({ n: "1" });
+  });
+
+  it("a start older than the kept history is refused (the caller watches the store)", async () => {
+    const cache = await live({ maxHistoryChanges: 2 });
+    for (let r = 4; r <= 8; r++) cache.apply(events(r, put(`k${r}`, r, r)));
+    expect(cache.subscribe("/registry/", 4, () => {})).toBeNull();
+    expect(cache.subscribe("/registry/", 8, () => {})).not.toBeNull();
+  });
+
+  it("progress answers at the cache's revision; a lost store watch cancels every watcher", async () => {
+    const cache = await live();
+    const got: ObjectWatchResponse[] = [];
+    const handle = cache.subscribe("/registry/", 0, (r) => got.push(r));
+    cache.apply(events(9, put("x", 3, 9, 3)));
+    handle?.requestProgress();
+    await flush();
+    expect(got.at(-1)).toEqual({ kind: "progress", revision: 9 });
+    cache.unwatched();
+    expect(got.at(-1)).toEqual({ kind: "canceled", reason: "restored" });
+    expect(cache.subscribe("/registry/", 0, () => {})).toBeNull();
   });
 });
