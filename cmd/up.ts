@@ -27,6 +27,7 @@ interface UpOptions {
   tickMs?: string;
   electionTicks?: string;
   snapshotEntries?: string;
+  compactionInterval?: string;
   workloads?: boolean;
   apiPort?: string;
 }
@@ -101,6 +102,8 @@ export function planCluster(options: UpOptions, runDir: string): ClusterFile {
   if (options.tickMs) nodeFlags.push("--tick-ms", options.tickMs);
   if (options.electionTicks) nodeFlags.push("--election-ticks", options.electionTicks);
   if (options.snapshotEntries) nodeFlags.push("--snapshot-entries", options.snapshotEntries);
+  if (options.compactionInterval)
+    nodeFlags.push("--compaction-interval", options.compactionInterval);
   if (options.workloads === false) nodeFlags.push("--no-workloads");
   const token = randomBytes(24).toString("hex");
   const bootstrap = nodes.map((n) => n.id);
@@ -164,6 +167,10 @@ export function upCommand(): Command {
     .option("--tick-ms <ms>", "Raft tick of every node (see bosun node --help)")
     .option("--election-ticks <n>", "Raft election timeout in ticks")
     .option("--snapshot-entries <n>", "snapshot and compact the Raft log every N entries")
+    .option(
+      "--compaction-interval <duration|ms>",
+      "compact the store's history this often (see bosun node --help)",
+    )
     .option("--no-workloads", "no controllers, scheduler or kubelets: the store and API only")
     .option("--foreground", "stay attached; Ctrl-C stops the cluster", false)
     .option("--timeout-ms <ms>", "how long to wait for the cluster to be healthy", "60000")

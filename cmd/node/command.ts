@@ -1,7 +1,9 @@
 import { mkdirSync, readFileSync } from "node:fs";
 import { Command, Option } from "commander";
 import { pino } from "pino";
+import { DEFAULT_COMPACTION_INTERVAL_MS } from "../../actors/apiserver/compactor.ts";
 import { SystemClock } from "../../actors/system/clock.ts";
+import { parseDurationMs } from "./duration-flag.ts";
 import { parseListen, parsePeers } from "./peers.ts";
 import { NodeProcess, type NodeRole } from "./process.ts";
 import { DEFAULT_ELECTION_TICKS, DEFAULT_TICK_INTERVAL_MS } from "./server-role.ts";
@@ -16,6 +18,7 @@ function positiveInt(value: string, flag: string): number {
 interface NodeOptions {
   id: string;
   snapshotEntries?: string;
+  compactionInterval: string;
   role: string;
   servers?: string;
   tickMs: string;
@@ -73,6 +76,14 @@ export function nodeCommand(): Command {
         "--snapshot-entries <n>",
         "snapshot the store and compact the Raft log every N applied entries",
       ).env("BOSUN_SNAPSHOT_ENTRIES"),
+    )
+    .addOption(
+      new Option(
+        "--compaction-interval <duration|ms>",
+        "compact the store's history this often, keeping at least one interval (0: never)",
+      )
+        .env("BOSUN_COMPACTION_INTERVAL")
+        .default(`${DEFAULT_COMPACTION_INTERVAL_MS / 60_000}m`),
     )
     .addOption(
       new Option("--tick-ms <ms>", "Raft tick; heartbeats go out every tick")
@@ -166,6 +177,10 @@ export function nodeCommand(): Command {
           ...(options.snapshotEntries
             ? { snapshotEntries: positiveInt(options.snapshotEntries, "--snapshot-entries") }
             : {}),
+          compactionIntervalMs: parseDurationMs(
+            options.compactionInterval,
+            "--compaction-interval",
+          ),
           host,
           port,
           peers,

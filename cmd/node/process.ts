@@ -1,5 +1,6 @@
 import { readFileSync } from "node:fs";
 import type { Logger } from "pino";
+import { startCompactor } from "../../actors/apiserver/compactor.ts";
 import type { PodLogRead } from "../../actors/apiserver/pod-logs.ts";
 import { ApiServer } from "../../actors/apiserver/server.ts";
 import {
@@ -42,6 +43,8 @@ export interface NodeConfig {
   kubelet?: boolean;
   /** Snapshot + compact every this many applied entries (default: the replica's). */
   snapshotEntries?: number;
+  /** Compact the store's history this often on a server (0: never; default 5 min). */
+  compactionIntervalMs?: number;
   host: string;
   port: number;
   peers: Record<string, string>;
@@ -76,6 +79,7 @@ export class NodeProcess {
   server: ServerRole | null = null;
   apiServer: ApiServer | null = null;
   workloads: WorkloadsRole | null = null;
+  private compactor: { stop(): void } | null = null;
   /** Whether this server is in the membership (bootstrap members are from the start). */
   private wasMember: boolean;
   port = 0;
@@ -156,6 +160,15 @@ export class NodeProcess {
         (error) => this.onFatal(error),
         (confState, context) => this.onMembersChanged(confState, context),
       );
+      const server = this.server;
+      // every server runs one, as every kube-apiserver does: the claim txn lets one act each time
+      this.compactor = startCompactor(this.system, {
+        store: () => server.client,
+        ...(this.config.compactionIntervalMs !== undefined
+          ? { limits: { intervalMs: this.config.compactionIntervalMs } }
+          : {}),
+        logger: this.logger.child({ component: "compactor" }),
+      });
       if (this.config.api) await this.startApiServer(this.config.api, this.server);
     }
     await this.startWorkloads();
@@ -308,6 +321,7 @@ export class NodeProcess {
           await Promise.race([this.workloads.stop(), sleep(this.system.clock, WORKLOADS_STOP_MS)]);
         }
         await this.apiServer?.stop();
+        this.compactor?.stop();
         await this.server?.stop((ms) => sleep(this.system.clock, ms));
         this.system.stop();
         await this.mesh.stop();
