@@ -7,11 +7,15 @@
  *               scoring ──▶ binding ──bound──▶ bound
  *                              └──failed──▶ bindingFailed
  *
- * Filtering and scoring are the pure framework, run synchronously in entry actions; the pod is
- * assumed onto the chosen node before binding (so the next pod already counts it) and forgotten
- * if binding fails. Invoked by the scheduler actor, so it shows in the inspector as its child.
+ * The scheduling cycle (filtering, scoring: the pure framework, run synchronously in entry
+ * actions) ends by assuming the pod onto the chosen node, so that the next pod's filters
+ * already count it; the binding cycle (the API call) then runs while the scheduler goes on with
+ * other pods, and a failed binding forgets the assumed pod. Spawned by the scheduler actor (so
+ * it shows in the inspector as its child), to which it reports: `pod.assumed` when its
+ * scheduling cycle has ended with a node, `pod.finished` with the outcome. It must run with a
+ * parent to report to.
  */
-import { assign, fromPromise, setup } from "xstate";
+import { assign, fromPromise, sendParent, setup } from "xstate";
 import {
   type Diagnosis,
   findFeasibleNodes,
@@ -40,11 +44,27 @@ export type PodSchedulingOutcome =
   | { outcome: "unschedulable"; message: string; diagnosis: Diagnosis }
   | { outcome: "bindingFailed"; nodeName: string; error: unknown };
 
+/** What a pod's statechart tells its parent; `id` is the statechart's actor id. */
+export type PodSchedulingReport =
+  | { type: "pod.assumed"; id: string; nodeName: string }
+  | { type: "pod.finished"; id: string; outcome: PodSchedulingOutcome };
+
 interface PodSchedulingContext extends PodSchedulingInput {
   feasible: NodeInfo[];
   diagnosis: Diagnosis;
   nodeName: string | null;
   error: unknown;
+}
+
+function outcomeOf(context: PodSchedulingContext): PodSchedulingOutcome {
+  if (context.error !== null)
+    return { outcome: "bindingFailed", nodeName: context.nodeName ?? "", error: context.error };
+  if (context.nodeName !== null) return { outcome: "bound", nodeName: context.nodeName };
+  return {
+    outcome: "unschedulable",
+    message: fitErrorMessage(context.cache.nodeList().length, context.diagnosis),
+    diagnosis: context.diagnosis,
+  };
 }
 
 export const podSchedulingMachine = setup({
@@ -75,6 +95,20 @@ export const podSchedulingMachine = setup({
     recordBindingError: assign({
       error: ({ event }) => (event as { error?: unknown }).error ?? "binding failed",
     }),
+    reportAssumed: sendParent(
+      ({ context, self }): PodSchedulingReport => ({
+        type: "pod.assumed",
+        id: self.id,
+        nodeName: context.nodeName as string,
+      }),
+    ),
+    reportOutcome: sendParent(
+      ({ context, self }): PodSchedulingReport => ({
+        type: "pod.finished",
+        id: self.id,
+        outcome: outcomeOf(context),
+      }),
+    ),
   },
 }).createMachine({
   id: "pod-scheduling",
@@ -97,6 +131,7 @@ export const podSchedulingMachine = setup({
       always: { target: "binding", actions: "assumePod" },
     },
     binding: {
+      entry: "reportAssumed",
       invoke: {
         src: "bindPod",
         input: ({ context }) => ({
@@ -111,18 +146,9 @@ export const podSchedulingMachine = setup({
         },
       },
     },
-    bound: { type: "final" },
-    unschedulable: { type: "final" },
-    bindingFailed: { type: "final" },
+    bound: { type: "final", entry: "reportOutcome" },
+    unschedulable: { type: "final", entry: "reportOutcome" },
+    bindingFailed: { type: "final", entry: "reportOutcome" },
   },
-  output: ({ context }): PodSchedulingOutcome => {
-    if (context.error !== null)
-      return { outcome: "bindingFailed", nodeName: context.nodeName ?? "", error: context.error };
-    if (context.nodeName !== null) return { outcome: "bound", nodeName: context.nodeName };
-    return {
-      outcome: "unschedulable",
-      message: fitErrorMessage(context.cache.nodeList().length, context.diagnosis),
-      diagnosis: context.diagnosis,
-    };
-  },
+  output: ({ context }) => outcomeOf(context),
 });

@@ -2,7 +2,10 @@
  * kube-scheduler's cache: the nodes and the pods bound to them, plus pods *assumed* onto a node
  * by a scheduling decision whose binding has not been observed yet (so the next decision already
  * counts them). Fed by the informers' handlers; read by the framework as the cluster snapshot.
- * Pure: no I/O, no clock.
+ * An assumed pod lives until the informer shows it bound (confirmed), its binding fails
+ * (forgotten) or, once its binding has succeeded, ASSUMED_POD_TTL_MS pass without the
+ * confirmation (expired).
+ * Pure: no I/O; time comes in as `nowMs` arguments.
  */
 import { asObject, asString, type JsonObject } from "../api/json.ts";
 import { NodeInfo, newPodInfo, type PodInfo, podKey } from "./node-info.ts";
@@ -20,12 +23,26 @@ export function isTerminated(pod: JsonObject): boolean {
   return phase === "Succeeded" || phase === "Failed";
 }
 
+/**
+ * How long an assumed pod whose binding succeeded waits for the informer to show it bound before
+ * it is dropped (kube's durationToExpireAssumedPod, 15 min there). bosun's informers see a
+ * binding within a second or two even under the workloads bench, so a minute leaves ample room
+ * for a lagging watch while a lost confirmation frees the node's room within a minute, not 15.
+ */
+export const ASSUMED_POD_TTL_MS = 60_000;
+
 export class SchedulerCache {
   private readonly nodes = new Map<string, NodeInfo>();
   /** Every pod counted on some node (bound or assumed): key → node name. */
   private readonly placement = new Map<string, string>();
   private readonly podInfos = new Map<string, PodInfo>();
   private readonly assumed = new Set<string>();
+  /**
+   * Assumed pods whose binding succeeded → when they expire. Map order is deadline order: each
+   * deadline is `nowMs` + one constant TTL, set in call order with a monotonic `nowMs`.
+   */
+  private readonly assumedDeadlines = new Map<string, number>();
+  private latestDeadlineMs = Number.NEGATIVE_INFINITY;
   /** Placed pods that carry inter-pod (anti-)affinity terms: the only ones whose terms matter. */
   private readonly withAffinity = new Set<string>();
   private nodeListCache: NodeInfo[] | null = null;
@@ -78,6 +95,7 @@ export class SchedulerCache {
     }
     this.place(newPodInfo(pod), nodeName);
     this.assumed.delete(key);
+    this.assumedDeadlines.delete(key);
   }
 
   removePod(key: string): void {
@@ -86,13 +104,44 @@ export class SchedulerCache {
     this.placement.delete(key);
     this.podInfos.delete(key);
     this.assumed.delete(key);
+    this.assumedDeadlines.delete(key);
     this.withAffinity.delete(key);
   }
 
-  /** Counts `info` on `nodeName` before the binding is observed (kube's AssumePod). */
+  /**
+   * Counts `info` on `nodeName` before the binding is observed (kube's AssumePod). It does not
+   * expire while its binding is in flight: only `forget` or a confirmation removes it then.
+   */
   assume(info: PodInfo, nodeName: string): void {
     this.place(info, nodeName);
     this.assumed.add(info.key);
+    this.assumedDeadlines.delete(info.key);
+  }
+
+  /**
+   * The assumed pod's binding succeeded (kube's FinishBinding): from now it expires unless the
+   * informer confirms it within ASSUMED_POD_TTL_MS. No-op if it was confirmed already.
+   */
+  finishBinding(key: string, nowMs: number): void {
+    if (!this.assumed.has(key)) return;
+    const deadlineMs = nowMs + ASSUMED_POD_TTL_MS;
+    // expireAssumedPods stops at the first live deadline: out of order, a pod would outlive its TTL
+    if (deadlineMs < this.latestDeadlineMs)
+      throw new Error(`scheduler cache: time went backwards (${nowMs} ms)`);
+    this.latestDeadlineMs = deadlineMs;
+    this.assumedDeadlines.delete(key);
+    this.assumedDeadlines.set(key, deadlineMs);
+  }
+
+  /** Drops assumed pods never confirmed within their TTL (kube's cleanupAssumedPods); their keys. */
+  expireAssumedPods(nowMs: number): string[] {
+    const expired: string[] = [];
+    for (const [key, deadlineMs] of this.assumedDeadlines) {
+      if (deadlineMs > nowMs) break;
+      expired.push(key);
+    }
+    for (const key of expired) this.removePod(key);
+    return expired;
   }
 
   /** Undoes `assume` after a failed binding (kube's ForgetPod). */

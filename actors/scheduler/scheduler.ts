@@ -1,26 +1,41 @@
 /**
  * The scheduler actor (DESIGN §7): informers on pods and nodes feed the cache and the queue;
- * the statechart takes one pod at a time through the per-pod statechart and writes the outcome
- * back (binding, PodScheduled condition, Event).
+ * the statechart takes pods one at a time through their scheduling cycle and lets up to
+ * MAX_BINDINGS_IN_FLIGHT of them bind at once (kube-scheduler's asynchronous binding cycle),
+ * writing each outcome back (binding, PodScheduled condition, Event).
  *
- *   waiting (caches syncing) ──▶ idle ⇄ scheduling (invokes pod-scheduling) ──stop──▶ stopped
+ *   waiting (caches syncing) ──▶ idle ⇄ scheduling ──stop──▶ stopped
+ *
+ * `scheduling` spawns the pod's statechart (pod-scheduling.ts), which filters, scores and
+ * assumes the pod onto the chosen node, and lasts until it reports `pod.assumed` (its binding
+ * is then in flight, the statechart in `binding`) or an outcome (unschedulable). Every binding
+ * outcome, whenever it comes, is applied in any state: bound pods leave the queue, failed ones
+ * go to backoff (their assumed resources already released). Filtering only ever runs for one
+ * pod at a time, against a cache that counts every pod still binding, so a burst of pods never
+ * overcommits a node.
  *
  * Pods name their scheduler (`spec.schedulerName`); pods for another scheduler are left alone,
- * so several schedulers run side by side. Leader election: not yet (see `elect`).
+ * so several schedulers run side by side. Leader election is the caller's (cmd/node starts one
+ * scheduler per leadership term and stops it when the term ends).
  */
 import type { Logger } from "pino";
-import { assign, setup } from "xstate";
+import { and, assertEvent, assign, setup, spawnChild, stopChild } from "xstate";
 import { asObject, asString, type JsonObject } from "../api/json.ts";
 import type { ApiClient } from "../apiserver/api-client.ts";
 import { ApiError } from "../apiserver/api-error.ts";
 import { Informer } from "../controllers/informer.ts";
 import { objectCacheKey } from "../controllers/informer-cache.ts";
 import type { ActorSystem } from "../system/actor-system.ts";
-import type { Clock } from "../system/clock.ts";
+import type { Clock, TimerId } from "../system/clock.ts";
 import { DEFAULT_PROFILE } from "./default-profile.ts";
 import { type Profile, seededRandom } from "./framework.ts";
 import { podKey } from "./node-info.ts";
-import { type BindPod, type PodSchedulingOutcome, podSchedulingMachine } from "./pod-scheduling.ts";
+import {
+  type BindPod,
+  type PodSchedulingOutcome,
+  type PodSchedulingReport,
+  podSchedulingMachine,
+} from "./pod-scheduling.ts";
 import { isTerminated, nodeNameOf, SchedulerCache } from "./scheduler-cache.ts";
 import { podEvent, podScheduledConditionPatch, scheduledMessage } from "./scheduling-outcome.ts";
 import { type QueuedPod, SchedulingQueue } from "./scheduling-queue.ts";
@@ -28,6 +43,13 @@ import { type QueuedPod, SchedulingQueue } from "./scheduling-queue.ts";
 export const DEFAULT_SCHEDULER_NAME = "default-scheduler";
 /** How often idle flushes ended backoffs (kube flushes backoffQ every 1 s). */
 export const QUEUE_FLUSH_INTERVAL_MS = 1_000;
+/**
+ * Bindings (API calls) in flight at once; at the limit, the next scheduling cycle waits for one
+ * to finish. kube-scheduler has no such bound (a goroutine per binding); bosun bounds it so a
+ * slow or unavailable API server holds at most this many requests and assumed pods. 64 binds at
+ * ~30 ms each allow ~2,000 pods/s, above the 1,000 pods/s target.
+ */
+export const MAX_BINDINGS_IN_FLIGHT = 64;
 
 /** What the statechart needs from the world: kept out of the machine so tests can fake it. */
 export interface SchedulerPorts {
@@ -43,17 +65,56 @@ export interface SchedulerPorts {
   report: (pod: QueuedPod, outcome: PodSchedulingOutcome) => void;
 }
 
-export type SchedulerEvent = { type: "queue.changed" } | { type: "scheduler.stop" };
+/** A pod's statechart threw (a plugin bug): xstate's error event, named by the child's id. */
+type PodSchedulingCrash = { type: `xstate.error.actor.${string}`; error: unknown };
+
+export type SchedulerEvent =
+  | { type: "queue.changed" }
+  | { type: "scheduler.stop" }
+  | PodSchedulingReport
+  | PodSchedulingCrash;
+
+const CRASH_EVENT_PREFIX = "xstate.error.actor.";
+
+/** The id of the pod statechart an event comes from ("" for the scheduler's own events). */
+function podSchedulingIdOf(event: SchedulerEvent): string {
+  if ("id" in event) return event.id;
+  return event.type.startsWith(CRASH_EVENT_PREFIX)
+    ? event.type.slice(CRASH_EVENT_PREFIX.length)
+    : "";
+}
 
 interface SchedulerContext {
   ports: SchedulerPorts;
-  current: QueuedPod | null;
+  /** The pod in its scheduling cycle, with its statechart's id. */
+  cycle: { id: string; pod: QueuedPod } | null;
+  /** Pods whose binding is in flight, by their statechart's id. */
+  binding: ReadonlyMap<string, QueuedPod>;
   scheduled: number;
   failed: number;
 }
 
+/** A pod's statechart id: unique even when a pod is deleted and made again while binding. */
+export function podSchedulingId(pod: QueuedPod): string {
+  return `pod:${pod.info.key}:${pod.cycle}`;
+}
+
 function isConflict(error: unknown): boolean {
   return error instanceof ApiError && error.status.code === 409;
+}
+
+/** The context without the pod of statechart `id`, and that pod (if it was ours). */
+function takePod(
+  context: SchedulerContext,
+  id: string,
+): { pod: QueuedPod | null } & Pick<SchedulerContext, "cycle" | "binding"> {
+  if (context.cycle?.id === id)
+    return { pod: context.cycle.pod, cycle: null, binding: context.binding };
+  const pod = context.binding.get(id);
+  if (pod === undefined) return { pod: null, cycle: context.cycle, binding: context.binding };
+  const binding = new Map(context.binding);
+  binding.delete(id);
+  return { pod, cycle: context.cycle, binding };
 }
 
 export const schedulerMachine = setup({
@@ -67,39 +128,90 @@ export const schedulerMachine = setup({
   guards: {
     cachesSynced: ({ context }) => context.ports.synced(),
     hasActivePod: ({ context }) => context.ports.queue.hasActive(),
+    hasBindingSlot: ({ context }) => context.binding.size < MAX_BINDINGS_IN_FLIGHT,
+    isCyclePod: ({ context, event }) => podSchedulingIdOf(event) === context.cycle?.id,
   },
   actions: {
     flushQueue: ({ context }) => context.ports.queue.flush(context.ports.clock.nowMs()),
-    popPod: assign({ current: ({ context }) => context.ports.queue.pop() ?? null }),
-    applyOutcome: assign(({ context, event }) => {
-      const { queue, clock } = context.ports;
-      const pod = context.current as QueuedPod;
-      const outcome = (event as unknown as { output: PodSchedulingOutcome }).output;
+    expireAssumedPods: ({ context }) => {
+      const { cache, queue, clock } = context.ports;
       const now = clock.nowMs();
-      if (outcome.outcome === "bound") queue.done(pod.info.key);
-      else if (outcome.outcome === "unschedulable") queue.requeueUnschedulable(pod, now);
+      // an expired pod's room is free again, as when a bound pod is deleted
+      if (cache.expireAssumedPods(now).length > 0) queue.moveAllToActiveOrBackoff(now);
+    },
+    popPod: assign({
+      cycle: ({ context }) => {
+        const pod = context.ports.queue.pop();
+        if (pod === undefined) throw new Error("scheduler: popped an empty queue");
+        return { id: podSchedulingId(pod), pod };
+      },
+    }),
+    spawnPodScheduling: spawnChild("podScheduling", {
+      id: ({ context }) => (context.cycle as { id: string }).id,
+      input: ({ context }) => ({
+        pod: (context.cycle as { pod: QueuedPod }).pod,
+        cache: context.ports.cache,
+        profile: context.ports.profile,
+        random: context.ports.random,
+        bind: context.ports.bind,
+      }),
+    }),
+    startBinding: assign(({ context }) => {
+      const cycle = context.cycle as { id: string; pod: QueuedPod };
+      const binding = new Map(context.binding).set(cycle.id, cycle.pod);
+      if (binding.size > MAX_BINDINGS_IN_FLIGHT)
+        throw new Error(`scheduler: ${binding.size} bindings in flight`);
+      return { cycle: null, binding };
+    }),
+    applyOutcome: assign(({ context, event }) => {
+      assertEvent(event, "pod.finished");
+      const { pod, cycle, binding } = takePod(context, event.id);
+      if (pod === null) return {};
+      const { queue, cache, clock } = context.ports;
+      const { outcome } = event;
+      const now = clock.nowMs();
+      if (outcome.outcome === "bound") {
+        queue.done(pod.info.key);
+        cache.finishBinding(pod.info.key, now);
+      } else if (outcome.outcome === "unschedulable") queue.requeueUnschedulable(pod, now);
       else if (isConflict(outcome.error))
         queue.done(pod.info.key); // bound by someone else
-      else queue.requeueAfterError(pod, now);
+      else {
+        queue.requeueAfterError(pod, now);
+        // the forgotten pod's room is free again (kube moves pods on AssignedPodDelete)
+        queue.moveAllToActiveOrBackoff(now);
+      }
       context.ports.report(pod, outcome);
       const ok = outcome.outcome === "bound";
       return {
-        current: null,
+        cycle,
+        binding,
         scheduled: context.scheduled + (ok ? 1 : 0),
         failed: context.failed + (ok ? 0 : 1),
       };
     }),
-    requeueAfterCrash: assign(({ context }) => {
-      if (context.current)
-        context.ports.queue.requeueAfterError(context.current, context.ports.clock.nowMs());
-      return { current: null };
+    stopPodScheduling: stopChild(({ event }) => podSchedulingIdOf(event)),
+    requeueAfterCrash: assign(({ context, event }) => {
+      const { pod, cycle, binding } = takePod(context, podSchedulingIdOf(event));
+      if (pod !== null) context.ports.queue.requeueAfterError(pod, context.ports.clock.nowMs());
+      return { cycle, binding };
     }),
   },
 }).createMachine({
   id: "scheduler",
-  context: ({ input }) => ({ ports: input, current: null, scheduled: 0, failed: 0 }),
+  context: ({ input }) => ({
+    ports: input,
+    cycle: null,
+    binding: new Map(),
+    scheduled: 0,
+    failed: 0,
+  }),
   initial: "waiting",
-  on: { "scheduler.stop": { target: ".stopped" } },
+  on: {
+    "scheduler.stop": { target: ".stopped" },
+    "pod.finished": { actions: ["applyOutcome", "stopPodScheduling"] },
+    "xstate.error.actor.*": { actions: ["requeueAfterCrash", "stopPodScheduling"] },
+  },
   states: {
     waiting: {
       always: { guard: "cachesSynced", target: "idle" },
@@ -107,27 +219,28 @@ export const schedulerMachine = setup({
       on: { "queue.changed": { target: "waiting", reenter: true } },
     },
     idle: {
-      entry: "flushQueue",
-      always: { guard: "hasActivePod", target: "scheduling" },
+      entry: ["flushQueue", "expireAssumedPods"],
+      always: { guard: and(["hasActivePod", "hasBindingSlot"]), target: "scheduling" },
       after: { queueFlushInterval: { target: "idle", reenter: true } },
       on: { "queue.changed": { target: "idle", reenter: true } },
     },
     scheduling: {
-      entry: "popPod",
-      invoke: {
-        id: "pod-scheduling",
-        src: "podScheduling",
-        input: ({ context }) => ({
-          pod: context.current as QueuedPod,
-          cache: context.ports.cache,
-          profile: context.ports.profile,
-          random: context.ports.random,
-          bind: context.ports.bind,
-        }),
-        onDone: { target: "idle", actions: "applyOutcome" },
-        onError: { target: "idle", actions: "requeueAfterCrash" },
+      entry: ["popPod", "spawnPodScheduling"],
+      on: {
+        "pod.assumed": { guard: "isCyclePod", target: "idle", actions: "startBinding" },
+        "pod.finished": {
+          guard: "isCyclePod",
+          target: "idle",
+          actions: ["applyOutcome", "stopPodScheduling"],
+        },
+        "xstate.error.actor.*": {
+          guard: "isCyclePod",
+          target: "idle",
+          actions: ["requeueAfterCrash", "stopPodScheduling"],
+        },
       },
     },
+    // the pods' statecharts stop with it; bindings already sent may still land (see `stop`)
     stopped: { type: "final" },
   },
 });
@@ -174,7 +287,7 @@ export function startScheduler(options: StartSchedulerOptions): SchedulerHandle 
   const cache = new SchedulerCache();
   /** The last FailedScheduling message per pod: an event only when it changes. */
   const lastFailure = new Map<string, string>();
-  let notifyPending = false;
+  let notifyTimer: TimerId | null = null;
   let eventCounter = 0;
   const eventSuffix = () =>
     `${Math.floor(clock.wallMs()).toString(16)}${(++eventCounter).toString(16)}`;
@@ -182,10 +295,9 @@ export function startScheduler(options: StartSchedulerOptions): SchedulerHandle 
 
   // coalesced, and after the informer's own step (its synced flag is set after the handlers)
   const notify = () => {
-    if (notifyPending || stopped) return;
-    notifyPending = true;
-    clock.setTimeout(() => {
-      notifyPending = false;
+    if (notifyTimer !== null || stopped) return;
+    notifyTimer = clock.setTimeout(() => {
+      notifyTimer = null;
       if (!stopped) actor.send({ type: "queue.changed" });
     }, 0);
   };
@@ -196,7 +308,9 @@ export function startScheduler(options: StartSchedulerOptions): SchedulerHandle 
       queue.done(key);
       lastFailure.delete(key);
       cache.setPod(pod);
-    } else if (isOurs(pod, schedulerName)) {
+    } else if (isOurs(pod, schedulerName) && !cache.isAssumed(key)) {
+      // an assumed pod is binding or bound (its bound version not seen yet): kube's
+      // skipPodSchedule, so that a late event of the pending pod does not schedule it twice
       if (!queue.add(pod, clock.nowMs())) log.error({ pod: key }, "scheduling queue full");
     }
     notify();
@@ -330,9 +444,14 @@ export function startScheduler(options: StartSchedulerOptions): SchedulerHandle 
     schedulerName,
     state: () => actor.getSnapshot().value,
     queueSizes: () => queue.sizes(),
+    // Bindings in flight are abandoned: their statecharts stop with the actor and their results
+    // are ignored. One that lands still binds the pod (the API server is the truth; the next
+    // leader's informer sees it bound), only without our Scheduled event.
     stop: () => {
       if (stopped) return;
       stopped = true;
+      if (notifyTimer !== null) clock.clearTimeout(notifyTimer);
+      notifyTimer = null;
       actor.send({ type: "scheduler.stop" });
       podInformer.stop();
       nodeInformer.stop();

@@ -1,10 +1,13 @@
 /** kube-scheduler's PriorityQueue rules (internal/queue/scheduling_queue.go) and the per-pod statechart. */
 
 import { describe, expect, it } from "vitest";
-import { createActor, toPromise } from "xstate";
+import { createActor, setup, toPromise } from "xstate";
 import { DEFAULT_PROFILE } from "../../../actors/scheduler/default-profile.ts";
 import { seededRandom } from "../../../actors/scheduler/framework.ts";
-import { podSchedulingMachine } from "../../../actors/scheduler/pod-scheduling.ts";
+import {
+  type PodSchedulingReport,
+  podSchedulingMachine,
+} from "../../../actors/scheduler/pod-scheduling.ts";
 import {
   POD_MAX_BACKOFF_MS,
   podBackoffMs,
@@ -90,24 +93,39 @@ describe("the scheduling queue", () => {
 });
 
 describe("the per-pod statechart", () => {
+  /** Runs the statechart as the scheduler does: a child, reporting to its parent. */
   const run = async (nodes: ReturnType<typeof node>[], bind: () => Promise<void>) => {
     const q = new SchedulingQueue();
     q.add(pod("p", { cpu: "1" }), 0);
     const cache = cacheOf(nodes);
-    const actor = createActor(podSchedulingMachine, {
-      input: {
-        pod: q.pop() as never,
-        cache,
-        profile: DEFAULT_PROFILE,
-        random: seededRandom(1),
-        bind,
-      },
-    });
-    const states: unknown[] = [];
-    actor.subscribe((s) => states.push(s.value));
-    actor.start();
-    const output = await toPromise(actor);
-    return { output, states, cache };
+    const reports: PodSchedulingReport[] = [];
+    const parent = createActor(
+      setup({
+        types: { events: {} as PodSchedulingReport },
+        actors: { podScheduling: podSchedulingMachine },
+      }).createMachine({
+        invoke: {
+          id: "pod",
+          src: "podScheduling",
+          input: {
+            pod: q.pop() as never,
+            cache,
+            profile: DEFAULT_PROFILE,
+            random: seededRandom(1),
+            bind,
+          },
+        },
+        on: { "pod.*": { actions: ({ event }) => reports.push(event) } },
+      }),
+    );
+    parent.start();
+    const child = parent.getSnapshot().children.pod;
+    if (!child) throw new Error("no pod statechart");
+    // filtering and scoring run synchronously on start: its first settled state is binding or final
+    const states: unknown[] = [child.getSnapshot().value];
+    child.subscribe((s) => states.push(s.value));
+    const output = await toPromise(child);
+    return { output, states, cache, reports };
   };
 
   it("queued → filtering → scoring → binding → bound, with the pod assumed on the node", async () => {
@@ -115,10 +133,20 @@ describe("the per-pod statechart", () => {
     expect(output).toEqual({ outcome: "bound", nodeName: "a" });
     expect(states).toEqual(["binding", "bound"]);
     expect(cache.node("a")?.hasPod("default/p")).toBe(true);
+    expect(cache.isAssumed("default/p")).toBe(true);
+  });
+
+  it("reports to its parent: pod.assumed when the binding starts, pod.finished with the outcome", async () => {
+    const { reports } = await run([node("a")], async () => {});
+    expect(reports).toEqual([
+      { type: "pod.assumed", id: "pod", nodeName: "a" },
+      { type: "pod.finished", id: "pod", outcome: { outcome: "bound", nodeName: "a" } },
+    ]);
   });
 
   it("no feasible node: unschedulable with kube's message", async () => {
-    const { output } = await run([node("a", { cpu: "500m" })], async () => {});
+    const { output, reports } = await run([node("a", { cpu: "500m" })], async () => {});
+    expect(reports.map((r) => r.type)).toEqual(["pod.finished"]);
     expect(output).toMatchObject({
       outcome: "unschedulable",
       message: "0/1 nodes are available: 1 Insufficient cpu.",
