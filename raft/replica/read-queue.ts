@@ -11,6 +11,8 @@ export class ReadQueue {
   /** Confirmed reads: the index each waits for. */
   private readonly confirmedAt = new Map<string, number>();
   private nextId = 1;
+  /** Ids of the reads still waiting, confirmed or not. */
+  private readonly pending = new Set<string>();
 
   constructor(
     private readonly nodeId: string,
@@ -28,9 +30,11 @@ export class ReadQueue {
   enqueue(timeoutMs: number): { ctx: Uint8Array; ready: Promise<void> } {
     const id = `${this.nodeId}:${this.nextId++}`;
     const message = `linearizable read not confirmed within ${timeoutMs} ms (no leader?)`;
-    const ready = this.waiters
-      .wait(id, timeoutMs, message)
-      .finally(() => this.confirmedAt.delete(id));
+    this.pending.add(id);
+    const ready = this.waiters.wait(id, timeoutMs, message).finally(() => {
+      this.confirmedAt.delete(id);
+      this.pending.delete(id);
+    });
     return { ctx: new TextEncoder().encode(id), ready };
   }
 
@@ -47,6 +51,17 @@ export class ReadQueue {
     for (const [id, index] of this.confirmedAt) {
       if (index <= appliedIndex) this.waiters.settle(id, undefined);
     }
+  }
+
+  /**
+   * The contexts of reads not yet confirmed: after a leader change they are asked again, since a
+   * ReadIndex request forwarded to a leader that died is lost without an answer.
+   */
+  unconfirmed(): Uint8Array[] {
+    const out: Uint8Array[] = [];
+    for (const id of this.pending)
+      if (!this.confirmedAt.has(id) && this.waiters.has(id)) out.push(new TextEncoder().encode(id));
+    return out;
   }
 
   failAll(error: Error): void {

@@ -96,6 +96,14 @@ export class Replica {
   private role: AnyActorRef | null = null;
   private confState: ConfState;
   private soft: SoftState = { lead: null, role: "follower" };
+  /**
+   * Pending proposals that carry a client session, by request id: when the leader changes they
+   * are proposed again, because a proposal forwarded to a leader that died is lost without a
+   * word and would otherwise wait out its timeout. Proposing twice is safe for these: the session
+   * (clientId, seq) makes the state machine apply the command once, whichever copy commits; a
+   * session registration applied twice only leaves an unused session, which expires.
+   */
+  private readonly resendable = new Map<string, Uint8Array>();
   private lastSnapshotIndex: number;
   /**
    * This replica's extra entries before each snapshot, up to half the interval, drawn from its
@@ -188,7 +196,14 @@ export class Replica {
   ): Promise<ApplyOutcome> {
     if (this.stopped || this.role === null) return Promise.reject(new Error("replica stopped"));
     const { requestId, outcome } = this.proposals.register(timeoutMs);
-    this.role.send({ type: "PROPOSE", data: encodeProposal({ requestId, envelope }), requestId });
+    const data = encodeProposal({ requestId, envelope });
+    // a duplicate registration only leaves an unused session behind, which expires
+    if (envelope.session !== undefined || envelope.command.op === "registerSession") {
+      this.resendable.set(requestId, data);
+      const forget = () => this.resendable.delete(requestId);
+      outcome.then(forget, forget);
+    }
+    this.role.send({ type: "PROPOSE", data, requestId });
     return outcome;
   }
 
@@ -286,6 +301,23 @@ export class Replica {
     if (was.lead !== soft.lead || was.role !== soft.role) {
       this.options.logger.info({ role: soft.role, leader: soft.lead }, "raft role");
     }
+    if (soft.lead !== null && soft.lead !== was.lead) this.proposeAgain();
+  }
+
+  /**
+   * A new leader: what may have gone to the old one is proposed again (see `resendable`), and
+   * reads still waiting for their ReadIndex ask the new leader (an index from it is at least the
+   * commit index any earlier leader confirmed, so the read stays linearizable).
+   */
+  private proposeAgain(): void {
+    for (const ctx of this.reads.unconfirmed()) this.role?.send({ type: "READ_INDEX", ctx });
+    if (this.resendable.size === 0) return;
+    this.options.logger.info(
+      { proposals: this.resendable.size },
+      "proposing again to the new leader",
+    );
+    for (const [requestId, data] of this.resendable)
+      this.role?.send({ type: "PROPOSE", data, requestId });
   }
 
   /** Applies committed entries in order: conf changes to the core, commands to the store. */
