@@ -42,9 +42,14 @@ export interface LeaderElectionTimings {
   retryPeriodMs: number;
 }
 
+/**
+ * Takeover after a holder dies takes about `leaseDurationMs`. The renew deadline leaves the
+ * holder 100 ms to stop before anyone may take over (one machine: no clock skew to cover); any
+ * less tolerance and a loaded cluster's slow writes made leaders step down and flap.
+ */
 export const DEFAULT_LEADER_ELECTION_TIMINGS: LeaderElectionTimings = {
   leaseDurationMs: 800,
-  renewDeadlineMs: 600,
+  renewDeadlineMs: 700,
   renewIntervalMs: 200,
   retryPeriodMs: 100,
 };

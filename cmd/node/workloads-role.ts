@@ -41,6 +41,10 @@ export function podCidrFor(host: string): string {
   return `127.${200 + (fourth % 50)}.${third % 256}.0/24`;
 }
 
+/** Per attempt of a Lease read or write (the renew deadline is 700 ms). */
+const LEASE_REQUEST_TIMEOUT_MS = 250;
+const LEASE_REQUEST_ATTEMPTS = 3;
+
 export class WorkloadsRole {
   private scheduler: SchedulerHandle | null = null;
   private election: AnyActorRef | null = null;
@@ -58,17 +62,26 @@ export class WorkloadsRole {
     const { config, system, logger } = this;
     const clock = system.clock;
     const api = new ApiClient({ system, servers: config.servers });
+    // Lease writes fail fast, so a slow attempt is retried within the renew deadline instead
+    // of using it all up (a timed-out write that applied anyway shows as our own renewal)
+    const leaseApi = new ApiClient({
+      system,
+      servers: config.servers,
+      requestTimeoutMs: LEASE_REQUEST_TIMEOUT_MS,
+      maxAttempts: LEASE_REQUEST_ATTEMPTS,
+    });
     if (config.controlPlane) {
       this.controllers = startControllerManager({
         system,
         api,
+        leaseApi,
         identity: config.nodeId,
         logger: logger.child({ component: "controller-manager" }),
       });
       this.election = system.spawn(SCHEDULER_ELECTION_ACTOR, leaderElectionMachine, {
         supervise: false,
         input: {
-          api,
+          api: leaseApi,
           clock,
           namespace: "kube-system",
           leaseName: "kube-scheduler",
