@@ -48,7 +48,10 @@ export function spawnNode(
 ): ChildProcess {
   mkdirSync(dirname(node.logFile), { recursive: true });
   const log = openSync(node.logFile, "a");
-  const prof = process.env.BOSUN_PROF_DIR ? ["--cpu-prof", `--cpu-prof-dir=${process.env.BOSUN_PROF_DIR}`] : [];
+  // BOSUN_PROF_DIR=dir: each node writes a V8 CPU profile there when it exits (for benchmarks)
+  const prof = process.env.BOSUN_PROF_DIR
+    ? ["--cpu-prof", `--cpu-prof-dir=${process.env.BOSUN_PROF_DIR}`]
+    : [];
   const child = spawn(process.execPath, [...prof, ...nodeArgs(cluster, node, runDir)], {
     cwd: resolve(dirname(BOSUN_TS), ".."),
     detached,
