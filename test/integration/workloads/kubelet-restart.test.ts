@@ -63,6 +63,7 @@ async function view(name: string): Promise<PodView> {
   };
 }
 
+/** The pod's HTTP answer, or null while it does not answer (waitFor polls on `?? undefined`). */
 async function answer(ip: string): Promise<string | null> {
   try {
     const res = await fetch(`http://${ip}:8080/`, { signal: AbortSignal.timeout(2_000) });
@@ -102,7 +103,9 @@ it("a node's kubelet restarted after SIGKILL re-adopts its running pod instead o
     },
     60_000,
   );
-  expect(await waitFor("an HTTP answer", () => answer(before.ip))).toBe("survivor");
+  expect(await waitFor("an HTTP answer", async () => (await answer(before.ip)) ?? undefined)).toBe(
+    "survivor",
+  );
   const pidFile = join(victim.dataDir, "kubelet", "pods", before.uid, "pids", "echo.pid");
   const record = JSON.parse(readFileSync(pidFile, "utf8")) as { pid: number; procStart: string };
   podPid = record.pid;
@@ -139,9 +142,12 @@ it("a node's kubelet restarted after SIGKILL re-adopts its running pod instead o
   expect(after.ip).toBe(before.ip);
   expect(alive(record.pid)).toBe(true);
   expect(readProcStat(record.pid)?.startTime).toBe(record.procStart); // the very same process
-  expect(await waitFor("an HTTP answer after the restart", () => answer(after.ip))).toBe(
-    "survivor",
-  );
+  expect(
+    await waitFor(
+      "an HTTP answer after the restart",
+      async () => (await answer(after.ip)) ?? undefined,
+    ),
+  ).toBe("survivor");
   // the adopted process's log goes on in the same file, served by the restarted kubelet
   const logs = await kubectlOk(cluster, ["logs", "survivor"]);
   expect(logs.startsWith(logBefore)).toBe(true);
