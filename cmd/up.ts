@@ -28,6 +28,7 @@ interface UpOptions {
   electionTicks?: string;
   snapshotEntries?: string;
   compactionInterval?: string;
+  nodeMonitorGracePeriod?: string;
   workloads?: boolean;
   apiPort?: string;
 }
@@ -104,6 +105,8 @@ export function planCluster(options: UpOptions, runDir: string): ClusterFile {
   if (options.snapshotEntries) nodeFlags.push("--snapshot-entries", options.snapshotEntries);
   if (options.compactionInterval)
     nodeFlags.push("--compaction-interval", options.compactionInterval);
+  if (options.nodeMonitorGracePeriod)
+    nodeFlags.push("--node-monitor-grace-period", options.nodeMonitorGracePeriod);
   if (options.workloads === false) nodeFlags.push("--no-workloads");
   const token = randomBytes(24).toString("hex");
   const bootstrap = nodes.map((n) => n.id);
@@ -170,6 +173,10 @@ export function upCommand(): Command {
     .option(
       "--compaction-interval <duration|ms>",
       "compact the store's history this often (see bosun node --help)",
+    )
+    .option(
+      "--node-monitor-grace-period <duration|ms>",
+      "a node whose Lease stands still this long is Unknown (see bosun node --help)",
     )
     .option("--no-workloads", "no controllers, scheduler or kubelets: the store and API only")
     .option("--foreground", "stay attached; Ctrl-C stops the cluster", false)

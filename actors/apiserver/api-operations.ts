@@ -42,6 +42,7 @@ import { collectionPrefix, objectKey } from "./registry-keys.ts";
 import type { RequestVerb } from "./request-info.ts";
 import { type RequestInput, ResourceHandler } from "./resource-handler.ts";
 import type { WatchCache } from "./watch-cache.ts";
+import { triggerOf } from "./watch-cache.ts";
 import { type ApiWatchEvent, bookmarkEvent, toApiWatchEvent } from "./watch-events.ts";
 
 /** Watches one server's apiserver actor serves at once. */
@@ -284,28 +285,33 @@ export class ApiOperations implements InternalApiPort {
       lastRevision = startRevision - 1;
       if (watch.ended) return null;
       const single = name !== null;
-      const handle = await this.store.watch(prefix, startRevision, (response) => {
-        if (response.kind === "changes") {
-          for (const change of response.changes) {
-            if (single && change.key !== prefix) continue;
-            lastRevision = Math.max(lastRevision, change.revision);
-            const out = toApiWatchEvent(change, filter);
-            if (out) send(out);
+      const handle = await this.store.watch(
+        prefix,
+        startRevision,
+        (response) => {
+          if (response.kind === "changes") {
+            for (const change of response.changes) {
+              if (single && change.key !== prefix) continue;
+              lastRevision = Math.max(lastRevision, change.revision);
+              const out = toApiWatchEvent(change, filter);
+              if (out) send(out);
+            }
+          } else if (response.kind === "progress") {
+            // asked for by the bookmark tick below: everything up to the store's revision is read
+            lastRevision = Math.max(lastRevision, response.revision);
+            if (request.allowWatchBookmarks) send(bookmarkEvent(apiVersion, r.kind, lastRevision));
+          } else if (response.kind === "canceled") {
+            fail(
+              response.reason === "compacted"
+                ? goneStatus(
+                    `too old resource version: ${startRevision - 1} (${response.compactRevision ?? 0})`,
+                  )
+                : internalErrorStatus(`watch canceled: ${response.reason}`),
+            );
           }
-        } else if (response.kind === "progress") {
-          // asked for by the bookmark tick below: everything up to the store's revision is read
-          lastRevision = Math.max(lastRevision, response.revision);
-          if (request.allowWatchBookmarks) send(bookmarkEvent(apiVersion, r.kind, lastRevision));
-        } else if (response.kind === "canceled") {
-          fail(
-            response.reason === "compacted"
-              ? goneStatus(
-                  `too old resource version: ${startRevision - 1} (${response.compactRevision ?? 0})`,
-                )
-              : internalErrorStatus(`watch canceled: ${response.reason}`),
-          );
-        }
-      });
+        },
+        triggerOf(options.fieldSelector),
+      );
       watch.handle = handle;
       if (watch.ended) handle.cancel();
       else if (request.allowWatchBookmarks) {

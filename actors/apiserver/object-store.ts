@@ -13,7 +13,7 @@ import type { WatchResponse } from "../../raft/mvcc/watch-hub.ts";
 import type { JsonObject } from "../api/json.ts";
 import { isJsonObject } from "../api/json.ts";
 import type { ResourceInfo } from "../api/resources.ts";
-import type { WatchCache } from "./watch-cache.ts";
+import type { WatchCache, WatchTrigger } from "./watch-cache.ts";
 import { decodeChange, type ObjectWatchResponse } from "./watch-events.ts";
 
 const enc = (s: string) => Buffer.from(s, "utf8");
@@ -234,8 +234,9 @@ export class ObjectStore {
     prefix: string,
     startRevision: number,
     onResponse: (r: ObjectWatchResponse) => void,
+    trigger?: WatchTrigger,
   ): Promise<WatchHandle> {
-    const cached = this.cache?.subscribe(prefix, startRevision, onResponse);
+    const cached = this.cache?.subscribe(prefix, startRevision, onResponse, trigger);
     if (cached) return cached;
     const key = enc(prefix);
     return this.client().watch(

@@ -17,6 +17,7 @@ import { type AnyActorRef, assign, fromCallback, fromPromise, setup } from "xsta
 import type { StoreClient, WatchHandle } from "../../raft/client/store-client.ts";
 import { prefixRangeEnd } from "../../raft/mvcc/key-range.ts";
 import type { WatchResponse } from "../../raft/mvcc/watch-hub.ts";
+import type { FieldSelector } from "../api/field-selector.ts";
 import { asObject, type JsonObject } from "../api/json.ts";
 import type { ActorSystem } from "../system/actor-system.ts";
 import type { Clock, TimerId } from "../system/clock.ts";
@@ -54,7 +55,31 @@ export const DEFAULT_WATCH_CACHE_LIMITS: WatchCacheLimits = {
 export const WATCH_CACHE_PREFIX = "/registry/";
 const enc = (s: string) => Buffer.from(s, "utf8");
 
+/**
+ * kube-apiserver's cacher "trigger": a watcher that selects pods by `spec.nodeName=X` (every
+ * kubelet) is only offered changes to pods on X, instead of evaluating its selector against
+ * every pod change — with a thousand nodes, a thousand times less work per pod write.
+ */
+export interface WatchTrigger {
+  field: "spec.nodeName";
+  value: string;
+}
+
+/** The trigger of a field selector, when it pins spec.nodeName to one value. */
+export function triggerOf(selector: FieldSelector | null): WatchTrigger | undefined {
+  const pinned = selector?.requirements.find(
+    (r) => r.field === "spec.nodeName" && r.operator === "=",
+  );
+  return pinned ? { field: "spec.nodeName", value: pinned.value } : undefined;
+}
+
+function nodeNameOf(object: JsonObject | undefined): string | undefined {
+  const v = object === undefined ? undefined : asObject(object.spec).nodeName;
+  return typeof v === "string" ? v : undefined;
+}
+
 interface Watcher {
+  trigger: WatchTrigger | undefined;
   prefix: string;
   /** The first revision it wants. */
   from: number;
@@ -162,11 +187,12 @@ export class WatchCache {
     prefix: string,
     startRevision: number,
     onResponse: (r: ObjectWatchResponse) => void,
+    trigger?: WatchTrigger,
   ): WatchHandle | null {
     if (!this.watching || this.watchers.size >= this.limits.maxWatchers) return null;
     const from = startRevision > 0 ? startRevision : this.revision + 1;
     if (from < this.historyFrom || from <= this.compactRevision()) return null;
-    const watcher: Watcher = { prefix, from, onResponse };
+    const watcher: Watcher = { trigger, prefix, from, onResponse };
     for (const entry of this.history) if (entry.revision >= from) deliver(watcher, entry);
     this.watchers.add(watcher);
     return {
@@ -322,7 +348,13 @@ export class WatchCache {
 /** The part of `entry` a watcher wants, if any. */
 function deliver(watcher: Watcher, entry: HistoryEntry): void {
   if (entry.revision < watcher.from) return;
-  const changes = entry.changes.filter((c) => c.key.startsWith(watcher.prefix));
+  const node = watcher.trigger?.value;
+  const changes = entry.changes.filter(
+    (c) =>
+      c.key.startsWith(watcher.prefix) &&
+      // a pod moving onto or off the node matters too (its selector turns it into ADDED/DELETED)
+      (node === undefined || nodeNameOf(c.object) === node || nodeNameOf(c.previous) === node),
+  );
   if (changes.length > 0)
     watcher.onResponse({ kind: "changes", revision: entry.revision, changes });
 }

@@ -25,6 +25,7 @@ import type { ObjectStore } from "./object-store.ts";
 import { collectionPrefix, objectKey } from "./registry-keys.ts";
 import type { RequestInput } from "./resource-handler.ts";
 import { wantsTable } from "./resource-handler.ts";
+import { triggerOf } from "./watch-cache.ts";
 import { type ApiWatchEvent, bookmarkEvent, toApiWatchEvent } from "./watch-events.ts";
 
 /** Kubernetes' default watch timeout is 30–60 min; kubectl sets its own. */
@@ -130,28 +131,33 @@ export async function serveWatch(
     bookmarkTimer = clock.setTimeout(tick, BOOKMARK_INTERVAL_MS);
   }
   const single = input.request.name !== null;
-  handle = await store.watch(prefix, startRevision, (response) => {
-    if (response.kind === "changes") {
-      for (const change of response.changes) {
-        caughtUp = Math.max(caughtUp, change.revision);
-        if (single && change.key !== prefix) continue;
-        const out = toApiWatchEvent(change, filter);
-        if (out) send(out);
+  handle = await store.watch(
+    prefix,
+    startRevision,
+    (response) => {
+      if (response.kind === "changes") {
+        for (const change of response.changes) {
+          caughtUp = Math.max(caughtUp, change.revision);
+          if (single && change.key !== prefix) continue;
+          const out = toApiWatchEvent(change, filter);
+          if (out) send(out);
+        }
+        if (res.writableLength > MAX_WATCH_BUFFERED_BYTES) end();
+      } else if (response.kind === "progress") {
+        caughtUp = Math.max(caughtUp, response.revision);
+        bookmark();
+      } else if (response.kind === "canceled") {
+        if (response.reason === "compacted")
+          send({
+            type: "ERROR",
+            object: resourceExpiredStatus(
+              `too old resource version: ${startRevision - 1} (${response.compactRevision ?? 0})`,
+            ) as unknown as ApiWatchEvent["object"],
+          });
+        end();
       }
-      if (res.writableLength > MAX_WATCH_BUFFERED_BYTES) end();
-    } else if (response.kind === "progress") {
-      caughtUp = Math.max(caughtUp, response.revision);
-      bookmark();
-    } else if (response.kind === "canceled") {
-      if (response.reason === "compacted")
-        send({
-          type: "ERROR",
-          object: resourceExpiredStatus(
-            `too old resource version: ${startRevision - 1} (${response.compactRevision ?? 0})`,
-          ) as unknown as ApiWatchEvent["object"],
-        });
-      end();
-    }
-  });
+    },
+    triggerOf(options.fieldSelector),
+  );
   if (ended) handle.cancel();
 }

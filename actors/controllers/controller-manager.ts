@@ -31,11 +31,20 @@ import type { WorkQueueLimits } from "./work-queue.ts";
 
 export type ControllerFactory = (ctx: ControllerContext) => ControllerDefinition;
 
+/** The default controllers, with the node lifecycle controller's grace period overridden. */
+export function controllersWith(nodeMonitorGracePeriodMs: number): readonly ControllerFactory[] {
+  return DEFAULT_CONTROLLERS.map((f) =>
+    f === nodeLifecycle ? (ctx) => nodeLifecycleController(ctx, { nodeMonitorGracePeriodMs }) : f,
+  );
+}
+
+const nodeLifecycle: ControllerFactory = (ctx) => nodeLifecycleController(ctx);
+
 export const DEFAULT_CONTROLLERS: readonly ControllerFactory[] = [
   deploymentController,
   (ctx) => replicaSetController(ctx),
   namespaceController,
-  (ctx) => nodeLifecycleController(ctx),
+  nodeLifecycle,
   endpointsController,
   (ctx) => endpointSliceController(ctx),
   (ctx) => serviceIPAllocationController(ctx),

@@ -19,6 +19,7 @@ interface NodeOptions {
   id: string;
   snapshotEntries?: string;
   compactionInterval: string;
+  nodeMonitorGracePeriod?: string;
   role: string;
   servers?: string;
   tickMs: string;
@@ -84,6 +85,12 @@ export function nodeCommand(): Command {
       )
         .env("BOSUN_COMPACTION_INTERVAL")
         .default(`${DEFAULT_COMPACTION_INTERVAL_MS / 60_000}m`),
+    )
+    .addOption(
+      new Option(
+        "--node-monitor-grace-period <duration|ms>",
+        "how long a node's Lease may stand still before the node is Unknown (default 4s; Kubernetes: 40s)",
+      ).env("BOSUN_NODE_MONITOR_GRACE_PERIOD"),
     )
     .addOption(
       new Option("--tick-ms <ms>", "Raft tick; heartbeats go out every tick")
@@ -181,6 +188,14 @@ export function nodeCommand(): Command {
             options.compactionInterval,
             "--compaction-interval",
           ),
+          ...(options.nodeMonitorGracePeriod
+            ? {
+                nodeMonitorGracePeriodMs: parseDurationMs(
+                  options.nodeMonitorGracePeriod,
+                  "--node-monitor-grace-period",
+                ),
+              }
+            : {}),
           host,
           port,
           peers,

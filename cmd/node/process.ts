@@ -45,6 +45,8 @@ export interface NodeConfig {
   snapshotEntries?: number;
   /** Compact the store's history this often on a server (0: never; default 5 min). */
   compactionIntervalMs?: number;
+  /** How long a node's Lease may stand still before it is Unknown (default 4 s). */
+  nodeMonitorGracePeriodMs?: number;
   host: string;
   port: number;
   peers: Record<string, string>;
@@ -199,6 +201,9 @@ export class NodeProcess {
           ...Object.values(this.config.peers).map((a) => a.split(":")[0] ?? ""),
         ],
         servers: members,
+        ...(this.config.nodeMonitorGracePeriodMs !== undefined
+          ? { nodeMonitorGracePeriodMs: this.config.nodeMonitorGracePeriodMs }
+          : {}),
       },
       this.system,
       this.logger,

@@ -4,6 +4,7 @@ import type { AnyActorRef } from "xstate";
 import { ApiClient } from "../../actors/apiserver/api-client.ts";
 import {
   type ControllerManagerHandle,
+  controllersWith,
   startControllerManager,
 } from "../../actors/controllers/controller-manager.ts";
 import { leaderElectionMachine } from "../../actors/controllers/leader-election.ts";
@@ -27,6 +28,8 @@ export interface WorkloadsConfig {
   /** Addresses pods must never get (every member's listen address). */
   reservedAddresses: string[];
   servers: () => string[];
+  /** kube-controller-manager's --node-monitor-grace-period (default 4 s). */
+  nodeMonitorGracePeriodMs?: number;
 }
 
 export const SCHEDULER_ELECTION_ACTOR = "scheduler-election";
@@ -75,6 +78,9 @@ export class WorkloadsRole {
         system,
         api,
         leaseApi,
+        ...(config.nodeMonitorGracePeriodMs !== undefined
+          ? { controllers: controllersWith(config.nodeMonitorGracePeriodMs) }
+          : {}),
         identity: config.nodeId,
         logger: logger.child({ component: "controller-manager" }),
       });

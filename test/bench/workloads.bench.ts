@@ -13,7 +13,10 @@
  *     runs), then the Lease is released: the elected scheduler starts with the whole backlog,
  *     and binds (spec.nodeName on a watch) are counted from the first to the last. Target
  *     ≥ 1,000 pods/s; kube-scheduler's CI floor is 680 pods/s. The in-process figure
- *     (scheduler.bench.ts: queue + framework, no API) is printed beside it.
+ *     (scheduler.bench.ts: queue + framework, no API) is printed beside it. Like kubemark, the
+ *     hollow kubelets renew their Leases at Kubernetes' pace (every 10 s) and the cluster runs
+ *     with Kubernetes' `--node-monitor-grace-period` (40 s): bosun's defaults (1 s, 4 s) for
+ *     fast node failover would cost 1,000 Lease writes a second here.
  * (c) Failover: SIGKILL the server holding the kube-controller-manager Lease (odd rounds) or the
  *     kube-scheduler Lease (even rounds), create a Deployment at once, and time the Leases'
  *     takeover (holderIdentity changes) and the Deployment being acted on (ReplicaSet, Pod,
@@ -57,6 +60,7 @@ interface Options {
   hollowNodes?: string;
   schedPods?: string;
   hollowLeaseRenewMs: string;
+  nodeMonitorGracePeriod: string;
   createConcurrency: string;
   bindTimeoutS?: string;
   compactEveryS: string;
@@ -657,6 +661,7 @@ async function schedulerThroughput(
     hollowNodes: number;
     pods: number;
     leaseRenewMs: number;
+    nodeMonitorGracePeriod: string;
     createConcurrency: number;
     /** Stop waiting for binds after this and measure what was bound. */
     bindTimeoutMs: number | null;
@@ -664,7 +669,9 @@ async function schedulerThroughput(
     compactEveryMs: number;
   },
 ): Promise<Omit<SchedulerFigures, "inProcess">> {
-  const cluster = cleanup.cluster(await LocalCluster.start(3, [], true));
+  const cluster = cleanup.cluster(
+    await LocalCluster.start(3, ["--node-monitor-grace-period", o.nodeMonitorGracePeriod], true),
+  );
   const api = new ClusterApi(cluster);
   const alive = () => assertServersAlive(cluster, new Set());
   const compactor =
@@ -1157,6 +1164,7 @@ async function main(o: Options): Promise<void> {
         hollowNodes,
         pods: schedPods,
         leaseRenewMs: int(o.hollowLeaseRenewMs, "--hollow-lease-renew-ms", 1),
+        nodeMonitorGracePeriod: o.nodeMonitorGracePeriod,
         createConcurrency: int(o.createConcurrency, "--create-concurrency", 1),
         bindTimeoutMs: o.bindTimeoutS ? int(o.bindTimeoutS, "--bind-timeout-s", 1) * 1000 : null,
         compactEveryMs: int(o.compactEveryS, "--compact-every-s", 0) * 1000,
@@ -1186,7 +1194,12 @@ const program = new Command("bench:workloads")
   .option("--rate <n>", "(a) pods created per second", "10")
   .option("--hollow-nodes <n>", "(b) hollow nodes (default 1000; quick 100)")
   .option("--sched-pods <n>", "(b) pods to schedule (default 10000; quick 1000)")
-  .option("--hollow-lease-renew-ms <ms>", "(b) the hollow nodes' Lease renew interval", "1000")
+  .option("--hollow-lease-renew-ms <ms>", "(b) the hollow nodes' Lease renew interval", "10000")
+  .option(
+    "--node-monitor-grace-period <duration>",
+    "(b) the cluster's node monitor grace period (Kubernetes' default)",
+    "40s",
+  )
   .option("--create-concurrency <n>", "(b) concurrent pod creates before measuring", "32")
   .option(
     "--bind-timeout-s <s>",

@@ -5,9 +5,10 @@
  */
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
+import { parseFieldSelector } from "../../../actors/api/field-selector.ts";
 import { CacheIndex, toJson } from "../../../actors/apiserver/cache-index.ts";
 import { RevisionBarrier } from "../../../actors/apiserver/revision-barrier.ts";
-import { WatchCache } from "../../../actors/apiserver/watch-cache.ts";
+import { triggerOf, WatchCache } from "../../../actors/apiserver/watch-cache.ts";
 import type { ObjectChange, ObjectWatchResponse } from "../../../actors/apiserver/watch-events.ts";
 import { ManualClock } from "../../../actors/system/clock.ts";
 import type { StoreClient } from "../../../raft/client/store-client.ts";
@@ -333,5 +334,49 @@ describe("WatchCache: watches served from the cache", () => {
     cache.unwatched();
     expect(got.at(-1)).toEqual({ kind: "canceled", reason: "restored" });
     expect(cache.subscribe("/registry/", 0, () => {})).toBeNull();
+  });
+});
+
+describe("WatchCache: the spec.nodeName trigger", () => {
+  const pod = (name: string, node: string | null, revision: number, createRevision: number) => ({
+    type: "PUT" as const,
+    kv: {
+      key: Buffer.from(`/registry/pods/a/${name}`),
+      value: Buffer.from(
+        JSON.stringify({ kind: "Pod", metadata: { name }, spec: node ? { nodeName: node } : {} }),
+      ),
+      createRevision,
+      modRevision: revision,
+      version: 1,
+      lease: 0,
+    },
+  });
+
+  it("offers a kubelet's watch only the changes to pods on (or moving off) its node", async () => {
+    const clock = new ManualClock();
+    const store = new FakeStore();
+    const cache = new WatchCache(() => store.client(), clock);
+    const { index, revision } = await cache.load();
+    cache.installed(index, revision);
+    cache.watched();
+    const seen: string[] = [];
+    const trigger = triggerOf(parseFieldSelector("spec.nodeName=n1"));
+    expect(trigger).toEqual({ field: "spec.nodeName", value: "n1" });
+    cache.subscribe(
+      "/registry/pods/",
+      0,
+      (r) => {
+        if (r.kind === "changes") for (const c of r.changes) seen.push(`${c.revision}`);
+      },
+      trigger,
+    );
+    const at = (r: number, ...evs: ReturnType<typeof pod>[]) =>
+      cache.apply({ kind: "events", watchId: 1, header: { revision: r }, events: evs });
+    at(4, pod("p", null, 4, 4)); // unbound: not n1's
+    at(5, pod("p", "n1", 5, 4)); // bound to n1
+    at(6, pod("q", "n2", 6, 6)); // another node's
+    at(7, pod("p", "n2", 7, 4)); // moved off n1: still offered (the selector makes it DELETED)
+    expect(seen).toEqual(["5", "7"]);
+    expect(triggerOf(parseFieldSelector("spec.nodeName!=n1"))).toBeUndefined();
   });
 });
