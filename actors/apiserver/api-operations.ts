@@ -93,6 +93,8 @@ export interface ApiOperationsOptions {
   client: () => StoreClient;
   /** Serves GETs and first LIST pages when live. */
   cache?: WatchCache;
+  /** Store sessions for kube-system Lease writes (leader election). */
+  electionClient?: () => StoreClient;
   bookmarkIntervalMs?: number;
 }
 
@@ -105,7 +107,7 @@ export class ApiOperations implements InternalApiPort {
 
   constructor(options: ApiOperationsOptions) {
     this.system = options.system;
-    this.store = new ObjectStore(options.client, options.cache);
+    this.store = new ObjectStore(options.client, options.cache, options.electionClient);
     this.handler = new ResourceHandler(this.store, options.system.clock);
     this.bookmarkIntervalMs = options.bookmarkIntervalMs ?? DEFAULT_BOOKMARK_INTERVAL_MS;
   }

@@ -12,7 +12,8 @@ import type { CommandResponse } from "../../raft/mvcc/responses.ts";
 import type { WatchResponse } from "../../raft/mvcc/watch-hub.ts";
 import type { JsonObject } from "../api/json.ts";
 import { isJsonObject } from "../api/json.ts";
-import type { ResourceInfo } from "../api/resources.ts";
+import { type ResourceInfo, resourceByPlural } from "../api/resources.ts";
+import { objectKey } from "./registry-keys.ts";
 import type { WatchCache, WatchTrigger } from "./watch-cache.ts";
 import { decodeChange, type ObjectWatchResponse } from "./watch-events.ts";
 
@@ -80,11 +81,31 @@ export interface ListPage {
   remaining: number;
 }
 
+/** Where the controller manager's and scheduler's Leases live. */
+const ELECTION_LEASES_PREFIX = objectKey(
+  resourceByPlural("leases", "coordination.k8s.io") as ResourceInfo,
+  "kube-system",
+  "",
+);
+
 export class ObjectStore {
   constructor(
     private readonly client: () => StoreClient,
     private readonly cache?: WatchCache,
+    /**
+     * Store sessions kept for leader election (kube-system Leases), as API Priority and
+     * Fairness gives leader-election requests their own seats: a Lease renewal must not queue
+     * behind a burst of other writes, or a busy cluster's controllers lose their leadership.
+     */
+    private readonly electionClient?: () => StoreClient,
   ) {}
+
+  /** The store session a write of `key` goes through. */
+  private writer(key: string): StoreClient {
+    return this.electionClient && key.startsWith(ELECTION_LEASES_PREFIX)
+      ? this.electionClient()
+      : this.client();
+  }
 
   /**
    * A GET's read: from the watch cache when it is live (after catching up to the store's
@@ -164,7 +185,7 @@ export class ObjectStore {
     if (namespaceKey !== null)
       compare.push({ target: "createRevision", key: enc(namespaceKey), result: ">", operand: 0 });
     const r = txnResult(
-      await this.client().write({
+      await this.writer(key).write({
         op: "txn",
         compare,
         success: [{ op: "put", key: enc(key), value: encodeObject(object) }],
@@ -185,7 +206,7 @@ export class ObjectStore {
     expectedModRevision: number,
   ): Promise<WriteOutcome> {
     const r = txnResult(
-      await this.client().write({
+      await this.writer(key).write({
         op: "txn",
         compare: [
           { target: "modRevision", key: enc(key), result: "=", operand: expectedModRevision },
@@ -212,7 +233,7 @@ export class ObjectStore {
     for (const p of alsoDeletePrefixes)
       success.push({ op: "deleteRange", key: enc(p), rangeEnd: prefixRangeEnd(enc(p)) });
     const r = txnResult(
-      await this.client().write({
+      await this.writer(key).write({
         op: "txn",
         compare: [
           { target: "modRevision", key: enc(key), result: "=", operand: expectedModRevision },

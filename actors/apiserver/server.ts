@@ -66,6 +66,8 @@ export interface ApiServerConfig {
   client: () => StoreClient;
   /** Serves GETs and first LIST pages when live. */
   cache?: WatchCache;
+  /** Store sessions for kube-system Lease writes (leader election). */
+  electionClient?: () => StoreClient;
   ready: () => { ready: boolean; reason: string };
   /** How pods/log reaches kubelets (over the actor system); absent: a clear 404. */
   podLogs?: PodLogs;
@@ -149,7 +151,7 @@ export class ApiServer {
   port = 0;
 
   constructor(private readonly config: ApiServerConfig) {
-    this.store = new ObjectStore(config.client, config.cache);
+    this.store = new ObjectStore(config.client, config.cache, config.electionClient);
     this.handler = new ResourceHandler(this.store, config.clock, config.podLogs);
     const listener = (req: IncomingMessage, res: ServerResponse) => {
       this.serve(req, res).catch((error: unknown) => this.fail(res, error));

@@ -229,6 +229,7 @@ export class NodeProcess {
       logger: this.logger.child({ component: "apiserver" }),
       client: () => server.client,
       cache: server.watchCache,
+      electionClient: () => server.electionClient,
       ready: () => this.readiness(),
       // pods/log: the kubelet on the pod's node answers over the mesh
       podLogs: {

@@ -36,6 +36,8 @@ export const DEFAULT_TICK_INTERVAL_MS = 50;
 export const DEFAULT_ELECTION_TICKS = 10;
 /** Store sessions a server keeps for requests arriving over HTTP (one write in flight each). */
 const CLIENT_SESSIONS = 32;
+/** Store sessions for leader-election Lease writes: the controller manager and the scheduler. */
+const ELECTION_SESSIONS = 2;
 
 function seedFor(nodeId: string, wallMs: number): number {
   let h = 2166136261;
@@ -55,7 +57,16 @@ export class ServerRole {
     private readonly api: ApiOperations,
     /** Every object under /registry/, for the API servers' GETs and LISTs (see watch-cache.ts). */
     readonly watchCache: WatchCache,
+    private readonly electionClients: StoreClient[],
   ) {}
+
+  /** A store session for a leader-election Lease write (see ObjectStore's electionClient). */
+  get electionClient(): StoreClient {
+    this.nextElectionClient = (this.nextElectionClient + 1) % this.electionClients.length;
+    return this.electionClients[this.nextElectionClient] as StoreClient;
+  }
+
+  private nextElectionClient = 0;
 
   static async start(
     config: ServerRoleConfig,
@@ -108,7 +119,10 @@ export class ServerRole {
     );
     // its own client: the cache's watch and revision rounds don't queue behind request traffic
     const cacheClient = new StoreClient({ system, servers: () => replica.status().voters });
-    clients.push(cacheClient);
+    const electionClients = Array.from(
+      { length: ELECTION_SESSIONS },
+      () => new StoreClient({ system, servers: () => replica.status().voters }),
+    );
     const watchCache = new WatchCache(
       () => cacheClient,
       system.clock,
@@ -123,17 +137,19 @@ export class ServerRole {
       system,
       client: () => (role as ServerRole).client,
       cache: watchCache,
+      electionClient: () => (role as ServerRole).electionClient,
     });
     role = new ServerRole(
       replica,
       store,
-      clients.slice(0, CLIENT_SESSIONS),
+      clients,
       port,
       log,
       system.clock,
       logger,
       api,
       watchCache,
+      electionClients,
     );
     system.spawn(API_ACTOR, internalApiMachine, { input: { port: api } });
     return role;
@@ -184,7 +200,8 @@ export class ServerRole {
     }
     this.api.stop();
     this.watchCache.stop();
-    for (const client of this.clients) client.close();
+    for (const client of [...this.clients, ...this.electionClients, this.watchCache.client()])
+      client.close();
     this.port.stop();
     this.replica.stop();
     await this.store.close();

@@ -104,7 +104,23 @@ export class WorkloadsRole {
             });
           },
           onStoppedLeading: () => {
-            logger.info({ component: "scheduler" }, "scheduler stopped leading");
+            // why: the renew deadline passed (lastError says what failed), or another holder
+            const ctx = this.election?.getSnapshot().context as
+              | {
+                  lastError: string | null;
+                  observed: { holder: string } | null;
+                  renewedAtMs: number;
+                }
+              | undefined;
+            logger.info(
+              {
+                component: "scheduler",
+                lastError: ctx?.lastError ?? null,
+                holder: ctx?.observed?.holder ?? null,
+                sinceRenewalMs: ctx ? Math.round(clock.nowMs() - ctx.renewedAtMs) : null,
+              },
+              "scheduler stopped leading",
+            );
             this.scheduler?.stop();
             this.scheduler = null;
           },

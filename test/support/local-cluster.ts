@@ -133,7 +133,9 @@ export class LocalCluster {
       ).catch(() => undefined);
       await killAll(this.cluster.nodes.map((n) => n.pid));
       killProcessesUnder(this.runDir); // pods of nodes that were SIGKILLed during the test
-      rmSync(this.runDir, { recursive: true, force: true });
+      // BOSUN_KEEP_RUN_DIR=1 keeps the logs and data of a run to look into afterwards
+      if (!process.env.BOSUN_KEEP_RUN_DIR) rmSync(this.runDir, { recursive: true, force: true });
+      else console.error(`kept ${this.runDir}`);
     }
   }
 }

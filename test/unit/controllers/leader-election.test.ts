@@ -133,4 +133,24 @@ describe("leader election", () => {
     expect(a.isLeader()).toBe(false);
     expect(a.log).toEqual(["started", "stopped"]);
   });
+
+  it("an acquisition slower than the renew deadline is not led on: renewed at once instead", async () => {
+    const clock = new ManualClock();
+    const api = new FakeApi();
+    // the first write (the create) takes 900 ms of clock time: past the 700 ms renew deadline
+    let slow = true;
+    const create = api.create.bind(api);
+    api.create = async (...args: Parameters<FakeApi["create"]>) => {
+      if (slow) {
+        slow = false;
+        await new Promise<void>((resolve) => clock.setTimeout(resolve, 900));
+      }
+      return create(...args);
+    };
+    const a = candidate(api, clock, "a");
+    await run(clock, 1_200);
+    // acquired too late to lead on: renewed at once, then led — never started only to stop
+    expect(a.isLeader()).toBe(true);
+    expect(a.log).toEqual(["started"]);
+  });
 });
