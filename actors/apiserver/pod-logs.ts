@@ -15,26 +15,15 @@
  */
 import { asObject, type JsonObject } from "../api/json.ts";
 import { badRequestStatus, invalidStatus } from "../api/status.ts";
+import type { KubeletLogsRequest } from "../kubelet/kubelet.ts";
 import type { Clock } from "../system/clock.ts";
 import { ApiError } from "./api-error.ts";
 
 /** How often a followed log asks its kubelet for new bytes. */
 export const POD_LOG_FOLLOW_POLL_MS = 250;
 
-/** One read of a pod's log on its node (the kubelet's `kubelet.logs` ask). */
-export interface PodLogRead {
-  node: string;
-  namespace: string;
-  pod: string;
-  container?: string;
-  previous?: boolean;
-  /** A follower's next read: the attempt its first read got, from this byte. */
-  attempt?: number;
-  sinceByte?: number;
-  tailLines?: number;
-  limitBytes?: number;
-  follower?: string;
-}
+/** One read of a pod's log on its node: the kubelet's `kubelet.logs` ask, and where to send it. */
+export type PodLogRead = KubeletLogsRequest & { node: string };
 
 export type PodLogReply =
   | { text: string; nextByte: number; attempt: number; more: boolean }

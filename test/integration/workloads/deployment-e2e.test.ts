@@ -2,7 +2,7 @@ import { afterAll, beforeAll, expect, it } from "vitest";
 import { LocalCluster } from "../../support/local-cluster.ts";
 import { waitFor } from "../../support/wait.ts";
 import { kubectlOk } from "../apiserver/kubectl-harness.ts";
-import { podsOf, runEchoDeployment, waitForReadyNodes } from "./workload-harness.ts";
+import { answer, podsOf, runEchoDeployment, waitForReadyNodes } from "./workload-harness.ts";
 
 /**
  * The whole path with the built-in workloads of `bosun up`: the real kubectl creates a
@@ -20,15 +20,6 @@ beforeAll(async () => {
 afterAll(async () => {
   await cluster?.stop();
 });
-
-async function answer(ip: string): Promise<string | null> {
-  try {
-    const res = await fetch(`http://${ip}:8080/`, { signal: AbortSignal.timeout(2_000) });
-    return (await res.text()).trim();
-  } catch {
-    return null;
-  }
-}
 
 it("kubectl create deployment: 3 pods on 3 nodes answer HTTP; delete removes pods and processes", async () => {
   await waitForReadyNodes(cluster, 3);

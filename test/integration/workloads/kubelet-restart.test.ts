@@ -5,7 +5,7 @@ import { readProcStat } from "../../../actors/kubelet/process-runtime.ts";
 import { LocalCluster } from "../../support/local-cluster.ts";
 import { waitFor } from "../../support/wait.ts";
 import { kubectlOk } from "../apiserver/kubectl-harness.ts";
-import { waitForReadyNodes } from "./workload-harness.ts";
+import { answer, waitForReadyNodes } from "./workload-harness.ts";
 
 /**
  * A kubelet restart re-adopts its pods, as Kubernetes' kubelet re-attaches to running
@@ -61,16 +61,6 @@ async function view(name: string): Promise<PodView> {
     restartCount: c?.restartCount ?? -1,
     containerID: c?.containerID ?? "",
   };
-}
-
-/** The pod's HTTP answer, or null while it does not answer (waitFor polls on `?? undefined`). */
-async function answer(ip: string): Promise<string | null> {
-  try {
-    const res = await fetch(`http://${ip}:8080/`, { signal: AbortSignal.timeout(2_000) });
-    return (await res.text()).trim();
-  } catch {
-    return null;
-  }
 }
 
 it("a node's kubelet restarted after SIGKILL re-adopts its running pod instead of restarting it", async () => {

@@ -119,3 +119,16 @@ export function watchPods(
   req.end();
   return { stop: () => req.destroy() };
 }
+
+/**
+ * What a pod's echo server at `ip`:8080 answers (its pod name), or null while nothing answers
+ * (poll it with `waitFor(..., async () => (await answer(ip)) ?? undefined)`).
+ */
+export async function answer(ip: string): Promise<string | null> {
+  try {
+    const res = await fetch(`http://${ip}:8080/`, { signal: AbortSignal.timeout(2_000) });
+    return (await res.text()).trim();
+  } catch {
+    return null;
+  }
+}
