@@ -110,6 +110,7 @@ export class ApiClient implements ListWatcher {
   private readonly options: Required<Omit<ApiClientOptions, "system">>;
   private readonly rounds: ServerRounds;
   private receiver: AnyActorRef | null = null;
+  private offPeerDown: (() => void) | null = null;
   private readonly watches = new Map<string, ActiveWatch>();
   private nextTag = 0;
 
@@ -222,6 +223,7 @@ export class ApiClient implements ListWatcher {
 
   /** Cancels every watch. */
   close(): void {
+    this.offPeerDown?.();
     for (const tag of [...this.watches.keys()]) this.cancelWatch(tag, true);
   }
 
@@ -235,8 +237,16 @@ export class ApiClient implements ListWatcher {
       this.system.tell(this.address, `${watch.server}/${API_ACTOR}`, "api.watch.cancel", { tag });
   }
 
+  /** A watch served by `server` is lost now (the informer relists or resumes elsewhere). */
+  private onServerDown(server: string): void {
+    for (const [tag, watch] of [...this.watches])
+      if (watch.server === server && !watch.done)
+        this.lose(tag, watch, `connection to ${server} lost`);
+  }
+
   private ensureReceiver(): void {
     if (this.receiver) return;
+    this.offPeerDown ??= this.system.onPeerDown((server) => this.onServerDown(server));
     this.receiver = this.system.spawn(this.name, apiWatchReceiverMachine, {
       input: { deliver: (m: ApiWatchMessage) => this.onWatchMessage(m) },
     });

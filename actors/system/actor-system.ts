@@ -95,7 +95,25 @@ export class ActorSystem {
     this.limits = { ...DEFAULT_ACTOR_SYSTEM_LIMITS, ...options.limits };
     this.ring = new InspectionRing(this.limits.inspectionRingRecords);
     this.wire?.onEnvelope((envelope) => this.receive(envelope));
-    this.wire?.onPeerDown?.((nodeId) => this.failAsksTo(nodeId));
+    this.wire?.onPeerDown?.((nodeId) => {
+      this.failAsksTo(nodeId);
+      for (const handler of [...this.peerDownHandlers]) handler(nodeId);
+    });
+  }
+
+  private readonly peerDownHandlers: ((nodeId: string) => void)[] = [];
+
+  /**
+   * Runs `handler` each time the link to a peer node goes down (after the asks pending there
+   * have failed): a client whose watch that node serves moves it at once, instead of noticing
+   * at its next liveness check. Returns the unsubscribe.
+   */
+  onPeerDown(handler: (nodeId: string) => void): () => void {
+    this.peerDownHandlers.push(handler);
+    return () => {
+      const i = this.peerDownHandlers.indexOf(handler);
+      if (i >= 0) this.peerDownHandlers.splice(i, 1);
+    };
   }
 
   address(name: string): string {

@@ -85,6 +85,7 @@ export class StoreClient {
   private queue: Promise<unknown> = Promise.resolve();
   private readonly rounds: ServerRounds;
   private receiver: AnyActorRef | null = null;
+  private offPeerDown: (() => void) | null = null;
   private readonly watches = new Map<string, ActiveWatch>();
   private closed = false;
 
@@ -217,6 +218,7 @@ export class StoreClient {
   /** Stops every watch and the receiver actor. */
   close(): void {
     this.closed = true;
+    this.offPeerDown?.();
     for (const watch of this.watches.values()) {
       watch.canceled = true;
       if (watch.timer !== null) this.system.clock.clearTimeout(watch.timer);
@@ -224,8 +226,15 @@ export class StoreClient {
     this.watches.clear();
   }
 
+  /** The watches `server` served move elsewhere now (see ActorSystem.onPeerDown). */
+  private onServerDown(server: string): void {
+    for (const watch of [...this.watches.values()])
+      if (watch.server === server && !watch.canceled) this.resubscribe(watch);
+  }
+
   private ensureReceiver(): void {
     if (this.receiver) return;
+    this.offPeerDown ??= this.system.onPeerDown((server) => this.onServerDown(server));
     this.receiver = this.system.spawn(this.name, watchReceiverMachine, {
       input: { deliver: (tag: string, r: WatchResponse) => this.onWatchResponse(tag, r) },
     });
@@ -296,6 +305,8 @@ export class StoreClient {
   private resubscribe(watch: ActiveWatch): void {
     if (watch.canceled || watch.resubscribing) return;
     watch.resubscribing = true;
+    if (watch.timer !== null) this.system.clock.clearTimeout(watch.timer);
+    watch.timer = null;
     this.watches.delete(watch.tag);
     // the failed server comes last in the next rounds, until it answers again
     this.rounds.failed(watch.server);
