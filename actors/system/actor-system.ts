@@ -96,15 +96,12 @@ export class ActorSystem {
     this.ring = new InspectionRing(this.limits.inspectionRingRecords);
     this.wire?.onEnvelope((envelope) => this.receive(envelope));
     this.wire?.onPeerDown?.((nodeId) => {
-      this.downPeers.add(nodeId);
       this.failAsksTo(nodeId);
       for (const handler of [...this.peerDownHandlers]) handler(nodeId);
     });
   }
 
   private readonly peerDownHandlers: ((nodeId: string) => void)[] = [];
-  /** Peers whose link went down and has not been seen connected since. */
-  private readonly downPeers = new Set<string>();
 
   /**
    * Runs `handler` each time the link to a peer node goes down (after the asks pending there
@@ -232,18 +229,7 @@ export class ActorSystem {
       this.pending.set(id, { resolve: resolve as (b: unknown) => void, reject, timer, to, kind });
       const sent = this.dispatch({ to, from, kind, id, body });
       if (!sent.ok) this.settle(id, { error: sent.error });
-      // a peer known down (its link dropped, not reconnected): the message only waits in the
-      // link's queue, and its asker would wait out the whole timeout (a killed server)
-      else if (this.isKnownDown(nodeOf(to)))
-        this.settle(id, { error: `connection to ${nodeOf(to)} lost` });
     });
-  }
-
-  private isKnownDown(nodeId: string): boolean {
-    if (!this.downPeers.has(nodeId)) return false;
-    if (!this.isReachable(nodeId)) return true;
-    this.downPeers.delete(nodeId); // connected again
-    return false;
   }
 
   /** Whether a message to `nodeId` would go out now (this node, or a connected peer). */

@@ -92,6 +92,10 @@ export class ServerRounds {
       if (round.length === 0) break;
       for (const server of round) {
         if (attempts >= this.limits.maxAttempts) break;
+        // reachability is checked again before each attempt: a server whose link dropped while
+        // earlier ones were tried would only queue the message, and the attempt would wait out
+        // its whole timeout (a killed leader, tried after the others refused during the election)
+        if (round.length > 1 && !this.system.isReachable(server)) continue;
         attempts++;
         try {
           const result = await attempt(server);
