@@ -22,6 +22,8 @@ const enc = (s: string) => Buffer.from(s, "utf8");
 export interface StoredObject {
   object: JsonObject;
   modRevision: number;
+  /** From the watch cache without a quorum read (`suggestion`): possibly stale. */
+  suggested?: boolean;
 }
 
 /** The outcome of a conditional write, for the handler to turn into a Status. */
@@ -119,6 +121,17 @@ export class ObjectStore {
       return hit ? { object: hit.object, modRevision: hit.modRevision } : null;
     }
     return this.get(key, serializable);
+  }
+
+  /**
+   * The watch cache's copy of `key` at once, with no quorum read: where an update starts
+   * (kube-apiserver's GuaranteedUpdate takes the cacher's object as its suggestion). It may be
+   * stale; the update's write is guarded by its revision, and the caller reads again on failure.
+   * Shared with the cache: read it, never change it.
+   */
+  suggestion(key: string): StoredObject | null {
+    const hit = this.cache?.ready ? this.cache.get(key) : undefined;
+    return hit ? { object: hit.object, modRevision: hit.modRevision, suggested: true } : null;
   }
 
   async get(key: string, serializable: boolean): Promise<StoredObject | null> {

@@ -34,7 +34,7 @@ import {
   shouldDeleteDuringUpdate,
   withTerminatingPhase,
 } from "./object-deletion.ts";
-import { prepareCreate, prepareUpdate, sameObject } from "./object-lifecycle.ts";
+import { prepareCreate, prepareUpdate, rfc3339, sameObject } from "./object-lifecycle.ts";
 import { CompactedError, type ObjectStore, type StoredObject } from "./object-store.ts";
 import { applyPatch } from "./patch.ts";
 import {
@@ -100,6 +100,27 @@ function isDryRun(input: RequestInput): boolean {
         badRequestStatus(`Invalid dryRun value ${JSON.stringify(v)}: must be "All"`),
       );
   return values.length > 0;
+}
+
+/** A pod's status with PodScheduled=True (kept as it was if it already said so). */
+function withPodScheduled(status: JsonObject, wallMs: number): JsonObject {
+  const conditions = Array.isArray(status.conditions) ? status.conditions : [];
+  const scheduled = (c: JsonValue) => isJsonObject(c) && c.type === "PodScheduled";
+  const old = conditions.find(scheduled);
+  if (isJsonObject(old) && old.status === "True") return status;
+  const condition: JsonObject = {
+    type: "PodScheduled",
+    status: "True",
+    lastProbeTime: null,
+    lastTransitionTime: rfc3339(wallMs),
+  };
+  return {
+    ...status,
+    conditions:
+      old === undefined
+        ? [...conditions, condition]
+        : conditions.map((c) => (scheduled(c) ? condition : c)),
+  };
 }
 
 /** How often a patch is retried when another write got in between (Kubernetes: 5). */
@@ -177,6 +198,34 @@ export class ResourceHandler {
     const found = await this.store.get(this.key(req), serializable);
     if (found === null) throw new ApiError(notFoundStatus(gr(req.resource), req.name ?? ""));
     return found;
+  }
+
+  /**
+   * Runs a write of the object `req` names from the watch cache's copy first, saving the quorum
+   * read (kube-apiserver's GuaranteedUpdate with the cacher's suggestion). The copy may be
+   * stale, but every write is guarded by the revision it started from; if the attempt fails in
+   * any way the API answers (a conflict, a no-op, a check against an older state), it runs
+   * again from a linearizable read, whose answer stands.
+   */
+  private async fromSuggestion<T>(
+    req: ResourceRequest,
+    dryRun: boolean,
+    run: (current: StoredObject) => Promise<T>,
+  ): Promise<T> {
+    const suggested = dryRun ? null : this.store.suggestion(this.key(req));
+    if (suggested !== null) {
+      try {
+        return await run(suggested);
+      } catch (error) {
+        if (!(error instanceof ApiError)) throw error;
+      }
+    }
+    return run(await this.mustGet(req));
+  }
+
+  /** A suggested (possibly stale) copy cannot answer without a write: read again. */
+  private static confirm(req: ResourceRequest, current: StoredObject): void {
+    if (current.suggested) throw new ApiError(conflictStatus(gr(req.resource), req.name ?? ""));
   }
 
   private asTable(
@@ -300,7 +349,10 @@ export class ResourceHandler {
     const r = req.resource;
     if (expectedRevision !== current.modRevision)
       throw new ApiError(conflictStatus(gr(r), req.name ?? ""));
-    if (sameObject(next, current.object)) return { code: 200, body: current.object };
+    if (sameObject(next, current.object)) {
+      ResourceHandler.confirm(req, current);
+      return { code: 200, body: current.object };
+    }
     if (dryRun) return { code: 200, body: next };
     if (shouldDeleteDuringUpdate(next, current.object)) {
       await this.remove(req, expectedRevision);
@@ -325,46 +377,57 @@ export class ResourceHandler {
           `the name of the object (${String(bodyName)}) does not match the name on the URL (${req.name})`,
         ),
       );
-    const current = await this.mustGet(req);
-    const rv = asObject(body.metadata).resourceVersion;
-    const expected = rv === undefined || rv === "" ? current.modRevision : Number(rv);
-    if (!Number.isInteger(expected))
-      throw new ApiError(badRequestStatus(`invalid resourceVersion: ${String(rv)}`));
-    const withName = { ...body, metadata: { ...asObject(body.metadata), name: req.name ?? "" } };
-    const next = prepareUpdate(
-      req.resource,
-      withName,
-      current.object,
-      req.namespace,
-      req.subresource,
-    );
-    return { ...(await this.write(req, current, next, expected, isDryRun(input))), warnings };
+    const dryRun = isDryRun(input);
+    return this.fromSuggestion(req, dryRun, async (current) => {
+      const rv = asObject(body.metadata).resourceVersion;
+      const expected = rv === undefined || rv === "" ? current.modRevision : Number(rv);
+      if (!Number.isInteger(expected))
+        throw new ApiError(badRequestStatus(`invalid resourceVersion: ${String(rv)}`));
+      const withName = { ...body, metadata: { ...asObject(body.metadata), name: req.name ?? "" } };
+      const next = prepareUpdate(
+        req.resource,
+        withName,
+        current.object,
+        req.namespace,
+        req.subresource,
+      );
+      return { ...(await this.write(req, current, next, expected, dryRun)), warnings };
+    });
   }
 
   private async patch(input: RequestInput): Promise<HandlerResult> {
     const req = input.request;
     const patch = await input.body();
+    const dryRun = isDryRun(input);
+    let suggested = dryRun ? null : this.store.suggestion(this.key(req));
     for (let attempt = 1; ; attempt++) {
-      const current = await this.mustGet(req);
-      const { object: patched, warnings } = validateFields(
-        req.resource,
-        applyPatch(input.contentType, current.object, patch, req.resource.kind),
-        input.query,
-      );
-      const rv = asObject(patched.metadata).resourceVersion;
-      // a patch that sets metadata.resourceVersion pins the update to that version: no retries
-      const pinned = rv !== undefined && rv !== asObject(current.object.metadata).resourceVersion;
-      const expected = pinned ? Number(rv) : current.modRevision;
-      const next = prepareUpdate(
-        req.resource,
-        patched,
-        current.object,
-        req.namespace,
-        req.subresource,
-      );
+      // the first try starts from the watch cache's copy (see fromSuggestion)
+      const current = suggested ?? (await this.mustGet(req));
+      suggested = null;
+      let pinned = false;
       try {
-        return { ...(await this.write(req, current, next, expected, isDryRun(input))), warnings };
+        const { object: patched, warnings } = validateFields(
+          req.resource,
+          applyPatch(input.contentType, current.object, patch, req.resource.kind),
+          input.query,
+        );
+        const rv = asObject(patched.metadata).resourceVersion;
+        // a patch that sets metadata.resourceVersion pins the update to that version: no retries
+        pinned = rv !== undefined && rv !== asObject(current.object.metadata).resourceVersion;
+        const expected = pinned ? Number(rv) : current.modRevision;
+        const next = prepareUpdate(
+          req.resource,
+          patched,
+          current.object,
+          req.namespace,
+          req.subresource,
+        );
+        return { ...(await this.write(req, current, next, expected, dryRun)), warnings };
       } catch (error) {
+        if (current.suggested && error instanceof ApiError) {
+          attempt--;
+          continue;
+        }
         const conflict = error instanceof ApiError && error.status.code === 409;
         if (!conflict || pinned || attempt >= MAX_PATCH_ATTEMPTS) throw error;
       }
@@ -539,26 +602,27 @@ export class ResourceHandler {
     if (typeof node !== "string" || node === "") {
       throw new ApiError(badRequestStatus("binding.target.name (the node) is required"));
     }
-    const current = await this.mustGet(req);
-    const spec = asObject(current.object.spec);
-    if (typeof spec.nodeName === "string" && spec.nodeName !== "") {
-      throw new ApiError(
-        conflictStatus(
-          gr(req.resource),
-          req.name ?? "",
-          `pod is already assigned to node "${spec.nodeName}"`,
-        ),
-      );
-    }
-    // Not an update of the pod: spec.nodeName is immutable to updates, binding is how it is set.
-    const next: JsonObject = { ...current.object, spec: { ...spec, nodeName: node } };
-    await this.write(
-      { ...req, subresource: null },
-      current,
-      next,
-      current.modRevision,
-      isDryRun(input),
-    );
+    const dryRun = isDryRun(input);
+    await this.fromSuggestion(req, dryRun, async (current) => {
+      const spec = asObject(current.object.spec);
+      if (typeof spec.nodeName === "string" && spec.nodeName !== "") {
+        throw new ApiError(
+          conflictStatus(
+            gr(req.resource),
+            req.name ?? "",
+            `pod is already assigned to node "${spec.nodeName}"`,
+          ),
+        );
+      }
+      // Not an update of the pod: spec.nodeName is immutable to updates, binding is how it is
+      // set, with the PodScheduled condition in the same write (as kube-apiserver's binding does)
+      const next: JsonObject = {
+        ...current.object,
+        spec: { ...spec, nodeName: node },
+        status: withPodScheduled(asObject(current.object.status), this.clock.wallMs()),
+      };
+      await this.write({ ...req, subresource: null }, current, next, current.modRevision, dryRun);
+    });
     return {
       code: 201,
       body: { kind: "Status", apiVersion: "v1", metadata: {}, status: "Success", code: 201 },

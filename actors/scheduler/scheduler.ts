@@ -2,7 +2,8 @@
  * The scheduler actor (DESIGN §7): informers on pods and nodes feed the cache and the queue;
  * the statechart takes pods one at a time through their scheduling cycle and lets up to
  * MAX_BINDINGS_IN_FLIGHT of them bind at once (kube-scheduler's asynchronous binding cycle),
- * writing each outcome back (binding, PodScheduled condition, Event).
+ * writing each outcome back (the binding, which also sets PodScheduled; a failure's condition;
+ * an Event).
  *
  *   waiting (caches syncing) ──▶ idle ⇄ scheduling ──stop──▶ stopped
  *
@@ -23,6 +24,7 @@ import { and, assertEvent, assign, setup, spawnChild, stopChild } from "xstate";
 import { asObject, asString, type JsonObject } from "../api/json.ts";
 import type { ApiClient } from "../apiserver/api-client.ts";
 import { ApiError } from "../apiserver/api-error.ts";
+import { EventSink } from "../controllers/event-sink.ts";
 import { Informer } from "../controllers/informer.ts";
 import { objectCacheKey } from "../controllers/informer-cache.ts";
 import type { ActorSystem } from "../system/actor-system.ts";
@@ -369,6 +371,15 @@ export function startScheduler(options: StartSchedulerOptions): SchedulerHandle 
     await api.create("pods", binding, { namespace: queued.info.namespace, subresource: "binding" });
   };
 
+  const events = new EventSink(
+    (namespace, event) => api.create("events", event, { namespace }),
+    (event, error) =>
+      log.warn(
+        { event: asString(asObject(event.metadata).name), error: (error as Error).message },
+        "writing an event failed",
+      ),
+  );
+
   const writeBack = async (queued: QueuedPod, outcome: PodSchedulingOutcome) => {
     const pod = queued.info.pod;
     const namespace = queued.info.namespace;
@@ -376,24 +387,11 @@ export function startScheduler(options: StartSchedulerOptions): SchedulerHandle 
     const nowIso = new Date(clock.wallMs()).toISOString();
     if (outcome.outcome === "bound") {
       lastFailure.delete(queued.info.key);
-      await api.create(
-        "events",
-        podEvent(
-          pod,
-          schedulerName,
-          "Normal",
-          "Scheduled",
-          scheduledMessage(pod, outcome.nodeName),
-          nowIso,
-          eventSuffix(),
-        ),
-        { namespace },
+      const message = scheduledMessage(pod, outcome.nodeName);
+      events.post(
+        podEvent(pod, schedulerName, "Normal", "Scheduled", message, nowIso, eventSuffix()),
       );
-      await api.patch("pods", name, "strategic", podScheduledConditionPatch(true, "", nowIso), {
-        namespace,
-        subresource: "status",
-      });
-      return;
+      return; // the binding set PodScheduled=True, as kube-apiserver's does
     }
     const message =
       outcome.outcome === "unschedulable"
@@ -406,10 +404,8 @@ export function startScheduler(options: StartSchedulerOptions): SchedulerHandle 
       namespace,
       subresource: "status",
     });
-    await api.create(
-      "events",
+    events.post(
       podEvent(pod, schedulerName, "Warning", "FailedScheduling", message, nowIso, eventSuffix()),
-      { namespace },
     );
   };
 
@@ -453,6 +449,7 @@ export function startScheduler(options: StartSchedulerOptions): SchedulerHandle 
       if (notifyTimer !== null) clock.clearTimeout(notifyTimer);
       notifyTimer = null;
       actor.send({ type: "scheduler.stop" });
+      events.stop();
       podInformer.stop();
       nodeInformer.stop();
       system.despawn(`scheduler:${schedulerName}`); // a later leadership term spawns it again
