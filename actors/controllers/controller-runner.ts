@@ -52,7 +52,8 @@ export function runController(
       delete: (o) => enqueue(map(o, "delete")),
     });
 
-  on(definition.primary, (o) => [keyOf(o)]);
+  const filter = definition.primaryFilter;
+  on(definition.primary, (o, e) => (filter && !filter(o, e) ? [] : [keyOf(o)]));
   for (const owned of definition.owns ?? []) {
     on(owned, (o) => {
       const ref = controllerOf(o);

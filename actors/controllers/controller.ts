@@ -48,6 +48,11 @@ export interface ControllerDefinition {
   primaryKind?: string;
   owns?: string[];
   watches?: WatchDeclaration[];
+  /**
+   * Which primary events are worth a reconcile (controller-runtime's predicates): false leaves
+   * the event out of the queue. Default: every event.
+   */
+  primaryFilter?: (object: JsonObject, event: WatchEventKind) => boolean;
   reconcile(key: ObjectKey): Promise<ReconcileResult | undefined>;
 }
 

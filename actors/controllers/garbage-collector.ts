@@ -377,6 +377,11 @@ export function garbageCollector(
   return {
     name: `garbage-collector:${resource}`,
     primary: resource,
+    // as Kubernetes' attemptToDelete queue: only objects with owners, or being deleted (with
+    // finalizers for their dependents), have anything for the collector to do; the rest of a
+    // busy resource's events (every pod's status) are not queued
+    primaryFilter: (object, event) =>
+      event !== "delete" && (isBeingDeleted(object) || ownerReferencesOf(object).length > 0),
     watches: followed.map((other) => ({
       resource: other,
       map: (object: JsonObject, event: WatchEventKind, previous?: JsonObject) =>

@@ -14,7 +14,7 @@
  *   on an empty cache would, say, create every pod again.
  * One reconcile at a time per controller (controller-runtime's MaxConcurrentReconciles = 1).
  */
-import { assign, fromPromise, setup } from "xstate";
+import { assign, setup } from "xstate";
 import type { ObjectKey, ReconcileResult } from "./controller.ts";
 import { parseKey } from "./controller.ts";
 import type { WorkQueue } from "./work-queue.ts";
@@ -39,7 +39,11 @@ interface ReconcileLoopContext {
   lastError: string | null;
 }
 
-export type ReconcileLoopEvent = { type: "queue.ready" } | { type: "controller.stop" };
+export type ReconcileLoopEvent =
+  | { type: "queue.ready" }
+  | { type: "controller.stop" }
+  | { type: "reconcile.done"; key: string; result: ReconcileResult | undefined }
+  | { type: "reconcile.failed"; key: string; error: string };
 
 export function controllerBackoffMs(failures: number): number {
   return Math.min(
@@ -48,25 +52,37 @@ export function controllerBackoffMs(failures: number): number {
   );
 }
 
-const reconcileKey = fromPromise<
-  ReconcileResult | undefined,
-  { key: string; reconcile: ReconcileLoopContext["reconcile"] }
->(({ input }) => input.reconcile(parseKey(input.key)));
-
 export const reconcileLoopMachine = setup({
   types: {
     context: {} as ReconcileLoopContext,
     input: {} as ReconcileLoopInput,
     events: {} as ReconcileLoopEvent,
   },
-  actors: { reconcileKey },
   delays: {
     controllerBackoff: ({ context }) => controllerBackoffMs(context.failures),
   },
   guards: {
     hasReadyKey: ({ context }) => context.isReady() && context.queue.hasReady(),
+    isCurrentKey: ({ context, event }) => "key" in event && event.key === context.key,
   },
   actions: {
+    // A promise the loop sends itself the outcome of, rather than an invoked actor: a busy
+    // controller reconciles thousands of keys a second, and an actor per key (its snapshot,
+    // abort signal and inspection events) cost more than most reconciles
+    startReconcile: ({ context, self }) => {
+      const key = context.key as string;
+      Promise.resolve()
+        .then(() => context.reconcile(parseKey(key)))
+        .then(
+          (result) => self.send({ type: "reconcile.done", key, result }),
+          (error: unknown) =>
+            self.send({
+              type: "reconcile.failed",
+              key,
+              error: error instanceof Error ? error.message : String(error),
+            }),
+        );
+    },
     takeKey: assign({ key: ({ context }) => context.queue.take() }),
     finishKey: assign(({ context }, result: ReconcileResult | undefined) => {
       const key = context.key as string;
@@ -106,19 +122,22 @@ export const reconcileLoopMachine = setup({
       on: { "queue.ready": { guard: "hasReadyKey", target: "reconciling", actions: "takeKey" } },
     },
     reconciling: {
-      invoke: {
-        src: "reconcileKey",
-        input: ({ context }) => ({ key: context.key as string, reconcile: context.reconcile }),
-        onDone: {
+      entry: "startReconcile",
+      on: {
+        "reconcile.done": {
+          guard: "isCurrentKey",
           target: "idle",
-          actions: { type: "finishKey", params: ({ event }) => event.output },
+          actions: {
+            type: "finishKey",
+            params: ({ event }) => (event as { result: ReconcileResult | undefined }).result,
+          },
         },
-        onError: {
+        "reconcile.failed": {
+          guard: "isCurrentKey",
           target: "backoff",
           actions: {
             type: "retryKeyLater",
-            params: ({ event }) =>
-              event.error instanceof Error ? event.error.message : String(event.error),
+            params: ({ event }) => (event as { error: string }).error,
           },
         },
       },

@@ -561,6 +561,10 @@ async function startHollowNodes(
     spawn(
       process.execPath,
       [
+        // BOSUN_PROF_DIR profiles the hollow nodes too, as it does the servers (cmd/launcher.ts)
+        ...(process.env.BOSUN_PROF_DIR
+          ? ["--cpu-prof", `--cpu-prof-dir=${process.env.BOSUN_PROF_DIR}`]
+          : []),
         "--import",
         "tsx",
         BOSUN_TS,
