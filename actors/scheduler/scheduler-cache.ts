@@ -61,7 +61,11 @@ export class SchedulerCache {
       }
     }
     this.nodes.set(name, info);
-    this.nodeListCache = null;
+    // a node's update (every node's status, every few seconds) keeps its place in the sorted
+    // list: replaced there, not re-sorted on the next cycle
+    const at = old && this.nodeListCache ? this.nodeListCache.indexOf(old) : -1;
+    if (at >= 0) (this.nodeListCache as NodeInfo[])[at] = info;
+    else this.nodeListCache = null;
   }
 
   removeNode(name: string): void {
