@@ -54,19 +54,34 @@ export class InformerCache {
    * resourceVersion moved, deletes (with the last known state) for keys the list lacks.
    */
   replace(items: readonly JsonObject[]): void {
-    const fresh = new Map(items.map((o) => [objectCacheKey(o), o]));
-    for (const [key, old] of [...this.objects]) {
-      if (!fresh.has(key)) {
-        this.objects.delete(key);
-        this.handlers.delete?.(old);
-      }
-    }
-    for (const [key, object] of fresh) {
+    const seen = new Set<string>();
+    this.replacePage(seen, items);
+    this.finishReplace(seen);
+  }
+
+  /**
+   * One page of a list that replaces the cache (client-go's reflector lists in pages of 500):
+   * its adds and updates go out now; `seen` collects its keys for `finishReplace`.
+   */
+  replacePage(seen: Set<string>, items: readonly JsonObject[]): void {
+    for (const object of items) {
+      const key = objectCacheKey(object);
+      seen.add(key);
       const old = this.objects.get(key);
       this.objects.set(key, object);
       if (old === undefined) this.handlers.add?.(object);
       else if (resourceVersionOf(old) !== resourceVersionOf(object))
         this.handlers.update?.(old, object);
+    }
+  }
+
+  /** The list is complete: what no page had is gone (a delete for each). */
+  finishReplace(seen: ReadonlySet<string>): void {
+    for (const [key, old] of [...this.objects]) {
+      if (!seen.has(key)) {
+        this.objects.delete(key);
+        this.handlers.delete?.(old);
+      }
     }
   }
 

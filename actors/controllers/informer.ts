@@ -65,12 +65,34 @@ export type InformerEvent =
   | { type: "watch.failed"; error: string }
   | { type: "informer.stop" };
 
-const listObjects = fromPromise<ObjectList, { source: ListWatcher; target: InformerTarget }>(
-  ({ input }) => {
-    const request: ListRequest = { ...input.target };
-    return input.source.list(request);
-  },
-);
+/**
+ * Items per page of a list (client-go's reflector: 500). A whole list of 10,000 pods in one
+ * answer took the event loop for most of a second — encoding, copying, and every handler —
+ * long enough for the node's Lease renewals to miss their deadline; a page at a time leaves
+ * the loop free in between.
+ */
+export const INFORMER_LIST_PAGE_SIZE = 500;
+
+/** Lists the target page by page into the cache; answers the list's resourceVersion. */
+const listObjects = fromPromise<
+  string,
+  { source: ListWatcher; target: InformerTarget; cache: InformerCache }
+>(async ({ input }) => {
+  const seen = new Set<string>();
+  let resourceVersion = "";
+  let next: string | undefined;
+  do {
+    const request: ListRequest = { ...input.target, limit: INFORMER_LIST_PAGE_SIZE };
+    if (next !== undefined) request.continue = next;
+    const page: ObjectList = await input.source.list(request);
+    // every page is of the first one's revision (the continue token carries it)
+    if (resourceVersion === "") resourceVersion = page.metadata.resourceVersion;
+    input.cache.replacePage(seen, page.items);
+    next = page.metadata.continue || undefined;
+  } while (next !== undefined);
+  input.cache.finishReplace(seen);
+  return resourceVersion;
+});
 
 const watchObjects = fromCallback<
   InformerEvent,
@@ -138,10 +160,10 @@ export const informerMachine = setup({
     },
   },
   actions: {
-    replaceCache: assign(({ context }, list: ObjectList) => {
-      context.cache.replace(list.items);
+    // the pages are in the cache already (listObjects): the list's version, and synced
+    replaceCache: assign((_, resourceVersion: string) => {
       return {
-        resourceVersion: list.metadata.resourceVersion,
+        resourceVersion,
         synced: true,
         failures: 0,
         lastError: null,
@@ -181,7 +203,11 @@ export const informerMachine = setup({
     listing: {
       invoke: {
         src: "listObjects",
-        input: ({ context }) => ({ source: context.source, target: context.target }),
+        input: ({ context }) => ({
+          source: context.source,
+          target: context.target,
+          cache: context.cache,
+        }),
         onDone: {
           target: "watching",
           actions: { type: "replaceCache", params: ({ event }) => event.output },
@@ -226,7 +252,11 @@ export const informerMachine = setup({
     relisting: {
       invoke: {
         src: "listObjects",
-        input: ({ context }) => ({ source: context.source, target: context.target }),
+        input: ({ context }) => ({
+          source: context.source,
+          target: context.target,
+          cache: context.cache,
+        }),
         onDone: {
           target: "watching",
           actions: { type: "replaceCache", params: ({ event }) => event.output },

@@ -91,12 +91,13 @@ export class FakeListWatcher implements ListWatcher {
       this.failNextLists--;
       throw new Error("api unavailable");
     }
-    return {
-      kind: "ConfigMapList",
-      apiVersion: "v1",
-      metadata: { resourceVersion: String(this.revision) },
-      items: [...this.objects.values()],
-    };
+    // pages as the API server cuts them: `limit` items, a continue token for the rest
+    const all = [...this.objects.values()];
+    const from = Number(request.continue ?? "0");
+    const to = request.limit ? from + request.limit : all.length;
+    const metadata: ObjectList["metadata"] = { resourceVersion: String(this.revision) };
+    if (to < all.length) metadata.continue = String(to);
+    return { kind: "ConfigMapList", apiVersion: "v1", metadata, items: all.slice(from, to) };
   }
 
   async watch(request: WatchRequest, handlers: ApiWatchHandlers): Promise<ApiWatchHandle> {

@@ -6,6 +6,7 @@ import { describe, expect, it } from "vitest";
 import type { JsonObject } from "../../../actors/api/json.ts";
 import {
   INFORMER_BACKOFF_INITIAL_MS,
+  INFORMER_LIST_PAGE_SIZE,
   Informer,
   informerMachine,
 } from "../../../actors/controllers/informer.ts";
@@ -105,6 +106,35 @@ describe("informer", () => {
     expect(informer.keys()).toEqual(["default/change", "default/fresh", "default/keep"]);
     expect(source.lists).toHaveLength(2);
     expect(informer.state()).toEqual({ watching: "streaming" });
+    informer.stop();
+  });
+
+  it("lists in pages of 500; synced only after the last; a relist deletes only at its end", async () => {
+    const clock = new ManualClock();
+    const source = new FakeListWatcher();
+    for (let i = 0; i < 1_234; i++) source.put(`cm-${String(i).padStart(4, "0")}`, { v: "1" });
+    const { informer, log } = startInformer(source, clock);
+    const pages: number[] = [];
+    for (let turns = 0; turns < 200 && !informer.hasSynced(); turns++) {
+      pages.push(log.length);
+      await Promise.resolve();
+    }
+    expect(informer.hasSynced()).toBe(true);
+    expect(source.lists.map((r) => [r.limit, r.continue])).toEqual([
+      [INFORMER_LIST_PAGE_SIZE, undefined],
+      [INFORMER_LIST_PAGE_SIZE, "500"],
+      [INFORMER_LIST_PAGE_SIZE, "1000"],
+    ]);
+    // the handlers saw the first pages before the list was done
+    expect(pages).toContain(500);
+    expect(informer.keys()).toHaveLength(1_234);
+    log.length = 0;
+    source.quietly(() => source.remove("cm-0000"));
+    source.compact();
+    await settle();
+    await settle();
+    expect(log).toEqual(["delete cm-0000"]);
+    expect(informer.keys()).toHaveLength(1_233);
     informer.stop();
   });
 
