@@ -116,6 +116,11 @@ export class WatchCache {
   private readonly limits: WatchCacheLimits;
   private actor: AnyActorRef | null = null;
   private readonly watchers = new Set<Watcher>();
+  /**
+   * Watchers with a spec.nodeName trigger, by node (the cacher's trigger index): a change is
+   * offered only to its node's watchers, not filtered by each of a thousand kubelets' watches.
+   */
+  private readonly byNode = new Map<string, Set<Watcher>>();
   /** Recent changes, oldest first; every change from `historyFrom` on is here. */
   private history: HistoryEntry[] = [];
   private historyChanges = 0;
@@ -194,11 +199,9 @@ export class WatchCache {
     if (from < this.historyFrom || from <= this.compactRevision()) return null;
     const watcher: Watcher = { trigger, prefix, from, onResponse };
     for (const entry of this.history) if (entry.revision >= from) deliver(watcher, entry);
-    this.watchers.add(watcher);
+    this.add(watcher);
     return {
-      cancel: () => {
-        this.watchers.delete(watcher);
-      },
+      cancel: () => this.remove(watcher),
       // everything up to the cache's revision has been handed over already
       requestProgress: () =>
         queueMicrotask(() => {
@@ -269,6 +272,7 @@ export class WatchCache {
     for (const watcher of this.watchers)
       watcher.onResponse({ kind: "canceled", reason: "restored" });
     this.watchers.clear();
+    this.byNode.clear();
     for (const waiter of this.waiters) {
       this.clock.clearTimeout(waiter.timer);
       waiter.resolve(false);
@@ -318,7 +322,46 @@ export class WatchCache {
       this.historyChanges -= dropped.changes.length;
       this.historyFrom = dropped.revision + 1;
     }
-    for (const watcher of this.watchers) deliver(watcher, entry);
+    for (const watcher of this.watchers) if (watcher.trigger === undefined) deliver(watcher, entry);
+    if (this.byNode.size > 0) this.deliverByNode(entry);
+  }
+
+  /** Each triggered watcher gets the entry's changes of its node (as `deliver` would pick). */
+  private deliverByNode(entry: HistoryEntry): void {
+    const picked = new Map<Watcher, ObjectChange[]>();
+    const offer = (node: string | undefined, change: ObjectChange) => {
+      if (node === undefined) return;
+      for (const watcher of this.byNode.get(node) ?? []) {
+        if (entry.revision < watcher.from || !change.key.startsWith(watcher.prefix)) continue;
+        const changes = picked.get(watcher);
+        if (changes === undefined) picked.set(watcher, [change]);
+        else if (changes.at(-1) !== change) changes.push(change);
+      }
+    };
+    for (const change of entry.changes) {
+      offer(nodeNameOf(change.object), change);
+      offer(nodeNameOf(change.previous), change);
+    }
+    for (const [watcher, changes] of picked)
+      watcher.onResponse({ kind: "changes", revision: entry.revision, changes });
+  }
+
+  private add(watcher: Watcher): void {
+    this.watchers.add(watcher);
+    const node = watcher.trigger?.value;
+    if (node === undefined) return;
+    const set = this.byNode.get(node) ?? new Set<Watcher>();
+    set.add(watcher);
+    this.byNode.set(node, set);
+  }
+
+  private remove(watcher: Watcher): void {
+    this.watchers.delete(watcher);
+    const node = watcher.trigger?.value;
+    if (node === undefined) return;
+    const set = this.byNode.get(node);
+    set?.delete(watcher);
+    if (set?.size === 0) this.byNode.delete(node);
   }
 
   private wakeWaiters(): void {

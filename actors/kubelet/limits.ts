@@ -10,8 +10,14 @@ export interface KubeletLimits {
    * lifecycle controller judges a node by its Lease not moving for its own grace period (4 s).
    */
   leaseDurationSeconds: number;
-  /** How often the Node's Ready condition heartbeat is refreshed (Kubernetes: 10 s). */
+  /** How often the Node's status is looked at (Kubernetes' nodeStatusUpdateFrequency: 10 s). */
   nodeStatusUpdateIntervalMs: number;
+  /**
+   * How often the Node's status is written when nothing in it changed (Kubernetes'
+   * nodeStatusReportFrequency: 5 min): the Lease is the heartbeat, and 1,000 nodes rewriting
+   * their Node every 10 s would be 100 writes a second for nothing.
+   */
+  nodeStatusReportFrequencyMs: number;
   /** Pause after a failed registration or renewal, doubling up to `heartbeatBackoffMaxMs`. */
   heartbeatBackoffInitialMs: number;
   heartbeatBackoffMaxMs: number;
@@ -52,6 +58,7 @@ export const DEFAULT_KUBELET_LIMITS: KubeletLimits = {
   leaseRenewIntervalMs: 1_000,
   leaseDurationSeconds: 40,
   nodeStatusUpdateIntervalMs: 10_000,
+  nodeStatusReportFrequencyMs: 5 * 60_000,
   heartbeatBackoffInitialMs: 200,
   heartbeatBackoffMaxMs: 5_000,
   crashLoopBackoffInitialMs: 10_000,

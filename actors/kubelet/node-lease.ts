@@ -7,11 +7,12 @@
  *
  * Registering creates the Node (or adopts an existing one: labels merged) and posts its status
  * through the `status` subresource. Renewing updates the Lease `kube-node-lease/<node>` (created
- * when missing; a 409 refetches) and, every `nodeStatusUpdateIntervalMs`, the Node's Ready
- * heartbeat. Timers are the actor's clock's.
+ * when missing; a 409 refetches) and, every `nodeStatusUpdateIntervalMs`, looks at the Node's
+ * status: written when it changed beyond heartbeat times, or every `nodeStatusReportFrequencyMs`
+ * (Kubernetes' kubelet since node leases). Timers are the actor's clock's.
  */
 import { assign, fromPromise, setup } from "xstate";
-import { asObject, type JsonObject } from "../api/json.ts";
+import { asObject, type JsonObject, jsonEqual } from "../api/json.ts";
 import type { ApiClient } from "../apiserver/api-client.ts";
 import { ApiError } from "../apiserver/api-error.ts";
 import type { Clock } from "../system/clock.ts";
@@ -36,6 +37,7 @@ export interface NodeLeaseDeps {
     | "leaseRenewIntervalMs"
     | "leaseDurationSeconds"
     | "nodeStatusUpdateIntervalMs"
+    | "nodeStatusReportFrequencyMs"
     | "heartbeatBackoffInitialMs"
     | "heartbeatBackoffMaxMs"
   >;
@@ -46,7 +48,10 @@ interface NodeLeaseContext {
   nodeUid: string | null;
   lease: JsonObject | null;
   readySinceMs: number;
+  /** When the Node's status was last looked at (every nodeStatusUpdateIntervalMs). */
   lastStatusMs: number;
+  /** When it was last written (on a change, or every nodeStatusReportFrequencyMs). */
+  lastReportMs: number;
   failures: number;
   lastError: string | null;
   renewals: number;
@@ -85,10 +90,36 @@ const registerNode = fromPromise<string, { deps: NodeLeaseDeps; readySinceMs: nu
   },
 );
 
-const renewLease = fromPromise<
-  { lease: JsonObject; statusPosted: boolean },
-  { context: NodeLeaseContext }
->(async ({ input }) => {
+interface RenewOutcome {
+  lease: JsonObject;
+  /** The Node's status was looked at (its interval was due). */
+  statusChecked: boolean;
+  /** ...and written. */
+  statusPosted: boolean;
+}
+
+/** Conditions by type without their heartbeat times, and the rest of the status as is. */
+function comparableStatus(status: JsonObject): JsonObject {
+  const conditions = Array.isArray(status.conditions) ? status.conditions : [];
+  const byType: JsonObject = {};
+  for (const c of conditions) {
+    const { lastHeartbeatTime: _, ...rest } = asObject(c);
+    byType[String(rest.type)] = rest;
+  }
+  return {
+    conditions: byType,
+    capacity: status.capacity ?? null,
+    allocatable: status.allocatable ?? null,
+    addresses: status.addresses ?? null,
+  };
+}
+
+/** Kubernetes' nodeStatusHasChanged: a difference other than heartbeat times. */
+export function nodeStatusChanged(current: JsonObject, wanted: JsonObject): boolean {
+  return !jsonEqual(comparableStatus(current), comparableStatus(wanted));
+}
+
+const renewLease = fromPromise<RenewOutcome, { context: NodeLeaseContext }>(async ({ input }) => {
   const { deps, lease, nodeUid, lastStatusMs, readySinceMs } = input.context;
   const { api, clock, facts, limits } = deps;
   const now = clock.wallMs();
@@ -123,8 +154,19 @@ const renewLease = fromPromise<
     }
   }
   const statusDue = clock.nowMs() - lastStatusMs >= limits.nodeStatusUpdateIntervalMs;
-  if (statusDue) await postNodeStatus(deps, readySinceMs);
-  return { lease: renewed, statusPosted: statusDue };
+  if (!statusDue) return { lease: renewed, statusChecked: false, statusPosted: false };
+  // Kubernetes' tryUpdateNodeStatus: the Node as the API server's cache has it; written only
+  // when it differs beyond heartbeat times (a controller marked it Unknown, say) or
+  // nodeStatusReportFrequency has passed, since the Lease is the heartbeat
+  const reportDue =
+    clock.nowMs() - input.context.lastReportMs >= limits.nodeStatusReportFrequencyMs;
+  const current = reportDue
+    ? null
+    : await api.get("nodes", facts.nodeName, { resourceVersion: "0" });
+  const wanted = nodeStatus(facts, clock.wallMs(), readySinceMs);
+  const post = current === null || nodeStatusChanged(asObject(current.status), wanted);
+  if (post) await postNodeStatus(deps, readySinceMs);
+  return { lease: renewed, statusChecked: true, statusPosted: post };
 });
 
 function withRenewTime(lease: JsonObject, nowMs: number, holder: string): JsonObject {
@@ -158,13 +200,15 @@ export const nodeLeaseMachine = setup({
       failures: 0,
       lastError: null,
       lastStatusMs: context.deps.clock.nowMs(),
+      lastReportMs: context.deps.clock.nowMs(),
     })),
-    recordRenewed: assign(({ context }, out: { lease: JsonObject; statusPosted: boolean }) => ({
+    recordRenewed: assign(({ context }, out: RenewOutcome) => ({
       lease: out.lease,
       failures: 0,
       lastError: null,
       renewals: context.renewals + 1,
-      lastStatusMs: out.statusPosted ? context.deps.clock.nowMs() : context.lastStatusMs,
+      lastStatusMs: out.statusChecked ? context.deps.clock.nowMs() : context.lastStatusMs,
+      lastReportMs: out.statusPosted ? context.deps.clock.nowMs() : context.lastReportMs,
     })),
     recordFailure: assign(({ context }, error: string) => ({
       failures: context.failures + 1,
@@ -181,6 +225,7 @@ export const nodeLeaseMachine = setup({
     lease: null,
     readySinceMs: input.deps.clock.wallMs(),
     lastStatusMs: input.deps.clock.nowMs(),
+    lastReportMs: input.deps.clock.nowMs(),
     failures: 0,
     lastError: null,
     renewals: 0,

@@ -11,7 +11,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { pino } from "pino";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import type { JsonObject } from "../../../actors/api/json.ts";
+import { asObject, type JsonObject } from "../../../actors/api/json.ts";
 import { ApiClient } from "../../../actors/apiserver/api-client.ts";
 import { type KubeletHandle, startKubelet } from "../../../actors/kubelet/kubelet.ts";
 import { PodIpAllocator } from "../../../actors/kubelet/pod-ip-allocator.ts";
@@ -92,7 +92,12 @@ describe("kubelet on a real cluster", () => {
         cidr: "127.201.0.0/16",
         reserved: cluster.cluster.nodes.map((n) => n.host),
       }),
-      limits: { crashLoopBackoffInitialMs: 200, crashLoopBackoffMaxMs: 1_000 },
+      limits: {
+        crashLoopBackoffInitialMs: 200,
+        crashLoopBackoffMaxMs: 1_000,
+        // the status is looked at on every Lease renewal (1 s); written only on a change
+        nodeStatusUpdateIntervalMs: 200,
+      },
     });
   });
 
@@ -137,6 +142,43 @@ describe("kubelet on a real cluster", () => {
       return renewTime(l) !== renewTime(first);
     });
     expect((first.spec as { holderIdentity: string }).holderIdentity).toBe(NODE);
+  });
+
+  it("writes its Node's status only when it changed: a controller's Ready=Unknown is put right", async () => {
+    const ready = (n: JsonObject) =>
+      (asObject(n.status).conditions as JsonObject[] | undefined)?.find((c) => c.type === "Ready");
+    const node = await waitFor("the node to be Ready", async () => {
+      const n = await api.get("nodes", NODE);
+      return ready(n)?.status === "True" && n;
+    });
+    const version = (n: JsonObject) => String(asObject(n.metadata).resourceVersion);
+    // two more renewals, each looking at the status: nothing changed, nothing written
+    const renewTime = async () =>
+      String(
+        asObject(
+          (await api.get("leases.coordination.k8s.io", NODE, { namespace: "kube-node-lease" }))
+            .spec,
+        ).renewTime,
+      );
+    for (let i = 0; i < 2; i++) {
+      const before = await renewTime();
+      await waitFor("a renewal", async () => (await renewTime()) !== before);
+    }
+    expect(version(await api.get("nodes", NODE))).toBe(version(node));
+    // what the node lifecycle controller writes when the Lease stops
+    await api.patch(
+      "nodes",
+      NODE,
+      "merge",
+      {
+        status: { conditions: [{ type: "Ready", status: "Unknown", reason: "NodeStatusUnknown" }] },
+      },
+      { subresource: "status" },
+    );
+    await waitFor("Ready=True again", async () => {
+      const n = await api.get("nodes", NODE);
+      return ready(n)?.status === "True" && ready(n)?.reason === "KubeletReady";
+    });
   });
 
   it("runs a bosun/echo pod: Running and Ready with a pod IP, answers HTTP there, logs it", async () => {

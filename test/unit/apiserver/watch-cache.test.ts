@@ -379,4 +379,37 @@ describe("WatchCache: the spec.nodeName trigger", () => {
     expect(seen).toEqual(["5", "7"]);
     expect(triggerOf(parseFieldSelector("spec.nodeName!=n1"))).toBeUndefined();
   });
+
+  it("indexes watchers by node: each gets its node's changes of a batch, in order; cancel stops it", async () => {
+    const clock = new ManualClock();
+    const store = new FakeStore();
+    const cache = new WatchCache(() => store.client(), clock);
+    const { index, revision } = await cache.load();
+    cache.installed(index, revision);
+    cache.watched();
+    const seen: Record<string, string[]> = { n1: [], n2: [], all: [] };
+    const watch = (who: string, selector: string | null) =>
+      cache.subscribe(
+        "/registry/pods/",
+        0,
+        (r) => {
+          if (r.kind === "changes")
+            for (const c of r.changes) seen[who]?.push(`${c.key.split("/").pop()}@${c.revision}`);
+        },
+        selector === null ? undefined : triggerOf(parseFieldSelector(selector)),
+      );
+    const n1 = watch("n1", "spec.nodeName=n1");
+    watch("n2", "spec.nodeName=n2");
+    watch("all", null);
+    const at = (r: number, ...evs: ReturnType<typeof pod>[]) =>
+      cache.apply({ kind: "events", watchId: 1, header: { revision: r }, events: evs });
+    // one txn: a pod to each node, and one moving from n1 to n2
+    at(4, pod("a", "n1", 4, 4), pod("b", "n2", 4, 4));
+    at(5, pod("a", "n2", 5, 4), pod("c", "n1", 5, 5));
+    n1?.cancel();
+    at(6, pod("d", "n1", 6, 6));
+    expect(seen.n1).toEqual(["a@4", "a@5", "c@5"]);
+    expect(seen.n2).toEqual(["b@4", "a@5"]);
+    expect(seen.all).toEqual(["a@4", "b@4", "a@5", "c@5", "d@6"]);
+  });
 });
