@@ -29,6 +29,9 @@ interface UpOptions {
   snapshotEntries?: string;
   compactionInterval?: string;
   nodeMonitorGracePeriod?: string;
+  leaderElectLeaseDuration?: string;
+  leaderElectRenewDeadline?: string;
+  leaderElectRetryPeriod?: string;
   workloads?: boolean;
   apiPort?: string;
 }
@@ -107,6 +110,12 @@ export function planCluster(options: UpOptions, runDir: string): ClusterFile {
     nodeFlags.push("--compaction-interval", options.compactionInterval);
   if (options.nodeMonitorGracePeriod)
     nodeFlags.push("--node-monitor-grace-period", options.nodeMonitorGracePeriod);
+  if (options.leaderElectLeaseDuration)
+    nodeFlags.push("--leader-elect-lease-duration", options.leaderElectLeaseDuration);
+  if (options.leaderElectRenewDeadline)
+    nodeFlags.push("--leader-elect-renew-deadline", options.leaderElectRenewDeadline);
+  if (options.leaderElectRetryPeriod)
+    nodeFlags.push("--leader-elect-retry-period", options.leaderElectRetryPeriod);
   if (options.workloads === false) nodeFlags.push("--no-workloads");
   const token = randomBytes(24).toString("hex");
   const bootstrap = nodes.map((n) => n.id);
@@ -178,6 +187,12 @@ export function upCommand(): Command {
       "--node-monitor-grace-period <duration|ms>",
       "a node whose Lease stands still this long is Unknown (see bosun node --help)",
     )
+    .option(
+      "--leader-elect-lease-duration <duration|ms>",
+      "the controller manager's and scheduler's Lease duration (see bosun node --help)",
+    )
+    .option("--leader-elect-renew-deadline <duration|ms>", "their renew deadline")
+    .option("--leader-elect-retry-period <duration|ms>", "their renew and retry period")
     .option("--no-workloads", "no controllers, scheduler or kubelets: the store and API only")
     .option("--foreground", "stay attached; Ctrl-C stops the cluster", false)
     .option("--timeout-ms <ms>", "how long to wait for the cluster to be healthy", "60000")

@@ -54,6 +54,16 @@ export const DEFAULT_LEADER_ELECTION_TIMINGS: LeaderElectionTimings = {
   retryPeriodMs: 100,
 };
 
+/** client-go's checks: the leader must step down before the others may take over. */
+export function checkLeaderElectionTimings(t: LeaderElectionTimings): void {
+  for (const [name, v] of Object.entries(t))
+    if (!(Number.isFinite(v) && v > 0)) throw new Error(`leader election: ${name} must be > 0`);
+  if (t.renewDeadlineMs >= t.leaseDurationMs)
+    throw new Error("leader election: the renew deadline must be shorter than the lease duration");
+  if (t.renewIntervalMs >= t.renewDeadlineMs)
+    throw new Error("leader election: the retry period must be shorter than the renew deadline");
+}
+
 export interface LeaderElectionInput extends Partial<LeaderElectionTimings> {
   api: ObjectApi;
   clock: Clock;

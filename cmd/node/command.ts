@@ -2,6 +2,11 @@ import { mkdirSync, readFileSync } from "node:fs";
 import { Command, Option } from "commander";
 import { pino } from "pino";
 import { DEFAULT_COMPACTION_INTERVAL_MS } from "../../actors/apiserver/compactor.ts";
+import {
+  checkLeaderElectionTimings,
+  DEFAULT_LEADER_ELECTION_TIMINGS,
+  type LeaderElectionTimings,
+} from "../../actors/controllers/leader-election.ts";
 import { SystemClock } from "../../actors/system/clock.ts";
 import { parseDurationMs } from "./duration-flag.ts";
 import { parseListen, parsePeers } from "./peers.ts";
@@ -20,6 +25,9 @@ interface NodeOptions {
   snapshotEntries?: string;
   compactionInterval: string;
   nodeMonitorGracePeriod?: string;
+  leaderElectLeaseDuration?: string;
+  leaderElectRenewDeadline?: string;
+  leaderElectRetryPeriod?: string;
   role: string;
   servers?: string;
   tickMs: string;
@@ -91,6 +99,24 @@ export function nodeCommand(): Command {
         "--node-monitor-grace-period <duration|ms>",
         "how long a node's Lease may stand still before the node is Unknown (default 4s; Kubernetes: 40s)",
       ).env("BOSUN_NODE_MONITOR_GRACE_PERIOD"),
+    )
+    .addOption(
+      new Option(
+        "--leader-elect-lease-duration <duration|ms>",
+        "the controller manager's and scheduler's Lease duration (default 800ms; Kubernetes: 15s)",
+      ).env("BOSUN_LEADER_ELECT_LEASE_DURATION"),
+    )
+    .addOption(
+      new Option(
+        "--leader-elect-renew-deadline <duration|ms>",
+        "a leader that has not renewed for this long steps down (default 700ms; Kubernetes: 10s)",
+      ).env("BOSUN_LEADER_ELECT_RENEW_DEADLINE"),
+    )
+    .addOption(
+      new Option(
+        "--leader-elect-retry-period <duration|ms>",
+        "how often a leader renews and a candidate tries (default 200ms/100ms; Kubernetes: 2s)",
+      ).env("BOSUN_LEADER_ELECT_RETRY_PERIOD"),
     )
     .addOption(
       new Option("--tick-ms <ms>", "Raft tick; heartbeats go out every tick")
@@ -196,6 +222,7 @@ export function nodeCommand(): Command {
                 ),
               }
             : {}),
+          ...leaderElectionFlags(options),
           host,
           port,
           peers,
@@ -233,4 +260,31 @@ export function nodeCommand(): Command {
       process.once("SIGINT", () => shutdown("SIGINT"));
       await node.start();
     });
+}
+
+/** The --leader-elect-* flags (kube-scheduler's and kube-controller-manager's names), checked. */
+function leaderElectionFlags(options: NodeOptions): {
+  leaderElection?: Partial<LeaderElectionTimings>;
+} {
+  const timings: Partial<LeaderElectionTimings> = {};
+  if (options.leaderElectLeaseDuration)
+    timings.leaseDurationMs = parseDurationMs(
+      options.leaderElectLeaseDuration,
+      "--leader-elect-lease-duration",
+    );
+  if (options.leaderElectRenewDeadline)
+    timings.renewDeadlineMs = parseDurationMs(
+      options.leaderElectRenewDeadline,
+      "--leader-elect-renew-deadline",
+    );
+  if (options.leaderElectRetryPeriod) {
+    // client-go's RetryPeriod paces both the leader's renewals and a candidate's tries
+    const retry = parseDurationMs(options.leaderElectRetryPeriod, "--leader-elect-retry-period");
+    timings.renewIntervalMs = retry;
+    timings.retryPeriodMs = retry;
+  }
+  if (Object.keys(timings).length === 0) return {};
+  const full = { ...DEFAULT_LEADER_ELECTION_TIMINGS, ...timings };
+  checkLeaderElectionTimings(full);
+  return { leaderElection: timings };
 }

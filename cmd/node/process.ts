@@ -3,6 +3,7 @@ import type { Logger } from "pino";
 import { startCompactor } from "../../actors/apiserver/compactor.ts";
 import type { PodLogRead } from "../../actors/apiserver/pod-logs.ts";
 import { ApiServer } from "../../actors/apiserver/server.ts";
+import type { LeaderElectionTimings } from "../../actors/controllers/leader-election.ts";
 import {
   KUBELET_ACTOR,
   type KubeletLogsReply,
@@ -47,6 +48,8 @@ export interface NodeConfig {
   compactionIntervalMs?: number;
   /** How long a node's Lease may stand still before it is Unknown (default 4 s). */
   nodeMonitorGracePeriodMs?: number;
+  /** --leader-elect-*: the controller manager's and scheduler's election timings. */
+  leaderElection?: Partial<LeaderElectionTimings>;
   host: string;
   port: number;
   peers: Record<string, string>;
@@ -204,6 +207,7 @@ export class NodeProcess {
         ...(this.config.nodeMonitorGracePeriodMs !== undefined
           ? { nodeMonitorGracePeriodMs: this.config.nodeMonitorGracePeriodMs }
           : {}),
+        ...(this.config.leaderElection ? { leaderElection: this.config.leaderElection } : {}),
       },
       this.system,
       this.logger,

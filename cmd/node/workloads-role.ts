@@ -7,7 +7,11 @@ import {
   controllersWith,
   startControllerManager,
 } from "../../actors/controllers/controller-manager.ts";
-import { leaderElectionMachine } from "../../actors/controllers/leader-election.ts";
+import {
+  DEFAULT_LEADER_ELECTION_TIMINGS,
+  type LeaderElectionTimings,
+  leaderElectionMachine,
+} from "../../actors/controllers/leader-election.ts";
 import { type KubeletHandle, startKubelet } from "../../actors/kubelet/kubelet.ts";
 import { PodIpAllocator } from "../../actors/kubelet/pod-ip-allocator.ts";
 import { type SchedulerHandle, startScheduler } from "../../actors/scheduler/scheduler.ts";
@@ -30,6 +34,8 @@ export interface WorkloadsConfig {
   servers: () => string[];
   /** kube-controller-manager's --node-monitor-grace-period (default 4 s). */
   nodeMonitorGracePeriodMs?: number;
+  /** The controller manager's and scheduler's election timings (default: bosun's fast ones). */
+  leaderElection?: Partial<LeaderElectionTimings>;
 }
 
 export const SCHEDULER_ELECTION_ACTOR = "scheduler-election";
@@ -45,13 +51,19 @@ export function podCidrFor(host: string): string {
 }
 
 /**
- * Per attempt of a Lease read or write (the renew deadline is 700 ms). An attempt to a server
+ * Per attempt of a Lease read or write, with the default renew deadline of 700 ms (a longer
+ * deadline gets half of it per attempt). An attempt to a server
  * whose link is down fails at once (ServerRounds), so the next goes elsewhere without waiting;
  * a live server gets nearly the whole deadline, because under load a write's latency is the
  * cluster's queueing and a shorter wait only abandons writes that would have landed (250 ms
  * made a busy scheduler lose its Lease dozens of times a minute at 1,000 nodes).
  */
 const LEASE_REQUEST_TIMEOUT_MS = 600;
+
+function leaseRequestTimeoutMs(timings: Partial<LeaderElectionTimings> | undefined): number {
+  const deadline = timings?.renewDeadlineMs ?? DEFAULT_LEADER_ELECTION_TIMINGS.renewDeadlineMs;
+  return Math.max(LEASE_REQUEST_TIMEOUT_MS, Math.floor(deadline / 2));
+}
 const LEASE_REQUEST_ATTEMPTS = 2;
 
 export class WorkloadsRole {
@@ -76,7 +88,7 @@ export class WorkloadsRole {
     const leaseApi = new ApiClient({
       system,
       servers: config.servers,
-      requestTimeoutMs: LEASE_REQUEST_TIMEOUT_MS,
+      requestTimeoutMs: leaseRequestTimeoutMs(config.leaderElection),
       maxAttempts: LEASE_REQUEST_ATTEMPTS,
     });
     if (config.controlPlane) {
@@ -84,6 +96,7 @@ export class WorkloadsRole {
         system,
         api,
         leaseApi,
+        ...(config.leaderElection ? { leaderElection: config.leaderElection } : {}),
         ...(config.nodeMonitorGracePeriodMs !== undefined
           ? { controllers: controllersWith(config.nodeMonitorGracePeriodMs) }
           : {}),
@@ -93,6 +106,7 @@ export class WorkloadsRole {
       this.election = system.spawn(SCHEDULER_ELECTION_ACTOR, leaderElectionMachine, {
         supervise: false,
         input: {
+          ...config.leaderElection,
           api: leaseApi,
           clock,
           namespace: "kube-system",

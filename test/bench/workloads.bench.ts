@@ -16,7 +16,11 @@
  *     (scheduler.bench.ts: queue + framework, no API) is printed beside it. Like kubemark, the
  *     hollow kubelets renew their Leases at Kubernetes' pace (every 10 s) and the cluster runs
  *     with Kubernetes' `--node-monitor-grace-period` (40 s): bosun's defaults (1 s, 4 s) for
- *     fast node failover would cost 1,000 Lease writes a second here.
+ *     fast node failover would cost 1,000 Lease writes a second here. Likewise the controller
+ *     manager and scheduler elect with Kubernetes' timings (`--leader-elect kube`: 15 s lease,
+ *     10 s renew deadline, 2 s retry): on two cores shared by three servers and a thousand
+ *     hollow kubelets a write can take over a second, and bosun's 700 ms renew deadline (kept
+ *     for (c)'s sub-second failover) would make the leaders step down and relist over and over.
  * (c) Failover: SIGKILL the server holding the kube-controller-manager Lease (odd rounds) or the
  *     kube-scheduler Lease (even rounds), create a Deployment at once, and time the Leases'
  *     takeover (holderIdentity changes) and the Deployment being acted on (ReplicaSet, Pod,
@@ -61,6 +65,7 @@ interface Options {
   schedPods?: string;
   hollowLeaseRenewMs: string;
   nodeMonitorGracePeriod: string;
+  leaderElect: string;
   createConcurrency: string;
   bindTimeoutS?: string;
   compactEveryS: string;
@@ -544,6 +549,8 @@ interface SchedulerFigures {
   leadershipStarts: LeadershipStarts;
   compactEveryMs: number;
   compactions: number;
+  /** The controller manager's and scheduler's election timings: "kube" or "bosun". */
+  leaderElect: string;
   inProcess: ReturnType<typeof inProcessSchedulerThroughput>;
   load: string;
 }
@@ -666,6 +673,8 @@ async function schedulerThroughput(
     pods: number;
     leaseRenewMs: number;
     nodeMonitorGracePeriod: string;
+    /** --leader-elect-* flags for the cluster (empty: bosun's defaults). */
+    leaderElectFlags: string[];
     createConcurrency: number;
     /** Stop waiting for binds after this and measure what was bound. */
     bindTimeoutMs: number | null;
@@ -674,7 +683,11 @@ async function schedulerThroughput(
   },
 ): Promise<Omit<SchedulerFigures, "inProcess">> {
   const cluster = cleanup.cluster(
-    await LocalCluster.start(3, ["--node-monitor-grace-period", o.nodeMonitorGracePeriod], true),
+    await LocalCluster.start(
+      3,
+      ["--node-monitor-grace-period", o.nodeMonitorGracePeriod, ...o.leaderElectFlags],
+      true,
+    ),
   );
   const api = new ClusterApi(cluster);
   const alive = () => assertServersAlive(cluster, new Set());
@@ -808,6 +821,7 @@ async function schedulerThroughput(
       leadershipStarts: churn,
       compactEveryMs: o.compactEveryMs,
       compactions: compactor?.compactions() ?? 0,
+      leaderElect: o.leaderElectFlags.length > 0 ? "kube" : "bosun",
       load: load(),
     };
   } finally {
@@ -1096,7 +1110,7 @@ function report(results: Results): void {
     );
   if (b)
     console.log(
-      `(b) leaderships begun from release to last bind (stable: 1 scheduler): controller manager ${b.leadershipStarts.controllerManager}, scheduler ${b.leadershipStarts.scheduler}; the bench compacted the store ${b.compactions} times (every ${b.compactEveryMs / 1000} s)`,
+      `(b) leaderships begun from release to last bind (stable: 1 scheduler): controller manager ${b.leadershipStarts.controllerManager}, scheduler ${b.leadershipStarts.scheduler}; the bench compacted the store ${b.compactions} times (every ${b.compactEveryMs / 1000} s); leader election timings: ${b.leaderElect === "kube" ? "Kubernetes' (15 s / 10 s / 2 s)" : "bosun's (800 / 700 / 200 ms)"}`,
     );
   if (b)
     console.log(
@@ -1105,6 +1119,20 @@ function report(results: Results): void {
 }
 
 // ---- main ------------------------------------------------------------------------------------
+
+/** --leader-elect: Kubernetes' default timings as node flags, or none (bosun's defaults). */
+function leaderElectFlags(timings: string): string[] {
+  if (timings === "bosun") return [];
+  if (timings !== "kube") throw new Error("--leader-elect must be kube or bosun");
+  return [
+    "--leader-elect-lease-duration",
+    "15s",
+    "--leader-elect-renew-deadline",
+    "10s",
+    "--leader-elect-retry-period",
+    "2s",
+  ];
+}
 
 function int(value: string, flag: string, min: number): number {
   const n = Number(value);
@@ -1169,6 +1197,7 @@ async function main(o: Options): Promise<void> {
         pods: schedPods,
         leaseRenewMs: int(o.hollowLeaseRenewMs, "--hollow-lease-renew-ms", 1),
         nodeMonitorGracePeriod: o.nodeMonitorGracePeriod,
+        leaderElectFlags: leaderElectFlags(o.leaderElect),
         createConcurrency: int(o.createConcurrency, "--create-concurrency", 1),
         bindTimeoutMs: o.bindTimeoutS ? int(o.bindTimeoutS, "--bind-timeout-s", 1) * 1000 : null,
         compactEveryMs: int(o.compactEveryS, "--compact-every-s", 0) * 1000,
@@ -1203,6 +1232,11 @@ const program = new Command("bench:workloads")
     "--node-monitor-grace-period <duration>",
     "(b) the cluster's node monitor grace period (Kubernetes' default)",
     "40s",
+  )
+  .option(
+    "--leader-elect <timings>",
+    "(b) the controller manager's and scheduler's election timings: kube (15 s / 10 s / 2 s, as kubemark runs) or bosun (800 / 700 / 200 ms, what (c) measures)",
+    "kube",
   )
   .option("--create-concurrency <n>", "(b) concurrent pod creates before measuring", "32")
   .option(

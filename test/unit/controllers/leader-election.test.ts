@@ -7,7 +7,12 @@ import { describe, expect, it } from "vitest";
 import { createActor } from "xstate";
 import { conflictStatus } from "../../../actors/api/status.ts";
 import { ApiError } from "../../../actors/apiserver/api-error.ts";
-import { LEASES, leaderElectionMachine } from "../../../actors/controllers/leader-election.ts";
+import {
+  checkLeaderElectionTimings,
+  DEFAULT_LEADER_ELECTION_TIMINGS,
+  LEASES,
+  leaderElectionMachine,
+} from "../../../actors/controllers/leader-election.ts";
 import { ManualClock } from "../../../actors/system/clock.ts";
 import { FakeApi, settle } from "./fake-api.ts";
 
@@ -152,5 +157,29 @@ describe("leader election", () => {
     // acquired too late to lead on: renewed at once, then led — never started only to stop
     expect(a.isLeader()).toBe(true);
     expect(a.log).toEqual(["started"]);
+  });
+});
+
+describe("leader election timings (the --leader-elect-* flags)", () => {
+  it("accepts bosun's defaults and Kubernetes' (15 s / 10 s / 2 s)", () => {
+    expect(() => checkLeaderElectionTimings(DEFAULT_LEADER_ELECTION_TIMINGS)).not.toThrow();
+    const kube = {
+      leaseDurationMs: 15_000,
+      renewDeadlineMs: 10_000,
+      renewIntervalMs: 2_000,
+      retryPeriodMs: 2_000,
+    };
+    expect(() => checkLeaderElectionTimings(kube)).not.toThrow();
+  });
+
+  it("refuses a leader that could still lead after the others may take over", () => {
+    const t = DEFAULT_LEADER_ELECTION_TIMINGS;
+    expect(() => checkLeaderElectionTimings({ ...t, renewDeadlineMs: t.leaseDurationMs })).toThrow(
+      /renew deadline must be shorter than the lease duration/,
+    );
+    expect(() => checkLeaderElectionTimings({ ...t, renewIntervalMs: t.renewDeadlineMs })).toThrow(
+      /retry period must be shorter than the renew deadline/,
+    );
+    expect(() => checkLeaderElectionTimings({ ...t, retryPeriodMs: 0 })).toThrow(/> 0/);
   });
 });
