@@ -33,6 +33,7 @@ import {
   type PatchType,
   type UpdateRequest,
   type WatchRequest,
+  watchEventOf,
 } from "./internal-api.ts";
 import type { ApiWatchEvent } from "./watch-events.ts";
 
@@ -255,12 +256,21 @@ export class ApiClient implements ListWatcher {
   private onWatchMessage(message: ApiWatchMessage): void {
     const watch = this.watches.get(message.tag);
     if (!watch || watch.done) return;
-    if (message.event.type === "ERROR") {
-      this.cancelWatch(message.tag, false);
-      watch.handlers.closed(new ApiError(message.event.object as unknown as Status));
+    let event: ApiWatchEvent;
+    try {
+      event = watchEventOf(message);
+    } catch (error) {
+      // a server that sends what it cannot have meant: this watch ends, the informer relists
+      this.cancelWatch(message.tag, true);
+      watch.handlers.closed(new Error(`bad watch event: ${(error as Error).message}`));
       return;
     }
-    watch.handlers.event(message.event);
+    if (event.type === "ERROR") {
+      this.cancelWatch(message.tag, false);
+      watch.handlers.closed(new ApiError(event.object as unknown as Status));
+      return;
+    }
+    watch.handlers.event(event);
   }
 
   private scheduleCheck(tag: string, watch: ActiveWatch): void {

@@ -20,6 +20,7 @@ import {
 import type { ActorSystem } from "../system/actor-system.ts";
 import type { TimerId } from "../system/clock.ts";
 import { ApiError } from "./api-error.ts";
+import { cachedJson } from "./cache-index.ts";
 import {
   API_ACTOR,
   API_WATCH_EVENT_KIND,
@@ -258,7 +259,13 @@ export class ApiOperations implements InternalApiPort {
     this.watches.set(key, watch);
     const send = (event: ApiWatchEvent) => {
       if (watch.ended) return;
-      const body: ApiWatchMessage = { tag, event };
+      // a cached object travels as its JSON text, made once for all of its watchers
+      const json =
+        event.type === "BOOKMARK" || event.type === "ERROR" ? undefined : cachedJson(event.object);
+      const body: ApiWatchMessage = {
+        tag,
+        event: json === undefined ? event : { type: event.type, json },
+      };
       // the subscriber is gone (its node left the mesh): nobody will cancel this watch
       if (!this.system.tell(from, subscriber, API_WATCH_EVENT_KIND, body).ok) watch.end();
     };

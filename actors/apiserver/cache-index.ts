@@ -13,6 +13,11 @@ import { decodeObject } from "./object-store.ts";
  */
 const serialized = new WeakMap<object, string>();
 
+/** The JSON text of a cached object (undefined for any other value). */
+export function cachedJson(value: object): string | undefined {
+  return serialized.get(value);
+}
+
 /** `JSON.stringify(value)`, reusing the text of cached objects for a body or a list's items. */
 export function toJson(value: unknown): string {
   if (typeof value !== "object" || value === null) return JSON.stringify(value);

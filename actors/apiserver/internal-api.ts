@@ -103,7 +103,26 @@ export type ApiReply = { ok: true; object: JsonObject } | { ok: false; status: S
 
 export interface ApiWatchMessage {
   tag: string;
-  event: ApiWatchEvent;
+  event: ApiWatchEvent | ApiWatchEventText;
+}
+
+/**
+ * An object event as it travels: the object's JSON text from the watch cache, made once for
+ * every watcher (kube-apiserver's cachingObject), instead of the object encoded per watcher.
+ */
+export interface ApiWatchEventText {
+  type: ApiWatchEvent["type"];
+  json: string;
+}
+
+/** The event a watch message carries, its object parsed if it came as text. */
+export function watchEventOf(message: ApiWatchMessage): ApiWatchEvent {
+  const event = message.event;
+  if (!("json" in event)) return event;
+  const object: unknown = JSON.parse(event.json);
+  if (typeof object !== "object" || object === null || Array.isArray(object))
+    throw new Error("a watch event's json is not an object");
+  return { type: event.type, object: object as JsonObject };
 }
 
 /** What the actor needs from the server it runs on (ApiOperations in production). */

@@ -100,13 +100,18 @@ export class HttpsApi {
     });
   }
 
-  /** A watch stream; `onEvent` per line. Returns a stopper and a promise of the stream start. */
+  /**
+   * A watch stream; `onEvent` per line, `onEnd` when the server ends it (not after `stop`).
+   * Returns a stopper and a promise of the stream start.
+   */
   watch(
     ep: Endpoint,
     agent: Agent,
     path: string,
     onEvent: (e: WatchEvent) => void,
+    onEnd?: () => void,
   ): { ready: Promise<void>; stop: () => void } {
+    let stopped = false;
     let stop = () => {};
     const ready = new Promise<void>((resolve, reject) => {
       const req = request(
@@ -125,11 +130,17 @@ export class HttpsApi {
             }
           });
           res.on("error", () => {});
+          res.on("close", () => {
+            if (!stopped) onEnd?.();
+          });
         },
       );
       req.on("error", () => {});
       req.end();
-      stop = () => req.destroy();
+      stop = () => {
+        stopped = true;
+        req.destroy();
+      };
     });
     return { ready, stop: () => stop() };
   }
