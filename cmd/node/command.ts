@@ -115,7 +115,7 @@ export function nodeCommand(): Command {
     .addOption(
       new Option(
         "--leader-elect-retry-period <duration|ms>",
-        "how often a leader renews and a candidate tries (default 200ms/100ms; Kubernetes: 2s)",
+        "how often a leader renews and a candidate tries (default 200ms/50ms; Kubernetes: 2s)",
       ).env("BOSUN_LEADER_ELECT_RETRY_PERIOD"),
     )
     .addOption(
