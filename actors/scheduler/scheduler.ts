@@ -380,6 +380,15 @@ export function startScheduler(options: StartSchedulerOptions): SchedulerHandle 
       ),
   );
 
+  /** Queues an Event; says so (the first time, then every 1,000th) when the sink drops one. */
+  const postEvent = (event: JsonObject) => {
+    if (events.post(event) || events.dropped % 1_000 !== 1) return;
+    log.warn(
+      { dropped: events.dropped },
+      "events dropped: the API server takes them slower than they come",
+    );
+  };
+
   const writeBack = async (queued: QueuedPod, outcome: PodSchedulingOutcome) => {
     const pod = queued.info.pod;
     const namespace = queued.info.namespace;
@@ -388,7 +397,7 @@ export function startScheduler(options: StartSchedulerOptions): SchedulerHandle 
     if (outcome.outcome === "bound") {
       lastFailure.delete(queued.info.key);
       const message = scheduledMessage(pod, outcome.nodeName);
-      events.post(
+      postEvent(
         podEvent(pod, schedulerName, "Normal", "Scheduled", message, nowIso, eventSuffix()),
       );
       return; // the binding set PodScheduled=True, as kube-apiserver's does
@@ -404,7 +413,7 @@ export function startScheduler(options: StartSchedulerOptions): SchedulerHandle 
       namespace,
       subresource: "status",
     });
-    events.post(
+    postEvent(
       podEvent(pod, schedulerName, "Warning", "FailedScheduling", message, nowIso, eventSuffix()),
     );
   };
