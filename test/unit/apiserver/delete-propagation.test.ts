@@ -6,7 +6,7 @@
  * deletion mark, and the update that takes the last one away deletes it.
  */
 import { describe, expect, it } from "vitest";
-import type { JsonObject, JsonValue } from "../../../actors/api/json.ts";
+import type { JsonObject } from "../../../actors/api/json.ts";
 import { ApiError } from "../../../actors/apiserver/api-error.ts";
 import {
   type DeleteOptions,
@@ -17,10 +17,9 @@ import {
   planDeletion,
   shouldDeleteDuringUpdate,
 } from "../../../actors/apiserver/object-deletion.ts";
-import { parseRequestInfo } from "../../../actors/apiserver/request-info.ts";
-import { ResourceHandler } from "../../../actors/apiserver/resource-handler.ts";
 import { ManualClock } from "../../../actors/system/clock.ts";
 import { MemoryObjectStore } from "./memory-object-store.ts";
+import { restCaller } from "./rest-harness.ts";
 
 const q = (s = "") => new URLSearchParams(s);
 const NOW_MS = Date.parse("2024-05-01T10:00:00Z");
@@ -219,32 +218,7 @@ describe("the deletion plan (generic registry Store.Delete)", () => {
 function server() {
   const store = new MemoryObjectStore();
   const clock = new ManualClock(0, NOW_MS);
-  const handler = new ResourceHandler(store, clock);
-  async function call(
-    method: string,
-    path: string,
-    body: JsonValue | null = null,
-    contentType = "application/json",
-  ): Promise<{ code: number; body: JsonObject }> {
-    const url = new URL(path, "https://bosun");
-    const info = parseRequestInfo(method, url.pathname, url.searchParams);
-    if (info.type !== "resource") throw new Error(`not a resource path: ${path}`);
-    try {
-      const out = await handler.handle({
-        request: info.request,
-        query: url.searchParams,
-        accept: undefined,
-        contentType,
-        body: async () => body,
-      });
-      return { code: out.code, body: out.body as JsonObject };
-    } catch (error) {
-      if (error instanceof ApiError)
-        return { code: error.status.code ?? 0, body: error.status as unknown as JsonObject };
-      throw error;
-    }
-  }
-  return { store, clock, call };
+  return { store, clock, call: restCaller(store, clock) };
 }
 
 const CM = "/api/v1/namespaces/default/configmaps";

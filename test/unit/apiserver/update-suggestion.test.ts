@@ -6,13 +6,11 @@
  * fails these tests.
  */
 import { describe, expect, it } from "vitest";
-import type { JsonObject, JsonValue } from "../../../actors/api/json.ts";
-import { ApiError } from "../../../actors/apiserver/api-error.ts";
+import type { JsonObject } from "../../../actors/api/json.ts";
 import type { StoredObject } from "../../../actors/apiserver/object-store.ts";
-import { parseRequestInfo } from "../../../actors/apiserver/request-info.ts";
-import { ResourceHandler } from "../../../actors/apiserver/resource-handler.ts";
 import { ManualClock } from "../../../actors/system/clock.ts";
 import { MemoryObjectStore } from "./memory-object-store.ts";
+import { type RestCall, restCaller } from "./rest-harness.ts";
 
 const NOW_MS = Date.parse("2024-05-01T10:00:00Z");
 
@@ -54,33 +52,12 @@ class LaggingCacheStore extends MemoryObjectStore {
 
 function server() {
   const store = new LaggingCacheStore();
-  const handler = new ResourceHandler(store, new ManualClock(0, NOW_MS));
-  async function call(
-    method: string,
-    path: string,
-    body: JsonValue | null = null,
-    contentType = "application/json",
-  ): Promise<{ code: number; body: JsonObject }> {
-    const url = new URL(path, "https://bosun");
-    const info = parseRequestInfo(method, url.pathname, url.searchParams);
-    if (info.type !== "resource") throw new Error(`not a resource path: ${path}`);
-    try {
-      const out = await handler.handle({
-        request: info.request,
-        query: url.searchParams,
-        accept: undefined,
-        contentType,
-        body: async () => body,
-      });
-      return { code: out.code, body: out.body as JsonObject };
-    } catch (error) {
-      if (error instanceof ApiError)
-        return { code: error.status.code ?? 0, body: error.status as unknown as JsonObject };
-      throw error;
-    }
-  }
-  return { store, call };
+  return { store, call: restCaller(store, new ManualClock(0, NOW_MS)) };
 }
+
+/** A JSON merge patch, as `kubectl patch --type merge` sends it. */
+const mergePatch = (s: { call: RestCall }, path: string, body: JsonObject) =>
+  s.call("PATCH", path, body, "application/merge-patch+json");
 
 const CM = "/api/v1/namespaces/default/configmaps";
 const CM_KEY = "/registry/core/configmaps/default/c";
@@ -102,12 +79,7 @@ describe("writes from a lagging watch cache's copy", () => {
     const s = await withConfigMap();
     await s.store.freeze([CM_KEY]);
     const reads = s.store.reads;
-    const r = await s.call(
-      "PATCH",
-      `${CM}/c`,
-      { data: { b: "2" } },
-      "application/merge-patch+json",
-    );
+    const r = await mergePatch(s, `${CM}/c`, { data: { b: "2" } });
     expect(r.code).toBe(200);
     expect(data(r.body)).toEqual({ a: "1", b: "2" });
     expect(s.store.suggestions).toBe(1);
@@ -135,13 +107,8 @@ describe("writes from a lagging watch cache's copy", () => {
   it("a patch applies to the object as stored, not to the copy", async () => {
     const s = await withConfigMap();
     await s.store.freeze([CM_KEY]);
-    await s.call("PATCH", `${CM}/c`, { data: { b: "2" } }, "application/merge-patch+json");
-    const r = await s.call(
-      "PATCH",
-      `${CM}/c`,
-      { data: { c: "3" } },
-      "application/merge-patch+json",
-    );
+    await mergePatch(s, `${CM}/c`, { data: { b: "2" } });
+    const r = await mergePatch(s, `${CM}/c`, { data: { c: "3" } });
     expect(data(r.body)).toEqual({ a: "1", b: "2", c: "3" });
     expect(data((await s.call("GET", `${CM}/c`)).body)).toEqual({ a: "1", b: "2", c: "3" });
   });
@@ -161,12 +128,7 @@ describe("writes from a lagging watch cache's copy", () => {
     await s.call("POST", "/api/v1/namespaces", { metadata: { name: "default" } });
     await s.store.freeze([]);
     await s.call("POST", CM, { metadata: { name: "c" }, data: { a: "1" } });
-    const r = await s.call(
-      "PATCH",
-      `${CM}/c`,
-      { data: { b: "2" } },
-      "application/merge-patch+json",
-    );
+    const r = await mergePatch(s, `${CM}/c`, { data: { b: "2" } });
     expect(r.code).toBe(200);
   });
 });

@@ -352,13 +352,20 @@ describe("WatchCache: the spec.nodeName trigger", () => {
     },
   });
 
-  it("offers a kubelet's watch only the changes to pods on (or moving off) its node", async () => {
-    const clock = new ManualClock();
+  /** A live cache over an empty store, and a way to feed it one store response of pods. */
+  async function liveCache() {
     const store = new FakeStore();
-    const cache = new WatchCache(() => store.client(), clock);
+    const cache = new WatchCache(() => store.client(), new ManualClock());
     const { index, revision } = await cache.load();
     cache.installed(index, revision);
     cache.watched();
+    const at = (r: number, ...evs: ReturnType<typeof pod>[]) =>
+      cache.apply({ kind: "events", watchId: 1, header: { revision: r }, events: evs });
+    return { cache, at };
+  }
+
+  it("offers a kubelet's watch only the changes to pods on (or moving off) its node", async () => {
+    const { cache, at } = await liveCache();
     const seen: string[] = [];
     const trigger = triggerOf(parseFieldSelector("spec.nodeName=n1"));
     expect(trigger).toEqual({ field: "spec.nodeName", value: "n1" });
@@ -370,8 +377,6 @@ describe("WatchCache: the spec.nodeName trigger", () => {
       },
       trigger,
     );
-    const at = (r: number, ...evs: ReturnType<typeof pod>[]) =>
-      cache.apply({ kind: "events", watchId: 1, header: { revision: r }, events: evs });
     at(4, pod("p", null, 4, 4)); // unbound: not n1's
     at(5, pod("p", "n1", 5, 4)); // bound to n1
     at(6, pod("q", "n2", 6, 6)); // another node's
@@ -381,12 +386,7 @@ describe("WatchCache: the spec.nodeName trigger", () => {
   });
 
   it("indexes watchers by node: each gets its node's changes of a batch, in order; cancel stops it", async () => {
-    const clock = new ManualClock();
-    const store = new FakeStore();
-    const cache = new WatchCache(() => store.client(), clock);
-    const { index, revision } = await cache.load();
-    cache.installed(index, revision);
-    cache.watched();
+    const { cache, at } = await liveCache();
     const seen: Record<string, string[]> = { n1: [], n2: [], all: [] };
     const watch = (who: string, selector: string | null) =>
       cache.subscribe(
@@ -401,8 +401,6 @@ describe("WatchCache: the spec.nodeName trigger", () => {
     const n1 = watch("n1", "spec.nodeName=n1");
     watch("n2", "spec.nodeName=n2");
     watch("all", null);
-    const at = (r: number, ...evs: ReturnType<typeof pod>[]) =>
-      cache.apply({ kind: "events", watchId: 1, header: { revision: r }, events: evs });
     // one txn: a pod to each node, and one moving from n1 to n2
     at(4, pod("a", "n1", 4, 4), pod("b", "n2", 4, 4));
     at(5, pod("a", "n2", 5, 4), pod("c", "n1", 5, 5));

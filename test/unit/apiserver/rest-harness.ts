@@ -1,0 +1,40 @@
+/**
+ * A ResourceHandler over an in-memory ObjectStore, spoken to as the HTTP server speaks to it:
+ * method and path in, status code and body out (an ApiError becomes its Status).
+ */
+import type { JsonObject, JsonValue } from "../../../actors/api/json.ts";
+import { ApiError } from "../../../actors/apiserver/api-error.ts";
+import type { ObjectStore } from "../../../actors/apiserver/object-store.ts";
+import { parseRequestInfo } from "../../../actors/apiserver/request-info.ts";
+import { ResourceHandler } from "../../../actors/apiserver/resource-handler.ts";
+import type { Clock } from "../../../actors/system/clock.ts";
+
+export type RestCall = (
+  method: string,
+  path: string,
+  body?: JsonValue | null,
+  contentType?: string,
+) => Promise<{ code: number; body: JsonObject }>;
+
+export function restCaller(store: ObjectStore, clock: Clock): RestCall {
+  const handler = new ResourceHandler(store, clock);
+  return async (method, path, body = null, contentType = "application/json") => {
+    const url = new URL(path, "https://bosun");
+    const info = parseRequestInfo(method, url.pathname, url.searchParams);
+    if (info.type !== "resource") throw new Error(`not a resource path: ${path}`);
+    try {
+      const out = await handler.handle({
+        request: info.request,
+        query: url.searchParams,
+        accept: undefined,
+        contentType,
+        body: async () => body,
+      });
+      return { code: out.code, body: out.body as JsonObject };
+    } catch (error) {
+      if (error instanceof ApiError)
+        return { code: error.status.code ?? 0, body: error.status as unknown as JsonObject };
+      throw error;
+    }
+  };
+}
