@@ -121,6 +121,8 @@ export class WatchCache {
    * offered only to its node's watchers, not filtered by each of a thousand kubelets' watches.
    */
   private readonly byNode = new Map<string, Set<Watcher>>();
+  /** Watchers without a trigger: every change is offered to each. */
+  private readonly plain = new Set<Watcher>();
   /** Recent changes, oldest first; every change from `historyFrom` on is here. */
   private history: HistoryEntry[] = [];
   private historyChanges = 0;
@@ -273,6 +275,7 @@ export class WatchCache {
       watcher.onResponse({ kind: "canceled", reason: "restored" });
     this.watchers.clear();
     this.byNode.clear();
+    this.plain.clear();
     for (const waiter of this.waiters) {
       this.clock.clearTimeout(waiter.timer);
       waiter.resolve(false);
@@ -322,7 +325,7 @@ export class WatchCache {
       this.historyChanges -= dropped.changes.length;
       this.historyFrom = dropped.revision + 1;
     }
-    for (const watcher of this.watchers) if (watcher.trigger === undefined) deliver(watcher, entry);
+    for (const watcher of this.plain) deliver(watcher, entry);
     if (this.byNode.size > 0) this.deliverByNode(entry);
   }
 
@@ -349,7 +352,10 @@ export class WatchCache {
   private add(watcher: Watcher): void {
     this.watchers.add(watcher);
     const node = watcher.trigger?.value;
-    if (node === undefined) return;
+    if (node === undefined) {
+      this.plain.add(watcher);
+      return;
+    }
     const set = this.byNode.get(node) ?? new Set<Watcher>();
     set.add(watcher);
     this.byNode.set(node, set);
@@ -358,7 +364,10 @@ export class WatchCache {
   private remove(watcher: Watcher): void {
     this.watchers.delete(watcher);
     const node = watcher.trigger?.value;
-    if (node === undefined) return;
+    if (node === undefined) {
+      this.plain.delete(watcher);
+      return;
+    }
     const set = this.byNode.get(node);
     set?.delete(watcher);
     if (set?.size === 0) this.byNode.delete(node);
