@@ -50,18 +50,9 @@ export class InformerCache {
   }
 
   /**
-   * Replaces the contents with a fresh list: adds for new keys, updates for objects whose
-   * resourceVersion moved, deletes (with the last known state) for keys the list lacks.
-   */
-  replace(items: readonly JsonObject[]): void {
-    const seen = new Set<string>();
-    this.replacePage(seen, items);
-    this.finishReplace(seen);
-  }
-
-  /**
-   * One page of a list that replaces the cache (client-go's reflector lists in pages of 500):
-   * its adds and updates go out now; `seen` collects its keys for `finishReplace`.
+   * One page of a list that replaces the contents (client-go's reflector lists in pages of
+   * 500): adds for new keys and updates for objects whose resourceVersion moved go out now;
+   * `seen` collects the page's keys for `finishReplace`.
    */
   replacePage(seen: Set<string>, items: readonly JsonObject[]): void {
     for (const object of items) {
@@ -75,7 +66,7 @@ export class InformerCache {
     }
   }
 
-  /** The list is complete: what no page had is gone (a delete for each). */
+  /** The list is complete: what no page had is gone (a delete with its last known state). */
   finishReplace(seen: ReadonlySet<string>): void {
     for (const [key, old] of [...this.objects]) {
       if (!seen.has(key)) {

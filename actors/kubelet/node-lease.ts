@@ -62,12 +62,12 @@ export type NodeLeaseEvent = { type: "heartbeat.stop" };
 const isNotFound = (e: unknown) => e instanceof ApiError && e.status.code === 404;
 const isAlreadyExists = (e: unknown) => e instanceof ApiError && e.status.code === 409;
 
-async function postNodeStatus(deps: NodeLeaseDeps, readySinceMs: number): Promise<void> {
+async function postNodeStatus(deps: NodeLeaseDeps, status: JsonObject): Promise<void> {
   await deps.api.patch(
     "nodes",
     deps.facts.nodeName,
     "merge",
-    { status: nodeStatus(deps.facts, deps.clock.wallMs(), readySinceMs) },
+    { status },
     { subresource: "status" },
   );
 }
@@ -85,7 +85,8 @@ const registerNode = fromPromise<string, { deps: NodeLeaseDeps; readySinceMs: nu
         metadata: { labels: facts.labels },
       });
     }
-    await postNodeStatus(input.deps, input.readySinceMs);
+    const wallMs = input.deps.clock.wallMs();
+    await postNodeStatus(input.deps, nodeStatus(facts, wallMs, input.readySinceMs));
     return String(asObject(node.metadata).uid ?? "");
   },
 );
@@ -165,7 +166,7 @@ const renewLease = fromPromise<RenewOutcome, { context: NodeLeaseContext }>(asyn
     : await api.get("nodes", facts.nodeName, { resourceVersion: "0" });
   const wanted = nodeStatus(facts, clock.wallMs(), readySinceMs);
   const post = current === null || nodeStatusChanged(asObject(current.status), wanted);
-  if (post) await postNodeStatus(deps, readySinceMs);
+  if (post) await postNodeStatus(deps, wanted);
   return { lease: renewed, statusChecked: true, statusPosted: post };
 });
 
