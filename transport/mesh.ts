@@ -14,6 +14,7 @@ import type WebSocket from "ws";
 import { WebSocketServer } from "ws";
 import { type Actor, createActor, type InspectionEvent } from "xstate";
 import type { Clock, TimerId } from "../actors/system/clock.ts";
+import { deriveSeed, SeededRandom } from "../actors/system/random.ts";
 import { admitFrame } from "./admission.ts";
 import { decodeFrame, decodeValue, encodeEnvelope, encodeValue } from "./codec.ts";
 import { type Envelope, nodeOf } from "./envelope.ts";
@@ -25,7 +26,6 @@ import { type Link, type LinkStatus, linkStatus, newCounters } from "./link.ts";
 import { type MeshSocketClass, meshSocketClass } from "./mesh-socket.ts";
 import { flush, heldBytes, queueFull, type SendResult, transmit } from "./outbox.ts";
 import { peerLinkMachine } from "./peer-link.ts";
-import { deriveSeed, SeededRandom } from "./random.ts";
 import {
   CLOSE,
   cancelTimer,

@@ -13,8 +13,8 @@
  * inspector shows `retryDelay`, `isDialer`, `planRetry` rather than anonymous lambdas.
  */
 import { assign, setup } from "xstate";
+import { nextRandom, type RandomState } from "../actors/system/random.ts";
 import { type BackoffPolicy, backoffDelayMs } from "./backoff.ts";
-import { nextRandom, type RandomState } from "./random.ts";
 
 export type LinkRole = "dialer" | "acceptor";
 export type PeerLinkState = "disconnected" | "connecting" | "handshaking" | "connected" | "backoff";

@@ -17,9 +17,9 @@ import {
   serviceUnavailableStatus,
   tooManyRequestsStatus,
 } from "../api/status.ts";
+import { ApiError } from "../client/errors.ts";
 import type { ActorSystem } from "../system/actor-system.ts";
 import type { TimerId } from "../system/clock.ts";
-import { ApiError } from "./api-error.ts";
 import { cachedJson } from "./cache-index.ts";
 import {
   API_ACTOR,

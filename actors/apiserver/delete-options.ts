@@ -9,7 +9,7 @@
 import { type FieldError, invalid, notSupported } from "../api/field-error.ts";
 import { asObject, isJsonObject, type JsonObject, type JsonValue } from "../api/json.ts";
 import { badRequestStatus, invalidStatus } from "../api/status.ts";
-import { ApiError } from "./api-error.ts";
+import { ApiError } from "../client/errors.ts";
 
 export const PROPAGATION_POLICIES = ["Foreground", "Background", "Orphan"] as const;
 export type PropagationPolicy = (typeof PROPAGATION_POLICIES)[number];

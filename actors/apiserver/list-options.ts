@@ -12,7 +12,7 @@ import { asObject, type JsonObject } from "../api/json.ts";
 import { type LabelSelector, matches, parseLabelSelector } from "../api/label-selector.ts";
 import type { ResourceInfo } from "../api/resources.ts";
 import { badRequestStatus } from "../api/status.ts";
-import { ApiError } from "./api-error.ts";
+import { ApiError } from "../client/errors.ts";
 
 export interface ListOptions {
   labelSelector: LabelSelector | null;

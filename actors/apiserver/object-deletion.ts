@@ -13,13 +13,13 @@
  *   DeleteOptions then), unless it shortens the grace period.
  */
 import { asObject, type JsonObject } from "../api/json.ts";
+import { rfc3339 } from "../api/meta-time.ts";
 import {
   FINALIZER_DELETE_DEPENDENTS,
   FINALIZER_ORPHAN_DEPENDENTS,
   finalizersOf,
 } from "../api/object-meta.ts";
 import type { DeleteOptions } from "./delete-options.ts";
-import { rfc3339 } from "./object-lifecycle.ts";
 
 /** A pod's grace period when neither the request nor the pod names one. */
 export const DEFAULT_POD_GRACE_PERIOD_SECONDS = 30;

@@ -6,22 +6,18 @@
 import { applyDefaults } from "../api/defaults.ts";
 import type { FieldError } from "../api/field-error.ts";
 import { asObject, isJsonObject, type JsonObject, jsonEqual } from "../api/json.ts";
+import { rfc3339 } from "../api/meta-time.ts";
 import { initializeObjectMeta } from "../api/object-meta.ts";
 import { apiVersionOf, type ResourceInfo } from "../api/resources.ts";
 import { badRequestStatus, invalidStatus } from "../api/status.ts";
 import { validateCreate, validateUpdate } from "../api/validation.ts";
-import { ApiError } from "./api-error.ts";
+import { ApiError } from "../client/errors.ts";
 
 /** Kinds whose `metadata.generation` counts spec changes (their controllers report observedGeneration). */
 const TRACKS_GENERATION = new Set(["Deployment", "ReplicaSet"]);
 
 export function hasStatusSubresource(r: ResourceInfo): boolean {
   return r.subresources.some((s) => s.name === "status");
-}
-
-/** RFC 3339 with seconds, as Kubernetes' metav1.Time marshals. */
-export function rfc3339(wallMs: number): string {
-  return new Date(wallMs).toISOString().replace(/\.\d{3}Z$/, "Z");
 }
 
 function invalid(r: ResourceInfo, name: string, errors: FieldError[]): ApiError {

@@ -11,7 +11,7 @@ import {
   applyStrategicMergePatch,
   StrategicMergePatchError,
 } from "../api/strategic-merge-patch.ts";
-import { ApiError } from "./api-error.ts";
+import { ApiError } from "../client/errors.ts";
 
 export const PATCH_TYPES = [
   "application/json-patch+json",

@@ -15,9 +15,9 @@
  */
 import { asObject, type JsonObject } from "../api/json.ts";
 import { badRequestStatus, invalidStatus } from "../api/status.ts";
+import { ApiError } from "../client/errors.ts";
 import type { KubeletLogsRequest } from "../kubelet/kubelet.ts";
 import type { Clock } from "../system/clock.ts";
-import { ApiError } from "./api-error.ts";
 
 /** How often a followed log asks its kubelet for new bytes. */
 export const POD_LOG_FOLLOW_POLL_MS = 250;

@@ -5,8 +5,8 @@
  * said resourceVersion=0.
  */
 import { randomUUID } from "node:crypto";
-import type { Clock } from "../../actors/system/clock.ts";
 import { asObject, isJsonObject, type JsonObject, type JsonValue } from "../api/json.ts";
+import { rfc3339 } from "../api/meta-time.ts";
 import { generateNameSuffix } from "../api/object-meta.ts";
 import { apiVersionOf, qualifiedResource, RESOURCES, type ResourceInfo } from "../api/resources.ts";
 import {
@@ -25,7 +25,8 @@ import {
   unknownFieldMessage,
   unknownFields,
 } from "../api/unknown-fields.ts";
-import { ApiError } from "./api-error.ts";
+import { ApiError } from "../client/errors.ts";
+import type { Clock } from "../system/clock.ts";
 import { type DeleteOptions, parseDeleteOptions, preconditionFailure } from "./delete-options.ts";
 import { objectFilter, parseListOptions } from "./list-options.ts";
 import {
@@ -34,7 +35,7 @@ import {
   shouldDeleteDuringUpdate,
   withTerminatingPhase,
 } from "./object-deletion.ts";
-import { prepareCreate, prepareUpdate, rfc3339, sameObject } from "./object-lifecycle.ts";
+import { prepareCreate, prepareUpdate, sameObject } from "./object-lifecycle.ts";
 import { CompactedError, type ObjectStore, type StoredObject } from "./object-store.ts";
 import { applyPatch } from "./patch.ts";
 import {

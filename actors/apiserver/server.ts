@@ -14,9 +14,9 @@ import {
 import { createServer as createHttpsServer } from "node:https";
 import type { Logger } from "pino";
 import { parse as parseYaml } from "yaml";
-import type { Clock } from "../../actors/system/clock.ts";
 import type { StoreClient } from "../../raft/client/store-client.ts";
 import type { JsonObject, JsonValue } from "../api/json.ts";
+import { rfc3339 } from "../api/meta-time.ts";
 import { RESOURCES, type ResourceInfo } from "../api/resources.ts";
 import {
   badRequestStatus,
@@ -27,7 +27,8 @@ import {
   serviceUnavailableStatus,
   unauthorizedStatus,
 } from "../api/status.ts";
-import { ApiError } from "./api-error.ts";
+import { ApiError } from "../client/errors.ts";
+import type { Clock } from "../system/clock.ts";
 import { bearerToken, isPublicPath, tokenMatches } from "./authn.ts";
 import { toJson } from "./cache-index.ts";
 import {
@@ -40,7 +41,6 @@ import {
   versionInfo,
   wantsAggregatedDiscovery,
 } from "./discovery.ts";
-import { rfc3339 } from "./object-lifecycle.ts";
 import { ObjectStore } from "./object-store.ts";
 import { openApiV3Document, openApiV3Paths } from "./openapi.ts";
 import { decodeProtobufBody } from "./protobuf-body.ts";

@@ -14,11 +14,11 @@
  * the next tick): a busy watch costs one TLS record and one syscall per turn, not per event.
  */
 import type { ServerResponse } from "node:http";
-import type { Clock } from "../../actors/system/clock.ts";
 import type { WatchHandle } from "../../raft/client/store-client.ts";
 import { apiVersionOf } from "../api/resources.ts";
 import { resourceExpiredStatus } from "../api/status.ts";
 import { buildTable } from "../api/table.ts";
+import type { Clock } from "../system/clock.ts";
 import { toJson } from "./cache-index.ts";
 import { objectFilter, parseListOptions } from "./list-options.ts";
 import type { ObjectStore } from "./object-store.ts";

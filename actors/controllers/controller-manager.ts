@@ -12,7 +12,9 @@
  */
 import type { Logger } from "pino";
 import { type AnyActorRef, createActor, fromCallback, sendTo, setup } from "xstate";
-import type { ListWatcher } from "../apiserver/api-client.ts";
+import type { ListWatcher } from "../client/api-client.ts";
+import { type LeaderElectionTimings, leaderElectionMachine } from "../client/leader-election.ts";
+import { SharedInformers } from "../client/shared-informers.ts";
 import type { ActorSystem } from "../system/actor-system.ts";
 import type { Clock } from "../system/clock.ts";
 import type { ControllerContext, ControllerDefinition, ObjectApi } from "./controller.ts";
@@ -21,12 +23,10 @@ import { deploymentController } from "./deployment.ts";
 import { endpointSliceController } from "./endpoint-slices.ts";
 import { endpointsController } from "./endpoints.ts";
 import { GC_RESOURCES, garbageCollector } from "./garbage-collector.ts";
-import { type LeaderElectionTimings, leaderElectionMachine } from "./leader-election.ts";
 import { namespaceController } from "./namespace.ts";
 import { nodeLifecycleController } from "./node-lifecycle.ts";
 import { replicaSetController } from "./replicaset.ts";
 import { serviceIPAllocationController } from "./service-ip-allocation.ts";
-import { SharedInformers } from "./shared-informers.ts";
 import type { WorkQueueLimits } from "./work-queue.ts";
 
 export type ControllerFactory = (ctx: ControllerContext) => ControllerDefinition;

@@ -4,6 +4,7 @@
  */
 import { type AnyActorRef, createActor } from "xstate";
 import type { JsonObject } from "../api/json.ts";
+import type { SharedInformers } from "../client/shared-informers.ts";
 import type { Clock } from "../system/clock.ts";
 import {
   type ControllerDefinition,
@@ -14,7 +15,6 @@ import {
 } from "./controller.ts";
 import { controllerOf, namespaceOf } from "./owner-references.ts";
 import { reconcileLoopMachine } from "./reconcile-loop.ts";
-import type { SharedInformers } from "./shared-informers.ts";
 import { WorkQueue, type WorkQueueLimits } from "./work-queue.ts";
 
 export interface RunningController {

@@ -15,8 +15,8 @@
  * looks again later without counting as a failure.
  */
 import { asObject, type JsonObject } from "../api/json.ts";
-import type { ApiClient } from "../apiserver/api-client.ts";
-import type { InformerCache } from "./informer-cache.ts";
+import type { ApiClient } from "../client/api-client.ts";
+import type { InformerCache } from "../client/informer-cache.ts";
 
 export interface ObjectKey {
   /** "" for cluster-scoped objects. */

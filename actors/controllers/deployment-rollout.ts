@@ -5,6 +5,7 @@
  * `kubectl rollout status` reads. No I/O, no clock: times come in.
  */
 import { asObject, isJsonObject, type JsonObject, type JsonValue } from "../api/json.ts";
+import { rfc3339 } from "../api/meta-time.ts";
 import { GENERATE_NAME_ALPHABET } from "../api/object-meta.ts";
 import { nameOf } from "./owner-references.ts";
 import { specReplicas } from "./replicaset.ts";
@@ -190,10 +191,6 @@ export function rollingOldReplicas(
   }
   for (const rs of old) if (next.get(nameOf(rs)) === specReplicas(rs)) next.delete(nameOf(rs));
   return next;
-}
-
-function rfc3339(wallMs: number): string {
-  return new Date(wallMs).toISOString().replace(/\.\d{3}Z$/, "Z");
 }
 
 function condition(

@@ -15,7 +15,7 @@ import {
   type LabelSelectorObject,
   matches,
 } from "../api/label-selector.ts";
-import { ApiError } from "../apiserver/api-error.ts";
+import { ApiError } from "../client/errors.ts";
 import type {
   ControllerContext,
   ControllerDefinition,

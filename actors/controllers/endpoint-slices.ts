@@ -16,7 +16,7 @@
  *   generateName a second create from a stale cache would not fail, it would duplicate.
  */
 import { asObject, type JsonObject } from "../api/json.ts";
-import { ApiError } from "../apiserver/api-error.ts";
+import { ApiError } from "../client/errors.ts";
 import {
   type ControllerContext,
   type ControllerDefinition,

@@ -20,8 +20,8 @@
  *   annotated over-capacity, as Kubernetes does; EndpointSlices carry every endpoint.
  */
 import { asArray, asObject, asString, type JsonObject, jsonEqual } from "../api/json.ts";
-import { ApiError } from "../apiserver/api-error.ts";
-import { rfc3339 } from "../kubelet/pod-status.ts";
+import { rfc3339 } from "../api/meta-time.ts";
+import { ApiError } from "../client/errors.ts";
 import {
   type ControllerContext,
   type ControllerDefinition,

@@ -33,8 +33,8 @@ import {
   finalizersOf,
 } from "../api/object-meta.ts";
 import { RESOURCES, type ResourceInfo, resourceByKind } from "../api/resources.ts";
-import { ApiError } from "../apiserver/api-error.ts";
 import type { PropagationPolicy } from "../apiserver/delete-options.ts";
+import { ApiError } from "../client/errors.ts";
 import type {
   CacheReader,
   ControllerContext,

@@ -8,7 +8,7 @@
  */
 import { asArray, asObject, type JsonObject } from "../api/json.ts";
 import { RESOURCES } from "../api/resources.ts";
-import { ApiError } from "../apiserver/api-error.ts";
+import { ApiError } from "../client/errors.ts";
 import type { ControllerContext, ControllerDefinition, ObjectKey } from "./controller.ts";
 import { isBeingDeleted, nameOf } from "./owner-references.ts";
 

@@ -18,9 +18,9 @@
  * waits a full grace period before it judges any node, as kube-controller-manager does.
  */
 import { asArray, asObject, asString, type JsonObject } from "../api/json.ts";
-import { ApiError } from "../apiserver/api-error.ts";
+import { rfc3339 } from "../api/meta-time.ts";
+import { ApiError } from "../client/errors.ts";
 import { NODE_LEASE_NAMESPACE } from "../kubelet/node-object.ts";
-import { rfc3339 } from "../kubelet/pod-status.ts";
 import {
   type Taint,
   toleratesTaint,

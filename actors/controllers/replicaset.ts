@@ -15,7 +15,7 @@ import {
   matches,
 } from "../api/label-selector.ts";
 import { GENERATE_NAME_ALPHABET, GENERATE_NAME_SUFFIX_LENGTH } from "../api/object-meta.ts";
-import { ApiError } from "../apiserver/api-error.ts";
+import { ApiError } from "../client/errors.ts";
 import {
   type ControllerContext,
   type ControllerDefinition,

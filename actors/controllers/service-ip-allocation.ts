@@ -23,7 +23,7 @@
  */
 import { randomInt } from "node:crypto";
 import { asArray, asObject, asString, type JsonObject } from "../api/json.ts";
-import { rfc3339 } from "../kubelet/pod-status.ts";
+import { rfc3339 } from "../api/meta-time.ts";
 import {
   cidrRange,
   type IntRange,

@@ -22,7 +22,7 @@
  */
 import { join } from "node:path";
 import type { Logger } from "pino";
-import { ApiClient } from "../apiserver/api-client.ts";
+import { ApiClient } from "../client/api-client.ts";
 import type { ActorSystem } from "../system/actor-system.ts";
 import { type Clock, sleep } from "../system/clock.ts";
 import { HollowProbeRunner, HollowRuntime } from "./hollow-runtime.ts";

@@ -17,7 +17,7 @@
  */
 import type { JsonObject } from "../api/json.ts";
 import type { Clock } from "../system/clock.ts";
-import type { ProbeRunner, ProbeTarget } from "./probes.ts";
+import type { ProbeRunner, ProbeTarget } from "./probe-runner.ts";
 import type {
   ContainerExit,
   ContainerHandle,

@@ -13,13 +13,13 @@
  */
 import { assign, fromPromise, setup } from "xstate";
 import { asObject, type JsonObject, jsonEqual } from "../api/json.ts";
-import type { ApiClient } from "../apiserver/api-client.ts";
-import { ApiError } from "../apiserver/api-error.ts";
+import { microTime } from "../api/meta-time.ts";
+import type { ApiClient } from "../client/api-client.ts";
+import { ApiError } from "../client/errors.ts";
 import type { Clock } from "../system/clock.ts";
 import type { KubeletLimits } from "./limits.ts";
 import {
   leaseObject,
-  microTime,
   NODE_LEASE_NAMESPACE,
   type NodeFacts,
   nodeObject,

@@ -4,7 +4,7 @@
  */
 import { arch, cpus, hostname, release, totalmem } from "node:os";
 import type { JsonObject } from "../api/json.ts";
-import { rfc3339 } from "./pod-status.ts";
+import { microTime, rfc3339 } from "../api/meta-time.ts";
 
 export const NODE_LEASE_NAMESPACE = "kube-node-lease";
 export const KUBELET_VERSION = "v1.31.0-bosun";
@@ -105,11 +105,6 @@ export function nodeStatus(facts: NodeFacts, nowMs: number, readySinceMs: number
       architecture: goArch(),
     },
   };
-}
-
-/** RFC 3339 with microseconds, as coordination.k8s.io's MicroTime fields carry. */
-export function microTime(ms: number): string {
-  return new Date(ms).toISOString().replace(/Z$/, "000Z");
 }
 
 export function leaseObject(

@@ -26,11 +26,12 @@
  */
 import { assign, fromPromise, setup } from "xstate";
 import { asObject, type JsonObject } from "../api/json.ts";
+import { rfc3339 } from "../api/meta-time.ts";
 import type { Clock } from "../system/clock.ts";
 import { crashLoopBackoffMs, type KubeletLimits } from "./limits.ts";
-import { type ContainerRecord, type ContainerState, podStatus, rfc3339 } from "./pod-status.ts";
+import { type ContainerRecord, type ContainerState, podStatus } from "./pod-status.ts";
+import type { ProbeRunner } from "./probe-runner.ts";
 import { type ProbedContainer, type ProberEvent, proberLogic } from "./prober.ts";
-import type { ProbeRunner } from "./probes.ts";
 import {
   type ContainerExit,
   type ContainerHandle,

@@ -6,8 +6,8 @@
  * (404) is forgotten.
  */
 import { type JsonObject, jsonEqual } from "../api/json.ts";
-import type { ApiClient } from "../apiserver/api-client.ts";
-import { ApiError } from "../apiserver/api-error.ts";
+import type { ApiClient } from "../client/api-client.ts";
+import { ApiError } from "../client/errors.ts";
 import { carryTransitionTimes } from "./pod-status.ts";
 
 interface PodEntry {

@@ -7,6 +7,7 @@
  * exited non-zero); Running otherwise.
  */
 import type { JsonObject } from "../api/json.ts";
+import { rfc3339 } from "../api/meta-time.ts";
 import type { ContainerHandle } from "./runtime.ts";
 
 export type ContainerState =
@@ -50,8 +51,6 @@ export interface PodStatusInput {
   message?: string | null;
   reason?: string | null;
 }
-
-export const rfc3339 = (ms: number) => new Date(ms).toISOString().replace(/\.\d{3}Z$/, "Z");
 
 export function podPhase(containers: ContainerRecord[]): string {
   if (containers.length === 0) return "Pending";

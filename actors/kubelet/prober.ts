@@ -8,7 +8,7 @@
 import { fromCallback } from "xstate";
 import type { JsonObject } from "../api/json.ts";
 import type { Clock, TimerId } from "../system/clock.ts";
-import { type ProbeRunner, type ProbeTarget, probeTimeoutMs } from "./probes.ts";
+import { type ProbeRunner, type ProbeTarget, probeTimeoutMs } from "./probe-runner.ts";
 
 export type ProberEvent =
   | { type: "probe.startup.succeeded"; container: string }

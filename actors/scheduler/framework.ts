@@ -6,6 +6,7 @@
  * sampling). Plugins `prepare` once per pod (kube's PreFilter/PreScore) and return null when the
  * pod gives them nothing to check, which is what keeps 10,000 pods × 1,000 nodes fast.
  */
+import { SeededRandom } from "../system/random.ts";
 import type { NodeInfo, PodInfo } from "./node-info.ts";
 import type { SchedulerCache } from "./scheduler-cache.ts";
 
@@ -153,16 +154,10 @@ export function schedulePod(
   return { ok: true, nodeName: chosen.name, feasibleCount: feasible.length };
 }
 
-/** A small seeded PRNG (mulberry32) for reproducible tie-breaking. */
+/** Reproducible tie-breaking: the tree's one seeded PRNG as a `() => number`. */
 export function seededRandom(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
+  const random = new SeededRandom(seed);
+  return () => random.next();
 }
 
 /**

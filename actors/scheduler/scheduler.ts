@@ -22,11 +22,11 @@
 import type { Logger } from "pino";
 import { and, assertEvent, assign, setup, spawnChild, stopChild } from "xstate";
 import { asObject, asString, type JsonObject } from "../api/json.ts";
-import type { ApiClient } from "../apiserver/api-client.ts";
-import { ApiError } from "../apiserver/api-error.ts";
-import { EventSink } from "../controllers/event-sink.ts";
-import { Informer } from "../controllers/informer.ts";
-import { objectCacheKey } from "../controllers/informer-cache.ts";
+import type { ApiClient } from "../client/api-client.ts";
+import { ApiError } from "../client/errors.ts";
+import { EventSink } from "../client/event-sink.ts";
+import { Informer } from "../client/informer.ts";
+import { objectCacheKey } from "../client/informer-cache.ts";
 import type { ActorSystem } from "../system/actor-system.ts";
 import type { Clock, TimerId } from "../system/clock.ts";
 import { DEFAULT_PROFILE } from "./default-profile.ts";

@@ -6,7 +6,7 @@ import {
   checkLeaderElectionTimings,
   DEFAULT_LEADER_ELECTION_TIMINGS,
   type LeaderElectionTimings,
-} from "../../actors/controllers/leader-election.ts";
+} from "../../actors/client/leader-election.ts";
 import { SystemClock } from "../../actors/system/clock.ts";
 import { parseDurationMs } from "./duration-flag.ts";
 import { parseListen, parsePeers } from "./peers.ts";

@@ -3,7 +3,7 @@ import type { Logger } from "pino";
 import { startCompactor } from "../../actors/apiserver/compactor.ts";
 import type { PodLogRead } from "../../actors/apiserver/pod-logs.ts";
 import { ApiServer } from "../../actors/apiserver/server.ts";
-import type { LeaderElectionTimings } from "../../actors/controllers/leader-election.ts";
+import type { LeaderElectionTimings } from "../../actors/client/leader-election.ts";
 import {
   KUBELET_ACTOR,
   type KubeletLogsReply,

@@ -12,7 +12,7 @@ import { RocksBackend } from "../../raft/mvcc/rocks-backend.ts";
 import { MvccStore } from "../../raft/mvcc/store.ts";
 import { Membership } from "../../raft/replica/membership.ts";
 import { Replica } from "../../raft/replica/replica.ts";
-import { ReplicaStorePort, STORE_ACTOR } from "../../raft/replica/store-port.ts";
+import { ReplicaStorePort, STORE_ACTOR } from "../../raft/replica/replica-store-port.ts";
 import { storeServiceMachine } from "../../raft/replica/store-service.ts";
 import { RocksDb } from "../../raft/storage/rocks/db.ts";
 import { RocksLogStorage } from "../../raft/storage/rocksdb.ts";

@@ -1,17 +1,17 @@
 import { join } from "node:path";
 import type { Logger } from "pino";
 import type { AnyActorRef } from "xstate";
-import { ApiClient } from "../../actors/apiserver/api-client.ts";
+import { ApiClient } from "../../actors/client/api-client.ts";
+import {
+  DEFAULT_LEADER_ELECTION_TIMINGS,
+  type LeaderElectionTimings,
+  leaderElectionMachine,
+} from "../../actors/client/leader-election.ts";
 import {
   type ControllerManagerHandle,
   controllersWith,
   startControllerManager,
 } from "../../actors/controllers/controller-manager.ts";
-import {
-  DEFAULT_LEADER_ELECTION_TIMINGS,
-  type LeaderElectionTimings,
-  leaderElectionMachine,
-} from "../../actors/controllers/leader-election.ts";
 import { type KubeletHandle, startKubelet } from "../../actors/kubelet/kubelet.ts";
 import { PodIpAllocator } from "../../actors/kubelet/pod-ip-allocator.ts";
 import { type SchedulerHandle, startScheduler } from "../../actors/scheduler/scheduler.ts";

@@ -10,12 +10,12 @@ import { type AnyActorRef, setup } from "xstate";
 import type { ActorSystem } from "../../actors/system/actor-system.ts";
 import type { TimerId } from "../../actors/system/clock.ts";
 import type { ActorMessage } from "../../actors/system/message.ts";
-import { RoundsExhaustedError, ServerRounds } from "../../actors/system/server-rounds.ts";
+import { RoundsExhaustedError, ServerRounds } from "../../actors/system/try-any-server.ts";
 import type { MvccCommand } from "../mvcc/commands.ts";
 import type { ApplyOutcome, CommandResponse, RangeResponse } from "../mvcc/responses.ts";
 import type { RangeRequest } from "../mvcc/store.ts";
 import type { WatchRequest, WatchResponse } from "../mvcc/watch-hub.ts";
-import { STORE_ACTOR, WATCH_EVENT_KIND } from "../replica/store-port.ts";
+import { STORE_ACTOR, WATCH_EVENT_KIND } from "../replica/replica-store-port.ts";
 
 export interface StoreClientOptions {
   system: ActorSystem;

@@ -9,6 +9,7 @@
  * thesis (Ongaro 2014).
  */
 
+import { SeededRandom } from "../../actors/system/random.ts";
 import { CompactedError } from "../storage/storage.ts";
 import { applyChange, isLeaveJoint, restore } from "./confchange.ts";
 import { type RaftConfig, type RaftConfigInput, resolveConfig } from "./config.ts";
@@ -34,7 +35,6 @@ import {
   type NodeId,
   type Snapshot,
 } from "./messages.ts";
-import { Prng } from "./prng.ts";
 import { Progress } from "./progress.ts";
 import { jointVoteResult } from "./quorum.ts";
 import { ReadOnly } from "./read-only.ts";
@@ -64,7 +64,7 @@ export class RaftNode {
   private readonly cfg: RaftConfig;
   private readonly raftLog: RaftLog;
   private readonly trk: ProgressTracker;
-  private readonly prng: Prng;
+  private readonly prng: SeededRandom;
 
   private term = 0;
   private vote: NodeId | null = null;
@@ -98,7 +98,7 @@ export class RaftNode {
   constructor(input: RaftConfigInput) {
     this.cfg = resolveConfig(input);
     this.id = this.cfg.id;
-    this.prng = new Prng(this.cfg.randomSeed);
+    this.prng = new SeededRandom(this.cfg.randomSeed);
     this.raftLog = new RaftLog(this.cfg.storage, this.cfg.maxCommittedSizePerReady);
     this.trk = new ProgressTracker(this.cfg.maxInflightMsgs);
     this.readOnly = new ReadOnly(this.cfg.readOnlyOption);

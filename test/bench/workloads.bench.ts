@@ -43,10 +43,8 @@ import { Agent } from "node:https";
 import { cpus, loadavg } from "node:os";
 import { dirname, join } from "node:path";
 import { Command } from "commander";
-import {
-  DEFAULT_LEADER_ELECTION_TIMINGS,
-  microTime,
-} from "../../actors/controllers/leader-election.ts";
+import { microTime } from "../../actors/api/meta-time.ts";
+import { DEFAULT_LEADER_ELECTION_TIMINGS } from "../../actors/client/leader-election.ts";
 import { HOLLOW_NODE_LABEL } from "../../actors/kubelet/hollow-nodes.ts";
 import { SystemClock, sleep } from "../../actors/system/clock.ts";
 import { BOSUN_TS, isBosunNode } from "../../cmd/launcher.ts";

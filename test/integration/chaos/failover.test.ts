@@ -3,7 +3,7 @@ import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
-import type { ChaosReport } from "../../../actors/chaos/report.ts";
+import type { ChaosReport } from "../../../cmd/chaos/report.ts";
 import { readClusterFile } from "../../../cmd/cluster-file.ts";
 import { BOSUN_TS } from "../../../cmd/launcher.ts";
 import { exited, killAll } from "../../support/processes.ts";

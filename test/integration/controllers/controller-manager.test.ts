@@ -7,12 +7,12 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { JsonObject } from "../../../actors/api/json.ts";
-import { ApiClient } from "../../../actors/apiserver/api-client.ts";
+import { ApiClient } from "../../../actors/client/api-client.ts";
+import { LEASES } from "../../../actors/client/leader-election.ts";
 import {
   type ControllerManagerHandle,
   startControllerManager,
 } from "../../../actors/controllers/controller-manager.ts";
-import { LEASES } from "../../../actors/controllers/leader-election.ts";
 import { LocalCluster } from "../../support/local-cluster.ts";
 import { waitFor } from "../../support/wait.ts";
 

@@ -7,10 +7,10 @@ import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { asObject, type JsonObject } from "../../../actors/api/json.ts";
-import { ApiClient } from "../../../actors/apiserver/api-client.ts";
-import { ApiError } from "../../../actors/apiserver/api-error.ts";
 import type { ApiWatchEvent } from "../../../actors/apiserver/watch-events.ts";
-import { Informer } from "../../../actors/controllers/informer.ts";
+import { ApiClient } from "../../../actors/client/api-client.ts";
+import { ApiError } from "../../../actors/client/errors.ts";
+import { Informer } from "../../../actors/client/informer.ts";
 import { LocalCluster } from "../../support/local-cluster.ts";
 import { waitFor } from "../../support/wait.ts";
 

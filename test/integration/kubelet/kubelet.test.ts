@@ -12,7 +12,7 @@ import { join } from "node:path";
 import { pino } from "pino";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { asObject, type JsonObject } from "../../../actors/api/json.ts";
-import { ApiClient } from "../../../actors/apiserver/api-client.ts";
+import { ApiClient } from "../../../actors/client/api-client.ts";
 import { type KubeletHandle, startKubelet } from "../../../actors/kubelet/kubelet.ts";
 import { PodIpAllocator } from "../../../actors/kubelet/pod-ip-allocator.ts";
 import {

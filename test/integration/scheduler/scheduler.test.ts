@@ -7,7 +7,7 @@
 import pino from "pino";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { asArray, asObject, asString, type JsonObject } from "../../../actors/api/json.ts";
-import { ApiClient } from "../../../actors/apiserver/api-client.ts";
+import { ApiClient } from "../../../actors/client/api-client.ts";
 import { type SchedulerHandle, startScheduler } from "../../../actors/scheduler/scheduler.ts";
 import { LocalCluster } from "../../support/local-cluster.ts";
 import { waitFor } from "../../support/wait.ts";

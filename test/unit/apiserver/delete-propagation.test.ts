@@ -7,7 +7,6 @@
  */
 import { describe, expect, it } from "vitest";
 import type { JsonObject } from "../../../actors/api/json.ts";
-import { ApiError } from "../../../actors/apiserver/api-error.ts";
 import {
   type DeleteOptions,
   parseDeleteOptions,
@@ -17,6 +16,7 @@ import {
   planDeletion,
   shouldDeleteDuringUpdate,
 } from "../../../actors/apiserver/object-deletion.ts";
+import { ApiError } from "../../../actors/client/errors.ts";
 import { ManualClock } from "../../../actors/system/clock.ts";
 import { MemoryObjectStore } from "./memory-object-store.ts";
 import { restCaller } from "./rest-harness.ts";

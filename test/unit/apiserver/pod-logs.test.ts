@@ -5,7 +5,6 @@
  * byte limit is used up, or the client goes away (then no timer is left and the slot is freed).
  */
 import { describe, expect, it } from "vitest";
-import { ApiError } from "../../../actors/apiserver/api-error.ts";
 import {
   followPodLog,
   POD_LOG_FOLLOW_POLL_MS,
@@ -15,6 +14,7 @@ import {
   parsePodLogOptions,
   podLogContainer,
 } from "../../../actors/apiserver/pod-logs.ts";
+import { ApiError } from "../../../actors/client/errors.ts";
 import { ManualClock } from "../../../actors/system/clock.ts";
 
 const statusOf = (f: () => unknown) => {

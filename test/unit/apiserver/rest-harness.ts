@@ -3,10 +3,10 @@
  * method and path in, status code and body out (an ApiError becomes its Status).
  */
 import type { JsonObject, JsonValue } from "../../../actors/api/json.ts";
-import { ApiError } from "../../../actors/apiserver/api-error.ts";
 import type { ObjectStore } from "../../../actors/apiserver/object-store.ts";
 import { parseRequestInfo } from "../../../actors/apiserver/request-info.ts";
 import { ResourceHandler } from "../../../actors/apiserver/resource-handler.ts";
+import { ApiError } from "../../../actors/client/errors.ts";
 import type { Clock } from "../../../actors/system/clock.ts";
 
 export type RestCall = (

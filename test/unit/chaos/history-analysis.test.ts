@@ -1,11 +1,11 @@
 import { describe, expect, it } from "vitest";
-import type { ChaosOp } from "../../../actors/chaos/history.ts";
+import type { ChaosOp } from "../../../cmd/chaos/history.ts";
 import {
   analyzeHistory,
   compareWithStore,
   isClean,
   type StoreWrite,
-} from "../../../actors/chaos/history-analysis.ts";
+} from "../../../cmd/chaos/history-analysis.ts";
 
 /**
  * Hand-made histories: two clients on one key. Times are milliseconds; a missing return time

@@ -3,16 +3,16 @@ import {
   percentile,
   summarize,
   timeToFirstAckedWrite,
-} from "../../../actors/chaos/failover-windows.ts";
-import type { ChaosOp } from "../../../actors/chaos/history.ts";
-import { HistoryRecorder } from "../../../actors/chaos/history.ts";
-import { analyzeHistory } from "../../../actors/chaos/history-analysis.ts";
+} from "../../../cmd/chaos/failover-windows.ts";
+import type { ChaosOp } from "../../../cmd/chaos/history.ts";
+import { HistoryRecorder } from "../../../cmd/chaos/history.ts";
+import { analyzeHistory } from "../../../cmd/chaos/history-analysis.ts";
 import {
   buildReport,
   type RoundReport,
   type RunSettings,
   renderText,
-} from "../../../actors/chaos/report.ts";
+} from "../../../cmd/chaos/report.ts";
 
 const settings: RunSettings = {
   servers: 3,

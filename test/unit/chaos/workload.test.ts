@@ -1,8 +1,8 @@
 import { setImmediate as nextTurn } from "node:timers/promises";
 import { describe, expect, it } from "vitest";
-import { HistoryRecorder } from "../../../actors/chaos/history.ts";
-import { analyzeHistory, type StoreWrite } from "../../../actors/chaos/history-analysis.ts";
-import { Workload, type WorkloadClient } from "../../../actors/chaos/workload.ts";
+import { HistoryRecorder } from "../../../cmd/chaos/history.ts";
+import { analyzeHistory, type StoreWrite } from "../../../cmd/chaos/history-analysis.ts";
+import { Workload, type WorkloadClient } from "../../../cmd/chaos/workload.ts";
 
 /**
  * The workload against an in-memory register store: every operation is recorded with unique

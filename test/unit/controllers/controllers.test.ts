@@ -5,6 +5,7 @@
  */
 import { describe, expect, it } from "vitest";
 import type { JsonObject } from "../../../actors/api/json.ts";
+import { SharedInformers } from "../../../actors/client/shared-informers.ts";
 import type { ControllerFactory } from "../../../actors/controllers/controller-manager.ts";
 import { runController } from "../../../actors/controllers/controller-runner.ts";
 import { deploymentController } from "../../../actors/controllers/deployment.ts";
@@ -18,7 +19,6 @@ import {
 import { garbageCollector } from "../../../actors/controllers/garbage-collector.ts";
 import { reconcileLoopMachine } from "../../../actors/controllers/reconcile-loop.ts";
 import { planReplicaSet, replicaSetController } from "../../../actors/controllers/replicaset.ts";
-import { SharedInformers } from "../../../actors/controllers/shared-informers.ts";
 import { ManualClock } from "../../../actors/system/clock.ts";
 import { FakeApi, settle } from "./fake-api.ts";
 

@@ -9,12 +9,6 @@
 import { randomUUID } from "node:crypto";
 import { type JsonObject, jsonClone, jsonEqual } from "../../../actors/api/json.ts";
 import { alreadyExistsStatus, conflictStatus, notFoundStatus } from "../../../actors/api/status.ts";
-import type {
-  ApiWatchHandle,
-  ApiWatchHandlers,
-  ObjectList,
-} from "../../../actors/apiserver/api-client.ts";
-import { ApiError } from "../../../actors/apiserver/api-error.ts";
 import type { PropagationPolicy } from "../../../actors/apiserver/delete-options.ts";
 import type { ListRequest, WatchRequest } from "../../../actors/apiserver/internal-api.ts";
 import {
@@ -22,6 +16,12 @@ import {
   shouldDeleteDuringUpdate,
 } from "../../../actors/apiserver/object-deletion.ts";
 import type { ApiWatchEvent } from "../../../actors/apiserver/watch-events.ts";
+import type {
+  ApiWatchHandle,
+  ApiWatchHandlers,
+  ObjectList,
+} from "../../../actors/client/api-client.ts";
+import { ApiError } from "../../../actors/client/errors.ts";
 
 type Meta = Record<string, unknown>;
 const meta = (o: JsonObject) => (o.metadata ?? {}) as Meta;

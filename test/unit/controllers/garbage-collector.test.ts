@@ -7,13 +7,13 @@
  */
 import { afterEach, describe, expect, it } from "vitest";
 import type { JsonObject } from "../../../actors/api/json.ts";
+import { SharedInformers } from "../../../actors/client/shared-informers.ts";
 import { runController } from "../../../actors/controllers/controller-runner.ts";
 import {
   DependentsIndex,
   GC_RESOURCES,
   garbageCollector,
 } from "../../../actors/controllers/garbage-collector.ts";
-import { SharedInformers } from "../../../actors/controllers/shared-informers.ts";
 import { ManualClock } from "../../../actors/system/clock.ts";
 import { FakeApi, settle } from "./fake-api.ts";
 

@@ -7,6 +7,7 @@
  */
 import { describe, expect, it } from "vitest";
 import type { JsonObject } from "../../../actors/api/json.ts";
+import { SharedInformers } from "../../../actors/client/shared-informers.ts";
 import { runController } from "../../../actors/controllers/controller-runner.ts";
 import {
   evictionDelayMs,
@@ -18,7 +19,6 @@ import {
   nodeLifecycleController,
   UNREACHABLE_TAINT_KEY,
 } from "../../../actors/controllers/node-lifecycle.ts";
-import { SharedInformers } from "../../../actors/controllers/shared-informers.ts";
 import { ManualClock } from "../../../actors/system/clock.ts";
 import { FakeApi, settle } from "./fake-api.ts";
 

@@ -5,16 +5,16 @@
  * controller's cache is stale the way a real one can be.
  */
 import type { JsonObject } from "../../../actors/api/json.ts";
+import type { ListRequest, WatchRequest } from "../../../actors/apiserver/internal-api.ts";
 import type {
   ApiWatchHandle,
   ApiWatchHandlers,
   ListWatcher,
   ObjectList,
-} from "../../../actors/apiserver/api-client.ts";
-import type { ListRequest, WatchRequest } from "../../../actors/apiserver/internal-api.ts";
+} from "../../../actors/client/api-client.ts";
+import { SharedInformers } from "../../../actors/client/shared-informers.ts";
 import type { ControllerFactory } from "../../../actors/controllers/controller-manager.ts";
 import { runController } from "../../../actors/controllers/controller-runner.ts";
-import { SharedInformers } from "../../../actors/controllers/shared-informers.ts";
 import type { ManualClock } from "../../../actors/system/clock.ts";
 import { type FakeApi, settle } from "./fake-api.ts";
 

@@ -13,7 +13,7 @@ import {
 } from "../../../actors/kubelet/hollow-runtime.ts";
 import { DEFAULT_KUBELET_LIMITS } from "../../../actors/kubelet/limits.ts";
 import { podLifecycleMachine } from "../../../actors/kubelet/pod-lifecycle.ts";
-import type { ProbeTarget } from "../../../actors/kubelet/probes.ts";
+import type { ProbeTarget } from "../../../actors/kubelet/probe-runner.ts";
 import type { ContainerExit, ContainerSpec } from "../../../actors/kubelet/runtime.ts";
 import { ManualClock } from "../../../actors/system/clock.ts";
 

@@ -12,7 +12,7 @@ import {
   type PodLifecycleDeps,
   podLifecycleMachine,
 } from "../../../actors/kubelet/pod-lifecycle.ts";
-import type { ProbeRunner } from "../../../actors/kubelet/probes.ts";
+import type { ProbeRunner } from "../../../actors/kubelet/probe-runner.ts";
 import {
   type ContainerExit,
   type ContainerHandle,

@@ -7,7 +7,7 @@ import { MemoryBackend } from "../../../raft/mvcc/memory-backend.ts";
 import { MvccStore } from "../../../raft/mvcc/store.ts";
 import { Replica, type ReplicaLimits } from "../../../raft/replica/replica.ts";
 import { MemoryReplicaLog } from "../../../raft/replica/replica-log.ts";
-import { ReplicaStorePort, STORE_ACTOR } from "../../../raft/replica/store-port.ts";
+import { ReplicaStorePort, STORE_ACTOR } from "../../../raft/replica/replica-store-port.ts";
 import { storeServiceMachine } from "../../../raft/replica/store-service.ts";
 import { MemoryWireHub } from "../../support/memory-wire.ts";
 

@@ -9,7 +9,7 @@ import { describe, expect, it } from "vitest";
 import { type AnyActorRef, createActor } from "xstate";
 import type { JsonObject } from "../../../actors/api/json.ts";
 import { conflictStatus } from "../../../actors/api/status.ts";
-import { ApiError } from "../../../actors/apiserver/api-error.ts";
+import { ApiError } from "../../../actors/client/errors.ts";
 import { DEFAULT_PROFILE } from "../../../actors/scheduler/default-profile.ts";
 import { type Profile, seededRandom } from "../../../actors/scheduler/framework.ts";
 import type { PodSchedulingOutcome } from "../../../actors/scheduler/pod-scheduling.ts";

@@ -1,11 +1,11 @@
 import { describe, expect, it } from "vitest";
+import { SeededRandom } from "../../../actors/system/random.ts";
 import {
   decide,
   type FaultRule,
   FaultRuleError,
   parseFaultRules,
 } from "../../../transport/faults.ts";
-import { SeededRandom } from "../../../transport/random.ts";
 
 const rng = (seed = 7) => {
   const r = new SeededRandom(seed);

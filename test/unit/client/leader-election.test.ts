@@ -6,15 +6,15 @@
 import { describe, expect, it } from "vitest";
 import { createActor } from "xstate";
 import { conflictStatus } from "../../../actors/api/status.ts";
-import { ApiError } from "../../../actors/apiserver/api-error.ts";
+import { ApiError } from "../../../actors/client/errors.ts";
 import {
   checkLeaderElectionTimings,
   DEFAULT_LEADER_ELECTION_TIMINGS,
   LEASES,
   leaderElectionMachine,
-} from "../../../actors/controllers/leader-election.ts";
+} from "../../../actors/client/leader-election.ts";
 import { ManualClock } from "../../../actors/system/clock.ts";
-import { FakeApi, settle } from "./fake-api.ts";
+import { FakeApi, settle } from "../controllers/fake-api.ts";
 
 function candidate(api: FakeApi, clock: ManualClock, identity: string) {
   const log: string[] = [];

@@ -9,7 +9,7 @@ import {
   INFORMER_LIST_PAGE_SIZE,
   Informer,
   informerMachine,
-} from "../../../actors/controllers/informer.ts";
+} from "../../../actors/client/informer.ts";
 import { ManualClock } from "../../../actors/system/clock.ts";
 import { FakeListWatcher } from "./fake-list-watcher.ts";
 

@@ -5,7 +5,7 @@
  */
 import { describe, expect, it } from "vitest";
 import type { JsonObject } from "../../../actors/api/json.ts";
-import { EventSink } from "../../../actors/controllers/event-sink.ts";
+import { EventSink } from "../../../actors/client/event-sink.ts";
 
 function event(name: string, namespace = "default"): JsonObject {
   return { metadata: { name, namespace }, reason: "Scheduled" };

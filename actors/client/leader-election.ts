@@ -25,9 +25,10 @@
  */
 import { assign, fromPromise, setup } from "xstate";
 import { asObject, type JsonObject } from "../api/json.ts";
-import { ApiError } from "../apiserver/api-error.ts";
+import { microTime } from "../api/meta-time.ts";
+import type { ObjectApi } from "../controllers/controller.ts";
 import type { Clock } from "../system/clock.ts";
-import type { ObjectApi } from "./controller.ts";
+import { ApiError } from "./errors.ts";
 
 export const LEASES = "leases.coordination.k8s.io";
 
@@ -105,11 +106,6 @@ export type LeaderElectionEvent = { type: "election.stop" };
 type AttemptOutcome =
   | { kind: "acquired"; lease: JsonObject; sentAtMs: number }
   | { kind: "held"; lease: JsonObject | null; observed: Observed | null };
-
-/** MicroTime, as Lease timestamps marshal: RFC 3339 with microseconds. */
-export function microTime(wallMs: number): string {
-  return new Date(wallMs).toISOString().replace(/\.(\d{3})Z$/, ".$1000Z");
-}
 
 function leaseSpec(o: JsonObject | null): JsonObject {
   return asObject(o?.spec);

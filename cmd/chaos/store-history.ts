@@ -4,9 +4,10 @@
  * it once the workload has stopped, up to the newest revision a linearizable read shows, so the
  * list is complete (bosun's MVCC history is never compacted unless asked to).
  */
+
+import { type Clock, sleep } from "../../actors/system/clock.ts";
 import type { StoreClient } from "../../raft/client/store-client.ts";
 import type { WatchResponse } from "../../raft/mvcc/watch-hub.ts";
-import { type Clock, sleep } from "../system/clock.ts";
 import type { GetOp, HistoryRecorder } from "./history.ts";
 import type { StoreWrite } from "./history-analysis.ts";
 

@@ -4,10 +4,10 @@
  * Ctrl-C — it kills exactly those processes and nothing else.
  */
 import { writeFileSync } from "node:fs";
-import { type ClusterFile, type ClusterNode, writeClusterFile } from "../../cmd/cluster-file.ts";
-import { isBosunNode, restartNode, spawnNode, stopNode, tokenFile } from "../../cmd/launcher.ts";
-import { isReady } from "../../cmd/node-client.ts";
-import { type Clock, sleep } from "../system/clock.ts";
+import { type Clock, sleep } from "../../actors/system/clock.ts";
+import { type ClusterFile, type ClusterNode, writeClusterFile } from "../cluster-file.ts";
+import { isBosunNode, restartNode, spawnNode, stopNode, tokenFile } from "../launcher.ts";
+import { isReady } from "../node-client.ts";
 
 const READY_POLL_MS = 50;
 const STOP_GRACE_MS = 5_000;

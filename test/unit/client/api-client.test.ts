@@ -6,8 +6,6 @@
 import { pino } from "pino";
 import { describe, expect, it } from "vitest";
 import { conflictStatus, goneStatus } from "../../../actors/api/status.ts";
-import { ApiClient } from "../../../actors/apiserver/api-client.ts";
-import { ApiError } from "../../../actors/apiserver/api-error.ts";
 import {
   API_ACTOR,
   API_WATCH_EVENT_KIND,
@@ -16,6 +14,8 @@ import {
   internalApiMachine,
 } from "../../../actors/apiserver/internal-api.ts";
 import type { ApiWatchEvent } from "../../../actors/apiserver/watch-events.ts";
+import { ApiClient } from "../../../actors/client/api-client.ts";
+import { ApiError } from "../../../actors/client/errors.ts";
 import { ActorSystem } from "../../../actors/system/actor-system.ts";
 import { SystemClock } from "../../../actors/system/clock.ts";
 import { waitFor } from "../../support/wait.ts";

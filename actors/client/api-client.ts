@@ -15,11 +15,6 @@
 import { type AnyActorRef, setup } from "xstate";
 import type { JsonObject } from "../api/json.ts";
 import { internalErrorStatus, type Status } from "../api/status.ts";
-import type { ActorSystem } from "../system/actor-system.ts";
-import type { TimerId } from "../system/clock.ts";
-import type { ActorMessage } from "../system/message.ts";
-import { RoundsExhaustedError, ServerRounds } from "../system/server-rounds.ts";
-import { ApiError } from "./api-error.ts";
 import {
   API_ACTOR,
   API_WATCH_EVENT_KIND,
@@ -34,8 +29,13 @@ import {
   type UpdateRequest,
   type WatchRequest,
   watchEventOf,
-} from "./internal-api.ts";
-import type { ApiWatchEvent } from "./watch-events.ts";
+} from "../apiserver/internal-api.ts";
+import type { ApiWatchEvent } from "../apiserver/watch-events.ts";
+import type { ActorSystem } from "../system/actor-system.ts";
+import type { TimerId } from "../system/clock.ts";
+import type { ActorMessage } from "../system/message.ts";
+import { RoundsExhaustedError, ServerRounds } from "../system/try-any-server.ts";
+import { ApiError } from "./errors.ts";
 
 export interface ApiClientOptions {
   system: ActorSystem;

@@ -4,9 +4,9 @@
  * resource once. `cache` reads by resource and key, for reconcile functions.
  */
 import { asObject, type JsonObject } from "../api/json.ts";
-import type { ListWatcher } from "../apiserver/api-client.ts";
+import { type CacheReader, keyString, type ObjectKey } from "../controllers/controller.ts";
 import type { Clock } from "../system/clock.ts";
-import { type CacheReader, keyString, type ObjectKey } from "./controller.ts";
+import type { ListWatcher } from "./api-client.ts";
 import { Informer } from "./informer.ts";
 import type { InformerHandlers } from "./informer-cache.ts";
 

@@ -15,12 +15,12 @@
  */
 import { type AnyActorRef, assign, createActor, fromCallback, fromPromise, setup } from "xstate";
 import type { JsonObject } from "../api/json.ts";
-import type { ListWatcher, ObjectList } from "../apiserver/api-client.ts";
-import { ApiError } from "../apiserver/api-error.ts";
 import type { ListRequest, WatchRequest } from "../apiserver/internal-api.ts";
 import type { ApiWatchEvent } from "../apiserver/watch-events.ts";
 import type { ActorSystem } from "../system/actor-system.ts";
 import type { Clock } from "../system/clock.ts";
+import type { ListWatcher, ObjectList } from "./api-client.ts";
+import { ApiError } from "./errors.ts";
 import {
   InformerCache,
   type InformerHandlers,

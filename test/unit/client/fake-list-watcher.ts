@@ -6,15 +6,15 @@
 
 import type { JsonObject } from "../../../actors/api/json.ts";
 import { goneStatus } from "../../../actors/api/status.ts";
+import type { ListRequest, WatchRequest } from "../../../actors/apiserver/internal-api.ts";
+import type { ApiWatchEvent } from "../../../actors/apiserver/watch-events.ts";
 import type {
   ApiWatchHandle,
   ApiWatchHandlers,
   ListWatcher,
   ObjectList,
-} from "../../../actors/apiserver/api-client.ts";
-import { ApiError } from "../../../actors/apiserver/api-error.ts";
-import type { ListRequest, WatchRequest } from "../../../actors/apiserver/internal-api.ts";
-import type { ApiWatchEvent } from "../../../actors/apiserver/watch-events.ts";
+} from "../../../actors/client/api-client.ts";
+import { ApiError } from "../../../actors/client/errors.ts";
 
 interface FakeWatch {
   handlers: ApiWatchHandlers;

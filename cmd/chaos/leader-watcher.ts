@@ -3,7 +3,7 @@
  * every live member agrees on, the first moment another member takes over after a fault, and
  * when a member has caught up with the leader's commit index. Polls only; every wait is bounded.
  */
-import { type Clock, sleep } from "../system/clock.ts";
+import { type Clock, sleep } from "../../actors/system/clock.ts";
 
 export interface RaftView {
   role: string;

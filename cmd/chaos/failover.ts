@@ -5,8 +5,9 @@
  * cluster settle. At the end the workload stops and the history is checked (linearizability,
  * lost and duplicated writes).
  */
+
+import { type Clock, sleep } from "../../actors/system/clock.ts";
 import type { StoreClient } from "../../raft/client/store-client.ts";
-import { type Clock, sleep } from "../system/clock.ts";
 import type { ClusterUnderTest } from "./cluster-under-test.ts";
 import { timeToFirstAckedWrite } from "./failover-windows.ts";
 import { FaultInjector } from "./fault-injector.ts";

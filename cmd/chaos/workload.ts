@@ -8,8 +8,9 @@
  * failed operation the worker opens a fresh session: the failed write may still be applied
  * later, and the old session would refuse the next seq while it is undecided.
  */
+
+import { SeededRandom } from "../../actors/system/random.ts";
 import type { StoreClient } from "../../raft/client/store-client.ts";
-import { Prng } from "../../raft/core/prng.ts";
 import type { ChaosOp, HistoryRecorder } from "./history.ts";
 
 /** What a worker needs from the store: one session's writes and linearizable reads. */
@@ -64,7 +65,7 @@ export class Workload {
   start(): void {
     const seed = this.options.seed ?? 1;
     this.workers = Array.from({ length: this.options.clients }, (_, i) =>
-      this.runWorker(i + 1, new Prng(seed * 7919 + i)),
+      this.runWorker(i + 1, new SeededRandom(seed * 7919 + i)),
     );
   }
 
@@ -77,7 +78,7 @@ export class Workload {
     await Promise.all(this.workers);
   }
 
-  private async runWorker(clientId: number, prng: Prng): Promise<void> {
+  private async runWorker(clientId: number, prng: SeededRandom): Promise<void> {
     const { recorder } = this.options;
     const putPermille = Math.round((this.options.putRatio ?? 0.5) * 1000);
     let client = this.options.newClient();
