@@ -5,7 +5,24 @@
  * what kubectl sees. Watches pump store watch responses, mapped to Kubernetes watch events the
  * HTTP watch's way, to the subscriber as `api.watch.event` tells.
  */
+
 import type { StoreClient, WatchHandle } from "../../raft/client/store-client.ts";
+import {
+  API_ACTOR,
+  API_WATCH_EVENT_KIND,
+  type ApiReply,
+  type ApiWatchEvent,
+  type ApiWatchMessage,
+  type CreateRequest,
+  type DeleteRequest,
+  type GetRequest,
+  type ListRequest,
+  type PatchRequest,
+  type PatchType,
+  type ResourceScope,
+  type UpdateRequest,
+  type WatchRequest,
+} from "../api/api-protocol.ts";
 import { asObject, isJsonObject, type JsonObject, type JsonValue } from "../api/json.ts";
 import { apiVersionOf, type ResourceInfo, resourceByPlural } from "../api/resources.ts";
 import {
@@ -21,22 +38,7 @@ import { ApiError } from "../client/errors.ts";
 import type { ActorSystem } from "../system/actor-system.ts";
 import type { TimerId } from "../system/clock.ts";
 import { cachedJson } from "./cache-index.ts";
-import {
-  API_ACTOR,
-  API_WATCH_EVENT_KIND,
-  type ApiReply,
-  type ApiWatchMessage,
-  type CreateRequest,
-  type DeleteRequest,
-  type GetRequest,
-  type InternalApiPort,
-  type ListRequest,
-  type PatchRequest,
-  type PatchType,
-  type ResourceScope,
-  type UpdateRequest,
-  type WatchRequest,
-} from "./internal-api.ts";
+import type { InternalApiPort } from "./internal-api.ts";
 import { objectFilter, parseListOptions } from "./list-options.ts";
 import { ObjectStore } from "./object-store.ts";
 import { collectionPrefix, objectKey } from "./registry-keys.ts";
@@ -44,7 +46,7 @@ import type { RequestVerb } from "./request-info.ts";
 import { type RequestInput, ResourceHandler } from "./resource-handler.ts";
 import type { WatchCache } from "./watch-cache.ts";
 import { triggerOf } from "./watch-cache.ts";
-import { type ApiWatchEvent, bookmarkEvent, toApiWatchEvent } from "./watch-events.ts";
+import { bookmarkEvent, toApiWatchEvent } from "./watch-events.ts";
 
 /** Watches one server's apiserver actor serves at once. */
 export const MAX_API_WATCHES = 10_000;

@@ -6,13 +6,12 @@
  * `ValidateDeleteOptions` does: an unknown policy, or a policy together with the deprecated
  * `orphanDependents`, is 422 Invalid; a value of the wrong type is 400.
  */
+
+import { PROPAGATION_POLICIES, type PropagationPolicy } from "../api/api-protocol.ts";
 import { type FieldError, invalid, notSupported } from "../api/field-error.ts";
 import { asObject, isJsonObject, type JsonObject, type JsonValue } from "../api/json.ts";
 import { badRequestStatus, invalidStatus } from "../api/status.ts";
 import { ApiError } from "../client/errors.ts";
-
-export const PROPAGATION_POLICIES = ["Foreground", "Background", "Orphan"] as const;
-export type PropagationPolicy = (typeof PROPAGATION_POLICIES)[number];
 
 export interface DeletePreconditions {
   uid?: string;

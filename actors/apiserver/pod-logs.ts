@@ -14,9 +14,9 @@
  * stream's `follower` id counts against it; the slot is freed when the stream ends).
  */
 import { asObject, type JsonObject } from "../api/json.ts";
+import type { KubeletLogsRequest } from "../api/kubelet-protocol.ts";
 import { badRequestStatus, invalidStatus } from "../api/status.ts";
 import { ApiError } from "../client/errors.ts";
-import type { KubeletLogsRequest } from "../kubelet/kubelet.ts";
 import type { Clock } from "../system/clock.ts";
 
 /** How often a followed log asks its kubelet for new bytes. */

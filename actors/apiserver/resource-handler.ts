@@ -25,7 +25,7 @@ import {
   unknownFieldMessage,
   unknownFields,
 } from "../api/unknown-fields.ts";
-import { ApiError } from "../client/errors.ts";
+import { ApiError, isConflict, isNotFound } from "../client/errors.ts";
 import type { Clock } from "../system/clock.ts";
 import { type DeleteOptions, parseDeleteOptions, preconditionFailure } from "./delete-options.ts";
 import { objectFilter, parseListOptions } from "./list-options.ts";
@@ -429,8 +429,7 @@ export class ResourceHandler {
           attempt--;
           continue;
         }
-        const conflict = error instanceof ApiError && error.status.code === 409;
-        if (!conflict || pinned || attempt >= MAX_PATCH_ATTEMPTS) throw error;
+        if (!isConflict(error) || pinned || attempt >= MAX_PATCH_ATTEMPTS) throw error;
       }
     }
   }
@@ -455,8 +454,7 @@ export class ResourceHandler {
       try {
         return await this.deleteOnce(req, options);
       } catch (error) {
-        const conflict = error instanceof ApiError && error.status.code === 409;
-        if (!conflict || guarded || attempt >= MAX_DELETE_ATTEMPTS) throw error;
+        if (!isConflict(error) || guarded || attempt >= MAX_DELETE_ATTEMPTS) throw error;
       }
     }
   }
@@ -522,7 +520,7 @@ export class ResourceHandler {
         const out = await this.deleteWithRetries(one, options);
         deleted.push(out.body as JsonObject);
       } catch (error) {
-        if (!(error instanceof ApiError && error.status.code === 404)) throw error;
+        if (!isNotFound(error)) throw error;
       }
     }
     return {

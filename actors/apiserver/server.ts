@@ -4,6 +4,7 @@
  * the resources. Stateless: everything it serves comes from the replicated store, so any
  * server's API server answers the same.
  */
+
 import { randomUUID } from "node:crypto";
 import {
   createServer as createHttpServer,
@@ -27,6 +28,7 @@ import {
   serviceUnavailableStatus,
   unauthorizedStatus,
 } from "../api/status.ts";
+import { SYSTEM_NAMESPACES } from "../api/well-known.ts";
 import { ApiError } from "../client/errors.ts";
 import type { Clock } from "../system/clock.ts";
 import { bearerToken, isPublicPath, tokenMatches } from "./authn.ts";
@@ -76,7 +78,6 @@ export interface ApiServerConfig {
 /** Kubernetes refuses request bodies over 3 MiB. */
 export const MAX_REQUEST_BODY_BYTES = 3 * 1024 * 1024;
 /** The namespaces every cluster has (kube-apiserver's system namespaces controller). */
-export const SYSTEM_NAMESPACES = ["default", "kube-system", "kube-public", "kube-node-lease"];
 const BOOTSTRAP_RETRY_MS = 500;
 
 function sendJson(

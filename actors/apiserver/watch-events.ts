@@ -6,15 +6,9 @@
  */
 
 import type { WatchEvent } from "../../raft/mvcc/watch-hub.ts";
+import type { ApiWatchEvent } from "../api/api-protocol.ts";
 import type { JsonObject } from "../api/json.ts";
 import { decodeObject } from "./object-store.ts";
-
-export type WatchEventType = "ADDED" | "MODIFIED" | "DELETED" | "BOOKMARK" | "ERROR";
-
-export interface ApiWatchEvent {
-  type: WatchEventType;
-  object: JsonObject;
-}
 
 /**
  * One change to one object, decoded: what a store watch event says, or what the watch cache

@@ -13,8 +13,10 @@
  * Events written in one turn of the event loop leave in one write (the response is corked until
  * the next tick): a busy watch costs one TLS record and one syscall per turn, not per event.
  */
+
 import type { ServerResponse } from "node:http";
 import type { WatchHandle } from "../../raft/client/store-client.ts";
+import type { ApiWatchEvent } from "../api/api-protocol.ts";
 import { apiVersionOf } from "../api/resources.ts";
 import { resourceExpiredStatus } from "../api/status.ts";
 import { buildTable } from "../api/table.ts";
@@ -26,7 +28,7 @@ import { collectionPrefix, objectKey } from "./registry-keys.ts";
 import type { RequestInput } from "./resource-handler.ts";
 import { wantsTable } from "./resource-handler.ts";
 import { triggerOf } from "./watch-cache.ts";
-import { type ApiWatchEvent, bookmarkEvent, toApiWatchEvent } from "./watch-events.ts";
+import { bookmarkEvent, toApiWatchEvent } from "./watch-events.ts";
 
 /** Kubernetes' default watch timeout is 30–60 min; kubectl sets its own. */
 const DEFAULT_WATCH_TIMEOUT_S = 1800;

@@ -1,7 +1,7 @@
 /**
  * The client side of the `apiserver` actor, usable from any node (or a ClientNode): typed
  * methods for the REST verbs, `Status` answers thrown as `ApiError` (409 on a stale update is
- * `error.status.code === 409`), and watches delivered as Kubernetes watch events.
+ * `isConflict(error)` from errors.ts), and watches delivered as Kubernetes watch events.
  *
  * Servers are tried like the store client tries them: the one that answered last first, then
  * the others we are connected to, in rounds with a doubling pause. Only transport failures are
@@ -13,12 +13,11 @@
  * resourceVersion is the caller's business (the informer does it).
  */
 import { type AnyActorRef, setup } from "xstate";
-import type { JsonObject } from "../api/json.ts";
-import { internalErrorStatus, type Status } from "../api/status.ts";
 import {
   API_ACTOR,
   API_WATCH_EVENT_KIND,
   type ApiReply,
+  type ApiWatchEvent,
   type ApiWatchMessage,
   type CreateRequest,
   type DeleteRequest,
@@ -29,8 +28,9 @@ import {
   type UpdateRequest,
   type WatchRequest,
   watchEventOf,
-} from "../apiserver/internal-api.ts";
-import type { ApiWatchEvent } from "../apiserver/watch-events.ts";
+} from "../api/api-protocol.ts";
+import type { JsonObject } from "../api/json.ts";
+import { internalErrorStatus, type Status } from "../api/status.ts";
 import type { ActorSystem } from "../system/actor-system.ts";
 import type { TimerId } from "../system/clock.ts";
 import type { ActorMessage } from "../system/message.ts";
@@ -329,3 +329,6 @@ export function apiStatusOf(error: unknown): Status {
   if (error instanceof ApiError) return error.status;
   return internalErrorStatus((error as Error)?.message ?? String(error));
 }
+
+/** The API verbs controllers write with (ApiClient; an in-memory fake in unit tests). */
+export type ObjectApi = Pick<ApiClient, "get" | "list" | "create" | "update" | "delete">;

@@ -3,8 +3,9 @@
  * keyed `namespace/name` (`name` for cluster-scoped), the event handlers, and the diff that
  * turns a fresh list into the adds, updates and deletes the handlers missed. Pure: no I/O.
  */
+
+import type { ApiWatchEvent } from "../api/api-protocol.ts";
 import { asObject, type JsonObject } from "../api/json.ts";
-import type { ApiWatchEvent } from "../apiserver/watch-events.ts";
 
 export interface InformerHandlers {
   add?(object: JsonObject): void;

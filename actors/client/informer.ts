@@ -13,14 +13,14 @@
  * - Every `resyncPeriodMs` (0 = never) every cached object is re-delivered as an update.
  * Timers are the actor's clock's (xstate `after`), so a test drives it with a ManualClock.
  */
+
 import { type AnyActorRef, assign, createActor, fromCallback, fromPromise, setup } from "xstate";
+import type { ApiWatchEvent, ListRequest, WatchRequest } from "../api/api-protocol.ts";
 import type { JsonObject } from "../api/json.ts";
-import type { ListRequest, WatchRequest } from "../apiserver/internal-api.ts";
-import type { ApiWatchEvent } from "../apiserver/watch-events.ts";
 import type { ActorSystem } from "../system/actor-system.ts";
 import type { Clock } from "../system/clock.ts";
 import type { ListWatcher, ObjectList } from "./api-client.ts";
-import { ApiError } from "./errors.ts";
+import { isGone } from "./errors.ts";
 import {
   InformerCache,
   type InformerHandlers,
@@ -107,7 +107,7 @@ const watchObjects = fromCallback<
   };
   const closed = (error: Error) => {
     if (stopped) return;
-    const gone = error instanceof ApiError && error.status.code === 410;
+    const gone = isGone(error);
     sendBack({ type: gone ? "watch.gone" : "watch.failed", error: error.message });
   };
   input.source

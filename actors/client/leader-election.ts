@@ -23,12 +23,13 @@
  * within ~100 ms. A renew that fails transiently is retried at once on the next interval; three
  * can fail before the deadline.
  */
+
 import { assign, fromPromise, setup } from "xstate";
 import { asObject, type JsonObject } from "../api/json.ts";
 import { microTime } from "../api/meta-time.ts";
-import type { ObjectApi } from "../controllers/controller.ts";
 import type { Clock } from "../system/clock.ts";
-import { ApiError } from "./errors.ts";
+import type { ObjectApi } from "./api-client.ts";
+import { isAlreadyExists, isConflict, isNotFound } from "./errors.ts";
 
 export const LEASES = "leases.coordination.k8s.io";
 
@@ -118,10 +119,6 @@ function observe(lease: JsonObject, previous: Observed | null, nowMs: number): O
   return { holder, resourceVersion, atMs: nowMs };
 }
 
-function isConflict(error: unknown): boolean {
-  return error instanceof ApiError && (error.status.code === 409 || error.status.code === 404);
-}
-
 interface AttemptInput {
   context: LeaderElectionContext;
   renewing: boolean;
@@ -138,7 +135,7 @@ async function tryAcquireOrRenew({ context: c, renewing }: AttemptInput): Promis
   try {
     current = await c.api.get(LEASES, c.leaseName, { namespace: c.namespace });
   } catch (error) {
-    if (!(error instanceof ApiError && error.status.code === 404)) throw error;
+    if (!isNotFound(error)) throw error;
     try {
       const lease = await c.api.create(
         LEASES,
@@ -158,8 +155,7 @@ async function tryAcquireOrRenew({ context: c, renewing }: AttemptInput): Promis
       );
       return { kind: "acquired", lease, sentAtMs };
     } catch (e) {
-      if (e instanceof ApiError && e.status.code === 409)
-        return { kind: "held", lease: null, observed: c.observed };
+      if (isAlreadyExists(e)) return { kind: "held", lease: null, observed: c.observed };
       throw e;
     }
   }
@@ -187,7 +183,7 @@ async function tryAcquireOrRenew({ context: c, renewing }: AttemptInput): Promis
     return { kind: "acquired", lease, sentAtMs };
   } catch (error) {
     // 409: someone else wrote the lease since we read it — they won this round
-    if (isConflict(error)) return { kind: "held", lease: null, observed };
+    if (isConflict(error) || isNotFound(error)) return { kind: "held", lease: null, observed };
     throw error;
   }
 }
@@ -206,7 +202,7 @@ async function renewHeldLease(c: LeaderElectionContext, now: string): Promise<Js
       { namespace: c.namespace },
     );
   } catch (error) {
-    if (isConflict(error)) return null;
+    if (isConflict(error) || isNotFound(error)) return null;
     throw error;
   }
 }

@@ -4,11 +4,17 @@
  * resource once. `cache` reads by resource and key, for reconcile functions.
  */
 import { asObject, type JsonObject } from "../api/json.ts";
-import { type CacheReader, keyString, type ObjectKey } from "../controllers/controller.ts";
 import type { Clock } from "../system/clock.ts";
 import type { ListWatcher } from "./api-client.ts";
 import { Informer } from "./informer.ts";
 import type { InformerHandlers } from "./informer-cache.ts";
+import { keyString, type ObjectKey } from "./object-key.ts";
+
+/** What reconcile functions read: the informers' caches, by resource. */
+export interface CacheReader {
+  get(resource: string, key: ObjectKey): JsonObject | undefined;
+  list(resource: string, namespace?: string): JsonObject[];
+}
 
 export class SharedInformers implements CacheReader {
   private readonly handlers = new Map<string, InformerHandlers[]>();

@@ -10,14 +10,16 @@
  * Leader election is an invoked child statechart (`leader-election.ts`); the controllers are a
  * child that lives exactly as long as the `leading` state.
  */
+
 import type { Logger } from "pino";
 import { type AnyActorRef, createActor, fromCallback, sendTo, setup } from "xstate";
-import type { ListWatcher } from "../client/api-client.ts";
+import { KUBE_SYSTEM_NAMESPACE } from "../api/well-known.ts";
+import type { ListWatcher, ObjectApi } from "../client/api-client.ts";
 import { type LeaderElectionTimings, leaderElectionMachine } from "../client/leader-election.ts";
 import { SharedInformers } from "../client/shared-informers.ts";
 import type { ActorSystem } from "../system/actor-system.ts";
 import type { Clock } from "../system/clock.ts";
-import type { ControllerContext, ControllerDefinition, ObjectApi } from "./controller.ts";
+import type { ControllerContext, ControllerDefinition } from "./controller.ts";
 import { type RunningController, runController } from "./controller-runner.ts";
 import { deploymentController } from "./deployment.ts";
 import { endpointSliceController } from "./endpoint-slices.ts";
@@ -51,7 +53,7 @@ export const DEFAULT_CONTROLLERS: readonly ControllerFactory[] = [
   ...GC_RESOURCES.map((r) => (ctx: ControllerContext) => garbageCollector(ctx, r)),
 ];
 
-export const CONTROLLER_MANAGER_LEASE_NAMESPACE = "kube-system";
+export const CONTROLLER_MANAGER_LEASE_NAMESPACE = KUBE_SYSTEM_NAMESPACE;
 export const CONTROLLER_MANAGER_LEASE_NAME = "kube-controller-manager";
 
 export interface ControllerManagerOptions {

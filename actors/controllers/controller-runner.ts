@@ -2,17 +2,13 @@
  * Runs a `ControllerDefinition`: wires informer events to its work queue (primary → own key,
  * owned → controller owner's key, watches → mapped keys) and starts its reconcile statechart.
  */
+
 import { type AnyActorRef, createActor } from "xstate";
 import type { JsonObject } from "../api/json.ts";
+import { keyOf, keyString, type ObjectKey } from "../client/object-key.ts";
 import type { SharedInformers } from "../client/shared-informers.ts";
 import type { Clock } from "../system/clock.ts";
-import {
-  type ControllerDefinition,
-  keyOf,
-  keyString,
-  type ObjectKey,
-  type WatchEventKind,
-} from "./controller.ts";
+import type { ControllerDefinition, WatchEventKind } from "./controller.ts";
 import { controllerOf, namespaceOf } from "./owner-references.ts";
 import { reconcileLoopMachine } from "./reconcile-loop.ts";
 import { WorkQueue, type WorkQueueLimits } from "./work-queue.ts";

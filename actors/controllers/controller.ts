@@ -14,15 +14,11 @@
  * returns. A thrown error retries the key with per-key exponential backoff; `requeueAfterMs`
  * looks again later without counting as a failure.
  */
-import { asObject, type JsonObject } from "../api/json.ts";
-import type { ApiClient } from "../client/api-client.ts";
-import type { InformerCache } from "../client/informer-cache.ts";
-
-export interface ObjectKey {
-  /** "" for cluster-scoped objects. */
-  namespace: string;
-  name: string;
-}
+import type { JsonObject } from "../api/json.ts";
+import type { ObjectApi } from "../client/api-client.ts";
+import type { ObjectKey } from "../client/object-key.ts";
+import type { CacheReader } from "../client/shared-informers.ts";
+import type { Clock } from "../system/clock.ts";
 
 export interface ReconcileResult {
   requeueAfterMs?: number;
@@ -56,42 +52,9 @@ export interface ControllerDefinition {
   reconcile(key: ObjectKey): Promise<ReconcileResult | undefined>;
 }
 
-/** What reconcile functions read: the informers' caches, by resource. */
-export interface CacheReader {
-  get(resource: string, key: ObjectKey): JsonObject | undefined;
-  list(resource: string, namespace?: string): JsonObject[];
-}
-
-/** The API verbs controllers write with (ApiClient; an in-memory fake in unit tests). */
-export type ObjectApi = Pick<ApiClient, "get" | "list" | "create" | "update" | "delete">;
-
 /** What a controller factory gets from the controller manager. */
 export interface ControllerContext {
   api: ObjectApi;
   cache: CacheReader;
-  clock: import("../system/clock.ts").Clock;
-}
-
-export function keyString(key: ObjectKey): string {
-  return key.namespace === "" ? key.name : `${key.namespace}/${key.name}`;
-}
-
-export function parseKey(s: string): ObjectKey {
-  const slash = s.indexOf("/");
-  return slash < 0
-    ? { namespace: "", name: s }
-    : { namespace: s.slice(0, slash), name: s.slice(slash + 1) };
-}
-
-export function keyOf(object: JsonObject): ObjectKey {
-  const meta = asObject(object.metadata);
-  return {
-    namespace: typeof meta.namespace === "string" ? meta.namespace : "",
-    name: String(meta.name ?? ""),
-  };
-}
-
-/** Same key format as the informer cache, so a cache can be read by ObjectKey. */
-export function readCache(cache: InformerCache, key: ObjectKey): JsonObject | undefined {
-  return cache.get(keyString(key));
+  clock: Clock;
 }

@@ -4,13 +4,14 @@
  * RollingUpdate may scale the new ReplicaSet up and the old ones down, and the status that
  * `kubectl rollout status` reads. No I/O, no clock: times come in.
  */
+
 import { asObject, isJsonObject, type JsonObject, type JsonValue } from "../api/json.ts";
 import { rfc3339 } from "../api/meta-time.ts";
 import { GENERATE_NAME_ALPHABET } from "../api/object-meta.ts";
+import { POD_TEMPLATE_HASH_LABEL } from "../api/well-known.ts";
 import { nameOf } from "./owner-references.ts";
 import { specReplicas } from "./replicaset.ts";
 
-export const POD_TEMPLATE_HASH_LABEL = "pod-template-hash";
 export const REVISION_ANNOTATION = "deployment.kubernetes.io/revision";
 
 /**

@@ -9,22 +9,19 @@
  * Concurrency: every write carries the resourceVersion the cache had, so a stale cache ends in
  * 409 and a retry, never in a wrong scale.
  */
+
 import { asObject, type JsonObject, jsonClone, jsonEqual } from "../api/json.ts";
 import {
   fromLabelSelectorObject,
   type LabelSelectorObject,
   matches,
 } from "../api/label-selector.ts";
-import { ApiError } from "../client/errors.ts";
-import type {
-  ControllerContext,
-  ControllerDefinition,
-  ObjectKey,
-  ReconcileResult,
-} from "./controller.ts";
+import { POD_TEMPLATE_HASH_LABEL } from "../api/well-known.ts";
+import { isAlreadyExists, isNotFound } from "../client/errors.ts";
+import type { ObjectKey } from "../client/object-key.ts";
+import type { ControllerContext, ControllerDefinition, ReconcileResult } from "./controller.ts";
 import {
   deploymentStatus,
-  POD_TEMPLATE_HASH_LABEL,
   podTemplateHash,
   REVISION_ANNOTATION,
   revisionOf,
@@ -157,7 +154,7 @@ export function deploymentController(ctx: ControllerContext): ControllerDefiniti
           namespace: ns,
         });
       } catch (error) {
-        if (!(error instanceof ApiError && error.status.code === 409)) throw error;
+        if (!isAlreadyExists(error)) throw error;
         // made by an earlier reconcile whose answer we lost, or a hash collision
         const existing = await api.get(REPLICASETS, `${nameOf(d)}-${hash}`, { namespace: ns });
         if (controllerOf(existing)?.uid !== uid)
@@ -222,7 +219,7 @@ export function deploymentController(ctx: ControllerContext): ControllerDefiniti
           preconditions: { uid: uidOf(rs) },
         });
       } catch (error) {
-        if (!(error instanceof ApiError && error.status.code === 404)) throw error;
+        if (!isNotFound(error)) throw error;
       }
     }
   }

@@ -13,7 +13,9 @@
  * 3. A slice is written only if its content changed, so a pod status heartbeat that changes
  *    nothing an endpoint shows writes nothing.
  */
+
 import { asArray, asObject, asString, type JsonObject, jsonEqual } from "../api/json.ts";
+import { MANAGED_BY_LABEL, SERVICE_NAME_LABEL } from "../api/well-known.ts";
 import {
   controllerOf,
   isBeingDeleted,
@@ -35,8 +37,6 @@ import {
 
 /** Kubernetes' `--max-endpoints-per-slice` default (and the API's own limit is 1000). */
 export const MAX_ENDPOINTS_PER_SLICE = 100;
-export const SERVICE_NAME_LABEL = "kubernetes.io/service-name";
-export const MANAGED_BY_LABEL = "endpointslice.kubernetes.io/managed-by";
 export const MANAGED_BY_ENDPOINTSLICE_CONTROLLER = "endpointslice-controller.k8s.io";
 export const ADDRESS_TYPE_IPV4 = "IPv4";
 

@@ -15,22 +15,17 @@
  * - Our own writes are expected (`WriteExpectations`) before the cache is trusted again: with
  *   generateName a second create from a stale cache would not fail, it would duplicate.
  */
+
 import { asObject, type JsonObject } from "../api/json.ts";
-import { ApiError } from "../client/errors.ts";
-import {
-  type ControllerContext,
-  type ControllerDefinition,
-  keyString,
-  type ObjectKey,
-  type ReconcileResult,
-} from "./controller.ts";
+import { MANAGED_BY_LABEL, SERVICE_NAME_LABEL } from "../api/well-known.ts";
+import { isNotFound } from "../client/errors.ts";
+import { keyString, type ObjectKey } from "../client/object-key.ts";
+import type { ControllerContext, ControllerDefinition, ReconcileResult } from "./controller.ts";
 import {
   isManagedSliceOf,
   MANAGED_BY_ENDPOINTSLICE_CONTROLLER,
-  MANAGED_BY_LABEL,
   MAX_ENDPOINTS_PER_SLICE,
   planEndpointSlices,
-  SERVICE_NAME_LABEL,
 } from "./endpoint-slice-plan.ts";
 import { nameOf, namespaceOf, uidOf } from "./owner-references.ts";
 import { EXPECTATIONS_RECHECK_MS } from "./replicaset.ts";
@@ -38,9 +33,6 @@ import { PODS, SERVICES, serviceSelector, servicesOfPodChange } from "./service-
 import { WriteExpectations } from "./write-expectations.ts";
 
 export const ENDPOINT_SLICES = "endpointslices.discovery.k8s.io";
-
-const isStatus = (error: unknown, code: number) =>
-  error instanceof ApiError && error.status.code === code;
 
 export interface EndpointSliceOptions {
   maxEndpointsPerSlice: number;
@@ -97,7 +89,7 @@ export function endpointSliceController(
           preconditions: { uid: uidOf(slice) },
         });
       } catch (error) {
-        if (!isStatus(error, 404)) throw error;
+        if (!isNotFound(error)) throw error;
       }
       expectations.expectDeleted(svcKey, nameOf(slice));
     });

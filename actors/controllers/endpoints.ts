@@ -19,16 +19,12 @@
  * - Past `MAX_ENDPOINT_ADDRESSES` addresses the object is truncated (ready ones kept first) and
  *   annotated over-capacity, as Kubernetes does; EndpointSlices carry every endpoint.
  */
+
 import { asArray, asObject, asString, type JsonObject, jsonEqual } from "../api/json.ts";
 import { rfc3339 } from "../api/meta-time.ts";
-import { ApiError } from "../client/errors.ts";
-import {
-  type ControllerContext,
-  type ControllerDefinition,
-  keyString,
-  type ObjectKey,
-  type ReconcileResult,
-} from "./controller.ts";
+import { isNotFound } from "../client/errors.ts";
+import { keyString, type ObjectKey } from "../client/object-key.ts";
+import type { ControllerContext, ControllerDefinition, ReconcileResult } from "./controller.ts";
 import { isBeingDeleted, nameOf, namespaceOf, uidOf } from "./owner-references.ts";
 import { isPodReady } from "./pod-conditions.ts";
 import { EXPECTATIONS_RECHECK_MS } from "./replicaset.ts";
@@ -220,9 +216,6 @@ export function isManagedEndpoints(ep: JsonObject): boolean {
   );
 }
 
-const isStatus = (error: unknown, code: number) =>
-  error instanceof ApiError && error.status.code === code;
-
 export function endpointsController(ctx: ControllerContext): ControllerDefinition {
   const { api, cache, clock } = ctx;
   const expectations = new WriteExpectations(clock);
@@ -236,7 +229,7 @@ export function endpointsController(ctx: ControllerContext): ControllerDefinitio
         preconditions: { uid: uidOf(ep) },
       });
     } catch (error) {
-      if (!isStatus(error, 404)) throw error;
+      if (!isNotFound(error)) throw error;
     }
     expectations.expectDeleted(keyString(key), key.name);
   }

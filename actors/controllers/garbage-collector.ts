@@ -26,6 +26,8 @@
  *
  * Not done: Kubernetes' cycle breaking between owners that wait on each other in Foreground.
  */
+
+import type { PropagationPolicy } from "../api/api-protocol.ts";
 import { asObject, type JsonObject } from "../api/json.ts";
 import {
   FINALIZER_DELETE_DEPENDENTS,
@@ -33,17 +35,15 @@ import {
   finalizersOf,
 } from "../api/object-meta.ts";
 import { RESOURCES, type ResourceInfo, resourceByKind } from "../api/resources.ts";
-import type { PropagationPolicy } from "../apiserver/delete-options.ts";
-import { ApiError } from "../client/errors.ts";
+import { isConflict, isNotFound } from "../client/errors.ts";
+import { keyOf, keyString, type ObjectKey } from "../client/object-key.ts";
+import type { CacheReader } from "../client/shared-informers.ts";
 import type {
-  CacheReader,
   ControllerContext,
   ControllerDefinition,
-  ObjectKey,
   ReconcileResult,
   WatchEventKind,
 } from "./controller.ts";
-import { keyOf, keyString } from "./controller.ts";
 import {
   isBeingDeleted,
   nameOf,
@@ -101,10 +101,6 @@ function hasFinalizer(object: JsonObject, finalizer: string): boolean {
 /** Being deleted in Foreground: waiting for its blocking dependents to go. */
 export function isDeletingDependents(object: JsonObject): boolean {
   return isBeingDeleted(object) && hasFinalizer(object, FINALIZER_DELETE_DEPENDENTS);
-}
-
-function isStatus(error: unknown, ...codes: number[]): boolean {
-  return error instanceof ApiError && codes.includes(error.status.code);
 }
 
 export interface DependentRef {
@@ -187,7 +183,7 @@ export function garbageCollector(
       try {
         owner = await api.get(name, ref.name, { namespace: key.namespace });
       } catch (error) {
-        if (isStatus(error, 404)) return "dangling";
+        if (isNotFound(error)) return "dangling";
         throw error;
       }
       if (uidOf(owner) !== ref.uid) return "dangling";
@@ -236,7 +232,7 @@ export function garbageCollector(
     try {
       await write();
     } catch (error) {
-      if (!isStatus(error, 404, 409)) throw error;
+      if (!(isNotFound(error) || isConflict(error))) throw error;
     }
   }
 
@@ -277,13 +273,13 @@ export function garbageCollector(
         await api.update(of, next, { namespace });
         return;
       } catch (error) {
-        if (isStatus(error, 404)) return;
-        if (!isStatus(error, 409) || attempt >= MAX_CONFLICT_RETRIES) throw error;
+        if (isNotFound(error)) return;
+        if (!isConflict(error) || attempt >= MAX_CONFLICT_RETRIES) throw error;
       }
       try {
         current = await api.get(of, nameOf(object), { namespace });
       } catch (error) {
-        if (isStatus(error, 404)) return;
+        if (isNotFound(error)) return;
         throw error;
       }
       if (uidOf(current) !== uid) return; // deleted and created again: not ours any more

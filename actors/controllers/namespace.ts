@@ -6,10 +6,12 @@
  * (bosun's API server deletes a finalizer-less namespace together with its contents in one
  * transaction; this controller is for namespaces held by a finalizer, as in Kubernetes.)
  */
+
 import { asArray, asObject, type JsonObject } from "../api/json.ts";
 import { RESOURCES } from "../api/resources.ts";
-import { ApiError } from "../client/errors.ts";
-import type { ControllerContext, ControllerDefinition, ObjectKey } from "./controller.ts";
+import { isNotFound } from "../client/errors.ts";
+import type { ObjectKey } from "../client/object-key.ts";
+import type { ControllerContext, ControllerDefinition } from "./controller.ts";
 import { isBeingDeleted, nameOf } from "./owner-references.ts";
 
 export const NAMESPACE_FINALIZER = "kubernetes";
@@ -47,7 +49,7 @@ export function namespaceController(ctx: ControllerContext): ControllerDefinitio
         try {
           await api.delete(resource, nameOf(item), { namespace: name });
         } catch (error) {
-          if (!(error instanceof ApiError && error.status.code === 404)) throw error;
+          if (!isNotFound(error)) throw error;
         }
       }
     }
@@ -60,7 +62,7 @@ export function namespaceController(ctx: ControllerContext): ControllerDefinitio
       try {
         await api.update("namespaces", withoutFinalizer(ns));
       } catch (error) {
-        if (!(error instanceof ApiError && error.status.code === 404)) throw error;
+        if (!isNotFound(error)) throw error;
       }
     }
     return undefined;

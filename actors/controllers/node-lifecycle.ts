@@ -17,23 +17,20 @@
  * mark a healthy node unreachable. A freshly started (or newly elected) controller therefore
  * waits a full grace period before it judges any node, as kube-controller-manager does.
  */
+
 import { asArray, asObject, asString, type JsonObject } from "../api/json.ts";
 import { rfc3339 } from "../api/meta-time.ts";
-import { ApiError } from "../client/errors.ts";
-import { NODE_LEASE_NAMESPACE } from "../kubelet/node-object.ts";
-import {
-  type Taint,
-  toleratesTaint,
-  tolerationsOf,
-} from "../scheduler/plugins/taint-toleration.ts";
-import type { ControllerContext, ControllerDefinition, ObjectKey } from "./controller.ts";
+import { type Taint, toleratesTaint, tolerationsOf } from "../api/taints.ts";
+import { NODE_LEASE_NAMESPACE, UNREACHABLE_TAINT_KEY } from "../api/well-known.ts";
+import { isConflict, isNotFound } from "../client/errors.ts";
+import type { ObjectKey } from "../client/object-key.ts";
+import type { ControllerContext, ControllerDefinition } from "./controller.ts";
 import { nameOf, namespaceOf, uidOf } from "./owner-references.ts";
 
 export const NODES = "nodes";
 export const NODE_LEASES = "leases.coordination.k8s.io";
 const PODS = "pods";
 
-export const UNREACHABLE_TAINT_KEY = "node.kubernetes.io/unreachable";
 export const UNREACHABLE_TAINT: Taint = {
   key: UNREACHABLE_TAINT_KEY,
   value: "",
@@ -142,8 +139,7 @@ export function evictionDelayMs(pod: JsonObject, podEvictionTimeoutMs: number): 
   return matched ? min : podEvictionTimeoutMs;
 }
 
-const isGoneOrChanged = (e: unknown) =>
-  e instanceof ApiError && (e.status.code === 404 || e.status.code === 409);
+const isGoneOrChanged = (e: unknown) => isNotFound(e) || isConflict(e);
 
 /** The controller: primary Nodes; Leases and Pods map to the node they are about. */
 export function nodeLifecycleController(

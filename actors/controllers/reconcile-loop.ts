@@ -15,8 +15,8 @@
  * One reconcile at a time per controller (controller-runtime's MaxConcurrentReconciles = 1).
  */
 import { assign, setup } from "xstate";
-import type { ObjectKey, ReconcileResult } from "./controller.ts";
-import { parseKey } from "./controller.ts";
+import { type ObjectKey, parseKey } from "../client/object-key.ts";
+import type { ReconcileResult } from "./controller.ts";
 import type { WorkQueue } from "./work-queue.ts";
 
 export const CONTROLLER_BACKOFF_INITIAL_MS = 10;

@@ -7,6 +7,7 @@
  * `planReplicaSet` is the pure decision; the reconcile function reads the caches, applies the
  * plan through the API, and guards against its own stale cache with expectations.
  */
+
 import { randomInt } from "node:crypto";
 import { asObject, type JsonObject, jsonClone, jsonEqual } from "../api/json.ts";
 import {
@@ -15,13 +16,9 @@ import {
   matches,
 } from "../api/label-selector.ts";
 import { GENERATE_NAME_ALPHABET, GENERATE_NAME_SUFFIX_LENGTH } from "../api/object-meta.ts";
-import { ApiError } from "../client/errors.ts";
-import {
-  type ControllerContext,
-  type ControllerDefinition,
-  keyString,
-  type ObjectKey,
-} from "./controller.ts";
+import { isNotFound } from "../client/errors.ts";
+import { keyString, type ObjectKey } from "../client/object-key.ts";
+import type { ControllerContext, ControllerDefinition } from "./controller.ts";
 import { Expectations } from "./expectations.ts";
 import {
   controllerOf,
@@ -153,10 +150,6 @@ export function randomPodSuffix(): string {
   return s;
 }
 
-function isStatus(error: unknown, code: number): boolean {
-  return error instanceof ApiError && error.status.code === code;
-}
-
 export function replicaSetController(
   ctx: ControllerContext,
   options: { suffix?: () => string } = {},
@@ -223,7 +216,7 @@ export function replicaSetController(
             preconditions: { uid: uidOf(pod) },
           });
         } catch (error) {
-          if (!isStatus(error, 404)) throw error;
+          if (!isNotFound(error)) throw error;
         }
         deleted.push(`${ns}/${nameOf(pod)}`);
       });
@@ -241,7 +234,7 @@ export function replicaSetController(
           },
         );
       } catch (error) {
-        if (!isStatus(error, 404)) errors.push(error);
+        if (!isNotFound(error)) errors.push(error);
       }
     }
     if (errors.length > 0) throw errors[0];

@@ -21,9 +21,11 @@
  *   `ClusterIPOutOfRange`, `PortAlreadyAllocated`, `PortOutOfRange`.
  * - A full range is a Warning Event and another look after `rangeFullRetryMs`.
  */
+
 import { randomInt } from "node:crypto";
 import { asArray, asObject, asString, type JsonObject } from "../api/json.ts";
 import { rfc3339 } from "../api/meta-time.ts";
+import { keyOf, keyString, type ObjectKey, parseKey } from "../client/object-key.ts";
 import {
   cidrRange,
   type IntRange,
@@ -33,15 +35,7 @@ import {
   pickFree,
   rangeSize,
 } from "./allocation-range.ts";
-import {
-  type ControllerContext,
-  type ControllerDefinition,
-  keyOf,
-  keyString,
-  type ObjectKey,
-  parseKey,
-  type ReconcileResult,
-} from "./controller.ts";
+import type { ControllerContext, ControllerDefinition, ReconcileResult } from "./controller.ts";
 import { objectEvent } from "./object-event.ts";
 import { uidOf } from "./owner-references.ts";
 import { CLUSTER_IP_NONE, SERVICES } from "./service-pods.ts";

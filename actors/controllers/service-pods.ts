@@ -5,9 +5,11 @@
  * Service port reaches on a given pod (`podutil.FindPort`: a number as is, a name through the
  * pod's container ports). Pure: no I/O.
  */
+
 import { asArray, asObject, asString, isJsonObject, type JsonObject } from "../api/json.ts";
 import { type Labels, matches, selectorFromSet } from "../api/label-selector.ts";
-import type { CacheReader, ObjectKey } from "./controller.ts";
+import type { ObjectKey } from "../client/object-key.ts";
+import type { CacheReader } from "../client/shared-informers.ts";
 import { isBeingDeleted, nameOf, namespaceOf, uidOf } from "./owner-references.ts";
 
 export const SERVICES = "services";

@@ -24,13 +24,19 @@
  *   stopped (`attempt`, `sinceByte`), naming the stream (`follower`): at most maxLogFollowers
  *   streams per kubelet (log-followers.ts).
  */
+
 import { mkdir } from "node:fs/promises";
 import { join } from "node:path";
 import type { Logger } from "pino";
 import { type AnyActorRef, assign, createActor, setup } from "xstate";
 import { asObject, type JsonObject } from "../api/json.ts";
+import {
+  KUBELET_ACTOR,
+  type KubeletLogsReply,
+  type KubeletLogsRequest,
+} from "../api/kubelet-protocol.ts";
 import type { ApiClient } from "../client/api-client.ts";
-import { ApiError } from "../client/errors.ts";
+import { isConflict, isNotFound } from "../client/errors.ts";
 import { Informer } from "../client/informer.ts";
 import type { ActorSystem } from "../system/actor-system.ts";
 import type { Clock } from "../system/clock.ts";
@@ -48,8 +54,6 @@ import { NetworkProbeRunner, type ProbeRunner } from "./probe-runner.ts";
 import { ProcessRuntime } from "./process-runtime.ts";
 import type { ContainerRuntime, RecoveredPods } from "./runtime.ts";
 import { prepareVolumes, type VolumeSources } from "./volumes.ts";
-
-export const KUBELET_ACTOR = "kubelet";
 
 export interface KubeletOptions {
   system: ActorSystem;
@@ -78,37 +82,6 @@ export interface LogOptions {
   tailLines?: number;
   limitBytes?: number;
 }
-
-/** One read of a container's log (a pods/log request, or one poll of a followed one). */
-export interface KubeletLogsRequest {
-  namespace: string;
-  pod: string;
-  container?: string;
-  previous?: boolean;
-  /** A follower's next poll: the attempt its first read got, from this byte of it. */
-  attempt?: number;
-  sinceByte?: number;
-  /** Kubernetes' PodLogOptions: the last lines of what is there (first read only). */
-  tailLines?: number;
-  /** Kubernetes' PodLogOptions: at most this many bytes (what is left of the stream's). */
-  limitBytes?: number;
-  /** The followed stream this read belongs to (counted against maxLogFollowers). */
-  follower?: string;
-}
-
-/** Why a log read is refused, as the API server answers it (HTTP status reasons). */
-export type LogRefusal = "BadRequest" | "NotFound" | "TooManyRequests";
-
-export type KubeletLogsReply =
-  | {
-      text: string;
-      /** Where the next read of this attempt starts. */
-      nextByte: number;
-      attempt: number;
-      /** A follower polls again: the attempt still runs, or bytes are left to read. */
-      more: boolean;
-    }
-  | { refused: LogRefusal; message: string };
 
 export interface PodSummary {
   namespace: string;
@@ -444,7 +417,7 @@ class Kubelet implements KubeletHandle, KubeletPort {
       try {
         return await api.get(resource, name, { namespace });
       } catch (error) {
-        if (error instanceof ApiError && error.status.code === 404) return null;
+        if (isNotFound(error)) return null;
         throw error;
       }
     };
@@ -490,8 +463,7 @@ class Kubelet implements KubeletHandle, KubeletPort {
         gracePeriodSeconds: 0, // the containers are gone: the pod object goes now
       });
     } catch (error) {
-      if (error instanceof ApiError && (error.status.code === 404 || error.status.code === 409))
-        return;
+      if (isNotFound(error) || isConflict(error)) return;
       this.options.logger.warn({ pod: name, error: String(error) }, "pod delete failed");
     }
   }

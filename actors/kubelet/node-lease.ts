@@ -11,20 +11,16 @@
  * status: written when it changed beyond heartbeat times, or every `nodeStatusReportFrequencyMs`
  * (Kubernetes' kubelet since node leases). Timers are the actor's clock's.
  */
+
 import { assign, fromPromise, setup } from "xstate";
 import { asObject, type JsonObject, jsonEqual } from "../api/json.ts";
 import { microTime } from "../api/meta-time.ts";
+import { NODE_LEASE_NAMESPACE } from "../api/well-known.ts";
 import type { ApiClient } from "../client/api-client.ts";
-import { ApiError } from "../client/errors.ts";
+import { isAlreadyExists, isConflict, isNotFound } from "../client/errors.ts";
 import type { Clock } from "../system/clock.ts";
 import type { KubeletLimits } from "./limits.ts";
-import {
-  leaseObject,
-  NODE_LEASE_NAMESPACE,
-  type NodeFacts,
-  nodeObject,
-  nodeStatus,
-} from "./node-object.ts";
+import { leaseObject, type NodeFacts, nodeObject, nodeStatus } from "./node-object.ts";
 
 const LEASE_RESOURCE = "leases.coordination.k8s.io";
 
@@ -58,9 +54,6 @@ interface NodeLeaseContext {
 }
 
 export type NodeLeaseEvent = { type: "heartbeat.stop" };
-
-const isNotFound = (e: unknown) => e instanceof ApiError && e.status.code === 404;
-const isAlreadyExists = (e: unknown) => e instanceof ApiError && e.status.code === 409;
 
 async function postNodeStatus(deps: NodeLeaseDeps, status: JsonObject): Promise<void> {
   await deps.api.patch(
@@ -145,7 +138,7 @@ const renewLease = fromPromise<RenewOutcome, { context: NodeLeaseContext }>(asyn
       renewed = await api.update(LEASE_RESOURCE, withRenewTime(lease, now, facts.nodeName));
     } catch (error) {
       if (isNotFound(error)) renewed = await fresh();
-      else if (isAlreadyExists(error)) {
+      else if (isConflict(error)) {
         // stale resourceVersion (someone else wrote it): refetch and renew
         const current = await api.get(LEASE_RESOURCE, facts.nodeName, {
           namespace: NODE_LEASE_NAMESPACE,

@@ -2,11 +2,12 @@
  * The Node object and the node Lease a kubelet keeps, built from what it knows of its machine.
  * Pure: the caller passes the time.
  */
+
 import { arch, cpus, hostname, release, totalmem } from "node:os";
 import type { JsonObject } from "../api/json.ts";
 import { microTime, rfc3339 } from "../api/meta-time.ts";
+import { ARCH_LABEL, HOSTNAME_LABEL, NODE_LEASE_NAMESPACE, OS_LABEL } from "../api/well-known.ts";
 
-export const NODE_LEASE_NAMESPACE = "kube-node-lease";
 export const KUBELET_VERSION = "v1.31.0-bosun";
 
 export interface NodeFacts {
@@ -39,9 +40,9 @@ export function nodeLabels(
   extra: Record<string, string>,
 ): Record<string, string> {
   return {
-    "kubernetes.io/hostname": nodeName,
-    "kubernetes.io/os": "linux",
-    "kubernetes.io/arch": goArch(),
+    [HOSTNAME_LABEL]: nodeName,
+    [OS_LABEL]: "linux",
+    [ARCH_LABEL]: goArch(),
     "beta.kubernetes.io/os": "linux",
     "beta.kubernetes.io/arch": goArch(),
     ...extra,

@@ -7,7 +7,7 @@
  */
 import { type JsonObject, jsonEqual } from "../api/json.ts";
 import type { ApiClient } from "../client/api-client.ts";
-import { ApiError } from "../client/errors.ts";
+import { isNotFound } from "../client/errors.ts";
 import { carryTransitionTimes } from "./pod-status.ts";
 
 interface PodEntry {
@@ -72,7 +72,7 @@ export class PodStatusManager {
             entry.sent = status;
           },
           (error: unknown) => {
-            if (error instanceof ApiError && error.status.code === 404) {
+            if (isNotFound(error)) {
               this.pods.delete(uid);
               return;
             }

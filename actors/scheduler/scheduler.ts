@@ -23,7 +23,7 @@ import type { Logger } from "pino";
 import { and, assertEvent, assign, setup, spawnChild, stopChild } from "xstate";
 import { asObject, asString, type JsonObject } from "../api/json.ts";
 import type { ApiClient } from "../client/api-client.ts";
-import { ApiError } from "../client/errors.ts";
+import { isConflict } from "../client/errors.ts";
 import { EventSink } from "../client/event-sink.ts";
 import { Informer } from "../client/informer.ts";
 import { objectCacheKey } from "../client/informer-cache.ts";
@@ -99,10 +99,6 @@ interface SchedulerContext {
 /** A pod's statechart id: unique even when a pod is deleted and made again while binding. */
 export function podSchedulingId(pod: QueuedPod): string {
   return `pod:${pod.info.key}:${pod.cycle}`;
-}
-
-function isConflict(error: unknown): boolean {
-  return error instanceof ApiError && error.status.code === 409;
 }
 
 /** The context without the pod of statechart `id`, and that pod (if it was ours). */

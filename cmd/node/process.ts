@@ -1,14 +1,14 @@
 import { readFileSync } from "node:fs";
 import type { Logger } from "pino";
-import { startCompactor } from "../../actors/apiserver/compactor.ts";
-import type { PodLogRead } from "../../actors/apiserver/pod-logs.ts";
-import { ApiServer } from "../../actors/apiserver/server.ts";
-import type { LeaderElectionTimings } from "../../actors/client/leader-election.ts";
 import {
   KUBELET_ACTOR,
   type KubeletLogsReply,
   type KubeletLogsRequest,
-} from "../../actors/kubelet/kubelet.ts";
+} from "../../actors/api/kubelet-protocol.ts";
+import { startCompactor } from "../../actors/apiserver/compactor.ts";
+import type { PodLogRead } from "../../actors/apiserver/pod-logs.ts";
+import { ApiServer } from "../../actors/apiserver/server.ts";
+import type { LeaderElectionTimings } from "../../actors/client/leader-election.ts";
 import { ActorSystem } from "../../actors/system/actor-system.ts";
 import { type Clock, sleep } from "../../actors/system/clock.ts";
 import { echoMachine } from "../../actors/system/echo.ts";

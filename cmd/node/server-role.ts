@@ -1,8 +1,9 @@
 import { mkdirSync } from "node:fs";
 import { join } from "node:path";
 import type { Logger } from "pino";
+import { API_ACTOR } from "../../actors/api/api-protocol.ts";
 import { ApiOperations } from "../../actors/apiserver/api-operations.ts";
-import { API_ACTOR, internalApiMachine } from "../../actors/apiserver/internal-api.ts";
+import { internalApiMachine } from "../../actors/apiserver/internal-api.ts";
 import { WatchCache } from "../../actors/apiserver/watch-cache.ts";
 import type { ActorSystem } from "../../actors/system/actor-system.ts";
 import type { Clock } from "../../actors/system/clock.ts";

@@ -3,14 +3,16 @@
  * (`spec.unschedulable: true`) takes no new pods, unless the pod tolerates the
  * `node.kubernetes.io/unschedulable:NoSchedule` taint that cordoning stands for.
  */
+
 import { asObject } from "../../api/json.ts";
+import { type Taint, tolerates, tolerationsOf } from "../../api/taints.ts";
+import { UNSCHEDULABLE_TAINT_KEY } from "../../api/well-known.ts";
 import { FITS, type FilterPlugin } from "../framework.ts";
-import { type Taint, tolerates, tolerationsOf } from "./taint-toleration.ts";
 
 export const ERR_NODE_UNSCHEDULABLE = "node(s) were unschedulable";
 
 export const UNSCHEDULABLE_TAINT: Readonly<Taint> = Object.freeze({
-  key: "node.kubernetes.io/unschedulable",
+  key: UNSCHEDULABLE_TAINT_KEY,
   value: "",
   effect: "NoSchedule",
 });

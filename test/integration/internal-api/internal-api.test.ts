@@ -6,10 +6,15 @@
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import type { ApiWatchEvent } from "../../../actors/api/api-protocol.ts";
 import { asObject, type JsonObject } from "../../../actors/api/json.ts";
-import type { ApiWatchEvent } from "../../../actors/apiserver/watch-events.ts";
 import { ApiClient } from "../../../actors/client/api-client.ts";
-import { ApiError } from "../../../actors/client/errors.ts";
+import {
+  isAlreadyExists,
+  isConflict,
+  isInvalid,
+  isNotFound,
+} from "../../../actors/client/errors.ts";
 import { Informer } from "../../../actors/client/informer.ts";
 import { LocalCluster } from "../../support/local-cluster.ts";
 import { waitFor } from "../../support/wait.ts";
@@ -91,10 +96,7 @@ describe("the internal API over actor messages", () => {
       { namespace: "default" },
     );
     const dup = api.create("configmaps", { metadata: { name: "one" } }, { namespace: "default" });
-    await expect(dup).rejects.toSatisfy(
-      (e: unknown) =>
-        e instanceof ApiError && e.status.code === 409 && e.status.reason === "AlreadyExists",
-    );
+    await expect(dup).rejects.toSatisfy(isAlreadyExists);
 
     const got = await api.get("configmaps", "one", { namespace: "default" });
     expect(got.data).toEqual({ k: "1" });
@@ -121,10 +123,7 @@ describe("the internal API over actor messages", () => {
     const updated = await api.update("configmaps", { ...got, data: { k: "2" } });
     expect(Number(rvOf(updated))).toBeGreaterThan(Number(rvOf(got)));
     const stale = api.update("configmaps", { ...got, data: { k: "stale" } });
-    await expect(stale).rejects.toSatisfy(
-      (e: unknown) =>
-        e instanceof ApiError && e.status.code === 409 && e.status.reason === "Conflict",
-    );
+    await expect(stale).rejects.toSatisfy(isConflict);
 
     const merged = await api.patch(
       "configmaps",
@@ -156,14 +155,10 @@ describe("the internal API over actor messages", () => {
       { metadata: { name: "Bad_Name" } },
       { namespace: "default" },
     );
-    await expect(invalid).rejects.toSatisfy(
-      (e: unknown) => e instanceof ApiError && e.status.code === 422,
-    );
+    await expect(invalid).rejects.toSatisfy(isInvalid);
     await api.delete("configmaps", "two", { namespace: "default" });
     const gone = api.get("configmaps", "two", { namespace: "default" });
-    await expect(gone).rejects.toSatisfy(
-      (e: unknown) => e instanceof ApiError && e.status.code === 404,
-    );
+    await expect(gone).rejects.toSatisfy(isNotFound);
   });
 
   it("watches from a resourceVersion, with bookmarks, and sees HTTP writes", async () => {

@@ -4,8 +4,8 @@
  * text that is not an object is refused, not delivered.
  */
 import { describe, expect, it } from "vitest";
+import { watchEventOf } from "../../../actors/api/api-protocol.ts";
 import { CacheIndex, cachedJson } from "../../../actors/apiserver/cache-index.ts";
-import { watchEventOf } from "../../../actors/apiserver/internal-api.ts";
 
 describe("watch messages", () => {
   it("a cached object's JSON text is what its watchers get, parsed back to the same object", () => {

@@ -3,19 +3,22 @@
  * port: Status answers become ApiErrors (not retries), watch events are routed by tag, and an
  * ERROR event closes the watch with its Status (410 Gone for the informer to relist on).
  */
+
 import { pino } from "pino";
 import { describe, expect, it } from "vitest";
-import { conflictStatus, goneStatus } from "../../../actors/api/status.ts";
 import {
   API_ACTOR,
   API_WATCH_EVENT_KIND,
   type ApiReply,
+  type ApiWatchEvent,
+} from "../../../actors/api/api-protocol.ts";
+import { conflictStatus, goneStatus } from "../../../actors/api/status.ts";
+import {
   type InternalApiPort,
   internalApiMachine,
 } from "../../../actors/apiserver/internal-api.ts";
-import type { ApiWatchEvent } from "../../../actors/apiserver/watch-events.ts";
 import { ApiClient } from "../../../actors/client/api-client.ts";
-import { ApiError } from "../../../actors/client/errors.ts";
+import { ApiError, isConflict } from "../../../actors/client/errors.ts";
 import { ActorSystem } from "../../../actors/system/actor-system.ts";
 import { SystemClock } from "../../../actors/system/clock.ts";
 import { waitFor } from "../../support/wait.ts";
@@ -73,9 +76,7 @@ describe("ApiClient ↔ apiserver actor", () => {
         metadata: { name: "a" },
       });
       const stale = api.update("configmaps", { metadata: { name: "a", resourceVersion: "1" } });
-      await expect(stale).rejects.toSatisfy(
-        (e: unknown) => e instanceof ApiError && e.status.code === 409,
-      );
+      await expect(stale).rejects.toSatisfy(isConflict);
       expect(calls.filter((c) => c === "update")).toHaveLength(1);
       expect(await api.patch("configmaps", "a", "strategic", {})).toEqual({ patched: "strategic" });
 

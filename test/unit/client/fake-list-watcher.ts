@@ -4,10 +4,9 @@
  * connections, all under the test's control.
  */
 
+import type { ApiWatchEvent, ListRequest, WatchRequest } from "../../../actors/api/api-protocol.ts";
 import type { JsonObject } from "../../../actors/api/json.ts";
 import { goneStatus } from "../../../actors/api/status.ts";
-import type { ListRequest, WatchRequest } from "../../../actors/apiserver/internal-api.ts";
-import type { ApiWatchEvent } from "../../../actors/apiserver/watch-events.ts";
 import type {
   ApiWatchHandle,
   ApiWatchHandlers,

@@ -5,15 +5,15 @@
  * Service's deletion, no writes when nothing changed, drift repair, and no duplicate slices from
  * a cache that trails the API.
  */
+
 import { describe, expect, it } from "vitest";
 import type { JsonObject } from "../../../actors/api/json.ts";
+import { MANAGED_BY_LABEL, SERVICE_NAME_LABEL } from "../../../actors/api/well-known.ts";
 import {
   ADDRESS_TYPE_IPV4,
   MANAGED_BY_ENDPOINTSLICE_CONTROLLER,
-  MANAGED_BY_LABEL,
   MAX_ENDPOINTS_PER_SLICE,
   planEndpointSlices,
-  SERVICE_NAME_LABEL,
 } from "../../../actors/controllers/endpoint-slice-plan.ts";
 import {
   ENDPOINT_SLICES,

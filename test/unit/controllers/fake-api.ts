@@ -7,15 +7,18 @@
  * deleted at once or held by its finalizers), and watches. Failures can be injected per verb.
  */
 import { randomUUID } from "node:crypto";
+import type {
+  ApiWatchEvent,
+  ListRequest,
+  PropagationPolicy,
+  WatchRequest,
+} from "../../../actors/api/api-protocol.ts";
 import { type JsonObject, jsonClone, jsonEqual } from "../../../actors/api/json.ts";
 import { alreadyExistsStatus, conflictStatus, notFoundStatus } from "../../../actors/api/status.ts";
-import type { PropagationPolicy } from "../../../actors/apiserver/delete-options.ts";
-import type { ListRequest, WatchRequest } from "../../../actors/apiserver/internal-api.ts";
 import {
   planDeletion,
   shouldDeleteDuringUpdate,
 } from "../../../actors/apiserver/object-deletion.ts";
-import type { ApiWatchEvent } from "../../../actors/apiserver/watch-events.ts";
 import type {
   ApiWatchHandle,
   ApiWatchHandlers,

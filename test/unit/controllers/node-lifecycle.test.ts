@@ -5,8 +5,10 @@
  * (grace period 0), pods tolerating it for N s after N s, pods tolerating it forever never; a
  * Lease that moves again removes the taint.
  */
+
 import { describe, expect, it } from "vitest";
 import type { JsonObject } from "../../../actors/api/json.ts";
+import { UNREACHABLE_TAINT_KEY } from "../../../actors/api/well-known.ts";
 import { SharedInformers } from "../../../actors/client/shared-informers.ts";
 import { runController } from "../../../actors/controllers/controller-runner.ts";
 import {
@@ -17,7 +19,6 @@ import {
   NODE_STATUS_UNKNOWN_MESSAGE,
   NODE_STATUS_UNKNOWN_REASON,
   nodeLifecycleController,
-  UNREACHABLE_TAINT_KEY,
 } from "../../../actors/controllers/node-lifecycle.ts";
 import { ManualClock } from "../../../actors/system/clock.ts";
 import { FakeApi, settle } from "./fake-api.ts";

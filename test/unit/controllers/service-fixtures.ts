@@ -4,8 +4,9 @@
  * ManualClock, and a lagging watch source whose events reach the informers late, so that a
  * controller's cache is stale the way a real one can be.
  */
+
+import type { ListRequest, WatchRequest } from "../../../actors/api/api-protocol.ts";
 import type { JsonObject } from "../../../actors/api/json.ts";
-import type { ListRequest, WatchRequest } from "../../../actors/apiserver/internal-api.ts";
 import type {
   ApiWatchHandle,
   ApiWatchHandlers,

@@ -3,6 +3,7 @@
  * (pkg/scheduler/framework/plugins/*), each through the framework's `schedulePod` or directly.
  */
 import { describe, expect, it } from "vitest";
+import { toleratesTaint } from "../../../actors/api/taints.ts";
 import { DEFAULT_PROFILE } from "../../../actors/scheduler/default-profile.ts";
 import {
   findFeasibleNodes,
@@ -14,7 +15,6 @@ import {
 import { balancedScore } from "../../../actors/scheduler/plugins/balanced-allocation.ts";
 import { requirementMatches } from "../../../actors/scheduler/plugins/node-affinity.ts";
 import { leastRequestedScore } from "../../../actors/scheduler/plugins/node-resources-fit.ts";
-import { toleratesTaint } from "../../../actors/scheduler/plugins/taint-toleration.ts";
 import { cacheOf, info, node, pod } from "./cluster-fixture.ts";
 
 const feasible = (
