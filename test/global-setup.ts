@@ -19,5 +19,7 @@ export function setup(): void {
 export function teardown(): void {
   if (!root) return;
   killProcessesUnder(root);
-  rmSync(root, { recursive: true, force: true });
+  // BOSUN_KEEP_RUN_DIR=1 keeps the clusters' logs and data (local-cluster.ts) to look into
+  if (process.env.BOSUN_KEEP_RUN_DIR) console.log(`kept the test run's files in ${root}`);
+  else rmSync(root, { recursive: true, force: true });
 }

@@ -4,9 +4,11 @@
  * is promoted to voter once it has caught up with the leader's log, and a server is removed with
  * one configuration change. Runs on the leader.
  */
+
 import { Packr } from "msgpackr";
 import { type Clock, sleep } from "../../actors/system/clock.ts";
 import type { ConfChange, ConfState } from "../core/messages.ts";
+import { CatchUpRounds } from "./catch-up-rounds.ts";
 import type { Replica } from "./replica.ts";
 
 const packr = new Packr({ useRecords: false, mapsAsObjects: true });
@@ -38,6 +40,8 @@ export interface MembershipLimits {
   catchUpTimeoutMs: number;
   /** A learner within this many entries of the leader's commit counts as caught up. */
   caughtUpLagEntries: number;
+  /** A catch-up round (catch-up-rounds.ts) this short ends the catching up. */
+  catchUpRoundMs: number;
   pollMs: number;
 }
 
@@ -45,6 +49,8 @@ export const DEFAULT_MEMBERSHIP_LIMITS: MembershipLimits = {
   changeTimeoutMs: 10_000,
   catchUpTimeoutMs: 60_000,
   caughtUpLagEntries: 10,
+  // the longest election timeout at the default timings (tick 50 ms × 10–20 ticks)
+  catchUpRoundMs: 1_000,
   pollMs: 20,
 };
 
@@ -55,9 +61,15 @@ export class NotLeaderError extends Error {
   }
 }
 
+/** What a membership change needs of the local replica (a fake in unit tests). */
+export type MembershipReplica = Pick<
+  Replica,
+  "status" | "softState" | "members" | "proposeConfChange" | "transferLeadership"
+>;
+
 export class Membership {
   constructor(
-    private readonly replica: Replica,
+    private readonly replica: MembershipReplica,
     private readonly clock: Clock,
     private readonly limits: MembershipLimits = DEFAULT_MEMBERSHIP_LIMITS,
   ) {}
@@ -74,10 +86,18 @@ export class Membership {
         (cs) => cs.learners.includes(id),
       );
     }
+    const rounds = new CatchUpRounds(
+      { roundMs: this.limits.catchUpRoundMs, caughtUpLagEntries: this.limits.caughtUpLagEntries },
+      this.replica.status().commit,
+      this.clock.nowMs(),
+    );
     await this.until(`${id} to catch up`, this.limits.catchUpTimeoutMs, () => {
+      // Only a leader tracks its followers' progress: one that lost the lead mid-wait (an
+      // election on a busy machine) would wait out the timeout on empty progress. The caller
+      // asks the new leader instead, which finds the learner added and waits for it there.
+      this.requireLeader();
       const now = this.replica.status();
-      const match = now.progress[id]?.match ?? 0;
-      return match + this.limits.caughtUpLagEntries >= now.commit;
+      return rounds.observe(now.progress[id]?.match ?? 0, now.commit, this.clock.nowMs());
     });
     return this.change(
       { transition: "auto", changes: [{ type: "addVoter", nodeId: id }], context },
