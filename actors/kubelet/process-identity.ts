@@ -5,7 +5,7 @@
  * dead node — proves the pid still names the process it wrote down (`isSameProcess`) before it
  * adopts or signals it.
  */
-import { readFileSync } from "node:fs";
+import { readdirSync, readFileSync } from "node:fs";
 
 /** The fields of /proc/<pid>/stat the identity check reads. */
 export interface ProcStat {
@@ -88,4 +88,26 @@ export function isGroupAlive(pid: number): boolean {
   } catch {
     return false;
   }
+}
+
+/**
+ * The process groups with at least one live (not zombie) member, from one pass over /proc. A
+ * group outlives its leader while any member lives, and its id cannot be handed to a new
+ * process meanwhile (the kernel frees a pid number only once no process uses it as a pid or a
+ * group id): what is left of a container whose main process exited.
+ */
+export function liveProcessGroups(): Set<number> {
+  const groups = new Set<number>();
+  let entries: string[] = [];
+  try {
+    entries = readdirSync("/proc");
+  } catch {
+    return groups;
+  }
+  for (const entry of entries) {
+    if (!/^\d+$/.test(entry)) continue;
+    const stat = readProcStat(Number(entry));
+    if (stat !== null && stat.state !== "Z" && stat.state !== "X") groups.add(stat.pgid);
+  }
+  return groups;
 }
