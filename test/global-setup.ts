@@ -18,6 +18,8 @@ export function setup(): void {
 
 export function teardown(): void {
   if (!root) return;
-  killProcessesUnder(root);
+  const killed = killProcessesUnder(root);
+  // each multi-process test checks its own cluster; this names what slipped through anyway
+  if (killed > 0) console.error(`global teardown: killed ${killed} process(es) left under ${root}`);
   rmSync(root, { recursive: true, force: true });
 }
