@@ -9,15 +9,16 @@ import {
   readClusterFile,
   writeClusterFile,
 } from "./cluster-file.ts";
-import { spawnNode, stopNode } from "./launcher.ts";
+import { STOP_GRACE_MS, spawnNode, stopNode } from "./launcher.ts";
 import { isReady } from "./node-client.ts";
+import { stopLeftoverPods } from "./pod-processes.ts";
 import { writeApiCredentials } from "./up.ts";
 
 /**
  * `bosun member add|remove|move-leader`: grow and shrink the local cluster online. `add` starts
  * a new server process, which joins as a learner and is promoted once caught up; `remove` takes
- * a server out of the configuration, then stops its process; `move-leader` hands the Raft
- * leadership to another voter (etcdctl's `move-leader`).
+ * a server out of the configuration, then stops its process and the pods it ran; `move-leader`
+ * hands the Raft leadership to another voter (etcdctl's `move-leader`).
  */
 const CHANGE_TIMEOUT_MS = 90_000;
 const RETRY_MS = 200;
@@ -120,6 +121,14 @@ export function memberCommand(): Command {
         cluster.bootstrap ??= cluster.nodes.map((n) => n.id);
         await askMembers(cluster, { op: "remove", id });
         if (node.pid !== null) await stopNode(clock, node.pid);
+        // its kubelet stops its pods on the way out, within a bounded wind-down: what it left
+        // (or all of them, had the node been killed before) would have no kubelet any more
+        await stopLeftoverPods(
+          clock,
+          [{ nodeId: id, dataDir: node.dataDir }],
+          STOP_GRACE_MS,
+          console.log,
+        );
         cluster.nodes = cluster.nodes.filter((n) => n.id !== id);
         writeClusterFile(o.runDir, cluster);
         // the kubeconfig loses the removed server's context

@@ -6,8 +6,10 @@ import {
   defaultRunDir,
   readClusterFile,
 } from "./cluster-file.ts";
+import { isBosunNode } from "./launcher.ts";
 import type { NodeStatus } from "./node/introspection.ts";
 import { getJson } from "./node-client.ts";
+import { findPodProcesses, nodeDataDirs, type PodProcess, podNameOf } from "./pod-processes.ts";
 
 export interface NodeReport {
   node: ClusterNode;
@@ -25,6 +27,45 @@ export async function collectStatus(cluster: ClusterFile): Promise<NodeReport[]>
       }
     }),
   );
+}
+
+/**
+ * Pod processes whose node's process is not running (killed, crashed, or removed from the
+ * cluster): no kubelet watches or stops them any more; `bosun down` does.
+ */
+export function orphanedPodProcesses(runDir: string, cluster: ClusterFile): PodProcess[] {
+  const live = new Set(
+    cluster.nodes.filter((n) => n.pid !== null && isBosunNode(n.pid)).map((n) => n.id),
+  );
+  return findPodProcesses(nodeDataDirs(runDir, cluster)).filter((p) => !live.has(p.nodeId));
+}
+
+/** An orphaned pod process as `status --json` shows it. */
+function orphanJson({ nodeId, record }: PodProcess) {
+  return {
+    node: nodeId,
+    namespace: record.podNamespace ?? null,
+    pod: record.podName ?? null,
+    podUid: record.podUid,
+    container: record.containerName,
+    pid: record.pid,
+    podIP: record.podIP,
+    image: record.image,
+  };
+}
+
+function orphanTable(orphans: readonly PodProcess[]): string {
+  const rows = [["NODE", "POD", "CONTAINER", "PID", "POD IP"]];
+  for (const { nodeId, record } of orphans) {
+    rows.push([
+      nodeId,
+      podNameOf(record),
+      record.containerName,
+      String(record.pid),
+      record.podIP ?? "-",
+    ]);
+  }
+  return table(rows);
 }
 
 function table(rows: string[][]): string {
@@ -76,7 +117,11 @@ function raftTable(reports: NodeReport[]): string | null {
   return table(rows);
 }
 
-export function renderStatus(cluster: ClusterFile, reports: NodeReport[]): string {
+export function renderStatus(
+  cluster: ClusterFile,
+  reports: NodeReport[],
+  orphans: readonly PodProcess[] = [],
+): string {
   const nodes = [["NODE", "ADDRESS", "PID", "STATE", "LINKS"]];
   const actors = [["ACTOR", "MACHINE", "STATE", "STATUS", "RESTARTS"]];
   for (const { node, status, error } of reports) {
@@ -106,6 +151,13 @@ export function renderStatus(cluster: ClusterFile, reports: NodeReport[]): strin
     ...(raft ? ["", raft] : []),
     "",
     table(actors),
+    ...(orphans.length > 0
+      ? [
+          "",
+          `${orphans.length} orphaned pod process(es): their node is down ('bosun down' stops them)`,
+          orphanTable(orphans),
+        ]
+      : []),
   ].join("\n");
 }
 
@@ -117,6 +169,7 @@ export function statusCommand(): Command {
     .action(async (options: { runDir: string; json: boolean }) => {
       const cluster = readClusterFile(options.runDir);
       const reports = await collectStatus(cluster);
+      const orphans = orphanedPodProcesses(options.runDir, cluster);
       if (options.json) {
         const nodes = reports.map(({ node, status, error }) => ({
           ...node,
@@ -124,9 +177,10 @@ export function statusCommand(): Command {
           error,
           status,
         }));
-        console.log(JSON.stringify({ name: cluster.name, nodes }, null, 2));
+        const orphanedPods = orphans.map(orphanJson);
+        console.log(JSON.stringify({ name: cluster.name, nodes, orphanedPods }, null, 2));
       } else {
-        console.log(renderStatus(cluster, reports));
+        console.log(renderStatus(cluster, reports, orphans));
       }
       if (reports.some((r) => r.status === null)) process.exitCode = 3;
     });

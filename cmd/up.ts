@@ -11,8 +11,9 @@ import {
   readClusterFile,
   writeClusterFile,
 } from "./cluster-file.ts";
-import { isBosunNode, spawnNode, stopNode, tailLog, tokenFile } from "./launcher.ts";
+import { isBosunNode, STOP_GRACE_MS, spawnNode, stopNode, tailLog, tokenFile } from "./launcher.ts";
 import { isReady } from "./node-client.ts";
+import { nodeDataDirs, stopLeftoverPods } from "./pod-processes.ts";
 import { collectStatus, renderStatus } from "./status.ts";
 
 interface UpOptions {
@@ -158,8 +159,10 @@ async function waitUntilReady(
   return false;
 }
 
-async function stopAll(clock: Clock, cluster: ClusterFile): Promise<void> {
+/** Stops the nodes, then whatever pod processes they left running. */
+async function stopAll(clock: Clock, cluster: ClusterFile, runDir: string): Promise<void> {
   await Promise.all(cluster.nodes.map((n) => (n.pid === null ? null : stopNode(clock, n.pid))));
+  await stopLeftoverPods(clock, nodeDataDirs(runDir, cluster), STOP_GRACE_MS, console.log);
 }
 
 export function upCommand(): Command {
@@ -223,7 +226,7 @@ export function upCommand(): Command {
         console.error(`cluster not healthy after ${options.timeoutMs} ms; last log lines:`);
         for (const n of cluster.nodes) console.error(`--- ${n.id}\n${tailLog(n.logFile)}`);
         stopping = true;
-        await stopAll(clock, cluster);
+        await stopAll(clock, cluster, runDir);
         process.exit(1);
       }
       console.log(`\n${renderStatus(cluster, await collectStatus(cluster))}\n`);
@@ -251,7 +254,7 @@ export function upCommand(): Command {
         if (stopping) return;
         stopping = true;
         console.log("stopping the cluster…");
-        await stopAll(clock, cluster);
+        await stopAll(clock, cluster, runDir);
         for (const n of cluster.nodes) n.pid = null;
         writeClusterFile(runDir, cluster);
         console.log("stopped");
@@ -264,7 +267,9 @@ export function upCommand(): Command {
 
 export function downCommand(): Command {
   return new Command("down")
-    .description("stop the local cluster (data persists unless --purge)")
+    .description(
+      "stop the local cluster: its nodes, then every pod process they left running (data persists unless --purge)",
+    )
     .option("--run-dir <dir>", "the cluster's run dir", defaultRunDir())
     .option("--purge", "also delete data dirs and logs", false)
     .action(async (options: { runDir: string; purge: boolean }) => {
@@ -278,6 +283,19 @@ export function downCommand(): Command {
         }),
       );
       writeClusterFile(options.runDir, cluster);
+      // Only once the nodes are gone: a live kubelet would start a stopped container again. A
+      // node that was killed left its pods running; one that stopped may not have finished.
+      const pods = await stopLeftoverPods(
+        clock,
+        nodeDataDirs(options.runDir, cluster),
+        STOP_GRACE_MS,
+        console.log,
+      );
+      if (pods.survivors.length > 0) {
+        console.error("some pod processes survived SIGKILL: the run dir is kept");
+        process.exitCode = 1;
+        return;
+      }
       if (options.purge) {
         rmSync(options.runDir, { recursive: true, force: true });
         console.log(`purged ${options.runDir}`);

@@ -18,7 +18,9 @@ export function setup(): void {
 
 export function teardown(): void {
   if (!root) return;
-  killProcessesUnder(root);
+  const killed = killProcessesUnder(root);
+  // each multi-process test checks its own cluster; this names what slipped through anyway
+  if (killed > 0) console.error(`global teardown: killed ${killed} process(es) left under ${root}`);
   // BOSUN_KEEP_RUN_DIR=1 keeps the clusters' logs and data (local-cluster.ts) to look into
   if (process.env.BOSUN_KEEP_RUN_DIR) console.log(`kept the test run's files in ${root}`);
   else rmSync(root, { recursive: true, force: true });

@@ -15,20 +15,24 @@
  * a restart): a restarted kubelet's runtime reads the pid files (`recoverContainers`), and the
  * pod statechart re-adopts each container instead of starting it (`adoptContainer`). A pid is
  * only trusted when it is provably the process we started (`isSameProcess`: boot id, start time
- * in /proc, group leadership), so a recycled pid is neither adopted nor killed. An adopted
+ * in /proc, group leadership), so a recycled pid is neither adopted nor killed. The pid files
+ * (pid-records.ts) and the identity check (process-identity.ts) are shared with the launcher,
+ * which stops the pods of a node that died (`bosun down`). An adopted
  * container is not our child: its exit is noticed by polling its pid on the injected clock, and
  * its exit status cannot be read (`statusUnknown`). Its stdout and stderr still go to the log
  * file it was started with, so its log goes on in the same file.
  */
 import { type ChildProcess, spawn } from "node:child_process";
-import { closeSync, openSync, readFileSync } from "node:fs";
-import { mkdir, open, readdir, readFile, rename, rm, unlink, writeFile } from "node:fs/promises";
+import { closeSync, openSync } from "node:fs";
+import { mkdir, open, readdir, rename, rm, unlink, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import type { Logger } from "pino";
 import type { Clock, TimerId } from "../system/clock.ts";
 import { completeUtf8Length, leadingContinuationBytes } from "./container-logs.ts";
 import { containerArgv, resolveImage } from "./image-catalog.ts";
 import { DEFAULT_KUBELET_LIMITS, type KubeletLimits } from "./limits.ts";
+import { isPodUid, type PidRecord, pidFilePath, podsDir, readPidFiles } from "./pid-records.ts";
+import { currentBootId, isSameProcess, killGroup, readProcStat } from "./process-identity.ts";
 import {
   type ContainerExit,
   type ContainerHandle,
@@ -40,34 +44,6 @@ import {
   type RecoveredPods,
 } from "./runtime.ts";
 import { linkMounts, volumeEnvName } from "./volumes.ts";
-
-/**
- * What a pid file holds: who the process is (to prove it is still the one we started) and what
- * a restarted kubelet needs to adopt it (its handle, attempt, pod IP, and what it runs).
- */
-export interface PidRecord {
-  id: string;
-  podUid: string;
-  containerName: string;
-  attempt: number;
-  pid: number;
-  /** Field 22 of /proc/<pid>/stat: the process's start time in clock ticks since boot. */
-  procStart: string;
-  /** /proc/sys/kernel/random/boot_id when it started: start times restart at each boot. */
-  bootId: string | null;
-  startedAtMs: number;
-  podIP: string | null;
-  image: string;
-  argv: string[];
-}
-
-/** The fields of /proc/<pid>/stat the identity check reads. */
-export interface ProcStat {
-  /** R, S, D, Z (zombie: dead, not yet reaped), X (dead), … */
-  state: string;
-  pgid: number;
-  startTime: string;
-}
 
 type RuntimeLimits = Pick<
   KubeletLimits,
@@ -112,7 +88,7 @@ export class ProcessRuntime implements ContainerRuntime {
 
   podDir(podUid: string): string {
     if (!isPodUid(podUid)) throw new Error(`bad pod uid ${podUid}`);
-    return join(this.options.rootDir, "pods", podUid);
+    return join(podsDir(this.options.rootDir), podUid);
   }
 
   private logDir(podUid: string, containerName: string): string {
@@ -120,7 +96,7 @@ export class ProcessRuntime implements ContainerRuntime {
   }
 
   private pidFile(podUid: string, containerName: string): string {
-    return join(this.podDir(podUid), "pids", `${containerName}.pid`);
+    return pidFilePath(this.options.rootDir, podUid, containerName);
   }
 
   /** The environment a container's processes (and its exec probes) see. */
@@ -203,11 +179,13 @@ export class ProcessRuntime implements ContainerRuntime {
         attempt: spec.attempt,
         pid,
         procStart,
-        bootId: bootId(),
+        bootId: currentBootId(),
         startedAtMs: handle.startedAtMs,
         podIP: spec.podIP ?? null,
         image: spec.image,
         argv,
+        podNamespace: spec.podNamespace,
+        podName: spec.podName,
       };
       // written whole or not at all: a torn pid file would orphan the container
       await writeFile(`${pidFile}.tmp`, JSON.stringify(record));
@@ -353,7 +331,7 @@ export class ProcessRuntime implements ContainerRuntime {
     for (const [key, record] of this.recovered) {
       if (record.podUid !== podUid) continue;
       this.recovered.delete(key);
-      if (isSameProcess(record, readProcStat(record.pid), bootId()))
+      if (isSameProcess(record, readProcStat(record.pid), currentBootId()))
         killGroup(record.pid, "SIGKILL");
     }
     for (const [id, running] of this.containers) {
@@ -375,31 +353,20 @@ export class ProcessRuntime implements ContainerRuntime {
    * names someone else's process, which is not ours to kill.
    */
   async recoverContainers(): Promise<RecoveredPods> {
-    const podsDir = join(this.options.rootDir, "pods");
-    const podUids = (await readdir(podsDir).catch(() => [] as string[])).filter(isPodUid);
+    const { podUids, files } = readPidFiles(this.options.rootDir);
     const result: RecoveredPods = { containers: [], podUids };
-    for (const uid of podUids) {
-      const pidsDir = join(podsDir, uid, "pids");
-      for (const file of await readdir(pidsDir).catch(() => [] as string[])) {
-        const path = join(pidsDir, file);
-        const record = parsePidRecord(await readFile(path, "utf8").catch(() => ""));
-        const ours =
-          record !== null &&
-          record.podUid === uid &&
-          file === `${record.containerName}.pid` &&
-          isSameProcess(record, readProcStat(record.pid), bootId());
-        if (!ours || record === null) {
-          await unlink(path).catch(() => {});
-          continue;
-        }
-        this.recovered.set(`${uid}/${record.containerName}`, record);
-        result.containers.push({
-          podUid: uid,
-          containerName: record.containerName,
-          pid: record.pid,
-          podIP: record.podIP,
-        });
+    for (const { podUid, path, record } of files) {
+      if (record === null || !isSameProcess(record, readProcStat(record.pid), currentBootId())) {
+        await unlink(path).catch(() => {});
+        continue;
       }
+      this.recovered.set(`${podUid}/${record.containerName}`, record);
+      result.containers.push({
+        podUid,
+        containerName: record.containerName,
+        pid: record.pid,
+        podIP: record.podIP,
+      });
     }
     return result;
   }
@@ -412,7 +379,7 @@ export class ProcessRuntime implements ContainerRuntime {
     if (record === undefined) return null;
     this.recovered.delete(key);
     const pidFile = this.pidFile(spec.podUid, spec.containerName);
-    if (!isSameProcess(record, readProcStat(record.pid), bootId())) {
+    if (!isSameProcess(record, readProcStat(record.pid), currentBootId())) {
       await unlink(pidFile).catch(() => {}); // died since recovery: it is started afresh
       return null;
     }
@@ -457,7 +424,7 @@ export class ProcessRuntime implements ContainerRuntime {
     const check = () => {
       running.pollTimer = null;
       if (running.exit) return;
-      if (!isSameProcess(record, readProcStat(record.pid), bootId())) {
+      if (!isSameProcess(record, readProcStat(record.pid), currentBootId())) {
         this.exited(running, null, null);
         return;
       }
@@ -485,57 +452,8 @@ export class ProcessRuntime implements ContainerRuntime {
   }
 }
 
-function isPodUid(name: string): boolean {
-  return /^[A-Za-z0-9-]+$/.test(name);
-}
-
 function sameArgv(a: string[], b: string[]): boolean {
   return a.length === b.length && a.every((x, i) => x === b[i]);
-}
-
-/** A pid file's record, or null when it is torn or not one. */
-export function parsePidRecord(text: string): PidRecord | null {
-  let value: unknown;
-  try {
-    value = JSON.parse(text);
-  } catch {
-    return null;
-  }
-  if (typeof value !== "object" || value === null) return null;
-  const r = value as Record<string, unknown>;
-  const ok =
-    typeof r.id === "string" &&
-    typeof r.podUid === "string" &&
-    typeof r.containerName === "string" &&
-    typeof r.attempt === "number" &&
-    typeof r.pid === "number" &&
-    r.pid > 0 &&
-    typeof r.procStart === "string" &&
-    (typeof r.bootId === "string" || r.bootId === null) &&
-    typeof r.startedAtMs === "number" &&
-    (typeof r.podIP === "string" || r.podIP === null) &&
-    typeof r.image === "string" &&
-    Array.isArray(r.argv) &&
-    r.argv.every((a) => typeof a === "string");
-  return ok ? (r as unknown as PidRecord) : null;
-}
-
-/**
- * Whether the process `observed` (read from /proc/<record.pid>/stat now) is the one the record
- * describes: alive (not a zombie), started at the recorded tick of the same boot, and still the
- * leader of its own process group (every container is started as one). A pid reused by another
- * process fails on the start time.
- */
-export function isSameProcess(
-  record: Pick<PidRecord, "pid" | "procStart" | "bootId">,
-  observed: ProcStat | null,
-  currentBootId: string | null,
-): boolean {
-  if (observed === null) return false;
-  if (observed.state === "Z" || observed.state === "X") return false;
-  if (record.bootId !== null && currentBootId !== null && record.bootId !== currentBootId)
-    return false;
-  return observed.startTime === record.procStart && observed.pgid === record.pid;
 }
 
 /** `<n>.log` files, oldest attempt first. */
@@ -544,54 +462,6 @@ async function logFiles(dir: string): Promise<string[]> {
   return names
     .filter((n) => /^\d+\.log$/.test(n))
     .sort((a, b) => Number.parseInt(a, 10) - Number.parseInt(b, 10));
-}
-
-/** Signals a whole process group; a group already gone is not an error. */
-export function killGroup(pid: number, signal: NodeJS.Signals): void {
-  if (pid <= 0) return;
-  try {
-    process.kill(-pid, signal);
-  } catch {
-    // ESRCH: already gone
-  }
-}
-
-/** Whether any process of the group led by `pid` is alive. */
-export function isGroupAlive(pid: number): boolean {
-  try {
-    process.kill(-pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
-/** State, process group and start time from /proc/<pid>/stat, or null when there is none. */
-export function readProcStat(pid: number): ProcStat | null {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
-    // the command name (field 2) may hold spaces and parentheses: fields resume after the last ")"
-    const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-    const [state, , pgid] = fields;
-    const startTime = fields[19];
-    if (state === undefined || pgid === undefined || startTime === undefined) return null;
-    return { state, pgid: Number(pgid), startTime };
-  } catch {
-    return null;
-  }
-}
-
-let cachedBootId: string | null | undefined;
-/** This boot's id (the start times in /proc count from boot). */
-function bootId(): string | null {
-  if (cachedBootId === undefined) {
-    try {
-      cachedBootId = readFileSync("/proc/sys/kernel/random/boot_id", "utf8").trim();
-    } catch {
-      cachedBootId = null;
-    }
-  }
-  return cachedBootId;
 }
 
 const SIGNALS: Record<string, number> = { SIGHUP: 1, SIGINT: 2, SIGKILL: 9, SIGTERM: 15 };

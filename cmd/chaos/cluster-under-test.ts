@@ -1,13 +1,20 @@
 /**
  * The local cluster a chaos run starts, breaks and stops: `bosun up`'s plan and launcher, in a
  * run dir of its own. It remembers every pid it started, so that on any exit — normal, error or
- * Ctrl-C — it kills exactly those processes and nothing else.
+ * Ctrl-C — it kills exactly those processes and nothing else; and then the pods their kubelets
+ * recorded in the run dir, which a killed node leaves running (each proven by its start time).
  */
 import { writeFileSync } from "node:fs";
 import { type Clock, sleep } from "../../actors/system/clock.ts";
 import { type ClusterFile, type ClusterNode, writeClusterFile } from "../cluster-file.ts";
 import { isBosunNode, restartNode, spawnNode, stopNode, tokenFile } from "../launcher.ts";
 import { isReady } from "../node-client.ts";
+import {
+  findPodProcesses,
+  killPodProcesses,
+  nodeDataDirs,
+  stopLeftoverPods,
+} from "../pod-processes.ts";
 
 const READY_POLL_MS = 50;
 const STOP_GRACE_MS = 5_000;
@@ -91,19 +98,27 @@ export class ClusterUnderTest {
     if (node.pid !== null) this.started.add(node.pid);
   }
 
-  /** Stops every node this run started: paused ones are resumed first so they can exit. */
+  /**
+   * Stops every node this run started (paused ones are resumed first so they can exit), then
+   * the pods still running: those of a killed node, and any a stopping kubelet left.
+   */
   async stop(): Promise<void> {
     for (const pid of this.paused) if (isBosunNode(pid)) process.kill(pid, "SIGCONT");
     this.paused.clear();
     await Promise.all([...this.started].map((pid) => stopNode(this.clock, pid, STOP_GRACE_MS)));
     for (const node of this.cluster.nodes) node.pid = null;
     writeClusterFile(this.runDir, this.cluster);
+    await stopLeftoverPods(this.clock, nodeDataDirs(this.runDir, this.cluster), STOP_GRACE_MS);
   }
 
-  /** Last resort (Ctrl-C, a crash): SIGKILL every process this run started, synchronously. */
+  /**
+   * Last resort (Ctrl-C, a crash): SIGKILL every process this run started, then every pod
+   * process, synchronously (nodes first: a live kubelet would start its pods again).
+   */
   killAll(): void {
     for (const pid of this.started) {
       if (isBosunNode(pid)) process.kill(pid, "SIGKILL");
     }
+    killPodProcesses(findPodProcesses(nodeDataDirs(this.runDir, this.cluster)));
   }
 }

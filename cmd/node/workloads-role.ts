@@ -1,4 +1,3 @@
-import { join } from "node:path";
 import type { Logger } from "pino";
 import type { AnyActorRef } from "xstate";
 import { ApiClient } from "../../actors/client/api-client.ts";
@@ -16,6 +15,7 @@ import { type KubeletHandle, startKubelet } from "../../actors/kubelet/kubelet.t
 import { PodIpAllocator } from "../../actors/kubelet/pod-ip-allocator.ts";
 import { type SchedulerHandle, startScheduler } from "../../actors/scheduler/scheduler.ts";
 import type { ActorSystem } from "../../actors/system/actor-system.ts";
+import { kubeletRootDir } from "../pod-processes.ts";
 
 /**
  * The Kubernetes side of a node (DESIGN §2, §7): on a server, the controller manager and the
@@ -154,7 +154,7 @@ export class WorkloadsRole {
         clock,
         logger: logger.child({ component: "kubelet" }),
         nodeName: config.nodeId,
-        rootDir: join(config.dataDir, "kubelet"),
+        rootDir: kubeletRootDir(config.dataDir),
         hostIP: config.host,
         podIpAllocator: new PodIpAllocator({
           cidr: podCidrFor(config.host),

@@ -5,11 +5,12 @@ import { pino } from "pino";
 import { SystemClock } from "../../actors/system/clock.ts";
 import { ClientNode } from "../../cmd/client-node.ts";
 import { type ClusterFile, readClusterFile } from "../../cmd/cluster-file.ts";
-import { isBosunNode, restartNode } from "../../cmd/launcher.ts";
+import { isBosunNode, restartNode, STOP_GRACE_MS } from "../../cmd/launcher.ts";
 import type { NodeStatus } from "../../cmd/node/introspection.ts";
 import { getJson } from "../../cmd/node-client.ts";
+import { nodeDataDirs, stopLeftoverPods } from "../../cmd/pod-processes.ts";
 import { randomLoopbackBase } from "./loopback.ts";
-import { killAll, killProcessesUnder, runBosun } from "./processes.ts";
+import { expectNoProcessesUnder, killAll, killProcessesUnder, runBosun } from "./processes.ts";
 import { waitFor } from "./wait.ts";
 
 export interface RaftStatus {
@@ -25,7 +26,9 @@ export interface RaftStatus {
 
 /**
  * A real local cluster for a test: `bosun up` in a temp run dir on random loopback addresses,
- * plus a client member in this process. `stop()` kills whatever is left, even after a failure.
+ * plus a client member in this process. `stop()` does what `bosun down` does — nodes, then the
+ * pods they left running, found through their kubelets' pid files — and then fails the test if
+ * any process of the cluster is still alive (after killing it: a red run leaves nothing either).
  */
 export class LocalCluster {
   readonly clock = new SystemClock();
@@ -126,16 +129,22 @@ export class LocalCluster {
     try {
       await this.client?.close();
     } finally {
-      // SIGTERM first: a node stops its kubelet's pods on the way out (bounded), then SIGKILL
-      await killAll(
-        this.cluster.nodes.map((n) => n.pid),
-        "SIGTERM",
-      ).catch(() => undefined);
-      await killAll(this.cluster.nodes.map((n) => n.pid));
-      killProcessesUnder(this.runDir); // pods of nodes that were SIGKILLed during the test
-      // BOSUN_KEEP_RUN_DIR=1 keeps the logs and data of a run to look into afterwards
-      if (!process.env.BOSUN_KEEP_RUN_DIR) rmSync(this.runDir, { recursive: true, force: true });
-      else console.error(`kept ${this.runDir}`);
+      try {
+        // SIGTERM first: a node stops its kubelet's pods on the way out (bounded), then SIGKILL
+        await killAll(
+          this.cluster.nodes.map((n) => n.pid),
+          "SIGTERM",
+        ).catch(() => undefined);
+        await killAll(this.cluster.nodes.map((n) => n.pid));
+        // the pods of nodes SIGKILLed during the test, as `bosun down` finds and stops them
+        await stopLeftoverPods(this.clock, nodeDataDirs(this.runDir, this.cluster), STOP_GRACE_MS);
+        await expectNoProcessesUnder(this.runDir);
+      } finally {
+        killProcessesUnder(this.runDir); // a failed step above must not leak the rest
+        // BOSUN_KEEP_RUN_DIR=1 keeps the logs and data of a run to look into afterwards
+        if (!process.env.BOSUN_KEEP_RUN_DIR) rmSync(this.runDir, { recursive: true, force: true });
+        else console.error(`kept ${this.runDir}`);
+      }
     }
   }
 }

@@ -6,12 +6,13 @@ import { afterEach, describe, expect, it } from "vitest";
 import type { ChaosReport } from "../../../cmd/chaos/report.ts";
 import { readClusterFile } from "../../../cmd/cluster-file.ts";
 import { BOSUN_TS } from "../../../cmd/launcher.ts";
-import { exited, killAll } from "../../support/processes.ts";
+import { exited, expectNoProcessesUnder, killAll } from "../../support/processes.ts";
 
 /**
  * `bosun chaos failover` end to end, as a user runs it: a child process that starts its own
  * cluster, kills (or pauses) the leader round after round, and checks the client history.
- * Whatever happens, afterEach stops the command and every node it started (by pid).
+ * Whatever happens, afterEach stops the command and every node it started (by pid), and fails
+ * the test if any process of the run's cluster is still alive.
  */
 let child: ChildProcess | null = null;
 let runDir: string | null = null;
@@ -23,13 +24,19 @@ afterEach(async () => {
   }
   child = null;
   if (runDir) {
-    try {
-      await killAll(readClusterFile(join(runDir, "cluster")).nodes.map((n) => n.pid));
-    } catch {
-      // no cluster file: nothing was started
-    }
-    rmSync(runDir, { recursive: true, force: true });
+    const dir = runDir;
     runDir = null;
+    try {
+      // the command stopped its nodes and their pods: nothing of its cluster is left
+      await expectNoProcessesUnder(dir);
+    } finally {
+      try {
+        await killAll(readClusterFile(join(dir, "cluster")).nodes.map((n) => n.pid));
+      } catch {
+        // no cluster file: nothing was started
+      }
+      rmSync(dir, { recursive: true, force: true });
+    }
   }
 });
 

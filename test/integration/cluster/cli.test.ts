@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { baseUrl, type ClusterFile, readClusterFile } from "../../../cmd/cluster-file.ts";
 import { isBosunNode } from "../../../cmd/launcher.ts";
 import { randomLoopbackBase } from "../../support/loopback.ts";
-import { killAll, runBosun } from "../../support/processes.ts";
+import { expectNoProcessesUnder, killAll, runBosun } from "../../support/processes.ts";
 import { waitFor } from "../../support/wait.ts";
 
 /** The CLI as a user runs it: `bosun up` in the background, then status, inspect, chaos, down. */
@@ -56,6 +56,7 @@ beforeAll(async () => {
 afterAll(async () => {
   try {
     await runBosun(["down", "--purge"], env);
+    await expectNoProcessesUnder(runDir); // down left nothing of the cluster running
   } finally {
     // whatever down could not stop, this does
     await killAll(cluster?.nodes.map((n) => n.pid) ?? []);

@@ -15,11 +15,8 @@ import { asObject, type JsonObject } from "../../../actors/api/json.ts";
 import { ApiClient } from "../../../actors/client/api-client.ts";
 import { type KubeletHandle, startKubelet } from "../../../actors/kubelet/kubelet.ts";
 import { PodIpAllocator } from "../../../actors/kubelet/pod-ip-allocator.ts";
-import {
-  isGroupAlive,
-  killGroup,
-  type ProcessRuntime,
-} from "../../../actors/kubelet/process-runtime.ts";
+import { isGroupAlive, killGroup } from "../../../actors/kubelet/process-identity.ts";
+import type { ProcessRuntime } from "../../../actors/kubelet/process-runtime.ts";
 import { LocalCluster } from "../../support/local-cluster.ts";
 import { waitFor } from "../../support/wait.ts";
 

@@ -11,14 +11,14 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { pino } from "pino";
 import { afterAll, describe, expect, it } from "vitest";
+import type { PidRecord } from "../../../actors/kubelet/pid-records.ts";
 import {
   isGroupAlive,
   isSameProcess,
   killGroup,
-  type PidRecord,
-  ProcessRuntime,
   readProcStat,
-} from "../../../actors/kubelet/process-runtime.ts";
+} from "../../../actors/kubelet/process-identity.ts";
+import { ProcessRuntime } from "../../../actors/kubelet/process-runtime.ts";
 import { type ContainerSpec, ImagePullError } from "../../../actors/kubelet/runtime.ts";
 import { ManualClock } from "../../../actors/system/clock.ts";
 import { waitFor } from "../../support/wait.ts";
