@@ -8,7 +8,6 @@
  * the next tick): a busy watch costs one TLS record and one syscall per turn, not per event.
  */
 
-import type { ServerResponse } from "node:http";
 import type { ApiWatchEvent } from "../api/api-protocol.ts";
 import { buildTable } from "../api/table.ts";
 import type { Clock } from "../system/clock.ts";
@@ -25,18 +24,17 @@ const DEFAULT_WATCH_TIMEOUT_S = 1800;
  */
 export const MAX_WATCH_BUFFERED_BYTES = 16 * 1024 * 1024;
 
-/** The response side of a watch stream: what a ServerResponse offers it. */
-export type WatchResponse = Pick<
-  ServerResponse,
-  | "writeHead"
-  | "flushHeaders"
-  | "headersSent"
-  | "cork"
-  | "uncork"
-  | "write"
-  | "end"
-  | "writableLength"
->;
+/** The response side of a watch stream: the part of a ServerResponse it writes to. */
+export interface WatchResponse {
+  readonly headersSent: boolean;
+  readonly writableLength: number;
+  writeHead(code: number, headers: Record<string, string>): unknown;
+  flushHeaders(): void;
+  cork(): void;
+  uncork(): void;
+  write(chunk: string): boolean;
+  end(): unknown;
+}
 
 /** Writes watch events to an HTTP response as newline-delimited JSON. */
 export class WatchStreamSink implements WatchSink {
