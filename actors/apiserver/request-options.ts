@@ -13,21 +13,18 @@
  * true); bosun refuses what neither reading agrees on instead of guessing. Parameters the API
  * does not know are ignored, as the parameter codec ignores them.
  */
+import type { ListRequest, ResourceScope, WatchRequest } from "../api/api-protocol.ts";
 import { badRequestStatus } from "../api/status.ts";
 import { ApiError } from "../client/errors.ts";
 
-export interface RequestOptions {
-  // metav1.ListOptions (list, watch, deletecollection) and GetOptions
-  labelSelector?: string;
-  fieldSelector?: string;
-  /** "" = most recent (linearizable), "0" = any (served locally), else a revision. */
-  resourceVersion?: string;
-  resourceVersionMatch?: string;
-  limit?: number;
-  continue?: string;
+/**
+ * The list and watch options are metav1.ListOptions, which the internal API's ListRequest and
+ * WatchRequest carry under the same names.
+ */
+export interface RequestOptions
+  extends Omit<ListRequest, keyof ResourceScope>,
+    Pick<WatchRequest, "allowWatchBookmarks" | "sendInitialEvents"> {
   watch?: boolean;
-  allowWatchBookmarks?: boolean;
-  sendInitialEvents?: boolean;
   timeoutSeconds?: number;
   // CreateOptions, UpdateOptions, PatchOptions
   dryRun?: string[];

@@ -8,10 +8,8 @@
  *   it (GuaranteedUpdate): never a 409;
  * - an object of a kind with a status has one from its create on (`status: {}`).
  */
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { LocalCluster } from "../../support/local-cluster.ts";
-import { waitFor } from "../../support/wait.ts";
-import { apiRequest, kubectl } from "./kubectl-harness.ts";
+import { describe, expect, it } from "vitest";
+import { apiRequest, clusterForTests } from "./kubectl-harness.ts";
 
 const DEPLOY = "/apis/apps/v1/namespaces/default/deployments";
 const CM = "/api/v1/namespaces/default/configmaps";
@@ -33,26 +31,14 @@ const deployment = (name: string) => ({
 });
 
 describe("other clients' spellings and expectations", () => {
-  let cluster: LocalCluster;
-
-  beforeAll(async () => {
-    cluster = await LocalCluster.start(1);
-    await waitFor(
-      "the default namespace",
-      async () => (await kubectl(cluster, ["get", "namespace", "default"])).code === 0,
-    );
-  });
-
-  afterAll(async () => {
-    await cluster?.stop();
-  });
+  const cluster = clusterForTests(1);
 
   it("watch=True and watch=1 stream events; watch=false lists; watch=maybe and limit=ten are 400", async () => {
-    const made = await apiRequest(cluster, "POST", CM, { metadata: { name: "spelled" } });
+    const made = await apiRequest(cluster(), "POST", CM, { metadata: { name: "spelled" } });
     expect(made.code).toBe(201);
     for (const spelling of ["True", "1", "true", "TRUE", "t"]) {
       const watch = await apiRequest(
-        cluster,
+        cluster(),
         "GET",
         `${CM}?watch=${spelling}&timeoutSeconds=1&fieldSelector=metadata.name%3Dspelled`,
       );
@@ -64,32 +50,32 @@ describe("other clients' spellings and expectations", () => {
       ).toEqual(["ADDED"]);
     }
     for (const spelling of ["false", "False", "0"]) {
-      const list = await apiRequest(cluster, "GET", `${CM}?watch=${spelling}`);
+      const list = await apiRequest(cluster(), "GET", `${CM}?watch=${spelling}`);
       expect(list.code, `watch=${spelling}`).toBe(200);
       expect(JSON.parse(list.text).kind, `watch=${spelling}`).toBe("ConfigMapList");
     }
-    const maybe = await apiRequest(cluster, "GET", `${CM}?watch=maybe`);
+    const maybe = await apiRequest(cluster(), "GET", `${CM}?watch=maybe`);
     expect(maybe.code).toBe(400);
     expect(JSON.parse(maybe.text).message).toBe(
       'strconv.ParseBool: parsing "maybe": invalid syntax',
     );
-    expect((await apiRequest(cluster, "GET", `${CM}?limit=ten`)).code).toBe(400);
-    expect((await apiRequest(cluster, "GET", `${CM}?allowWatchBookmarks=yes`)).code).toBe(400);
+    expect((await apiRequest(cluster(), "GET", `${CM}?limit=ten`)).code).toBe(400);
+    expect((await apiRequest(cluster(), "GET", `${CM}?allowWatchBookmarks=yes`)).code).toBe(400);
   });
 
   it("a Deployment created without status answers status: {}, and so do reads", async () => {
-    const made = await apiRequest(cluster, "POST", DEPLOY, deployment("bare"));
+    const made = await apiRequest(cluster(), "POST", DEPLOY, deployment("bare"));
     expect(made.code).toBe(201);
     expect(JSON.parse(made.text).status).toEqual({});
-    const read = await apiRequest(cluster, "GET", `${DEPLOY}/bare`);
+    const read = await apiRequest(cluster(), "GET", `${DEPLOY}/bare`);
     expect(JSON.parse(read.text).status).toEqual({});
     // a status in a create body is not the client's to set (PrepareForCreate resets it)
-    const withStatus = await apiRequest(cluster, "POST", DEPLOY, {
+    const withStatus = await apiRequest(cluster(), "POST", DEPLOY, {
       ...deployment("claimed"),
       status: { replicas: 5 },
     });
     expect(JSON.parse(withStatus.text).status).toEqual({});
-    const svc = await apiRequest(cluster, "POST", "/api/v1/namespaces/default/services", {
+    const svc = await apiRequest(cluster(), "POST", "/api/v1/namespaces/default/services", {
       metadata: { name: "bare" },
       spec: { ports: [{ port: 80 }] },
     });
@@ -97,7 +83,7 @@ describe("other clients' spellings and expectations", () => {
   });
 
   it("PATCH of deployments/scale and a PUT without resourceVersion race a stream of status writes and never get 409", async () => {
-    const made = await apiRequest(cluster, "POST", DEPLOY, deployment("raced"));
+    const made = await apiRequest(cluster(), "POST", DEPLOY, deployment("raced"));
     expect(made.code).toBe(201);
     const created = JSON.parse(made.text);
     let writing = true;
@@ -106,7 +92,7 @@ describe("other clients' spellings and expectations", () => {
     const statusWriter = (async () => {
       while (writing) {
         const r = await apiRequest(
-          cluster,
+          cluster(),
           "PATCH",
           `${DEPLOY}/raced/status`,
           { status: { observedGeneration: statusWrites } },
@@ -120,7 +106,7 @@ describe("other clients' spellings and expectations", () => {
     try {
       for (let i = 0; i < 25; i++) {
         const scale = await apiRequest(
-          cluster,
+          cluster(),
           "PATCH",
           `${DEPLOY}/raced/scale`,
           { spec: { replicas: (i % 3) + 1 } },
@@ -128,7 +114,7 @@ describe("other clients' spellings and expectations", () => {
         );
         codes.push(scale.code);
         const { resourceVersion: _pinned, ...meta } = created.metadata;
-        const put = await apiRequest(cluster, "PUT", `${DEPLOY}/raced`, {
+        const put = await apiRequest(cluster(), "PUT", `${DEPLOY}/raced`, {
           ...created,
           metadata: { ...meta, labels: { round: String(i) } },
         });
@@ -141,7 +127,7 @@ describe("other clients' spellings and expectations", () => {
     expect(statusWrites).toBeGreaterThan(0);
     expect(codes.filter((c) => c !== 200)).toEqual([]);
     // a stale resourceVersion is still a 409
-    const stale = await apiRequest(cluster, "PUT", `${DEPLOY}/raced`, created);
+    const stale = await apiRequest(cluster(), "PUT", `${DEPLOY}/raced`, created);
     expect(stale.code).toBe(409);
   });
 });
