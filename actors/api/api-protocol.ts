@@ -14,7 +14,7 @@
  *                propagationPolicy?}                                                 → ApiReply
  *   api.watch   {resource, namespace?, name?, selectors, resourceVersion?, tag,
  *                allowWatchBookmarks?, sendInitialEvents?, resourceVersionMatch?}
- *                                                           → {tag, status?}, then `api.watch.event`
+ *                                                      → {tag, status?}, then `api.watch.event`
  *                {tag, event} tells to the asker; the last event of a watch that ends is an
  *                ERROR carrying a Status (410 Expired after compaction)
  *   api.watch.cancel {tag}                                                           → {canceled}

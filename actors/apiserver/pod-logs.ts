@@ -28,7 +28,7 @@ import type { Clock } from "../system/clock.ts";
 import { readObject } from "./guaranteed-update.ts";
 import type { ObjectStore } from "./object-store.ts";
 import type { RequestOptions } from "./request-options.ts";
-import type { HandlerResult, RequestInput } from "./rest-request.ts";
+import type { HandlerResult, RequestInput, TextSink } from "./rest-request.ts";
 
 /** How often a followed log asks its kubelet for new bytes. */
 export const POD_LOG_FOLLOW_POLL_MS = 250;
@@ -57,8 +57,8 @@ export interface PodLogOptions {
 }
 
 /**
- * The request's PodLogOptions (typed by request-options.ts), validated as kube-apiserver does (ValidatePodLogOptions: 422
- * when tailLines < 0 or limitBytes < 1).
+ * The request's PodLogOptions (typed by request-options.ts), validated as kube-apiserver does
+ * (ValidatePodLogOptions: 422 when tailLines < 0 or limitBytes < 1).
  */
 export function parsePodLogOptions(query: RequestOptions, podName: string): PodLogOptions {
   const options: PodLogOptions = {
@@ -109,13 +109,6 @@ export function podLogContainer(pod: JsonObject, container: string | undefined):
       `a container name must be specified for pod ${name}, choose one of: [${names.join(" ")}]`,
     ),
   );
-}
-
-/** Where a stream's chunks go: `write` resolves once the client has taken them. */
-export interface TextSink {
-  write(text: string): Promise<void>;
-  /** Aborted when the client disconnects or the server stops. */
-  signal: AbortSignal;
 }
 
 /**

@@ -4,7 +4,6 @@
  * and the body, decoded on demand.
  */
 import type { JsonValue } from "../api/json.ts";
-import type { TextSink } from "./pod-logs.ts";
 import type { ResourceRequest } from "./request-info.ts";
 import type { RequestOptions } from "./request-options.ts";
 
@@ -26,4 +25,14 @@ export interface HandlerResult {
   stream?: (sink: TextSink) => Promise<void>;
   /** `Warning` headers (fieldValidation=Warn findings). */
   warnings?: string[];
+}
+
+/**
+ * Where a streamed answer's chunks go (a followed pods/log): `write` resolves once the client
+ * has taken them.
+ */
+export interface TextSink {
+  write(text: string): Promise<void>;
+  /** Aborted when the client disconnects or the server stops. */
+  signal: AbortSignal;
 }

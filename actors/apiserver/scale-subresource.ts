@@ -16,7 +16,7 @@ import { applyPatch } from "./patch.ts";
 import { dryRunOf } from "./request-options.ts";
 import type { HandlerResult, RequestInput } from "./rest-request.ts";
 
-/** Scale.status.selector: the label selector in its string form, as LabelSelectorAsSelector prints it. */
+/** Scale.status.selector: the label selector as a string, as LabelSelectorAsSelector prints it. */
 function selectorString(selector: JsonValue | undefined): string {
   try {
     return selectorToString(fromLabelSelectorObject(asObject(selector ?? {})));

@@ -41,7 +41,7 @@ import { bookmarkEvent, type ObjectWatchResponse, toApiWatchEvent } from "./watc
  */
 export const BOOKMARK_INTERVAL_MS = 5_000;
 
-/** The annotation that marks the end of a watch's initial events (metav1.InitialEventsAnnotationKey). */
+/** Marks the end of a watch's initial events (metav1.InitialEventsAnnotationKey). */
 export const INITIAL_EVENTS_END_ANNOTATION = "k8s.io/initial-events-end";
 
 /** Where a watch's events go. */

@@ -63,7 +63,7 @@ export class ServerRole {
     private readonly api: ApiOperations,
     /** Every object under /registry/, for the API servers' GETs and LISTs (see watch-cache.ts). */
     readonly watchCache: WatchCache,
-    /** The API server's one REST handler: the HTTP API and the internal API both serve through it. */
+    /** The API server's one REST handler: the HTTP and the internal API both serve through it. */
     readonly apiHandler: ResourceHandler,
     private readonly electionClients: StoreClient[],
   ) {}
