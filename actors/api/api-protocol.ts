@@ -13,9 +13,10 @@
  *   api.delete  {resource, namespace?, name, preconditions?, gracePeriodSeconds?,
  *                propagationPolicy?}                                                 → ApiReply
  *   api.watch   {resource, namespace?, name?, selectors, resourceVersion?, tag,
- *                allowWatchBookmarks?, sendInitialEvents?}  → {tag, status?}, then `api.watch.event`
+ *                allowWatchBookmarks?, sendInitialEvents?, resourceVersionMatch?}
+ *                                                      → {tag, status?}, then `api.watch.event`
  *                {tag, event} tells to the asker; the last event of a watch that ends is an
- *                ERROR carrying a Status (410 Gone after compaction)
+ *                ERROR carrying a Status (410 Expired after compaction)
  *   api.watch.cancel {tag}                                                           → {canceled}
  *   api.watch.check  {tag}                                                           → {alive}
  *
@@ -101,7 +102,13 @@ export interface WatchRequest extends ResourceScope {
   /** Exclusive start; "" or "0" = ADDED for every current object first. */
   resourceVersion?: string;
   allowWatchBookmarks?: boolean;
+  /**
+   * ADDED for every current object first, whatever the resourceVersion (then at least as new as
+   * it), ending with a BOOKMARK annotated `k8s.io/initial-events-end` when bookmarks are allowed;
+   * false: none even for "" or "0". Needs `resourceVersionMatch: "NotOlderThan"`, as over HTTP.
+   */
   sendInitialEvents?: boolean;
+  resourceVersionMatch?: string;
 }
 
 export type ApiReply = { ok: true; object: JsonObject } | { ok: false; status: Status };

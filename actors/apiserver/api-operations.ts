@@ -1,12 +1,12 @@
 /**
  * The API server's operations for the `apiserver` actor: each message becomes the same
- * `RequestInput` an HTTP request becomes and goes through the same `ResourceHandler` (object
- * store, lifecycle, validation, patching), so a component talking actor messages sees exactly
- * what kubectl sees. Watches pump store watch responses, mapped to Kubernetes watch events the
- * HTTP watch's way, to the subscriber as `api.watch.event` tells.
+ * `RequestInput` an HTTP request becomes — its typed options passed as they are, never turned
+ * into a query string — and goes through the server's one `ResourceHandler` (object store,
+ * lifecycle, validation, patching), so a component talking actor messages sees exactly what
+ * kubectl sees. A watch is the same watch pump the HTTP watch uses, with `api.watch.event`
+ * tells to the subscriber as its sink.
  */
 
-import type { StoreClient, WatchHandle } from "../../raft/client/store-client.ts";
 import {
   API_ACTOR,
   API_WATCH_EVENT_KIND,
@@ -24,10 +24,9 @@ import {
   type WatchRequest,
 } from "../api/api-protocol.ts";
 import { asObject, isJsonObject, type JsonObject, type JsonValue } from "../api/json.ts";
-import { apiVersionOf, type ResourceInfo, resourceByPlural } from "../api/resources.ts";
+import { type ResourceInfo, resourceByPlural } from "../api/resources.ts";
 import {
   badRequestStatus,
-  goneStatus,
   internalErrorStatus,
   notFoundStatus,
   type Status,
@@ -36,22 +35,16 @@ import {
 } from "../api/status.ts";
 import { ApiError } from "../client/errors.ts";
 import type { ActorSystem } from "../system/actor-system.ts";
-import type { TimerId } from "../system/clock.ts";
 import { cachedJson } from "./cache-index.ts";
 import type { InternalApiPort } from "./internal-api.ts";
-import { objectFilter, parseListOptions } from "./list-options.ts";
-import { ObjectStore } from "./object-store.ts";
-import { collectionPrefix, objectKey } from "./registry-keys.ts";
 import type { RequestVerb } from "./request-info.ts";
-import { type RequestInput, ResourceHandler } from "./resource-handler.ts";
-import type { WatchCache } from "./watch-cache.ts";
-import { triggerOf } from "./watch-cache.ts";
-import { bookmarkEvent, toApiWatchEvent } from "./watch-events.ts";
+import type { RequestOptions } from "./request-options.ts";
+import type { ResourceHandler } from "./resource-handler.ts";
+import type { RequestInput } from "./rest-request.ts";
+import type { WatchPump, WatchSink } from "./watch-pump.ts";
 
 /** Watches one server's apiserver actor serves at once. */
 export const MAX_API_WATCHES = 10_000;
-/** How often a watch that asked for bookmarks gets one (Kubernetes: about a minute). */
-export const DEFAULT_BOOKMARK_INTERVAL_MS = 5_000;
 
 const PATCH_CONTENT_TYPES: Record<PatchType, string> = {
   merge: "application/merge-patch+json",
@@ -83,69 +76,76 @@ export function statusOf(error: unknown): Status {
     : internalErrorStatus(message);
 }
 
-interface ServedWatch {
-  handle: WatchHandle | null;
-  timer: TimerId | null;
-  ended: boolean;
-  end(): void;
+/**
+ * A watch's events as `api.watch.event` tells to its subscriber. The internal protocol has no
+ * stream to close, so a watch the server ends for a reason its events have not said is told
+ * with a last ERROR event; a subscriber that cannot be reached (its node left the mesh) ends it.
+ */
+class WatchMessageSink implements WatchSink {
+  constructor(
+    private readonly system: ActorSystem,
+    private readonly subscriber: string,
+    private readonly tag: string,
+    private readonly onClosed: () => void,
+  ) {}
+
+  send(event: ApiWatchEvent): boolean {
+    // a cached object travels as its JSON text, made once for all of its watchers
+    const json =
+      event.type === "BOOKMARK" || event.type === "ERROR" ? undefined : cachedJson(event.object);
+    const body: ApiWatchMessage = {
+      tag: this.tag,
+      event: json === undefined ? event : { type: event.type, json },
+    };
+    const from = this.system.address(API_ACTOR);
+    return this.system.tell(from, this.subscriber, API_WATCH_EVENT_KIND, body).ok;
+  }
+
+  closed(error: Status | null): void {
+    if (error !== null) this.send({ type: "ERROR", object: error as unknown as JsonObject });
+    this.onClosed();
+  }
 }
 
 export interface ApiOperationsOptions {
   system: ActorSystem;
-  /** A store client per request (the server's pool). */
-  client: () => StoreClient;
-  /** Serves GETs and first LIST pages when live. */
-  cache?: WatchCache;
-  /** Store sessions for kube-system Lease writes (leader election). */
-  electionClient?: () => StoreClient;
-  bookmarkIntervalMs?: number;
+  /** The server's one REST handler, shared with the HTTP server. */
+  handler: ResourceHandler;
 }
 
 export class ApiOperations implements InternalApiPort {
-  private readonly store: ObjectStore;
   private readonly handler: ResourceHandler;
   private readonly system: ActorSystem;
-  private readonly bookmarkIntervalMs: number;
-  private readonly watches = new Map<string, ServedWatch>();
+  private readonly watches = new Map<string, WatchPump>();
 
   constructor(options: ApiOperationsOptions) {
     this.system = options.system;
-    this.store = new ObjectStore(options.client, options.cache, options.electionClient);
-    this.handler = new ResourceHandler(this.store, options.system.clock);
-    this.bookmarkIntervalMs = options.bookmarkIntervalMs ?? DEFAULT_BOOKMARK_INTERVAL_MS;
+    this.handler = options.handler;
   }
 
   get(request: GetRequest): Promise<ApiReply> {
-    return this.run(request, "get", request.name, {
-      query: { resourceVersion: request.resourceVersion },
-    });
+    const options: RequestOptions = {};
+    if (request.resourceVersion !== undefined) options.resourceVersion = request.resourceVersion;
+    return this.run(request, "get", request.name, { options });
   }
 
   list(request: ListRequest): Promise<ApiReply> {
-    return this.run(request, "list", null, {
-      query: {
-        labelSelector: request.labelSelector,
-        fieldSelector: request.fieldSelector,
-        resourceVersion: request.resourceVersion,
-        resourceVersionMatch: request.resourceVersionMatch,
-        limit: request.limit === undefined ? undefined : String(request.limit),
-        continue: request.continue,
-      },
-    });
+    const { resource: _r, namespace: _ns, ...options } = request;
+    return this.run(request, "list", null, { options });
   }
 
   create(request: CreateRequest): Promise<ApiReply> {
     // A subresource create (pods/binding) names its parent: the body's metadata.name.
     const sub = request.subresource ?? null;
     const name = sub === null ? null : String(asObject(request.object.metadata).name ?? "");
+    const options: RequestOptions = {};
+    if (request.dryRun) options.dryRun = ["All"];
+    if (request.fieldValidation !== undefined) options.fieldValidation = request.fieldValidation;
     return this.run(request, "create", name, {
       namespace: namespaceOf(request),
       body: request.object,
       subresource: sub,
-      query: {
-        dryRun: request.dryRun ? "All" : undefined,
-        fieldValidation: request.fieldValidation,
-      },
+      options,
     });
   }
 
@@ -167,6 +167,7 @@ export class ApiOperations implements InternalApiPort {
   }
 
   delete(request: DeleteRequest): Promise<ApiReply> {
+    // a DeleteOptions body, as client-go sends one
     return this.run(request, "delete", request.name, {
       body: {
         ...(request.preconditions ? { preconditions: request.preconditions } : {}),
@@ -187,7 +188,7 @@ export class ApiOperations implements InternalApiPort {
     name: string | null,
     extra: {
       namespace?: string | null;
-      query?: Record<string, string | undefined>;
+      options?: RequestOptions;
       body?: JsonValue;
       contentType?: string;
       subresource?: string | null;
@@ -195,9 +196,6 @@ export class ApiOperations implements InternalApiPort {
   ): Promise<ApiReply> {
     try {
       const r = resolveScopeResource(scope.resource);
-      const query = new URLSearchParams();
-      for (const [k, v] of Object.entries(extra.query ?? {}))
-        if (v !== undefined && v !== "") query.set(k, v);
       const input: RequestInput = {
         request: {
           resource: r,
@@ -206,7 +204,7 @@ export class ApiOperations implements InternalApiPort {
           subresource: extra.subresource ?? null,
           verb,
         },
-        query,
+        options: extra.options ?? {},
         accept: undefined,
         contentType: extra.contentType ?? "application/json",
         body: async () => extra.body ?? null,
@@ -225,118 +223,33 @@ export class ApiOperations implements InternalApiPort {
     if (this.watches.has(key)) return badRequestStatus(`watch ${tag} already exists`);
     if (this.watches.size >= MAX_API_WATCHES)
       return tooManyRequestsStatus(`too many watches on ${this.system.nodeId}`, 1);
-    let r: ResourceInfo;
-    let options: ReturnType<typeof parseListOptions>;
+    let pump: WatchPump;
     try {
-      r = resolveScopeResource(request.resource);
-      if (!r.verbs.includes("watch")) throw new ApiError(badRequestStatus("watch not supported"));
-      const q = new URLSearchParams();
-      if (request.labelSelector) q.set("labelSelector", request.labelSelector);
-      if (request.fieldSelector) q.set("fieldSelector", request.fieldSelector);
-      if (request.resourceVersion) q.set("resourceVersion", request.resourceVersion);
-      options = parseListOptions(r, q);
+      const r = resolveScopeResource(request.resource);
+      const { resource: _r, namespace, name, ...options } = request;
+      const sink = new WatchMessageSink(this.system, subscriber, tag, () => {
+        if (this.watches.get(key) === pump) this.watches.delete(key);
+      });
+      pump = this.handler.openWatch(
+        {
+          resource: r,
+          namespace: r.namespaced ? (namespace ?? null) : null,
+          name: name ?? null,
+          subresource: null,
+          verb: "watch",
+        },
+        options,
+        sink,
+      );
     } catch (error) {
       return statusOf(error);
     }
-    const namespace = r.namespaced ? (request.namespace ?? null) : null;
-    const name = request.name ?? null;
-    const prefix = name !== null ? objectKey(r, namespace, name) : collectionPrefix(r, namespace);
-    const filter = objectFilter(r, options);
-    const apiVersion = apiVersionOf(r);
-    const from = this.system.address(API_ACTOR);
-    const clock = this.system.clock;
-    let lastRevision = 0;
-    const watch: ServedWatch = {
-      handle: null,
-      timer: null,
-      ended: false,
-      end: () => {
-        if (watch.ended) return;
-        watch.ended = true;
-        watch.handle?.cancel();
-        if (watch.timer !== null) clock.clearTimeout(watch.timer);
-        if (this.watches.get(key) === watch) this.watches.delete(key);
-      },
-    };
-    this.watches.set(key, watch);
-    const send = (event: ApiWatchEvent) => {
-      if (watch.ended) return;
-      // a cached object travels as its JSON text, made once for all of its watchers
-      const json =
-        event.type === "BOOKMARK" || event.type === "ERROR" ? undefined : cachedJson(event.object);
-      const body: ApiWatchMessage = {
-        tag,
-        event: json === undefined ? event : { type: event.type, json },
-      };
-      // the subscriber is gone (its node left the mesh): nobody will cancel this watch
-      if (!this.system.tell(from, subscriber, API_WATCH_EVENT_KIND, body).ok) watch.end();
-    };
-    const fail = (status: Status) => {
-      send({ type: "ERROR", object: status as unknown as JsonObject });
-      watch.end();
-    };
+    this.watches.set(key, pump);
     try {
-      let startRevision: number;
-      if (options.resourceVersion === "" || options.resourceVersion === "0") {
-        // "Get State and Start at Most Recent", as the HTTP watch does
-        const page = await this.store.list(prefix, {
-          serializable: options.resourceVersion === "0",
-        });
-        for (const obj of page.items) if (filter(obj)) send({ type: "ADDED", object: obj });
-        startRevision = page.revision + 1;
-        if (request.allowWatchBookmarks && request.sendInitialEvents) {
-          const b = bookmarkEvent(apiVersion, r.kind, page.revision);
-          const meta = asObject(b.object.metadata);
-          b.object.metadata = { ...meta, annotations: { "k8s.io/initial-events-end": "true" } };
-          send(b);
-        }
-      } else {
-        startRevision = Number(options.resourceVersion) + 1;
-      }
-      lastRevision = startRevision - 1;
-      if (watch.ended) return null;
-      const single = name !== null;
-      const handle = await this.store.watch(
-        prefix,
-        startRevision,
-        (response) => {
-          if (response.kind === "changes") {
-            for (const change of response.changes) {
-              if (single && change.key !== prefix) continue;
-              lastRevision = Math.max(lastRevision, change.revision);
-              const out = toApiWatchEvent(change, filter);
-              if (out) send(out);
-            }
-          } else if (response.kind === "progress") {
-            // asked for by the bookmark tick below: everything up to the store's revision is read
-            lastRevision = Math.max(lastRevision, response.revision);
-            if (request.allowWatchBookmarks) send(bookmarkEvent(apiVersion, r.kind, lastRevision));
-          } else if (response.kind === "canceled") {
-            fail(
-              response.reason === "compacted"
-                ? goneStatus(
-                    `too old resource version: ${startRevision - 1} (${response.compactRevision ?? 0})`,
-                  )
-                : internalErrorStatus(`watch canceled: ${response.reason}`),
-            );
-          }
-        },
-        triggerOf(options.fieldSelector),
-      );
-      watch.handle = handle;
-      if (watch.ended) handle.cancel();
-      else if (request.allowWatchBookmarks) {
-        const tick = () => {
-          watch.timer = null;
-          if (watch.ended) return;
-          handle.requestProgress();
-          watch.timer = clock.setTimeout(tick, this.bookmarkIntervalMs);
-        };
-        watch.timer = clock.setTimeout(tick, this.bookmarkIntervalMs);
-      }
+      await pump.start();
       return null;
     } catch (error) {
-      watch.end();
+      if (this.watches.get(key) === pump) this.watches.delete(key);
       return statusOf(error);
     }
   }

@@ -4,7 +4,7 @@
  * the store. Pure: no I/O, no clock; the watch cache feeds it store events.
  */
 import type { JsonObject } from "../api/json.ts";
-import { decodeObject } from "./object-store.ts";
+import { decodeObject } from "./storage-codec.ts";
 
 /**
  * The JSON text of each cached object, made once when its write arrives: a LIST of 100 objects

@@ -12,6 +12,7 @@ import { type FieldError, invalid, notSupported } from "../api/field-error.ts";
 import { asObject, isJsonObject, type JsonObject, type JsonValue } from "../api/json.ts";
 import { badRequestStatus, invalidStatus } from "../api/status.ts";
 import { ApiError } from "../client/errors.ts";
+import type { RequestOptions } from "./request-options.ts";
 
 export interface DeletePreconditions {
   uid?: string;
@@ -57,24 +58,13 @@ function fromBody(body: JsonObject): RawOptions {
   return body;
 }
 
-function fromQuery(query: URLSearchParams): RawOptions {
+/** The query's options (typed by request-options.ts) as the fields of a DeleteOptions body. */
+function fromQuery(query: RequestOptions): RawOptions {
   const raw: RawOptions = {};
-  const grace = query.get("gracePeriodSeconds");
-  if (grace !== null && grace !== "") {
-    if (!/^-?\d+$/.test(grace))
-      throw new ApiError(badRequestStatus(`invalid gracePeriodSeconds: ${grace}`));
-    raw.gracePeriodSeconds = Number(grace);
-  }
-  const policy = query.get("propagationPolicy");
-  if (policy !== null && policy !== "") raw.propagationPolicy = policy;
-  const orphan = query.get("orphanDependents");
-  if (orphan !== null && orphan !== "") {
-    if (orphan !== "true" && orphan !== "false")
-      throw new ApiError(badRequestStatus(`invalid orphanDependents: ${orphan}`));
-    raw.orphanDependents = orphan === "true";
-  }
-  const dryRun = query.getAll("dryRun");
-  if (dryRun.length > 0) raw.dryRun = dryRun;
+  if (query.gracePeriodSeconds !== undefined) raw.gracePeriodSeconds = query.gracePeriodSeconds;
+  if (query.propagationPolicy !== undefined) raw.propagationPolicy = query.propagationPolicy;
+  if (query.orphanDependents !== undefined) raw.orphanDependents = query.orphanDependents;
+  if (query.dryRun !== undefined) raw.dryRun = query.dryRun;
   return raw;
 }
 
@@ -85,7 +75,7 @@ function optionalString(object: JsonObject, field: string, path: string): string
   return v;
 }
 
-export function parseDeleteOptions(body: JsonValue | null, query: URLSearchParams): DeleteOptions {
+export function parseDeleteOptions(body: JsonValue | null, query: RequestOptions): DeleteOptions {
   if (body !== null && !isJsonObject(body))
     throw new ApiError(badRequestStatus("the body of a delete must be a DeleteOptions object"));
   const raw = body !== null ? fromBody(body) : fromQuery(query);

@@ -5,7 +5,14 @@
  */
 import { applyDefaults } from "../api/defaults.ts";
 import type { FieldError } from "../api/field-error.ts";
-import { asObject, isJsonObject, type JsonObject, jsonEqual } from "../api/json.ts";
+import {
+  asObject,
+  isJsonObject,
+  type JsonObject,
+  type JsonValue,
+  jsonClone,
+  jsonEqual,
+} from "../api/json.ts";
 import { rfc3339 } from "../api/meta-time.ts";
 import { initializeObjectMeta } from "../api/object-meta.ts";
 import { apiVersionOf, type ResourceInfo } from "../api/resources.ts";
@@ -76,6 +83,28 @@ export interface CreateContext {
   generateNameSuffix: string;
 }
 
+/**
+ * Statuses that each kind's strategy resets on create (PrepareForCreate): the client's is not
+ * its to set. The empty Go struct serializes as `{}` (a Service's with its empty
+ * `loadBalancer`), so the object carries a status from the start.
+ */
+const STATUS_ON_CREATE: Readonly<Record<string, JsonObject>> = {
+  Deployment: {},
+  ReplicaSet: {},
+  Service: { loadBalancer: {} },
+};
+
+/**
+ * The status a new object of a kind with a status starts with: reset where Kubernetes resets it
+ * (Pods and Namespaces get their phase from defaulting), otherwise what the client sent — a
+ * Node keeps the status its kubelet registers it with — or `{}`: clients dereference it.
+ */
+function statusOnCreate(kind: string, status: JsonValue | undefined): JsonObject {
+  const reset = STATUS_ON_CREATE[kind];
+  if (reset !== undefined) return jsonClone(reset);
+  return isJsonObject(status) ? status : {};
+}
+
 export function prepareCreate(
   r: ResourceInfo,
   body: JsonObject,
@@ -90,6 +119,7 @@ export function prepareCreate(
     tracksGeneration: TRACKS_GENERATION.has(r.kind),
   });
   const obj = applyDefaults(r.kind, { ...typed, metadata });
+  if (hasStatusSubresource(r)) obj.status = statusOnCreate(r.kind, obj.status);
   const errors = validateCreate(r.kind, obj);
   if (errors.length > 0) throw invalid(r, String(asObject(obj.metadata).name ?? ""), errors);
   return obj;
@@ -126,8 +156,7 @@ export function prepareUpdate(
     next.metadata = meta;
     next = applyDefaults(r.kind, next);
     // after defaulting, which resets a new Pod's status: the main resource never writes status
-    if (hasStatusSubresource(r) && old.status !== undefined) next.status = old.status;
-    else if (hasStatusSubresource(r)) delete next.status;
+    if (hasStatusSubresource(r)) next.status = isJsonObject(old.status) ? old.status : {};
     if (
       TRACKS_GENERATION.has(r.kind) &&
       !jsonEqual(next.spec ?? null, old.spec ?? null) &&

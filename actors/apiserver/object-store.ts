@@ -11,9 +11,9 @@ import { prefixRangeEnd } from "../../raft/mvcc/key-range.ts";
 import type { CommandResponse } from "../../raft/mvcc/responses.ts";
 import type { WatchResponse } from "../../raft/mvcc/watch-hub.ts";
 import type { JsonObject } from "../api/json.ts";
-import { isJsonObject } from "../api/json.ts";
 import { type ResourceInfo, resourceByPlural } from "../api/resources.ts";
 import { objectKey } from "./registry-keys.ts";
+import { decodeObject, encodeObject, withRevision } from "./storage-codec.ts";
 import type { WatchCache, WatchTrigger } from "./watch-cache.ts";
 import { decodeChange, type ObjectWatchResponse } from "./watch-events.ts";
 
@@ -38,30 +38,6 @@ export class CompactedError extends Error {
   constructor(readonly compactRevision: number) {
     super(`revision compacted (compact revision ${compactRevision})`);
   }
-}
-
-/** Decodes a stored value and stamps its resourceVersion. */
-export function decodeObject(kv: { value: Uint8Array; modRevision: number }): JsonObject {
-  const v = kv.value;
-  // a view, not a copy
-  const parsed: unknown = JSON.parse(
-    Buffer.from(v.buffer, v.byteOffset, v.byteLength).toString("utf8"),
-  );
-  if (!isJsonObject(parsed)) throw new Error("stored object is not a JSON object");
-  const meta = isJsonObject(parsed.metadata) ? parsed.metadata : {};
-  parsed.metadata = { ...meta, resourceVersion: String(kv.modRevision) };
-  return parsed;
-}
-
-function encodeObject(object: JsonObject): Buffer {
-  const meta = isJsonObject(object.metadata) ? { ...object.metadata } : {};
-  delete meta.resourceVersion;
-  return enc(JSON.stringify({ ...object, metadata: meta }));
-}
-
-function withRevision(object: JsonObject, revision: number): JsonObject {
-  const meta = isJsonObject(object.metadata) ? object.metadata : {};
-  return { ...object, metadata: { ...meta, resourceVersion: String(revision) } };
 }
 
 function txnResult(r: CommandResponse): { succeeded: boolean; revision: number } {

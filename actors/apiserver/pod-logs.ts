@@ -13,11 +13,22 @@
  * has taken the last chunk (backpressure), and at most maxLogFollowers streams per kubelet (the
  * stream's `follower` id counts against it; the slot is freed when the stream ends).
  */
+import { randomUUID } from "node:crypto";
 import { asObject, type JsonObject } from "../api/json.ts";
 import type { KubeletLogsRequest } from "../api/kubelet-protocol.ts";
-import { badRequestStatus, invalidStatus } from "../api/status.ts";
+import {
+  badRequestStatus,
+  invalidStatus,
+  methodNotAllowedStatus,
+  notFoundStatus,
+  tooManyRequestsStatus,
+} from "../api/status.ts";
 import { ApiError } from "../client/errors.ts";
 import type { Clock } from "../system/clock.ts";
+import { readObject } from "./guaranteed-update.ts";
+import type { ObjectStore } from "./object-store.ts";
+import type { RequestOptions } from "./request-options.ts";
+import type { HandlerResult, RequestInput, TextSink } from "./rest-request.ts";
 
 /** How often a followed log asks its kubelet for new bytes. */
 export const POD_LOG_FOLLOW_POLL_MS = 250;
@@ -45,40 +56,17 @@ export interface PodLogOptions {
   limitBytes?: number;
 }
 
-/** Kubernetes' query parameter booleans (strconv.ParseBool). */
-function parseBool(query: URLSearchParams, name: string): boolean {
-  const value = query.get(name);
-  if (value === null || value === "") return false;
-  if (["1", "t", "T", "true", "TRUE", "True"].includes(value)) return true;
-  if (["0", "f", "F", "false", "FALSE", "False"].includes(value)) return false;
-  throw new ApiError(
-    badRequestStatus(`strconv.ParseBool: parsing ${JSON.stringify(value)}: invalid syntax`),
-  );
-}
-
-function parseInteger(query: URLSearchParams, name: string): number | undefined {
-  const value = query.get(name);
-  if (value === null || value === "") return undefined;
-  if (!/^-?\d+$/.test(value))
-    throw new ApiError(
-      badRequestStatus(`strconv.ParseInt: parsing ${JSON.stringify(value)}: invalid syntax`),
-    );
-  return Number(value);
-}
-
 /**
- * The request's PodLogOptions, validated as kube-apiserver does (ValidatePodLogOptions: 422
- * when tailLines < 0 or limitBytes < 1).
+ * The request's PodLogOptions (typed by request-options.ts), validated as kube-apiserver does
+ * (ValidatePodLogOptions: 422 when tailLines < 0 or limitBytes < 1).
  */
-export function parsePodLogOptions(query: URLSearchParams, podName: string): PodLogOptions {
+export function parsePodLogOptions(query: RequestOptions, podName: string): PodLogOptions {
   const options: PodLogOptions = {
-    follow: parseBool(query, "follow"),
-    previous: parseBool(query, "previous"),
+    follow: query.follow === true,
+    previous: query.previous === true,
   };
-  const container = query.get("container");
-  if (container) options.container = container;
-  const tailLines = parseInteger(query, "tailLines");
-  const limitBytes = parseInteger(query, "limitBytes");
+  if (query.container) options.container = query.container;
+  const { tailLines, limitBytes } = query;
   const errors = [];
   if (tailLines !== undefined && tailLines < 0)
     errors.push({
@@ -121,13 +109,6 @@ export function podLogContainer(pod: JsonObject, container: string | undefined):
       `a container name must be specified for pod ${name}, choose one of: [${names.join(" ")}]`,
     ),
   );
-}
-
-/** Where a stream's chunks go: `write` resolves once the client has taken them. */
-export interface TextSink {
-  write(text: string): Promise<void>;
-  /** Aborted when the client disconnects or the server stops. */
-  signal: AbortSignal;
 }
 
 /**
@@ -188,4 +169,71 @@ function pause(clock: Clock, ms: number, signal: AbortSignal): Promise<void> {
     const timer = clock.setTimeout(done, ms);
     signal.addEventListener("abort", aborted, { once: true });
   });
+}
+
+/**
+ * Serves a pods/log GET: asks the kubelet of the pod's node for `container`, `previous`,
+ * `tailLines`, `limitBytes`, and with `follow` streams the rest as it comes (followPodLog).
+ * Without a way to reach kubelets (`logs` absent) it says so with a 404.
+ */
+export async function servePodLog(
+  store: ObjectStore,
+  clock: Clock,
+  logs: PodLogs | undefined,
+  input: RequestInput,
+): Promise<HandlerResult> {
+  const req = input.request;
+  if (logs === undefined) {
+    const message = `pods "${req.name ?? ""}" log: logs are served by the kubelet, and no kubelet serves this pod yet`;
+    throw new ApiError({
+      ...notFoundStatus({ group: "", resource: "pods" }, req.name ?? ""),
+      message,
+    });
+  }
+  if (req.verb !== "get")
+    throw new ApiError(methodNotAllowedStatus({ group: "", resource: "pods/log" }, req.verb));
+  const pod = (await readObject(store, { ...req, subresource: null })).object;
+  const options = parsePodLogOptions(input.options, req.name ?? "");
+  const container = podLogContainer(pod, options.container);
+  const node = asObject(pod.spec).nodeName;
+  if (typeof node !== "string" || node === "")
+    throw new ApiError(badRequestStatus(`pod "${req.name}" does not have a host assigned`));
+  const read: PodLogRead = {
+    node,
+    namespace: req.namespace ?? "default",
+    pod: req.name ?? "",
+    container,
+    previous: options.previous,
+    ...(options.tailLines !== undefined ? { tailLines: options.tailLines } : {}),
+    ...(options.limitBytes !== undefined ? { limitBytes: options.limitBytes } : {}),
+  };
+  const follower = options.follow ? randomUUID() : undefined;
+  let reply: PodLogReply;
+  try {
+    reply = await logs.read(follower ? { ...read, follower } : read);
+  } catch (error) {
+    if (follower) logs.unfollow(node, follower);
+    throw new ApiError(
+      badRequestStatus(`logs of pod "${req.name}" on node ${node}: ${(error as Error).message}`),
+    );
+  }
+  if ("refused" in reply) {
+    if (follower) logs.unfollow(node, follower);
+    throw new ApiError(
+      reply.refused === "TooManyRequests"
+        ? tooManyRequestsStatus(reply.message, 1)
+        : badRequestStatus(reply.message),
+    );
+  }
+  if (!follower || !reply.more) {
+    if (follower) logs.unfollow(node, follower);
+    return { code: 200, body: null, text: reply.text };
+  }
+  const first = reply;
+  return {
+    code: 200,
+    body: null,
+    text: reply.text,
+    stream: (sink) => followPodLog(logs, clock, { ...read, follower }, first, sink),
+  };
 }

@@ -4,6 +4,7 @@
  * except a namespace's own `status` and `finalize` subresources.
  */
 import { RESOURCES, type ResourceInfo } from "../api/resources.ts";
+import { parseGoBool } from "./request-options.ts";
 
 export type RequestVerb =
   | "get"
@@ -49,8 +50,17 @@ function verbOf(method: string, hasName: boolean, watch: boolean): RequestVerb |
   }
 }
 
+/**
+ * Whether `?watch=` makes a collection GET a watch, as RequestInfoFactory decides it: a value
+ * that does not parse counts as a watch unless it reads false or 0, and the watch then refuses
+ * it with a 400 when its options are parsed (request-options.ts).
+ */
 export function isWatchParam(value: string | null): boolean {
-  return value === "true" || value === "1";
+  if (value === null) return false;
+  const parsed = parseGoBool(value);
+  if (parsed !== null) return parsed;
+  const lower = value.toLowerCase();
+  return lower !== "false" && lower !== "0";
 }
 
 export function parseRequestInfo(

@@ -1,22 +1,22 @@
 /**
  * The REST verbs on one resource (the generic registry + the handlers of k8s.io/apiserver):
- * get, list, create, update, patch, delete, deletecollection, and the scale subresource. Every
- * write goes through the store client as one txn; reads are linearizable unless the caller
- * said resourceVersion=0.
+ * get, list, watch, create, update, patch, delete, deletecollection; the subresources with
+ * storage of their own (scale, binding, log) are in their own files, as Kubernetes gives them
+ * their own REST storage. One per API server, shared by the HTTP server and the internal API.
+ * Every write goes through the store client as one txn, and every write to an existing object
+ * is a GuaranteedUpdate (guaranteed-update.ts); reads are linearizable unless the caller said
+ * resourceVersion=0.
  */
 import { randomUUID } from "node:crypto";
 import { asObject, isJsonObject, type JsonObject, type JsonValue } from "../api/json.ts";
-import { rfc3339 } from "../api/meta-time.ts";
 import { generateNameSuffix } from "../api/object-meta.ts";
-import { apiVersionOf, qualifiedResource, RESOURCES, type ResourceInfo } from "../api/resources.ts";
+import { apiVersionOf, RESOURCES, type ResourceInfo } from "../api/resources.ts";
 import {
   alreadyExistsStatus,
   badRequestStatus,
-  conflictStatus,
   methodNotAllowedStatus,
   notFoundStatus,
   resourceExpiredStatus,
-  tooManyRequestsStatus,
 } from "../api/status.ts";
 import { buildTable, type IncludeObject } from "../api/table.ts";
 import {
@@ -25,28 +25,32 @@ import {
   unknownFieldMessage,
   unknownFields,
 } from "../api/unknown-fields.ts";
-import { ApiError, isConflict, isNotFound } from "../client/errors.ts";
+import { ApiError, isNotFound } from "../client/errors.ts";
 import type { Clock } from "../system/clock.ts";
+import { serveBinding } from "./binding-subresource.ts";
 import { type DeleteOptions, parseDeleteOptions, preconditionFailure } from "./delete-options.ts";
-import { objectFilter, parseListOptions } from "./list-options.ts";
 import {
-  planDeletion,
-  podGracePeriodSeconds,
-  shouldDeleteDuringUpdate,
-  withTerminatingPhase,
-} from "./object-deletion.ts";
-import { prepareCreate, prepareUpdate, sameObject } from "./object-lifecycle.ts";
-import { CompactedError, type ObjectStore, type StoredObject } from "./object-store.ts";
+  conflictError,
+  guaranteedUpdate,
+  keyOf,
+  notFoundError,
+  pinnedRevision,
+  readObject,
+  removeObject,
+  retryRaced,
+  WriteRaced,
+} from "./guaranteed-update.ts";
+import {
+  type ListQuery,
+  objectFilter,
+  parseListOptions,
+  parseWatchOptions,
+} from "./list-options.ts";
+import { planDeletion, podGracePeriodSeconds, withTerminatingPhase } from "./object-deletion.ts";
+import { prepareCreate, prepareUpdate } from "./object-lifecycle.ts";
+import { CompactedError, type ObjectStore } from "./object-store.ts";
 import { applyPatch } from "./patch.ts";
-import {
-  followPodLog,
-  type PodLogRead,
-  type PodLogReply,
-  type PodLogs,
-  parsePodLogOptions,
-  podLogContainer,
-  type TextSink,
-} from "./pod-logs.ts";
+import { type PodLogs, servePodLog } from "./pod-logs.ts";
 import {
   ContinueTokenError,
   collectionPrefix,
@@ -55,17 +59,10 @@ import {
   objectKey,
 } from "./registry-keys.ts";
 import type { ResourceRequest } from "./request-info.ts";
-
-export interface HandlerResult {
-  code: number;
-  body: unknown;
-  /** Sent as text/plain instead of JSON (pods/log). */
-  text?: string;
-  /** After `text`, more of it as it comes (a followed pods/log): a chunked response. */
-  stream?: (sink: TextSink) => Promise<void>;
-  /** `Warning` headers (fieldValidation=Warn findings). */
-  warnings?: string[];
-}
+import { dryRunOf, type RequestOptions } from "./request-options.ts";
+import type { HandlerResult, RequestInput } from "./rest-request.ts";
+import { serveScale } from "./scale-subresource.ts";
+import { WatchPump, type WatchSink } from "./watch-pump.ts";
 
 /**
  * `fieldValidation` on create, update and patch: Strict fails with 400 on unknown fields, Warn
@@ -75,9 +72,9 @@ export interface HandlerResult {
 export function validateFields<T extends JsonValue>(
   r: ResourceInfo,
   body: T,
-  query: URLSearchParams,
+  options: Pick<RequestOptions, "fieldValidation">,
 ): { object: T; warnings: string[] } {
-  const mode = query.get("fieldValidation") ?? "Warn";
+  const mode = options.fieldValidation ?? "Warn";
   if (mode !== "Strict" && mode !== "Warn" && mode !== "Ignore")
     throw new ApiError(
       badRequestStatus(
@@ -92,40 +89,6 @@ export function validateFields<T extends JsonValue>(
   return { object, warnings: mode === "Warn" ? paths.map(unknownFieldMessage) : [] };
 }
 
-/** `dryRun=All`: everything but the store write; any other value is a 400. */
-function isDryRun(input: RequestInput): boolean {
-  const values = input.query.getAll("dryRun");
-  for (const v of values)
-    if (v !== "All")
-      throw new ApiError(
-        badRequestStatus(`Invalid dryRun value ${JSON.stringify(v)}: must be "All"`),
-      );
-  return values.length > 0;
-}
-
-/** A pod's status with PodScheduled=True (kept as it was if it already said so). */
-function withPodScheduled(status: JsonObject, wallMs: number): JsonObject {
-  const conditions = Array.isArray(status.conditions) ? status.conditions : [];
-  const scheduled = (c: JsonValue) => isJsonObject(c) && c.type === "PodScheduled";
-  const old = conditions.find(scheduled);
-  if (isJsonObject(old) && old.status === "True") return status;
-  const condition: JsonObject = {
-    type: "PodScheduled",
-    status: "True",
-    lastProbeTime: null,
-    lastTransitionTime: rfc3339(wallMs),
-  };
-  return {
-    ...status,
-    conditions:
-      old === undefined
-        ? [...conditions, condition]
-        : conditions.map((c) => (scheduled(c) ? condition : c)),
-  };
-}
-
-/** How often a patch is retried when another write got in between (Kubernetes: 5). */
-const MAX_PATCH_ATTEMPTS = 5;
 const NAMESPACES = RESOURCES.find((r) => r.plural === "namespaces") as ResourceInfo;
 
 const gr = (r: ResourceInfo) => ({ group: r.group, resource: r.plural });
@@ -134,22 +97,10 @@ export function wantsTable(accept: string | undefined): boolean {
   return (accept ?? "").split(",").some((p) => p.includes("as=Table"));
 }
 
-export interface RequestInput {
-  request: ResourceRequest;
-  query: URLSearchParams;
-  accept: string | undefined;
-  contentType: string;
-  body: () => Promise<JsonValue>;
-}
-
-/** Retries of an unconditional delete that raced a concurrent write. */
-const MAX_DELETE_ATTEMPTS = 5;
-
-export type { PodLogs } from "./pod-logs.ts";
-
 export class ResourceHandler {
   constructor(
-    private readonly store: ObjectStore,
+    /** The one object store of this API server (the watch pump and the bootstrap use it too). */
+    readonly store: ObjectStore,
     private readonly clock: Clock,
     private readonly podLogs?: PodLogs,
   ) {}
@@ -158,19 +109,12 @@ export class ResourceHandler {
     const { request } = input;
     const r = request.resource;
     const sub = request.subresource;
-    if (sub !== null && !r.subresources.some((s) => s.name === sub))
-      throw new ApiError(notFoundStatus(gr(r), request.name ?? ""));
-    if (sub === "scale") return this.scale(input);
-    if (sub === "binding") return this.bind(input);
-    if (sub === "log" && this.podLogs) return this.logs(input, this.podLogs);
-    if (sub === "log") {
-      // Logs come from the kubelet that runs the pod; without a way to reach kubelets, say so.
-      const status = notFoundStatus(gr(r), request.name ?? "");
-      const message = `pods "${request.name ?? ""}" log: logs are served by the kubelet, and no kubelet serves this pod yet`;
-      throw new ApiError({ ...status, message });
-    }
-    const verbAllowed = r.verbs.includes(request.verb === "watch" ? "watch" : request.verb);
-    if (!verbAllowed) throw new ApiError(methodNotAllowedStatus(gr(r), request.verb));
+    if (sub !== null && !r.subresources.some((s) => s.name === sub)) throw notFoundError(request);
+    if (sub === "scale") return serveScale(this.store, input);
+    if (sub === "binding") return serveBinding(this.store, this.clock, input);
+    if (sub === "log") return servePodLog(this.store, this.clock, this.podLogs, input);
+    if (!r.verbs.includes(request.verb))
+      throw new ApiError(methodNotAllowedStatus(gr(r), request.verb));
     switch (request.verb) {
       case "get":
         return this.get(input);
@@ -191,42 +135,16 @@ export class ResourceHandler {
     }
   }
 
-  private key(req: ResourceRequest, name = req.name ?? ""): string {
-    return objectKey(req.resource, req.namespace, name);
-  }
-
-  private async mustGet(req: ResourceRequest, serializable = false): Promise<StoredObject> {
-    const found = await this.store.get(this.key(req), serializable);
-    if (found === null) throw new ApiError(notFoundStatus(gr(req.resource), req.name ?? ""));
-    return found;
-  }
-
   /**
-   * Runs a write of the object `req` names from the watch cache's copy first, saving the quorum
-   * read (kube-apiserver's GuaranteedUpdate with the cacher's suggestion). The copy may be
-   * stale, but every write is guarded by the revision it started from; if the attempt fails in
-   * any way the API answers (a conflict, a no-op, a check against an older state), it runs
-   * again from a linearizable read, whose answer stands.
+   * A watch of what `request` names (a collection or one object), its events going to `sink`;
+   * the caller starts it. Throws a 400/422 for options a watch cannot take.
    */
-  private async fromSuggestion<T>(
-    req: ResourceRequest,
-    dryRun: boolean,
-    run: (current: StoredObject) => Promise<T>,
-  ): Promise<T> {
-    const suggested = dryRun ? null : this.store.suggestion(this.key(req));
-    if (suggested !== null) {
-      try {
-        return await run(suggested);
-      } catch (error) {
-        if (!(error instanceof ApiError)) throw error;
-      }
-    }
-    return run(await this.mustGet(req));
-  }
-
-  /** A suggested (possibly stale) copy cannot answer without a write: read again. */
-  private static confirm(req: ResourceRequest, current: StoredObject): void {
-    if (current.suggested) throw new ApiError(conflictStatus(gr(req.resource), req.name ?? ""));
+  openWatch(request: ResourceRequest, query: ListQuery, sink: WatchSink): WatchPump {
+    const r = request.resource;
+    if (!r.verbs.includes("watch")) throw new ApiError(methodNotAllowedStatus(gr(r), "watch"));
+    const options = parseWatchOptions(r, query);
+    const target = { resource: r, namespace: request.namespace, name: request.name };
+    return new WatchPump(this.store, this.clock, target, options, sink);
   }
 
   private asTable(
@@ -234,7 +152,7 @@ export class ResourceHandler {
     objects: JsonObject[],
     meta: { resourceVersion?: string; continue?: string },
   ) {
-    const include = (input.query.get("includeObject") ?? "Metadata") as IncludeObject;
+    const include = (input.options.includeObject ?? "Metadata") as IncludeObject;
     return buildTable(input.request.resource.kind, objects, {
       nowMs: this.clock.wallMs(),
       includeObject: include,
@@ -243,10 +161,11 @@ export class ResourceHandler {
   }
 
   private async get(input: RequestInput): Promise<HandlerResult> {
-    const rv = input.query.get("resourceVersion") ?? "";
-    const found = await this.store.read(this.key(input.request), rv === "0");
-    if (found === null)
-      throw new ApiError(notFoundStatus(gr(input.request.resource), input.request.name ?? ""));
+    const found = await this.store.read(
+      keyOf(input.request),
+      input.options.resourceVersion === "0",
+    );
+    if (found === null) throw notFoundError(input.request);
     const { object } = found;
     if (wantsTable(input.accept)) return { code: 200, body: this.asTable(input, [object], {}) };
     return { code: 200, body: object };
@@ -254,7 +173,7 @@ export class ResourceHandler {
 
   private async list(input: RequestInput): Promise<HandlerResult> {
     const r = input.request.resource;
-    const options = parseListOptions(r, input.query);
+    const options = parseListOptions(r, input.options);
     const prefix = collectionPrefix(r, input.request.namespace);
     let startKey: string | undefined;
     let revision = 0;
@@ -320,49 +239,20 @@ export class ResourceHandler {
     const body = await input.body();
     if (!isJsonObject(body))
       throw new ApiError(badRequestStatus("the body of the request was in an unknown format"));
-    const { object: known, warnings } = validateFields(r, body, input.query);
+    const { object: known, warnings } = validateFields(r, body, input.options);
     const obj = prepareCreate(r, known, req.namespace, {
       uid: randomUUID(),
       wallMs: this.clock.wallMs(),
       generateNameSuffix: generateNameSuffix(Math.random),
     });
     const name = String(asObject(obj.metadata).name ?? "");
-    if (isDryRun(input)) return { code: 201, body: obj, warnings };
+    if (dryRunOf(input.options)) return { code: 201, body: obj, warnings };
     const namespaceKey = r.namespaced ? objectKey(NAMESPACES, null, req.namespace ?? "") : null;
-    const out = await this.store.create(this.key(req, name), obj, namespaceKey);
+    const out = await this.store.create(keyOf({ ...req, name }), obj, namespaceKey);
     if (out.kind === "ok") return { code: 201, body: out.object, warnings };
     if (out.kind === "namespaceNotFound")
       throw new ApiError(notFoundStatus(gr(NAMESPACES), req.namespace ?? ""));
     throw new ApiError(alreadyExistsStatus(gr(r), name));
-  }
-
-  /**
-   * Writes `next` over `current` guarded by `expectedRevision`; an update that takes the last
-   * finalizer off a deleting object removes it instead (a DELETED event for watchers).
-   */
-  private async write(
-    req: ResourceRequest,
-    current: StoredObject,
-    next: JsonObject,
-    expectedRevision: number,
-    dryRun: boolean,
-  ): Promise<HandlerResult> {
-    const r = req.resource;
-    if (expectedRevision !== current.modRevision)
-      throw new ApiError(conflictStatus(gr(r), req.name ?? ""));
-    if (sameObject(next, current.object)) {
-      ResourceHandler.confirm(req, current);
-      return { code: 200, body: current.object };
-    }
-    if (dryRun) return { code: 200, body: next };
-    if (shouldDeleteDuringUpdate(next, current.object)) {
-      await this.remove(req, expectedRevision);
-      return { code: 200, body: next };
-    }
-    const out = await this.store.update(this.key(req), next, expectedRevision);
-    if (out.kind === "ok") return { code: 200, body: out.object };
-    if (out.kind === "notFound") throw new ApiError(notFoundStatus(gr(r), req.name ?? ""));
-    throw new ApiError(conflictStatus(gr(r), req.name ?? ""));
   }
 
   private async update(input: RequestInput): Promise<HandlerResult> {
@@ -370,7 +260,7 @@ export class ResourceHandler {
     const raw = await input.body();
     if (!isJsonObject(raw))
       throw new ApiError(badRequestStatus("the body of the request was in an unknown format"));
-    const { object: body, warnings } = validateFields(req.resource, raw, input.query);
+    const { object: body, warnings } = validateFields(req.resource, raw, input.options);
     const bodyName = asObject(body.metadata).name;
     if (bodyName !== undefined && bodyName !== req.name)
       throw new ApiError(
@@ -378,92 +268,59 @@ export class ResourceHandler {
           `the name of the object (${String(bodyName)}) does not match the name on the URL (${req.name})`,
         ),
       );
-    const dryRun = isDryRun(input);
-    return this.fromSuggestion(req, dryRun, async (current) => {
-      const rv = asObject(body.metadata).resourceVersion;
-      const expected = rv === undefined || rv === "" ? current.modRevision : Number(rv);
-      if (!Number.isInteger(expected))
-        throw new ApiError(badRequestStatus(`invalid resourceVersion: ${String(rv)}`));
-      const withName = { ...body, metadata: { ...asObject(body.metadata), name: req.name ?? "" } };
-      const next = prepareUpdate(
-        req.resource,
-        withName,
-        current.object,
-        req.namespace,
-        req.subresource,
-      );
-      return { ...(await this.write(req, current, next, expected, dryRun)), warnings };
-    });
+    // an update without a resourceVersion is unconditional: it applies whatever else was written
+    const precondition = pinnedRevision(asObject(body.metadata).resourceVersion);
+    const withName = { ...body, metadata: { ...asObject(body.metadata), name: req.name ?? "" } };
+    const object = await guaranteedUpdate(this.store, req, dryRunOf(input.options), (current) => ({
+      next: prepareUpdate(req.resource, withName, current.object, req.namespace, req.subresource),
+      precondition,
+    }));
+    return { code: 200, body: object, warnings };
   }
 
   private async patch(input: RequestInput): Promise<HandlerResult> {
     const req = input.request;
     const patch = await input.body();
-    const dryRun = isDryRun(input);
-    let suggested = dryRun ? null : this.store.suggestion(this.key(req));
-    for (let attempt = 1; ; attempt++) {
-      // the first try starts from the watch cache's copy (see fromSuggestion)
-      const current = suggested ?? (await this.mustGet(req));
-      suggested = null;
-      let pinned = false;
-      try {
-        const { object: patched, warnings } = validateFields(
-          req.resource,
-          applyPatch(input.contentType, current.object, patch, req.resource.kind),
-          input.query,
-        );
-        const rv = asObject(patched.metadata).resourceVersion;
-        // a patch that sets metadata.resourceVersion pins the update to that version: no retries
-        pinned = rv !== undefined && rv !== asObject(current.object.metadata).resourceVersion;
-        const expected = pinned ? Number(rv) : current.modRevision;
-        const next = prepareUpdate(
-          req.resource,
-          patched,
-          current.object,
-          req.namespace,
-          req.subresource,
-        );
-        return { ...(await this.write(req, current, next, expected, dryRun)), warnings };
-      } catch (error) {
-        if (current.suggested && error instanceof ApiError) {
-          attempt--;
-          continue;
-        }
-        if (!isConflict(error) || pinned || attempt >= MAX_PATCH_ATTEMPTS) throw error;
-      }
-    }
+    let warnings: string[] = [];
+    const object = await guaranteedUpdate(this.store, req, dryRunOf(input.options), (current) => {
+      const validated = validateFields(
+        req.resource,
+        applyPatch(input.contentType, current.object, patch, req.resource.kind),
+        input.options,
+      );
+      warnings = validated.warnings;
+      const patched = validated.object;
+      return {
+        next: prepareUpdate(req.resource, patched, current.object, req.namespace, req.subresource),
+        // a patch that sets metadata.resourceVersion pins the update to that version
+        precondition: pinnedRevision(
+          asObject(patched.metadata).resourceVersion,
+          asObject(current.object.metadata).resourceVersion,
+        ),
+      };
+    });
+    return { code: 200, body: object, warnings };
   }
 
   /**
-   * A delete without preconditions never fails for a concurrent change (kube-apiserver retries
-   * its guarded update): a conflict on the object's revision is retried on a fresh read.
+   * A delete never fails for a concurrent change (kube-apiserver's conditional delete and the
+   * guarded update that marks a graceful or finalized delete both retry on a fresh read); only
+   * its preconditions, checked against each fresh read, answer 409.
    */
   private async delete(input: RequestInput): Promise<HandlerResult> {
-    const options = parseDeleteOptions(await input.body(), input.query);
-    return this.deleteWithRetries(input.request, options);
+    const options = parseDeleteOptions(await input.body(), input.options);
+    return this.deleteObject(input.request, options);
   }
 
-  private async deleteWithRetries(
-    req: ResourceRequest,
-    options: DeleteOptions,
-  ): Promise<HandlerResult> {
-    const guarded =
-      options.preconditions.uid !== undefined ||
-      options.preconditions.resourceVersion !== undefined;
-    for (let attempt = 1; ; attempt++) {
-      try {
-        return await this.deleteOnce(req, options);
-      } catch (error) {
-        if (!isConflict(error) || guarded || attempt >= MAX_DELETE_ATTEMPTS) throw error;
-      }
-    }
+  private deleteObject(req: ResourceRequest, options: DeleteOptions): Promise<HandlerResult> {
+    return retryRaced(req, () => this.deleteOnce(req, options));
   }
 
   private async deleteOnce(req: ResourceRequest, options: DeleteOptions): Promise<HandlerResult> {
     const r = req.resource;
-    const current = await this.mustGet(req);
+    const current = await readObject(this.store, req);
     const failed = preconditionFailure(current.object, options.preconditions);
-    if (failed !== null) throw new ApiError(conflictStatus(gr(r), req.name ?? "", failed));
+    if (failed !== null) throw conflictError(req, failed);
     const plan = planDeletion(current.object, options, {
       nowMs: this.clock.wallMs(),
       gracePeriodSeconds: r.kind === "Pod" ? podGracePeriodSeconds(current.object, options) : null,
@@ -471,7 +328,7 @@ export class ResourceHandler {
     if (plan.kind === "pending") return { code: 200, body: current.object };
     if (plan.kind === "delete") {
       if (options.dryRun) return { code: 200, body: current.object };
-      await this.remove(req, current.modRevision);
+      await removeObject(this.store, req, current.modRevision);
       return { code: 200, body: current.object };
     }
     // kube-apiserver answers 202 only here: not gone yet, and the (deprecated) orphanDependents
@@ -479,32 +336,17 @@ export class ResourceHandler {
     const code = options.orphanDependents === false ? 202 : 200;
     const next = r.kind === "Namespace" ? withTerminatingPhase(plan.object) : plan.object;
     if (options.dryRun) return { code, body: next };
-    const out = await this.store.update(this.key(req), next, current.modRevision);
+    const out = await this.store.update(keyOf(req), next, current.modRevision);
     if (out.kind === "ok") return { code, body: out.object };
-    if (out.kind === "notFound") throw new ApiError(notFoundStatus(gr(r), req.name ?? ""));
-    throw new ApiError(conflictStatus(gr(r), req.name ?? ""));
-  }
-
-  /**
-   * Removes the object at `expectedRevision`. A namespace takes its contents with it (the
-   * namespace controller's job, done in one txn).
-   */
-  private async remove(req: ResourceRequest, expectedRevision: number): Promise<void> {
-    const r = req.resource;
-    const contents =
-      r.plural === "namespaces"
-        ? RESOURCES.filter((x) => x.namespaced).map((x) => collectionPrefix(x, req.name))
-        : [];
-    const out = await this.store.delete(this.key(req), expectedRevision, contents);
-    if (out.kind === "notFound") throw new ApiError(notFoundStatus(gr(r), req.name ?? ""));
-    if (out.kind === "conflict") throw new ApiError(conflictStatus(gr(r), req.name ?? ""));
+    if (out.kind === "notFound") throw notFoundError(req);
+    throw new WriteRaced();
   }
 
   private async deleteCollection(input: RequestInput): Promise<HandlerResult> {
     const req = input.request;
     const r = req.resource;
-    const listOptions = parseListOptions(r, input.query);
-    const options = parseDeleteOptions(await input.body(), input.query);
+    const listOptions = parseListOptions(r, input.options);
+    const options = parseDeleteOptions(await input.body(), input.options);
     const page = await this.store.list(collectionPrefix(r, req.namespace), { serializable: false });
     const keep = objectFilter(r, listOptions);
     const deleted: JsonObject[] = [];
@@ -517,7 +359,7 @@ export class ResourceHandler {
         verb: "delete" as const,
       };
       try {
-        const out = await this.deleteWithRetries(one, options);
+        const out = await this.deleteObject(one, options);
         deleted.push(out.body as JsonObject);
       } catch (error) {
         if (!isNotFound(error)) throw error;
@@ -528,177 +370,4 @@ export class ResourceHandler {
       body: { kind: `${r.kind}List`, apiVersion: apiVersionOf(r), metadata: {}, items: deleted },
     };
   }
-
-  /** `/scale` (autoscaling/v1 Scale) over `spec.replicas` of deployments and replicasets. */
-  /**
-   * pods/log: asks the kubelet of the pod's node (pod-logs.ts): `container`, `previous`,
-   * `tailLines`, `limitBytes`, and `follow` (the rest then streams).
-   */
-  private async logs(input: RequestInput, podLogs: PodLogs): Promise<HandlerResult> {
-    const req = input.request;
-    if (req.verb !== "get") {
-      throw new ApiError(methodNotAllowedStatus({ group: "", resource: "pods/log" }, req.verb));
-    }
-    const pod = (await this.mustGet(req)).object;
-    const options = parsePodLogOptions(input.query, req.name ?? "");
-    const container = podLogContainer(pod, options.container);
-    const node = asObject(pod.spec).nodeName;
-    if (typeof node !== "string" || node === "") {
-      throw new ApiError(badRequestStatus(`pod "${req.name}" does not have a host assigned`));
-    }
-    const read: PodLogRead = {
-      node,
-      namespace: req.namespace ?? "default",
-      pod: req.name ?? "",
-      container,
-      previous: options.previous,
-      ...(options.tailLines !== undefined ? { tailLines: options.tailLines } : {}),
-      ...(options.limitBytes !== undefined ? { limitBytes: options.limitBytes } : {}),
-    };
-    const follower = options.follow ? randomUUID() : undefined;
-    let reply: PodLogReply;
-    try {
-      reply = await podLogs.read(follower ? { ...read, follower } : read);
-    } catch (error) {
-      if (follower) podLogs.unfollow(node, follower);
-      throw new ApiError(
-        badRequestStatus(`logs of pod "${req.name}" on node ${node}: ${(error as Error).message}`),
-      );
-    }
-    if ("refused" in reply) {
-      if (follower) podLogs.unfollow(node, follower);
-      throw new ApiError(
-        reply.refused === "TooManyRequests"
-          ? tooManyRequestsStatus(reply.message, 1)
-          : badRequestStatus(reply.message),
-      );
-    }
-    if (!follower || !reply.more) {
-      if (follower) podLogs.unfollow(node, follower);
-      return { code: 200, body: null, text: reply.text };
-    }
-    const first = reply;
-    return {
-      code: 200,
-      body: null,
-      text: reply.text,
-      stream: (sink) => followPodLog(podLogs, this.clock, { ...read, follower }, first, sink),
-    };
-  }
-
-  /**
-   * pods/binding (what a scheduler posts): sets spec.nodeName once. A pod already bound
-   * elsewhere is a conflict, as kube-apiserver answers.
-   */
-  private async bind(input: RequestInput): Promise<HandlerResult> {
-    const req = input.request;
-    if (req.verb !== "create") {
-      throw new ApiError(methodNotAllowedStatus({ group: "", resource: "pods/binding" }, req.verb));
-    }
-    const binding = asObject(await input.body());
-    const target = asObject(binding.target);
-    const node = target.name;
-    if (typeof node !== "string" || node === "") {
-      throw new ApiError(badRequestStatus("binding.target.name (the node) is required"));
-    }
-    const dryRun = isDryRun(input);
-    await this.fromSuggestion(req, dryRun, async (current) => {
-      const spec = asObject(current.object.spec);
-      if (typeof spec.nodeName === "string" && spec.nodeName !== "") {
-        throw new ApiError(
-          conflictStatus(
-            gr(req.resource),
-            req.name ?? "",
-            `pod is already assigned to node "${spec.nodeName}"`,
-          ),
-        );
-      }
-      // Not an update of the pod: spec.nodeName is immutable to updates, binding is how it is
-      // set, with the PodScheduled condition in the same write (as kube-apiserver's binding does)
-      const next: JsonObject = {
-        ...current.object,
-        spec: { ...spec, nodeName: node },
-        status: withPodScheduled(asObject(current.object.status), this.clock.wallMs()),
-      };
-      await this.write({ ...req, subresource: null }, current, next, current.modRevision, dryRun);
-    });
-    return {
-      code: 201,
-      body: { kind: "Status", apiVersion: "v1", metadata: {}, status: "Success", code: 201 },
-    };
-  }
-
-  private async scale(input: RequestInput): Promise<HandlerResult> {
-    const req = input.request;
-    const r = req.resource;
-    const toScale = (obj: JsonObject) => {
-      const meta = asObject(obj.metadata);
-      const spec = asObject(obj.spec);
-      const status = asObject(obj.status);
-      return {
-        kind: "Scale",
-        apiVersion: "autoscaling/v1",
-        metadata: {
-          name: meta.name,
-          namespace: meta.namespace,
-          uid: meta.uid,
-          resourceVersion: meta.resourceVersion,
-          creationTimestamp: meta.creationTimestamp,
-        },
-        spec: { replicas: spec.replicas ?? 0 },
-        status: { replicas: status.replicas ?? 0, selector: selectorString(spec.selector) },
-      };
-    };
-    if (req.verb === "get") return { code: 200, body: toScale((await this.mustGet(req)).object) };
-    if (req.verb !== "update" && req.verb !== "patch")
-      throw new ApiError(
-        methodNotAllowedStatus({ group: r.group, resource: `${r.plural}/scale` }, req.verb),
-      );
-    const current = await this.mustGet(req);
-    const body = await input.body();
-    const scale =
-      req.verb === "patch"
-        ? applyPatch(input.contentType, toScale(current.object) as JsonObject, body, "Scale")
-        : asObject(body);
-    const replicas = asObject(scale.spec).replicas;
-    if (typeof replicas !== "number" || !Number.isInteger(replicas) || replicas < 0)
-      throw new ApiError(badRequestStatus("spec.replicas must be a non-negative integer"));
-    const rv = asObject(scale.metadata).resourceVersion;
-    const expected = rv === undefined || rv === "" ? current.modRevision : Number(rv);
-    // through the main resource's update path, so generation moves like any spec change
-    const next = prepareUpdate(
-      r,
-      { ...current.object, spec: { ...asObject(current.object.spec), replicas } },
-      current.object,
-      req.namespace,
-      null,
-    );
-    const out = await this.write(
-      { ...req, subresource: null },
-      current,
-      next,
-      expected,
-      isDryRun(input),
-    );
-    return { code: 200, body: toScale(out.body as JsonObject) };
-  }
 }
-
-/** A label selector in its string form (`app=web,tier in (a,b)`), as Scale.status.selector has it. */
-function selectorString(selector: JsonValue | undefined): string {
-  const sel = asObject(selector ?? {});
-  const parts = Object.entries(asObject(sel.matchLabels ?? {})).map(
-    ([k, v]) => `${k}=${String(v)}`,
-  );
-  for (const e of Array.isArray(sel.matchExpressions) ? sel.matchExpressions : []) {
-    const { key, operator, values } = asObject(e);
-    const list = Array.isArray(values) ? values.map(String).join(",") : "";
-    if (operator === "In") parts.push(`${String(key)} in (${list})`);
-    else if (operator === "NotIn") parts.push(`${String(key)} notin (${list})`);
-    else if (operator === "Exists") parts.push(String(key));
-    else if (operator === "DoesNotExist") parts.push(`!${String(key)}`);
-  }
-  return parts.join(",");
-}
-
-export { qualifiedResource };

@@ -15,7 +15,6 @@ import {
 import { createServer as createHttpsServer } from "node:https";
 import type { Logger } from "pino";
 import { parse as parseYaml } from "yaml";
-import type { StoreClient } from "../../raft/client/store-client.ts";
 import type { JsonObject, JsonValue } from "../api/json.ts";
 import { rfc3339 } from "../api/meta-time.ts";
 import { RESOURCES, type ResourceInfo } from "../api/resources.ts";
@@ -43,18 +42,13 @@ import {
   versionInfo,
   wantsAggregatedDiscovery,
 } from "./discovery.ts";
-import { ObjectStore } from "./object-store.ts";
 import { openApiV3Document, openApiV3Paths } from "./openapi.ts";
 import { decodeProtobufBody } from "./protobuf-body.ts";
 import { objectKey } from "./registry-keys.ts";
 import { parseRequestInfo } from "./request-info.ts";
-import {
-  type HandlerResult,
-  type PodLogs,
-  type RequestInput,
-  ResourceHandler,
-} from "./resource-handler.ts";
-import type { WatchCache } from "./watch-cache.ts";
+import { parseRequestOptions } from "./request-options.ts";
+import type { ResourceHandler } from "./resource-handler.ts";
+import type { HandlerResult, RequestInput } from "./rest-request.ts";
 import { serveWatch } from "./watch-stream.ts";
 
 export interface ApiServerConfig {
@@ -65,14 +59,9 @@ export interface ApiServerConfig {
   token: string;
   clock: Clock;
   logger: Logger;
-  client: () => StoreClient;
-  /** Serves GETs and first LIST pages when live. */
-  cache?: WatchCache;
-  /** Store sessions for kube-system Lease writes (leader election). */
-  electionClient?: () => StoreClient;
+  /** The server's one REST handler, shared with the internal API (its object store too). */
+  handler: ResourceHandler;
   ready: () => { ready: boolean; reason: string };
-  /** How pods/log reaches kubelets (over the actor system); absent: a clear 404. */
-  podLogs?: PodLogs;
 }
 
 /** Kubernetes refuses request bodies over 3 MiB. */
@@ -141,8 +130,6 @@ function decodeBody(raw: Buffer, contentType: string): JsonValue {
 
 export class ApiServer {
   private readonly server: Server;
-  private readonly store: ObjectStore;
-  private readonly handler: ResourceHandler;
   /** How to end each open watch and followed log (the server's stop ends them all). */
   private readonly openWatches = new Set<() => void>();
   private bootstrapTimer: ReturnType<Clock["setTimeout"]> | null = null;
@@ -152,8 +139,6 @@ export class ApiServer {
   port = 0;
 
   constructor(private readonly config: ApiServerConfig) {
-    this.store = new ObjectStore(config.client, config.cache, config.electionClient);
-    this.handler = new ResourceHandler(this.store, config.clock, config.podLogs);
     const listener = (req: IncomingMessage, res: ServerResponse) => {
       this.serve(req, res).catch((error: unknown) => this.fail(res, error));
     };
@@ -189,10 +174,11 @@ export class ApiServer {
   /** Creates the system namespaces once the store answers; a txn makes every server's try idempotent. */
   private bootstrapNamespaces(): void {
     const namespaces = RESOURCES.find((r) => r.plural === "namespaces") as ResourceInfo;
+    const store = this.config.handler.store;
     const attempt = async () => {
       for (const name of SYSTEM_NAMESPACES) {
         const key = objectKey(namespaces, null, name);
-        if ((await this.store.get(key, false)) !== null) continue;
+        if ((await store.get(key, false)) !== null) continue;
         const obj: JsonObject = {
           apiVersion: "v1",
           kind: "Namespace",
@@ -205,7 +191,7 @@ export class ApiServer {
           spec: { finalizers: ["kubernetes"] },
           status: { phase: "Active" },
         };
-        await this.store.create(key, obj, null);
+        await store.create(key, obj, null);
       }
       this.bootstrapped = true;
     };
@@ -256,7 +242,7 @@ export class ApiServer {
     let cached: JsonValue | undefined;
     const input: RequestInput = {
       request: info.request,
-      query: url.searchParams,
+      options: parseRequestOptions(url.searchParams),
       accept,
       contentType,
       body: async () => {
@@ -264,15 +250,10 @@ export class ApiServer {
         return cached;
       },
     };
-    if (
-      info.request.verb === "watch" ||
-      (info.request.verb === "get" && url.searchParams.get("watch") === "true")
-    ) {
-      const watchInput =
-        info.request.verb === "get"
-          ? { ...input, request: { ...info.request, verb: "watch" as const } }
-          : input;
-      await serveWatch(this.store, this.config.clock, watchInput, res, (end) => {
+    // `GET .../configmaps/web?watch=true` watches the one object, as the deprecated watch path did
+    if (info.request.verb === "watch" || (info.request.verb === "get" && input.options.watch)) {
+      const watchInput = { ...input, request: { ...info.request, verb: "watch" as const } };
+      await serveWatch(this.config.handler, this.config.clock, watchInput, res, (end) => {
         this.openWatches.add(end);
         const close = () => {
           this.openWatches.delete(end);
@@ -280,10 +261,11 @@ export class ApiServer {
         };
         req.on("close", close);
         res.on("close", close);
+        return () => this.openWatches.delete(end);
       });
       return;
     }
-    const out = await this.handler.handle(input);
+    const out = await this.config.handler.handle(input);
     if (out.warnings && out.warnings.length > 0)
       res.setHeader(
         "warning",

@@ -8,7 +8,7 @@
 import type { WatchEvent } from "../../raft/mvcc/watch-hub.ts";
 import type { ApiWatchEvent } from "../api/api-protocol.ts";
 import type { JsonObject } from "../api/json.ts";
-import { decodeObject } from "./object-store.ts";
+import { decodeObject } from "./storage-codec.ts";
 
 /**
  * One change to one object, decoded: what a store watch event says, or what the watch cache

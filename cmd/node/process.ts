@@ -6,7 +6,7 @@ import {
   type KubeletLogsRequest,
 } from "../../actors/api/kubelet-protocol.ts";
 import { startCompactor } from "../../actors/apiserver/compactor.ts";
-import type { PodLogRead } from "../../actors/apiserver/pod-logs.ts";
+import type { PodLogRead, PodLogs } from "../../actors/apiserver/pod-logs.ts";
 import { ApiServer } from "../../actors/apiserver/server.ts";
 import type { LeaderElectionTimings } from "../../actors/client/leader-election.ts";
 import { ActorSystem } from "../../actors/system/actor-system.ts";
@@ -159,6 +159,7 @@ export class NodeProcess {
           tickIntervalMs: this.config.tickIntervalMs ?? DEFAULT_TICK_INTERVAL_MS,
           electionTick: this.config.electionTick ?? DEFAULT_ELECTION_TICKS,
           snapshotEntries: this.config.snapshotEntries,
+          ...(this.config.api ? { podLogs: this.podLogs() } : {}),
         },
         this.system,
         this.logger,
@@ -231,31 +232,32 @@ export class NodeProcess {
       token: readFileSync(api.tokenFile, "utf8").trim(),
       clock: this.system.clock,
       logger: this.logger.child({ component: "apiserver" }),
-      client: () => server.client,
-      cache: server.watchCache,
-      electionClient: () => server.electionClient,
+      handler: server.apiHandler,
       ready: () => this.readiness(),
-      // pods/log: the kubelet on the pod's node answers over the mesh
-      podLogs: {
-        read: ({ node, ...request }: PodLogRead) =>
-          this.system.ask<KubeletLogsReply>(
-            this.system.address("apiserver-logs"),
-            `${node}/${KUBELET_ACTOR}`,
-            "kubelet.logs",
-            request satisfies KubeletLogsRequest,
-            POD_LOGS_TIMEOUT_MS,
-          ),
-        unfollow: (node: string, follower: string) => {
-          this.system.tell(
-            this.system.address("apiserver-logs"),
-            `${node}/${KUBELET_ACTOR}`,
-            "kubelet.logs.unfollow",
-            { follower },
-          );
-        },
-      },
     });
     await this.apiServer.start();
+  }
+
+  /** pods/log: the kubelet on the pod's node answers over the mesh. */
+  private podLogs(): PodLogs {
+    return {
+      read: ({ node, ...request }: PodLogRead) =>
+        this.system.ask<KubeletLogsReply>(
+          this.system.address("apiserver-logs"),
+          `${node}/${KUBELET_ACTOR}`,
+          "kubelet.logs",
+          request satisfies KubeletLogsRequest,
+          POD_LOGS_TIMEOUT_MS,
+        ),
+      unfollow: (node: string, follower: string) => {
+        this.system.tell(
+          this.system.address("apiserver-logs"),
+          `${node}/${KUBELET_ACTOR}`,
+          "kubelet.logs.unfollow",
+          { follower },
+        );
+      },
+    };
   }
 
   /** Ready when this node's peer monitor sees every peer answer and, on a server, Raft is. */

@@ -4,6 +4,9 @@ import type { Logger } from "pino";
 import { API_ACTOR } from "../../actors/api/api-protocol.ts";
 import { ApiOperations } from "../../actors/apiserver/api-operations.ts";
 import { internalApiMachine } from "../../actors/apiserver/internal-api.ts";
+import { ObjectStore } from "../../actors/apiserver/object-store.ts";
+import type { PodLogs } from "../../actors/apiserver/pod-logs.ts";
+import { ResourceHandler } from "../../actors/apiserver/resource-handler.ts";
 import { WatchCache } from "../../actors/apiserver/watch-cache.ts";
 import type { ActorSystem } from "../../actors/system/actor-system.ts";
 import type { Clock } from "../../actors/system/clock.ts";
@@ -30,6 +33,8 @@ export interface ServerRoleConfig {
   tickIntervalMs: number;
   electionTick: number;
   snapshotEntries?: number | undefined;
+  /** How the API server reaches kubelets for pods/log (absent: a clear 404). */
+  podLogs?: PodLogs | undefined;
 }
 
 /** Defaults tuned for failover well under a second on loopback (etcd's are 100 ms / 1 s). */
@@ -58,6 +63,8 @@ export class ServerRole {
     private readonly api: ApiOperations,
     /** Every object under /registry/, for the API servers' GETs and LISTs (see watch-cache.ts). */
     readonly watchCache: WatchCache,
+    /** The API server's one REST handler: the HTTP and the internal API both serve through it. */
+    readonly apiHandler: ResourceHandler,
     private readonly electionClients: StoreClient[],
   ) {}
 
@@ -132,14 +139,16 @@ export class ServerRole {
       () => store.compactRevision,
     );
     watchCache.start(system);
-    // the Kubernetes API as actor messages for internal components (DESIGN §6)
+    // one object store and one REST handler per API server, for HTTP and actor messages alike
     let role: ServerRole | null = null;
-    const api = new ApiOperations({
-      system,
-      client: () => (role as ServerRole).client,
-      cache: watchCache,
-      electionClient: () => (role as ServerRole).electionClient,
-    });
+    const objects = new ObjectStore(
+      () => (role as ServerRole).client,
+      watchCache,
+      () => (role as ServerRole).electionClient,
+    );
+    const apiHandler = new ResourceHandler(objects, system.clock, config.podLogs);
+    // the Kubernetes API as actor messages for internal components (DESIGN §6)
+    const api = new ApiOperations({ system, handler: apiHandler });
     role = new ServerRole(
       replica,
       store,
@@ -150,6 +159,7 @@ export class ServerRole {
       logger,
       api,
       watchCache,
+      apiHandler,
       electionClients,
     );
     system.spawn(API_ACTOR, internalApiMachine, { input: { port: api } });

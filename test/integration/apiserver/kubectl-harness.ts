@@ -3,8 +3,10 @@ import { readFileSync } from "node:fs";
 import type { IncomingHttpHeaders } from "node:http";
 import { request as httpsRequest } from "node:https";
 import { join } from "node:path";
+import { afterAll, beforeAll } from "vitest";
 import { parse as parseYaml } from "yaml";
-import type { LocalCluster } from "../../support/local-cluster.ts";
+import { LocalCluster } from "../../support/local-cluster.ts";
+import { waitFor } from "../../support/wait.ts";
 
 /** Runs the real kubectl against a LocalCluster's kubeconfig (optionally another context). */
 export function kubectl(
@@ -100,4 +102,27 @@ export async function apiRequest(
     req.on("error", reject);
     req.end(body === undefined ? undefined : JSON.stringify(body));
   });
+}
+
+/**
+ * A LocalCluster of `servers` for the enclosing describe block: started before its tests, once
+ * the API server has its `default` namespace, and stopped after them, even on failure.
+ */
+export function clusterForTests(servers: number): () => LocalCluster {
+  let cluster: LocalCluster | undefined;
+  beforeAll(async () => {
+    const started = await LocalCluster.start(servers);
+    cluster = started;
+    await waitFor(
+      "the default namespace",
+      async () => (await kubectl(started, ["get", "namespace", "default"])).code === 0,
+    );
+  });
+  afterAll(async () => {
+    await cluster?.stop();
+  });
+  return () => {
+    if (cluster === undefined) throw new Error("the cluster has not started");
+    return cluster;
+  };
 }

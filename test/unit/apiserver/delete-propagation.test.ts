@@ -16,12 +16,13 @@ import {
   planDeletion,
   shouldDeleteDuringUpdate,
 } from "../../../actors/apiserver/object-deletion.ts";
+import { parseRequestOptions } from "../../../actors/apiserver/request-options.ts";
 import { ApiError } from "../../../actors/client/errors.ts";
 import { ManualClock } from "../../../actors/system/clock.ts";
 import { MemoryObjectStore } from "./memory-object-store.ts";
 import { restCaller } from "./rest-harness.ts";
 
-const q = (s = "") => new URLSearchParams(s);
+const q = (s = "") => parseRequestOptions(new URLSearchParams(s));
 const NOW_MS = Date.parse("2024-05-01T10:00:00Z");
 
 function statusOf(fn: () => unknown): { code: number; message: string } {

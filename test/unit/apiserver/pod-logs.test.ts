@@ -14,6 +14,7 @@ import {
   parsePodLogOptions,
   podLogContainer,
 } from "../../../actors/apiserver/pod-logs.ts";
+import { parseRequestOptions } from "../../../actors/apiserver/request-options.ts";
 import { ApiError } from "../../../actors/client/errors.ts";
 import { ManualClock } from "../../../actors/system/clock.ts";
 
@@ -30,7 +31,7 @@ const statusOf = (f: () => unknown) => {
 describe("pods/log options", () => {
   it("reads follow, previous, container, tailLines and limitBytes", () => {
     const q = new URLSearchParams("follow=true&previous=1&container=c&tailLines=2&limitBytes=10");
-    expect(parsePodLogOptions(q, "p")).toEqual({
+    expect(parsePodLogOptions(parseRequestOptions(q), "p")).toEqual({
       follow: true,
       previous: true,
       container: "c",
@@ -40,17 +41,23 @@ describe("pods/log options", () => {
   });
 
   it("rejects what ValidatePodLogOptions rejects (422) and what does not parse (400)", () => {
-    const invalid = statusOf(() => parsePodLogOptions(new URLSearchParams("tailLines=-1"), "p"));
+    const invalid = statusOf(() =>
+      parsePodLogOptions(parseRequestOptions(new URLSearchParams("tailLines=-1")), "p"),
+    );
     expect(invalid.code).toBe(422);
     expect(invalid.message).toBe(
       'PodLogOptions "p" is invalid: tailLines: Invalid value: -1: must be greater than or equal to 0',
     );
-    expect(statusOf(() => parsePodLogOptions(new URLSearchParams("limitBytes=0"), "p")).code).toBe(
-      422,
-    );
-    expect(statusOf(() => parsePodLogOptions(new URLSearchParams("tailLines=x"), "p")).code).toBe(
-      400,
-    );
+    expect(
+      statusOf(() =>
+        parsePodLogOptions(parseRequestOptions(new URLSearchParams("limitBytes=0")), "p"),
+      ).code,
+    ).toBe(422);
+    expect(
+      statusOf(() =>
+        parsePodLogOptions(parseRequestOptions(new URLSearchParams("tailLines=x")), "p"),
+      ).code,
+    ).toBe(400);
   });
 
   it("a multi-container pod needs a container name (Kubernetes' 400 and message)", () => {

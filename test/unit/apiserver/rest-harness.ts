@@ -5,6 +5,7 @@
 import type { JsonObject, JsonValue } from "../../../actors/api/json.ts";
 import type { ObjectStore } from "../../../actors/apiserver/object-store.ts";
 import { parseRequestInfo } from "../../../actors/apiserver/request-info.ts";
+import { parseRequestOptions } from "../../../actors/apiserver/request-options.ts";
 import { ResourceHandler } from "../../../actors/apiserver/resource-handler.ts";
 import { ApiError } from "../../../actors/client/errors.ts";
 import type { Clock } from "../../../actors/system/clock.ts";
@@ -25,7 +26,7 @@ export function restCaller(store: ObjectStore, clock: Clock): RestCall {
     try {
       const out = await handler.handle({
         request: info.request,
-        query: url.searchParams,
+        options: parseRequestOptions(url.searchParams),
         accept: undefined,
         contentType,
         body: async () => body,
