@@ -50,6 +50,8 @@ export interface NodeConfig {
   nodeMonitorGracePeriodMs?: number;
   /** --leader-elect-*: the controller manager's and scheduler's election timings. */
   leaderElection?: Partial<LeaderElectionTimings>;
+  /** --udp-timeout: the service proxy's idle UDP flow lifetime (default: the proxy's). */
+  udpIdleTimeoutMs?: number;
   host: string;
   port: number;
   peers: Record<string, string>;
@@ -208,6 +210,12 @@ export class NodeProcess {
           ? { nodeMonitorGracePeriodMs: this.config.nodeMonitorGracePeriodMs }
           : {}),
         ...(this.config.leaderElection ? { leaderElection: this.config.leaderElection } : {}),
+        // the proxies of one cluster on one host share its cluster-IP listeners: the join token
+        // names the cluster (hashed into the lock's name, never shown)
+        clusterIdentity: this.config.token,
+        ...(this.config.udpIdleTimeoutMs !== undefined
+          ? { udpIdleTimeoutMs: this.config.udpIdleTimeoutMs }
+          : {}),
       },
       this.system,
       this.logger,
