@@ -6,8 +6,13 @@ import {
   type KubeletLogsRequest,
 } from "../../actors/api/kubelet-protocol.ts";
 import { startCompactor } from "../../actors/apiserver/compactor.ts";
+import {
+  ENDPOINT_RECONCILER_ACTOR,
+  endpointReconcilerMachine,
+} from "../../actors/apiserver/endpoint-reconciler.ts";
 import type { PodLogRead } from "../../actors/apiserver/pod-logs.ts";
 import { ApiServer } from "../../actors/apiserver/server.ts";
+import { ApiClient } from "../../actors/client/api-client.ts";
 import type { LeaderElectionTimings } from "../../actors/client/leader-election.ts";
 import { ActorSystem } from "../../actors/system/actor-system.ts";
 import { type Clock, sleep } from "../../actors/system/clock.ts";
@@ -264,6 +269,33 @@ export class NodeProcess {
       },
     });
     await this.apiServer.start();
+    // the `kubernetes` Service's endpoints list every live API server (lease.go's reconciler)
+    const members = () => server.replica.members().voters;
+    this.system.spawn(ENDPOINT_RECONCILER_ACTOR, endpointReconcilerMachine, {
+      supervise: false,
+      input: {
+        api: new ApiClient({ system: this.system, servers: members }),
+        clock: this.system.clock,
+        nodeId: this.config.id,
+        endpoint: `${this.config.host}:${this.apiServer.port}`,
+        logger: this.logger.child({ component: "kubernetes-endpoints" }),
+      },
+    });
+  }
+
+  /** Takes this API server out of the `kubernetes` endpoints (bounded by the reconciler). */
+  private leaveKubernetesEndpoints(): Promise<void> {
+    const reconciler = this.system.actorRef(ENDPOINT_RECONCILER_ACTOR);
+    if (reconciler === undefined) return Promise.resolve();
+    return new Promise((resolve) => {
+      const sub = reconciler.subscribe((s: { status: string }) => {
+        if (s.status !== "done") return;
+        sub.unsubscribe();
+        resolve();
+      });
+      if (reconciler.getSnapshot().status === "done") resolve();
+      reconciler.send({ type: "reconciler.stop" });
+    });
   }
 
   /** Ready when this node's peer monitor sees every peer answer and, on a server, Raft is. */
@@ -334,6 +366,7 @@ export class NodeProcess {
     if (this.stopping === null) {
       this.stopping = (async () => {
         this.introspection.stop();
+        await this.leaveKubernetesEndpoints();
         // Bounded: when the whole cluster stops at once, releasing leases may find no quorum.
         if (this.workloads) {
           await Promise.race([this.workloads.stop(), sleep(this.system.clock, WORKLOADS_STOP_MS)]);
