@@ -14,6 +14,7 @@ import type { PodLogRead } from "../../actors/apiserver/pod-logs.ts";
 import { ApiServer } from "../../actors/apiserver/server.ts";
 import { ApiClient } from "../../actors/client/api-client.ts";
 import type { LeaderElectionTimings } from "../../actors/client/leader-election.ts";
+import { registerProxyMetrics } from "../../actors/proxy/proxy-metrics.ts";
 import { ActorSystem } from "../../actors/system/actor-system.ts";
 import { type Clock, sleep } from "../../actors/system/clock.ts";
 import { echoMachine } from "../../actors/system/echo.ts";
@@ -79,6 +80,14 @@ export interface ApiConfig {
 
 const PING_TIMEOUT_MS = 1_000;
 
+function withProxyMetrics(
+  registry: ReturnType<typeof createMetrics>,
+  report: Parameters<typeof registerProxyMetrics>[1],
+) {
+  registerProxyMetrics(registry, report);
+  return registry;
+}
+
 /**
  * One `bosun node` process, composed: the mesh (transport), the actor system on top of it, the
  * node and peer-monitor actors, and the HTTP surface sharing the mesh's port.
@@ -133,7 +142,10 @@ export class NodeProcess {
     handler = createAdminHandler({
       system: this.system,
       introspection: this.introspection,
-      metrics: createMetrics(() => this.introspection.status()),
+      metrics: withProxyMetrics(
+        createMetrics(() => this.introspection.status()),
+        () => this.workloads?.proxyReport() ?? null,
+      ),
       token: config.token,
       ready: () => this.readiness(),
       setFaultRules: (rules) => this.mesh.setFaultRules(rules),

@@ -23,6 +23,7 @@ import { KUBERNETES_SERVICE_IP } from "../../../actors/api/well-known.ts";
 import type { NodeStatus } from "../../../cmd/node/introspection.ts";
 import { getJson } from "../../../cmd/node-client.ts";
 import { LocalCluster } from "../../support/local-cluster.ts";
+import { runBosun } from "../../support/processes.ts";
 import { waitFor } from "../../support/wait.ts";
 import { kubectl, kubectlOk } from "../apiserver/kubectl-harness.ts";
 import { podsOf, runEchoDeployment, waitForReadyNodes } from "./workload-harness.ts";
@@ -325,6 +326,14 @@ it("SIGKILL of the node holding the cluster-IP listeners: traffic resumes, and i
     }
     return undefined;
   });
+  // bosun status names the holder; its /metrics count the proxied connections
+  const status = await runBosun(["status"], { BOSUN_RUN_DIR: cluster.runDir });
+  expect(status.stdout).toContain(`cluster-IP listeners: held by ${holder.id}`);
+  const metrics = await (await fetch(`http://${holder.host}:${holder.port}/metrics`)).text();
+  expect(metrics).toMatch(
+    /bosun_proxy_connections_total\{service="default\/web",port="80",protocol="TCP"\} [1-9]/,
+  );
+  expect(metrics).toMatch(/bosun_proxy_udp_flows_total\{service="default\/udp"/);
   const survivor = cluster.cluster.nodes.find((n) => n.id !== holder.id);
   const context = survivor?.id === "n1" ? "bosun" : `bosun-${survivor?.id}`;
   cluster.kill(holder.id);
