@@ -40,11 +40,21 @@ export function plainIPv4(address: string | undefined): string {
 }
 
 /**
+ * What the kernel picks as the source of a connection to a loopback address (`ip route get
+ * 127.x.y.z` → `src 127.0.0.1`): a client from it needs no explicit bind.
+ */
+const LOOPBACK_DEFAULT_SOURCE = "127.0.0.1";
+
+/**
  * The address to dial an endpoint from for a client: the client's own when it is a loopback
  * address (pods and nodes are loopback addresses, all local to this host), else the kernel's.
+ * Binding before connecting costs a port search per connection (Node cannot set
+ * IP_BIND_ADDRESS_NO_PORT), which slows down sharply once tens of thousands of connections from
+ * one address sit in TIME_WAIT; so a client the kernel would give the same source (127.0.0.1)
+ * is dialed without it.
  */
 export function sourceAddressFor(clientIP: string): string | undefined {
-  return clientIP.startsWith("127.") ? clientIP : undefined;
+  return clientIP.startsWith("127.") && clientIP !== LOOPBACK_DEFAULT_SOURCE ? clientIP : undefined;
 }
 
 function splitAddress(endpoint: string): { ip: string; port: number } {
