@@ -109,6 +109,8 @@ async function runBosunProxy(vip: string, backends: string[]): Promise<void> {
     proxier.syncService(`bench/${name}`);
   }
   proxier.setHolding(true);
+  // exit (not die) on SIGINT, so that `node --cpu-prof` writes its profile
+  process.on("SIGINT", () => process.exit(0));
   await waitFor("bosun's listeners", () => proxier.report().every((r) => r.clusterIPListening));
   console.log("ready");
 }

@@ -18,6 +18,7 @@ import { createSocket } from "node:dgram";
 import { readdirSync, readFileSync, readlinkSync } from "node:fs";
 import { request } from "node:http";
 import { connect } from "node:net";
+import { join } from "node:path";
 import { afterAll, beforeAll, expect, it } from "vitest";
 import { KUBERNETES_SERVICE_IP } from "../../../actors/api/well-known.ts";
 import type { NodeStatus } from "../../../cmd/node/introspection.ts";
@@ -269,6 +270,12 @@ it("a pod reaches another Service by its env vars, and the API server through th
   });
   expect(endpoints).toEqual(cluster.cluster.nodes.map((n) => n.host).sort());
   expect(await clusterIPOf("kubernetes")).toBe(KUBERNETES_SERVICE_IP);
+  await kubectlOk(cluster, [
+    "create",
+    "configmap",
+    "cluster-ca",
+    `--from-file=ca.crt=${join(cluster.runDir, "pki", "ca.crt")}`,
+  ]);
 
   await kubectlOk(
     cluster,
@@ -290,10 +297,13 @@ metadata: { name: fetch-api }
 spec:
   restartPolicy: Never
   enableServiceLinks: false
+  volumes: [{ name: ca, configMap: { name: cluster-ca } }]
   containers:
     - name: fetch
       image: bosun/fetch
-      args: ["-k", "--retry", "50", "https://$(KUBERNETES_SERVICE_HOST):$(KUBERNETES_SERVICE_PORT)/version"]
+      volumeMounts: [{ name: ca, mountPath: /ca }]
+      # the certificate names the kubernetes Service's IP: verified against the cluster CA
+      args: ["--cacert", "ca/ca.crt", "--retry", "50", "https://$(KUBERNETES_SERVICE_HOST):$(KUBERNETES_SERVICE_PORT)/version"]
 `,
   );
   for (const pod of ["fetch-web", "fetch-api"])
