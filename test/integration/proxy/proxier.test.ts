@@ -13,7 +13,7 @@ import { afterEach, describe, expect, it } from "vitest";
 import type { JsonObject } from "../../../actors/api/json.ts";
 import { DEFAULT_PROXY_LIMITS } from "../../../actors/proxy/limits.ts";
 import { Proxier } from "../../../actors/proxy/proxier.ts";
-import { SystemClock } from "../../../actors/system/clock.ts";
+import { SystemClock, sleep } from "../../../actors/system/clock.ts";
 import { waitFor } from "../../support/wait.ts";
 
 const clock = new SystemClock();
@@ -254,7 +254,7 @@ describe("TCP through a cluster IP", () => {
       const now = written;
       const still = now === last && now > 0;
       last = now;
-      await new Promise((r) => setTimeout(r, 200));
+      await sleep(clock, 200);
       return still;
     });
     expect(written).toBeLessThan(32 * 1024 * 1024);
@@ -285,9 +285,9 @@ describe("UDP through a cluster IP", () => {
       "an echo",
       () =>
         new Promise<string | undefined>((resolve) => {
-          const timer = setTimeout(() => resolve(undefined), 300);
+          const timer = clock.setTimeout(() => resolve(undefined), 300);
           client.once("message", (m) => {
-            clearTimeout(timer);
+            clock.clearTimeout(timer);
             resolve(m.toString());
           });
           client.send("ping", a.port, a.clusterIP);

@@ -241,9 +241,9 @@ spec:
       "an echo",
       () =>
         new Promise<string | undefined>((resolve) => {
-          const timer = setTimeout(() => resolve(undefined), 500);
+          const timer = cluster.clock.setTimeout(() => resolve(undefined), 500);
           client.once("message", (m) => {
-            clearTimeout(timer);
+            cluster.clock.clearTimeout(timer);
             resolve(m.toString());
           });
           client.send("ping", 53, ip);
