@@ -3,7 +3,7 @@
  * listener": a client is refused at once rather than left hanging). `set(true)` binds it,
  * `set(false)` stops listening at once (connections already accepted are not touched); a bind
  * that fails (address in use, a standby's predecessor not yet gone) is retried after `retryMs`
- * on the injected clock while it is still wanted.
+ * on the injected clock while it is still wanted (the error is reported once, not per retry).
  */
 import type { Clock, TimerId } from "../system/clock.ts";
 
@@ -53,8 +53,9 @@ export class ListenerSlot {
         },
         (error: Error) => {
           this.state = "closed";
+          // reported once per streak: an address held elsewhere fails every retry the same way
+          if (this.lastError !== error.message) this.onBindError(error);
           this.lastError = error.message;
-          this.onBindError(error);
           if (!this.wanted) return;
           this.retryTimer = this.clock.setTimeout(() => {
             this.retryTimer = null;
