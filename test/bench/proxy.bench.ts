@@ -439,10 +439,10 @@ async function main(options: {
   const durationMs = options.quick ? 1_500 : 3_000;
   const samples = options.quick ? 2_000 : 5_000;
   const children: ChildProcess[] = [];
-  const dir = mkdtempSync(join(tmpdir(), "bosun-proxy-bench-"));
   const results: Record<string, unknown> = {};
   if (options.dataPlane) await dataPlaneFigures();
   async function dataPlaneFigures() {
+    const dir = mkdtempSync(join(tmpdir(), "bosun-proxy-bench-"));
     try {
       children.push(
         await startChild(process.execPath, [
