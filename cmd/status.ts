@@ -117,6 +117,22 @@ function raftTable(reports: NodeReport[]): string | null {
   return table(rows);
 }
 
+/**
+ * Which node's proxy holds this host's cluster-IP listeners (actors/proxy/proxy.ts): read off
+ * the `proxy` actors' states. Null when no node runs a proxy.
+ */
+export function clusterIPHolderLine(reports: NodeReport[]): string | null {
+  const states: [string, string][] = [];
+  for (const { node, status } of reports) {
+    const proxy = status?.actors.find((a) => a.address === `${node.id}/proxy`);
+    if (proxy) states.push([node.id, formatStateValue(proxy.state)]);
+  }
+  if (states.length === 0) return null;
+  const holders = states.filter(([, s]) => s.endsWith("holding")).map(([id]) => id);
+  const others = states.filter(([id]) => !holders.includes(id)).map(([id, s]) => `${id} ${s}`);
+  return `cluster-IP listeners: ${holders.length > 0 ? `held by ${holders.join(", ")}` : "held by none"}${others.length > 0 ? ` (${others.join(", ")})` : ""}`;
+}
+
 export function renderStatus(
   cluster: ClusterFile,
   reports: NodeReport[],
@@ -144,11 +160,13 @@ export function renderStatus(
   }
   const up = reports.filter((r) => r.status).length;
   const raft = raftTable(reports);
+  const holder = clusterIPHolderLine(reports);
   return [
     `cluster ${cluster.name}: ${up}/${cluster.nodes.length} nodes up`,
     "",
     table(nodes),
     ...(raft ? ["", raft] : []),
+    ...(holder ? ["", holder] : []),
     "",
     table(actors),
     ...(orphans.length > 0

@@ -35,3 +35,16 @@ export const POD_TEMPLATE_HASH_LABEL = "pod-template-hash";
 export const UNREACHABLE_TAINT_KEY = "node.kubernetes.io/unreachable";
 export const NOT_READY_TAINT_KEY = "node.kubernetes.io/not-ready";
 export const UNSCHEDULABLE_TAINT_KEY = "node.kubernetes.io/unschedulable";
+
+// Service addresses.
+/**
+ * Where ClusterIPs come from: loopback addresses (each node answers them on `lo`), clear of
+ * the pod IPs (127.200.0.0–127.249.255.255) and of 127.0.0.1. About a million addresses.
+ */
+export const DEFAULT_SERVICE_CLUSTER_IP_CIDR = "127.96.0.0/12";
+/**
+ * The `kubernetes` Service's cluster IP: the first address of the service range, as
+ * kube-apiserver takes it (the allocator's random scan starts elsewhere; the API servers create
+ * the Service with this address before any workload asks for one).
+ */
+export const KUBERNETES_SERVICE_IP = "127.96.0.1";

@@ -5,11 +5,13 @@
  *
  * Keys come from node:crypto (fast, native); node-forge only assembles and signs the X.509.
  */
+
 import { generateKeyPairSync, randomBytes } from "node:crypto";
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { isIP } from "node:net";
 import { join } from "node:path";
 import forge from "node-forge";
+import { KUBERNETES_SERVICE_IP } from "../api/well-known.ts";
 
 export interface KeyPairPem {
   certPem: string;
@@ -88,6 +90,14 @@ export function createServerCertificate(
   return { certPem: forge.pki.certificateToPem(cert), keyPem: keys.privatePem };
 }
 
+/** kube-apiserver's certificate names its Service's DNS names (kubeadm's apiserver SANs). */
+const KUBERNETES_SERVICE_DNS_NAMES = [
+  "kubernetes",
+  "kubernetes.default",
+  "kubernetes.default.svc",
+  "kubernetes.default.svc.cluster.local",
+];
+
 /** Where the PKI lives in a run dir. */
 export interface PkiPaths {
   dir: string;
@@ -139,7 +149,8 @@ export function ensureClusterPki(
     const server = createServerCertificate(
       ca,
       `bosun-apiserver-${node.id}`,
-      [node.host, "localhost", "127.0.0.1"],
+      // the `kubernetes` Service's address and names too, as kube-apiserver's certificate has
+      [node.host, "localhost", "127.0.0.1", KUBERNETES_SERVICE_IP, ...KUBERNETES_SERVICE_DNS_NAMES],
       nowMs,
     );
     writeFileSync(p.serverCert(node.id), server.certPem);

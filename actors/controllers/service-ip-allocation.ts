@@ -25,6 +25,7 @@
 import { randomInt } from "node:crypto";
 import { asArray, asObject, asString, type JsonObject } from "../api/json.ts";
 import { rfc3339 } from "../api/meta-time.ts";
+import { DEFAULT_SERVICE_CLUSTER_IP_CIDR } from "../api/well-known.ts";
 import { keyOf, keyString, type ObjectKey, parseKey } from "../client/object-key.ts";
 import {
   cidrRange,
@@ -40,11 +41,8 @@ import { objectEvent } from "./object-event.ts";
 import { uidOf } from "./owner-references.ts";
 import { CLUSTER_IP_NONE, SERVICES } from "./service-pods.ts";
 
-/**
- * Where ClusterIPs come from: loopback addresses (each node answers them on `lo`), clear of
- * the pod IPs (127.200.0.0–127.249.255.255) and of 127.0.0.1. About a million addresses.
- */
-export const DEFAULT_SERVICE_CLUSTER_IP_CIDR = "127.96.0.0/12";
+// shared with the API servers, which give the `kubernetes` Service the range's first address
+export { DEFAULT_SERVICE_CLUSTER_IP_CIDR };
 /** Kubernetes' `--service-node-port-range` default. */
 export const DEFAULT_NODE_PORT_RANGE: IntRange = { first: 30_000, last: 32_767 };
 /** A full range is looked at again after this (a deleted Service frees its values). */

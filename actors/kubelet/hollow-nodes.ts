@@ -156,6 +156,8 @@ export function startHollowNodes(options: HollowNodesOptions): HollowNodesHandle
         maxPods: Number(capacity.pods),
       },
       actorName: `kubelet:${nodeName}`,
+      // hollow containers read no environment: a Services watch per hollow node would be waste
+      serviceEnvironment: false,
     });
   };
 

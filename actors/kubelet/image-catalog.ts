@@ -6,6 +6,8 @@
  *   bosun/echo   HTTP server on $POD_IP:$PORT answering with its pod name  ← nginx, httpd, …
  *   bosun/sh     /bin/sh -c "<args>"                                       ← busybox, alpine, …
  *   bosun/pause  sleeps until killed                                       ← pause, registry.k8s.io/pause
+ *   bosun/udp-echo  UDP server on $POD_IP:$PORT sending each datagram back
+ *   bosun/fetch  fetches a URL and prints the body (`-k`, `--retry N`)    ← curlimages/curl
  *
  * Kubernetes' rule for command/args holds: `command` replaces the image's entrypoint (and is
  * looked up on PATH), `args` replace its default arguments.
@@ -37,6 +39,16 @@ const CATALOG: Record<string, Omit<ImageProgram, "image">> = {
     defaultArgs: [],
     joinArgs: false,
   },
+  "bosun/udp-echo": {
+    entrypoint: [process.execPath, `${IMAGES_DIR}udp-echo.mjs`],
+    defaultArgs: [],
+    joinArgs: false,
+  },
+  "bosun/fetch": {
+    entrypoint: [process.execPath, `${IMAGES_DIR}fetch.mjs`],
+    defaultArgs: ["http://127.0.0.1/"],
+    joinArgs: false,
+  },
 };
 
 const ALIASES: Record<string, string> = {
@@ -50,6 +62,8 @@ const ALIASES: Record<string, string> = {
   ubuntu: "bosun/sh",
   debian: "bosun/sh",
   pause: "bosun/pause",
+  "curlimages/curl": "bosun/fetch",
+  "appropriate/curl": "bosun/fetch",
   "k8s.gcr.io/pause": "bosun/pause",
   "registry.k8s.io/pause": "bosun/pause",
 };

@@ -35,6 +35,7 @@ import {
   type KubeletLogsReply,
   type KubeletLogsRequest,
 } from "../api/kubelet-protocol.ts";
+import { serviceEnvForPod } from "../api/service-env.ts";
 import type { ApiClient } from "../client/api-client.ts";
 import { isConflict, isNotFound } from "../client/errors.ts";
 import { Informer } from "../client/informer.ts";
@@ -75,6 +76,11 @@ export interface KubeletOptions {
   limits?: Partial<KubeletLimits>;
   /** The kubelet actor's name in `system` (default `kubelet`). */
   actorName?: string;
+  /**
+   * Give containers the Service environment variables (default true): the kubelet watches
+   * Services and starts no container before its first list is in.
+   */
+  serviceEnvironment?: boolean;
 }
 
 export interface LogOptions {
@@ -179,6 +185,9 @@ class Kubelet implements KubeletHandle, KubeletPort {
   private readonly hostIP: string;
   private readonly facts: NodeFacts;
   private informer: Informer | null = null;
+  /** Services of every namespace, for the containers' Service variables. */
+  private services: Informer | null = null;
+  private servicesListed: Promise<void> = Promise.resolve();
   private heartbeatActor: AnyActorRef | null = null;
   private actor: AnyActorRef | null = null;
   private stopped = false;
@@ -241,6 +250,7 @@ class Kubelet implements KubeletHandle, KubeletPort {
       },
       supervise: false,
     });
+    if (options.serviceEnvironment !== false) this.watchServices(name);
     this.informer = Informer.start({
       resource: "pods",
       fieldSelector: `spec.nodeName=${options.nodeName}`,
@@ -257,6 +267,42 @@ class Kubelet implements KubeletHandle, KubeletPort {
       },
     });
     if (recovered.podUids.length > 0) this.sweepAfterFirstList(recovered);
+  }
+
+  /**
+   * The Services informer (kubelet's serviceLister): Kubernetes' kubelet refuses to build a
+   * container's environment before it has listed Services once, so a pod does not start without
+   * the variables of Services that existed; so here, `preparePod` waits for the first list.
+   */
+  private watchServices(name: string): void {
+    const informer = Informer.start({
+      resource: "services",
+      source: this.options.api,
+      clock: this.options.clock,
+      system: this.options.system,
+      name: `${name}:services`,
+      handlers: {},
+    });
+    this.services = informer;
+    this.servicesListed = new Promise<void>((resolve) => {
+      const check = () => {
+        if (!informer.hasSynced()) return;
+        subscription.unsubscribe();
+        resolve();
+      };
+      const subscription = informer.actor.subscribe(check);
+      check();
+    });
+  }
+
+  private serviceEnv(pod: JsonObject): Record<string, string> {
+    if (this.services === null) return {};
+    const meta = asObject(pod.metadata);
+    return serviceEnvForPod(
+      this.services.list(),
+      String(meta.namespace ?? "default"),
+      asObject(pod.spec).enableServiceLinks !== false,
+    );
   }
 
   /**
@@ -378,6 +424,7 @@ class Kubelet implements KubeletHandle, KubeletPort {
       nodeName: this.nodeName,
       hostIP: this.hostIP,
       prepare: (p: JsonObject) => this.preparePod(worker, p),
+      serviceEnv: (p: JsonObject) => this.serviceEnv(p),
       report: (status: JsonObject) => {
         if (!worker.objectGone) this.statuses.report(uid, namespace, name, status);
       },
@@ -424,6 +471,7 @@ class Kubelet implements KubeletHandle, KubeletPort {
     const sources: VolumeSources = { configMap: lookup("configmaps"), secret: lookup("secrets") };
     const podDir = join(this.options.rootDir, "pods", worker.uid);
     const volumes = await prepareVolumes(pod, podDir, sources);
+    await this.servicesListed;
     return { podIP, volumes: Object.fromEntries(volumes) };
   }
 
@@ -573,6 +621,7 @@ class Kubelet implements KubeletHandle, KubeletPort {
     if (this.stopped) return;
     this.stopped = true;
     this.informer?.stop();
+    this.services?.stop();
     this.heartbeatActor?.send({ type: "heartbeat.stop" });
     this.actor?.send({ type: "kubelet.stop" });
     if (!options.leaveContainers) {

@@ -28,6 +28,7 @@ import { assign, fromPromise, setup } from "xstate";
 import { asObject, type JsonObject } from "../api/json.ts";
 import { rfc3339 } from "../api/meta-time.ts";
 import type { Clock } from "../system/clock.ts";
+import { expandEnvReferences } from "./env-expansion.ts";
 import { crashLoopBackoffMs, type KubeletLimits } from "./limits.ts";
 import { type ContainerRecord, type ContainerState, podStatus } from "./pod-status.ts";
 import type { ProbeRunner } from "./probe-runner.ts";
@@ -63,6 +64,11 @@ export interface PodLifecycleDeps {
   hostIP: string;
   /** Allocates the pod IP and writes its volumes. */
   prepare(pod: JsonObject): Promise<PreparedPod>;
+  /**
+   * The Service variables for a container starting now (actors/api/service-env.ts), read at
+   * each start as the kubelet does: a restarted container sees the Services of its restart.
+   */
+  serviceEnv?(pod: JsonObject): Record<string, string>;
   /** The pod's status changed (called often; the status manager coalesces). */
   report(status: JsonObject): void;
 }
@@ -177,15 +183,22 @@ const startContainers = fromPromise<StartResult[], { context: PodContext }>(asyn
         hostPath: context.volumes[String(m.name)]!,
         readOnly: m.readOnly === true,
       }));
+    // the container's own variables win over the Services' (kubelet's makeEnvironmentVariables)
+    const env = {
+      ...deps.serviceEnv?.(pod),
+      ...containerEnv(pod, container, context.podIP ?? "", deps.nodeName),
+    };
+    const expand = (values: unknown) =>
+      ((values ?? []) as unknown[]).map((v) => expandEnvReferences(String(v), env));
     const spec: ContainerSpec = {
       podUid: String(meta.uid),
       podName: String(meta.name),
       podNamespace: String(meta.namespace ?? "default"),
       containerName: c.name,
       image: c.image,
-      command: ((container.command ?? []) as unknown[]).map(String),
-      args: ((container.args ?? []) as unknown[]).map(String),
-      env: containerEnv(pod, container, context.podIP ?? "", deps.nodeName),
+      command: expand(container.command),
+      args: expand(container.args),
+      env,
       volumeMounts: mounts,
       ports: containerPorts(container).map((p) => p.port),
       attempt: c.restartCount + (c.everStarted ? 1 : 0),

@@ -25,6 +25,7 @@ interface NodeOptions {
   snapshotEntries?: string;
   compactionInterval: string;
   nodeMonitorGracePeriod?: string;
+  udpTimeout?: string;
   leaderElectLeaseDuration?: string;
   leaderElectRenewDeadline?: string;
   leaderElectRetryPeriod?: string;
@@ -162,6 +163,12 @@ export function nodeCommand(): Command {
       new Option("--no-workloads", "no kubelet, controller manager or scheduler on this node"),
     )
     .addOption(
+      new Option(
+        "--udp-timeout <duration>",
+        "how long an idle UDP flow through the service proxy lives (kube-proxy's; default 250ms)",
+      ).env("BOSUN_UDP_TIMEOUT"),
+    )
+    .addOption(
       new Option("--faults", "accept fault rules and chaos commands")
         .env("BOSUN_FAULTS")
         .default(false),
@@ -223,6 +230,9 @@ export function nodeCommand(): Command {
               }
             : {}),
           ...leaderElectionFlags(options),
+          ...(options.udpTimeout
+            ? { udpIdleTimeoutMs: parseDurationMs(options.udpTimeout, "--udp-timeout") }
+            : {}),
           host,
           port,
           peers,

@@ -6,9 +6,15 @@ import {
   type KubeletLogsRequest,
 } from "../../actors/api/kubelet-protocol.ts";
 import { startCompactor } from "../../actors/apiserver/compactor.ts";
+import {
+  ENDPOINT_RECONCILER_ACTOR,
+  endpointReconcilerMachine,
+} from "../../actors/apiserver/endpoint-reconciler.ts";
 import type { PodLogRead, PodLogs } from "../../actors/apiserver/pod-logs.ts";
 import { ApiServer } from "../../actors/apiserver/server.ts";
+import { ApiClient } from "../../actors/client/api-client.ts";
 import type { LeaderElectionTimings } from "../../actors/client/leader-election.ts";
+import { registerProxyMetrics } from "../../actors/proxy/proxy-metrics.ts";
 import { ActorSystem } from "../../actors/system/actor-system.ts";
 import { type Clock, sleep } from "../../actors/system/clock.ts";
 import { echoMachine } from "../../actors/system/echo.ts";
@@ -50,6 +56,8 @@ export interface NodeConfig {
   nodeMonitorGracePeriodMs?: number;
   /** --leader-elect-*: the controller manager's and scheduler's election timings. */
   leaderElection?: Partial<LeaderElectionTimings>;
+  /** --udp-timeout: the service proxy's idle UDP flow lifetime (default: the proxy's). */
+  udpIdleTimeoutMs?: number;
   host: string;
   port: number;
   peers: Record<string, string>;
@@ -71,6 +79,14 @@ export interface ApiConfig {
 }
 
 const PING_TIMEOUT_MS = 1_000;
+
+function withProxyMetrics(
+  registry: ReturnType<typeof createMetrics>,
+  report: Parameters<typeof registerProxyMetrics>[1],
+) {
+  registerProxyMetrics(registry, report);
+  return registry;
+}
 
 /**
  * One `bosun node` process, composed: the mesh (transport), the actor system on top of it, the
@@ -126,7 +142,10 @@ export class NodeProcess {
     handler = createAdminHandler({
       system: this.system,
       introspection: this.introspection,
-      metrics: createMetrics(() => this.introspection.status()),
+      metrics: withProxyMetrics(
+        createMetrics(() => this.introspection.status()),
+        () => this.workloads?.proxyReport() ?? null,
+      ),
       token: config.token,
       ready: () => this.readiness(),
       setFaultRules: (rules) => this.mesh.setFaultRules(rules),
@@ -209,6 +228,12 @@ export class NodeProcess {
           ? { nodeMonitorGracePeriodMs: this.config.nodeMonitorGracePeriodMs }
           : {}),
         ...(this.config.leaderElection ? { leaderElection: this.config.leaderElection } : {}),
+        // the proxies of one cluster on one host share its cluster-IP listeners: the join token
+        // names the cluster (hashed into the lock's name, never shown)
+        clusterIdentity: this.config.token,
+        ...(this.config.udpIdleTimeoutMs !== undefined
+          ? { udpIdleTimeoutMs: this.config.udpIdleTimeoutMs }
+          : {}),
       },
       this.system,
       this.logger,
@@ -236,6 +261,33 @@ export class NodeProcess {
       ready: () => this.readiness(),
     });
     await this.apiServer.start();
+    // the `kubernetes` Service's endpoints list every live API server (lease.go's reconciler)
+    const members = () => server.replica.members().voters;
+    this.system.spawn(ENDPOINT_RECONCILER_ACTOR, endpointReconcilerMachine, {
+      supervise: false,
+      input: {
+        api: new ApiClient({ system: this.system, servers: members }),
+        clock: this.system.clock,
+        nodeId: this.config.id,
+        endpoint: `${this.config.host}:${this.apiServer.port}`,
+        logger: this.logger.child({ component: "kubernetes-endpoints" }),
+      },
+    });
+  }
+
+  /** Takes this API server out of the `kubernetes` endpoints (bounded by the reconciler). */
+  private leaveKubernetesEndpoints(): Promise<void> {
+    const reconciler = this.system.actorRef(ENDPOINT_RECONCILER_ACTOR);
+    if (reconciler === undefined) return Promise.resolve();
+    return new Promise((resolve) => {
+      const sub = reconciler.subscribe((s: { status: string }) => {
+        if (s.status !== "done") return;
+        sub.unsubscribe();
+        resolve();
+      });
+      if (reconciler.getSnapshot().status === "done") resolve();
+      reconciler.send({ type: "reconciler.stop" });
+    });
   }
 
   /** pods/log: the kubelet on the pod's node answers over the mesh. */
@@ -328,6 +380,7 @@ export class NodeProcess {
     if (this.stopping === null) {
       this.stopping = (async () => {
         this.introspection.stop();
+        await this.leaveKubernetesEndpoints();
         // Bounded: when the whole cluster stops at once, releasing leases may find no quorum.
         if (this.workloads) {
           await Promise.race([this.workloads.stop(), sleep(this.system.clock, WORKLOADS_STOP_MS)]);

@@ -13,6 +13,8 @@ import {
 } from "../../actors/controllers/controller-manager.ts";
 import { type KubeletHandle, startKubelet } from "../../actors/kubelet/kubelet.ts";
 import { PodIpAllocator } from "../../actors/kubelet/pod-ip-allocator.ts";
+import type { ServicePortReport } from "../../actors/proxy/proxier.ts";
+import { type ProxyHandle, startProxy } from "../../actors/proxy/proxy.ts";
 import { type SchedulerHandle, startScheduler } from "../../actors/scheduler/scheduler.ts";
 import type { ActorSystem } from "../../actors/system/actor-system.ts";
 import { kubeletRootDir } from "../pod-processes.ts";
@@ -36,6 +38,10 @@ export interface WorkloadsConfig {
   nodeMonitorGracePeriodMs?: number;
   /** The controller manager's and scheduler's election timings (default: bosun's fast ones). */
   leaderElection?: Partial<LeaderElectionTimings>;
+  /** Names the cluster for the proxies' host lock (see actors/proxy/host-lock.ts). */
+  clusterIdentity: string;
+  /** --udp-timeout of the service proxy. */
+  udpIdleTimeoutMs?: number;
 }
 
 export const SCHEDULER_ELECTION_ACTOR = "scheduler-election";
@@ -71,6 +77,7 @@ export class WorkloadsRole {
   private election: AnyActorRef | null = null;
   private controllers: ControllerManagerHandle | null = null;
   private kubelet: KubeletHandle | null = null;
+  private proxy: ProxyHandle | null = null;
   private stopped = false;
 
   constructor(
@@ -161,12 +168,31 @@ export class WorkloadsRole {
           reserved: config.reservedAddresses,
         }),
       });
+      // kube-proxy runs wherever a kubelet does
+      this.proxy = startProxy({
+        system,
+        source: api,
+        logger: logger.child({ component: "proxy" }),
+        nodeName: config.nodeId,
+        nodeAddress: config.host,
+        clusterIdentity: config.clusterIdentity,
+        ...(config.udpIdleTimeoutMs !== undefined
+          ? { limits: { udpIdleTimeoutMs: config.udpIdleTimeoutMs } }
+          : {}),
+      });
     }
+  }
+
+  /** The service proxy's ports and counters (for /metrics), or null without a proxy. */
+  proxyReport(): ServicePortReport[] | null {
+    return this.proxy?.report() ?? null;
   }
 
   /** Graceful: the kubelet stops its pods' processes, the leases are released for a successor. */
   async stop(): Promise<void> {
     this.stopped = true;
+    // first: a standby on this host takes the cluster-IP listeners over while we wind down
+    this.proxy?.stop();
     await this.kubelet?.stop();
     this.scheduler?.stop();
     this.election?.send({ type: "election.stop" });

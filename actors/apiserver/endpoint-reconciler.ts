@@ -1,0 +1,239 @@
+/**
+ * The `kubernetes` Service and its endpoints, kept by every API server (kube-apiserver's
+ * kubernetesservice controller with the lease endpoint reconciler, reconcilers/lease.go):
+ *
+ *   reconciling ──done / failed──▶ waiting ──(interval)──▶ reconciling
+ *   any ──reconciler.stop──▶ leaving (own Lease deleted, endpoints rewritten without us) ──▶ stopped
+ *
+ * Each round: create the Service if it is missing (clusterIP 127.96.0.1, 443 → the API
+ * servers' port), renew this server's Lease, list the API server Leases, and write the
+ * Endpoints and EndpointSlice `default/kubernetes` with every live server — only when they
+ * differ, so a steady cluster writes nothing but its Leases. A server killed without a goodbye
+ * drops out when its Lease expires (`leaseDurationSeconds`); one that stops cleanly removes
+ * itself at once, as kube-apiserver's RemoveEndpoints does on shutdown.
+ */
+import type { Logger } from "pino";
+import { assign, fromPromise, setup } from "xstate";
+import { asObject, type JsonObject, jsonEqual } from "../api/json.ts";
+import {
+  DEFAULT_NAMESPACE,
+  KUBE_SYSTEM_NAMESPACE,
+  KUBERNETES_SERVICE_IP,
+} from "../api/well-known.ts";
+import type { ObjectApi } from "../client/api-client.ts";
+import { isAlreadyExists, isNotFound } from "../client/errors.ts";
+import type { Clock } from "../system/clock.ts";
+import {
+  APISERVER_IDENTITY_LABEL,
+  apiServerLease,
+  apiServerLeaseName,
+  KUBERNETES_SERVICE_NAME,
+  kubernetesEndpointSubsets,
+  kubernetesService,
+  kubernetesSlice,
+  kubernetesSliceContent,
+  liveApiServers,
+} from "./kubernetes-service.ts";
+
+export const ENDPOINT_RECONCILER_ACTOR = "kubernetes-endpoints";
+const LEASES = "leases.coordination.k8s.io";
+const SLICES = "endpointslices.discovery.k8s.io";
+
+/**
+ * Every second (kube-apiserver: 10 s): a Lease write per server per second, as the kubelets
+ * write theirs, so a new server is listed within a second.
+ */
+export const ENDPOINT_RECONCILE_INTERVAL_MS = 1_000;
+/**
+ * A server whose Lease stood still this long is dropped (kube-apiserver: 15 s). 4 s: as the
+ * node monitor's grace period; a dead server still listed costs a proxied client one refused
+ * dial (the proxy moves on), not a failed request.
+ */
+export const APISERVER_LEASE_DURATION_SECONDS = 4;
+/** How long a stopping server tries to take itself out before giving up (its Lease expires). */
+export const LEAVE_TIMEOUT_MS = 1_000;
+
+export interface EndpointReconcilerInput {
+  api: ObjectApi;
+  clock: Clock;
+  nodeId: string;
+  /** `ip:port` where this API server answers. */
+  endpoint: string;
+  logger: Logger;
+}
+
+interface ReconcilerContext extends EndpointReconcilerInput {
+  rounds: number;
+  live: string[];
+  lastError: string | null;
+}
+
+type ReconcilerEvent = { type: "reconciler.stop" };
+
+async function writeIfChanged(
+  api: ObjectApi,
+  resource: string,
+  desired: JsonObject,
+  same: (current: JsonObject) => boolean,
+): Promise<void> {
+  const name = String(asObject(desired.metadata).name);
+  let current: JsonObject | null = null;
+  try {
+    current = await api.get(resource, name, { namespace: DEFAULT_NAMESPACE });
+  } catch (error) {
+    if (!isNotFound(error)) throw error;
+  }
+  if (current === null) {
+    await api.create(resource, desired, { namespace: DEFAULT_NAMESPACE });
+    return;
+  }
+  if (same(current)) return;
+  const meta = asObject(current.metadata);
+  await api.update(
+    resource,
+    {
+      ...current,
+      ...desired,
+      metadata: { ...meta, labels: asObject(asObject(desired.metadata).labels) },
+    },
+    { namespace: DEFAULT_NAMESPACE },
+  );
+}
+
+/** Writes the Endpoints and the EndpointSlice for `live` (a no-op when they already say so). */
+async function writeEndpoints(api: ObjectApi, live: string[]): Promise<void> {
+  const subsets = kubernetesEndpointSubsets(live);
+  await writeIfChanged(
+    api,
+    "endpoints",
+    {
+      apiVersion: "v1",
+      kind: "Endpoints",
+      metadata: { name: KUBERNETES_SERVICE_NAME, namespace: DEFAULT_NAMESPACE, labels: {} },
+      subsets,
+    },
+    (current) => jsonEqual(current.subsets ?? [], subsets),
+  );
+  const content = kubernetesSliceContent(live);
+  await writeIfChanged(
+    api,
+    SLICES,
+    kubernetesSlice(live),
+    (current) =>
+      jsonEqual(current.endpoints ?? [], content.endpoints ?? []) &&
+      jsonEqual(current.ports ?? [], content.ports ?? []),
+  );
+}
+
+const reconcileOnce = fromPromise<string[], EndpointReconcilerInput>(async ({ input }) => {
+  const { api, clock, nodeId, endpoint } = input;
+  const port = Number(endpoint.slice(endpoint.lastIndexOf(":") + 1));
+  try {
+    await api.create("services", kubernetesService(KUBERNETES_SERVICE_IP, port), {
+      namespace: DEFAULT_NAMESPACE,
+    });
+  } catch (error) {
+    if (!isAlreadyExists(error)) throw error;
+  }
+  const lease = apiServerLease(nodeId, endpoint, clock.wallMs(), APISERVER_LEASE_DURATION_SECONDS);
+  try {
+    const current = await api.get(LEASES, apiServerLeaseName(nodeId), {
+      namespace: KUBE_SYSTEM_NAMESPACE,
+    });
+    await api.update(
+      LEASES,
+      { ...lease, metadata: { ...asObject(current.metadata), ...asObject(lease.metadata) } },
+      { namespace: KUBE_SYSTEM_NAMESPACE },
+    );
+  } catch (error) {
+    if (!isNotFound(error)) throw error;
+    await api.create(LEASES, lease, { namespace: KUBE_SYSTEM_NAMESPACE });
+  }
+  const leases = await api.list({
+    resource: LEASES,
+    namespace: KUBE_SYSTEM_NAMESPACE,
+    labelSelector: APISERVER_IDENTITY_LABEL,
+  });
+  const live = liveApiServers(leases.items, clock.wallMs());
+  if (!live.includes(endpoint)) live.push(endpoint); // renewed just now
+  live.sort();
+  await writeEndpoints(api, live);
+  return live;
+});
+
+const leave = fromPromise<void, ReconcilerContext>(async ({ input }) => {
+  const { api, nodeId, endpoint } = input;
+  try {
+    await api.delete(LEASES, apiServerLeaseName(nodeId), { namespace: KUBE_SYSTEM_NAMESPACE });
+  } catch (error) {
+    if (!isNotFound(error)) throw error;
+  }
+  const others = input.live.filter((e) => e !== endpoint);
+  if (others.length > 0) await writeEndpoints(api, others);
+});
+
+export const endpointReconcilerMachine = setup({
+  types: {
+    context: {} as ReconcilerContext,
+    input: {} as EndpointReconcilerInput,
+    events: {} as ReconcilerEvent,
+  },
+  actors: { reconcileOnce, leave },
+  delays: {
+    reconcileInterval: ENDPOINT_RECONCILE_INTERVAL_MS,
+    leaveTimeout: LEAVE_TIMEOUT_MS,
+  },
+  actions: {
+    recordLive: assign(({ context }, live: string[]) => ({
+      live,
+      rounds: context.rounds + 1,
+      lastError: null,
+    })),
+    recordFailure: assign(({ context }, error: string) => {
+      // the first rounds fail until the default namespace exists: not worth a warning
+      if (context.rounds > 0) context.logger.debug({ error }, "kubernetes endpoints: retrying");
+      return { lastError: error };
+    }),
+  },
+}).createMachine({
+  id: "endpoint-reconciler",
+  context: ({ input }) => ({ ...input, rounds: 0, live: [], lastError: null }),
+  initial: "reconciling",
+  states: {
+    reconciling: {
+      on: { "reconciler.stop": { target: "leaving" } },
+      invoke: {
+        src: "reconcileOnce",
+        input: ({ context }) => ({
+          api: context.api,
+          clock: context.clock,
+          nodeId: context.nodeId,
+          endpoint: context.endpoint,
+          logger: context.logger,
+        }),
+        onDone: {
+          target: "waiting",
+          actions: { type: "recordLive", params: ({ event }) => event.output },
+        },
+        onError: {
+          target: "waiting",
+          actions: { type: "recordFailure", params: ({ event }) => String(event.error) },
+        },
+      },
+    },
+    waiting: {
+      on: { "reconciler.stop": { target: "leaving" } },
+      after: { reconcileInterval: { target: "reconciling" } },
+    },
+    leaving: {
+      invoke: {
+        src: "leave",
+        input: ({ context }) => context,
+        onDone: { target: "stopped" },
+        onError: { target: "stopped" },
+      },
+      after: { leaveTimeout: { target: "stopped" } },
+    },
+    stopped: { type: "final" },
+  },
+});
