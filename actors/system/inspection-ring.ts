@@ -26,6 +26,11 @@ export interface InspectionRecord {
   state?: unknown;
   /** The actor's status after a snapshot: active, done, error, stopped. */
   status?: string;
+  /**
+   * The event's payload (its fields but `type` and `from`), for event records: a bounded preview
+   * that went through `redactedPreview` (redaction.ts) before it got here.
+   */
+  payload?: unknown;
   /** The action's name, for action records. */
   action?: string;
 }
