@@ -45,6 +45,8 @@ export interface ActorStatus {
   restarts: number;
   supervisor: string | null;
   lastError: string | null;
+  /** The newest event it handled that is still in the inspection ring. */
+  lastEvent: { type: string; atMs: number; from: string | null } | null;
 }
 
 interface Entry {
@@ -302,11 +304,17 @@ export class ActorSystem {
   /** Every actor on this node with its current state. */
   status(): ActorStatus[] {
     const out: ActorStatus[] = [];
+    const latest = this.ring.latestEvents();
+    const lastEvent = (address: string): ActorStatus["lastEvent"] => {
+      const r = latest.get(address);
+      return r ? { type: r.eventType ?? "", atMs: r.atMs, from: r.from ?? null } : null;
+    };
     for (const entry of this.entries.values()) {
       const snapshot = entry.actor.getSnapshot() as { value?: unknown; status: string };
       const sup = entry.supervisor?.getSnapshot();
       out.push({
         address: this.address(entry.name),
+        lastEvent: lastEvent(this.address(entry.name)),
         machine: entry.machine.id,
         state: snapshot.value ?? null,
         status: snapshot.status,
@@ -319,6 +327,7 @@ export class ActorSystem {
       const snapshot = child.actor.getSnapshot() as { value?: unknown; status: string };
       out.push({
         address: this.address(name),
+        lastEvent: lastEvent(this.address(name)),
         machine: child.machine.id,
         state: snapshot.value ?? null,
         status: snapshot.status,
@@ -332,6 +341,7 @@ export class ActorSystem {
       const logic = (actor as { logic?: { id?: string } }).logic;
       out.push({
         address: this.address(name),
+        lastEvent: lastEvent(this.address(name)),
         machine: logic?.id ?? "actor",
         state: snapshot.value ?? null,
         status: snapshot.status,

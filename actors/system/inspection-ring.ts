@@ -95,6 +95,21 @@ export class InspectionRing {
     return { records, nextSeq: seq, truncated: sinceSeq < oldest && sinceSeq > 0 };
   }
 
+  /**
+   * The newest event record of each actor still in the ring (for "last event" in listings):
+   * one pass over the ring, newest first.
+   */
+  latestEvents(): Map<string, InspectionRecord> {
+    const out = new Map<string, InspectionRecord>();
+    const oldest = Math.max(1, this.nextSeqValue - this.capacity);
+    for (let seq = this.nextSeqValue - 1; seq >= oldest; seq--) {
+      const record = this.slots[seq % this.capacity];
+      if (record === undefined || record.kind !== "@xstate.event") continue;
+      if (!out.has(record.address)) out.set(record.address, record);
+    }
+    return out;
+  }
+
   subscribe(listener: Listener): () => void {
     this.listeners.add(listener);
     return () => this.listeners.delete(listener);
