@@ -30,7 +30,7 @@ export interface UiStreamLimits {
 export const DEFAULT_UI_STREAM_LIMITS: UiStreamLimits = {
   maxClients: 32,
   maxQueuedRecords: 2_000,
-  flushMs: 20,
+  flushMs: 10,
   heartbeatMs: 15_000,
 };
 

@@ -22,6 +22,8 @@ import type { Shell } from "./shell.ts";
 
 /** Rows drawn in the log at once (the history keeps more; the DOM stays small). */
 export const MAX_LOG_ROWS_SHOWN = 300;
+/** How much larger than its natural size a small chart may be drawn. */
+const MAX_CHART_ZOOM = 1.5;
 /** The log is redrawn at most this often while live. */
 const LOG_RENDER_MS = 200;
 /** Pages of history read when the view opens (each up to 1,000 records of the node's ring). */
@@ -34,6 +36,25 @@ function eventName(type: string): string {
   if (type.startsWith("xstate.done.actor.")) return `done: ${type.slice(18)}`;
   if (type.startsWith("xstate.error.actor.")) return `error: ${type.slice(19)}`;
   return type;
+}
+
+/**
+ * What changed between two state values, in a line: `role: candidate → leader` for the regions
+ * that moved in a parallel state, `idle → reconciling` for a plain one.
+ */
+function stateChange(before: unknown, after: unknown): string {
+  const isRegions = (v: unknown): v is Record<string, unknown> =>
+    typeof v === "object" && v !== null && Object.keys(v).length > 1;
+  if (isRegions(before) && isRegions(after)) {
+    const parts: string[] = [];
+    for (const key of Object.keys(after)) {
+      const a = formatStateValue(before[key]);
+      const b = formatStateValue(after[key]);
+      if (a !== b) parts.push(`${key}: ${a} → ${b}`);
+    }
+    if (parts.length > 0) return parts.join(", ");
+  }
+  return `${formatStateValue(before)} → ${formatStateValue(after)}`;
 }
 
 export class ActorPage {
@@ -74,6 +95,7 @@ export class ActorPage {
   private selected: number | null = null;
   private stops: (() => void)[] = [];
   private renderQueued = false;
+  private newWhilePaused = 0;
   private logRenderedMs = 0;
   private cancelLogRender: (() => void) | null = null;
 
@@ -214,6 +236,12 @@ export class ActorPage {
     const layout = await layoutChart(view.chart, canvasMeasure());
     this.drawing = drawChart(view.chart.id, layout);
     this.diagram.replaceChildren(this.drawing.svg);
+    // small charts are drawn larger, up to MAX_CHART_ZOOM, to use the room they have
+    const room = this.diagram.clientWidth;
+    const natural = Number(this.drawing.svg.getAttribute("width"));
+    if (room > 0 && natural > 0) {
+      this.drawing.svg.style.width = `${Math.round(Math.min(room, natural * MAX_CHART_ZOOM))}px`;
+    }
     // the history: what the node's ring still holds of this actor
     const records: InspectionRecord[] = [];
     let since = 0;
@@ -233,6 +261,7 @@ export class ActorPage {
     if (this.history.rows.length === 0) this.history.state = view.state;
     this.render();
     document.body.dataset.ready = "actor";
+    performance.mark("bosun:actor-ready");
   }
 
   private onBatch(batch: StreamBatch): void {
@@ -242,11 +271,18 @@ export class ActorPage {
     }
     const history = this.history;
     if (history === null) return;
-    let added = false;
-    for (const r of batch.records) if (history.add(r)) added = true;
+    let added = 0;
+    for (const r of batch.records) if (history.add(r)) added++;
     if (batch.dropped > 0)
       setText(this.logNote, `${batch.dropped} records dropped (the page fell behind)`);
-    if (added) this.queueRender();
+    if (added === 0) return;
+    if (this.paused) {
+      // a paused view holds still: the history grows (bounded) behind it
+      this.newWhilePaused += added;
+      setText(this.logNote, `paused · ${this.newWhilePaused} new events since`);
+      return;
+    }
+    this.queueRender();
   }
 
   /**
@@ -330,11 +366,7 @@ export class ActorPage {
           h("td", { class: "t" }, clockTime(r.atMs)),
           h("td", { class: "e", title: r.event }, eventName(r.event)),
           h("td", { class: "s" }, r.source ?? ""),
-          h(
-            "td",
-            { class: "ft" },
-            changed ? `${formatStateValue(r.before)} → ${formatStateValue(r.after)}` : "·",
-          ),
+          h("td", { class: "ft" }, changed ? stateChange(r.before, r.after) : "·"),
         );
         return tr;
       }),
@@ -355,6 +387,8 @@ export class ActorPage {
   private resume(): void {
     this.paused = false;
     this.selected = null;
+    this.newWhilePaused = 0;
+    setText(this.logNote, "");
     this.shell.setStream("live");
     this.render();
   }
