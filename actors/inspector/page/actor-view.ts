@@ -9,7 +9,7 @@
  * node's sequence numbers, so none is shown twice).
  */
 import type { InspectionRecord } from "../../system/inspection-ring.ts";
-import { formatStateValue } from "../../system/machine-chart.ts";
+import { formatStateValue, renderTree } from "../../system/machine-chart.ts";
 import type { ChartView, StreamBatch } from "../ui-protocol.ts";
 import { fetchChart, fetchEvents, openStream } from "./api.ts";
 import { browserClock, clockTime } from "./browser-clock.ts";
@@ -17,6 +17,7 @@ import { canvasMeasure, layoutChart } from "./chart-layout.ts";
 import { type ChartDrawing, drawChart } from "./chart-svg.ts";
 import { h, setText } from "./element.ts";
 import { EventHistory, type LogRow } from "./event-history.ts";
+import { eventName } from "./event-names.ts";
 import { exportJson, exportMermaid, exportSvg } from "./export.ts";
 import type { Shell } from "./shell.ts";
 
@@ -28,15 +29,6 @@ const MAX_CHART_ZOOM = 1.5;
 const LOG_RENDER_MS = 200;
 /** Pages of history read when the view opens (each up to 1,000 records of the node's ring). */
 const MAX_HISTORY_PAGES = 20;
-
-/** `xstate.after.tickInterval.raftRole.clock.ticking` → `after tickInterval`. */
-function eventName(type: string): string {
-  const after = /^xstate\.after\.([^.]+)\./.exec(type);
-  if (after) return `after ${after[1]}`;
-  if (type.startsWith("xstate.done.actor.")) return `done: ${type.slice(18)}`;
-  if (type.startsWith("xstate.error.actor.")) return `error: ${type.slice(19)}`;
-  return type;
-}
 
 /**
  * What changed between two state values, in a line: `role: candidate → leader` for the regions
@@ -233,14 +225,27 @@ export class ActorPage {
     }
     const view = this.view;
     setText(this.meta, `machine ${view.chart.id} · ${view.status ?? "active"}`);
-    const layout = await layoutChart(view.chart, canvasMeasure());
+    let layout: Awaited<ReturnType<typeof layoutChart>>;
+    try {
+      layout = await layoutChart(view.chart, canvasMeasure());
+    } catch (error) {
+      // a chart ELK cannot lay out is still shown, as the CLI's tree
+      this.diagram.replaceChildren(
+        h("p", { class: "error" }, `cannot draw this chart: ${(error as Error).message}`),
+        h("pre", { class: "tree" }, renderTree(view.chart, view.state)),
+      );
+      document.body.dataset.ready = "actor";
+      return;
+    }
     this.drawing = drawChart(view.chart.id, layout);
     this.diagram.replaceChildren(this.drawing.svg);
-    // small charts are drawn larger, up to MAX_CHART_ZOOM, to use the room they have
+    // small charts are drawn larger, up to MAX_CHART_ZOOM, to use the room they have; wide ones
+    // keep their natural size (readable text) and scroll
     const room = this.diagram.clientWidth;
     const natural = Number(this.drawing.svg.getAttribute("width"));
     if (room > 0 && natural > 0) {
-      this.drawing.svg.style.width = `${Math.round(Math.min(room, natural * MAX_CHART_ZOOM))}px`;
+      const width = natural >= room ? natural : Math.min(room, natural * MAX_CHART_ZOOM);
+      this.drawing.svg.style.width = `${Math.round(width)}px`;
     }
     // the history: what the node's ring still holds of this actor
     const records: InspectionRecord[] = [];
@@ -260,6 +265,9 @@ export class ActorPage {
     this.buffered = null;
     if (this.history.rows.length === 0) this.history.state = view.state;
     this.render();
+    // a chart wider than the view opens scrolled to where the actor is
+    const active = this.diagram.querySelectorAll("g.state.active:not(.root)");
+    active[active.length - 1]?.scrollIntoView({ block: "nearest", inline: "center" });
     document.body.dataset.ready = "actor";
     performance.mark("bosun:actor-ready");
   }

@@ -7,6 +7,7 @@
  */
 import ELK, { type ElkExtendedEdge, type ElkNode } from "elkjs/lib/elk.bundled.js";
 import type { ChartNode, ChartTransition } from "../../system/machine-chart.ts";
+import { eventName } from "./event-names.ts";
 
 export interface PlacedState {
   id: string;
@@ -49,6 +50,8 @@ export interface ChartLayout {
   states: PlacedState[];
   edges: PlacedEdge[];
   initials: PlacedInitial[];
+  /** Where transitions "from anywhere in this state" start (a hollow dot inside it). */
+  anchors: { x: number; y: number }[];
 }
 
 export type MeasureText = (text: string, font: "name" | "line" | "label") => number;
@@ -65,9 +68,16 @@ const PADDING = 12;
 /** Targetless transitions listed in a state; the rest is summed up as `+N more`. */
 export const MAX_STATE_LINES = 6;
 const INITIAL_SIZE = 10;
+const ANCHOR_SIZE = 8;
 
 function transitionLabel(t: ChartTransition): string {
-  return t.guard ? `${t.event} [${t.guard}]` : t.event;
+  const event = eventName(t.event);
+  return t.guard ? `${event} [${t.guard}]` : event;
+}
+
+/** Whether state `a` contains state `b` (ids are dotted paths). */
+function contains(a: string, b: string): boolean {
+  return b.startsWith(`${a}.`);
 }
 
 function transitionDetail(t: ChartTransition): string {
@@ -103,7 +113,21 @@ interface Built {
   edges: Map<string, Omit<PlacedEdge, "points" | "labelBox">>;
 }
 
+/** States some descendant transitions into: they need an anchor to be targeted. */
+function anchoredTargetsOf(chart: ChartNode): Set<string> {
+  const out = new Set<string>();
+  const visit = (node: ChartNode) => {
+    for (const t of node.transitions) {
+      for (const target of t.targets) if (contains(target, node.id)) out.add(target);
+    }
+    for (const child of node.states) visit(child);
+  };
+  visit(chart);
+  return out;
+}
+
 function buildGraph(chart: ChartNode, measure: MeasureText): Built {
+  const anchoredTargets = anchoredTargetsOf(chart);
   const info: Built["info"] = new Map();
   const edges: Built["edges"] = new Map();
   const elkEdges: ElkExtendedEdge[] = [];
@@ -115,21 +139,32 @@ function buildGraph(chart: ChartNode, measure: MeasureText): Built {
     const linesWidth = Math.max(0, ...lines.map((l) => measure(l, "line")));
     const nameWidth = measure(node.key, "name");
     const header = NAME_HEIGHT + lines.length * LINE_HEIGHT;
+    // ELK cannot route an edge between a state and its own descendant: such transitions
+    // ("from anywhere in this state", like the pod's `pod.deleted`) start at an anchor inside it
+    let anchor: string | null = null;
     for (const t of node.transitions) {
-      for (const target of t.targets) {
+      for (const rawTarget of t.targets) {
+        let from = node.id;
+        let target = rawTarget;
+        if (node.states.length > 0 && (contains(node.id, target) || target === node.id)) {
+          anchor ??= `${node.id}::anchor`;
+          from = anchor;
+        } else if (contains(target, node.id)) {
+          target = `${target}::anchor`; // into an enclosing state: to its anchor
+        }
         const id = `e${nextEdge++}`;
         const label = transitionLabel(t);
         edges.set(id, {
           id,
           source: node.id,
-          target,
+          target: rawTarget,
           event: t.event,
           label,
           detail: transitionDetail(t),
         });
         elkEdges.push({
           id,
-          sources: [node.id],
+          sources: [from],
           targets: [target],
           labels: [{ text: label, width: measure(label, "label") + 8, height: LABEL_HEIGHT }],
         });
@@ -143,6 +178,9 @@ function buildGraph(chart: ChartNode, measure: MeasureText): Built {
       };
     }
     const children = node.states.map((child) => visit(child, depth + 1, node.type === "parallel"));
+    if (anchor !== null || anchoredTargets.has(node.id)) {
+      children.push({ id: `${node.id}::anchor`, width: ANCHOR_SIZE, height: ANCHOR_SIZE });
+    }
     if (node.initial !== undefined && node.type !== "parallel") {
       const dot = `${node.id}::initial`;
       children.unshift({ id: dot, width: INITIAL_SIZE, height: INITIAL_SIZE });
@@ -187,6 +225,7 @@ export async function layoutChart(chart: ChartNode, measure: MeasureText): Promi
   const states: PlacedState[] = [];
   const initials: PlacedInitial[] = [];
   const dots = new Map<string, { x: number; y: number }>();
+  const anchors: { x: number; y: number }[] = [];
   const walk = (n: ElkNode) => {
     const meta = info.get(n.id);
     if (meta) {
@@ -203,6 +242,8 @@ export async function layoutChart(chart: ChartNode, measure: MeasureText): Promi
         region: meta.region,
         lines: meta.lines,
       });
+    } else if (n.id.endsWith("::anchor")) {
+      anchors.push({ x: (n.x ?? 0) + ANCHOR_SIZE / 2, y: (n.y ?? 0) + ANCHOR_SIZE / 2 });
     } else if (n.id.endsWith("::initial")) {
       dots.set(n.id, { x: (n.x ?? 0) + INITIAL_SIZE / 2, y: (n.y ?? 0) + INITIAL_SIZE / 2 });
     }
@@ -237,5 +278,12 @@ export async function layoutChart(chart: ChartNode, measure: MeasureText): Promi
   };
   collect(laid);
   states.sort((a, b) => a.depth - b.depth);
-  return { width: laid.width ?? 0, height: laid.height ?? 0, states, edges: placed, initials };
+  return {
+    width: laid.width ?? 0,
+    height: laid.height ?? 0,
+    states,
+    edges: placed,
+    initials,
+    anchors,
+  };
 }

@@ -129,6 +129,9 @@ export function drawChart(rootId: string, layout: ChartLayout): ChartDrawing {
       ),
     );
   }
+  for (const a of layout.anchors) {
+    svg.append(s("circle", { class: "anchor", cx: a.x, cy: a.y, r: 3.5 }));
+  }
   const edges = layout.edges.map((edge) => {
     const g = edgeElement(edge);
     svg.append(g);
