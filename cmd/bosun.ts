@@ -6,6 +6,7 @@ import { kvCommand } from "./kv.ts";
 import { memberCommand } from "./member.ts";
 import { nodeCommand } from "./node/command.ts";
 import { statusCommand } from "./status.ts";
+import { uiCommand } from "./ui.ts";
 import { downCommand, upCommand } from "./up.ts";
 
 const program = new Command("bosun")
@@ -18,6 +19,7 @@ program.addCommand(downCommand());
 program.addCommand(nodeCommand());
 program.addCommand(statusCommand());
 program.addCommand(inspectCommand());
+program.addCommand(uiCommand());
 program.addCommand(kvCommand());
 program.addCommand(memberCommand());
 program.addCommand(chaosCommand());

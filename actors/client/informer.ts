@@ -289,6 +289,8 @@ export interface InformerOptions extends InformerTarget {
   /** Run inside this actor system (inspectable as `nodeId/name`); otherwise standalone. */
   system?: ActorSystem | undefined;
   name?: string;
+  /** In `system`, run as this actor's child (`nodeId/parent/name`, see `spawnChild`). */
+  parent?: string | undefined;
 }
 
 /** A running informer: the statechart plus read access to its cache. */
@@ -311,15 +313,20 @@ export class Informer {
       cache,
       resyncPeriodMs: options.resyncPeriodMs ?? 0,
     };
-    const actor = options.system
-      ? options.system.spawn(options.name ?? `informer:${options.resource}`, informerMachine, {
-          input,
-          supervise: false,
-        })
-      : createActor(informerMachine, { input, clock: options.clock }).start();
-    const release = options.system
-      ? () => options.system?.despawn(options.name ?? `informer:${options.resource}`)
-      : () => undefined;
+    const { system, parent } = options;
+    const name = options.name ?? `informer:${options.resource}`;
+    let actor: AnyActorRef;
+    let release: () => unknown = () => undefined;
+    if (system === undefined) {
+      // standalone (unit tests of a component without an actor system)
+      actor = createActor(informerMachine, { input, clock: options.clock }).start();
+    } else if (parent !== undefined) {
+      actor = system.spawnChild(parent, name, informerMachine, { input });
+      release = () => system.despawn(`${parent}/${name}`);
+    } else {
+      actor = system.spawn(name, informerMachine, { input, supervise: false });
+      release = () => system.despawn(name);
+    }
     return new Informer(actor, cache, release);
   }
 

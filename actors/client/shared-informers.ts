@@ -4,6 +4,7 @@
  * resource once. `cache` reads by resource and key, for reconcile functions.
  */
 import { asObject, type JsonObject } from "../api/json.ts";
+import type { ActorSystem } from "../system/actor-system.ts";
 import type { Clock } from "../system/clock.ts";
 import type { ListWatcher } from "./api-client.ts";
 import { Informer } from "./informer.ts";
@@ -23,7 +24,13 @@ export class SharedInformers implements CacheReader {
   private started = false;
 
   constructor(
-    private readonly options: { source: ListWatcher; clock: Clock; resyncPeriodMs?: number },
+    private readonly options: {
+      source: ListWatcher;
+      clock: Clock;
+      resyncPeriodMs?: number;
+      /** Run the informers as children of this actor (`owner.parent/informer:pods`). */
+      owner?: { system: ActorSystem; parent: string };
+    },
   ) {}
 
   /** Registers handlers for `resource` (and so an informer for it). Before `start()` only. */
@@ -64,6 +71,8 @@ export class SharedInformers implements CacheReader {
         clock: this.options.clock,
         handlers: fanOut,
         resyncPeriodMs: this.options.resyncPeriodMs ?? 0,
+        system: this.options.owner?.system,
+        parent: this.options.owner?.parent,
       });
       this.informers.set(resource, informer);
     }

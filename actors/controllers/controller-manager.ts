@@ -12,7 +12,7 @@
  */
 
 import type { Logger } from "pino";
-import { type AnyActorRef, createActor, fromCallback, sendTo, setup } from "xstate";
+import { type AnyActorRef, fromCallback, sendTo, setup } from "xstate";
 import { KUBE_SYSTEM_NAMESPACE } from "../api/well-known.ts";
 import type { ListWatcher, ObjectApi } from "../client/api-client.ts";
 import { type LeaderElectionTimings, leaderElectionMachine } from "../client/leader-election.ts";
@@ -97,16 +97,22 @@ interface ManagerContext {
 
 type ManagerEvent = { type: "leader.elected" } | { type: "leader.lost" } | { type: "manager.stop" };
 
+function managerName(options: ControllerManagerOptions): string {
+  return options.actorName ?? "controller-manager";
+}
+
 const runControllers = fromCallback<
   ManagerEvent,
   { options: ControllerManagerOptions; clock: Clock; running: { current: RunningController[] } }
 >(({ input }) => {
   const { options, clock } = input;
-  const informers = new SharedInformers({ source: options.api, clock });
+  // informers and reconcile loops are the manager's children in the actor system
+  const owner = { system: options.system, parent: managerName(options) };
+  const informers = new SharedInformers({ source: options.api, clock, owner });
   const ctx: ControllerContext = { api: options.api, cache: informers, clock };
   const definitions = (options.controllers ?? DEFAULT_CONTROLLERS).map((f) => f(ctx));
   const controllers = definitions.map((d) =>
-    runController(d, informers, clock, options.queueLimits),
+    runController(d, informers, clock, options.queueLimits, owner),
   );
   input.running.current = controllers;
   informers.start();
@@ -187,11 +193,11 @@ export const controllerManagerMachine = setup({
  */
 export function startControllerManager(options: ControllerManagerOptions): ControllerManagerHandle {
   const running = { current: [] as RunningController[] };
-  const name = options.actorName ?? "controller-manager";
   const input = { options, running };
-  const actor = options.system
-    ? options.system.spawn(name, controllerManagerMachine, { input, supervise: false })
-    : createActor(controllerManagerMachine, { input, clock: options.clock }).start();
+  const actor = options.system.spawn(managerName(options), controllerManagerMachine, {
+    input,
+    supervise: false,
+  });
   return {
     actor,
     isLeader: () => actor.getSnapshot().value === "leading",

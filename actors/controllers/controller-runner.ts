@@ -7,6 +7,7 @@ import { type AnyActorRef, createActor } from "xstate";
 import type { JsonObject } from "../api/json.ts";
 import { keyOf, keyString, type ObjectKey } from "../client/object-key.ts";
 import type { SharedInformers } from "../client/shared-informers.ts";
+import type { ActorSystem } from "../system/actor-system.ts";
 import type { Clock } from "../system/clock.ts";
 import type { ControllerDefinition, WatchEventKind } from "./controller.ts";
 import { controllerOf, namespaceOf } from "./owner-references.ts";
@@ -31,6 +32,7 @@ export function runController(
   informers: SharedInformers,
   clock: Clock,
   limits: Partial<WorkQueueLimits> = {},
+  owner?: { system: ActorSystem; parent: string },
 ): RunningController {
   let actor: AnyActorRef | null = null;
   const queue = new WorkQueue(clock, () => actor?.send({ type: "queue.ready" }), limits);
@@ -60,14 +62,16 @@ export function runController(
   for (const w of definition.watches ?? [])
     on(w.resource, (o, e, previous) => w.map(o, e, previous));
 
-  actor = createActor(reconcileLoopMachine, {
-    input: {
-      queue,
-      reconcile: (key) => definition.reconcile(key),
-      isReady: () => informers.hasSynced(),
-    },
-    clock,
-  }).start();
+  const input = {
+    queue,
+    reconcile: (key: ObjectKey) => definition.reconcile(key),
+    isReady: () => informers.hasSynced(),
+  };
+  // in a controller manager, the loop is its child in the actor system
+  // (`nX/controller-manager/replicaset`), so the inspector shows it
+  actor = owner
+    ? owner.system.spawnChild(owner.parent, definition.name, reconcileLoopMachine, { input })
+    : createActor(reconcileLoopMachine, { input, clock }).start();
   const started = actor;
   informers.onSynced(() => started.send({ type: "queue.ready" }));
 
@@ -79,6 +83,9 @@ export function runController(
     stop: () => {
       queue.shutdown();
       started.send({ type: "controller.stop" });
+      // the loop left the registry when it stopped; make sure, so that a manager elected again
+      // can start it under the same name
+      owner?.system.despawn(`${owner.parent}/${definition.name}`);
     },
   };
 }

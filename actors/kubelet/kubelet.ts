@@ -28,7 +28,7 @@
 import { mkdir } from "node:fs/promises";
 import { join } from "node:path";
 import type { Logger } from "pino";
-import { type AnyActorRef, assign, createActor, setup } from "xstate";
+import { type AnyActorRef, assign, setup } from "xstate";
 import { asObject, type JsonObject } from "../api/json.ts";
 import {
   KUBELET_ACTOR,
@@ -195,9 +195,12 @@ class Kubelet implements KubeletHandle, KubeletPort {
   private readonly logFollowers: LogFollowers;
   /** Pod IPs of re-adoptable containers, claimed at start until their pods take them. */
   private readonly recoveredIPs = new Map<string, string>();
+  /** The kubelet actor's name in the system; its pods' statecharts are its children. */
+  private readonly actorName: string;
 
   constructor(private readonly options: KubeletOptions) {
     this.nodeName = options.nodeName;
+    this.actorName = options.actorName ?? KUBELET_ACTOR;
     this.limits = { ...DEFAULT_KUBELET_LIMITS, ...options.limits };
     this.hostIP = options.hostIP ?? "127.0.0.1";
     this.allocator = options.podIpAllocator ?? new PodIpAllocator();
@@ -239,7 +242,7 @@ class Kubelet implements KubeletHandle, KubeletPort {
         { containers: recovered.containers.map((c) => `${c.podUid}/${c.containerName}`) },
         "found containers a previous kubelet left running",
       );
-    const name = options.actorName ?? KUBELET_ACTOR;
+    const name = this.actorName;
     this.actor = options.system.spawn(name, kubeletMachine, {
       input: { port: this },
       supervise: false,
@@ -429,11 +432,24 @@ class Kubelet implements KubeletHandle, KubeletPort {
         if (!worker.objectGone) this.statuses.report(uid, namespace, name, status);
       },
     };
-    worker.actor = createActor(podLifecycleMachine, {
-      input: { pod, deps },
-      clock: this.options.clock,
-    });
+    // the pod's statechart is the kubelet's child in the actor system (`nX/kubelet/pod:ns/name`),
+    // so the inspector shows it; a pod recreated under the same name while the old one is still
+    // terminating gets its uid's prefix
+    const system = this.options.system;
+    const parent = this.actorName;
+    const child = system.has(`${parent}/pod:${namespace}/${name}`)
+      ? `pod:${namespace}/${name}@${uid.slice(0, 8)}`
+      : `pod:${namespace}/${name}`;
     this.workers.set(uid, worker);
+    try {
+      worker.actor = system.spawnChild(parent, child, podLifecycleMachine, {
+        input: { pod, deps },
+      });
+    } catch (error) {
+      this.workers.delete(uid);
+      this.options.logger.error({ pod: name, error: String(error) }, "pod statechart not started");
+      return;
+    }
     worker.actor.subscribe({
       next: (snapshot: { status: string }) => {
         if (snapshot.status === "done") this.workerDone(worker);
@@ -443,7 +459,8 @@ class Kubelet implements KubeletHandle, KubeletPort {
         this.workerDone(worker);
       },
     });
-    worker.actor.start();
+    // it may have finished while starting (before the subscription above could see it)
+    if (worker.actor.getSnapshot().status === "done") this.workerDone(worker);
   }
 
   private async preparePod(worker: PodWorker, pod: JsonObject): Promise<PreparedPod> {

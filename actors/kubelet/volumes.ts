@@ -1,5 +1,5 @@
 /**
- * Pod volumes as plain directories (there are no mount namespaces): emptyDir, configMap and
+ * Pod volumes as plain directories: emptyDir, configMap and
  * secret volumes live under `rootDir/pods/<uid>/volumes/<name>/`, configMap and secret keys
  * written as files (secret data base64-decoded, mode 0600).
  *

@@ -12,6 +12,7 @@ import type { Clock, TimerId } from "./clock.ts";
 import { type InspectionRecord, InspectionRing } from "./inspection-ring.ts";
 import { type ActorSystemLimits, DEFAULT_ACTOR_SYSTEM_LIMITS } from "./limits.ts";
 import { type ActorMessage, ASK_ERROR_KIND, ASK_REPLY_KIND } from "./message.ts";
+import { eventPayloadPreview, redactText } from "./redaction.ts";
 import {
   DEFAULT_SUPERVISOR_POLICY,
   type SupervisorPolicy,
@@ -44,6 +45,8 @@ export interface ActorStatus {
   restarts: number;
   supervisor: string | null;
   lastError: string | null;
+  /** The newest event it handled that is still in the inspection ring. */
+  lastEvent: { type: string; atMs: number; from: string | null } | null;
 }
 
 interface Entry {
@@ -52,6 +55,12 @@ interface Entry {
   input: unknown;
   actor: AnyActorRef;
   supervisor: Actor<typeof supervisorMachine> | null;
+}
+
+/** A statechart started on behalf of a registered actor (see `spawnChild`). */
+interface ChildEntry {
+  machine: AnyStateMachine;
+  actor: AnyActorRef;
 }
 
 interface PendingAsk {
@@ -82,6 +91,7 @@ export class ActorSystem {
   private readonly entries = new Map<string, Entry>();
   private readonly pending = new Map<string, PendingAsk>();
   private readonly adopted = new Map<string, AnyActorRef>();
+  private readonly children = new Map<string, ChildEntry>();
   private nextAskId = 1;
   private stopped = false;
   deadLetters = 0;
@@ -123,9 +133,7 @@ export class ActorSystem {
   /** Starts `machine` as actor `name` on this node; it is reachable at `nodeId/name`. */
   spawn(name: string, machine: AnyStateMachine, options: SpawnOptions = {}): AnyActorRef {
     if (this.stopped) throw new Error(`actor system ${this.nodeId} is stopped`);
-    if (this.entries.has(name) || this.adopted.has(name)) {
-      throw new Error(`actor ${this.address(name)} already exists`);
-    }
+    if (this.has(name)) throw new Error(`actor ${this.address(name)} already exists`);
     if (this.entries.size + this.adopted.size >= this.limits.maxActors) {
       throw new Error(`actor limit reached on ${this.nodeId} (${this.limits.maxActors})`);
     }
@@ -144,6 +152,53 @@ export class ActorSystem {
   }
 
   /**
+   * Starts `machine` on behalf of actor `parent` as `parent/child` — a pod's lifecycle under its
+   * kubelet is `n1/kubelet/pod:default/web-0`, a controller's reconcile loop
+   * `n1/controller-manager/replicaset` — so that it is reachable, listed in status and inspected
+   * like any actor. It is not supervised (its parent decides what a failure means) and leaves
+   * the registry by itself once it finishes, fails or is stopped. Children are counted apart
+   * from `maxActors`: a kubelet runs up to 110 of them, and a hollow-nodes process has a
+   * thousand kubelets.
+   */
+  spawnChild(
+    parent: string,
+    child: string,
+    machine: AnyStateMachine,
+    options: { input?: unknown } = {},
+  ): AnyActorRef {
+    if (this.stopped) throw new Error(`actor system ${this.nodeId} is stopped`);
+    const name = `${parent}/${child}`;
+    if (!this.has(parent)) throw new Error(`no parent actor ${this.address(parent)} for ${child}`);
+    if (this.has(name)) throw new Error(`actor ${this.address(name)} already exists`);
+    if (this.children.size >= this.limits.maxChildActors) {
+      throw new Error(
+        `child actor limit reached on ${this.nodeId} (${this.limits.maxChildActors})`,
+      );
+    }
+    const address = this.address(name);
+    const actor = createActor(machine, {
+      input: options.input,
+      clock: this.clock,
+      inspect: (event) => this.inspect(address, event),
+    });
+    const entry: ChildEntry = { machine, actor };
+    this.children.set(name, entry);
+    const leave = () => {
+      if (this.children.get(name) === entry) this.children.delete(name);
+    };
+    // an error observer also keeps xstate from rethrowing the failure as unhandled: the parent
+    // hears of it through its own subscription
+    actor.subscribe({ complete: leave, error: leave });
+    actor.start();
+    return actor;
+  }
+
+  /** Whether `name` is taken by an actor, an adopted actor or a child. */
+  has(name: string): boolean {
+    return this.entries.has(name) || this.adopted.has(name) || this.children.has(name);
+  }
+
+  /**
    * Stops actor `name` and its supervisor and frees the name (a pod's statechart when the pod is
    * gone). Asks it had not answered time out as usual. Returns false if there was no such actor.
    */
@@ -156,6 +211,12 @@ export class ActorSystem {
       entry.actor.stop();
       return true;
     }
+    const child = this.children.get(name);
+    if (child !== undefined) {
+      child.actor.stop(); // its completion takes it out of the registry
+      this.children.delete(name);
+      return true;
+    }
     return this.adopted.delete(name);
   }
 
@@ -165,7 +226,7 @@ export class ActorSystem {
    * without it, only its snapshots are recorded, as they change.
    */
   adopt(name: string, actor: AnyActorRef, options: { inspected?: boolean } = {}): void {
-    if (this.entries.has(name) || this.adopted.has(name)) return;
+    if (this.has(name)) return;
     this.adopted.set(name, actor);
     if (options.inspected) return;
     const address = this.address(name);
@@ -191,12 +252,14 @@ export class ActorSystem {
 
   /** The actor registered as `name`, if any. */
   actorRef(name: string): AnyActorRef | undefined {
-    return this.entries.get(name)?.actor ?? this.adopted.get(name);
+    return (
+      this.entries.get(name)?.actor ?? this.children.get(name)?.actor ?? this.adopted.get(name)
+    );
   }
 
   /** The machine behind `name`, for drawing its statechart. */
   machineOf(name: string): AnyStateMachine | undefined {
-    const entry = this.entries.get(name);
+    const entry = this.entries.get(name) ?? this.children.get(name);
     if (entry) return entry.machine;
     const adopted = this.adopted.get(name) as { logic?: AnyStateMachine } | undefined;
     return adopted?.logic;
@@ -241,17 +304,36 @@ export class ActorSystem {
   /** Every actor on this node with its current state. */
   status(): ActorStatus[] {
     const out: ActorStatus[] = [];
+    const latest = this.ring.latestEvents();
+    const lastEvent = (address: string): ActorStatus["lastEvent"] => {
+      const r = latest.get(address);
+      return r ? { type: r.eventType ?? "", atMs: r.atMs, from: r.from ?? null } : null;
+    };
     for (const entry of this.entries.values()) {
       const snapshot = entry.actor.getSnapshot() as { value?: unknown; status: string };
       const sup = entry.supervisor?.getSnapshot();
       out.push({
         address: this.address(entry.name),
+        lastEvent: lastEvent(this.address(entry.name)),
         machine: entry.machine.id,
         state: snapshot.value ?? null,
         status: snapshot.status,
         restarts: sup?.context.restarts ?? 0,
         supervisor: sup ? String(sup.value) : null,
-        lastError: sup?.context.lastError ?? null,
+        lastError: sup?.context.lastError ? redactText(sup.context.lastError) : null,
+      });
+    }
+    for (const [name, child] of this.children) {
+      const snapshot = child.actor.getSnapshot() as { value?: unknown; status: string };
+      out.push({
+        address: this.address(name),
+        lastEvent: lastEvent(this.address(name)),
+        machine: child.machine.id,
+        state: snapshot.value ?? null,
+        status: snapshot.status,
+        restarts: 0,
+        supervisor: null,
+        lastError: null,
       });
     }
     for (const [name, actor] of this.adopted) {
@@ -259,6 +341,7 @@ export class ActorSystem {
       const logic = (actor as { logic?: { id?: string } }).logic;
       out.push({
         address: this.address(name),
+        lastEvent: lastEvent(this.address(name)),
         machine: logic?.id ?? "actor",
         state: snapshot.value ?? null,
         status: snapshot.status,
@@ -291,6 +374,7 @@ export class ActorSystem {
       entry.supervisor?.stop();
       entry.actor.stop();
     }
+    for (const child of [...this.children.values()]) child.actor.stop();
   }
 
   /** An envelope from the wire (or a local send, after its copy). */
@@ -415,7 +499,9 @@ export class ActorSystem {
       case "@xstate.event": {
         const from = event.event.from;
         const sender = typeof from === "string" ? from : undefined;
-        this.record(address, event.type, event.event.type, sender, undefined, undefined);
+        // the one place payloads enter inspection: redacted and bounded here (redaction.ts)
+        const payload = eventPayloadPreview(event.event);
+        this.record(address, event.type, event.event.type, sender, undefined, undefined, payload);
         return;
       }
       case "@xstate.snapshot":
@@ -444,6 +530,7 @@ export class ActorSystem {
     from: string | undefined,
     state: unknown,
     status: string | undefined,
+    payload?: unknown,
   ): void {
     this.ring.push({
       seq: 0,
@@ -456,6 +543,7 @@ export class ActorSystem {
       from,
       state,
       status,
+      payload,
     });
   }
 }

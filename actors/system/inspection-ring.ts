@@ -26,6 +26,11 @@ export interface InspectionRecord {
   state?: unknown;
   /** The actor's status after a snapshot: active, done, error, stopped. */
   status?: string;
+  /**
+   * The event's payload (its fields but `type` and `from`), for event records: a bounded preview
+   * that went through `redactedPreview` (redaction.ts) before it got here.
+   */
+  payload?: unknown;
   /** The action's name, for action records. */
   action?: string;
 }
@@ -88,6 +93,21 @@ export class InspectionRing {
       records.push(record);
     }
     return { records, nextSeq: seq, truncated: sinceSeq < oldest && sinceSeq > 0 };
+  }
+
+  /**
+   * The newest event record of each actor still in the ring (for "last event" in listings):
+   * one pass over the ring, newest first.
+   */
+  latestEvents(): Map<string, InspectionRecord> {
+    const out = new Map<string, InspectionRecord>();
+    const oldest = Math.max(1, this.nextSeqValue - this.capacity);
+    for (let seq = this.nextSeqValue - 1; seq >= oldest; seq--) {
+      const record = this.slots[seq % this.capacity];
+      if (record === undefined || record.kind !== "@xstate.event") continue;
+      if (!out.has(record.address)) out.set(record.address, record);
+    }
+    return out;
   }
 
   subscribe(listener: Listener): () => void {

@@ -8,6 +8,12 @@ export interface ActorSystemLimits {
   inspectionRingRecords: number;
   /** Actors one node may host; a runaway spawn loop fails loudly instead of eating memory. */
   maxActors: number;
+  /**
+   * Child actors (`spawnChild`: pods under kubelets, reconcile loops under the controller
+   * manager) one node may host, apart from `maxActors`: room for the largest hollow-nodes
+   * process (1,536 kubelets × 110 pods), so that only a runaway loop hits it.
+   */
+  maxChildActors: number;
   /** Live inspection followers per node. */
   maxFollowers: number;
 }
@@ -17,5 +23,6 @@ export const DEFAULT_ACTOR_SYSTEM_LIMITS: ActorSystemLimits = {
   defaultAskTimeoutMs: 5_000,
   inspectionRingRecords: 10_000,
   maxActors: 4_096,
+  maxChildActors: 180_000,
   maxFollowers: 16,
 };

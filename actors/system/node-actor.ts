@@ -9,11 +9,26 @@ import type { ActorMessage } from "./message.ts";
  * records to followers. The machine decides nothing but which questions it takes while
  * serving; the answers come from the NodeIntrospection port the process provides.
  */
+/**
+ * What a follower wants streamed: one actor (`address`, with its invoked children), a few
+ * (`addresses`), or everything; `changesOnly` keeps actor creations and snapshots whose state or
+ * status moved (a cluster overview, not every tick).
+ */
+export interface FollowFilter {
+  address?: string;
+  addresses?: string[];
+  changesOnly?: boolean;
+}
+
+/** Addresses one follower may name (the browser inspector watches a handful). */
+export const MAX_FOLLOW_ADDRESSES = 64;
+
 export interface NodeIntrospection {
   status(): unknown;
   inspectionPage(sinceSeq: number, address: string | undefined, limit: number): InspectionPage;
   chart(actor: string): { chart: ChartNode; state: unknown } | { error: string };
-  follow(subscriber: string, address: string | undefined): string | null;
+  /** Starts streaming to `subscriber`, or changes what it gets if it already follows. */
+  follow(subscriber: string, filter: FollowFilter): string | null;
   unfollow(subscriber: string): void;
   crashActor(actor: string): string | null;
 }
@@ -23,7 +38,7 @@ export type NodeActorEvent =
   | ActorMessage<"system.status", null>
   | ActorMessage<"inspect.query", { sinceSeq?: number; address?: string; limit?: number }>
   | ActorMessage<"inspect.chart", { actor: string }>
-  | ActorMessage<"inspect.follow", { address?: string }>
+  | ActorMessage<"inspect.follow", FollowFilter>
   | ActorMessage<"inspect.unfollow", null>
   | ActorMessage<"chaos.crash-actor", { actor: string }>
   | { type: "node.stop" };
@@ -35,6 +50,8 @@ function bodyField<T>(body: unknown, key: string, check: (v: unknown) => v is T)
 }
 
 const isString = (v: unknown): v is string => typeof v === "string";
+const isBoolean = (v: unknown): v is boolean => typeof v === "boolean";
+const isStringList = (v: unknown): v is string[] => Array.isArray(v) && v.every(isString);
 const isCount = (v: unknown): v is number => typeof v === "number" && Number.isInteger(v) && v >= 0;
 
 export const nodeActorMachine = setup({
@@ -67,7 +84,13 @@ export const nodeActorMachine = setup({
     },
     startFollower: ({ context, event }) => {
       if (event.type !== "inspect.follow") return;
-      const error = context.port.follow(event.from, bodyField(event.body, "address", isString));
+      const filter: FollowFilter = {};
+      const address = bodyField(event.body, "address", isString);
+      if (address !== undefined) filter.address = address;
+      const addresses = bodyField(event.body, "addresses", isStringList);
+      if (addresses !== undefined) filter.addresses = addresses.slice(0, MAX_FOLLOW_ADDRESSES);
+      if (bodyField(event.body, "changesOnly", isBoolean)) filter.changesOnly = true;
+      const error = context.port.follow(event.from, filter);
       if (error) event.fail?.(error);
       else event.reply?.({ following: true });
     },

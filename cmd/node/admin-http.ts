@@ -1,6 +1,7 @@
 import { timingSafeEqual } from "node:crypto";
 import type { IncomingMessage, ServerResponse } from "node:http";
 import type { Registry } from "prom-client";
+import type { InspectorUi } from "../../actors/inspector/inspector-ui.ts";
 import type { ActorSystem } from "../../actors/system/actor-system.ts";
 import type { StoreClient } from "../../raft/client/store-client.ts";
 import { type Membership, NotLeaderError } from "../../raft/replica/membership.ts";
@@ -23,6 +24,8 @@ export interface AdminDeps {
   membership: () => Membership | null;
   /** The store client of a server node; absent on agents. */
   storeClient: () => StoreClient | null;
+  /** The browser inspector (`/ui`), once the node has started it. */
+  ui: () => InspectorUi | null;
 }
 
 export const MAX_ADMIN_BODY_BYTES = 64 * 1024;
@@ -178,6 +181,11 @@ export function createAdminHandler(deps: AdminDeps) {
       return;
     }
     if (url.pathname.startsWith("/kv/")) return serveKv(req, res, url, key);
+    if (url.pathname === "/ui" || url.pathname.startsWith("/ui/")) {
+      const ui = deps.ui();
+      if (ui === null) return send(res, 503, { error: "the inspector is not started yet" });
+      return ui.handle(req, res, url);
+    }
     const route = routes[key];
     if (route === undefined) return send(res, 404, { error: `no route ${key}` });
     Promise.resolve()

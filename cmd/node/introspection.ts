@@ -1,8 +1,9 @@
 import type { ActorSystem } from "../../actors/system/actor-system.ts";
 import { CHAOS_CRASH_EVENT } from "../../actors/system/chaos-crash.ts";
+import { followMatcher } from "../../actors/system/follow-filter.ts";
 import { MAX_INSPECTION_PAGE_RECORDS } from "../../actors/system/inspection-ring.ts";
 import { chartOf } from "../../actors/system/machine-chart.ts";
-import type { NodeIntrospection } from "../../actors/system/node-actor.ts";
+import type { FollowFilter, NodeIntrospection } from "../../actors/system/node-actor.ts";
 
 export interface LinkView {
   state: string;
@@ -72,14 +73,16 @@ export class Introspection implements NodeIntrospection {
     return { chart: chartOf(machine), state: snapshot.value ?? null, status: snapshot.status };
   }
 
-  follow(subscriber: string, address: string | undefined): string | null {
-    if (this.followers.has(subscriber)) return null;
-    if (this.followers.size >= this.system.limits.maxFollowers) {
+  follow(subscriber: string, filter: FollowFilter): string | null {
+    const existing = this.followers.get(subscriber);
+    if (existing === undefined && this.followers.size >= this.system.limits.maxFollowers) {
       return `too many inspection followers on ${this.system.nodeId} (${this.system.limits.maxFollowers})`;
     }
+    existing?.(); // a follower asking again changes its filter
     const self = this.system.address("node");
+    const wants = followMatcher(filter);
     const off = this.system.ring.subscribe((record) => {
-      if (address !== undefined && record.address !== address) return;
+      if (!wants(record)) return;
       const sent = this.system.tell(self, subscriber, "inspect.records", [record]);
       if (!sent.ok) this.unfollow(subscriber);
     });

@@ -14,6 +14,7 @@ import type { PodLogRead, PodLogs } from "../../actors/apiserver/pod-logs.ts";
 import { ApiServer } from "../../actors/apiserver/server.ts";
 import { ApiClient } from "../../actors/client/api-client.ts";
 import type { LeaderElectionTimings } from "../../actors/client/leader-election.ts";
+import { InspectorUi } from "../../actors/inspector/inspector-ui.ts";
 import { registerProxyMetrics } from "../../actors/proxy/proxy-metrics.ts";
 import { ActorSystem } from "../../actors/system/actor-system.ts";
 import { type Clock, sleep } from "../../actors/system/clock.ts";
@@ -101,6 +102,8 @@ export class NodeProcess {
   apiServer: ApiServer | null = null;
   workloads: WorkloadsRole | null = null;
   private compactor: { stop(): void } | null = null;
+  /** The browser inspector served under `/ui`. */
+  private ui: InspectorUi | null = null;
   /** Whether this server is in the membership (bootstrap members are from the start). */
   private wasMember: boolean;
   port = 0;
@@ -151,12 +154,19 @@ export class NodeProcess {
       setFaultRules: (rules) => this.mesh.setFaultRules(rules),
       storeClient: () => this.server?.client ?? null,
       membership: () => this.server?.membership ?? null,
+      ui: () => this.ui,
     });
   }
 
   async start(): Promise<number> {
     this.system.spawn("node", nodeActorMachine, { input: { port: this.introspection } });
     this.system.spawn("echo", echoMachine);
+    this.ui = new InspectorUi({
+      system: this.system,
+      token: this.config.token,
+      logger: this.logger.child({ component: "inspector" }),
+      nodes: () => this.clusterNodes(),
+    });
     const { port } = await this.mesh.start();
     this.port = port;
     for (const [peer, actor] of Object.entries(this.mesh.linkActors())) {
@@ -312,6 +322,12 @@ export class NodeProcess {
     };
   }
 
+  /** This node and every peer it links to (client members are not cluster nodes). */
+  clusterNodes(): string[] {
+    const peers = Object.keys(this.mesh.linkStates()).filter((p) => !isClientId(p));
+    return [this.config.id, ...peers].sort();
+  }
+
   /** Ready when this node's peer monitor sees every peer answer and, on a server, Raft is. */
   readiness(): { ready: boolean; reason: string } {
     const monitor = this.system.actorRef("peer-monitor");
@@ -381,6 +397,7 @@ export class NodeProcess {
       this.stopping = (async () => {
         this.introspection.stop();
         await this.leaveKubernetesEndpoints();
+        this.ui?.stop();
         // Bounded: when the whole cluster stops at once, releasing leases may find no quorum.
         if (this.workloads) {
           await Promise.race([this.workloads.stop(), sleep(this.system.clock, WORKLOADS_STOP_MS)]);
