@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, expect, it } from "vitest";
+import { cidrRange, inRange, ipv4ToNumber } from "../../../actors/api/allocation-range.ts";
 import { SERVICE_NAME_LABEL } from "../../../actors/api/well-known.ts";
-import { cidrRange, inRange, ipv4ToNumber } from "../../../actors/controllers/allocation-range.ts";
 import { DEFAULT_SERVICE_CLUSTER_IP_CIDR } from "../../../actors/controllers/service-ip-allocation.ts";
 import { LocalCluster } from "../../support/local-cluster.ts";
 import { waitFor } from "../../support/wait.ts";
