@@ -50,7 +50,7 @@ import {
 } from "./list-options.ts";
 import { planDeletion, podGracePeriodSeconds, withTerminatingPhase } from "./object-deletion.ts";
 import { prepareCreate, prepareUpdate } from "./object-lifecycle.ts";
-import { CompactedError, NOTHING_ELSE, type ObjectStore } from "./object-store.ts";
+import { type AlsoInTxn, CompactedError, NOTHING_ELSE, type ObjectStore } from "./object-store.ts";
 import { applyPatch } from "./patch.ts";
 import { type PodLogs, servePodLog } from "./pod-logs.ts";
 import {
@@ -269,13 +269,14 @@ export class ResourceHandler {
     const name = String(asObject(obj.metadata).name ?? "");
     const held = this.heldBy(r);
     const namespaceKey = r.namespaced ? objectKey(NAMESPACES, null, req.namespace ?? "") : null;
+    const key = keyOf({ ...req, name });
     for (let attempt = 1; ; attempt++) {
       const { object, also } =
         held === null
           ? { object: obj, also: NOTHING_ELSE }
-          : await held.onWrite(obj, null, attempt > 1);
+          : await this.allocateForCreate(held, r, key, obj, attempt > 1);
       if (dryRunOf(input.options)) return { code: 201, body: object, warnings };
-      const out = await this.store.create(keyOf({ ...req, name }), object, namespaceKey, also);
+      const out = await this.store.create(key, object, namespaceKey, also);
       if (out.kind === "ok") return { code: 201, body: out.object, warnings };
       if (out.kind === "namespaceNotFound")
         throw new ApiError(notFoundStatus(gr(NAMESPACES), req.namespace ?? ""));
@@ -287,6 +288,30 @@ export class ResourceHandler {
             `failed to allocate values for ${name}: taken by concurrent writes ${attempt} times`,
           ),
         );
+    }
+  }
+
+  /**
+   * What a create holds beside its object. A name already taken is AlreadyExists before any
+   * allocation error (the `kubernetes` Service, created by every API server every round, asks
+   * again for the address it already holds).
+   */
+  private async allocateForCreate(
+    held: HeldValues,
+    r: ResourceInfo,
+    key: string,
+    obj: JsonObject,
+    fresh: boolean,
+  ): Promise<{ object: JsonObject; also: AlsoInTxn }> {
+    const exists = new ApiError(
+      alreadyExistsStatus(gr(r), String(asObject(obj.metadata).name ?? "")),
+    );
+    if (this.store.suggestion(key) !== null) throw exists;
+    try {
+      return await held.onWrite(obj, null, fresh);
+    } catch (error) {
+      if (error instanceof ApiError && (await this.store.get(key, false)) !== null) throw exists;
+      throw error;
     }
   }
 

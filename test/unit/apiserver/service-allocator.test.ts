@@ -10,6 +10,8 @@ import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { cidrRange, inRange, ipv4ToNumber } from "../../../actors/api/allocation-range.ts";
 import type { JsonObject, JsonValue } from "../../../actors/api/json.ts";
+import { KUBERNETES_SERVICE_IP } from "../../../actors/api/well-known.ts";
+import { kubernetesService } from "../../../actors/apiserver/kubernetes-service.ts";
 import { ObjectStore } from "../../../actors/apiserver/object-store.ts";
 import {
   NODE_PORT_KEYS_PREFIX,
@@ -179,18 +181,24 @@ describe("the Service create answers with its cluster IP and NodePorts", () => {
     );
   });
 
-  it("a full range is a 500 `range is full`; a deleted Service frees its address for the next", async () => {
+  it("the kubernetes Service holds the reserved first address; a full range is a 500 `range is full`; a deleted Service frees its address", async () => {
     // a /29 holds six addresses, the first reserved: five to pick
     const { call, shared } = await cluster(1, { clusterIPCidr: "127.96.0.0/29" });
+    // the kubernetes Service takes the reserved first address by name, as every API server
+    // asks each round: the second ask is AlreadyExists, not an allocation error
+    const apiService = kubernetesService(KUBERNETES_SERVICE_IP, 6443);
+    expect((await call("POST", SERVICES, apiService)).code).toBe(201);
+    expect((await call("POST", SERVICES, apiService)).code).toBe(409);
     const ips: string[] = [];
     for (const n of ["a", "b", "c", "d", "e"])
       ips.push(String(specOf((await call("POST", SERVICES, service(n))).body).clusterIP));
     expect(new Set(ips).size).toBe(5);
+    expect(ips).not.toContain(KUBERNETES_SERVICE_IP);
     const full = await call("POST", SERVICES, service("f"));
     expect(full.code).toBe(500);
     expect(full.body.message).toContain("failed to allocate a serviceIP: range is full");
     expect((await call("DELETE", `${SERVICES}/c`)).code).toBe(200);
-    expect(await shared.keys(SERVICE_IP_KEYS_PREFIX)).toHaveLength(4);
+    expect(await shared.keys(SERVICE_IP_KEYS_PREFIX)).toHaveLength(5); // 4 + the kubernetes Service
     const next = await call("POST", SERVICES, service("f"));
     expect(specOf(next.body).clusterIP).toBe(ips[2]);
   });
