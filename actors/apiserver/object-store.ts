@@ -258,6 +258,14 @@ export class ObjectStore {
     return (await this.get(key, false)) === null ? { kind: "notFound" } : { kind: "conflict" };
   }
 
+  /** A txn of `ops` under `compare` alone (no object): whether it applied. */
+  async guarded(compare: Compare[], ops: TxnOp[]): Promise<boolean> {
+    const r = txnResult(
+      await this.client().write({ op: "txn", compare, success: ops, failure: [] }),
+    );
+    return r.succeeded;
+  }
+
   /**
    * Watches every object under `prefix` from `startRevision`: from the watch cache when it is
    * live and still holds that revision's history (one decode per change for every watcher),

@@ -109,7 +109,7 @@ export const MAX_ALLOCATION_ATTEMPTS = 16;
 
 export class ResourceHandler {
   /** What Services hold beside their objects: cluster IPs and NodePorts. */
-  private readonly services: ServiceAllocator;
+  readonly services: ServiceAllocator;
 
   constructor(
     /** The one object store of this API server (the watch pump and the bootstrap use it too). */

@@ -17,7 +17,7 @@
  */
 import { randomInt } from "node:crypto";
 import type { Compare, TxnOp } from "../../raft/mvcc/commands.ts";
-import { type IntRange, ipv4ToNumber, numberToIpv4 } from "../api/allocation-range.ts";
+import { type IntRange, inRange, ipv4ToNumber, numberToIpv4 } from "../api/allocation-range.ts";
 import { asObject, asString, type JsonObject } from "../api/json.ts";
 import { resourceByPlural } from "../api/resources.ts";
 import {
@@ -93,9 +93,24 @@ export const DEFAULT_SERVICE_ALLOCATOR_OPTIONS: ServiceAllocatorOptions = {
 
 /** The range keys and Services at one revision, as seen by one Service (`selfUid`). */
 interface Snapshot {
+  services: JsonObject[];
   taken: { ips: Set<number>; nodePorts: Set<number> };
   /** Every allocation key, with its revision and whether its Service is gone. */
   keys: Map<string, { ownerUid: string; modRevision: number; leaked: boolean }>;
+}
+
+/**
+ * Keys one repair round writes at most (each its own txn); the rest wait for the next round, so
+ * a large backlog — the first round after an upgrade — never floods the store.
+ */
+export const MAX_REPAIRS_PER_ROUND = 200;
+
+/** What a repair round did. */
+export interface RepairReport {
+  /** Keys removed: their Service is gone. */
+  released: number;
+  /** Keys written for values a Service held without one (created before keys existed). */
+  recorded: number;
 }
 
 export class ServiceAllocator implements HeldValues {
@@ -188,6 +203,58 @@ export class ServiceAllocator implements HeldValues {
   }
 
   /**
+   * kube-apiserver's allocation repair (ipallocator/portallocator `Repair.RunOnce`), from one
+   * linearizable snapshot: removes keys whose Service is gone, and records a key for each value
+   * a Service holds without one (created before the API server allocated; the oldest Service
+   * first, so of two sharing a value the first keeps it). Each key is its own txn, guarded as
+   * read: a key taken over or created meanwhile is left alone. Safe on every API server at once.
+   */
+  async repair(): Promise<RepairReport> {
+    const snapshot = await this.snapshot(true, "");
+    const writes: { compare: Compare; op: TxnOp; kind: keyof RepairReport }[] = [];
+    for (const [key, seen] of snapshot.keys)
+      if (seen.leaked)
+        writes.push({
+          compare: { target: "modRevision", key: enc(key), result: "=", operand: seen.modRevision },
+          op: { op: "deleteRange", key: enc(key) },
+          kind: "released",
+        });
+    const byAge = [...snapshot.services].sort((a, b) =>
+      asString(asObject(a.metadata).creationTimestamp).localeCompare(
+        asString(asObject(b.metadata).creationTimestamp),
+      ),
+    );
+    const recorded = new Set<string>();
+    for (const svc of byAge)
+      for (const [key, text] of keysOf(allocationOf(svc))) {
+        if (snapshot.keys.has(key) || recorded.has(key) || !this.inRange(key, text)) continue;
+        recorded.add(key);
+        writes.push({
+          compare: { target: "createRevision", key: enc(key), result: "=", operand: 0 },
+          op: {
+            op: "put",
+            key: enc(key),
+            value: enc(JSON.stringify(allocationRecord(svc, text))),
+          },
+          kind: "recorded",
+        });
+      }
+    const report: RepairReport = { released: 0, recorded: 0 };
+    for (const w of writes.slice(0, MAX_REPAIRS_PER_ROUND))
+      if (await this.store.guarded([w.compare], [w.op])) report[w.kind]++;
+    return report;
+  }
+
+  /** Out-of-range values get no key: the repair controller warns about them instead. */
+  private inRange(key: string, text: string): boolean {
+    if (key.startsWith(SERVICE_IP_KEYS_PREFIX)) {
+      const ip = ipv4ToNumber(text);
+      return ip !== null && inRange(this.ranges.ips, ip);
+    }
+    return inRange(this.ranges.nodePorts, Number(text));
+  }
+
+  /**
    * The keys and Services at one revision: from the watch cache (no store round) unless
    * `fresh`, else read linearizably from the store. Both must be at one revision, or a key
    * written with its Service after the Services were read would look leaked.
@@ -236,7 +303,7 @@ export class ServiceAllocator implements HeldValues {
       const port = Number(recordedValue(item));
       if (Number.isInteger(port)) record(nodePortKey(port), item, () => taken.nodePorts.add(port));
     }
-    return { taken, keys };
+    return { services, taken, keys };
   }
 }
 

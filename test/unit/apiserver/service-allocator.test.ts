@@ -17,7 +17,10 @@ import {
   NODE_PORT_KEYS_PREFIX,
   SERVICE_IP_KEYS_PREFIX,
 } from "../../../actors/apiserver/registry-keys.ts";
-import type { ServiceAllocatorOptions } from "../../../actors/apiserver/service-allocator.ts";
+import {
+  ServiceAllocator,
+  type ServiceAllocatorOptions,
+} from "../../../actors/apiserver/service-allocator.ts";
 import { ManualClock } from "../../../actors/system/clock.ts";
 import type { StoreClient } from "../../../raft/client/store-client.ts";
 import type { MvccCommand } from "../../../raft/mvcc/commands.ts";
@@ -238,6 +241,67 @@ describe("the Service create answers with its cluster IP and NodePorts", () => {
     const updated = await call("PUT", `${SERVICES}/old`, current.body);
     expect(isClusterIP(specOf(updated.body).clusterIP)).toBe(true);
     expect(await shared.keys(SERVICE_IP_KEYS_PREFIX)).toHaveLength(1);
+  });
+});
+
+describe("allocation repair", () => {
+  it("a key whose Service is gone is released; a value held without a key gets one, the oldest holder first", async () => {
+    const { call, shared } = await cluster();
+    const raw = new ObjectStore(() => shared.client());
+    const allocator = new ServiceAllocator(raw);
+    const gone = await call("POST", SERVICES, service("gone", { clusterIP: "127.96.0.20" }));
+    expect(gone.code).toBe(201);
+    // removed behind the API's back, as a namespace's deletion takes its Services
+    await raw.delete(
+      "/registry/core/services/default/gone",
+      Number((gone.body.metadata as JsonObject).resourceVersion),
+    );
+    // two Services from before the keys, sharing an address: the older keeps it
+    const legacy = (name: string, created: string) => ({
+      ...service(name, { clusterIP: "127.96.0.30", clusterIPs: ["127.96.0.30"] }),
+      metadata: { name, namespace: "default", uid: `uid-${name}`, creationTimestamp: created },
+    });
+    await raw.create(
+      "/registry/core/services/default/young",
+      legacy("young", "2026-12-02T00:00:00Z"),
+      null,
+    );
+    await raw.create(
+      "/registry/core/services/default/old",
+      legacy("old", "2026-12-01T00:00:00Z"),
+      null,
+    );
+    expect(await allocator.repair()).toEqual({ released: 1, recorded: 1 });
+    expect(await shared.keys(SERVICE_IP_KEYS_PREFIX)).toEqual([
+      `${SERVICE_IP_KEYS_PREFIX}127.96.0.30`,
+    ]);
+    const key = await raw.get(`${SERVICE_IP_KEYS_PREFIX}127.96.0.30`, false);
+    expect((key?.object.service as JsonObject).uid).toBe("uid-old");
+    // a second round finds nothing to do
+    expect(await allocator.repair()).toEqual({ released: 0, recorded: 0 });
+    // the released address is free again; the recorded one is taken
+    expect(
+      (await call("POST", SERVICES, service("again", { clusterIP: "127.96.0.20" }))).code,
+    ).toBe(201);
+    expect((await call("POST", SERVICES, service("twin", { clusterIP: "127.96.0.30" }))).code).toBe(
+      422,
+    );
+  });
+
+  it("a leaked key is taken over by the next create that picks its value, without a repair", async () => {
+    const { call, shared } = await cluster(1, { clusterIPCidr: "127.96.0.0/30" }); // one to pick
+    const raw = new ObjectStore(() => shared.client());
+    const first = await call("POST", SERVICES, service("first"));
+    const ip = specOf(first.body).clusterIP;
+    await raw.delete(
+      "/registry/core/services/default/first",
+      Number((first.body.metadata as JsonObject).resourceVersion),
+    );
+    const next = await call("POST", SERVICES, service("next"));
+    expect(next.code).toBe(201);
+    expect(specOf(next.body).clusterIP).toBe(ip);
+    const key = await raw.get(`${SERVICE_IP_KEYS_PREFIX}${ip}`, false);
+    expect((key?.object.service as JsonObject).name).toBe("next");
   });
 });
 
