@@ -18,6 +18,7 @@ import {
   SERVICE_IP_KEYS_PREFIX,
 } from "../../../actors/apiserver/registry-keys.ts";
 import {
+  ownerUidOf,
   ServiceAllocator,
   type ServiceAllocatorOptions,
 } from "../../../actors/apiserver/service-allocator.ts";
@@ -276,7 +277,7 @@ describe("allocation repair", () => {
       `${SERVICE_IP_KEYS_PREFIX}127.96.0.30`,
     ]);
     const key = await raw.get(`${SERVICE_IP_KEYS_PREFIX}127.96.0.30`, false);
-    expect((key?.object.service as JsonObject).uid).toBe("uid-old");
+    expect(ownerUidOf(key?.object ?? {})).toBe("uid-old");
     // a second round finds nothing to do
     expect(await allocator.repair()).toEqual({ released: 0, recorded: 0 });
     // the released address is free again; the recorded one is taken
@@ -301,7 +302,7 @@ describe("allocation repair", () => {
     expect(next.code).toBe(201);
     expect(specOf(next.body).clusterIP).toBe(ip);
     const key = await raw.get(`${SERVICE_IP_KEYS_PREFIX}${ip}`, false);
-    expect((key?.object.service as JsonObject).name).toBe("next");
+    expect(ownerUidOf(key?.object ?? {})).toBe((next.body.metadata as JsonObject).uid);
   });
 });
 
