@@ -11,9 +11,10 @@
  * from the watch cache (no store round: the create answers with its IP at once); when its txn
  * loses a race, the caller tries again with `fresh` reads from the store.
  *
- * A key whose Service is gone (its namespace was deleted with it, or its API server died between
- * …) is a leak: it is not taken, and the next Service that picks its value takes the key over,
- * guarded by the leaked key's `modRevision`.
+ * A key whose Service is gone (removed with its namespace, in a txn that cannot name every key
+ * of every Service in it) is a leak: it is not taken, the next Service that picks its value
+ * takes the key over, guarded by the leaked key's `modRevision`, and the repair loop
+ * (service-allocation-repair.ts) removes it within a minute.
  */
 import { randomInt } from "node:crypto";
 import type { Compare, TxnOp } from "../../raft/mvcc/commands.ts";

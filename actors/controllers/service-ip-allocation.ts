@@ -2,8 +2,8 @@
  * Kubernetes' Service allocation repair controllers (pkg/registry/core/service/ipallocator and
  * portallocator's `Repair`), in the controller manager. The API server allocates cluster IPs and
  * NodePorts inside the Service's create or update, each value a key in the store written in the
- * same txn (actors/apiserver/service-allocator.ts); this controller only looks after what that
- * cannot see to:
+ * same txn (actors/apiserver/service-allocator.ts); this controller looks after what those txns
+ * cannot:
  *
  * - A user-chosen clusterIP or nodePort that another (older) Service also holds, or that is
  *   outside the range — values written before the API server allocated, or under another range
@@ -15,8 +15,9 @@
  *   update allocates them through the same allocator as a create; a full range is a Warning
  *   Event and another look after `rangeFullRetryMs`.
  *
- * Allocation keys whose Service is gone are not removed here (controllers speak only the API,
- * which does not show them): the next create that picks such a value takes its key over.
+ * Allocation keys are not this controller's to see (controllers speak only the API, which does
+ * not show them): each API server's repair loop (actors/apiserver/service-allocation-repair.ts)
+ * removes those whose Service is gone and records those older Services lack.
  */
 
 import { type IntRange, inRange, numberToIpv4 } from "../api/allocation-range.ts";
@@ -209,8 +210,11 @@ export function serviceIPAllocationController(
       options.nodePortRange,
     ))
       await warn(svc, w.reason, w.message);
-    if (needsAllocation(svc) && !isBeingDeleted(svc) && !upgraded.has(uidOf(svc)))
-      return allocateThroughUpdate(svc, key);
+    if (!needsAllocation(svc)) {
+      upgraded.delete(uidOf(svc)); // allocated: nothing more to remember
+      return undefined;
+    }
+    if (!isBeingDeleted(svc) && !upgraded.has(uidOf(svc))) return allocateThroughUpdate(svc, key);
     return undefined;
   }
 
