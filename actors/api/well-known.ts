@@ -44,7 +44,7 @@ export const UNSCHEDULABLE_TAINT_KEY = "node.kubernetes.io/unschedulable";
 export const DEFAULT_SERVICE_CLUSTER_IP_CIDR = "127.96.0.0/12";
 /**
  * The `kubernetes` Service's cluster IP: the first address of the service range, as
- * kube-apiserver takes it (the allocator's random scan starts elsewhere; the API servers create
- * the Service with this address before any workload asks for one).
+ * kube-apiserver takes it; the allocator reserves it (never picks it, only grants it by name)
+ * and the API servers create the Service with it through the same allocation as any Service.
  */
 export const KUBERNETES_SERVICE_IP = "127.96.0.1";

@@ -16,7 +16,12 @@ import { badRequestStatus, conflictStatus, notFoundStatus } from "../api/status.
 import { ApiError } from "../client/errors.ts";
 import { shouldDeleteDuringUpdate } from "./object-deletion.ts";
 import { sameObject } from "./object-lifecycle.ts";
-import type { ObjectStore, StoredObject } from "./object-store.ts";
+import {
+  type AlsoInTxn,
+  NOTHING_ELSE,
+  type ObjectStore,
+  type StoredObject,
+} from "./object-store.ts";
 import { collectionPrefix, objectKey } from "./registry-keys.ts";
 import type { ResourceRequest } from "./request-info.ts";
 
@@ -33,6 +38,25 @@ export class WriteRaced extends Error {
   constructor() {
     super("the object changed between read and write");
   }
+}
+
+/**
+ * What a kind keeps in the store beside its objects, written in the object's own txn (a
+ * Service's cluster IPs and NodePorts: service-allocator.ts).
+ */
+export interface HeldValues {
+  /**
+   * `next` (replacing `old`, null on create) with the values it needs filled in, and the keys
+   * that claim and release them. `fresh`: an earlier attempt lost a race, so read the store
+   * rather than a cache. Throws an ApiError when the values cannot be had.
+   */
+  onWrite(
+    next: JsonObject,
+    old: JsonObject | null,
+    fresh: boolean,
+  ): Promise<{ object: JsonObject; also: AlsoInTxn }>;
+  /** The keys to release in the txn that removes `object`. */
+  onRemove(object: JsonObject): Promise<AlsoInTxn>;
 }
 
 /** The next state of an object, computed from its current one. */
@@ -97,20 +121,24 @@ export async function retryRaced<T>(req: ResourceRequest, attempt: () => Promise
 /**
  * Updates the object `req` names to what `tryUpdate` makes of its current state; returns it as
  * stored (as it would be, on a dry run). An update that takes the last finalizer off a deleting
- * object removes it instead.
+ * object removes it instead. `held`: what the kind keeps beside the object.
  */
 export function guaranteedUpdate(
   store: ObjectStore,
   req: ResourceRequest,
   dryRun: boolean,
   tryUpdate: (current: StoredObject) => UpdateAttempt,
+  held: HeldValues | null = null,
 ): Promise<JsonObject> {
   let suggested = dryRun ? null : store.suggestion(keyOf(req));
+  let attempts = 0;
   return retryRaced(req, async () => {
     const current = suggested ?? (await readObject(store, req));
     suggested = null;
+    const fresh = ++attempts > 1;
     try {
-      return await updateOnce(store, req, current, dryRun, tryUpdate(current));
+      const attempt = tryUpdate(current);
+      return await updateOnce(store, req, current, dryRun, attempt, { held, fresh });
     } catch (error) {
       // whatever a possibly stale copy led to is decided again from a fresh read
       if (current.suggested && error instanceof ApiError) throw new WriteRaced();
@@ -124,39 +152,49 @@ async function updateOnce(
   req: ResourceRequest,
   current: StoredObject,
   dryRun: boolean,
-  { next, precondition }: UpdateAttempt,
+  { next: asAsked, precondition }: UpdateAttempt,
+  { held, fresh }: { held: HeldValues | null; fresh: boolean },
 ): Promise<JsonObject> {
   if (precondition !== null && precondition !== current.modRevision) throw conflictError(req);
+  const removing = shouldDeleteDuringUpdate(asAsked, current.object);
+  const { object: next, also } =
+    held === null || removing
+      ? { object: asAsked, also: NOTHING_ELSE }
+      : await held.onWrite(asAsked, current.object, fresh);
   if (sameObject(next, current.object)) {
     // a suggested copy cannot answer without a write: read again
     if (current.suggested) throw new WriteRaced();
     return current.object;
   }
   if (dryRun) return next;
-  if (shouldDeleteDuringUpdate(next, current.object)) {
-    await removeObject(store, req, current.modRevision);
+  if (removing) {
+    await removeObject(store, req, current, held);
     return next;
   }
-  const out = await store.update(keyOf(req), next, current.modRevision);
+  const out = await store.update(keyOf(req), next, current.modRevision, also);
   if (out.kind === "ok") return out.object;
   if (out.kind === "notFound") throw notFoundError(req);
   throw new WriteRaced();
 }
 
 /**
- * Removes the object at `expectedRevision` (WriteRaced if it moved on). A namespace takes its
- * contents with it (the namespace controller's job, done in one txn).
+ * Removes the object as `current` read it (WriteRaced if it moved on), releasing what it held
+ * beside it. A namespace takes its contents with it (the namespace controller's job, done in one
+ * txn; what its Services held is left to leak, and is taken over by the next Service that picks
+ * it: service-allocator.ts).
  */
 export async function removeObject(
   store: ObjectStore,
   req: ResourceRequest,
-  expectedRevision: number,
+  current: StoredObject,
+  held: HeldValues | null,
 ): Promise<void> {
   const contents =
     req.resource.plural === "namespaces"
       ? RESOURCES.filter((x) => x.namespaced).map((x) => collectionPrefix(x, req.name))
       : [];
-  const out = await store.delete(keyOf(req), expectedRevision, contents);
+  const also = held === null ? NOTHING_ELSE : await held.onRemove(current.object);
+  const out = await store.delete(keyOf(req), current.modRevision, contents, also);
   if (out.kind === "notFound") throw notFoundError(req);
   if (out.kind === "conflict") throw new WriteRaced();
 }

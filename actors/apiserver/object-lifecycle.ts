@@ -16,6 +16,7 @@ import {
 import { rfc3339 } from "../api/meta-time.ts";
 import { initializeObjectMeta } from "../api/object-meta.ts";
 import { apiVersionOf, type ResourceInfo } from "../api/resources.ts";
+import { dropTypeDependentFields } from "../api/service-allocation.ts";
 import { badRequestStatus, invalidStatus } from "../api/status.ts";
 import { validateCreate, validateUpdate } from "../api/validation.ts";
 import { ApiError } from "../client/errors.ts";
@@ -155,6 +156,7 @@ export function prepareUpdate(
       if (oldMeta[k] !== undefined) meta[k] = oldMeta[k];
     next.metadata = meta;
     next = applyDefaults(r.kind, next);
+    if (r.kind === "Service") next = dropTypeDependentFields(next, old);
     // after defaulting, which resets a new Pod's status: the main resource never writes status
     if (hasStatusSubresource(r)) next.status = isJsonObject(old.status) ? old.status : {};
     if (

@@ -34,6 +34,18 @@ export type WriteOutcome =
   | { kind: "notFound" }
   | { kind: "namespaceNotFound" };
 
+/**
+ * Keys written in the same txn as an object, under their own guards (a Service's allocation
+ * keys: created only if absent, released only if still as read). A failed guard fails the
+ * whole write.
+ */
+export interface AlsoInTxn {
+  compare: Compare[];
+  success: TxnOp[];
+}
+
+export const NOTHING_ELSE: AlsoInTxn = { compare: [], success: [] };
+
 export class CompactedError extends Error {
   constructor(readonly compactRevision: number) {
     super(`revision compacted (compact revision ${compactRevision})`);
@@ -162,14 +174,19 @@ export class ObjectStore {
     return { items, revision: r.header.revision, nextKey, remaining: r.count - r.kvs.length };
   }
 
-  /** Creates `key` if absent (and, for a namespaced object, if its namespace exists). */
+  /**
+   * Creates `key` if absent (and, for a namespaced object, if its namespace exists), with
+   * `also`; `conflict` when only a guard of `also` failed.
+   */
   async create(
     key: string,
     object: JsonObject,
     namespaceKey: string | null,
+    also: AlsoInTxn = NOTHING_ELSE,
   ): Promise<WriteOutcome> {
     const compare: Compare[] = [
       { target: "createRevision", key: enc(key), result: "=", operand: 0 },
+      ...also.compare,
     ];
     if (namespaceKey !== null)
       compare.push({ target: "createRevision", key: enc(namespaceKey), result: ">", operand: 0 });
@@ -177,7 +194,7 @@ export class ObjectStore {
       await this.writer(key).write({
         op: "txn",
         compare,
-        success: [{ op: "put", key: enc(key), value: encodeObject(object) }],
+        success: [{ op: "put", key: enc(key), value: encodeObject(object) }, ...also.success],
         failure: [],
       }),
     );
@@ -185,22 +202,26 @@ export class ObjectStore {
       return { kind: "ok", object: withRevision(object, r.revision), revision: r.revision };
     if (namespaceKey !== null && (await this.get(namespaceKey, false)) === null)
       return { kind: "namespaceNotFound" };
+    if (also.compare.length > 0 && (await this.get(key, false)) === null)
+      return { kind: "conflict" };
     return { kind: "exists" };
   }
 
-  /** Replaces `key` if its modRevision is still `expectedModRevision`. */
+  /** Replaces `key` if its modRevision is still `expectedModRevision`, with `also`. */
   async update(
     key: string,
     object: JsonObject,
     expectedModRevision: number,
+    also: AlsoInTxn = NOTHING_ELSE,
   ): Promise<WriteOutcome> {
     const r = txnResult(
       await this.writer(key).write({
         op: "txn",
         compare: [
           { target: "modRevision", key: enc(key), result: "=", operand: expectedModRevision },
+          ...also.compare,
         ],
-        success: [{ op: "put", key: enc(key), value: encodeObject(object) }],
+        success: [{ op: "put", key: enc(key), value: encodeObject(object) }, ...also.success],
         failure: [{ op: "range", key: enc(key), countOnly: true }],
       }),
     );
@@ -211,14 +232,15 @@ export class ObjectStore {
 
   /**
    * Deletes `key` if its modRevision is still `expectedModRevision`, with `alsoDelete` prefixes
-   * in the same txn (a namespace's contents).
+   * in the same txn (a namespace's contents), and `also`.
    */
   async delete(
     key: string,
     expectedModRevision: number,
     alsoDeletePrefixes: readonly string[] = [],
+    also: AlsoInTxn = NOTHING_ELSE,
   ): Promise<WriteOutcome & { kind: "ok" | "conflict" | "notFound" }> {
-    const success: TxnOp[] = [{ op: "deleteRange", key: enc(key) }];
+    const success: TxnOp[] = [{ op: "deleteRange", key: enc(key) }, ...also.success];
     for (const p of alsoDeletePrefixes)
       success.push({ op: "deleteRange", key: enc(p), rangeEnd: prefixRangeEnd(enc(p)) });
     const r = txnResult(
@@ -226,6 +248,7 @@ export class ObjectStore {
         op: "txn",
         compare: [
           { target: "modRevision", key: enc(key), result: "=", operand: expectedModRevision },
+          ...also.compare,
         ],
         success,
         failure: [],
@@ -233,6 +256,14 @@ export class ObjectStore {
     );
     if (r.succeeded) return { kind: "ok", object: {}, revision: r.revision };
     return (await this.get(key, false)) === null ? { kind: "notFound" } : { kind: "conflict" };
+  }
+
+  /** A txn of `ops` under `compare` alone (no object): whether it applied. */
+  async guarded(compare: Compare[], ops: TxnOp[]): Promise<boolean> {
+    const r = txnResult(
+      await this.client().write({ op: "txn", compare, success: ops, failure: [] }),
+    );
+    return r.succeeded;
   }
 
   /**

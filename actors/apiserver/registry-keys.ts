@@ -67,3 +67,13 @@ export function decodeContinue(text: string): ContinueToken {
     throw new ContinueTokenError("continue key is not valid: incorrect encoded start key");
   return { rv: t.rv, start: t.start };
 }
+
+/**
+ * Where the values Services hold are recorded, one key per value holding its Service's uid
+ * (kube-apiserver keeps one bitmap per range at `/registry/ranges/serviceips` and
+ * `servicenodeports`; a key per value lets API servers without a leader claim values in the
+ * Service's own txn, guarded by the key's absence). No resource lists under `/registry/ranges/`,
+ * so the API never shows them.
+ */
+export const SERVICE_IP_KEYS_PREFIX = `${REGISTRY_PREFIX}ranges/serviceips/`;
+export const NODE_PORT_KEYS_PREFIX = `${REGISTRY_PREFIX}ranges/servicenodeports/`;

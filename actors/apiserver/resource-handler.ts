@@ -14,6 +14,7 @@ import { apiVersionOf, RESOURCES, type ResourceInfo } from "../api/resources.ts"
 import {
   alreadyExistsStatus,
   badRequestStatus,
+  internalErrorStatus,
   methodNotAllowedStatus,
   notFoundStatus,
   resourceExpiredStatus,
@@ -32,6 +33,7 @@ import { type DeleteOptions, parseDeleteOptions, preconditionFailure } from "./d
 import {
   conflictError,
   guaranteedUpdate,
+  type HeldValues,
   keyOf,
   notFoundError,
   pinnedRevision,
@@ -48,7 +50,7 @@ import {
 } from "./list-options.ts";
 import { planDeletion, podGracePeriodSeconds, withTerminatingPhase } from "./object-deletion.ts";
 import { prepareCreate, prepareUpdate } from "./object-lifecycle.ts";
-import { CompactedError, type ObjectStore } from "./object-store.ts";
+import { type AlsoInTxn, CompactedError, NOTHING_ELSE, type ObjectStore } from "./object-store.ts";
 import { applyPatch } from "./patch.ts";
 import { type PodLogs, servePodLog } from "./pod-logs.ts";
 import {
@@ -62,6 +64,7 @@ import type { ResourceRequest } from "./request-info.ts";
 import { dryRunOf, type RequestOptions } from "./request-options.ts";
 import type { HandlerResult, RequestInput } from "./rest-request.ts";
 import { serveScale } from "./scale-subresource.ts";
+import { ServiceAllocator, type ServiceAllocatorOptions } from "./service-allocator.ts";
 import { WatchPump, type WatchSink } from "./watch-pump.ts";
 
 /**
@@ -97,13 +100,31 @@ export function wantsTable(accept: string | undefined): boolean {
   return (accept ?? "").split(",").some((p) => p.includes("as=Table"));
 }
 
+/**
+ * Creates whose picked cluster IP or NodePort another API server's create took in between, in a
+ * row, before the create gives up with 500 (each attempt after the first reads the store afresh,
+ * so only a range nearly full and under a burst of creates loses more than once or twice).
+ */
+export const MAX_ALLOCATION_ATTEMPTS = 16;
+
 export class ResourceHandler {
+  /** What Services hold beside their objects: cluster IPs and NodePorts. */
+  readonly services: ServiceAllocator;
+
   constructor(
     /** The one object store of this API server (the watch pump and the bootstrap use it too). */
     readonly store: ObjectStore,
     private readonly clock: Clock,
     private readonly podLogs?: PodLogs,
-  ) {}
+    allocation: Partial<ServiceAllocatorOptions> = {},
+  ) {
+    this.services = new ServiceAllocator(store, allocation);
+  }
+
+  /** What objects of `r` keep in the store beside themselves, if anything. */
+  private heldBy(r: ResourceInfo): HeldValues | null {
+    return r.kind === "Service" && r.group === "" ? this.services : null;
+  }
 
   async handle(input: RequestInput): Promise<HandlerResult> {
     const { request } = input;
@@ -246,13 +267,52 @@ export class ResourceHandler {
       generateNameSuffix: generateNameSuffix(Math.random),
     });
     const name = String(asObject(obj.metadata).name ?? "");
-    if (dryRunOf(input.options)) return { code: 201, body: obj, warnings };
+    const held = this.heldBy(r);
     const namespaceKey = r.namespaced ? objectKey(NAMESPACES, null, req.namespace ?? "") : null;
-    const out = await this.store.create(keyOf({ ...req, name }), obj, namespaceKey);
-    if (out.kind === "ok") return { code: 201, body: out.object, warnings };
-    if (out.kind === "namespaceNotFound")
-      throw new ApiError(notFoundStatus(gr(NAMESPACES), req.namespace ?? ""));
-    throw new ApiError(alreadyExistsStatus(gr(r), name));
+    const key = keyOf({ ...req, name });
+    for (let attempt = 1; ; attempt++) {
+      const { object, also } =
+        held === null
+          ? { object: obj, also: NOTHING_ELSE }
+          : await this.allocateForCreate(held, r, key, obj, attempt > 1);
+      if (dryRunOf(input.options)) return { code: 201, body: object, warnings };
+      const out = await this.store.create(key, object, namespaceKey, also);
+      if (out.kind === "ok") return { code: 201, body: out.object, warnings };
+      if (out.kind === "namespaceNotFound")
+        throw new ApiError(notFoundStatus(gr(NAMESPACES), req.namespace ?? ""));
+      if (out.kind !== "conflict") throw new ApiError(alreadyExistsStatus(gr(r), name));
+      // another create took a value this one picked: pick again from the store's word
+      if (attempt >= MAX_ALLOCATION_ATTEMPTS)
+        throw new ApiError(
+          internalErrorStatus(
+            `failed to allocate values for ${name}: taken by concurrent writes ${attempt} times`,
+          ),
+        );
+    }
+  }
+
+  /**
+   * What a create holds beside its object. A name already taken is AlreadyExists before any
+   * allocation error (the `kubernetes` Service, created by every API server every round, asks
+   * again for the address it already holds).
+   */
+  private async allocateForCreate(
+    held: HeldValues,
+    r: ResourceInfo,
+    key: string,
+    obj: JsonObject,
+    fresh: boolean,
+  ): Promise<{ object: JsonObject; also: AlsoInTxn }> {
+    const exists = new ApiError(
+      alreadyExistsStatus(gr(r), String(asObject(obj.metadata).name ?? "")),
+    );
+    if (this.store.suggestion(key) !== null) throw exists;
+    try {
+      return await held.onWrite(obj, null, fresh);
+    } catch (error) {
+      if (error instanceof ApiError && (await this.store.get(key, false)) !== null) throw exists;
+      throw error;
+    }
   }
 
   private async update(input: RequestInput): Promise<HandlerResult> {
@@ -271,10 +331,16 @@ export class ResourceHandler {
     // an update without a resourceVersion is unconditional: it applies whatever else was written
     const precondition = pinnedRevision(asObject(body.metadata).resourceVersion);
     const withName = { ...body, metadata: { ...asObject(body.metadata), name: req.name ?? "" } };
-    const object = await guaranteedUpdate(this.store, req, dryRunOf(input.options), (current) => ({
-      next: prepareUpdate(req.resource, withName, current.object, req.namespace, req.subresource),
-      precondition,
-    }));
+    const object = await guaranteedUpdate(
+      this.store,
+      req,
+      dryRunOf(input.options),
+      (current) => ({
+        next: prepareUpdate(req.resource, withName, current.object, req.namespace, req.subresource),
+        precondition,
+      }),
+      this.heldBy(req.resource),
+    );
     return { code: 200, body: object, warnings };
   }
 
@@ -282,23 +348,35 @@ export class ResourceHandler {
     const req = input.request;
     const patch = await input.body();
     let warnings: string[] = [];
-    const object = await guaranteedUpdate(this.store, req, dryRunOf(input.options), (current) => {
-      const validated = validateFields(
-        req.resource,
-        applyPatch(input.contentType, current.object, patch, req.resource.kind),
-        input.options,
-      );
-      warnings = validated.warnings;
-      const patched = validated.object;
-      return {
-        next: prepareUpdate(req.resource, patched, current.object, req.namespace, req.subresource),
-        // a patch that sets metadata.resourceVersion pins the update to that version
-        precondition: pinnedRevision(
-          asObject(patched.metadata).resourceVersion,
-          asObject(current.object.metadata).resourceVersion,
-        ),
-      };
-    });
+    const object = await guaranteedUpdate(
+      this.store,
+      req,
+      dryRunOf(input.options),
+      (current) => {
+        const validated = validateFields(
+          req.resource,
+          applyPatch(input.contentType, current.object, patch, req.resource.kind),
+          input.options,
+        );
+        warnings = validated.warnings;
+        const patched = validated.object;
+        return {
+          next: prepareUpdate(
+            req.resource,
+            patched,
+            current.object,
+            req.namespace,
+            req.subresource,
+          ),
+          // a patch that sets metadata.resourceVersion pins the update to that version
+          precondition: pinnedRevision(
+            asObject(patched.metadata).resourceVersion,
+            asObject(current.object.metadata).resourceVersion,
+          ),
+        };
+      },
+      this.heldBy(req.resource),
+    );
     return { code: 200, body: object, warnings };
   }
 
@@ -328,7 +406,7 @@ export class ResourceHandler {
     if (plan.kind === "pending") return { code: 200, body: current.object };
     if (plan.kind === "delete") {
       if (options.dryRun) return { code: 200, body: current.object };
-      await removeObject(this.store, req, current.modRevision);
+      await removeObject(this.store, req, current, this.heldBy(r));
       return { code: 200, body: current.object };
     }
     // kube-apiserver answers 202 only here: not gone yet, and the (deprecated) orphanDependents

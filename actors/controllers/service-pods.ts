@@ -8,6 +8,7 @@
 
 import { asArray, asObject, asString, isJsonObject, type JsonObject } from "../api/json.ts";
 import { type Labels, matches, selectorFromSet } from "../api/label-selector.ts";
+import { CLUSTER_IP_NONE } from "../api/service-allocation.ts";
 import type { ObjectKey } from "../client/object-key.ts";
 import type { CacheReader } from "../client/shared-informers.ts";
 import { isBeingDeleted, nameOf, namespaceOf, uidOf } from "./owner-references.ts";
@@ -15,8 +16,7 @@ import { isBeingDeleted, nameOf, namespaceOf, uidOf } from "./owner-references.t
 export const SERVICES = "services";
 export const PODS = "pods";
 
-/** `spec.clusterIP` of a headless Service. */
-export const CLUSTER_IP_NONE = "None";
+export { CLUSTER_IP_NONE };
 /** Kubernetes' `v1.IsHeadlessService` label, on the Endpoints and EndpointSlices of one. */
 export const HEADLESS_SERVICE_LABEL = "service.kubernetes.io/headless";
 

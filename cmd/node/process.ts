@@ -12,6 +12,10 @@ import {
 } from "../../actors/apiserver/endpoint-reconciler.ts";
 import type { PodLogRead, PodLogs } from "../../actors/apiserver/pod-logs.ts";
 import { ApiServer } from "../../actors/apiserver/server.ts";
+import {
+  SERVICE_ALLOCATION_REPAIR_ACTOR,
+  serviceAllocationRepairMachine,
+} from "../../actors/apiserver/service-allocation-repair.ts";
 import { ApiClient } from "../../actors/client/api-client.ts";
 import type { LeaderElectionTimings } from "../../actors/client/leader-election.ts";
 import { InspectorUi } from "../../actors/inspector/inspector-ui.ts";
@@ -281,6 +285,13 @@ export class NodeProcess {
         nodeId: this.config.id,
         endpoint: `${this.config.host}:${this.apiServer.port}`,
         logger: this.logger.child({ component: "kubernetes-endpoints" }),
+      },
+    });
+    this.system.spawn(SERVICE_ALLOCATION_REPAIR_ACTOR, serviceAllocationRepairMachine, {
+      supervise: false,
+      input: {
+        allocator: server.apiHandler.services,
+        logger: this.logger.child({ component: SERVICE_ALLOCATION_REPAIR_ACTOR }),
       },
     });
   }

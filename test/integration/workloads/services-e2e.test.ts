@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, expect, it } from "vitest";
+import { cidrRange, inRange, ipv4ToNumber } from "../../../actors/api/allocation-range.ts";
 import { SERVICE_NAME_LABEL } from "../../../actors/api/well-known.ts";
-import { cidrRange, inRange, ipv4ToNumber } from "../../../actors/controllers/allocation-range.ts";
 import { DEFAULT_SERVICE_CLUSTER_IP_CIDR } from "../../../actors/controllers/service-ip-allocation.ts";
 import { LocalCluster } from "../../support/local-cluster.ts";
 import { waitFor } from "../../support/wait.ts";
@@ -9,7 +9,8 @@ import { podsOf, runEchoDeployment, waitForReadyNodes } from "./workload-harness
 
 /**
  * Services on a real three-server cluster with the built-in workloads, through the real kubectl:
- * `kubectl expose` of an echo Deployment gets a ClusterIP from the Service CIDR, Endpoints and
+ * `kubectl expose` and `kubectl create service` answer with a ClusterIP from the Service CIDR
+ * (allocated inside the create; a taken one is 422), Endpoints and
  * EndpointSlices list the pods' IPs on the target port and follow a scale-down, without a write
  * that changes nothing (watched through `kubectl get -w`), and deleting the Service removes both.
  */
@@ -89,12 +90,46 @@ async function isGone(args: string[]): Promise<boolean> {
   return r.code !== 0 && r.stderr.includes("NotFound");
 }
 
+it("kubectl create service answers with its cluster IP and NodePort; a taken one is 422", async () => {
+  const created = JSON.parse(
+    await kubectlOk(cluster, [
+      "create",
+      "service",
+      "nodeport",
+      "np",
+      "--tcp=80:8080",
+      "-o",
+      "json",
+    ]),
+  ) as Json;
+  const spec = created.spec as Json;
+  expect(
+    inRange(cidrRange(DEFAULT_SERVICE_CLUSTER_IP_CIDR), ipv4ToNumber(String(spec.clusterIP)) ?? -1),
+  ).toBe(true);
+  const nodePort = Number(((spec.ports as Json[])[0] as Json).nodePort);
+  expect(nodePort >= 30000 && nodePort <= 32767).toBe(true);
+  const taken = await kubectl(cluster, [
+    "create",
+    "service",
+    "clusterip",
+    "twin",
+    "--tcp=80:8080",
+    `--clusterip=${String(spec.clusterIP)}`,
+  ]);
+  expect(taken.code).not.toBe(0);
+  expect(taken.stderr).toContain(
+    `spec.clusterIPs: Invalid value: ["${String(spec.clusterIP)}"]: failed to allocate IP ${String(spec.clusterIP)}: provided IP is already allocated`,
+  );
+  await kubectlOk(cluster, ["delete", "service", "np"]);
+});
+
 it("kubectl expose: a ClusterIP from the Service CIDR, Endpoints and EndpointSlices that follow the pods, gone with the Service", async () => {
   await waitForReadyNodes(cluster, 3);
   const pods = await runEchoDeployment(cluster, "web", 3);
   const podAddresses = (list: { ip: string }[]) => list.map((p) => `${p.ip}:8080`).sort();
 
-  await kubectlOk(cluster, [
+  // the API server allocates inside the create: its answer already carries the address
+  const clusterIP = await kubectlOk(cluster, [
     "expose",
     "deployment",
     "web",
@@ -102,12 +137,9 @@ it("kubectl expose: a ClusterIP from the Service CIDR, Endpoints and EndpointSli
     "80",
     "--target-port",
     "8080",
+    "-o",
+    "jsonpath={.spec.clusterIP}",
   ]);
-  const clusterIP = await waitFor("a ClusterIP", async () => {
-    const svc = await getJson(["get", "svc", "web"]);
-    const ip = String((svc.spec as Json).clusterIP ?? "");
-    return ip === "" ? undefined : ip;
-  });
   expect(inRange(cidrRange(DEFAULT_SERVICE_CLUSTER_IP_CIDR), ipv4ToNumber(clusterIP) ?? -1)).toBe(
     true,
   );

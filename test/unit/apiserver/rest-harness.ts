@@ -7,6 +7,7 @@ import type { ObjectStore } from "../../../actors/apiserver/object-store.ts";
 import { parseRequestInfo } from "../../../actors/apiserver/request-info.ts";
 import { parseRequestOptions } from "../../../actors/apiserver/request-options.ts";
 import { ResourceHandler } from "../../../actors/apiserver/resource-handler.ts";
+import type { ServiceAllocatorOptions } from "../../../actors/apiserver/service-allocator.ts";
 import { ApiError } from "../../../actors/client/errors.ts";
 import type { Clock } from "../../../actors/system/clock.ts";
 
@@ -17,8 +18,12 @@ export type RestCall = (
   contentType?: string,
 ) => Promise<{ code: number; body: JsonObject }>;
 
-export function restCaller(store: ObjectStore, clock: Clock): RestCall {
-  const handler = new ResourceHandler(store, clock);
+export function restCaller(
+  store: ObjectStore,
+  clock: Clock,
+  allocation: Partial<ServiceAllocatorOptions> = {},
+): RestCall {
+  const handler = new ResourceHandler(store, clock, undefined, allocation);
   return async (method, path, body = null, contentType = "application/json") => {
     const url = new URL(path, "https://bosun");
     const info = parseRequestInfo(method, url.pathname, url.searchParams);

@@ -1,19 +1,21 @@
 /**
- * ClusterIP and NodePort allocation against the in-memory API under a ManualClock: which Services
- * get what, user-chosen values that collide (Warning Events, never overwritten), a full range,
- * and the property that matters: over any order of Services, with any user-chosen values and a
- * cache that trails the API, no value is ever handed out twice and every one is in range.
+ * The Service allocation repair controller against the in-memory API under a ManualClock (the
+ * allocating itself is the API server's, in test/unit/apiserver/service-allocator.test.ts):
+ * user-chosen values that collide or fall outside the range get Warning Events and are never
+ * overwritten; a Service created before the API server allocated is written back once for the
+ * API server to allocate; a full range is a Warning and another look later.
  */
-import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import type { JsonObject } from "../../../actors/api/json.ts";
 import {
   cidrRange,
   inRange,
   ipv4ToNumber,
   numberToIpv4,
   pickFree,
-} from "../../../actors/controllers/allocation-range.ts";
+} from "../../../actors/api/allocation-range.ts";
+import type { JsonObject } from "../../../actors/api/json.ts";
+import { internalErrorStatus } from "../../../actors/api/status.ts";
+import { ApiError } from "../../../actors/client/errors.ts";
 import {
   DEFAULT_NODE_PORT_RANGE,
   DEFAULT_SERVICE_CLUSTER_IP_CIDR,
@@ -23,29 +25,20 @@ import {
 } from "../../../actors/controllers/service-ip-allocation.ts";
 import { ManualClock } from "../../../actors/system/clock.ts";
 import { FakeApi } from "./fake-api.ts";
-import {
-  LaggingSource,
-  meta,
-  NS,
-  run,
-  serviceObject,
-  startControllers,
-} from "./service-fixtures.ts";
+import { meta, NS, run, serviceObject, startControllers } from "./service-fixtures.ts";
 
 async function setup(
   services: JsonObject[] = [],
   options: Partial<ServiceAllocationOptions> = {},
-  lagMs?: () => number,
+  api = new FakeApi(),
 ) {
   const clock = new ManualClock();
-  const api = new FakeApi();
   for (const s of services) await api.create("services", s);
-  const source = lagMs ? new LaggingSource(api, clock, lagMs) : api;
   const runtime = startControllers(
     api,
     clock,
     [(ctx) => serviceIPAllocationController(ctx, options)],
-    source,
+    api,
   );
   await run(clock, 100);
   const svc = (name: string) => api.get("services", name, { namespace: NS });
@@ -82,54 +75,41 @@ describe("allocation ranges", () => {
   });
 });
 
-describe("Service ClusterIP and NodePort allocation", () => {
-  it("a ClusterIP Service gets a cluster IP in clusterIP and clusterIPs; headless and ExternalName get none", async () => {
+describe("Service allocation repair", () => {
+  it("a Service without its values (created before the API server allocated) is written back once", async () => {
     const t = await setup([
-      serviceObject("web"),
-      serviceObject("blank", { clusterIP: "" }),
+      serviceObject("old"),
       serviceObject("headless", { clusterIP: "None" }),
       serviceObject("ext", { type: "ExternalName", externalName: "example.com" }),
-      serviceObject("listed", { clusterIPs: ["127.96.0.77"] }),
+      serviceObject("done", { clusterIP: "127.96.0.9", clusterIPs: ["127.96.0.9"] }),
     ]);
-    for (const name of ["web", "blank"]) {
-      const spec = await t.spec(name);
-      expect(isClusterIP(spec.clusterIP)).toBe(true);
-      expect(spec.clusterIPs).toEqual([spec.clusterIP]);
-    }
-    expect((await t.spec("web")).clusterIP).not.toBe((await t.spec("blank")).clusterIP);
-    expect((await t.spec("headless")).clusterIP).toBe("None");
-    expect((await t.spec("headless")).clusterIPs).toBeUndefined();
-    expect((await t.spec("ext")).clusterIP).toBeUndefined();
-    // one of the pair given: the other mirrors it
-    expect((await t.spec("listed")).clusterIP).toBe("127.96.0.77");
+    // the in-memory API does not allocate: the write back happens once, not in a loop
+    await run(t.clock, 1_000, 100);
+    expect(t.api.writes.filter((w) => w.startsWith("update services"))).toEqual([
+      "update services old",
+    ]);
     t.stop();
   });
 
-  it("NodePort ports get NodePorts in range (TCP and UDP of one port share one); LoadBalancer may opt out", async () => {
-    const t = await setup([
-      serviceObject("np", {
-        type: "NodePort",
-        ports: [
-          { name: "dns-tcp", port: 53, protocol: "TCP" },
-          { name: "dns-udp", port: 53, protocol: "UDP" },
-          { name: "web", port: 80, protocol: "TCP" },
-        ],
-      }),
-      serviceObject("lb", { type: "LoadBalancer", allocateLoadBalancerNodePorts: false }),
+  it("a full range on the write back is a Warning and another look later", async () => {
+    const api = new FakeApi();
+    api.failNext.update = new ApiError(
+      internalErrorStatus("failed to allocate a serviceIP: range is full"),
+    );
+    const t = await setup([serviceObject("waiting")], {}, api);
+    expect(t.warnings()).toEqual(["waiting ClusterIPAllocationFailed"]);
+    expect(t.api.writes.filter((w) => w.startsWith("update services"))).toEqual([]);
+    await run(t.clock, RANGE_FULL_RETRY_MS + 100, 100);
+    expect(t.api.writes.filter((w) => w.startsWith("update services"))).toEqual([
+      "update services waiting",
     ]);
-    const [tcp, udp, web] = nodePortsOf(await t.spec("np"));
-    expect(tcp).toBe(udp);
-    expect(web).not.toBe(tcp);
-    for (const p of [tcp, web]) expect(inRange(DEFAULT_NODE_PORT_RANGE, Number(p))).toBe(true);
-    expect(nodePortsOf(await t.spec("lb"))).toEqual([undefined]);
-    expect(isClusterIP((await t.spec("lb")).clusterIP)).toBe(true);
     t.stop();
   });
 
   it("a user-chosen clusterIP that another Service holds is kept and warned about, once", async () => {
-    const t = await setup([serviceObject("first", { clusterIP: "127.96.0.10" })]);
-    expect((await t.spec("first")).clusterIPs).toEqual(["127.96.0.10"]);
-    await t.api.create("services", serviceObject("second", { clusterIP: "127.96.0.10" }));
+    const ip = { clusterIP: "127.96.0.10", clusterIPs: ["127.96.0.10"] };
+    const t = await setup([serviceObject("first", ip)]);
+    await t.api.create("services", serviceObject("second", ip));
     await run(t.clock, 100);
     // the second one's update brings it back to the controller: still one warning
     const second = await t.svc("second");
@@ -156,114 +136,5 @@ describe("Service ClusterIP and NodePort allocation", () => {
     expect(nodePortsOf(await t.spec("third"))).toEqual([8080]);
     expect(t.warnings().sort()).toEqual(["second PortAlreadyAllocated", "third PortOutOfRange"]);
     t.stop();
-  });
-
-  it("a full range is a Warning; a deleted Service frees its address for the next", async () => {
-    // a /30 holds two usable addresses
-    const t = await setup([serviceObject("a"), serviceObject("b"), serviceObject("c")], {
-      clusterIPCidr: "127.96.0.0/30",
-    });
-    const ips = async () =>
-      Promise.all(["a", "b", "c"].map(async (n) => (await t.spec(n)).clusterIP));
-    expect((await ips()).filter((ip) => ip !== undefined)).toHaveLength(2);
-    expect(t.warnings()).toHaveLength(1);
-    expect(t.warnings()[0]).toMatch(/ClusterIPAllocationFailed$/);
-    const waiting = ["a", "b", "c"][(await ips()).indexOf(undefined)] as string;
-    const other = ["a", "b", "c"].find((n) => n !== waiting) as string;
-    const freed = (await t.spec(other)).clusterIP;
-    await t.api.delete("services", other, { namespace: NS });
-    await run(t.clock, RANGE_FULL_RETRY_MS + 100, 100);
-    expect((await t.spec(waiting)).clusterIP).toBe(freed);
-    t.stop();
-  });
-});
-
-describe("allocation never repeats (property)", () => {
-  // a small range makes collisions likely: 14 addresses, 12 NodePorts
-  const CIDR = "127.96.0.0/28";
-  const PORTS = { first: 30000, last: 30011 };
-  const ipRange = cidrRange(CIDR);
-
-  it("any order of Services, user-chosen values free when chosen, a trailing cache: all distinct, all in range", async () => {
-    await fc.assert(
-      fc.asyncProperty(
-        fc.array(
-          fc.record({
-            // a user-chosen cluster IP (index into the range) or none
-            ip: fc.option(fc.integer({ min: 0, max: 13 }), { nil: undefined }),
-            nodePort: fc.option(fc.integer({ min: PORTS.first, max: PORTS.last }), {
-              nil: undefined,
-            }),
-            type: fc.constantFrom("ClusterIP", "NodePort"),
-            gapMs: fc.integer({ min: 0, max: 40 }),
-          }),
-          { minLength: 1, maxLength: 12 },
-        ),
-        fc.integer({ min: 0, max: 200 }),
-        fc.array(fc.nat(), { minLength: 16, maxLength: 16 }),
-        async (specs, lag, draws) => {
-          let drawn = 0;
-          const t = await setup(
-            [],
-            {
-              clusterIPCidr: CIDR,
-              nodePortRange: PORTS,
-              random: (bound) => (draws[drawn++ % draws.length] ?? 0) % bound,
-            },
-            () => lag,
-          );
-          /** What the API holds right now: a user may choose only what is free at that moment. */
-          const taken = () => {
-            const all = t.api.all("services", NS).map((s) => s.spec as JsonObject);
-            return {
-              ips: new Set(all.map((s) => s.clusterIP)),
-              ports: new Set(all.flatMap(nodePortsOf)),
-            };
-          };
-          const chosen = new Map<string, { ip?: string; nodePort?: number }>();
-          for (const [i, s] of specs.entries()) {
-            const name = `s${i}`;
-            const spec: JsonObject = { type: s.type };
-            const pick: { ip?: string; nodePort?: number } = {};
-            const now = taken();
-            if (s.ip !== undefined) {
-              const ip = numberToIpv4(ipRange.first + s.ip);
-              if (!now.ips.has(ip)) pick.ip = spec.clusterIP = ip;
-            }
-            const port: JsonObject = { port: 80, protocol: "TCP" };
-            if (s.type === "NodePort" && s.nodePort !== undefined && !now.ports.has(s.nodePort))
-              pick.nodePort = port.nodePort = s.nodePort;
-            spec.ports = [port];
-            chosen.set(name, pick);
-            await t.api.create("services", serviceObject(name, spec));
-            await run(t.clock, s.gapMs, 5);
-          }
-          await run(t.clock, 2_000, 20);
-          const all = t.api.all("services", NS);
-          t.stop();
-          const ips = all.map((s) => String((s.spec as JsonObject).clusterIP));
-          const ports = all
-            .flatMap((s) => nodePortsOf(s.spec as JsonObject))
-            .filter((p) => p !== undefined);
-          // everyone got a value (14 addresses ≥ 12 Services, 12 ports ≥ 12 NodePort Services)
-          expect(ips.every((ip) => inRange(ipRange, ipv4ToNumber(ip) ?? -1))).toBe(true);
-          expect(new Set(ips).size).toBe(ips.length);
-          expect(ports).toHaveLength(
-            all.filter((s) => (s.spec as JsonObject).type === "NodePort").length,
-          );
-          expect(ports.every((p) => inRange(PORTS, Number(p)))).toBe(true);
-          expect(new Set(ports).size).toBe(ports.length);
-          // user-chosen values were never overwritten, and none collided
-          for (const s of all) {
-            const pick = chosen.get(String(meta(s).name));
-            const spec = s.spec as JsonObject;
-            if (pick?.ip) expect(spec.clusterIP).toBe(pick.ip);
-            if (pick?.nodePort) expect(nodePortsOf(spec)).toEqual([pick.nodePort]);
-          }
-          expect(t.warnings()).toEqual([]);
-        },
-      ),
-      { numRuns: 60 },
-    );
   });
 });
