@@ -112,7 +112,6 @@ export const nodeAffinityFilter: FilterPlugin = {
 
 export const nodeAffinityScore: ScorePlugin = {
   name: "NodeAffinity",
-  weight: 2,
   prepareScore(pod) {
     const preferred = asArray(
       nodeAffinityOf(pod.pod).preferredDuringSchedulingIgnoredDuringExecution,

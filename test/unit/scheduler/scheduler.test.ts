@@ -10,17 +10,22 @@ import { type AnyActorRef, createActor } from "xstate";
 import type { JsonObject } from "../../../actors/api/json.ts";
 import { conflictStatus } from "../../../actors/api/status.ts";
 import { ApiError } from "../../../actors/client/errors.ts";
-import { DEFAULT_PROFILE } from "../../../actors/scheduler/default-profile.ts";
-import { type Profile, seededRandom } from "../../../actors/scheduler/framework.ts";
+import { defaultProfile } from "../../../actors/scheduler/default-profile.ts";
+import {
+  type FrameworkHandle,
+  type Profile,
+  seededRandom,
+} from "../../../actors/scheduler/framework.ts";
+import type { PodInfo } from "../../../actors/scheduler/node-info.ts";
 import type { PodSchedulingOutcome } from "../../../actors/scheduler/pod-scheduling.ts";
 import {
   MAX_BINDINGS_IN_FLIGHT,
   QUEUE_FLUSH_INTERVAL_MS,
-  type SchedulerPorts,
   schedulerMachine,
 } from "../../../actors/scheduler/scheduler.ts";
 import { ASSUMED_POD_TTL_MS } from "../../../actors/scheduler/scheduler-cache.ts";
-import { type QueuedPod, SchedulingQueue } from "../../../actors/scheduler/scheduling-queue.ts";
+import { SchedulingQueue } from "../../../actors/scheduler/scheduling-queue.ts";
+import { WaitingPods } from "../../../actors/scheduler/waiting-pods.ts";
 import { ManualClock, sleep } from "../../../actors/system/clock.ts";
 import { cacheOf, node, pod } from "./cluster-fixture.ts";
 
@@ -39,9 +44,9 @@ interface HeldBinding {
 /** A fake API whose bindings wait until the test settles them. */
 class HeldBindings {
   readonly held: HeldBinding[] = [];
-  readonly bind = (queued: QueuedPod, nodeName: string): Promise<void> =>
+  readonly bind = (info: PodInfo, nodeName: string): Promise<void> =>
     new Promise((resolve, reject) =>
-      this.held.push({ pod: queued.info.key, nodeName, succeed: resolve, fail: reject }),
+      this.held.push({ pod: info.key, nodeName, succeed: resolve, fail: reject }),
     );
 
   take(pod: string): HeldBinding {
@@ -54,23 +59,25 @@ class HeldBindings {
 function startScheduler(
   nodes: JsonObject[],
   pods: JsonObject[],
-  bind: SchedulerPorts["bind"],
+  bind: FrameworkHandle["bindPod"],
   clock = new ManualClock(),
-  profile: Profile = DEFAULT_PROFILE,
+  profileOf: (handle: FrameworkHandle) => Profile = defaultProfile,
 ) {
   const queue = new SchedulingQueue();
   for (const p of pods) queue.add(p, clock.nowMs());
   const cache = cacheOf(nodes);
+  const waitingPods = new WaitingPods();
+  const profile = profileOf({ cache, waitingPods, bindPod: bind });
   const reports: { pod: string; outcome: PodSchedulingOutcome }[] = [];
   const actor = createActor(schedulerMachine, {
     clock,
     input: {
       queue,
       cache,
-      profile,
+      waitingPods,
+      profiles: new Map([[profile.schedulerName, profile]]),
       random: seededRandom(1),
       clock,
-      bind,
       synced: () => true,
       report: (p, outcome) => reports.push({ pod: p.info.key, outcome }),
     },
@@ -258,9 +265,10 @@ describe("the scheduler: assumed pods that are never confirmed", () => {
 describe("the scheduler: crashes and stop", () => {
   it("a pod statechart that throws (a plugin bug) is requeued with backoff; the scheduler goes on", async () => {
     const api = new HeldBindings();
-    const broken: Profile = {
+    const broken = (handle: FrameworkHandle): Profile => ({
+      ...defaultProfile(handle),
       filters: [
-        ...DEFAULT_PROFILE.filters,
+        ...defaultProfile(handle).filters,
         {
           name: "Broken",
           prepareFilter: (p) => {
@@ -269,8 +277,7 @@ describe("the scheduler: crashes and stop", () => {
           },
         },
       ],
-      scores: DEFAULT_PROFILE.scores,
-    };
+    });
     const s = startScheduler(
       [node("a")],
       [pod("bad"), pod("good", { created: "2024-01-02T00:00:00Z" })],
