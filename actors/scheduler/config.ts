@@ -7,6 +7,10 @@
  *
  *   profiles[0].plugins.score.enabled[1].name: Invalid value: "Foo": no plugin registered by that name
  *
+ * The Lease (`leaderElection.resourceName`) defaults to `kube-scheduler` for the default
+ * scheduler and to the first profile's name for any other, so that schedulers side by side each
+ * elect their own leader.
+ *
  * Pure: text in, a validated configuration (or a SchedulerConfigError) out; profile.ts builds
  * the plugins from it.
  */
@@ -261,6 +265,11 @@ export function schedulerConfigurationOf(
     config.profiles = profiles.map((p, i) =>
       profileOf(p, index("profiles", i), profiles.length === 1, registry, errors),
     );
+    // a second scheduler must not contend for the default one's Lease: unless the file names
+    // one, its Lease is named after its (first) profile
+    const first = config.profiles[0]?.schedulerName ?? "";
+    if (le.resourceName === undefined && first !== "" && first !== DEFAULT_SCHEDULER_NAME)
+      config.leaderElection.resourceName = first;
     const names = new Set<string>();
     config.profiles.forEach((p, i) => {
       if (p.schedulerName === "") return;

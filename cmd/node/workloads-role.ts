@@ -60,11 +60,11 @@ export function podCidrFor(host: string): string {
  */
 const LEASE_REQUEST_TIMEOUT_MS = 600;
 
-function leaseRequestTimeoutMs(timings: Partial<LeaderElectionTimings> | undefined): number {
+export function leaseRequestTimeoutMs(timings: Partial<LeaderElectionTimings> | undefined): number {
   const deadline = timings?.renewDeadlineMs ?? DEFAULT_LEADER_ELECTION_TIMINGS.renewDeadlineMs;
   return Math.max(LEASE_REQUEST_TIMEOUT_MS, Math.floor(deadline / 2));
 }
-const LEASE_REQUEST_ATTEMPTS = 2;
+export const LEASE_REQUEST_ATTEMPTS = 2;
 
 export class WorkloadsRole {
   private scheduler: SchedulerHandle | null = null;
