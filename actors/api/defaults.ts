@@ -220,6 +220,9 @@ export function applyDefaults(kind: string, object: JsonObject): JsonObject {
     case "EndpointSlice":
       defaultPortsProtocol(obj.ports);
       break;
+    case "PriorityClass":
+      setDefault(obj, "preemptionPolicy", "PreemptLowerPriority");
+      break;
   }
   return obj;
 }

@@ -234,6 +234,32 @@ export const RESOURCES: readonly ResourceInfo[] = [
     subresources: [],
     nameRule: "dns1123Subdomain",
   },
+  {
+    group: "scheduling.k8s.io",
+    version: "v1",
+    kind: "PriorityClass",
+    plural: "priorityclasses",
+    singular: "priorityclass",
+    shortNames: ["pc"],
+    namespaced: false,
+    verbs: ALL_VERBS,
+    categories: [],
+    subresources: [],
+    nameRule: "dns1123Subdomain",
+  },
+  {
+    group: "policy",
+    version: "v1",
+    kind: "PodDisruptionBudget",
+    plural: "poddisruptionbudgets",
+    singular: "poddisruptionbudget",
+    shortNames: ["pdb"],
+    namespaced: true,
+    verbs: ALL_VERBS,
+    categories: [],
+    subresources: [status("PodDisruptionBudget")],
+    nameRule: "dns1123Subdomain",
+  },
 ];
 
 /** `apiVersion` as objects carry it: `v1` for the core group, `group/version` otherwise. */

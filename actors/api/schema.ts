@@ -338,6 +338,21 @@ export const STRUCTS: Readonly<Record<string, StructSchema>> = {
     ]),
     conditions: keyed(A, "type"),
   },
+  PodDisruptionBudgetSpec: {
+    ...fieldsOf(["minAvailable", "maxUnavailable", "unhealthyPodEvictionPolicy"]),
+    selector: freeForm,
+  },
+  PodDisruptionBudgetStatus: {
+    ...fieldsOf([
+      "observedGeneration",
+      "disruptionsAllowed",
+      "currentHealthy",
+      "desiredHealthy",
+      "expectedPods",
+    ]),
+    disruptedPods: stringMap,
+    conditions: keyed(A, "type"),
+  },
   LeaseSpec: fieldsOf([
     "holderIdentity",
     "leaseDurationSeconds",
@@ -394,6 +409,15 @@ export const KIND_ROOTS: Readonly<Record<string, StructSchema>> = {
   Deployment: { ...typeMeta, spec: struct("DeploymentSpec"), status: struct("DeploymentStatus") },
   ReplicaSet: { ...typeMeta, spec: struct("ReplicaSetSpec"), status: struct("ReplicaSetStatus") },
   Lease: { ...typeMeta, spec: struct("LeaseSpec") },
+  PriorityClass: {
+    ...typeMeta,
+    ...fieldsOf(["value", "globalDefault", "description", "preemptionPolicy"]),
+  },
+  PodDisruptionBudget: {
+    ...typeMeta,
+    spec: struct("PodDisruptionBudgetSpec"),
+    status: struct("PodDisruptionBudgetStatus"),
+  },
   EndpointSlice: { ...typeMeta, addressType: scalar, endpoints: list(A), ports: list(A) },
 };
 

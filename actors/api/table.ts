@@ -693,6 +693,68 @@ const eventPrinter: Printer = {
   },
 };
 
+const priorityClassPrinter: Printer = {
+  columns: [
+    NAME,
+    col("Value", "integer", "value represents the integer value of this priority class."),
+    col(
+      "Global-Default",
+      "boolean",
+      "globalDefault specifies whether this PriorityClass should be considered as the default priority.",
+    ),
+    AGE,
+    col(
+      "PreemptionPolicy",
+      "string",
+      "preemptionPolicy is the Policy for preempting pods with lower priority.",
+      1,
+    ),
+  ],
+  cells: (pc, nowMs) => [
+    asString(meta(pc).name),
+    num(pc.value),
+    pc.globalDefault === true,
+    age(pc, nowMs),
+    asString(pc.preemptionPolicy),
+  ],
+};
+
+/** An int-or-string field as kubectl prints it: the value, or N/A when unset. */
+const intOrStringCell = (v: JsonValue | undefined) =>
+  v === undefined || v === null ? "N/A" : String(v);
+
+const podDisruptionBudgetPrinter: Printer = {
+  columns: [
+    NAME,
+    col(
+      "Min Available",
+      "string",
+      "The minimum number of pods that must be available simultaneously.",
+    ),
+    col(
+      "Max Unavailable",
+      "string",
+      "The maximum number of pods that may be unavailable simultaneously.",
+    ),
+    col(
+      "Allowed Disruptions",
+      "integer",
+      "Calculated number of pods that may be disrupted at this time.",
+    ),
+    AGE,
+  ],
+  cells: (pdb, nowMs) => {
+    const spec = asObject(pdb.spec);
+    return [
+      asString(meta(pdb).name),
+      intOrStringCell(spec.minAvailable),
+      intOrStringCell(spec.maxUnavailable),
+      num(asObject(pdb.status).disruptionsAllowed),
+      age(pdb, nowMs),
+    ];
+  },
+};
+
 const PRINTERS: Record<string, Printer> = {
   Pod: podPrinter,
   Deployment: deploymentPrinter,
@@ -707,6 +769,8 @@ const PRINTERS: Record<string, Printer> = {
   ServiceAccount: serviceAccountPrinter,
   Lease: leasePrinter,
   Event: eventPrinter,
+  PriorityClass: priorityClassPrinter,
+  PodDisruptionBudget: podDisruptionBudgetPrinter,
 };
 
 /** The default printer for kinds without one: NAME and AGE. */

@@ -40,6 +40,8 @@ import {
   validateObjectMeta,
   validateObjectMetaUpdate,
 } from "./object-meta.ts";
+import { validatePodDisruptionBudgetSpec } from "./pod-disruption-budget.ts";
+import { validatePriorityClass, validatePriorityClassUpdate } from "./priority-class.ts";
 import { resourceByKind } from "./resources.ts";
 
 /** `MaxSecretSize` / ConfigMap total size: 1 MiB of data. */
@@ -451,6 +453,10 @@ function validateKindSpecific(kind: string, obj: JsonObject): FieldError[] {
       return validateDataKeys(obj, ["data", "binaryData"]);
     case "Secret":
       return validateDataKeys(obj, ["data", "stringData"]);
+    case "PriorityClass":
+      return validatePriorityClass(obj);
+    case "PodDisruptionBudget":
+      return validatePodDisruptionBudgetSpec(obj.spec);
     default:
       return [];
   }
@@ -492,6 +498,9 @@ export function validateUpdate(kind: string, obj: JsonObject, old: JsonObject): 
     case "ConfigMap":
       if (old.immutable === true && !jsonEqual(obj.data ?? null, old.data ?? null))
         errs.push(forbidden("data", "field is immutable when `immutable` is set"));
+      break;
+    case "PriorityClass":
+      errs.push(...validatePriorityClassUpdate(obj, old));
       break;
   }
   return errs;

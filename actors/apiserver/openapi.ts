@@ -19,6 +19,8 @@ function definitionName(struct: string): string {
   if (/^(Deployment|ReplicaSet)/.test(struct)) return `io.k8s.api.apps.v1.${struct}`;
   if (struct.startsWith("Lease")) return `io.k8s.api.coordination.v1.${struct}`;
   if (struct.startsWith("EndpointSlice")) return `io.k8s.api.discovery.v1.${struct}`;
+  if (struct.startsWith("PriorityClass")) return `io.k8s.api.scheduling.v1.${struct}`;
+  if (struct.startsWith("PodDisruptionBudget")) return `io.k8s.api.policy.v1.${struct}`;
   return `io.k8s.api.core.v1.${struct}`;
 }
 
@@ -53,6 +55,20 @@ const DESCRIPTIONS: Readonly<Record<string, string>> = {
     "ReplicaSet ensures that a specified number of pod replicas are running at any given time.",
   Lease: "Lease defines a lease concept.",
   EndpointSlice: "EndpointSlice represents a subset of the endpoints that implement a service.",
+  PriorityClass:
+    "PriorityClass defines mapping from a priority class name to the priority integer value. The value can be any valid integer.",
+  "PriorityClass.value":
+    "value represents the integer value of this priority class. This is the actual priority that pods receive when they have the name of this class in their pod spec.",
+  "PriorityClass.globalDefault":
+    "globalDefault specifies whether this PriorityClass should be considered as the default priority for pods that do not have any priority class. Only one PriorityClass can be marked as `globalDefault`.",
+  "PriorityClass.preemptionPolicy":
+    "preemptionPolicy is the Policy for preempting pods with lower priority. One of Never, PreemptLowerPriority. Defaults to PreemptLowerPriority if unset.",
+  PodDisruptionBudget:
+    "PodDisruptionBudget is an object to define the max disruption that can be caused to a collection of pods",
+  "PodDisruptionBudgetSpec.minAvailable":
+    'An eviction is allowed if at least "minAvailable" pods selected by "selector" will still be available after the eviction, i.e. even in the absence of the evicted pod.',
+  "PodDisruptionBudgetSpec.maxUnavailable":
+    'An eviction is allowed if at most "maxUnavailable" pods selected by "selector" are unavailable after the eviction, i.e. even in absence of the evicted pod.',
   ObjectMeta:
     "ObjectMeta is metadata that all persisted resources must have, which includes all objects users must create.",
   "ObjectMeta.name":

@@ -27,6 +27,7 @@ import {
 } from "../api/unknown-fields.ts";
 import { ApiError, isConflict, isNotFound } from "../client/errors.ts";
 import type { Clock } from "../system/clock.ts";
+import { Admission } from "./admission.ts";
 import { type DeleteOptions, parseDeleteOptions, preconditionFailure } from "./delete-options.ts";
 import { objectFilter, parseListOptions } from "./list-options.ts";
 import {
@@ -148,11 +149,15 @@ const MAX_DELETE_ATTEMPTS = 5;
 export type { PodLogs } from "./pod-logs.ts";
 
 export class ResourceHandler {
+  private readonly admission: Admission;
+
   constructor(
     private readonly store: ObjectStore,
     private readonly clock: Clock,
     private readonly podLogs?: PodLogs,
-  ) {}
+  ) {
+    this.admission = new Admission(store);
+  }
 
   async handle(input: RequestInput): Promise<HandlerResult> {
     const { request } = input;
@@ -321,11 +326,12 @@ export class ResourceHandler {
     if (!isJsonObject(body))
       throw new ApiError(badRequestStatus("the body of the request was in an unknown format"));
     const { object: known, warnings } = validateFields(r, body, input.query);
-    const obj = prepareCreate(r, known, req.namespace, {
+    const prepared = prepareCreate(r, known, req.namespace, {
       uid: randomUUID(),
       wallMs: this.clock.wallMs(),
       generateNameSuffix: generateNameSuffix(Math.random),
     });
+    const obj = await this.admission.admitCreate(r, prepared);
     const name = String(asObject(obj.metadata).name ?? "");
     if (isDryRun(input)) return { code: 201, body: obj, warnings };
     const namespaceKey = r.namespaced ? objectKey(NAMESPACES, null, req.namespace ?? "") : null;

@@ -16,9 +16,10 @@ import { createServer as createHttpsServer } from "node:https";
 import type { Logger } from "pino";
 import { parse as parseYaml } from "yaml";
 import type { StoreClient } from "../../raft/client/store-client.ts";
-import type { JsonObject, JsonValue } from "../api/json.ts";
+import { asObject, asString, type JsonObject, type JsonValue } from "../api/json.ts";
 import { rfc3339 } from "../api/meta-time.ts";
-import { RESOURCES, type ResourceInfo } from "../api/resources.ts";
+import { SYSTEM_PRIORITY_CLASSES } from "../api/priority-class.ts";
+import { RESOURCES, type ResourceInfo, resourceByPlural } from "../api/resources.ts";
 import {
   badRequestStatus,
   internalErrorStatus,
@@ -207,6 +208,7 @@ export class ApiServer {
         };
         await this.store.create(key, obj, null);
       }
+      await this.bootstrapPriorityClasses();
       this.bootstrapped = true;
     };
     const run = () => {
@@ -222,6 +224,28 @@ export class ApiServer {
       });
     };
     run();
+  }
+
+  /** kube-apiserver's `bootstrap-system-priority-classes`: the system classes, once. */
+  private async bootstrapPriorityClasses(): Promise<void> {
+    const classes = resourceByPlural("priorityclasses") as ResourceInfo;
+    for (const pc of SYSTEM_PRIORITY_CLASSES) {
+      const name = asString(asObject(pc.metadata).name);
+      const key = objectKey(classes, null, name);
+      if ((await this.store.get(key, false)) !== null) continue;
+      await this.store.create(
+        key,
+        {
+          ...pc,
+          metadata: {
+            name,
+            uid: randomUUID(),
+            creationTimestamp: rfc3339(this.config.clock.wallMs()),
+          },
+        },
+        null,
+      );
+    }
   }
 
   private fail(res: ServerResponse, error: unknown): void {

@@ -22,6 +22,7 @@ import type { Clock } from "../system/clock.ts";
 import type { ControllerContext, ControllerDefinition } from "./controller.ts";
 import { type RunningController, runController } from "./controller-runner.ts";
 import { deploymentController } from "./deployment.ts";
+import { disruptionController } from "./disruption.ts";
 import { endpointSliceController } from "./endpoint-slices.ts";
 import { endpointsController } from "./endpoints.ts";
 import { GC_RESOURCES, garbageCollector } from "./garbage-collector.ts";
@@ -50,6 +51,7 @@ export const DEFAULT_CONTROLLERS: readonly ControllerFactory[] = [
   endpointsController,
   (ctx) => endpointSliceController(ctx),
   (ctx) => serviceIPAllocationController(ctx),
+  disruptionController,
   ...GC_RESOURCES.map((r) => (ctx: ControllerContext) => garbageCollector(ctx, r)),
 ];
 

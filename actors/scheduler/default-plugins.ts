@@ -14,6 +14,7 @@ export const DEFAULT_PLUGINS: readonly PluginRef[] = [
   { name: "NodePorts", weight: null },
   { name: "NodeResourcesFit", weight: 1 },
   { name: "InterPodAffinity", weight: 2 },
+  { name: "DefaultPreemption", weight: null },
   { name: "NodeResourcesBalancedAllocation", weight: 1 },
   { name: "DefaultBinder", weight: null },
 ];

@@ -84,12 +84,16 @@ export interface PostFilterResult {
   victims: readonly PodInfo[];
 }
 
+/** The pod's Filter plugins on a node as given (a what-if copy, e.g. with victims removed). */
+export type FilterRunner = (node: NodeInfo) => readonly string[];
+
 export interface PostFilterPlugin extends Plugin {
   postFilter(
     pod: PodInfo,
     cache: SchedulerCache,
     state: CycleState,
     diagnosis: Diagnosis,
+    runFilters: FilterRunner,
   ): PostFilterResult | null;
 }
 
@@ -218,8 +222,21 @@ export function runPostFilters(
   state: CycleState,
   diagnosis: Diagnosis,
 ): PostFilterResult | null {
+  if (profile.postFilters.length === 0) return null;
+  const filters: NodeFilter[] = [];
+  for (const plugin of profile.filters) {
+    const f = plugin.prepareFilter(pod, cache, state);
+    if (f !== null) filters.push(f);
+  }
+  const runFilters: FilterRunner = (node) => {
+    for (const f of filters) {
+      const reasons = f(node);
+      if (reasons.length > 0) return reasons;
+    }
+    return FITS;
+  };
   for (const plugin of profile.postFilters) {
-    const result = plugin.postFilter(pod, cache, state, diagnosis);
+    const result = plugin.postFilter(pod, cache, state, diagnosis, runFilters);
     if (result !== null) return result;
   }
   return null;

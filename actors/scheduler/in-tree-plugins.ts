@@ -8,6 +8,7 @@ import type { JsonObject } from "../api/json.ts";
 import { intField, unknownFieldErrors } from "./plugin-args.ts";
 import { balancedAllocationScore } from "./plugins/balanced-allocation.ts";
 import { defaultBinder } from "./plugins/default-binder.ts";
+import { defaultPreemption } from "./plugins/default-preemption.ts";
 import {
   HARD_POD_AFFINITY_WEIGHT,
   interPodAffinityFilter,
@@ -103,6 +104,12 @@ const IN_TREE: readonly PluginRegistration[] = [
       hardPodAffinityWeightOf(args, path, errors);
       return errors;
     },
+  },
+  {
+    name: "DefaultPreemption",
+    extensionPoints: ["postFilter"],
+    factory: () => defaultPreemption,
+    validateArgs: noArgs,
   },
   {
     name: "DefaultBinder",

@@ -26,6 +26,13 @@ export interface PodInfo {
   readonly requests: Resources;
   readonly hostPorts: readonly HostPort[];
   readonly affinity: PodAffinityTerms;
+  /** `spec.priority` (set at admission from the pod's PriorityClass; 0 when absent). */
+  readonly priority: number;
+}
+
+export function podPriority(pod: JsonObject): number {
+  const p = asObject(pod.spec).priority;
+  return typeof p === "number" ? p : 0;
 }
 
 export function podKey(pod: JsonObject): string {
@@ -68,6 +75,7 @@ export function newPodInfo(pod: JsonObject): PodInfo {
     labels: labelsOf(pod),
     requests: podRequests(pod),
     hostPorts: hostPortsOf(pod),
+    priority: podPriority(pod),
   };
 }
 

@@ -8,6 +8,11 @@
  * Pure: no I/O; time comes in as `nowMs` arguments.
  */
 import { asObject, asString, type JsonObject } from "../api/json.ts";
+import {
+  fromLabelSelectorObject,
+  type LabelSelector,
+  type LabelSelectorObject,
+} from "../api/label-selector.ts";
 import { NodeInfo, newPodInfo, type PodInfo, podKey } from "./node-info.ts";
 import { hasAffinityTerms } from "./pod-affinity-terms.ts";
 
@@ -31,6 +36,36 @@ export function isTerminated(pod: JsonObject): boolean {
  */
 export const ASSUMED_POD_TTL_MS = 60_000;
 
+/** A PodDisruptionBudget as preemption reads it (kube reads the budgets' status the same way). */
+export interface PdbInfo {
+  readonly key: string;
+  readonly namespace: string;
+  readonly selector: LabelSelector;
+  /** `status.disruptionsAllowed`: how many of its pods may go now. */
+  readonly disruptionsAllowed: number;
+}
+
+export function pdbInfoOf(pdb: JsonObject): PdbInfo | null {
+  const meta = asObject(pdb.metadata);
+  const namespace = asString(meta.namespace) || "default";
+  let selector: LabelSelector;
+  try {
+    // policy/v1: a null selector selects nothing, an empty one every pod of the namespace
+    selector = fromLabelSelectorObject(
+      asObject(pdb.spec).selector as unknown as LabelSelectorObject | undefined,
+    );
+  } catch {
+    return null; // validation refuses such selectors; one that slipped in protects nothing
+  }
+  const allowed = asObject(pdb.status).disruptionsAllowed;
+  return {
+    key: `${namespace}/${asString(meta.name)}`,
+    namespace,
+    selector,
+    disruptionsAllowed: typeof allowed === "number" ? allowed : 0,
+  };
+}
+
 export class SchedulerCache {
   private readonly nodes = new Map<string, NodeInfo>();
   /** Every pod counted on some node (bound or assumed): key → node name. */
@@ -46,6 +81,7 @@ export class SchedulerCache {
   /** Placed pods that carry inter-pod (anti-)affinity terms: the only ones whose terms matter. */
   private readonly withAffinity = new Set<string>();
   private nodeListCache: NodeInfo[] | null = null;
+  private readonly budgets = new Map<string, PdbInfo>();
 
   // ---- nodes ---------------------------------------------------------------------------------
 
@@ -169,6 +205,21 @@ export class SchedulerCache {
       const node = this.nodes.get(this.placement.get(key) ?? "");
       if (info && node) yield { info, node };
     }
+  }
+
+  // ---- disruption budgets (what preemption must respect) -------------------------------------
+
+  setPdb(pdb: JsonObject): void {
+    const info = pdbInfoOf(pdb);
+    if (info !== null) this.budgets.set(info.key, info);
+  }
+
+  removePdb(key: string): void {
+    this.budgets.delete(key);
+  }
+
+  pdbs(): IterableIterator<PdbInfo> {
+    return this.budgets.values();
   }
 
   podCount(): number {

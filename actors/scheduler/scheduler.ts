@@ -23,7 +23,7 @@ import type { Logger } from "pino";
 import { and, assertEvent, assign, setup, spawnChild, stopChild } from "xstate";
 import { asObject, asString, type JsonObject } from "../api/json.ts";
 import type { ApiClient } from "../client/api-client.ts";
-import { isConflict } from "../client/errors.ts";
+import { isConflict, isNotFound } from "../client/errors.ts";
 import { EventSink } from "../client/event-sink.ts";
 import { Informer } from "../client/informer.ts";
 import { objectCacheKey } from "../client/informer-cache.ts";
@@ -34,7 +34,12 @@ import {
   defaultSchedulerConfiguration,
   type SchedulerConfiguration,
 } from "./config.ts";
-import { type FrameworkHandle, type Profile, seededRandom } from "./framework.ts";
+import {
+  type FrameworkHandle,
+  type PostFilterResult,
+  type Profile,
+  seededRandom,
+} from "./framework.ts";
 import { IN_TREE_REGISTRY } from "./in-tree-plugins.ts";
 import { podKey } from "./node-info.ts";
 import {
@@ -45,7 +50,12 @@ import {
 import { buildProfile } from "./profile.ts";
 import type { Registry } from "./registry.ts";
 import { isTerminated, nodeNameOf, SchedulerCache } from "./scheduler-cache.ts";
-import { podEvent, podScheduledConditionPatch, scheduledMessage } from "./scheduling-outcome.ts";
+import {
+  podEvent,
+  podScheduledConditionPatch,
+  preemptedMessage,
+  scheduledMessage,
+} from "./scheduling-outcome.ts";
 import { type QueuedPod, SchedulingQueue } from "./scheduling-queue.ts";
 import { WaitingPods } from "./waiting-pods.ts";
 
@@ -396,6 +406,19 @@ export function startScheduler(options: StartSchedulerOptions): SchedulerHandle 
     queue.moveAllToActiveOrBackoff(clock.nowMs());
     notify();
   };
+  // disruption budgets: what preemption must respect (no effect on which pods are queued)
+  const pdbInformer = Informer.start({
+    resource: "poddisruptionbudgets",
+    source: api,
+    clock,
+    system,
+    name: `${schedulerName}:informer:poddisruptionbudgets`,
+    handlers: {
+      add: (pdb) => cache.setPdb(pdb),
+      update: (_old, pdb) => cache.setPdb(pdb),
+      delete: (pdb) => cache.removePdb(objectCacheKey(pdb)),
+    },
+  });
   const nodeInformer = Informer.start({
     resource: "nodes",
     source: api,
@@ -430,6 +453,36 @@ export function startScheduler(options: StartSchedulerOptions): SchedulerHandle 
     );
   };
 
+  /**
+   * Carries out a preemption (kube's `prepareCandidate`): the victims are deleted (gracefully:
+   * their kubelets stop them), each told why by a Preempted event, and the pod is nominated
+   * to the node (`status.nominatedNodeName`); it is tried again when the victims are gone.
+   */
+  const preempt = async (queued: QueuedPod, nomination: PostFilterResult, nowIso: string) => {
+    const pod = queued.info.pod;
+    for (const victim of nomination.victims) {
+      const victimName = asString(asObject(victim.pod.metadata).name);
+      try {
+        await api.delete("pods", victimName, { namespace: victim.namespace });
+      } catch (error) {
+        if (!isNotFound(error)) throw error; // gone already: what we wanted
+      }
+      log.info({ pod: queued.info.key, victim: victim.key }, "preempted");
+      const message = preemptedMessage(pod, nomination.nominatedNodeName);
+      postEvent(
+        podEvent(victim.pod, schedulerName, "Normal", "Preempted", message, nowIso, eventSuffix()),
+      );
+    }
+    const name = asString(asObject(pod.metadata).name);
+    await api.patch(
+      "pods",
+      name,
+      "merge",
+      { status: { nominatedNodeName: nomination.nominatedNodeName } },
+      { namespace: queued.info.namespace, subresource: "status" },
+    );
+  };
+
   const writeBack = async (queued: QueuedPod, outcome: PodSchedulingOutcome) => {
     const pod = queued.info.pod;
     const namespace = queued.info.namespace;
@@ -448,6 +501,8 @@ export function startScheduler(options: StartSchedulerOptions): SchedulerHandle 
         ? `binding rejected: ${(outcome.error as Error)?.message ?? String(outcome.error)}`
         : outcome.message;
     if (outcome.outcome === "bindingFailed" && isConflict(outcome.error)) return;
+    if (outcome.outcome === "unschedulable" && outcome.nomination !== null)
+      await preempt(queued, outcome.nomination, nowIso);
     if (lastFailure.get(queued.info.key) === message) return;
     lastFailure.set(queued.info.key, message);
     await api.patch("pods", name, "strategic", podScheduledConditionPatch(false, message, nowIso), {
@@ -466,7 +521,7 @@ export function startScheduler(options: StartSchedulerOptions): SchedulerHandle 
     profiles,
     random: seededRandom(options.seed ?? 1),
     clock,
-    synced: () => podInformer.hasSynced() && nodeInformer.hasSynced(),
+    synced: () => podInformer.hasSynced() && nodeInformer.hasSynced() && pdbInformer.hasSynced(),
     report: (pod, outcome) => {
       if (outcome.outcome === "bound")
         log.info({ pod: pod.info.key, node: outcome.nodeName }, "scheduled");
@@ -503,6 +558,7 @@ export function startScheduler(options: StartSchedulerOptions): SchedulerHandle 
       events.stop();
       podInformer.stop();
       nodeInformer.stop();
+      pdbInformer.stop();
       system.despawn(`scheduler:${schedulerName}`); // a later leadership term spawns it again
     },
   };

@@ -31,6 +31,8 @@ describe("api-resources", () => {
       ["replicasets", "rs", "apps/v1", true, "ReplicaSet"],
       ["leases", "", "coordination.k8s.io/v1", true, "Lease"],
       ["endpointslices", "", "discovery.k8s.io/v1", true, "EndpointSlice"],
+      ["priorityclasses", "pc", "scheduling.k8s.io/v1", false, "PriorityClass"],
+      ["poddisruptionbudgets", "pdb", "policy/v1", true, "PodDisruptionBudget"],
     ]);
   });
 
