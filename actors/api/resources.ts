@@ -260,6 +260,32 @@ export const RESOURCES: readonly ResourceInfo[] = [
     subresources: [status("PodDisruptionBudget")],
     nameRule: "dns1123Subdomain",
   },
+  {
+    group: "batch",
+    version: "v1",
+    kind: "Job",
+    plural: "jobs",
+    singular: "job",
+    shortNames: [],
+    namespaced: true,
+    verbs: ALL_VERBS,
+    categories: ["all"],
+    subresources: [status("Job")],
+    nameRule: "dns1123Subdomain",
+  },
+  {
+    group: "batch",
+    version: "v1",
+    kind: "CronJob",
+    plural: "cronjobs",
+    singular: "cronjob",
+    shortNames: ["cj"],
+    namespaced: true,
+    verbs: ALL_VERBS,
+    categories: ["all"],
+    subresources: [status("CronJob")],
+    nameRule: "dns1123Subdomain",
+  },
 ];
 
 /** `apiVersion` as objects carry it: `v1` for the core group, `group/version` otherwise. */

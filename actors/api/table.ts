@@ -4,7 +4,7 @@
  * `pkg/printers/internalversion/printers.go` for each built-in resource. Columns with
  * `priority: 1` are shown only by `-o wide`. kubectl upper-cases the names.
  */
-import { timestampSince } from "./human-duration.ts";
+import { humanDuration, timestampSince } from "./human-duration.ts";
 import {
   asArray,
   asObject,
@@ -755,6 +755,78 @@ const podDisruptionBudgetPrinter: Printer = {
   },
 };
 
+/** A Job's condition of `type` is True. */
+const jobCondition = (job: JsonObject, type: string) =>
+  asArray(asObject(job.status).conditions).some(
+    (c) => asObject(c).type === type && asObject(c).status === "True",
+  );
+
+/** kubectl's Job STATUS (printers `printJob`). */
+function jobStatusText(job: JsonObject): string {
+  if (jobCondition(job, "Complete")) return "Complete";
+  if (jobCondition(job, "Failed")) return "Failed";
+  if (jobCondition(job, "Suspended")) return "Suspended";
+  return "Running";
+}
+
+const jobPrinter: Printer = {
+  columns: [
+    NAME,
+    col("Status", "string", "Status of the job."),
+    col(
+      "Completions",
+      "string",
+      "The desired number of successfully finished pods the job should be run with.",
+    ),
+    col("Duration", "string", "Time required to complete the job."),
+    AGE,
+  ],
+  cells: (job, nowMs) => {
+    const spec = asObject(job.spec);
+    const status = asObject(job.status);
+    const completions =
+      typeof spec.completions === "number"
+        ? `${num(status.succeeded)}/${spec.completions}`
+        : `${num(status.succeeded)}/1 of ${num(spec.parallelism)}`;
+    const start = Date.parse(asString(status.startTime));
+    const end = Date.parse(asString(status.completionTime));
+    const duration = Number.isNaN(start)
+      ? ""
+      : humanDuration((Number.isNaN(end) ? nowMs : end) - start);
+    return [asString(meta(job).name), jobStatusText(job), completions, duration, age(job, nowMs)];
+  },
+};
+
+const cronJobPrinter: Printer = {
+  columns: [
+    NAME,
+    col("Schedule", "string", "The schedule in Cron format."),
+    col("Timezone", "string", "The time zone name for the given schedule."),
+    col("Suspend", "boolean", "This flag tells the controller to suspend subsequent executions."),
+    col("Active", "integer", "A list of pointers to currently running jobs."),
+    col(
+      "Last Schedule",
+      "string",
+      "Information when was the last time the job was successfully scheduled.",
+    ),
+    AGE,
+  ],
+  cells: (cj, nowMs) => {
+    const spec = asObject(cj.spec);
+    const status = asObject(cj.status);
+    const last = asString(status.lastScheduleTime);
+    return [
+      asString(meta(cj).name),
+      asString(spec.schedule),
+      asString(spec.timeZone) || "<none>",
+      spec.suspend === true,
+      asArray(status.active).length,
+      last === "" ? "<none>" : timestampSince(last, nowMs),
+      age(cj, nowMs),
+    ];
+  },
+};
+
 const PRINTERS: Record<string, Printer> = {
   Pod: podPrinter,
   Deployment: deploymentPrinter,
@@ -771,6 +843,8 @@ const PRINTERS: Record<string, Printer> = {
   Event: eventPrinter,
   PriorityClass: priorityClassPrinter,
   PodDisruptionBudget: podDisruptionBudgetPrinter,
+  Job: jobPrinter,
+  CronJob: cronJobPrinter,
 };
 
 /** The default printer for kinds without one: NAME and AGE. */

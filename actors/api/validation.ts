@@ -17,6 +17,7 @@ import {
   required,
   tooLong,
 } from "./field-error.ts";
+import { validateCronJob, validateJob, validateJobUpdate } from "./job.ts";
 import {
   asArray,
   asObject,
@@ -457,6 +458,10 @@ function validateKindSpecific(kind: string, obj: JsonObject): FieldError[] {
       return validatePriorityClass(obj);
     case "PodDisruptionBudget":
       return validatePodDisruptionBudgetSpec(obj.spec);
+    case "Job":
+      return validateJob(obj);
+    case "CronJob":
+      return validateCronJob(obj);
     default:
       return [];
   }
@@ -501,6 +506,9 @@ export function validateUpdate(kind: string, obj: JsonObject, old: JsonObject): 
       break;
     case "PriorityClass":
       errs.push(...validatePriorityClassUpdate(obj, old));
+      break;
+    case "Job":
+      errs.push(...validateJobUpdate(obj, old));
       break;
   }
   return errs;

@@ -21,11 +21,13 @@ import type { ActorSystem } from "../system/actor-system.ts";
 import type { Clock } from "../system/clock.ts";
 import type { ControllerContext, ControllerDefinition } from "./controller.ts";
 import { type RunningController, runController } from "./controller-runner.ts";
+import { cronJobController } from "./cronjob.ts";
 import { deploymentController } from "./deployment.ts";
 import { disruptionController } from "./disruption.ts";
 import { endpointSliceController } from "./endpoint-slices.ts";
 import { endpointsController } from "./endpoints.ts";
 import { GC_RESOURCES, garbageCollector } from "./garbage-collector.ts";
+import { jobController } from "./job.ts";
 import { namespaceController } from "./namespace.ts";
 import { nodeLifecycleController } from "./node-lifecycle.ts";
 import { replicaSetController } from "./replicaset.ts";
@@ -52,6 +54,8 @@ export const DEFAULT_CONTROLLERS: readonly ControllerFactory[] = [
   (ctx) => endpointSliceController(ctx),
   (ctx) => serviceIPAllocationController(ctx),
   disruptionController,
+  (ctx) => jobController(ctx),
+  cronJobController,
   ...GC_RESOURCES.map((r) => (ctx: ControllerContext) => garbageCollector(ctx, r)),
 ];
 

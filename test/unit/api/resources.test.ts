@@ -33,6 +33,8 @@ describe("api-resources", () => {
       ["endpointslices", "", "discovery.k8s.io/v1", true, "EndpointSlice"],
       ["priorityclasses", "pc", "scheduling.k8s.io/v1", false, "PriorityClass"],
       ["poddisruptionbudgets", "pdb", "policy/v1", true, "PodDisruptionBudget"],
+      ["jobs", "", "batch/v1", true, "Job"],
+      ["cronjobs", "cj", "batch/v1", true, "CronJob"],
     ]);
   });
 
@@ -45,12 +47,14 @@ describe("api-resources", () => {
     expect(qualifiedResource(resolveResource("rs")!)).toBe("replicasets.apps");
   });
 
-  it("`all` holds pods, services, deployments, replicasets", () => {
+  it("`all` holds pods, services, deployments, replicasets, jobs, cronjobs", () => {
     expect(resourcesInCategory("all").map((r) => r.plural)).toEqual([
       "pods",
       "services",
       "deployments",
       "replicasets",
+      "jobs",
+      "cronjobs",
     ]);
   });
 

@@ -167,6 +167,7 @@ describe("discovery", () => {
       "discovery.k8s.io",
       "scheduling.k8s.io",
       "policy",
+      "batch",
     ]);
   });
 
