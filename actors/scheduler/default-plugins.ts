@@ -13,8 +13,10 @@ export const DEFAULT_PLUGINS: readonly PluginRef[] = [
   { name: "NodeAffinity", weight: 2 },
   { name: "NodePorts", weight: null },
   { name: "NodeResourcesFit", weight: 1 },
+  { name: "PodTopologySpread", weight: 2 },
   { name: "InterPodAffinity", weight: 2 },
   { name: "DefaultPreemption", weight: null },
   { name: "NodeResourcesBalancedAllocation", weight: 1 },
+  { name: "ImageLocality", weight: 1 },
   { name: "DefaultBinder", weight: null },
 ];

@@ -9,6 +9,7 @@ import { intField, unknownFieldErrors } from "./plugin-args.ts";
 import { balancedAllocationScore } from "./plugins/balanced-allocation.ts";
 import { defaultBinder } from "./plugins/default-binder.ts";
 import { defaultPreemption } from "./plugins/default-preemption.ts";
+import { imageLocalityScorePlugin } from "./plugins/image-locality.ts";
 import {
   HARD_POD_AFFINITY_WEIGHT,
   interPodAffinityFilter,
@@ -24,6 +25,7 @@ import {
   scoringStrategyOf,
 } from "./plugins/node-resources-fit.ts";
 import { nodeUnschedulablePlugin } from "./plugins/node-unschedulable.ts";
+import { podTopologySpreadFilter, podTopologySpreadScore } from "./plugins/pod-topology-spread.ts";
 import { taintTolerationFilter, taintTolerationScore } from "./plugins/taint-toleration.ts";
 import type { PluginRegistration, Registry } from "./registry.ts";
 
@@ -104,6 +106,18 @@ const IN_TREE: readonly PluginRegistration[] = [
       hardPodAffinityWeightOf(args, path, errors);
       return errors;
     },
+  },
+  {
+    name: "PodTopologySpread",
+    extensionPoints: ["filter", "score"],
+    factory: () => ({ ...podTopologySpreadFilter, ...podTopologySpreadScore }),
+    validateArgs: noArgs,
+  },
+  {
+    name: "ImageLocality",
+    extensionPoints: ["score"],
+    factory: () => imageLocalityScorePlugin,
+    validateArgs: noArgs,
   },
   {
     name: "DefaultPreemption",

@@ -46,9 +46,12 @@ describe("KubeSchedulerConfiguration: profiles and plugin sets", () => {
       "TaintToleration:3",
       "NodeAffinity:2",
       "NodeResourcesFit:1",
+      "PodTopologySpread:2",
       "InterPodAffinity:2",
       "NodeResourcesBalancedAllocation:1",
+      "ImageLocality:1",
     ]);
+    expect(names(enabled.postFilter)).toEqual(["DefaultPreemption"]);
     expect(names(enabled.bind)).toEqual(["DefaultBinder"]);
   });
 
@@ -81,7 +84,9 @@ profiles:
       "TaintToleration:3",
       "NodeAffinity:2",
       "NodeResourcesFit:5",
+      "PodTopologySpread:2",
       "InterPodAffinity:2",
+      "ImageLocality:1",
     ]);
   });
 
