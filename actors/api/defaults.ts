@@ -6,6 +6,11 @@
  */
 import { defaultCronJob, defaultJob } from "./job.ts";
 import { asArray, isJsonObject, type JsonObject, type JsonValue, jsonClone } from "./json.ts";
+import {
+  defaultPersistentVolume,
+  defaultPersistentVolumeClaim,
+  defaultStorageClass,
+} from "./persistent-volumes.ts";
 
 function ensureObject(parent: JsonObject, key: string): JsonObject {
   const v = parent[key];
@@ -229,6 +234,15 @@ export function applyDefaults(kind: string, object: JsonObject): JsonObject {
       break;
     case "CronJob":
       defaultCronJob(obj);
+      break;
+    case "PersistentVolume":
+      defaultPersistentVolume(obj);
+      break;
+    case "PersistentVolumeClaim":
+      defaultPersistentVolumeClaim(obj);
+      break;
+    case "StorageClass":
+      defaultStorageClass(obj);
       break;
   }
   return obj;

@@ -827,6 +827,147 @@ const cronJobPrinter: Printer = {
   },
 };
 
+const accessModesText = (v: JsonValue | undefined) =>
+  asArray(v)
+    .map(
+      (m) =>
+        ({
+          ReadWriteOnce: "RWO",
+          ReadOnlyMany: "ROX",
+          ReadWriteMany: "RWX",
+          ReadWriteOncePod: "RWOP",
+        })[asString(m)] ?? asString(m),
+    )
+    .join(",");
+
+const persistentVolumePrinter: Printer = {
+  columns: [
+    NAME,
+    col(
+      "Capacity",
+      "string",
+      "capacity is the description of the persistent volume's resources and capacity.",
+    ),
+    col("Access Modes", "string", "accessModes contains all ways the volume can be mounted."),
+    col(
+      "Reclaim Policy",
+      "string",
+      "persistentVolumeReclaimPolicy defines what happens to a persistent volume when released from its claim.",
+    ),
+    col(
+      "Status",
+      "string",
+      "phase indicates if a volume is available, bound to a claim, or released by a claim.",
+    ),
+    col(
+      "Claim",
+      "string",
+      "claimRef is part of a bi-directional binding between PersistentVolume and PersistentVolumeClaim.",
+    ),
+    col(
+      "StorageClass",
+      "string",
+      "storageClassName is the name of StorageClass to which this persistent volume belongs.",
+    ),
+    col(
+      "VolumeAttributesClass",
+      "string",
+      "Name of VolumeAttributesClass to which this persistent volume belongs.",
+    ),
+    col("Reason", "string", "reason is a brief CamelCase string that describes any failure."),
+    AGE,
+  ],
+  cells: (pv, nowMs) => {
+    const spec = asObject(pv.spec);
+    const ref = asObject(spec.claimRef);
+    return [
+      asString(meta(pv).name),
+      asString(asObject(spec.capacity).storage),
+      accessModesText(spec.accessModes),
+      asString(spec.persistentVolumeReclaimPolicy),
+      asString(asObject(pv.status).phase),
+      ref.name ? `${asString(ref.namespace)}/${asString(ref.name)}` : "",
+      asString(spec.storageClassName),
+      "<unset>",
+      asString(asObject(pv.status).reason),
+      age(pv, nowMs),
+    ];
+  },
+};
+
+const persistentVolumeClaimPrinter: Printer = {
+  columns: [
+    NAME,
+    col("Status", "string", "phase represents the current phase of PersistentVolumeClaim."),
+    col(
+      "Volume",
+      "string",
+      "volumeName is the binding reference to the PersistentVolume backing this claim.",
+    ),
+    col("Capacity", "string", "capacity represents the actual resources of the underlying volume."),
+    col(
+      "Access Modes",
+      "string",
+      "accessModes contains the actual access modes the volume backing the PVC has.",
+    ),
+    col(
+      "StorageClass",
+      "string",
+      "storageClassName is the name of the StorageClass required by the claim.",
+    ),
+    col(
+      "VolumeAttributesClass",
+      "string",
+      "volumeAttributesClassName may be used to set the VolumeAttributesClass used by this claim.",
+    ),
+    AGE,
+  ],
+  cells: (pvc, nowMs) => {
+    const status = asObject(pvc.status);
+    return [
+      asString(meta(pvc).name),
+      asString(status.phase),
+      asString(asObject(pvc.spec).volumeName),
+      asString(asObject(status.capacity).storage),
+      accessModesText(status.accessModes),
+      asString(asObject(pvc.spec).storageClassName),
+      "<unset>",
+      age(pvc, nowMs),
+    ];
+  },
+};
+
+const storageClassPrinter: Printer = {
+  columns: [
+    NAME,
+    col("Provisioner", "string", "provisioner indicates the type of the provisioner."),
+    col(
+      "ReclaimPolicy",
+      "string",
+      "reclaimPolicy controls the reclaimPolicy for dynamically provisioned PersistentVolumes of this storage class.",
+    ),
+    col(
+      "VolumeBindingMode",
+      "string",
+      "volumeBindingMode indicates how PersistentVolumeClaims should be provisioned and bound.",
+    ),
+    col(
+      "AllowVolumeExpansion",
+      "boolean",
+      "allowVolumeExpansion shows whether the storage class allow volume expand.",
+    ),
+    AGE,
+  ],
+  cells: (sc, nowMs) => [
+    asString(meta(sc).name),
+    asString(sc.provisioner),
+    asString(sc.reclaimPolicy),
+    asString(sc.volumeBindingMode),
+    sc.allowVolumeExpansion === true,
+    age(sc, nowMs),
+  ],
+};
+
 const PRINTERS: Record<string, Printer> = {
   Pod: podPrinter,
   Deployment: deploymentPrinter,
@@ -845,6 +986,9 @@ const PRINTERS: Record<string, Printer> = {
   PodDisruptionBudget: podDisruptionBudgetPrinter,
   Job: jobPrinter,
   CronJob: cronJobPrinter,
+  PersistentVolume: persistentVolumePrinter,
+  PersistentVolumeClaim: persistentVolumeClaimPrinter,
+  StorageClass: storageClassPrinter,
 };
 
 /** The default printer for kinds without one: NAME and AGE. */

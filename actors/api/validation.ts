@@ -41,6 +41,11 @@ import {
   validateObjectMeta,
   validateObjectMetaUpdate,
 } from "./object-meta.ts";
+import {
+  validatePersistentVolume,
+  validatePersistentVolumeClaim,
+  validateStorageClass,
+} from "./persistent-volumes.ts";
 import { validatePodDisruptionBudgetSpec } from "./pod-disruption-budget.ts";
 import { validatePriorityClass, validatePriorityClassUpdate } from "./priority-class.ts";
 import { resourceByKind } from "./resources.ts";
@@ -462,6 +467,12 @@ function validateKindSpecific(kind: string, obj: JsonObject): FieldError[] {
       return validateJob(obj);
     case "CronJob":
       return validateCronJob(obj);
+    case "PersistentVolume":
+      return validatePersistentVolume(obj);
+    case "PersistentVolumeClaim":
+      return validatePersistentVolumeClaim(obj);
+    case "StorageClass":
+      return validateStorageClass(obj);
     default:
       return [];
   }

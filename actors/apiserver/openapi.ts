@@ -19,6 +19,7 @@ function definitionName(struct: string): string {
   if (/^(Deployment|ReplicaSet)/.test(struct)) return `io.k8s.api.apps.v1.${struct}`;
   if (struct.startsWith("Lease")) return `io.k8s.api.coordination.v1.${struct}`;
   if (struct.startsWith("EndpointSlice")) return `io.k8s.api.discovery.v1.${struct}`;
+  if (struct.startsWith("StorageClass")) return `io.k8s.api.storage.v1.${struct}`;
   if (/^(Job|CronJob)/.test(struct)) return `io.k8s.api.batch.v1.${struct}`;
   if (struct.startsWith("PriorityClass")) return `io.k8s.api.scheduling.v1.${struct}`;
   if (struct.startsWith("PodDisruptionBudget")) return `io.k8s.api.policy.v1.${struct}`;
@@ -57,6 +58,14 @@ const DESCRIPTIONS: Readonly<Record<string, string>> = {
   Lease: "Lease defines a lease concept.",
   EndpointSlice: "EndpointSlice represents a subset of the endpoints that implement a service.",
   Job: "Job represents the configuration of a single job.",
+  PersistentVolume:
+    "PersistentVolume (PV) is a storage resource provisioned by an administrator. It is analogous to a node.",
+  PersistentVolumeClaim:
+    "PersistentVolumeClaim is a user's request for and claim to a persistent volume",
+  StorageClass:
+    "StorageClass describes the parameters for a class of storage for which PersistentVolumes can be dynamically provisioned.",
+  "StorageClass.volumeBindingMode":
+    "volumeBindingMode indicates how PersistentVolumeClaims should be provisioned and bound. When unset, VolumeBindingImmediate is used.",
   CronJob: "CronJob represents the configuration of a single cron job.",
   "JobSpec.completions":
     "Specifies the desired number of successfully finished pods the job should be run with.",

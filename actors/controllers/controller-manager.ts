@@ -30,6 +30,10 @@ import { GC_RESOURCES, garbageCollector } from "./garbage-collector.ts";
 import { jobController } from "./job.ts";
 import { namespaceController } from "./namespace.ts";
 import { nodeLifecycleController } from "./node-lifecycle.ts";
+import {
+  persistentVolumeClaimController,
+  persistentVolumeController,
+} from "./persistent-volume.ts";
 import { replicaSetController } from "./replicaset.ts";
 import { serviceIPAllocationController } from "./service-ip-allocation.ts";
 import type { WorkQueueLimits } from "./work-queue.ts";
@@ -56,6 +60,8 @@ export const DEFAULT_CONTROLLERS: readonly ControllerFactory[] = [
   disruptionController,
   (ctx) => jobController(ctx),
   cronJobController,
+  persistentVolumeClaimController,
+  persistentVolumeController,
   ...GC_RESOURCES.map((r) => (ctx: ControllerContext) => garbageCollector(ctx, r)),
 ];
 

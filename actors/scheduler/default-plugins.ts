@@ -13,6 +13,7 @@ export const DEFAULT_PLUGINS: readonly PluginRef[] = [
   { name: "NodeAffinity", weight: 2 },
   { name: "NodePorts", weight: null },
   { name: "NodeResourcesFit", weight: 1 },
+  { name: "VolumeBinding", weight: null },
   { name: "PodTopologySpread", weight: 2 },
   { name: "InterPodAffinity", weight: 2 },
   { name: "DefaultPreemption", weight: null },

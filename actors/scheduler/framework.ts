@@ -17,9 +17,11 @@
  * its own normalization), weighted and summed; the highest total wins, ties broken by a seeded
  * random choice among the best (kube's `selectHost` reservoir sampling).
  */
+import type { ObjectApi } from "../client/api-client.ts";
 import { SeededRandom } from "../system/random.ts";
 import type { NodeInfo, PodInfo } from "./node-info.ts";
 import type { SchedulerCache } from "./scheduler-cache.ts";
+import type { VolumeCache } from "./volume-cache.ts";
 import type { WaitingPods } from "./waiting-pods.ts";
 
 export const MAX_NODE_SCORE = 100;
@@ -47,6 +49,10 @@ export class CycleState {
 export interface FrameworkHandle {
   readonly cache: SchedulerCache;
   readonly waitingPods: WaitingPods;
+  /** Claims, volumes and classes (VolumeBinding); absent where no storage is watched. */
+  readonly volumes?: VolumeCache;
+  /** Object writes for PreBind plugins (VolumeBinding's claim and volume updates). */
+  readonly api?: ObjectApi | null;
   /** Posts `pods/binding` (the API's; DefaultBinder's only I/O). Rejects with the API's error. */
   bindPod(pod: PodInfo, nodeName: string): Promise<void>;
 }

@@ -27,6 +27,7 @@ import {
 import { nodeUnschedulablePlugin } from "./plugins/node-unschedulable.ts";
 import { podTopologySpreadFilter, podTopologySpreadScore } from "./plugins/pod-topology-spread.ts";
 import { taintTolerationFilter, taintTolerationScore } from "./plugins/taint-toleration.ts";
+import { volumeBinding } from "./plugins/volume-binding.ts";
 import type { PluginRegistration, Registry } from "./registry.ts";
 
 /** Args parsed with errors collected; a registration validates by parsing and discarding. */
@@ -106,6 +107,12 @@ const IN_TREE: readonly PluginRegistration[] = [
       hardPodAffinityWeightOf(args, path, errors);
       return errors;
     },
+  },
+  {
+    name: "VolumeBinding",
+    extensionPoints: ["preFilter", "filter", "reserve", "preBind"],
+    factory: (_args, handle) => volumeBinding(handle),
+    validateArgs: noArgs,
   },
   {
     name: "PodTopologySpread",

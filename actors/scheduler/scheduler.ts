@@ -57,6 +57,7 @@ import {
   scheduledMessage,
 } from "./scheduling-outcome.ts";
 import { type QueuedPod, SchedulingQueue } from "./scheduling-queue.ts";
+import { VolumeCache } from "./volume-cache.ts";
 import { WaitingPods } from "./waiting-pods.ts";
 
 export { DEFAULT_SCHEDULER_NAME };
@@ -332,9 +333,12 @@ export function startScheduler(options: StartSchedulerOptions): SchedulerHandle 
   const queue = new SchedulingQueue();
   const cache = new SchedulerCache();
   const waitingPods = new WaitingPods();
+  const volumes = new VolumeCache(clock);
   const handle: FrameworkHandle = {
     cache,
     waitingPods,
+    volumes,
+    api,
     bindPod: async (info, nodeName) => {
       const binding: JsonObject = {
         apiVersion: "v1",
@@ -406,6 +410,50 @@ export function startScheduler(options: StartSchedulerOptions): SchedulerHandle 
     queue.moveAllToActiveOrBackoff(clock.nowMs());
     notify();
   };
+  // claims, volumes and classes (VolumeBinding): a change may let a waiting pod fit
+  const storageInformer = (
+    resource: string,
+    set: (o: JsonObject) => void,
+    remove: (o: JsonObject) => void,
+  ) =>
+    Informer.start({
+      resource,
+      source: api,
+      clock,
+      system,
+      name: `${schedulerName}:informer:${resource}`,
+      handlers: {
+        add: (o) => {
+          set(o);
+          queue.moveAllToActiveOrBackoff(clock.nowMs());
+          notify();
+        },
+        update: (_old, o) => {
+          set(o);
+          queue.moveAllToActiveOrBackoff(clock.nowMs());
+          notify();
+        },
+        delete: (o) => remove(o),
+      },
+    });
+  const storageInformers = [
+    storageInformer(
+      "persistentvolumeclaims",
+      (o) => volumes.setClaim(o),
+      (o) => volumes.removeClaim(o),
+    ),
+    storageInformer(
+      "persistentvolumes",
+      (o) => volumes.setVolume(o),
+      (o) => volumes.removeVolume(o),
+    ),
+    storageInformer(
+      "storageclasses.storage.k8s.io",
+      (o) => volumes.setClass(o),
+      (o) => volumes.removeClass(o),
+    ),
+  ];
+
   // disruption budgets: what preemption must respect (no effect on which pods are queued)
   const pdbInformer = Informer.start({
     resource: "poddisruptionbudgets",
@@ -521,7 +569,11 @@ export function startScheduler(options: StartSchedulerOptions): SchedulerHandle 
     profiles,
     random: seededRandom(options.seed ?? 1),
     clock,
-    synced: () => podInformer.hasSynced() && nodeInformer.hasSynced() && pdbInformer.hasSynced(),
+    synced: () =>
+      podInformer.hasSynced() &&
+      nodeInformer.hasSynced() &&
+      pdbInformer.hasSynced() &&
+      storageInformers.every((i) => i.hasSynced()),
     report: (pod, outcome) => {
       if (outcome.outcome === "bound")
         log.info({ pod: pod.info.key, node: outcome.nodeName }, "scheduled");
@@ -559,6 +611,7 @@ export function startScheduler(options: StartSchedulerOptions): SchedulerHandle 
       podInformer.stop();
       nodeInformer.stop();
       pdbInformer.stop();
+      for (const i of storageInformers) i.stop();
       system.despawn(`scheduler:${schedulerName}`); // a later leadership term spawns it again
     },
   };

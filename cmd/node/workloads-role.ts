@@ -13,6 +13,10 @@ import {
   startControllerManager,
 } from "../../actors/controllers/controller-manager.ts";
 import { type KubeletHandle, startKubelet } from "../../actors/kubelet/kubelet.ts";
+import {
+  type LocalPathProvisionerHandle,
+  startLocalPathProvisioner,
+} from "../../actors/kubelet/local-path-provisioner.ts";
 import { PodIpAllocator } from "../../actors/kubelet/pod-ip-allocator.ts";
 import { type SchedulerHandle, startScheduler } from "../../actors/scheduler/scheduler.ts";
 import type { ActorSystem } from "../../actors/system/actor-system.ts";
@@ -71,6 +75,7 @@ export class WorkloadsRole {
   private election: AnyActorRef | null = null;
   private controllers: ControllerManagerHandle | null = null;
   private kubelet: KubeletHandle | null = null;
+  private localPath: LocalPathProvisionerHandle | null = null;
   private stopped = false;
 
   constructor(
@@ -161,12 +166,22 @@ export class WorkloadsRole {
           reserved: config.reservedAddresses,
         }),
       });
+      // local volumes for the claims scheduled here (StorageClass provisioner bosun.dev/local-path)
+      this.localPath = startLocalPathProvisioner({
+        system,
+        api,
+        clock,
+        logger,
+        nodeName: config.nodeId,
+        rootDir: join(config.dataDir, "kubelet"),
+      });
     }
   }
 
   /** Graceful: the kubelet stops its pods' processes, the leases are released for a successor. */
   async stop(): Promise<void> {
     this.stopped = true;
+    this.localPath?.stop();
     await this.kubelet?.stop();
     this.scheduler?.stop();
     this.election?.send({ type: "election.stop" });

@@ -35,6 +35,9 @@ describe("api-resources", () => {
       ["poddisruptionbudgets", "pdb", "policy/v1", true, "PodDisruptionBudget"],
       ["jobs", "", "batch/v1", true, "Job"],
       ["cronjobs", "cj", "batch/v1", true, "CronJob"],
+      ["persistentvolumes", "pv", "v1", false, "PersistentVolume"],
+      ["persistentvolumeclaims", "pvc", "v1", true, "PersistentVolumeClaim"],
+      ["storageclasses", "sc", "storage.k8s.io/v1", false, "StorageClass"],
     ]);
   });
 

@@ -168,6 +168,7 @@ describe("discovery", () => {
       "scheduling.k8s.io",
       "policy",
       "batch",
+      "storage.k8s.io",
     ]);
   });
 
