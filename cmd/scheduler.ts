@@ -20,7 +20,7 @@ import {
 import { type SchedulerHandle, startScheduler } from "../actors/scheduler/scheduler.ts";
 import { SystemClock, sleep } from "../actors/system/clock.ts";
 import { ClientNode } from "./client-node.ts";
-import { defaultRunDir, readClusterFile } from "./cluster-file.ts";
+import { defaultRunDir } from "./cluster-file.ts";
 import { LEASE_REQUEST_ATTEMPTS, leaseRequestTimeoutMs } from "./node/workloads-role.ts";
 
 /**
@@ -82,16 +82,9 @@ export function schedulerCommand(): Command {
       const { config, registry } = await loadSchedulerSetup(o.config, o.plugin);
       const clock = new SystemClock();
       const logger = pino({ level: o.logLevel, base: { scheduler: true, pid: process.pid } });
-      const cluster = readClusterFile(o.runDir);
-      const client = await ClientNode.connect({
-        servers: Object.fromEntries(cluster.nodes.map((n) => [n.id, `${n.host}:${n.port}`])),
-        token: cluster.token,
-        clock,
-        logger,
-      });
+      const { client, apiServers } = await ClientNode.joinRunDir(o.runDir, clock, logger);
       const system = client.system;
-      const serverIds = cluster.nodes.filter((n) => n.apiPort !== undefined).map((n) => n.id);
-      const servers = () => serverIds;
+      const servers = () => apiServers;
       const api = new ApiClient({ system, servers });
       const identity = o.identity ?? system.nodeId;
       const { leaderElect, resourceName, resourceNamespace } = config.leaderElection;

@@ -25,6 +25,7 @@ import {
   required,
 } from "../api/field-error.ts";
 import { isJsonObject, type JsonObject, type JsonValue } from "../api/json.ts";
+import { KUBE_SYSTEM_NAMESPACE } from "../api/well-known.ts";
 import { listField, objectField, unknownFieldErrors } from "./plugin-args.ts";
 import { EXTENSION_POINTS, type ExtensionPoint, type Registry } from "./registry.ts";
 
@@ -33,7 +34,7 @@ export const SCHEDULER_CONFIG_KIND = "KubeSchedulerConfiguration";
 export const DEFAULT_SCHEDULER_NAME = "default-scheduler";
 /** kube-scheduler's Lease: `kube-system/kube-scheduler`. */
 export const DEFAULT_SCHEDULER_LEASE = "kube-scheduler";
-export const DEFAULT_SCHEDULER_LEASE_NAMESPACE = "kube-system";
+export const DEFAULT_SCHEDULER_LEASE_NAMESPACE = KUBE_SYSTEM_NAMESPACE;
 /** kube's bound on a score plugin's weight in a profile. */
 export const MAX_SCORE_WEIGHT = 100;
 /** `disabled: [{name: "*"}]` turns off every default plugin at that point. */

@@ -2,7 +2,8 @@
  * Deadlines end to end with the real kubectl on a 3-server cluster (pods are real processes):
  * a pod past its activeDeadlineSeconds fails with DeadlineExceeded; `kubectl create job` and
  * `kubectl wait --for=condition=complete`; a Job whose pods fail stops at backoffLimit; a
- * CronJob on a fast schedule with concurrencyPolicy Forbid never runs two Jobs at once.
+ * CronJob on a fast schedule with concurrencyPolicy Forbid never runs two Jobs at once;
+ * `kubectl create priorityclass` and `kubectl create pdb` (protobuf bodies) work.
  */
 import { afterAll, beforeAll, expect, it } from "vitest";
 import { LocalCluster } from "../../support/local-cluster.ts";
@@ -151,3 +152,19 @@ spec:
   }
   expect(await get(["cronjob", "tick", "-o", "jsonpath={.spec.schedule}"])).toBe("@every 2s");
 }, 150_000);
+
+it("kubectl create priorityclass and poddisruptionbudget (protobuf bodies) work", async () => {
+  await kubectlOk(cluster, [
+    "create",
+    "priorityclass",
+    "urgent",
+    "--value=1000",
+    "--description=now",
+  ]);
+  expect(await get(["pc", "urgent", "-o", "jsonpath={.value}/{.preemptionPolicy}"])).toBe(
+    "1000/PreemptLowerPriority",
+  );
+  await kubectlOk(cluster, ["create", "pdb", "keep", "--selector=app=web", "--min-available=1"]);
+  expect(await get(["pdb", "keep", "-o", "jsonpath={.spec.minAvailable}"])).toBe("1");
+  expect(await get(["pc"])).toMatch(/system-node-critical\s+2000001000\s+false/);
+}, 60_000);
