@@ -34,7 +34,7 @@ function setup(
   });
   const placed = pods.map((p, i) =>
     pod(`p${i}`, {
-      nodeName: String((nodes[p.node % nodes.length]?.metadata as JsonObject).name),
+      nodeName: String(((nodes[p.node % nodes.length] as JsonObject).metadata as JsonObject).name),
       labels: { app: p.web ? "web" : "other" },
     }),
   );

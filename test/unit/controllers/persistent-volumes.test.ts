@@ -65,8 +65,11 @@ describe("the PV controller's claim plan", () => {
       nodes,
     );
     expect(nameOf(plan.volume)).toBe("small");
-    expect((plan.volume?.spec as JsonObject).claimRef).toMatchObject({ name: "c", uid: "c-uid" });
-    expect((plan.claim?.spec as JsonObject).volumeName).toBe("small");
+    expect(((plan.volume as JsonObject).spec as JsonObject).claimRef).toMatchObject({
+      name: "c",
+      uid: "c-uid",
+    });
+    expect(((plan.claim as JsonObject).spec as JsonObject).volumeName).toBe("small");
     expect(plan.status).toMatchObject({ phase: "Bound", capacity: { storage: "2Gi" } });
   });
 
@@ -94,7 +97,7 @@ describe("the PV controller's claim plan", () => {
       phase: "Bound",
     });
     const handed = planClaim(pvc(), [], sc("Immediate", "bosun.dev/local-path"), nodes);
-    expect((handed.claim?.metadata as JsonObject).annotations).toMatchObject({
+    expect(((handed.claim as JsonObject).metadata as JsonObject).annotations).toMatchObject({
       "volume.kubernetes.io/storage-provisioner": "bosun.dev/local-path",
     });
   });
