@@ -6,7 +6,6 @@
  * waiting past its timeout, PreBind failing; Bind plugins before DefaultBinder.
  */
 import { describe, expect, it } from "vitest";
-import { createActor } from "xstate";
 import type { JsonObject } from "../../../actors/api/json.ts";
 import { parseSchedulerConfiguration } from "../../../actors/scheduler/config.ts";
 import {
@@ -17,18 +16,16 @@ import {
   type Plugin,
   PRE_FILTER_SUCCESS,
   type PreFilterStatus,
-  seededRandom,
 } from "../../../actors/scheduler/framework.ts";
 import { IN_TREE_REGISTRY } from "../../../actors/scheduler/in-tree-plugins.ts";
 import type { PodInfo } from "../../../actors/scheduler/node-info.ts";
 import type { PodSchedulingOutcome } from "../../../actors/scheduler/pod-scheduling.ts";
 import { buildProfile } from "../../../actors/scheduler/profile.ts";
 import { mergeRegistries } from "../../../actors/scheduler/registry.ts";
-import { schedulerMachine } from "../../../actors/scheduler/scheduler.ts";
 import { SchedulingQueue } from "../../../actors/scheduler/scheduling-queue.ts";
 import { WaitingPods } from "../../../actors/scheduler/waiting-pods.ts";
 import { ManualClock } from "../../../actors/system/clock.ts";
-import { cacheOf, node, pod } from "./cluster-fixture.ts";
+import { cacheOf, node, pod, startSchedulerActor } from "./cluster-fixture.ts";
 
 async function settle(rounds = 30): Promise<void> {
   for (let i = 0; i < rounds; i++) await Promise.resolve();
@@ -147,20 +144,14 @@ function start(script: Script, nodes: JsonObject[] = [node("a"), node("b"), node
   const queue = new SchedulingQueue();
   queue.add(pod("p"), 0);
   const reports: PodSchedulingOutcome[] = [];
-  const actor = createActor(schedulerMachine, {
+  const actor = startSchedulerActor({
+    queue,
+    cache,
+    waitingPods,
+    profile,
     clock,
-    input: {
-      queue,
-      cache,
-      waitingPods,
-      profiles: new Map([[profile.schedulerName, profile]]),
-      random: seededRandom(1),
-      clock,
-      synced: () => true,
-      report: (_p, outcome) => reports.push(outcome),
-    },
+    report: (_p, outcome) => reports.push(outcome),
   });
-  actor.start();
   return { actor, calls, reports, cache, clock, waitingPods, queue };
 }
 

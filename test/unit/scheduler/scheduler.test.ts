@@ -6,28 +6,23 @@
  * them. Time is a ManualClock; the fake API's bindings wait on it or on the test.
  */
 import { describe, expect, it } from "vitest";
-import { type AnyActorRef, createActor } from "xstate";
+import type { AnyActorRef } from "xstate";
 import type { JsonObject } from "../../../actors/api/json.ts";
 import { conflictStatus } from "../../../actors/api/status.ts";
 import { ApiError } from "../../../actors/client/errors.ts";
 import { defaultProfile } from "../../../actors/scheduler/default-profile.ts";
-import {
-  type FrameworkHandle,
-  type Profile,
-  seededRandom,
-} from "../../../actors/scheduler/framework.ts";
+import type { FrameworkHandle, Profile } from "../../../actors/scheduler/framework.ts";
 import type { PodInfo } from "../../../actors/scheduler/node-info.ts";
 import type { PodSchedulingOutcome } from "../../../actors/scheduler/pod-scheduling.ts";
 import {
   MAX_BINDINGS_IN_FLIGHT,
   QUEUE_FLUSH_INTERVAL_MS,
-  schedulerMachine,
 } from "../../../actors/scheduler/scheduler.ts";
 import { ASSUMED_POD_TTL_MS } from "../../../actors/scheduler/scheduler-cache.ts";
 import { SchedulingQueue } from "../../../actors/scheduler/scheduling-queue.ts";
 import { WaitingPods } from "../../../actors/scheduler/waiting-pods.ts";
 import { ManualClock, sleep } from "../../../actors/system/clock.ts";
-import { cacheOf, node, pod } from "./cluster-fixture.ts";
+import { cacheOf, node, pod, startSchedulerActor } from "./cluster-fixture.ts";
 
 /** Lets promise chains run; no time passes. */
 async function settle(rounds = 20): Promise<void> {
@@ -69,20 +64,14 @@ function startScheduler(
   const waitingPods = new WaitingPods();
   const profile = profileOf({ cache, waitingPods, bindPod: bind });
   const reports: { pod: string; outcome: PodSchedulingOutcome }[] = [];
-  const actor = createActor(schedulerMachine, {
+  const actor = startSchedulerActor({
+    queue,
+    cache,
+    waitingPods,
+    profile,
     clock,
-    input: {
-      queue,
-      cache,
-      waitingPods,
-      profiles: new Map([[profile.schedulerName, profile]]),
-      random: seededRandom(1),
-      clock,
-      synced: () => true,
-      report: (p, outcome) => reports.push({ pod: p.info.key, outcome }),
-    },
+    report: (p, outcome) => reports.push({ pod: p.info.key, outcome }),
   });
-  actor.start();
   /** Each pod statechart's state, by pod key. */
   const podStates = () => {
     const out = new Map<string, unknown>();
