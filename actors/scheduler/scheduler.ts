@@ -15,9 +15,14 @@
  * pod at a time, against a cache that counts every pod still binding, so a burst of pods never
  * overcommits a node.
  *
- * Pods name their scheduler (`spec.schedulerName`); pods for another scheduler are left alone,
- * so several schedulers run side by side. Leader election is the caller's (cmd/node starts one
- * scheduler per leadership term and stops it when the term ends).
+ * Pods name their scheduler (`spec.schedulerName`): each profile of the configuration
+ * (config.ts) is one name with its own plugins; pods naming none of ours are left alone, so
+ * several schedulers run side by side (`bosun scheduler` runs another). An unschedulable
+ * outcome may carry a PostFilter's nomination (preemption): its victims are deleted and the pod
+ * gets `status.nominatedNodeName`. Besides pods and nodes, the informers feed what plugins read:
+ * PodDisruptionBudgets (preemption) and claims, volumes and classes (VolumeBinding). Leader
+ * election is the caller's (cmd/node and cmd/scheduler start one scheduler per leadership term
+ * and stop it when the term ends).
  */
 import type { Logger } from "pino";
 import { and, assertEvent, assign, setup, spawnChild, stopChild } from "xstate";
