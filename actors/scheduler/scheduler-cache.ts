@@ -15,6 +15,7 @@ import {
 } from "../api/label-selector.ts";
 import { NodeInfo, newPodInfo, type PodInfo, podKey } from "./node-info.ts";
 import { hasAffinityTerms } from "./pod-affinity-terms.ts";
+import type { Resources } from "./pod-requests.ts";
 
 /** A bound pod's node, or null for a pod not bound yet. */
 export function nodeNameOf(pod: JsonObject): string | null {
@@ -82,6 +83,9 @@ export class SchedulerCache {
   private readonly withAffinity = new Set<string>();
   private nodeListCache: NodeInfo[] | null = null;
   private readonly budgets = new Map<string, PdbInfo>();
+  /** Pending pods nominated to a node by preemption: node → pod key → pod. */
+  private readonly nominated = new Map<string, Map<string, PodInfo>>();
+  private readonly nominatedNodeOf = new Map<string, string>();
 
   // ---- nodes ---------------------------------------------------------------------------------
 
@@ -205,6 +209,54 @@ export class SchedulerCache {
       const node = this.nodes.get(this.placement.get(key) ?? "");
       if (info && node) yield { info, node };
     }
+  }
+
+  // ---- nominated pods (kube's nominator) ------------------------------------------------------
+
+  /**
+   * A pending pod's `status.nominatedNodeName` (`clearNominatedPod`: none, bound, or gone). While a
+   * preemptor waits for its victims to go, the room they free is held for it: pods of no higher
+   * priority do not count on it (see `nominatedRequests`).
+   */
+  setNominatedPod(info: PodInfo, nodeName: string): void {
+    this.clearNominatedPod(info.key);
+    let pods = this.nominated.get(nodeName);
+    if (pods === undefined) {
+      pods = new Map();
+      this.nominated.set(nodeName, pods);
+    }
+    pods.set(info.key, info);
+    this.nominatedNodeOf.set(info.key, nodeName);
+  }
+
+  clearNominatedPod(key: string): void {
+    const previous = this.nominatedNodeOf.get(key);
+    if (previous === undefined) return;
+    const pods = this.nominated.get(previous);
+    pods?.delete(key);
+    if (pods?.size === 0) this.nominated.delete(previous);
+    this.nominatedNodeOf.delete(key);
+  }
+
+  hasNominatedPods(): boolean {
+    return this.nominatedNodeOf.size > 0;
+  }
+
+  /**
+   * What the pods nominated to `nodeName` with at least `pod`'s priority hold there (kube's
+   * `addNominatedPods`: a pod never takes room saved for a more important one), or null.
+   */
+  nominatedRequests(nodeName: string, pod: PodInfo): (Resources & { pods: number }) | null {
+    const pods = this.nominated.get(nodeName);
+    if (pods === undefined) return null;
+    const held = { milliCpu: 0, memoryBytes: 0, pods: 0 };
+    for (const other of pods.values()) {
+      if (other.key === pod.key || other.priority < pod.priority) continue;
+      held.milliCpu += other.requests.milliCpu;
+      held.memoryBytes += other.requests.memoryBytes;
+      held.pods++;
+    }
+    return held.pods === 0 ? null : held;
   }
 
   // ---- disruption budgets (what preemption must respect) -------------------------------------

@@ -46,7 +46,7 @@ import {
   seededRandom,
 } from "./framework.ts";
 import { IN_TREE_REGISTRY } from "./in-tree-plugins.ts";
-import { podKey } from "./node-info.ts";
+import { newPodInfo, podKey } from "./node-info.ts";
 import {
   type PodSchedulingOutcome,
   type PodSchedulingReport,
@@ -377,6 +377,11 @@ export function startScheduler(options: StartSchedulerOptions): SchedulerHandle 
 
   const onPod = (pod: JsonObject) => {
     const key = podKey(pod);
+    const pending = nodeNameOf(pod) === null && !isTerminated(pod);
+    const nominated = asString(asObject(pod.status).nominatedNodeName);
+    // every scheduler's nominations hold room (kube's nominator sees all pending pods)
+    if (pending && nominated !== "") cache.setNominatedPod(newPodInfo(pod), nominated);
+    else cache.clearNominatedPod(key);
     if (nodeNameOf(pod) !== null || isTerminated(pod)) {
       queue.done(key);
       lastFailure.delete(key);
@@ -401,6 +406,7 @@ export function startScheduler(options: StartSchedulerOptions): SchedulerHandle 
       delete: (pod) => {
         const key = podKey(pod);
         const wasPlaced = nodeNameOf(pod) !== null;
+        cache.clearNominatedPod(key);
         queue.delete(key);
         lastFailure.delete(key);
         cache.removePod(key);

@@ -14,7 +14,8 @@
  * - Among candidates (`pickOneNodeForPreemption`), in order: the fewest PDB violations, the
  *   lowest highest-victim priority, the smallest sum of victim priorities, the fewest victims,
  *   the latest start of the most important victim; then the first in node order.
- * The plugin is pure: the scheduler deletes the victims and sets `status.nominatedNodeName`.
+ * The plugin is pure: the scheduler deletes the victims and sets `status.nominatedNodeName`;
+ * while the pod waits, NodeResourcesFit holds the room for it (the cache's nominated pods).
  *
  * A budget counts as it does in kube: its `status.disruptionsAllowed`, taken down by one for
  * each victim it selects; a victim that takes it below zero violates it. Simplification:

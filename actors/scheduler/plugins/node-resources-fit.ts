@@ -2,7 +2,8 @@
  * NodeResourcesFit (kube-scheduler `plugins/noderesources/fit.go`):
  * - Filter: the pod's requests plus those of the pods already on the node must not exceed the
  *   node's `status.allocatable`, per resource; each shortfall is a reason (`Insufficient cpu`,
- *   `Insufficient memory`), and a full node is `Too many pods`. A resource the pod does not
+ *   `Insufficient memory`), and a full node is `Too many pods`. Pods nominated to the node by
+ *   preemption with at least this pod's priority count as there (kube's nominator). A resource the pod does not
  *   request is not checked (a pod asking nothing fits a full node, as in Kubernetes).
  * - Score, by `scoringStrategy` (NodeResourcesFitArgs): for CPU and memory, weighted by the
  *   strategy's resource weights (1 and 1 by default), with the pod added and zero requests
@@ -29,18 +30,32 @@ export const ERR_INSUFFICIENT_CPU = "Insufficient cpu";
 export const ERR_INSUFFICIENT_MEMORY = "Insufficient memory";
 export const ERR_TOO_MANY_PODS = "Too many pods";
 
-/** The reasons `requests` does not fit `node` (empty when it fits). */
-export function insufficientResources(requests: Resources, node: NodeInfo): string[] {
+const NOTHING_HELD: Readonly<Resources & { pods: number }> = Object.freeze({
+  milliCpu: 0,
+  memoryBytes: 0,
+  pods: 0,
+});
+
+/**
+ * The reasons `requests` does not fit `node` (empty when it fits), with `held` (the room
+ * nominated pods of at least this pod's priority are waiting for) counted as taken.
+ */
+export function insufficientResources(
+  requests: Resources,
+  node: NodeInfo,
+  held: Readonly<Resources & { pods: number }> = NOTHING_HELD,
+): string[] {
   const reasons: string[] = [];
-  if (node.podCount + 1 > node.allocatable.pods) reasons.push(ERR_TOO_MANY_PODS);
+  if (node.podCount + held.pods + 1 > node.allocatable.pods) reasons.push(ERR_TOO_MANY_PODS);
   if (
     requests.milliCpu > 0 &&
-    requests.milliCpu > node.allocatable.milliCpu - node.requested.milliCpu
+    requests.milliCpu > node.allocatable.milliCpu - node.requested.milliCpu - held.milliCpu
   )
     reasons.push(ERR_INSUFFICIENT_CPU);
   if (
     requests.memoryBytes > 0 &&
-    requests.memoryBytes > node.allocatable.memoryBytes - node.requested.memoryBytes
+    requests.memoryBytes >
+      node.allocatable.memoryBytes - node.requested.memoryBytes - held.memoryBytes
   )
     reasons.push(ERR_INSUFFICIENT_MEMORY);
   return reasons;
@@ -48,9 +63,12 @@ export function insufficientResources(requests: Resources, node: NodeInfo): stri
 
 export const nodeResourcesFitFilter: FilterPlugin = {
   name: "NodeResourcesFit",
-  prepareFilter(pod) {
+  prepareFilter(pod, cache) {
+    // the common case, no pod nominated anywhere, stays one comparison per resource
+    const nominated = cache.hasNominatedPods() ? cache : null;
     return (node) => {
-      const reasons = insufficientResources(pod.requests, node);
+      const held = nominated?.nominatedRequests(node.name, pod) ?? NOTHING_HELD;
+      const reasons = insufficientResources(pod.requests, node, held);
       return reasons.length === 0 ? FITS : reasons;
     };
   },

@@ -119,3 +119,27 @@ describe("DefaultPreemption", () => {
     expect(preempt(elsewhere, cache)).toBeNull();
   });
 });
+
+describe("nominated pods", () => {
+  it("the room a nominated pod waits for is not given to a pod of lower priority", () => {
+    const cache = cacheOf([node("a", { cpu: "2" })]);
+    const preemptor = info(pod("hi", { priority: 50, cpu: "2" }));
+    cache.setNominatedPod(preemptor, "a");
+    const low = info(pod("lo", { priority: 5, cpu: "1" }));
+    expect(findFeasibleNodes(DEFAULT_PROFILE, low, cache).feasible).toEqual([]);
+    // nor one of equal priority; a more important one may, and so may the nominated pod itself
+    const peer = info(pod("peer", { priority: 50, cpu: "1" }));
+    expect(findFeasibleNodes(DEFAULT_PROFILE, peer, cache).feasible).toEqual([]);
+    const higher = info(pod("higher", { priority: 60, cpu: "1" }));
+    expect(findFeasibleNodes(DEFAULT_PROFILE, higher, cache).feasible.map((n) => n.name)).toEqual([
+      "a",
+    ]);
+    expect(
+      findFeasibleNodes(DEFAULT_PROFILE, preemptor, cache).feasible.map((n) => n.name),
+    ).toEqual(["a"]);
+    cache.clearNominatedPod(preemptor.key);
+    expect(findFeasibleNodes(DEFAULT_PROFILE, low, cache).feasible.map((n) => n.name)).toEqual([
+      "a",
+    ]);
+  });
+});
