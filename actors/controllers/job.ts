@@ -11,8 +11,8 @@
  *
  * `planJob` is the pure decision; the reconcile function carries it out, guarded by
  * expectations against its own stale cache, as the ReplicaSet controller is.
- * Simplification: a replacement pod is created at once after a failure (kube waits an
- * exponential backoff from 10 s); `suspend` stops new pods but does not delete running ones.
+ * A replacement pod after failures waits out an exponential backoff (JOB_BACKOFF_INITIAL_MS
+ * doubling). Simplification: `suspend` stops new pods but does not delete running ones.
  */
 import { asArray, asObject, asString, isJsonObject, type JsonObject } from "../api/json.ts";
 import { rfc3339 } from "../api/meta-time.ts";
@@ -31,6 +31,27 @@ import {
 } from "./replicaset.ts";
 
 export const JOBS = "jobs.batch";
+/**
+ * After a failed pod the next one waits `initial × 2^(failures − 1)`, at most the max (kube's
+ * pod failure backoff, 10 s and 6 min there; bosun's defaults are as fast as its other loops).
+ */
+export const JOB_BACKOFF_INITIAL_MS = 1_000;
+export const JOB_BACKOFF_MAX_MS = 60_000;
+
+export function jobBackoffMs(failures: number): number {
+  if (failures <= 0) return 0;
+  return Math.min(JOB_BACKOFF_INITIAL_MS * 2 ** (failures - 1), JOB_BACKOFF_MAX_MS);
+}
+
+/** When a failed pod failed: its containers' last finishedAt (else its creation). */
+function failedAtMs(pod: JsonObject): number {
+  let latest = Date.parse(asString(asObject(pod.metadata).creationTimestamp)) || 0;
+  for (const s of asArray(asObject(pod.status).containerStatuses)) {
+    const t = Date.parse(asString(asObject(asObject(asObject(s).state).terminated).finishedAt));
+    if (!Number.isNaN(t) && t > latest) latest = t;
+  }
+  return latest;
+}
 
 export interface JobPlan {
   create: number;
@@ -160,6 +181,15 @@ export function planJob(job: JsonObject, pods: readonly JsonObject[], nowMs: num
         : parallelism;
   if (spec.suspend === true) want = Math.min(want, active.length); // no new pods while suspended
   plan.create = Math.max(0, Math.min(want - active.length, MAX_POD_CHANGES_PER_RECONCILE));
+  const failedPods = owned.filter((p) => phaseOf(p) === "Failed");
+  if (plan.create > 0 && failedPods.length > 0) {
+    // a replacement after a failure waits out the backoff from the latest failure
+    const readyAtMs = Math.max(...failedPods.map(failedAtMs)) + jobBackoffMs(failed);
+    if (readyAtMs > nowMs) {
+      plan.create = 0;
+      plan.requeueAfterMs = readyAtMs - nowMs;
+    }
+  }
   if (active.length > want)
     plan.delete = [...active]
       .sort((a, b) =>
@@ -168,7 +198,8 @@ export function planJob(job: JsonObject, pods: readonly JsonObject[], nowMs: num
         ),
       )
       .slice(0, active.length - want);
-  if (Number.isFinite(deadlineLeftMs)) plan.requeueAfterMs = deadlineLeftMs;
+  if (Number.isFinite(deadlineLeftMs))
+    plan.requeueAfterMs = Math.min(plan.requeueAfterMs ?? deadlineLeftMs, deadlineLeftMs);
   return plan;
 }
 

@@ -102,9 +102,16 @@ describe("the Job controller's plan", () => {
     });
   });
 
-  it("failed pods, and restarts under OnFailure, count against backoffLimit", () => {
+  it("failed pods, and restarts under OnFailure, count against backoffLimit; replacements back off", () => {
     const j = job({ backoffLimit: 2 });
-    expect(planJob(j, [pod("a", "Failed"), pod("b", "Failed")], T0).create).toBe(1);
+    // the replacement waits out the backoff from the last failure: 1 s, then 2 s, …
+    expect(planJob(j, [pod("a", "Failed")], T0 + 500)).toMatchObject({
+      create: 0,
+      requeueAfterMs: 500,
+    });
+    expect(planJob(j, [pod("a", "Failed")], T0 + 1_000).create).toBe(1);
+    expect(planJob(j, [pod("a", "Failed"), pod("b", "Failed")], T0 + 1_999).create).toBe(0);
+    expect(planJob(j, [pod("a", "Failed"), pod("b", "Failed")], T0 + 2_000).create).toBe(1);
     const failed = planJob(j, [pod("a", "Failed"), pod("b", "Failed"), pod("c", "Failed")], T0);
     expect(failed.create).toBe(0);
     expect(failed.status).toMatchObject({
