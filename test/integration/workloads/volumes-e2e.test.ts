@@ -8,16 +8,15 @@
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll, beforeAll, expect, it } from "vitest";
-import { LocalCluster } from "../../support/local-cluster.ts";
+import type { LocalCluster } from "../../support/local-cluster.ts";
 import { waitFor } from "../../support/wait.ts";
 import { kubectlOk } from "../apiserver/kubectl-harness.ts";
-import { waitForReadyNodes } from "./workload-harness.ts";
+import { startWorkloadCluster } from "./workload-harness.ts";
 
 let cluster: LocalCluster;
 
 beforeAll(async () => {
-  cluster = await LocalCluster.start(3, [], true);
-  await waitForReadyNodes(cluster, 3);
+  cluster = await startWorkloadCluster();
 }, 120_000);
 
 afterAll(async () => {

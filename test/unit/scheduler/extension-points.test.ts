@@ -21,7 +21,7 @@ import { IN_TREE_REGISTRY } from "../../../actors/scheduler/in-tree-plugins.ts";
 import type { PodInfo } from "../../../actors/scheduler/node-info.ts";
 import type { PodSchedulingOutcome } from "../../../actors/scheduler/pod-scheduling.ts";
 import { buildProfile } from "../../../actors/scheduler/profile.ts";
-import { mergeRegistries } from "../../../actors/scheduler/registry.ts";
+import { EXTENSION_POINTS, mergeRegistries } from "../../../actors/scheduler/registry.ts";
 import { SchedulingQueue } from "../../../actors/scheduler/scheduling-queue.ts";
 import { WaitingPods } from "../../../actors/scheduler/waiting-pods.ts";
 import { ManualClock } from "../../../actors/system/clock.ts";
@@ -114,18 +114,7 @@ function start(script: Script, nodes: JsonObject[] = [node("a"), node("b"), node
   const registry = mergeRegistries(IN_TREE_REGISTRY, [
     {
       name: "Recorder",
-      extensionPoints: [
-        "preFilter",
-        "filter",
-        "postFilter",
-        "preScore",
-        "score",
-        "reserve",
-        "permit",
-        "preBind",
-        "bind",
-        "postBind",
-      ],
+      extensionPoints: EXTENSION_POINTS, // every one
       factory: () => recordingPlugin(script, calls),
     },
   ]);
