@@ -5,6 +5,7 @@ import { inspectCommand } from "./inspect.ts";
 import { kvCommand } from "./kv.ts";
 import { memberCommand } from "./member.ts";
 import { nodeCommand } from "./node/command.ts";
+import { schedulerCommand } from "./scheduler.ts";
 import { statusCommand } from "./status.ts";
 import { uiCommand } from "./ui.ts";
 import { downCommand, upCommand } from "./up.ts";
@@ -24,6 +25,7 @@ program.addCommand(kvCommand());
 program.addCommand(memberCommand());
 program.addCommand(chaosCommand());
 program.addCommand(hollowNodesCommand());
+program.addCommand(schedulerCommand());
 
 try {
   await program.parseAsync(process.argv);

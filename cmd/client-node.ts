@@ -4,6 +4,7 @@ import { ActorSystem } from "../actors/system/actor-system.ts";
 import { type Clock, sleep } from "../actors/system/clock.ts";
 import { StoreClient } from "../raft/client/store-client.ts";
 import { CLIENT_ID_PREFIX, Mesh } from "../transport/mesh.ts";
+import { readClusterFile } from "./cluster-file.ts";
 
 /**
  * A short-lived client member of a cluster (a benchmark, `bosun chaos`): it dials every server
@@ -49,6 +50,27 @@ export class ClientNode {
     const node = new ClientNode(system, mesh, Object.keys(options.servers));
     await node.waitConnected(1);
     return node;
+  }
+
+  /**
+   * Joins the cluster of a run dir (its `cluster.json`: every server, the join token), as
+   * `bosun hollow-nodes` and `bosun scheduler` do; with the ids of the servers that serve the
+   * API (the ApiClient's `servers`).
+   */
+  static async joinRunDir(
+    runDir: string,
+    clock: Clock,
+    logger: Logger,
+  ): Promise<{ client: ClientNode; apiServers: string[] }> {
+    const cluster = readClusterFile(runDir);
+    const client = await ClientNode.connect({
+      servers: Object.fromEntries(cluster.nodes.map((n) => [n.id, `${n.host}:${n.port}`])),
+      token: cluster.token,
+      clock,
+      logger,
+    });
+    const apiServers = cluster.nodes.filter((n) => n.apiPort !== undefined).map((n) => n.id);
+    return { client, apiServers };
   }
 
   /** Waits until at least `count` servers are connected. */

@@ -10,7 +10,7 @@ import {
 import { DEFAULT_KUBELET_LIMITS } from "../actors/kubelet/limits.ts";
 import { SystemClock, sleep } from "../actors/system/clock.ts";
 import { ClientNode } from "./client-node.ts";
-import { defaultRunDir, readClusterFile } from "./cluster-file.ts";
+import { defaultRunDir } from "./cluster-file.ts";
 
 /**
  * `bosun hollow-nodes --count N`: N hollow kubelets (actors/kubelet/hollow-nodes.ts) in this
@@ -69,14 +69,11 @@ export function hollowNodesCommand(): Command {
       const first = int(o.first, "--first", 0, MAX_HOLLOW_NODES - 1);
       const clock = new SystemClock();
       const logger = pino({ level: o.logLevel, base: { hollow: true, pid: process.pid } });
-      const cluster = readClusterFile(o.runDir);
-      const client = await ClientNode.connect({
-        servers: Object.fromEntries(cluster.nodes.map((n) => [n.id, `${n.host}:${n.port}`])),
-        token: cluster.token,
+      const { client, apiServers: serverIds } = await ClientNode.joinRunDir(
+        o.runDir,
         clock,
         logger,
-      });
-      const serverIds = cluster.nodes.filter((n) => n.apiPort !== undefined).map((n) => n.id);
+      );
       const hollow = startHollowNodes({
         system: client.system,
         servers: () => serverIds,

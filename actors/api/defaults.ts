@@ -4,7 +4,13 @@
  * registry strategies' `PrepareForCreate` (pod status phase and QoS class, namespace phase).
  * Returns a new object; fields the client set are kept.
  */
+import { defaultCronJob, defaultJob } from "./job.ts";
 import { asArray, isJsonObject, type JsonObject, type JsonValue, jsonClone } from "./json.ts";
+import {
+  defaultPersistentVolume,
+  defaultPersistentVolumeClaim,
+  defaultStorageClass,
+} from "./persistent-volumes.ts";
 
 function ensureObject(parent: JsonObject, key: string): JsonObject {
   const v = parent[key];
@@ -14,7 +20,7 @@ function ensureObject(parent: JsonObject, key: string): JsonObject {
   return created;
 }
 
-function setDefault(obj: JsonObject, key: string, value: JsonValue): void {
+export function setDefault(obj: JsonObject, key: string, value: JsonValue): void {
   if (obj[key] === undefined || obj[key] === null) obj[key] = value;
 }
 
@@ -150,7 +156,7 @@ function defaultService(svc: JsonObject): void {
   svc.status = isJsonObject(svc.status) ? svc.status : { loadBalancer: {} };
 }
 
-function defaultTemplate(spec: JsonObject): void {
+export function defaultTemplate(spec: JsonObject): void {
   const template = ensureObject(spec, "template");
   defaultPodSpec(ensureObject(template, "spec"));
 }
@@ -219,6 +225,24 @@ export function applyDefaults(kind: string, object: JsonObject): JsonObject {
       break;
     case "EndpointSlice":
       defaultPortsProtocol(obj.ports);
+      break;
+    case "PriorityClass":
+      setDefault(obj, "preemptionPolicy", "PreemptLowerPriority");
+      break;
+    case "Job":
+      defaultJob(obj);
+      break;
+    case "CronJob":
+      defaultCronJob(obj);
+      break;
+    case "PersistentVolume":
+      defaultPersistentVolume(obj);
+      break;
+    case "PersistentVolumeClaim":
+      defaultPersistentVolumeClaim(obj);
+      break;
+    case "StorageClass":
+      defaultStorageClass(obj);
       break;
   }
   return obj;

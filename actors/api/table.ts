@@ -4,7 +4,7 @@
  * `pkg/printers/internalversion/printers.go` for each built-in resource. Columns with
  * `priority: 1` are shown only by `-o wide`. kubectl upper-cases the names.
  */
-import { timestampSince } from "./human-duration.ts";
+import { humanDuration, timestampSince } from "./human-duration.ts";
 import {
   asArray,
   asObject,
@@ -693,6 +693,281 @@ const eventPrinter: Printer = {
   },
 };
 
+const priorityClassPrinter: Printer = {
+  columns: [
+    NAME,
+    col("Value", "integer", "value represents the integer value of this priority class."),
+    col(
+      "Global-Default",
+      "boolean",
+      "globalDefault specifies whether this PriorityClass should be considered as the default priority.",
+    ),
+    AGE,
+    col(
+      "PreemptionPolicy",
+      "string",
+      "preemptionPolicy is the Policy for preempting pods with lower priority.",
+      1,
+    ),
+  ],
+  cells: (pc, nowMs) => [
+    asString(meta(pc).name),
+    num(pc.value),
+    pc.globalDefault === true,
+    age(pc, nowMs),
+    asString(pc.preemptionPolicy),
+  ],
+};
+
+/** An int-or-string field as kubectl prints it: the value, or N/A when unset. */
+const intOrStringCell = (v: JsonValue | undefined) =>
+  v === undefined || v === null ? "N/A" : String(v);
+
+const podDisruptionBudgetPrinter: Printer = {
+  columns: [
+    NAME,
+    col(
+      "Min Available",
+      "string",
+      "The minimum number of pods that must be available simultaneously.",
+    ),
+    col(
+      "Max Unavailable",
+      "string",
+      "The maximum number of pods that may be unavailable simultaneously.",
+    ),
+    col(
+      "Allowed Disruptions",
+      "integer",
+      "Calculated number of pods that may be disrupted at this time.",
+    ),
+    AGE,
+  ],
+  cells: (pdb, nowMs) => {
+    const spec = asObject(pdb.spec);
+    return [
+      asString(meta(pdb).name),
+      intOrStringCell(spec.minAvailable),
+      intOrStringCell(spec.maxUnavailable),
+      num(asObject(pdb.status).disruptionsAllowed),
+      age(pdb, nowMs),
+    ];
+  },
+};
+
+/** A Job's condition of `type` is True. */
+const jobCondition = (job: JsonObject, type: string) =>
+  asArray(asObject(job.status).conditions).some(
+    (c) => asObject(c).type === type && asObject(c).status === "True",
+  );
+
+/** kubectl's Job STATUS (printers `printJob`). */
+function jobStatusText(job: JsonObject): string {
+  if (jobCondition(job, "Complete")) return "Complete";
+  if (jobCondition(job, "Failed")) return "Failed";
+  if (jobCondition(job, "Suspended")) return "Suspended";
+  return "Running";
+}
+
+const jobPrinter: Printer = {
+  columns: [
+    NAME,
+    col("Status", "string", "Status of the job."),
+    col(
+      "Completions",
+      "string",
+      "The desired number of successfully finished pods the job should be run with.",
+    ),
+    col("Duration", "string", "Time required to complete the job."),
+    AGE,
+  ],
+  cells: (job, nowMs) => {
+    const spec = asObject(job.spec);
+    const status = asObject(job.status);
+    const completions =
+      typeof spec.completions === "number"
+        ? `${num(status.succeeded)}/${spec.completions}`
+        : `${num(status.succeeded)}/1 of ${num(spec.parallelism)}`;
+    const start = Date.parse(asString(status.startTime));
+    const end = Date.parse(asString(status.completionTime));
+    const duration = Number.isNaN(start)
+      ? ""
+      : humanDuration((Number.isNaN(end) ? nowMs : end) - start);
+    return [asString(meta(job).name), jobStatusText(job), completions, duration, age(job, nowMs)];
+  },
+};
+
+const cronJobPrinter: Printer = {
+  columns: [
+    NAME,
+    col("Schedule", "string", "The schedule in Cron format."),
+    col("Timezone", "string", "The time zone name for the given schedule."),
+    col("Suspend", "boolean", "This flag tells the controller to suspend subsequent executions."),
+    col("Active", "integer", "A list of pointers to currently running jobs."),
+    col(
+      "Last Schedule",
+      "string",
+      "Information when was the last time the job was successfully scheduled.",
+    ),
+    AGE,
+  ],
+  cells: (cj, nowMs) => {
+    const spec = asObject(cj.spec);
+    const status = asObject(cj.status);
+    const last = asString(status.lastScheduleTime);
+    return [
+      asString(meta(cj).name),
+      asString(spec.schedule),
+      asString(spec.timeZone) || "<none>",
+      spec.suspend === true,
+      asArray(status.active).length,
+      last === "" ? "<none>" : timestampSince(last, nowMs),
+      age(cj, nowMs),
+    ];
+  },
+};
+
+const accessModesText = (v: JsonValue | undefined) =>
+  asArray(v)
+    .map(
+      (m) =>
+        ({
+          ReadWriteOnce: "RWO",
+          ReadOnlyMany: "ROX",
+          ReadWriteMany: "RWX",
+          ReadWriteOncePod: "RWOP",
+        })[asString(m)] ?? asString(m),
+    )
+    .join(",");
+
+const persistentVolumePrinter: Printer = {
+  columns: [
+    NAME,
+    col(
+      "Capacity",
+      "string",
+      "capacity is the description of the persistent volume's resources and capacity.",
+    ),
+    col("Access Modes", "string", "accessModes contains all ways the volume can be mounted."),
+    col(
+      "Reclaim Policy",
+      "string",
+      "persistentVolumeReclaimPolicy defines what happens to a persistent volume when released from its claim.",
+    ),
+    col(
+      "Status",
+      "string",
+      "phase indicates if a volume is available, bound to a claim, or released by a claim.",
+    ),
+    col(
+      "Claim",
+      "string",
+      "claimRef is part of a bi-directional binding between PersistentVolume and PersistentVolumeClaim.",
+    ),
+    col(
+      "StorageClass",
+      "string",
+      "storageClassName is the name of StorageClass to which this persistent volume belongs.",
+    ),
+    col(
+      "VolumeAttributesClass",
+      "string",
+      "Name of VolumeAttributesClass to which this persistent volume belongs.",
+    ),
+    col("Reason", "string", "reason is a brief CamelCase string that describes any failure."),
+    AGE,
+  ],
+  cells: (pv, nowMs) => {
+    const spec = asObject(pv.spec);
+    const ref = asObject(spec.claimRef);
+    return [
+      asString(meta(pv).name),
+      asString(asObject(spec.capacity).storage),
+      accessModesText(spec.accessModes),
+      asString(spec.persistentVolumeReclaimPolicy),
+      asString(asObject(pv.status).phase),
+      ref.name ? `${asString(ref.namespace)}/${asString(ref.name)}` : "",
+      asString(spec.storageClassName),
+      "<unset>",
+      asString(asObject(pv.status).reason),
+      age(pv, nowMs),
+    ];
+  },
+};
+
+const persistentVolumeClaimPrinter: Printer = {
+  columns: [
+    NAME,
+    col("Status", "string", "phase represents the current phase of PersistentVolumeClaim."),
+    col(
+      "Volume",
+      "string",
+      "volumeName is the binding reference to the PersistentVolume backing this claim.",
+    ),
+    col("Capacity", "string", "capacity represents the actual resources of the underlying volume."),
+    col(
+      "Access Modes",
+      "string",
+      "accessModes contains the actual access modes the volume backing the PVC has.",
+    ),
+    col(
+      "StorageClass",
+      "string",
+      "storageClassName is the name of the StorageClass required by the claim.",
+    ),
+    col(
+      "VolumeAttributesClass",
+      "string",
+      "volumeAttributesClassName may be used to set the VolumeAttributesClass used by this claim.",
+    ),
+    AGE,
+  ],
+  cells: (pvc, nowMs) => {
+    const status = asObject(pvc.status);
+    return [
+      asString(meta(pvc).name),
+      asString(status.phase),
+      asString(asObject(pvc.spec).volumeName),
+      asString(asObject(status.capacity).storage),
+      accessModesText(status.accessModes),
+      asString(asObject(pvc.spec).storageClassName),
+      "<unset>",
+      age(pvc, nowMs),
+    ];
+  },
+};
+
+const storageClassPrinter: Printer = {
+  columns: [
+    NAME,
+    col("Provisioner", "string", "provisioner indicates the type of the provisioner."),
+    col(
+      "ReclaimPolicy",
+      "string",
+      "reclaimPolicy controls the reclaimPolicy for dynamically provisioned PersistentVolumes of this storage class.",
+    ),
+    col(
+      "VolumeBindingMode",
+      "string",
+      "volumeBindingMode indicates how PersistentVolumeClaims should be provisioned and bound.",
+    ),
+    col(
+      "AllowVolumeExpansion",
+      "boolean",
+      "allowVolumeExpansion shows whether the storage class allow volume expand.",
+    ),
+    AGE,
+  ],
+  cells: (sc, nowMs) => [
+    asString(meta(sc).name),
+    asString(sc.provisioner),
+    asString(sc.reclaimPolicy),
+    asString(sc.volumeBindingMode),
+    sc.allowVolumeExpansion === true,
+    age(sc, nowMs),
+  ],
+};
+
 const PRINTERS: Record<string, Printer> = {
   Pod: podPrinter,
   Deployment: deploymentPrinter,
@@ -707,6 +982,13 @@ const PRINTERS: Record<string, Printer> = {
   ServiceAccount: serviceAccountPrinter,
   Lease: leasePrinter,
   Event: eventPrinter,
+  PriorityClass: priorityClassPrinter,
+  PodDisruptionBudget: podDisruptionBudgetPrinter,
+  Job: jobPrinter,
+  CronJob: cronJobPrinter,
+  PersistentVolume: persistentVolumePrinter,
+  PersistentVolumeClaim: persistentVolumeClaimPrinter,
+  StorageClass: storageClassPrinter,
 };
 
 /** The default printer for kinds without one: NAME and AGE. */

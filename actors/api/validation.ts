@@ -17,6 +17,7 @@ import {
   required,
   tooLong,
 } from "./field-error.ts";
+import { validateCronJob, validateJob, validateJobUpdate } from "./job.ts";
 import {
   asArray,
   asObject,
@@ -40,6 +41,13 @@ import {
   validateObjectMeta,
   validateObjectMetaUpdate,
 } from "./object-meta.ts";
+import {
+  validatePersistentVolume,
+  validatePersistentVolumeClaim,
+  validateStorageClass,
+} from "./persistent-volumes.ts";
+import { validatePodDisruptionBudgetSpec } from "./pod-disruption-budget.ts";
+import { validatePriorityClass, validatePriorityClassUpdate } from "./priority-class.ts";
 import { resourceByKind } from "./resources.ts";
 
 /** `MaxSecretSize` / ConfigMap total size: 1 MiB of data. */
@@ -451,6 +459,20 @@ function validateKindSpecific(kind: string, obj: JsonObject): FieldError[] {
       return validateDataKeys(obj, ["data", "binaryData"]);
     case "Secret":
       return validateDataKeys(obj, ["data", "stringData"]);
+    case "PriorityClass":
+      return validatePriorityClass(obj);
+    case "PodDisruptionBudget":
+      return validatePodDisruptionBudgetSpec(obj.spec);
+    case "Job":
+      return validateJob(obj);
+    case "CronJob":
+      return validateCronJob(obj);
+    case "PersistentVolume":
+      return validatePersistentVolume(obj);
+    case "PersistentVolumeClaim":
+      return validatePersistentVolumeClaim(obj);
+    case "StorageClass":
+      return validateStorageClass(obj);
     default:
       return [];
   }
@@ -492,6 +514,12 @@ export function validateUpdate(kind: string, obj: JsonObject, old: JsonObject): 
     case "ConfigMap":
       if (old.immutable === true && !jsonEqual(obj.data ?? null, old.data ?? null))
         errs.push(forbidden("data", "field is immutable when `immutable` is set"));
+      break;
+    case "PriorityClass":
+      errs.push(...validatePriorityClassUpdate(obj, old));
+      break;
+    case "Job":
+      errs.push(...validateJobUpdate(obj, old));
       break;
   }
   return errs;

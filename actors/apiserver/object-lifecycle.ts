@@ -22,7 +22,13 @@ import { validateCreate, validateUpdate } from "../api/validation.ts";
 import { ApiError } from "../client/errors.ts";
 
 /** Kinds whose `metadata.generation` counts spec changes (their controllers report observedGeneration). */
-const TRACKS_GENERATION = new Set(["Deployment", "ReplicaSet"]);
+const TRACKS_GENERATION = new Set([
+  "Deployment",
+  "ReplicaSet",
+  "PodDisruptionBudget",
+  "Job",
+  "CronJob",
+]);
 
 export function hasStatusSubresource(r: ResourceInfo): boolean {
   return r.subresources.some((s) => s.name === "status");

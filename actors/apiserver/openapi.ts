@@ -19,6 +19,10 @@ function definitionName(struct: string): string {
   if (/^(Deployment|ReplicaSet)/.test(struct)) return `io.k8s.api.apps.v1.${struct}`;
   if (struct.startsWith("Lease")) return `io.k8s.api.coordination.v1.${struct}`;
   if (struct.startsWith("EndpointSlice")) return `io.k8s.api.discovery.v1.${struct}`;
+  if (struct.startsWith("StorageClass")) return `io.k8s.api.storage.v1.${struct}`;
+  if (/^(Job|CronJob)/.test(struct)) return `io.k8s.api.batch.v1.${struct}`;
+  if (struct.startsWith("PriorityClass")) return `io.k8s.api.scheduling.v1.${struct}`;
+  if (struct.startsWith("PodDisruptionBudget")) return `io.k8s.api.policy.v1.${struct}`;
   return `io.k8s.api.core.v1.${struct}`;
 }
 
@@ -53,6 +57,45 @@ const DESCRIPTIONS: Readonly<Record<string, string>> = {
     "ReplicaSet ensures that a specified number of pod replicas are running at any given time.",
   Lease: "Lease defines a lease concept.",
   EndpointSlice: "EndpointSlice represents a subset of the endpoints that implement a service.",
+  Job: "Job represents the configuration of a single job.",
+  PersistentVolume:
+    "PersistentVolume (PV) is a storage resource provisioned by an administrator. It is analogous to a node.",
+  PersistentVolumeClaim:
+    "PersistentVolumeClaim is a user's request for and claim to a persistent volume",
+  StorageClass:
+    "StorageClass describes the parameters for a class of storage for which PersistentVolumes can be dynamically provisioned.",
+  "StorageClass.volumeBindingMode":
+    "volumeBindingMode indicates how PersistentVolumeClaims should be provisioned and bound. When unset, VolumeBindingImmediate is used.",
+  CronJob: "CronJob represents the configuration of a single cron job.",
+  "JobSpec.completions":
+    "Specifies the desired number of successfully finished pods the job should be run with.",
+  "JobSpec.parallelism":
+    "Specifies the maximum desired number of pods the job should run at any given time.",
+  "JobSpec.backoffLimit":
+    "Specifies the number of retries before marking this job failed. Defaults to 6",
+  "JobSpec.activeDeadlineSeconds":
+    "Specifies the duration in seconds relative to the startTime that the job may be continuously active before the system tries to terminate it; value must be positive integer.",
+  "JobSpec.ttlSecondsAfterFinished":
+    "ttlSecondsAfterFinished limits the lifetime of a Job that has finished execution (either Complete or Failed).",
+  "CronJobSpec.schedule": "The schedule in Cron format, see https://en.wikipedia.org/wiki/Cron.",
+  "CronJobSpec.concurrencyPolicy":
+    "Specifies how to treat concurrent executions of a Job. Valid values are: Allow, Forbid, Replace.",
+  "CronJobSpec.startingDeadlineSeconds":
+    "Optional deadline in seconds for starting the job if it misses scheduled time for any reason. Missed jobs executions will be counted as failed ones.",
+  PriorityClass:
+    "PriorityClass defines mapping from a priority class name to the priority integer value. The value can be any valid integer.",
+  "PriorityClass.value":
+    "value represents the integer value of this priority class. This is the actual priority that pods receive when they have the name of this class in their pod spec.",
+  "PriorityClass.globalDefault":
+    "globalDefault specifies whether this PriorityClass should be considered as the default priority for pods that do not have any priority class. Only one PriorityClass can be marked as `globalDefault`.",
+  "PriorityClass.preemptionPolicy":
+    "preemptionPolicy is the Policy for preempting pods with lower priority. One of Never, PreemptLowerPriority. Defaults to PreemptLowerPriority if unset.",
+  PodDisruptionBudget:
+    "PodDisruptionBudget is an object to define the max disruption that can be caused to a collection of pods",
+  "PodDisruptionBudgetSpec.minAvailable":
+    'An eviction is allowed if at least "minAvailable" pods selected by "selector" will still be available after the eviction, i.e. even in the absence of the evicted pod.',
+  "PodDisruptionBudgetSpec.maxUnavailable":
+    'An eviction is allowed if at most "maxUnavailable" pods selected by "selector" are unavailable after the eviction, i.e. even in absence of the evicted pod.',
   ObjectMeta:
     "ObjectMeta is metadata that all persisted resources must have, which includes all objects users must create.",
   "ObjectMeta.name":

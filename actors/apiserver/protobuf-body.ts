@@ -1,8 +1,9 @@
 /**
  * Request bodies in Kubernetes' protobuf encoding, for the kinds kubectl's typed clients send
- * that way (`kubectl create namespace|configmap|secret|serviceaccount|deployment|service …` use
- * client-go's clientset, which sends `application/vnd.kubernetes.protobuf` and has no JSON
- * fallback; `kubectl scale` may send a Scale). The envelope is the
+ * that way (`kubectl create namespace|configmap|secret|serviceaccount|deployment|service|job|
+ * cronjob|priorityclass|poddisruptionbudget …` use client-go's clientset, which sends
+ * `application/vnd.kubernetes.protobuf` and has no JSON fallback; `kubectl scale` may send a
+ * Scale). The envelope is the
  * magic `k8s\0` then a runtime.Unknown {typeMeta=1 {apiVersion=1, kind=2}, raw=2}; field numbers
  * below are those of k8s.io/api's generated.proto. Other kinds, and fields not described here
  * that carry a value, get 415 naming them.
@@ -302,6 +303,52 @@ const SERVICE_SPEC: Message = {
   },
 };
 
+// k8s.io/api batch/v1
+const JOB_SPEC: Message = {
+  name: "JobSpec",
+  fields: {
+    1: fd("parallelism", "int", ptr),
+    2: fd("completions", "int", ptr),
+    3: fd("activeDeadlineSeconds", "int", ptr),
+    4: fd("selector", LABEL_SELECTOR, ptr),
+    5: fd("manualSelector", "bool", ptr),
+    6: fd("template", POD_TEMPLATE_SPEC),
+    7: fd("backoffLimit", "int", ptr),
+    8: fd("ttlSecondsAfterFinished", "int", ptr),
+    9: fd("completionMode", "string", ptr),
+    10: fd("suspend", "bool", ptr),
+    14: fd("podReplacementPolicy", "string", ptr),
+  },
+};
+
+const CRON_JOB_SPEC: Message = {
+  name: "CronJobSpec",
+  fields: {
+    1: fd("schedule", "string"),
+    2: fd("startingDeadlineSeconds", "int", ptr),
+    3: fd("concurrencyPolicy", "string"),
+    4: fd("suspend", "bool", ptr),
+    5: fd("jobTemplate", {
+      name: "JobTemplateSpec",
+      fields: { 1: fd("metadata", OBJECT_META), 2: fd("spec", JOB_SPEC) },
+    }),
+    6: fd("successfulJobsHistoryLimit", "int", ptr),
+    7: fd("failedJobsHistoryLimit", "int", ptr),
+    8: fd("timeZone", "string", ptr),
+  },
+};
+
+// k8s.io/api policy/v1
+const POD_DISRUPTION_BUDGET_SPEC: Message = {
+  name: "PodDisruptionBudgetSpec",
+  fields: {
+    1: fd("minAvailable", "intOrString", ptr),
+    2: fd("selector", LABEL_SELECTOR, ptr),
+    3: fd("maxUnavailable", "intOrString", ptr),
+    4: fd("unhealthyPodEvictionPolicy", "string", ptr),
+  },
+};
+
 const meta = fd("metadata", OBJECT_META);
 
 /** The kinds whose protobuf bodies are decoded; the rest get 415. */
@@ -365,6 +412,26 @@ const KINDS: Readonly<Record<string, Message>> = {
   ReplicaSet: {
     name: "ReplicaSet",
     fields: { 1: meta, 2: fd("spec", REPLICA_SET_SPEC), 3: skip("status") },
+  },
+  Job: { name: "Job", fields: { 1: meta, 2: fd("spec", JOB_SPEC), 3: skip("status") } },
+  CronJob: {
+    name: "CronJob",
+    fields: { 1: meta, 2: fd("spec", CRON_JOB_SPEC), 3: skip("status") },
+  },
+  PriorityClass: {
+    name: "PriorityClass",
+    fields: {
+      1: meta,
+      // value is no pointer in Go, but 0 is a priority like any other: always kept
+      2: fd("value", "int", ptr),
+      3: fd("globalDefault", "bool"),
+      4: fd("description", "string"),
+      5: fd("preemptionPolicy", "string", ptr),
+    },
+  },
+  PodDisruptionBudget: {
+    name: "PodDisruptionBudget",
+    fields: { 1: meta, 2: fd("spec", POD_DISRUPTION_BUDGET_SPEC), 3: skip("status") },
   },
   Scale: {
     name: "Scale",

@@ -28,6 +28,7 @@ import {
 } from "../api/unknown-fields.ts";
 import { ApiError, isNotFound } from "../client/errors.ts";
 import type { Clock } from "../system/clock.ts";
+import { Admission } from "./admission.ts";
 import { serveBinding } from "./binding-subresource.ts";
 import { type DeleteOptions, parseDeleteOptions, preconditionFailure } from "./delete-options.ts";
 import {
@@ -110,6 +111,7 @@ export const MAX_ALLOCATION_ATTEMPTS = 16;
 export class ResourceHandler {
   /** What Services hold beside their objects: cluster IPs and NodePorts. */
   readonly services: ServiceAllocator;
+  private readonly admission: Admission;
 
   constructor(
     /** The one object store of this API server (the watch pump and the bootstrap use it too). */
@@ -119,6 +121,7 @@ export class ResourceHandler {
     allocation: Partial<ServiceAllocatorOptions> = {},
   ) {
     this.services = new ServiceAllocator(store, allocation);
+    this.admission = new Admission(store);
   }
 
   /** What objects of `r` keep in the store beside themselves, if anything. */
@@ -261,11 +264,12 @@ export class ResourceHandler {
     if (!isJsonObject(body))
       throw new ApiError(badRequestStatus("the body of the request was in an unknown format"));
     const { object: known, warnings } = validateFields(r, body, input.options);
-    const obj = prepareCreate(r, known, req.namespace, {
+    const prepared = prepareCreate(r, known, req.namespace, {
       uid: randomUUID(),
       wallMs: this.clock.wallMs(),
       generateNameSuffix: generateNameSuffix(Math.random),
     });
+    const obj = await this.admission.admitCreate(r, prepared);
     const name = String(asObject(obj.metadata).name ?? "");
     const held = this.heldBy(r);
     const namespaceKey = r.namespaced ? objectKey(NAMESPACES, null, req.namespace ?? "") : null;

@@ -15,9 +15,10 @@ import {
 import { createServer as createHttpsServer } from "node:https";
 import type { Logger } from "pino";
 import { parse as parseYaml } from "yaml";
-import type { JsonObject, JsonValue } from "../api/json.ts";
+import { asObject, asString, type JsonObject, type JsonValue } from "../api/json.ts";
 import { rfc3339 } from "../api/meta-time.ts";
-import { RESOURCES, type ResourceInfo } from "../api/resources.ts";
+import { SYSTEM_PRIORITY_CLASSES } from "../api/priority-class.ts";
+import { RESOURCES, type ResourceInfo, resourceByPlural } from "../api/resources.ts";
 import {
   badRequestStatus,
   internalErrorStatus,
@@ -42,6 +43,7 @@ import {
   versionInfo,
   wantsAggregatedDiscovery,
 } from "./discovery.ts";
+import type { ObjectStore } from "./object-store.ts";
 import { openApiV3Document, openApiV3Paths } from "./openapi.ts";
 import { decodeProtobufBody } from "./protobuf-body.ts";
 import { objectKey } from "./registry-keys.ts";
@@ -193,6 +195,7 @@ export class ApiServer {
         };
         await store.create(key, obj, null);
       }
+      await this.bootstrapPriorityClasses(store);
       this.bootstrapped = true;
     };
     const run = () => {
@@ -208,6 +211,28 @@ export class ApiServer {
       });
     };
     run();
+  }
+
+  /** kube-apiserver's `bootstrap-system-priority-classes`: the system classes, once. */
+  private async bootstrapPriorityClasses(store: ObjectStore): Promise<void> {
+    const classes = resourceByPlural("priorityclasses") as ResourceInfo;
+    for (const pc of SYSTEM_PRIORITY_CLASSES) {
+      const name = asString(asObject(pc.metadata).name);
+      const key = objectKey(classes, null, name);
+      if ((await store.get(key, false)) !== null) continue;
+      await store.create(
+        key,
+        {
+          ...pc,
+          metadata: {
+            name,
+            uid: randomUUID(),
+            creationTimestamp: rfc3339(this.config.clock.wallMs()),
+          },
+        },
+        null,
+      );
+    }
   }
 
   private fail(res: ServerResponse, error: unknown): void {

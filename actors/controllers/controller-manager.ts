@@ -21,12 +21,19 @@ import type { ActorSystem } from "../system/actor-system.ts";
 import type { Clock } from "../system/clock.ts";
 import type { ControllerContext, ControllerDefinition } from "./controller.ts";
 import { type RunningController, runController } from "./controller-runner.ts";
+import { cronJobController } from "./cronjob.ts";
 import { deploymentController } from "./deployment.ts";
+import { disruptionController } from "./disruption.ts";
 import { endpointSliceController } from "./endpoint-slices.ts";
 import { endpointsController } from "./endpoints.ts";
 import { GC_RESOURCES, garbageCollector } from "./garbage-collector.ts";
+import { jobController } from "./job.ts";
 import { namespaceController } from "./namespace.ts";
 import { nodeLifecycleController } from "./node-lifecycle.ts";
+import {
+  persistentVolumeClaimController,
+  persistentVolumeController,
+} from "./persistent-volume.ts";
 import { replicaSetController } from "./replicaset.ts";
 import { serviceIPAllocationController } from "./service-ip-allocation.ts";
 import type { WorkQueueLimits } from "./work-queue.ts";
@@ -50,6 +57,11 @@ export const DEFAULT_CONTROLLERS: readonly ControllerFactory[] = [
   endpointsController,
   (ctx) => endpointSliceController(ctx),
   (ctx) => serviceIPAllocationController(ctx),
+  disruptionController,
+  (ctx) => jobController(ctx),
+  cronJobController,
+  persistentVolumeClaimController,
+  persistentVolumeController,
   ...GC_RESOURCES.map((r) => (ctx: ControllerContext) => garbageCollector(ctx, r)),
 ];
 

@@ -13,6 +13,9 @@
  * looked up on PATH), `args` replace its default arguments.
  */
 import { fileURLToPath } from "node:url";
+import { normalizeImageName } from "../api/image-name.ts";
+
+export { normalizeImageName };
 
 export interface ImageProgram {
   /** The catalog image it resolved to. */
@@ -67,18 +70,6 @@ const ALIASES: Record<string, string> = {
   "k8s.gcr.io/pause": "bosun/pause",
   "registry.k8s.io/pause": "bosun/pause",
 };
-
-/** `docker.io/library/nginx:1.25@sha256:…` → `nginx`. */
-export function normalizeImageName(reference: string): string {
-  let name = reference.trim().split("@")[0] ?? "";
-  const slash = name.lastIndexOf("/");
-  const colon = name.lastIndexOf(":");
-  if (colon > slash) name = name.slice(0, colon);
-  for (const prefix of ["docker.io/library/", "docker.io/", "library/"]) {
-    if (name.startsWith(prefix)) name = name.slice(prefix.length);
-  }
-  return name;
-}
 
 /** The program behind an image, or null (the kubelet reports ErrImagePull). */
 export function resolveImage(reference: string): ImageProgram | null {

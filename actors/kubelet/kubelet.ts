@@ -29,7 +29,7 @@ import { mkdir } from "node:fs/promises";
 import { join } from "node:path";
 import type { Logger } from "pino";
 import { type AnyActorRef, assign, setup } from "xstate";
-import { asObject, type JsonObject } from "../api/json.ts";
+import { asObject, asString, type JsonObject } from "../api/json.ts";
 import {
   KUBELET_ACTOR,
   type KubeletLogsReply,
@@ -54,7 +54,7 @@ import { PodStatusManager } from "./pod-status-manager.ts";
 import { NetworkProbeRunner, type ProbeRunner } from "./probe-runner.ts";
 import { ProcessRuntime } from "./process-runtime.ts";
 import type { ContainerRuntime, RecoveredPods } from "./runtime.ts";
-import { prepareVolumes, type VolumeSources } from "./volumes.ts";
+import { claimedVolumeDirectory, prepareVolumes, type VolumeSources } from "./volumes.ts";
 
 export interface KubeletOptions {
   system: ActorSystem;
@@ -485,7 +485,17 @@ class Kubelet implements KubeletHandle, KubeletPort {
         throw error;
       }
     };
-    const sources: VolumeSources = { configMap: lookup("configmaps"), secret: lookup("secrets") };
+    const sources: VolumeSources = {
+      configMap: lookup("configmaps"),
+      secret: lookup("secrets"),
+      claimDirectory: async (namespace, claim) => {
+        const pvc = await lookup("persistentvolumeclaims")(namespace, claim);
+        const volumeName = asString(asObject(pvc?.spec).volumeName);
+        if (volumeName === "") return null;
+        const pv = await lookup("persistentvolumes")("", volumeName);
+        return claimedVolumeDirectory(pv);
+      },
+    };
     const podDir = join(this.options.rootDir, "pods", worker.uid);
     const volumes = await prepareVolumes(pod, podDir, sources);
     await this.servicesListed;

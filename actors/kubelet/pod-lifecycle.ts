@@ -8,6 +8,8 @@
  *   any state ──pod.deleted──▶ terminating (SIGTERM, SIGKILL after the grace period) ──▶ terminated
  *   running/backoff ──every container done, none restarts (restartPolicy)──▶ terminated
  *   terminated ──deleted──▶ removed (final: the kubelet cleans up and deletes the pod object)
+ *   active states ──past activeDeadlineSeconds──▶ terminating ──▶ terminated (Failed,
+ *                    DeadlineExceeded; see active-deadline.ts)
  *
  * Containers restart per restartPolicy (Always; OnFailure on a non-zero exit; Never) after
  * CrashLoopBackOff: `crashLoopBackoffInitialMs` doubling per restart up to the max, reset after
@@ -28,6 +30,12 @@ import { assign, fromPromise, setup } from "xstate";
 import { asObject, type JsonObject } from "../api/json.ts";
 import { rfc3339 } from "../api/meta-time.ts";
 import type { Clock } from "../system/clock.ts";
+import {
+  activeDeadlineMs,
+  activeDeadlineTimer,
+  DEADLINE_EXCEEDED_MESSAGE,
+  DEADLINE_EXCEEDED_REASON,
+} from "./active-deadline.ts";
 import { expandEnvReferences } from "./env-expansion.ts";
 import { crashLoopBackoffMs, type KubeletLimits } from "./limits.ts";
 import { type ContainerRecord, type ContainerState, podStatus } from "./pod-status.ts";
@@ -89,12 +97,17 @@ interface PodContext {
   deleting: boolean;
   gracePeriodMs: number | null;
   message: string | null;
+  /** When the pod became active here, for activeDeadlineSeconds (wall ms). */
+  activeSinceMs: number;
+  /** Past activeDeadlineSeconds: stopped, Failed with reason DeadlineExceeded, for good. */
+  deadlineExceeded: boolean;
 }
 
 export type PodLifecycleEvent =
   | { type: "pod.updated"; pod: JsonObject }
   | { type: "pod.deleted"; gracePeriodMs?: number }
   | { type: "container.exited"; container: string; handleId: string; exit: ContainerExit }
+  | { type: "pod.deadlineExceeded" }
   | ProberEvent;
 
 type StartResult =
@@ -303,7 +316,9 @@ function reportStatus(context: PodContext): void {
         podIP: context.podIP,
         startTimeMs: context.startTimeMs,
         initialized: context.initialized,
-        message: context.message,
+        message: context.deadlineExceeded ? DEADLINE_EXCEEDED_MESSAGE : context.message,
+        reason: context.deadlineExceeded ? DEADLINE_EXCEEDED_REASON : null,
+        phase: context.deadlineExceeded ? "Failed" : null,
       },
       context.deps.clock.wallMs(),
     ),
@@ -316,7 +331,13 @@ export const podLifecycleMachine = setup({
     input: {} as PodLifecycleInput,
     events: {} as PodLifecycleEvent,
   },
-  actors: { preparePod, startContainers, stopContainers, prober: proberLogic },
+  actors: {
+    preparePod,
+    startContainers,
+    stopContainers,
+    prober: proberLogic,
+    activeDeadline: activeDeadlineTimer,
+  },
   delays: {
     crashLoopBackoff: ({ context }) => {
       const waiting = context.containers.filter((c) => !c.done && c.handle === null);
@@ -327,6 +348,11 @@ export const podLifecycleMachine = setup({
   },
   guards: {
     isDeleting: ({ context }) => context.deleting,
+    isActive: ({ context }) => !context.deleting && !context.deadlineExceeded,
+    isPastActiveDeadline: ({ context }) => {
+      const deadline = activeDeadlineMs(context.pod, context.activeSinceMs);
+      return deadline !== null && context.deps.clock.wallMs() >= deadline;
+    },
     podFinished: ({ context }) =>
       context.containers.length > 0 && context.containers.every((c) => c.done && !c.handle),
     needsStart: ({ context }) =>
@@ -343,6 +369,10 @@ export const podLifecycleMachine = setup({
       if (!Array.isArray(reported) || reported.length === 0) reportStatus(context);
     },
     updateSpec: assign(({ event }) => (event.type === "pod.updated" ? { pod: event.pod } : {})),
+    markDeadlineExceeded: assign(({ context }) => ({
+      deadlineExceeded: true,
+      containers: context.containers.map((c) => ({ ...c, done: true })),
+    })),
     markDeleting: assign(({ context, event }) => ({
       deleting: true,
       gracePeriodMs:
@@ -470,9 +500,24 @@ export const podLifecycleMachine = setup({
     deleting: false,
     gracePeriodMs: null,
     message: null,
+    activeSinceMs: reportedStartTimeMs(input.pod) ?? input.deps.clock.wallMs(),
+    deadlineExceeded: false,
   }),
   initial: "pending",
+  invoke: {
+    src: "activeDeadline",
+    input: ({ context }) => ({
+      pod: context.pod,
+      clock: context.deps.clock,
+      activeSinceMs: context.activeSinceMs,
+    }),
+  },
   on: {
+    "pod.deadlineExceeded": {
+      guard: "isActive",
+      target: ".terminating",
+      actions: "markDeadlineExceeded",
+    },
     "pod.updated": { actions: "updateSpec" },
     "pod.deleted": { target: ".terminating", actions: "markDeleting" },
     "container.exited": { actions: ["recordExit", "reportStatus"] },
@@ -504,11 +549,20 @@ export const podLifecycleMachine = setup({
     },
     starting: {
       // a start in flight finishes first, so that what it started is then stopped
-      on: { "pod.deleted": { actions: "markDeleting" } },
+      on: { "pod.deleted": { actions: "markDeleting" }, "pod.deadlineExceeded": {} },
       invoke: {
         src: "startContainers",
         input: ({ context }) => ({ context }),
         onDone: [
+          {
+            guard: "isPastActiveDeadline",
+            target: "terminating",
+            actions: [
+              { type: "recordStarts", params: ({ event }) => event.output },
+              { type: "watchExits", params: ({ event }) => event.output },
+              "markDeadlineExceeded",
+            ],
+          },
           {
             guard: "isDeleting",
             target: "terminating",
@@ -593,7 +647,10 @@ export const podLifecycleMachine = setup({
     terminated: {
       entry: "reportStatus",
       always: { guard: "isDeleting", target: "removed" },
-      on: { "pod.deleted": { target: "removed", actions: "markDeleting" } },
+      on: {
+        "pod.deleted": { target: "removed", actions: "markDeleting" },
+        "pod.deadlineExceeded": {}, // a pod that finished has no deadline left to miss
+      },
     },
     removed: { type: "final" },
   },

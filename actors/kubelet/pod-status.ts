@@ -50,6 +50,8 @@ export interface PodStatusInput {
   initialized: boolean;
   message?: string | null;
   reason?: string | null;
+  /** A phase the kubelet decided (Failed past activeDeadlineSeconds), over the containers'. */
+  phase?: string | null;
 }
 
 export function podPhase(containers: ContainerRecord[]): string {
@@ -78,7 +80,7 @@ function condition(type: string, ok: boolean, nowMs: number, reason?: string): J
 }
 
 export function podStatus(input: PodStatusInput, nowMs: number): JsonObject {
-  const phase = podPhase(input.containers);
+  const phase = input.phase ?? podPhase(input.containers);
   const containersReady = input.containers.length > 0 && input.containers.every((c) => c.ready);
   const status: JsonObject = {
     phase,

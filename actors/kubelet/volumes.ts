@@ -1,7 +1,8 @@
 /**
  * Pod volumes as plain directories: emptyDir, configMap and
  * secret volumes live under `rootDir/pods/<uid>/volumes/<name>/`, configMap and secret keys
- * written as files (secret data base64-decoded, mode 0600).
+ * written as files (secret data base64-decoded, mode 0600); a persistentVolumeClaim is its
+ * bound volume's directory (`local.path` or `hostPath.path`), so its data outlives the pod.
  *
  * The mount convention, since a process cannot see a directory at `mountPath`:
  *   - env `BOSUN_VOLUME_<NAME>` (name upper-cased, `-` and `.` as `_`) is the host directory;
@@ -15,6 +16,8 @@ import { asObject, type JsonObject } from "../api/json.ts";
 export interface VolumeSources {
   configMap(namespace: string, name: string): Promise<JsonObject | null>;
   secret(namespace: string, name: string): Promise<JsonObject | null>;
+  /** A claim's bound volume as a host directory (`local` or `hostPath`), or null if unbound. */
+  claimDirectory?(namespace: string, claim: string): Promise<string | null>;
 }
 
 export class VolumeError extends Error {
@@ -25,6 +28,14 @@ export class VolumeError extends Error {
     super(message);
     this.name = "VolumeError";
   }
+}
+
+/** A PersistentVolume's directory on this node: its `local.path` or `hostPath.path`. */
+export function claimedVolumeDirectory(pv: JsonObject | null): string | null {
+  if (pv === null) return null;
+  const spec = asObject(pv.spec);
+  const path = asObject(spec.local).path ?? asObject(spec.hostPath).path;
+  return typeof path === "string" && path !== "" ? path : null;
 }
 
 export function volumeEnvName(volume: string): string {
@@ -46,6 +57,19 @@ export async function prepareVolumes(
   const dirs = new Map<string, string>();
   for (const volume of volumes) {
     const name = String(volume.name);
+    if (volume.persistentVolumeClaim) {
+      // the claim's volume is a directory of this node already: used in place, never copied
+      const claim = String(asObject(volume.persistentVolumeClaim).claimName);
+      const bound = await sources.claimDirectory?.(namespace, claim);
+      if (!bound)
+        throw new VolumeError(
+          "FailedMount",
+          `persistentvolumeclaim "${claim}" is not bound to a local or hostPath volume`,
+        );
+      await mkdir(bound, { recursive: true });
+      dirs.set(name, bound);
+      continue;
+    }
     const dir = volumeDir(podDir, name);
     await mkdir(dir, { recursive: true });
     if (volume.configMap) {

@@ -3,6 +3,8 @@
  * to, kept incrementally so that a filter is O(1) in the number of pods for resources and ports.
  * Pure: built and changed by the scheduler cache, read by the plugins.
  */
+
+import { normalizeImageName } from "../api/image-name.ts";
 import { asArray, asObject, asString, type JsonObject } from "../api/json.ts";
 import type { Labels } from "../api/label-selector.ts";
 import { affinityTermsOf, type PodAffinityTerms } from "./pod-affinity-terms.ts";
@@ -26,6 +28,13 @@ export interface PodInfo {
   readonly requests: Resources;
   readonly hostPorts: readonly HostPort[];
   readonly affinity: PodAffinityTerms;
+  /** `spec.priority` (set at admission from the pod's PriorityClass; 0 when absent). */
+  readonly priority: number;
+}
+
+export function podPriority(pod: JsonObject): number {
+  const p = asObject(pod.spec).priority;
+  return typeof p === "number" ? p : 0;
 }
 
 export function podKey(pod: JsonObject): string {
@@ -68,7 +77,18 @@ export function newPodInfo(pod: JsonObject): PodInfo {
     labels: labelsOf(pod),
     requests: podRequests(pod),
     hostPorts: hostPortsOf(pod),
+    priority: podPriority(pod),
   };
+}
+
+function imagesOf(node: JsonObject): ReadonlyMap<string, number> {
+  const out = new Map<string, number>();
+  for (const image of asArray(asObject(node.status).images)) {
+    const o = asObject(image);
+    const size = typeof o.sizeBytes === "number" ? o.sizeBytes : 0;
+    for (const name of asArray(o.names)) out.set(normalizeImageName(asString(name)), size);
+  }
+  return out;
 }
 
 export class NodeInfo {
@@ -83,10 +103,14 @@ export class NodeInfo {
   /** `protocol/port` → host IPs in use. */
   private readonly usedPorts = new Map<string, string[]>();
 
+  /** `status.images` by normalized name → size in bytes (what ImageLocality reads). */
+  readonly images: ReadonlyMap<string, number>;
+
   constructor(readonly node: JsonObject) {
     this.name = asString(asObject(node.metadata).name);
     this.labels = labelsOf(node);
     this.allocatable = nodeAllocatable(node);
+    this.images = imagesOf(node);
   }
 
   get pods(): IterableIterator<PodInfo> {

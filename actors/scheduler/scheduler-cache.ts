@@ -8,8 +8,14 @@
  * Pure: no I/O; time comes in as `nowMs` arguments.
  */
 import { asObject, asString, type JsonObject } from "../api/json.ts";
+import {
+  fromLabelSelectorObject,
+  type LabelSelector,
+  type LabelSelectorObject,
+} from "../api/label-selector.ts";
 import { NodeInfo, newPodInfo, type PodInfo, podKey } from "./node-info.ts";
 import { hasAffinityTerms } from "./pod-affinity-terms.ts";
+import type { Resources } from "./pod-requests.ts";
 
 /** A bound pod's node, or null for a pod not bound yet. */
 export function nodeNameOf(pod: JsonObject): string | null {
@@ -31,6 +37,36 @@ export function isTerminated(pod: JsonObject): boolean {
  */
 export const ASSUMED_POD_TTL_MS = 60_000;
 
+/** A PodDisruptionBudget as preemption reads it (kube reads the budgets' status the same way). */
+export interface PdbInfo {
+  readonly key: string;
+  readonly namespace: string;
+  readonly selector: LabelSelector;
+  /** `status.disruptionsAllowed`: how many of its pods may go now. */
+  readonly disruptionsAllowed: number;
+}
+
+export function pdbInfoOf(pdb: JsonObject): PdbInfo | null {
+  const meta = asObject(pdb.metadata);
+  const namespace = asString(meta.namespace) || "default";
+  let selector: LabelSelector;
+  try {
+    // policy/v1: a null selector selects nothing, an empty one every pod of the namespace
+    selector = fromLabelSelectorObject(
+      asObject(pdb.spec).selector as unknown as LabelSelectorObject | undefined,
+    );
+  } catch {
+    return null; // validation refuses such selectors; one that slipped in protects nothing
+  }
+  const allowed = asObject(pdb.status).disruptionsAllowed;
+  return {
+    key: `${namespace}/${asString(meta.name)}`,
+    namespace,
+    selector,
+    disruptionsAllowed: typeof allowed === "number" ? allowed : 0,
+  };
+}
+
 export class SchedulerCache {
   private readonly nodes = new Map<string, NodeInfo>();
   /** Every pod counted on some node (bound or assumed): key → node name. */
@@ -46,6 +82,10 @@ export class SchedulerCache {
   /** Placed pods that carry inter-pod (anti-)affinity terms: the only ones whose terms matter. */
   private readonly withAffinity = new Set<string>();
   private nodeListCache: NodeInfo[] | null = null;
+  private readonly budgets = new Map<string, PdbInfo>();
+  /** Pending pods nominated to a node by preemption: node → pod key → pod. */
+  private readonly nominated = new Map<string, Map<string, PodInfo>>();
+  private readonly nominatedNodeOf = new Map<string, string>();
 
   // ---- nodes ---------------------------------------------------------------------------------
 
@@ -169,6 +209,69 @@ export class SchedulerCache {
       const node = this.nodes.get(this.placement.get(key) ?? "");
       if (info && node) yield { info, node };
     }
+  }
+
+  // ---- nominated pods (kube's nominator) ------------------------------------------------------
+
+  /**
+   * A pending pod's `status.nominatedNodeName` (`clearNominatedPod`: none, bound, or gone). While a
+   * preemptor waits for its victims to go, the room they free is held for it: pods of no higher
+   * priority do not count on it (see `nominatedRequests`).
+   */
+  setNominatedPod(info: PodInfo, nodeName: string): void {
+    this.clearNominatedPod(info.key);
+    let pods = this.nominated.get(nodeName);
+    if (pods === undefined) {
+      pods = new Map();
+      this.nominated.set(nodeName, pods);
+    }
+    pods.set(info.key, info);
+    this.nominatedNodeOf.set(info.key, nodeName);
+  }
+
+  clearNominatedPod(key: string): void {
+    const previous = this.nominatedNodeOf.get(key);
+    if (previous === undefined) return;
+    const pods = this.nominated.get(previous);
+    pods?.delete(key);
+    if (pods?.size === 0) this.nominated.delete(previous);
+    this.nominatedNodeOf.delete(key);
+  }
+
+  hasNominatedPods(): boolean {
+    return this.nominatedNodeOf.size > 0;
+  }
+
+  /**
+   * What the pods nominated to `nodeName` with at least `pod`'s priority hold there (kube's
+   * `addNominatedPods`: a pod never takes room saved for a more important one), or null.
+   */
+  nominatedRequests(nodeName: string, pod: PodInfo): (Resources & { pods: number }) | null {
+    const pods = this.nominated.get(nodeName);
+    if (pods === undefined) return null;
+    const held = { milliCpu: 0, memoryBytes: 0, pods: 0 };
+    for (const other of pods.values()) {
+      if (other.key === pod.key || other.priority < pod.priority) continue;
+      held.milliCpu += other.requests.milliCpu;
+      held.memoryBytes += other.requests.memoryBytes;
+      held.pods++;
+    }
+    return held.pods === 0 ? null : held;
+  }
+
+  // ---- disruption budgets (what preemption must respect) -------------------------------------
+
+  setPdb(pdb: JsonObject): void {
+    const info = pdbInfoOf(pdb);
+    if (info !== null) this.budgets.set(info.key, info);
+  }
+
+  removePdb(key: string): void {
+    this.budgets.delete(key);
+  }
+
+  pdbs(): IterableIterator<PdbInfo> {
+    return this.budgets.values();
   }
 
   podCount(): number {

@@ -15,34 +15,57 @@
  * pod at a time, against a cache that counts every pod still binding, so a burst of pods never
  * overcommits a node.
  *
- * Pods name their scheduler (`spec.schedulerName`); pods for another scheduler are left alone,
- * so several schedulers run side by side. Leader election is the caller's (cmd/node starts one
- * scheduler per leadership term and stops it when the term ends).
+ * Pods name their scheduler (`spec.schedulerName`): each profile of the configuration
+ * (config.ts) is one name with its own plugins; pods naming none of ours are left alone, so
+ * several schedulers run side by side (`bosun scheduler` runs another). An unschedulable
+ * outcome may carry a PostFilter's nomination (preemption): its victims are deleted and the pod
+ * gets `status.nominatedNodeName`. Besides pods and nodes, the informers feed what plugins read:
+ * PodDisruptionBudgets (preemption) and claims, volumes and classes (VolumeBinding). Leader
+ * election is the caller's (cmd/node and cmd/scheduler start one scheduler per leadership term
+ * and stop it when the term ends).
  */
 import type { Logger } from "pino";
 import { and, assertEvent, assign, setup, spawnChild, stopChild } from "xstate";
 import { asObject, asString, type JsonObject } from "../api/json.ts";
 import type { ApiClient } from "../client/api-client.ts";
-import { isConflict } from "../client/errors.ts";
+import { isConflict, isNotFound } from "../client/errors.ts";
 import { EventSink } from "../client/event-sink.ts";
 import { Informer } from "../client/informer.ts";
 import { objectCacheKey } from "../client/informer-cache.ts";
 import type { ActorSystem } from "../system/actor-system.ts";
 import type { Clock, TimerId } from "../system/clock.ts";
-import { DEFAULT_PROFILE } from "./default-profile.ts";
-import { type Profile, seededRandom } from "./framework.ts";
-import { podKey } from "./node-info.ts";
 import {
-  type BindPod,
+  DEFAULT_SCHEDULER_NAME,
+  defaultSchedulerConfiguration,
+  type SchedulerConfiguration,
+} from "./config.ts";
+import {
+  type FrameworkHandle,
+  type PostFilterResult,
+  type Profile,
+  seededRandom,
+} from "./framework.ts";
+import { IN_TREE_REGISTRY } from "./in-tree-plugins.ts";
+import { newPodInfo, podKey } from "./node-info.ts";
+import {
   type PodSchedulingOutcome,
   type PodSchedulingReport,
   podSchedulingMachine,
 } from "./pod-scheduling.ts";
+import { buildProfile } from "./profile.ts";
+import type { Registry } from "./registry.ts";
 import { isTerminated, nodeNameOf, SchedulerCache } from "./scheduler-cache.ts";
-import { podEvent, podScheduledConditionPatch, scheduledMessage } from "./scheduling-outcome.ts";
+import {
+  podEvent,
+  podScheduledConditionPatch,
+  preemptedMessage,
+  scheduledMessage,
+} from "./scheduling-outcome.ts";
 import { type QueuedPod, SchedulingQueue } from "./scheduling-queue.ts";
+import { VolumeCache } from "./volume-cache.ts";
+import { WaitingPods } from "./waiting-pods.ts";
 
-export const DEFAULT_SCHEDULER_NAME = "default-scheduler";
+export { DEFAULT_SCHEDULER_NAME };
 /** How often idle flushes ended backoffs (kube flushes backoffQ every 1 s). */
 export const QUEUE_FLUSH_INTERVAL_MS = 1_000;
 /**
@@ -57,10 +80,11 @@ export const MAX_BINDINGS_IN_FLIGHT = 64;
 export interface SchedulerPorts {
   queue: SchedulingQueue;
   cache: SchedulerCache;
-  profile: Profile;
+  waitingPods: WaitingPods;
+  /** The profiles by `schedulerName`: a pod is scheduled with the one it names. */
+  profiles: ReadonlyMap<string, Profile>;
   random: () => number;
   clock: Clock;
-  bind: BindPod;
   /** Caches listed (client-go's WaitForCacheSync). */
   synced: () => boolean;
   /** Writes the outcome back (condition, event); must not throw. */
@@ -146,13 +170,16 @@ export const schedulerMachine = setup({
     }),
     spawnPodScheduling: spawnChild("podScheduling", {
       id: ({ context }) => (context.cycle as { id: string }).id,
-      input: ({ context }) => ({
-        pod: (context.cycle as { pod: QueuedPod }).pod,
-        cache: context.ports.cache,
-        profile: context.ports.profile,
-        random: context.ports.random,
-        bind: context.ports.bind,
-      }),
+      input: ({ context }) => {
+        const pod = (context.cycle as { pod: QueuedPod }).pod;
+        return {
+          pod,
+          cache: context.ports.cache,
+          waitingPods: context.ports.waitingPods,
+          profile: profileFor(context.ports.profiles, pod),
+          random: context.ports.random,
+        };
+      },
     }),
     startBinding: assign(({ context }) => {
       const cycle = context.cycle as { id: string; pod: QueuedPod };
@@ -172,7 +199,10 @@ export const schedulerMachine = setup({
         queue.done(pod.info.key);
         cache.finishBinding(pod.info.key, now);
       } else if (outcome.outcome === "unschedulable") queue.requeueUnschedulable(pod, now);
-      else if (isConflict(outcome.error))
+      else if (outcome.outcome === "rejected") {
+        queue.requeueAfterError(pod, now);
+        queue.moveAllToActiveOrBackoff(now); // its room is free again, as after a failed bind
+      } else if (isConflict(outcome.error))
         queue.done(pod.info.key); // bound by someone else
       else {
         queue.requeueAfterError(pod, now);
@@ -250,9 +280,15 @@ export interface StartSchedulerOptions {
   api: ApiClient;
   clock: Clock;
   logger: Logger;
-  /** Pods with this `spec.schedulerName` are ours (default "default-scheduler"). */
+  /**
+   * The profiles (KubeSchedulerConfiguration, config.ts): pods naming one of their
+   * `schedulerName`s are ours. Default: one `default-scheduler` profile, default plugins.
+   */
+  config?: SchedulerConfiguration;
+  /** Shortcut for a configuration of one default-plugins profile with this name. */
   schedulerName?: string;
-  profile?: Profile;
+  /** The plugins the configuration may name (default: the in-tree ones). */
+  registry?: Registry;
   /** Seeds the tie-breaking among equally scored nodes. */
   seed?: number;
   /**
@@ -264,25 +300,64 @@ export interface StartSchedulerOptions {
 }
 
 export interface SchedulerHandle {
+  /** The first profile's name (the one this scheduler is known by). */
   readonly schedulerName: string;
+  readonly schedulerNames: readonly string[];
   /** The statechart's state: "waiting", "idle", "scheduling", "stopped". */
   state(): unknown;
   queueSizes(): ReturnType<SchedulingQueue["sizes"]>;
   stop(): void;
 }
 
-function isOurs(pod: JsonObject, schedulerName: string): boolean {
-  const wanted = asString(asObject(pod.spec).schedulerName) || DEFAULT_SCHEDULER_NAME;
-  return wanted === schedulerName;
+function schedulerNameOf(pod: JsonObject): string {
+  return asString(asObject(pod.spec).schedulerName) || DEFAULT_SCHEDULER_NAME;
+}
+
+/** The profile a pod names; only pods naming one of ours are ever queued. */
+function profileFor(profiles: ReadonlyMap<string, Profile>, pod: QueuedPod): Profile {
+  const profile = profiles.get(schedulerNameOf(pod.info.pod));
+  if (profile === undefined) throw new Error(`scheduler: no profile for pod ${pod.info.key}`);
+  return profile;
+}
+
+function configurationOf(options: StartSchedulerOptions): SchedulerConfiguration {
+  if (options.config !== undefined) return options.config;
+  const config = defaultSchedulerConfiguration();
+  if (options.schedulerName !== undefined)
+    for (const p of config.profiles) p.schedulerName = options.schedulerName;
+  return config;
 }
 
 export function startScheduler(options: StartSchedulerOptions): SchedulerHandle {
   const { system, api, clock, logger } = options;
-  const schedulerName = options.schedulerName ?? DEFAULT_SCHEDULER_NAME;
+  const config = configurationOf(options);
+  const schedulerNames = config.profiles.map((p) => p.schedulerName);
+  const schedulerName = schedulerNames[0] ?? DEFAULT_SCHEDULER_NAME;
   if (options.elect) throw new Error("scheduler: leader election is not available yet");
   const log = logger.child({ component: "scheduler", schedulerName });
   const queue = new SchedulingQueue();
   const cache = new SchedulerCache();
+  const waitingPods = new WaitingPods();
+  const volumes = new VolumeCache(clock);
+  const handle: FrameworkHandle = {
+    cache,
+    waitingPods,
+    volumes,
+    api,
+    bindPod: async (info, nodeName) => {
+      const binding: JsonObject = {
+        apiVersion: "v1",
+        kind: "Binding",
+        metadata: { name: asString(asObject(info.pod.metadata).name), namespace: info.namespace },
+        target: { apiVersion: "v1", kind: "Node", name: nodeName },
+      };
+      await api.create("pods", binding, { namespace: info.namespace, subresource: "binding" });
+    },
+  };
+  const registry = options.registry ?? IN_TREE_REGISTRY;
+  const profiles = new Map(
+    config.profiles.map((p) => [p.schedulerName, buildProfile(p, registry, handle)] as const),
+  );
   /** The last FailedScheduling message per pod: an event only when it changes. */
   const lastFailure = new Map<string, string>();
   let notifyTimer: TimerId | null = null;
@@ -302,11 +377,16 @@ export function startScheduler(options: StartSchedulerOptions): SchedulerHandle 
 
   const onPod = (pod: JsonObject) => {
     const key = podKey(pod);
+    const pending = nodeNameOf(pod) === null && !isTerminated(pod);
+    const nominated = asString(asObject(pod.status).nominatedNodeName);
+    // every scheduler's nominations hold room (kube's nominator sees all pending pods)
+    if (pending && nominated !== "") cache.setNominatedPod(newPodInfo(pod), nominated);
+    else cache.clearNominatedPod(key);
     if (nodeNameOf(pod) !== null || isTerminated(pod)) {
       queue.done(key);
       lastFailure.delete(key);
       cache.setPod(pod);
-    } else if (isOurs(pod, schedulerName) && !cache.isAssumed(key)) {
+    } else if (profiles.has(schedulerNameOf(pod)) && !cache.isAssumed(key)) {
       // an assumed pod is binding or bound (its bound version not seen yet): kube's
       // skipPodSchedule, so that a late event of the pending pod does not schedule it twice
       if (!queue.add(pod, clock.nowMs())) log.error({ pod: key }, "scheduling queue full");
@@ -326,6 +406,7 @@ export function startScheduler(options: StartSchedulerOptions): SchedulerHandle 
       delete: (pod) => {
         const key = podKey(pod);
         const wasPlaced = nodeNameOf(pod) !== null;
+        cache.clearNominatedPod(key);
         queue.delete(key);
         lastFailure.delete(key);
         cache.removePod(key);
@@ -340,6 +421,63 @@ export function startScheduler(options: StartSchedulerOptions): SchedulerHandle 
     queue.moveAllToActiveOrBackoff(clock.nowMs());
     notify();
   };
+  // claims, volumes and classes (VolumeBinding): a change may let a waiting pod fit
+  const storageInformer = (
+    resource: string,
+    set: (o: JsonObject) => void,
+    remove: (o: JsonObject) => void,
+  ) =>
+    Informer.start({
+      resource,
+      source: api,
+      clock,
+      system,
+      name: `${schedulerName}:informer:${resource}`,
+      handlers: {
+        add: (o) => {
+          set(o);
+          queue.moveAllToActiveOrBackoff(clock.nowMs());
+          notify();
+        },
+        update: (_old, o) => {
+          set(o);
+          queue.moveAllToActiveOrBackoff(clock.nowMs());
+          notify();
+        },
+        delete: (o) => remove(o),
+      },
+    });
+  const storageInformers = [
+    storageInformer(
+      "persistentvolumeclaims",
+      (o) => volumes.setClaim(o),
+      (o) => volumes.removeClaim(o),
+    ),
+    storageInformer(
+      "persistentvolumes",
+      (o) => volumes.setVolume(o),
+      (o) => volumes.removeVolume(o),
+    ),
+    storageInformer(
+      "storageclasses.storage.k8s.io",
+      (o) => volumes.setClass(o),
+      (o) => volumes.removeClass(o),
+    ),
+  ];
+
+  // disruption budgets: what preemption must respect (no effect on which pods are queued)
+  const pdbInformer = Informer.start({
+    resource: "poddisruptionbudgets",
+    source: api,
+    clock,
+    system,
+    name: `${schedulerName}:informer:poddisruptionbudgets`,
+    handlers: {
+      add: (pdb) => cache.setPdb(pdb),
+      update: (_old, pdb) => cache.setPdb(pdb),
+      delete: (pdb) => cache.removePdb(objectCacheKey(pdb)),
+    },
+  });
   const nodeInformer = Informer.start({
     resource: "nodes",
     source: api,
@@ -355,17 +493,6 @@ export function startScheduler(options: StartSchedulerOptions): SchedulerHandle 
       },
     },
   });
-
-  const bind: BindPod = async (queued, nodeName) => {
-    const meta = asObject(queued.info.pod.metadata);
-    const binding: JsonObject = {
-      apiVersion: "v1",
-      kind: "Binding",
-      metadata: { name: asString(meta.name), namespace: queued.info.namespace },
-      target: { apiVersion: "v1", kind: "Node", name: nodeName },
-    };
-    await api.create("pods", binding, { namespace: queued.info.namespace, subresource: "binding" });
-  };
 
   const events = new EventSink(
     (namespace, event) => api.create("events", event, { namespace }),
@@ -385,6 +512,36 @@ export function startScheduler(options: StartSchedulerOptions): SchedulerHandle 
     );
   };
 
+  /**
+   * Carries out a preemption (kube's `prepareCandidate`): the victims are deleted (gracefully:
+   * their kubelets stop them), each told why by a Preempted event, and the pod is nominated
+   * to the node (`status.nominatedNodeName`); it is tried again when the victims are gone.
+   */
+  const preempt = async (queued: QueuedPod, nomination: PostFilterResult, nowIso: string) => {
+    const pod = queued.info.pod;
+    for (const victim of nomination.victims) {
+      const victimName = asString(asObject(victim.pod.metadata).name);
+      try {
+        await api.delete("pods", victimName, { namespace: victim.namespace });
+      } catch (error) {
+        if (!isNotFound(error)) throw error; // gone already: what we wanted
+      }
+      log.info({ pod: queued.info.key, victim: victim.key }, "preempted");
+      const message = preemptedMessage(pod, nomination.nominatedNodeName);
+      postEvent(
+        podEvent(victim.pod, schedulerName, "Normal", "Preempted", message, nowIso, eventSuffix()),
+      );
+    }
+    const name = asString(asObject(pod.metadata).name);
+    await api.patch(
+      "pods",
+      name,
+      "merge",
+      { status: { nominatedNodeName: nomination.nominatedNodeName } },
+      { namespace: queued.info.namespace, subresource: "status" },
+    );
+  };
+
   const writeBack = async (queued: QueuedPod, outcome: PodSchedulingOutcome) => {
     const pod = queued.info.pod;
     const namespace = queued.info.namespace;
@@ -399,10 +556,12 @@ export function startScheduler(options: StartSchedulerOptions): SchedulerHandle 
       return; // the binding set PodScheduled=True, as kube-apiserver's does
     }
     const message =
-      outcome.outcome === "unschedulable"
-        ? outcome.message
-        : `binding rejected: ${(outcome.error as Error)?.message ?? String(outcome.error)}`;
+      outcome.outcome === "bindingFailed"
+        ? `binding rejected: ${(outcome.error as Error)?.message ?? String(outcome.error)}`
+        : outcome.message;
     if (outcome.outcome === "bindingFailed" && isConflict(outcome.error)) return;
+    if (outcome.outcome === "unschedulable" && outcome.nomination !== null)
+      await preempt(queued, outcome.nomination, nowIso);
     if (lastFailure.get(queued.info.key) === message) return;
     lastFailure.set(queued.info.key, message);
     await api.patch("pods", name, "strategic", podScheduledConditionPatch(false, message, nowIso), {
@@ -417,11 +576,15 @@ export function startScheduler(options: StartSchedulerOptions): SchedulerHandle 
   const ports: SchedulerPorts = {
     queue,
     cache,
-    profile: options.profile ?? DEFAULT_PROFILE,
+    waitingPods,
+    profiles,
     random: seededRandom(options.seed ?? 1),
     clock,
-    bind,
-    synced: () => podInformer.hasSynced() && nodeInformer.hasSynced(),
+    synced: () =>
+      podInformer.hasSynced() &&
+      nodeInformer.hasSynced() &&
+      pdbInformer.hasSynced() &&
+      storageInformers.every((i) => i.hasSynced()),
     report: (pod, outcome) => {
       if (outcome.outcome === "bound")
         log.info({ pod: pod.info.key, node: outcome.nodeName }, "scheduled");
@@ -443,6 +606,7 @@ export function startScheduler(options: StartSchedulerOptions): SchedulerHandle 
 
   return {
     schedulerName,
+    schedulerNames,
     state: () => actor.getSnapshot().value,
     queueSizes: () => queue.sizes(),
     // Bindings in flight are abandoned: their statecharts stop with the actor and their results
@@ -457,6 +621,8 @@ export function startScheduler(options: StartSchedulerOptions): SchedulerHandle 
       events.stop();
       podInformer.stop();
       nodeInformer.stop();
+      pdbInformer.stop();
+      for (const i of storageInformers) i.stop();
       system.despawn(`scheduler:${schedulerName}`); // a later leadership term spawns it again
     },
   };

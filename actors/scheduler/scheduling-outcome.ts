@@ -2,7 +2,8 @@
  * What the scheduler writes back after an attempt, as kube-scheduler does: the pod's
  * `PodScheduled` condition (a strategic merge patch of `pods/status`, merged by condition type)
  * and an Event on the pod: `Scheduled` (Normal, "Successfully assigned ns/pod to node") or
- * `FailedScheduling` (Warning, the FitError message). Pure builders; the actor sends them.
+ * `FailedScheduling` (Warning, the FitError message); `Preempted` on a preemption's victims.
+ * Pure builders; the actor sends them.
  */
 import { asObject, asString, type JsonObject } from "../api/json.ts";
 
@@ -34,7 +35,7 @@ export function podEvent(
   pod: JsonObject,
   schedulerName: string,
   type: "Normal" | "Warning",
-  reason: "Scheduled" | "FailedScheduling",
+  reason: "Scheduled" | "FailedScheduling" | "Preempted",
   message: string,
   nowIso: string,
   uniqueSuffix: string,
@@ -65,4 +66,9 @@ export function podEvent(
     lastTimestamp: nowIso,
     count: 1,
   };
+}
+
+/** kube's message on a preemption victim's `Preempted` event. */
+export function preemptedMessage(preemptor: JsonObject, nodeName: string): string {
+  return `Preempted by pod ${asString(asObject(preemptor.metadata).uid)} on node ${nodeName}`;
 }

@@ -41,11 +41,6 @@ export function podBackoffMs(attempts: number): number {
   return Math.min(POD_INITIAL_BACKOFF_MS * 2 ** (attempts - 1), POD_MAX_BACKOFF_MS);
 }
 
-function priorityOf(pod: JsonObject): number {
-  const p = asObject(pod.spec).priority;
-  return typeof p === "number" ? p : 0;
-}
-
 function createdMsOf(pod: JsonObject): number {
   const t = Date.parse(asString(asObject(pod.metadata).creationTimestamp));
   return Number.isNaN(t) ? 0 : t;
@@ -93,7 +88,7 @@ export class SchedulingQueue {
     if (this.pods.size >= QUEUE_MAX_PODS) return false;
     const queued: QueuedPod = {
       info,
-      priority: priorityOf(pod),
+      priority: info.priority,
       createdMs: createdMsOf(pod),
       attempts: 0,
       backoffUntilMs: 0,
@@ -113,7 +108,7 @@ export class SchedulingQueue {
       return;
     }
     entry.pod.info = info;
-    entry.pod.priority = priorityOf(pod);
+    entry.pod.priority = info.priority;
     if (entry.where === "unschedulable") this.moveToActiveOrBackoff(entry.pod, nowMs);
     else if (entry.where === "active") this.pushActive(entry.pod); // re-ordered by new priority
   }

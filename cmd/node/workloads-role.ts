@@ -12,6 +12,10 @@ import {
   startControllerManager,
 } from "../../actors/controllers/controller-manager.ts";
 import { type KubeletHandle, startKubelet } from "../../actors/kubelet/kubelet.ts";
+import {
+  type LocalPathProvisionerHandle,
+  startLocalPathProvisioner,
+} from "../../actors/kubelet/local-path-provisioner.ts";
 import { PodIpAllocator } from "../../actors/kubelet/pod-ip-allocator.ts";
 import type { ServicePortReport } from "../../actors/proxy/proxier.ts";
 import { type ProxyHandle, startProxy } from "../../actors/proxy/proxy.ts";
@@ -66,11 +70,11 @@ export function podCidrFor(host: string): string {
  */
 const LEASE_REQUEST_TIMEOUT_MS = 600;
 
-function leaseRequestTimeoutMs(timings: Partial<LeaderElectionTimings> | undefined): number {
+export function leaseRequestTimeoutMs(timings: Partial<LeaderElectionTimings> | undefined): number {
   const deadline = timings?.renewDeadlineMs ?? DEFAULT_LEADER_ELECTION_TIMINGS.renewDeadlineMs;
   return Math.max(LEASE_REQUEST_TIMEOUT_MS, Math.floor(deadline / 2));
 }
-const LEASE_REQUEST_ATTEMPTS = 2;
+export const LEASE_REQUEST_ATTEMPTS = 2;
 
 export class WorkloadsRole {
   private scheduler: SchedulerHandle | null = null;
@@ -78,6 +82,7 @@ export class WorkloadsRole {
   private controllers: ControllerManagerHandle | null = null;
   private kubelet: KubeletHandle | null = null;
   private proxy: ProxyHandle | null = null;
+  private localPath: LocalPathProvisionerHandle | null = null;
   private stopped = false;
 
   constructor(
@@ -180,6 +185,15 @@ export class WorkloadsRole {
           ? { limits: { udpIdleTimeoutMs: config.udpIdleTimeoutMs } }
           : {}),
       });
+      // local volumes for the claims scheduled here (StorageClass provisioner bosun.dev/local-path)
+      this.localPath = startLocalPathProvisioner({
+        system,
+        api,
+        clock,
+        logger,
+        nodeName: config.nodeId,
+        rootDir: kubeletRootDir(config.dataDir),
+      });
     }
   }
 
@@ -193,6 +207,7 @@ export class WorkloadsRole {
     this.stopped = true;
     // first: a standby on this host takes the cluster-IP listeners over while we wind down
     this.proxy?.stop();
+    this.localPath?.stop();
     await this.kubelet?.stop();
     this.scheduler?.stop();
     this.election?.send({ type: "election.stop" });

@@ -15,7 +15,6 @@ export function balancedScore(cpuFraction: number, memoryFraction: number): numb
 
 export const balancedAllocationScore: ScorePlugin = {
   name: "NodeResourcesBalancedAllocation",
-  weight: 1,
   prepareScore(pod) {
     const nz = nonZeroRequests(pod.requests);
     return { score: (node) => balancedScore(...fractionsWithPod(node, nz)) };

@@ -15,7 +15,13 @@
  *   terms (and required affinity, at weight 1) that select the incoming pod; min–max normalized.
  */
 import type { Labels } from "../../api/label-selector.ts";
-import { FITS, type FilterPlugin, MAX_NODE_SCORE, type ScorePlugin } from "../framework.ts";
+import {
+  FITS,
+  type FilterPlugin,
+  MAX_NODE_SCORE,
+  type NodeScorer,
+  type ScorePlugin,
+} from "../framework.ts";
 import type { NodeInfo, PodInfo } from "../node-info.ts";
 import { type AffinityTerm, termSelects } from "../pod-affinity-terms.ts";
 import type { SchedulerCache } from "../scheduler-cache.ts";
@@ -25,8 +31,9 @@ export const ERR_EXISTING_ANTI_AFFINITY =
 export const ERR_AFFINITY = "node(s) didn't match pod affinity rules";
 export const ERR_ANTI_AFFINITY = "node(s) didn't match pod anti-affinity rules";
 
-/** kube-scheduler's `hardPodAffinityWeight` default. */
+/** kube-scheduler's `hardPodAffinityWeight` default (InterPodAffinityArgs, 0..100). */
 export const HARD_POD_AFFINITY_WEIGHT = 1;
+export const MAX_HARD_POD_AFFINITY_WEIGHT = 100;
 
 const domainKey = (topologyKey: string, value: string) => `${topologyKey}\u0000${value}`;
 
@@ -107,51 +114,64 @@ export const interPodAffinityFilter: FilterPlugin = {
   },
 };
 
-export const interPodAffinityScore: ScorePlugin = {
-  name: "InterPodAffinity",
-  weight: 2,
-  prepareScore(pod, cache) {
-    const { preferredAffinity, preferredAntiAffinity } = pod.affinity;
-    const domainScores = new Map<string, number>();
-    const add = (node: NodeInfo, term: AffinityTerm, weight: number) => {
-      const d = domainOf(node, term.topologyKey);
-      if (d !== null) domainScores.set(d, (domainScores.get(d) ?? 0) + weight);
-    };
-    if (preferredAffinity.length + preferredAntiAffinity.length > 0) {
-      for (const { info, node } of cache.placedPods()) {
-        for (const { weight, term } of preferredAffinity)
-          if (termSelects(term, info.namespace, info.labels)) add(node, term, weight);
-        for (const { weight, term } of preferredAntiAffinity)
-          if (termSelects(term, info.namespace, info.labels)) add(node, term, -weight);
-      }
+/**
+ * The Score, with InterPodAffinityArgs' `hardPodAffinityWeight`: how much an existing pod's
+ * *required* affinity for the incoming pod counts as a preference in the other direction.
+ */
+export function interPodAffinityScoreWith(hardPodAffinityWeight: number): ScorePlugin {
+  return {
+    name: "InterPodAffinity",
+    prepareScore: (pod, cache) => interPodAffinityScorer(pod, cache, hardPodAffinityWeight),
+  };
+}
+
+export const interPodAffinityScore = interPodAffinityScoreWith(HARD_POD_AFFINITY_WEIGHT);
+
+function interPodAffinityScorer(
+  pod: PodInfo,
+  cache: SchedulerCache,
+  hardPodAffinityWeight: number,
+): NodeScorer | null {
+  const { preferredAffinity, preferredAntiAffinity } = pod.affinity;
+  const domainScores = new Map<string, number>();
+  const add = (node: NodeInfo, term: AffinityTerm, weight: number) => {
+    const d = domainOf(node, term.topologyKey);
+    if (d !== null) domainScores.set(d, (domainScores.get(d) ?? 0) + weight);
+  };
+  if (preferredAffinity.length + preferredAntiAffinity.length > 0) {
+    for (const { info, node } of cache.placedPods()) {
+      for (const { weight, term } of preferredAffinity)
+        if (termSelects(term, info.namespace, info.labels)) add(node, term, weight);
+      for (const { weight, term } of preferredAntiAffinity)
+        if (termSelects(term, info.namespace, info.labels)) add(node, term, -weight);
     }
-    // symmetry: existing pods' terms that select the incoming pod
-    for (const { info, node } of cache.podsWithAffinity()) {
-      const a = info.affinity;
-      for (const term of a.requiredAffinity)
-        if (termSelects(term, pod.namespace, pod.labels)) add(node, term, HARD_POD_AFFINITY_WEIGHT);
-      for (const { weight, term } of a.preferredAffinity)
-        if (termSelects(term, pod.namespace, pod.labels)) add(node, term, weight);
-      for (const { weight, term } of a.preferredAntiAffinity)
-        if (termSelects(term, pod.namespace, pod.labels)) add(node, term, -weight);
-    }
-    if (domainScores.size === 0) return null;
-    const entries = [...domainScores].map(([d, s]) => {
-      const [key = "", value = ""] = d.split("\u0000");
-      return { key, value, s };
-    });
-    return {
-      score: (node) =>
-        entries.reduce((sum, e) => sum + (node.labels[e.key] === e.value ? e.s : 0), 0),
-      normalize: (scores) => {
-        const min = Math.min(...scores);
-        const max = Math.max(...scores);
-        for (let i = 0; i < scores.length; i++)
-          scores[i] =
-            max === min
-              ? 0
-              : Math.floor((((scores[i] as number) - min) * MAX_NODE_SCORE) / (max - min));
-      },
-    };
-  },
-};
+  }
+  // symmetry: existing pods' terms that select the incoming pod
+  for (const { info, node } of cache.podsWithAffinity()) {
+    const a = info.affinity;
+    for (const term of a.requiredAffinity)
+      if (termSelects(term, pod.namespace, pod.labels)) add(node, term, hardPodAffinityWeight);
+    for (const { weight, term } of a.preferredAffinity)
+      if (termSelects(term, pod.namespace, pod.labels)) add(node, term, weight);
+    for (const { weight, term } of a.preferredAntiAffinity)
+      if (termSelects(term, pod.namespace, pod.labels)) add(node, term, -weight);
+  }
+  if (domainScores.size === 0) return null;
+  const entries = [...domainScores].map(([d, s]) => {
+    const [key = "", value = ""] = d.split("\u0000");
+    return { key, value, s };
+  });
+  return {
+    score: (node) =>
+      entries.reduce((sum, e) => sum + (node.labels[e.key] === e.value ? e.s : 0), 0),
+    normalize: (scores) => {
+      const min = Math.min(...scores);
+      const max = Math.max(...scores);
+      for (let i = 0; i < scores.length; i++)
+        scores[i] =
+          max === min
+            ? 0
+            : Math.floor((((scores[i] as number) - min) * MAX_NODE_SCORE) / (max - min));
+    },
+  };
+}

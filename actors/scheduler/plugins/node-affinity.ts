@@ -8,80 +8,13 @@
  * - Score: the sum of the weights of the matching
  *   `preferredDuringSchedulingIgnoredDuringExecution` terms, normalized to 0..100.
  */
-import { asArray, asObject, asString, type JsonObject, type JsonValue } from "../../api/json.ts";
-import type { Labels } from "../../api/label-selector.ts";
+import { asArray, asObject, asString, type JsonObject } from "../../api/json.ts";
+import { requirementMatches, termMatches, termOf } from "../../api/node-selector.ts";
 import { defaultNormalizeScore, FITS, type FilterPlugin, type ScorePlugin } from "../framework.ts";
-import type { NodeInfo } from "../node-info.ts";
+
+export { requirementMatches };
 
 export const ERR_NODE_AFFINITY = "node(s) didn't match Pod's node affinity/selector";
-
-export interface NodeSelectorRequirement {
-  key: string;
-  operator: string;
-  values: string[];
-}
-
-export interface NodeSelectorTerm {
-  matchExpressions: NodeSelectorRequirement[];
-  matchFields: NodeSelectorRequirement[];
-}
-
-const INTEGER = /^[+-]?\d+$/;
-
-function requirementsOf(value: JsonValue | undefined): NodeSelectorRequirement[] {
-  return asArray(value).map((r) => {
-    const o = asObject(r);
-    return {
-      key: asString(o.key),
-      operator: asString(o.operator),
-      values: asArray(o.values).map((v) => String(v)),
-    };
-  });
-}
-
-export function termOf(value: JsonValue): NodeSelectorTerm {
-  const o = asObject(value);
-  return {
-    matchExpressions: requirementsOf(o.matchExpressions),
-    matchFields: requirementsOf(o.matchFields),
-  };
-}
-
-/** One `NodeSelectorRequirement` against a label set (or the `metadata.name` field set). */
-export function requirementMatches(r: NodeSelectorRequirement, labels: Labels): boolean {
-  const has = Object.hasOwn(labels, r.key);
-  const value = labels[r.key] ?? "";
-  switch (r.operator) {
-    case "In":
-      return has && r.values.includes(value);
-    case "NotIn":
-      return !has || !r.values.includes(value);
-    case "Exists":
-      return has;
-    case "DoesNotExist":
-      return !has;
-    case "Gt":
-    case "Lt": {
-      const bound = r.values[0] ?? "";
-      if (!has || r.values.length !== 1 || !INTEGER.test(value) || !INTEGER.test(bound))
-        return false;
-      const v = BigInt(value);
-      const b = BigInt(bound);
-      return r.operator === "Gt" ? v > b : v < b;
-    }
-    default:
-      return false; // validation rejects other operators; an unknown one matches nothing
-  }
-}
-
-export function termMatches(term: NodeSelectorTerm, node: NodeInfo): boolean {
-  if (term.matchExpressions.length === 0 && term.matchFields.length === 0) return false;
-  const fields: Labels = { "metadata.name": node.name };
-  return (
-    term.matchExpressions.every((r) => requirementMatches(r, node.labels)) &&
-    term.matchFields.every((r) => requirementMatches(r, fields))
-  );
-}
 
 function nodeAffinityOf(pod: JsonObject): JsonObject {
   return asObject(asObject(asObject(pod.spec).affinity).nodeAffinity);
@@ -104,7 +37,8 @@ export const nodeAffinityFilter: FilterPlugin = {
     const rejected = [ERR_NODE_AFFINITY];
     return (node) => {
       for (const [k, v] of selector) if (node.labels[k] !== v) return rejected;
-      if (terms !== null && !terms.some((t) => termMatches(t, node))) return rejected;
+      if (terms !== null && !terms.some((t) => termMatches(t, node.name, node.labels)))
+        return rejected;
       return FITS;
     };
   },
@@ -112,7 +46,6 @@ export const nodeAffinityFilter: FilterPlugin = {
 
 export const nodeAffinityScore: ScorePlugin = {
   name: "NodeAffinity",
-  weight: 2,
   prepareScore(pod) {
     const preferred = asArray(
       nodeAffinityOf(pod.pod).preferredDuringSchedulingIgnoredDuringExecution,
@@ -125,7 +58,10 @@ export const nodeAffinityScore: ScorePlugin = {
     if (preferred.length === 0) return null;
     return {
       score: (node) =>
-        preferred.reduce((sum, p) => sum + (termMatches(p.term, node) ? p.weight : 0), 0),
+        preferred.reduce(
+          (sum, p) => sum + (termMatches(p.term, node.name, node.labels) ? p.weight : 0),
+          0,
+        ),
       normalize: (scores) => defaultNormalizeScore(scores, false),
     };
   },

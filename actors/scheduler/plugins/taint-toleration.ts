@@ -32,7 +32,6 @@ export const taintTolerationFilter: FilterPlugin = {
 
 export const taintTolerationScore: ScorePlugin = {
   name: "TaintToleration",
-  weight: 3,
   prepareScore(pod) {
     // only tolerations that could apply to PreferNoSchedule taints count (kube's PreScore)
     const tolerations = tolerationsOf(pod.pod).filter(

@@ -2,7 +2,7 @@ import { readFileSync } from "node:fs";
 import { request as httpsRequest } from "node:https";
 import { join } from "node:path";
 import { parse as parseYaml } from "yaml";
-import type { LocalCluster } from "../../support/local-cluster.ts";
+import { LocalCluster } from "../../support/local-cluster.ts";
 import { waitFor } from "../../support/wait.ts";
 import { kubectlOk } from "../apiserver/kubectl-harness.ts";
 
@@ -31,6 +31,18 @@ export async function podsOf(cluster: LocalCluster, selector: string): Promise<P
       ready: status.conditions?.some((c) => c.type === "Ready" && c.status === "True") ?? false,
     };
   });
+}
+
+/** `bosun up` of 3 servers with the built-in workloads, once every node is Ready. */
+export async function startWorkloadCluster(): Promise<LocalCluster> {
+  const cluster = await LocalCluster.start(3, [], true);
+  try {
+    await waitForReadyNodes(cluster, 3);
+  } catch (error) {
+    await cluster.stop();
+    throw error;
+  }
+  return cluster;
 }
 
 /** Waits until `count` nodes report Ready (their kubelets registered). */

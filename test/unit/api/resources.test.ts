@@ -31,6 +31,13 @@ describe("api-resources", () => {
       ["replicasets", "rs", "apps/v1", true, "ReplicaSet"],
       ["leases", "", "coordination.k8s.io/v1", true, "Lease"],
       ["endpointslices", "", "discovery.k8s.io/v1", true, "EndpointSlice"],
+      ["priorityclasses", "pc", "scheduling.k8s.io/v1", false, "PriorityClass"],
+      ["poddisruptionbudgets", "pdb", "policy/v1", true, "PodDisruptionBudget"],
+      ["jobs", "", "batch/v1", true, "Job"],
+      ["cronjobs", "cj", "batch/v1", true, "CronJob"],
+      ["persistentvolumes", "pv", "v1", false, "PersistentVolume"],
+      ["persistentvolumeclaims", "pvc", "v1", true, "PersistentVolumeClaim"],
+      ["storageclasses", "sc", "storage.k8s.io/v1", false, "StorageClass"],
     ]);
   });
 
@@ -43,12 +50,14 @@ describe("api-resources", () => {
     expect(qualifiedResource(resolveResource("rs")!)).toBe("replicasets.apps");
   });
 
-  it("`all` holds pods, services, deployments, replicasets", () => {
+  it("`all` holds pods, services, deployments, replicasets, jobs, cronjobs", () => {
     expect(resourcesInCategory("all").map((r) => r.plural)).toEqual([
       "pods",
       "services",
       "deployments",
       "replicasets",
+      "jobs",
+      "cronjobs",
     ]);
   });
 

@@ -89,9 +89,9 @@ describe("protobuf request bodies", () => {
   });
 
   it("refuses other kinds, and fields it does not know that carry a value, naming them", () => {
-    expect(() => decodeProtobufBody(envelope("batch/v1", "Job", Buffer.alloc(0)))).toThrow(
-      /kind Job/,
-    );
+    expect(() =>
+      decodeProtobufBody(envelope("autoscaling/v2", "HorizontalPodAutoscaler", Buffer.alloc(0))),
+    ).toThrow(/kind HorizontalPodAutoscaler/);
     const withVolumes = ld(2, ld(3, ld(2, ld(1, ld(1, "data")))));
     expect(() => decodeProtobufBody(envelope("apps/v1", "Deployment", withVolumes))).toThrow(
       ProtobufDecodeError,
@@ -99,5 +99,50 @@ describe("protobuf request bodies", () => {
     expect(() => decodeProtobufBody(envelope("apps/v1", "Deployment", withVolumes))).toThrow(
       /field 1 of PodSpec \(spec.template.spec\)/,
     );
+  });
+
+  it("a Job and a CronJob as `kubectl create job|cronjob` send them", () => {
+    const container = Buffer.concat([
+      ld(1, "j"),
+      ld(2, "busybox"),
+      ld(3, "sh"),
+      ld(3, "-c"),
+      ld(3, "exit 0"),
+    ]);
+    const template = ld(6, ld(1), ld(2, ld(2, container), ld(3, "Never")));
+    const job = decodeProtobufBody(
+      envelope("batch/v1", "Job", Buffer.concat([ld(1, ld(1, "j")), ld(2, template)])),
+    );
+    expect(job).toEqual({
+      apiVersion: "batch/v1",
+      kind: "Job",
+      metadata: { name: "j" },
+      spec: {
+        template: {
+          metadata: {},
+          spec: {
+            containers: [{ name: "j", image: "busybox", command: ["sh", "-c", "exit 0"] }],
+            restartPolicy: "Never",
+          },
+        },
+      },
+    });
+    const cron = decodeProtobufBody(
+      envelope(
+        "batch/v1",
+        "CronJob",
+        Buffer.concat([
+          ld(1, ld(1, "c")),
+          ld(2, ld(1, "*/1 * * * *"), ld(5, ld(1, ld(1, "c")), ld(2, template))),
+        ]),
+      ),
+    );
+    expect(cron.spec).toMatchObject({
+      schedule: "*/1 * * * *",
+      jobTemplate: {
+        metadata: { name: "c" },
+        spec: { template: { spec: { restartPolicy: "Never" } } },
+      },
+    });
   });
 });

@@ -165,6 +165,10 @@ describe("discovery", () => {
       "apps",
       "coordination.k8s.io",
       "discovery.k8s.io",
+      "scheduling.k8s.io",
+      "policy",
+      "batch",
+      "storage.k8s.io",
     ]);
   });
 

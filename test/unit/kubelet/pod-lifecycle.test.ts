@@ -428,3 +428,50 @@ describe("pod statechart", () => {
     });
   });
 });
+
+describe("pod statechart: activeDeadlineSeconds", () => {
+  it("a pod active past its deadline is stopped and Failed with DeadlineExceeded, for good", async () => {
+    const { actor, clock, runtime, statuses } = setupPod(one({}, { activeDeadlineSeconds: 30 }));
+    await flush();
+    expect(actor.getSnapshot().value).toBe("running");
+    clock.advance(29_999);
+    await flush();
+    expect(runtime.stops).toEqual([]);
+    clock.advance(1);
+    await flush();
+    expect(runtime.stops.length).toBe(1);
+    expect(actor.getSnapshot().value).toBe("terminated");
+    expect(statuses.at(-1)).toMatchObject({
+      phase: "Failed",
+      reason: "DeadlineExceeded",
+      message: "Pod was active on the node longer than the specified deadline",
+    });
+    // not restarted, whatever the restart policy says
+    clock.advance(600_000);
+    await flush();
+    expect(runtime.started.length).toBe(1);
+  });
+
+  it("counts from the reported startTime: a pod already past it (a kubelet restart) fails at once", async () => {
+    const { actor, statuses } = setupPod(one({}, { activeDeadlineSeconds: 5 }), {
+      phase: "Running",
+      startTime: "2020-01-01T00:00:00Z",
+    });
+    await flush();
+    expect(actor.getSnapshot().value).toBe("terminated");
+    expect(statuses.at(-1)).toMatchObject({ phase: "Failed", reason: "DeadlineExceeded" });
+  });
+
+  it("a pod that finished before its deadline stays Succeeded", async () => {
+    const { actor, clock, runtime, statuses } = setupPod(
+      one({}, { activeDeadlineSeconds: 10, restartPolicy: "Never" }),
+    );
+    await flush();
+    runtime.exit("app", 0);
+    await flush();
+    clock.advance(20_000);
+    await flush();
+    expect(actor.getSnapshot().value).toBe("terminated");
+    expect(statuses.at(-1)?.phase).toBe("Succeeded");
+  });
+});

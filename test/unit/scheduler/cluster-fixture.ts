@@ -1,7 +1,13 @@
 /** Node and pod objects for scheduler tests, with the fields the plugins read. */
+import { createActor } from "xstate";
 import type { JsonObject } from "../../../actors/api/json.ts";
+import { type Profile, seededRandom } from "../../../actors/scheduler/framework.ts";
 import { newPodInfo, type PodInfo } from "../../../actors/scheduler/node-info.ts";
+import { type SchedulerPorts, schedulerMachine } from "../../../actors/scheduler/scheduler.ts";
 import { SchedulerCache } from "../../../actors/scheduler/scheduler-cache.ts";
+import type { SchedulingQueue } from "../../../actors/scheduler/scheduling-queue.ts";
+import type { WaitingPods } from "../../../actors/scheduler/waiting-pods.ts";
+import type { ManualClock } from "../../../actors/system/clock.ts";
 
 export interface NodeSpec {
   cpu?: string;
@@ -75,3 +81,26 @@ export function cacheOf(nodes: JsonObject[], bound: JsonObject[] = []): Schedule
 }
 
 export const info = (p: JsonObject): PodInfo => newPodInfo(p);
+
+/** The scheduler statechart over fake ports: one profile, caches synced, seeded ties. */
+export function startSchedulerActor(parts: {
+  queue: SchedulingQueue;
+  cache: SchedulerCache;
+  waitingPods: WaitingPods;
+  profile: Profile;
+  clock: ManualClock;
+  report: SchedulerPorts["report"];
+}) {
+  const { profile, clock } = parts;
+  const actor = createActor(schedulerMachine, {
+    clock,
+    input: {
+      ...parts,
+      profiles: new Map([[profile.schedulerName, profile]]),
+      random: seededRandom(1),
+      synced: () => true,
+    },
+  });
+  actor.start();
+  return actor;
+}

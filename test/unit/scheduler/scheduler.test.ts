@@ -6,23 +6,23 @@
  * them. Time is a ManualClock; the fake API's bindings wait on it or on the test.
  */
 import { describe, expect, it } from "vitest";
-import { type AnyActorRef, createActor } from "xstate";
+import type { AnyActorRef } from "xstate";
 import type { JsonObject } from "../../../actors/api/json.ts";
 import { conflictStatus } from "../../../actors/api/status.ts";
 import { ApiError } from "../../../actors/client/errors.ts";
-import { DEFAULT_PROFILE } from "../../../actors/scheduler/default-profile.ts";
-import { type Profile, seededRandom } from "../../../actors/scheduler/framework.ts";
+import { defaultProfile } from "../../../actors/scheduler/default-profile.ts";
+import type { FrameworkHandle, Profile } from "../../../actors/scheduler/framework.ts";
+import type { PodInfo } from "../../../actors/scheduler/node-info.ts";
 import type { PodSchedulingOutcome } from "../../../actors/scheduler/pod-scheduling.ts";
 import {
   MAX_BINDINGS_IN_FLIGHT,
   QUEUE_FLUSH_INTERVAL_MS,
-  type SchedulerPorts,
-  schedulerMachine,
 } from "../../../actors/scheduler/scheduler.ts";
 import { ASSUMED_POD_TTL_MS } from "../../../actors/scheduler/scheduler-cache.ts";
-import { type QueuedPod, SchedulingQueue } from "../../../actors/scheduler/scheduling-queue.ts";
+import { SchedulingQueue } from "../../../actors/scheduler/scheduling-queue.ts";
+import { WaitingPods } from "../../../actors/scheduler/waiting-pods.ts";
 import { ManualClock, sleep } from "../../../actors/system/clock.ts";
-import { cacheOf, node, pod } from "./cluster-fixture.ts";
+import { cacheOf, node, pod, startSchedulerActor } from "./cluster-fixture.ts";
 
 /** Lets promise chains run; no time passes. */
 async function settle(rounds = 20): Promise<void> {
@@ -39,9 +39,9 @@ interface HeldBinding {
 /** A fake API whose bindings wait until the test settles them. */
 class HeldBindings {
   readonly held: HeldBinding[] = [];
-  readonly bind = (queued: QueuedPod, nodeName: string): Promise<void> =>
+  readonly bind = (info: PodInfo, nodeName: string): Promise<void> =>
     new Promise((resolve, reject) =>
-      this.held.push({ pod: queued.info.key, nodeName, succeed: resolve, fail: reject }),
+      this.held.push({ pod: info.key, nodeName, succeed: resolve, fail: reject }),
     );
 
   take(pod: string): HeldBinding {
@@ -54,28 +54,24 @@ class HeldBindings {
 function startScheduler(
   nodes: JsonObject[],
   pods: JsonObject[],
-  bind: SchedulerPorts["bind"],
+  bind: FrameworkHandle["bindPod"],
   clock = new ManualClock(),
-  profile: Profile = DEFAULT_PROFILE,
+  profileOf: (handle: FrameworkHandle) => Profile = defaultProfile,
 ) {
   const queue = new SchedulingQueue();
   for (const p of pods) queue.add(p, clock.nowMs());
   const cache = cacheOf(nodes);
+  const waitingPods = new WaitingPods();
+  const profile = profileOf({ cache, waitingPods, bindPod: bind });
   const reports: { pod: string; outcome: PodSchedulingOutcome }[] = [];
-  const actor = createActor(schedulerMachine, {
+  const actor = startSchedulerActor({
+    queue,
+    cache,
+    waitingPods,
+    profile,
     clock,
-    input: {
-      queue,
-      cache,
-      profile,
-      random: seededRandom(1),
-      clock,
-      bind,
-      synced: () => true,
-      report: (p, outcome) => reports.push({ pod: p.info.key, outcome }),
-    },
+    report: (p, outcome) => reports.push({ pod: p.info.key, outcome }),
   });
-  actor.start();
   /** Each pod statechart's state, by pod key. */
   const podStates = () => {
     const out = new Map<string, unknown>();
@@ -258,9 +254,10 @@ describe("the scheduler: assumed pods that are never confirmed", () => {
 describe("the scheduler: crashes and stop", () => {
   it("a pod statechart that throws (a plugin bug) is requeued with backoff; the scheduler goes on", async () => {
     const api = new HeldBindings();
-    const broken: Profile = {
+    const broken = (handle: FrameworkHandle): Profile => ({
+      ...defaultProfile(handle),
       filters: [
-        ...DEFAULT_PROFILE.filters,
+        ...defaultProfile(handle).filters,
         {
           name: "Broken",
           prepareFilter: (p) => {
@@ -269,8 +266,7 @@ describe("the scheduler: crashes and stop", () => {
           },
         },
       ],
-      scores: DEFAULT_PROFILE.scores,
-    };
+    });
     const s = startScheduler(
       [node("a")],
       [pod("bad"), pod("good", { created: "2024-01-02T00:00:00Z" })],

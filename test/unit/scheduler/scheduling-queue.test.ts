@@ -2,7 +2,7 @@
 
 import { describe, expect, it } from "vitest";
 import { createActor, setup, toPromise } from "xstate";
-import { DEFAULT_PROFILE } from "../../../actors/scheduler/default-profile.ts";
+import { defaultProfile } from "../../../actors/scheduler/default-profile.ts";
 import { seededRandom } from "../../../actors/scheduler/framework.ts";
 import {
   type PodSchedulingReport,
@@ -14,6 +14,7 @@ import {
   SchedulingQueue,
   UNSCHEDULABLE_MAX_MS,
 } from "../../../actors/scheduler/scheduling-queue.ts";
+import { WaitingPods } from "../../../actors/scheduler/waiting-pods.ts";
 import { cacheOf, node, pod } from "./cluster-fixture.ts";
 
 describe("the scheduling queue", () => {
@@ -110,9 +111,9 @@ describe("the per-pod statechart", () => {
           input: {
             pod: q.pop() as never,
             cache,
-            profile: DEFAULT_PROFILE,
+            waitingPods: new WaitingPods(),
+            profile: defaultProfile({ cache, waitingPods: new WaitingPods(), bindPod: bind }),
             random: seededRandom(1),
-            bind,
           },
         },
         on: { "pod.*": { actions: ({ event }) => reports.push(event) } },
@@ -128,10 +129,10 @@ describe("the per-pod statechart", () => {
     return { output, states, cache, reports };
   };
 
-  it("queued → filtering → scoring → binding → bound, with the pod assumed on the node", async () => {
+  it("queued → filtering → scoring → reserving → permitting → preBinding → binding → bound, with the pod assumed on the node", async () => {
     const { output, states, cache } = await run([node("a")], async () => {});
     expect(output).toEqual({ outcome: "bound", nodeName: "a" });
-    expect(states).toEqual(["binding", "bound"]);
+    expect(states).toEqual(["preBinding", "binding", "bound"]);
     expect(cache.node("a")?.hasPod("default/p")).toBe(true);
     expect(cache.isAssumed("default/p")).toBe(true);
   });
@@ -150,6 +151,7 @@ describe("the per-pod statechart", () => {
     expect(output).toMatchObject({
       outcome: "unschedulable",
       message: "0/1 nodes are available: 1 Insufficient cpu.",
+      nomination: null,
     });
   });
 
