@@ -10,19 +10,22 @@ import { Waiters } from "./waiters.ts";
 
 export class ProposalWaiters {
   private readonly waiters: Waiters<ApplyOutcome>;
-  private nextId = 1;
+  protected nextId = 1;
   /**
    * Unique per process: after a restart the replica replays entries it proposed in its past
    * life, whose ids must not match a new caller's (the simulator found this in its own nodes).
+   * Random unless given (a simulation derives it from its seed, so that a replay is exact).
    */
-  private readonly incarnation = randomBytes(6).toString("hex");
+  protected readonly incarnation: string;
 
   constructor(
-    private readonly nodeId: string,
+    protected readonly nodeId: string,
     clock: Clock,
     maxPending: number,
+    incarnation: string = randomBytes(6).toString("hex"),
   ) {
     this.waiters = new Waiters(`proposals on ${nodeId}`, clock, maxPending);
+    this.incarnation = incarnation;
   }
 
   get size(): number {
