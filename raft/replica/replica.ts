@@ -379,7 +379,7 @@ export class Replica {
   }
 
   /** Applies committed entries in order: conf changes to the core, commands to the store. */
-  private async apply(entries: Entry[]): Promise<void> {
+  protected async apply(entries: Entry[]): Promise<void> {
     let batch: { entry: CommittedEntry; requestId: string | null }[] = [];
     const flush = async () => {
       if (batch.length === 0) return;
@@ -411,7 +411,7 @@ export class Replica {
     await flush();
   }
 
-  private applyConfChange(cc: ConfChange): void {
+  protected applyConfChange(cc: ConfChange): void {
     this.confState = this.node!.applyConfChange(cc);
     this.options.logger.info({ confState: this.confState }, "membership changed");
     this.options.onMembersChanged?.(this.confState, cc.context);

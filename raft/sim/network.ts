@@ -30,6 +30,8 @@ export class SimNetwork<P> {
   private readonly buckets = new Map<number, Envelope<P>[]>();
   /** Directed cuts: "a>b" means messages from a to b are dropped. */
   private readonly cuts = new Set<string>();
+  /** Directed links with a loss rate of their own (a flaky link), instead of the network's. */
+  private readonly linkLoss = new Map<string, number>();
   /** With fifoLinks: the latest delivery time scheduled on each directed link. */
   private readonly lastDueByLink = new Map<string, number>();
   private inFlight = 0;
@@ -47,7 +49,11 @@ export class SimNetwork<P> {
   /** Sends at `nowMs`; returns why it was dropped, or null if at least one copy is in flight. */
   send(nowMs: number, envelope: Envelope<P>): DropReason | null {
     if (this.isCut(envelope.from, envelope.to)) return "cut";
-    if (this.random.chance(this.conditions.lossRate)) return "loss";
+    const lossRate =
+      this.linkLoss.size > 0
+        ? (this.linkLoss.get(`${envelope.from}>${envelope.to}`) ?? this.conditions.lossRate)
+        : this.conditions.lossRate;
+    if (this.random.chance(lossRate)) return "loss";
     this.enqueue(this.dueAt(nowMs, envelope), envelope);
     if (this.random.chance(this.conditions.duplicateRate)) {
       this.enqueue(this.dueAt(nowMs, envelope), envelope);
@@ -91,6 +97,12 @@ export class SimNetwork<P> {
 
   healAll(): void {
     this.cuts.clear();
+  }
+
+  /** Makes the link from → to lose messages at `rate` (null: the network's rate again). */
+  setLinkLoss(from: string, to: string, rate: number | null): void {
+    if (rate === null) this.linkLoss.delete(`${from}>${to}`);
+    else this.linkLoss.set(`${from}>${to}`, rate);
   }
 
   describeCuts(): string {

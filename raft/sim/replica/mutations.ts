@@ -5,9 +5,9 @@
  * builds its servers' replicas with `replicaFactory(mutation)`. Nothing here runs in a real node.
  */
 import type { Clock } from "../../../actors/system/clock.ts";
-import type { SoftState } from "../../core/ready.ts";
+import { decodeConfChange, type Entry } from "../../core/messages.ts";
+import type { CommittedEntry } from "../../mvcc/commands.ts";
 import { decodeProposal, encodeProposal } from "../../replica/entry-codec.ts";
-import { ProposalWaiters } from "../../replica/proposals.ts";
 import { ReadQueue } from "../../replica/read-queue.ts";
 import { Replica, type ReplicaOptions } from "../../replica/replica.ts";
 
@@ -20,8 +20,9 @@ export const REPLICA_MUTATIONS = {
     "after a leader change, pending proposals are proposed again without their session stamp",
   "snapshot-over-newer-state":
     "on restart, the log's snapshot is installed in the store although the store applied past it",
-  "waiter-ids-restart-per-leader":
-    "proposal request ids restart at every leader change, so a waiter may match another entry",
+  "waiters-shifted-by-leader-noop":
+    "a new leader's empty entry is left out when outcomes are paired with waiting proposals, " +
+    "so the proposals applied after it get their neighbour's outcome",
 } as const;
 
 export type ReplicaMutation = keyof typeof REPLICA_MUTATIONS;
@@ -44,8 +45,8 @@ export function replicaFactory(mutation: ReplicaMutation | null): ReplicaFactory
       return (o) => new SessionlessReproposalReplica(o);
     case "snapshot-over-newer-state":
       return (o) => new SnapshotOverNewerStateReplica(o);
-    case "waiter-ids-restart-per-leader":
-      return (o) => new PerLeaderWaiterIdsReplica(o);
+    case "waiters-shifted-by-leader-noop":
+      return (o) => new NoopShiftedWaitersReplica(o);
   }
 }
 
@@ -105,29 +106,40 @@ class SnapshotOverNewerStateReplica extends Replica {
   }
 }
 
-// ---- waiter-ids-restart-per-leader -----------------------------------------------------------
+// ---- waiters-shifted-by-leader-noop ---------------------------------------------------------
 
-class PerLeaderProposalWaiters extends ProposalWaiters {
-  restartIds(): void {
-    this.nextId = 1;
-  }
-}
-
-class PerLeaderWaiterIdsReplica extends Replica {
-  protected override newProposalWaiters(clock: Clock): ProposalWaiters {
-    const { nodeId, limits, options } = this;
-    return new PerLeaderProposalWaiters(
-      nodeId,
-      clock,
-      limits.maxPendingProposals,
-      options.incarnation,
-    );
-  }
-
-  protected override onSoftState(soft: SoftState): void {
-    if (soft.lead !== this.softState().lead) {
-      (this.proposals as PerLeaderProposalWaiters).restartIds();
+class NoopShiftedWaitersReplica extends Replica {
+  protected override async apply(entries: Entry[]): Promise<void> {
+    const store = this.options.store;
+    let batch: CommittedEntry[] = [];
+    // the bug: request ids kept apart from the batch, and the empty entry adds none
+    let requestIds: string[] = [];
+    const flush = async () => {
+      if (batch.length === 0) return;
+      const [current, ids] = [batch, requestIds];
+      batch = [];
+      requestIds = [];
+      const outcomes = await store.applyBatch(current);
+      outcomes.forEach((outcome, i) => {
+        const requestId = ids[i];
+        if (requestId !== undefined) this.proposals.settle(requestId, outcome);
+      });
+    };
+    for (const entry of entries) {
+      if (entry.type === "confChange") {
+        await flush();
+        await store.applyBatch([{ index: entry.index }]);
+        this.applyConfChange(decodeConfChange(entry.data));
+        continue;
+      }
+      if (entry.data.byteLength === 0) {
+        batch.push({ index: entry.index });
+        continue;
+      }
+      const proposal = decodeProposal(entry.data);
+      batch.push({ index: entry.index, envelope: proposal.envelope });
+      requestIds.push(proposal.requestId);
     }
-    super.onSoftState(soft);
+    await flush();
   }
 }

@@ -15,6 +15,8 @@ export interface ReplicaFaultRates {
   pausePerStep: number;
   slowDiskPerStep: number;
   transferLeaderPerStep: number;
+  /** A flaky link: one directed link (leader → a follower) loses 20% or 50% for a while. */
+  flakyLinkPerStep: number;
   /** Of crashes: the fraction that lose power (unsynced writes lost) rather than kill -9. */
   powerLossFraction: number;
   /** Per synced write: probability that even a healthy disk takes a few ms. */
@@ -86,6 +88,7 @@ export const DEFAULT_REPLICA_FAULT_RATES: ReplicaFaultRates = {
   pausePerStep: 0.0006,
   slowDiskPerStep: 0.0008,
   transferLeaderPerStep: 0.0008,
+  flakyLinkPerStep: 0.0008,
   powerLossFraction: 0.5,
   diskHiccupRate: 0.05,
   leaderChangeDuringRequestRate: 0.004,
@@ -107,7 +110,7 @@ export function defaultReplicaSimOptions(
     maxSlowDelayMs: 50,
     slowDiskSyncMs: [10, 60],
     hiccupSyncMs: [1, 5],
-    crashDowntimeMs: [20, 500],
+    crashDowntimeMs: [20, 800],
     partitionMs: [50, 700],
     pauseMs: [20, 300],
     slowDiskMs: [100, 700],
