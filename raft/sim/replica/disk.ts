@@ -82,6 +82,9 @@ export class WriteAheadLog<Op> {
 }
 
 /** How one process reaches the machine's disk: completions on the process's own clock. */
+/** A promise that never settles: what a write issued by a dead process waits for. */
+export const NEVER: Promise<never> = new Promise(() => undefined);
+
 export class ProcessDisk {
   constructor(
     private readonly machine: MachineDisk,
@@ -89,6 +92,15 @@ export class ProcessDisk {
     /** Hiccups only while faults are on: after healing, the cluster must converge quickly. */
     private readonly hiccups: () => boolean,
   ) {}
+
+  /**
+   * False once the process died. Its code may still run for the rest of the simulated ms (the
+   * microtasks the crash found queued), but nothing it writes reaches the disk any more: each
+   * database checks this before it issues a write, and a dead process's write never completes.
+   */
+  get alive(): boolean {
+    return this.clock.alive;
+  }
 
   /** Resolves when a write issued now completes; never, if the process dies first. */
   complete(sync: boolean): Promise<void> {

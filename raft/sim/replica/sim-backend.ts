@@ -8,7 +8,7 @@ import type { BackendOp, BackendRange, MvccBackend } from "../../mvcc/backend.ts
 import { MemoryBackend } from "../../mvcc/memory-backend.ts";
 import type { SimRandom } from "../random.ts";
 import type { CrashKind, ProcessDisk } from "./disk.ts";
-import { WriteAheadLog } from "./disk.ts";
+import { NEVER, WriteAheadLog } from "./disk.ts";
 
 /** What the machine's store database holds: the durable pairs and the writes not yet synced. */
 export class BackendImage {
@@ -60,6 +60,7 @@ export class SimBackend implements MvccBackend {
         ? { type: "put", key: Buffer.from(op.key), value: Buffer.from(op.value) }
         : { type: "del", key: Buffer.from(op.key) },
     );
+    if (!this.disk.alive) await NEVER;
     this.image.wal.append(copied);
     await this.disk.complete(options.sync);
     if (options.sync) this.image.wal.sync();

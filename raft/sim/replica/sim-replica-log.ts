@@ -15,7 +15,7 @@ import type { PersistBatch, ReplicaLog } from "../../replica/replica-log.ts";
 import { MemoryStorage } from "../../storage/memory.ts";
 import type { SimRandom } from "../random.ts";
 import type { CrashKind, ProcessDisk } from "./disk.ts";
-import { WriteAheadLog } from "./disk.ts";
+import { NEVER, WriteAheadLog } from "./disk.ts";
 
 type LogOp =
   | { kind: "persist"; batch: PersistBatch }
@@ -162,6 +162,7 @@ export class SimReplicaLog implements ReplicaLog {
   async close(): Promise<void> {}
 
   private async write(op: LogOp, sync: boolean): Promise<void> {
+    if (!this.disk.alive) await NEVER;
     this.image.wal.append(op);
     await this.disk.complete(sync);
     if (sync) this.image.wal.sync();
