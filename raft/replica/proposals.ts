@@ -10,16 +10,16 @@ import { Waiters } from "./waiters.ts";
 
 export class ProposalWaiters {
   private readonly waiters: Waiters<ApplyOutcome>;
-  protected nextId = 1;
+  private nextId = 1;
   /**
    * Unique per process: after a restart the replica replays entries it proposed in its past
    * life, whose ids must not match a new caller's (the simulator found this in its own nodes).
    * Random unless given (a simulation derives it from its seed, so that a replay is exact).
    */
-  protected readonly incarnation: string;
+  private readonly incarnation: string;
 
   constructor(
-    protected readonly nodeId: string,
+    private readonly nodeId: string,
     clock: Clock,
     maxPending: number,
     incarnation: string = randomBytes(6).toString("hex"),

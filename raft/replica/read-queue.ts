@@ -15,7 +15,7 @@ export class ReadQueue {
   private readonly pending = new Set<string>();
 
   constructor(
-    protected readonly nodeId: string,
+    private readonly nodeId: string,
     clock: Clock,
     maxPending: number,
   ) {
