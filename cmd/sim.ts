@@ -5,6 +5,8 @@
  *   npm run sim -- --seed 42 --nodes 5 --steps 3000 # replay one seed exactly
  *   npm run sim -- --seed 42 --nodes 5 --verbose    # ... printing every event
  *   npm run sim -- --seeds 100000 --jobs 2          # split over two worker processes
+ *   npm run sim -- --replica --seeds 1000           # whole servers (raft/sim/replica), not the core
+ *   npm run sim -- --replica --seeds 200 --mutation read-release-off-by-3   # with a planted bug
  *
  * Exits 1 if any seed fails, after printing each failure's trace and replay command.
  */
@@ -13,7 +15,13 @@ import { availableParallelism } from "node:os";
 import { Command, InvalidArgumentError } from "commander";
 import { SystemClock } from "../actors/system/clock.ts";
 import { defaultSimOptions } from "../raft/sim/options.ts";
-import { formatFailure, runSeed, type SimResult } from "../raft/sim/simulator.ts";
+import {
+  isReplicaMutation,
+  REPLICA_MUTATIONS,
+  type ReplicaMutation,
+} from "../raft/sim/replica/mutations.ts";
+import { runReplicaSeed } from "../raft/sim/replica/simulation.ts";
+import { formatFailure, runSeed } from "../raft/sim/simulator.ts";
 
 /** How often progress is printed. */
 const PROGRESS_INTERVAL_MS = 5000;
@@ -28,6 +36,9 @@ interface Args {
   verbose: boolean;
   jobs: number;
   worker: boolean;
+  /** Simulate whole servers (Replica, store, store client) instead of the pure core. */
+  replica: boolean;
+  mutation: ReplicaMutation | undefined;
 }
 
 interface SeedSummary {
@@ -38,6 +49,8 @@ interface SeedSummary {
   linearizabilityUnknown: boolean;
   report: string | null;
   replay: string | null;
+  /** What broke, for a failed seed (e.g. "stale read"). */
+  property: string | null;
 }
 
 function integer(name: string, min: number) {
@@ -53,11 +66,12 @@ function nodesFor(args: Args, seed: number): number {
   return args.nodes ?? (seed % 2 === 0 ? 5 : 3);
 }
 
-function runOne(args: Args, seed: number): SimResult {
-  return runSeed({ seed, nodes: nodesFor(args, seed), steps: args.steps, verbose: args.verbose });
-}
-
-function summarize(r: SimResult): SeedSummary {
+/** Runs one seed; `detail` gets the stats line printed for a single ok seed. */
+async function runOne(args: Args, seed: number): Promise<SeedSummary & { detail: string }> {
+  const common = { seed, nodes: nodesFor(args, seed), steps: args.steps, verbose: args.verbose };
+  const r = args.replica
+    ? await runReplicaSeed({ ...common, mutation: args.mutation ?? null })
+    : runSeed(common);
   return {
     seed: r.seed,
     nodes: r.nodes,
@@ -65,13 +79,15 @@ function summarize(r: SimResult): SeedSummary {
     linearizabilityUnknown: r.stats.linearizability === "unknown",
     report: r.ok ? null : formatFailure(r),
     replay: r.failure?.replay ?? null,
+    property: r.failure?.property ?? null,
+    detail: `${r.nodes} nodes, trace ${r.traceHash}, ${JSON.stringify(r.stats)}`,
   };
 }
 
 /** A worker process: runs every `jobs`-th seed and streams one JSON line per seed. */
-function runWorker(args: Args, index: number): void {
+async function runWorker(args: Args, index: number): Promise<void> {
   for (let i = index; i < args.seeds; i += args.jobs) {
-    const s = summarize(runOne(args, args.seed + i));
+    const { detail: _, ...s } = await runOne(args, args.seed + i);
     process.send!(s);
   }
 }
@@ -90,6 +106,8 @@ async function runParallel(args: Args, onResult: (s: SeedSummary) => void): Prom
         "--jobs",
         String(args.jobs),
         ...(args.nodes !== undefined ? ["--nodes", String(args.nodes)] : []),
+        ...(args.replica ? ["--replica"] : []),
+        ...(args.mutation !== undefined ? ["--mutation", args.mutation] : []),
         "--worker",
         String(index),
       ],
@@ -121,14 +139,30 @@ async function main(): Promise<void> {
       defaultSimOptions().steps,
     )
     .option("--verbose", "print every event of the run", false)
+    .option(
+      "--replica",
+      "simulate whole servers: the replica layer, MVCC store and store clients (raft/sim/replica)",
+      false,
+    )
+    .option(
+      "--mutation <name>",
+      `with --replica: plant a bug (${Object.keys(REPLICA_MUTATIONS).join(", ")})`,
+      (raw) => {
+        if (!isReplicaMutation(raw)) throw new InvalidArgumentError(`unknown mutation ${raw}`);
+        return raw;
+      },
+    )
     .option("--jobs <n>", "worker processes", integer("--jobs", 1), 1)
     .option("--worker <i>", "(internal) run as worker i", integer("--worker", 0))
     .showHelpAfterError();
   program.parse(process.argv);
   const raw = program.opts<Omit<Args, "worker"> & { worker?: number }>();
   const args: Args = { ...raw, worker: raw.worker !== undefined };
+  if (args.mutation !== undefined && !args.replica) {
+    program.error("--mutation needs --replica");
+  }
   if (raw.worker !== undefined) {
-    runWorker(args, raw.worker);
+    await runWorker(args, raw.worker);
     return;
   }
   const clock = new SystemClock();
@@ -143,7 +177,7 @@ async function main(): Promise<void> {
     if (!s.ok) {
       failures.push(s);
       if (failures.length <= MAX_PRINTED_FAILURES) console.log(`\n${s.report}\n`);
-      else console.log(`seed ${s.seed} FAILED: ${s.replay}`);
+      else console.log(`seed ${s.seed} FAILED (${s.property}): ${s.replay}`);
     }
     const now = clock.nowMs();
     if (now - lastProgress >= PROGRESS_INTERVAL_MS) {
@@ -157,16 +191,11 @@ async function main(): Promise<void> {
   if (args.jobs > 1 && args.seeds > 1) {
     await runParallel({ ...args, jobs: Math.min(args.jobs, availableParallelism() * 2) }, onResult);
   } else if (args.seeds === 1) {
-    const r = runOne(args, args.seed);
-    const s = summarize(r);
+    const s = await runOne(args, args.seed);
     onResult(s);
-    if (r.ok) {
-      console.log(
-        `seed ${r.seed} ok: ${r.nodes} nodes, trace ${r.traceHash}, ${JSON.stringify(r.stats)}`,
-      );
-    }
+    if (s.ok) console.log(`seed ${s.seed} ok: ${s.detail}`);
   } else {
-    for (let i = 0; i < args.seeds; i++) onResult(summarize(runOne(args, args.seed + i)));
+    for (let i = 0; i < args.seeds; i++) onResult(await runOne(args, args.seed + i));
   }
   const seconds = (clock.nowMs() - started) / 1000;
   console.log(
@@ -174,7 +203,7 @@ async function main(): Promise<void> {
       ` (${(done / seconds).toFixed(1)} seeds/s): ${failures.length} failed` +
       (unknown > 0 ? `, ${unknown} with linearizability unknown (search budget)` : ""),
   );
-  for (const f of failures) console.log(`  ${f.replay}`);
+  for (const f of failures) console.log(`  ${f.replay}   # ${f.property}`);
   process.exitCode = failures.length > 0 || done !== args.seeds ? 1 : 0;
 }
 

@@ -16,7 +16,7 @@ import { analyzeHistory, type HistoryVerdict } from "./history-analysis.ts";
 import { LeaderWatcher, type StatusProbe, WaitTimeout } from "./leader-watcher.ts";
 import { buildReport, type ChaosReport, type RoundReport, type RunSettings } from "./report.ts";
 import { readStoreHistory } from "./store-history.ts";
-import { CHAOS_KEY_PREFIX, storeWorkloadClient, Workload } from "./workload.ts";
+import { CHAOS_KEY_PREFIX, roundRobinServers, storeWorkloadClient, Workload } from "./workload.ts";
 
 export interface FailoverRun {
   settings: RunSettings;
@@ -46,11 +46,13 @@ export async function runFailover(run: FailoverRun): Promise<ChaosReport> {
   const recorder = new HistoryRecorder(() => clock.nowMs());
   const watcher = new LeaderWatcher(clock, run.probe);
   const injector = new FaultInjector(cluster);
+  const readServer = roundRobinServers(() => cluster.ids());
   const workload = new Workload({
     clients: settings.clients,
     keys: settings.keys,
     recorder,
-    newClient: () => storeWorkloadClient(run.storeClient()),
+    // linearizable reads from every server in turn, followers included
+    newClient: () => storeWorkloadClient(run.storeClient(), readServer),
     seed: run.seed ?? 1,
   });
   const rounds: RoundReport[] = [];

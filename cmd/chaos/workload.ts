@@ -111,8 +111,24 @@ export class Workload {
 
 const enc = (s: string) => Buffer.from(s, "utf8");
 
-/** A workload client over a real store client (one session). */
-export function storeWorkloadClient(store: StoreClient): WorkloadClient {
+/** Names every server in turn, for reads spread over all of them (followers included). */
+export function roundRobinServers(servers: () => readonly string[]): () => string | undefined {
+  let next = 0;
+  return () => {
+    const ids = servers();
+    return ids.length === 0 ? undefined : ids[next++ % ids.length];
+  };
+}
+
+/**
+ * A workload client over a real store client (one session). With `readServer`, each get is
+ * pinned to the server it names, followers included: a client's reads otherwise go where it
+ * last wrote (the leader), and a follower's ReadIndex path would never be checked.
+ */
+export function storeWorkloadClient(
+  store: StoreClient,
+  readServer?: () => string | undefined,
+): WorkloadClient {
   return {
     async put(key, value) {
       const response = await store.put(enc(key), enc(value));
@@ -120,7 +136,8 @@ export function storeWorkloadClient(store: StoreClient): WorkloadClient {
       return response.header.revision;
     },
     async get(key) {
-      const response = await store.range({ key: enc(key) });
+      const server = readServer?.();
+      const response = await store.range({ key: enc(key) }, server === undefined ? {} : { server });
       const kv = response.kvs[0];
       return kv === undefined ? undefined : Buffer.from(kv.value).toString("utf8");
     },

@@ -119,7 +119,7 @@ export class ServerRole {
       onMembersChanged,
     });
     const port = new ReplicaStorePort(system, replica, store);
-    replica.start();
+    await replica.start();
     system.spawn(STORE_ACTOR, storeServiceMachine, { input: { port } });
     const clients = Array.from(
       { length: CLIENT_SESSIONS },

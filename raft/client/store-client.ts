@@ -27,6 +27,22 @@ export interface StoreClientOptions {
   maxAttempts?: number;
   /** How often a watch checks that its server is alive. */
   watchCheckIntervalMs?: number;
+  /**
+   * The client's actor name on its node (default `store-client-N`, N counting clients in this
+   * process). A simulation names its clients so that a replay sends the same envelopes.
+   */
+  name?: string;
+}
+
+/** How a range is served. */
+export interface RangeOptions {
+  /** Any server's local state, without a ReadIndex round (etcd's serializable read). */
+  serializable?: boolean;
+  /**
+   * Ask this server only, once: a follower serves a linearizable read through ReadIndex. Chaos
+   * workloads spread reads over every server this way; the client's failover does not apply.
+   */
+  server?: string;
 }
 
 export class StoreUnavailableError extends Error {
@@ -91,13 +107,14 @@ export class StoreClient {
 
   constructor(options: StoreClientOptions) {
     this.system = options.system;
+    this.name = options.name ?? `store-client-${++clientCounter}`;
     this.options = {
       requestTimeoutMs: 2_000,
       maxAttempts: 20,
       watchCheckIntervalMs: 1_000,
       ...options,
+      name: this.name,
     };
-    this.name = `store-client-${++clientCounter}`;
     this.rounds = new ServerRounds(this.system, this.options.servers, this.options);
   }
 
@@ -167,13 +184,28 @@ export class StoreClient {
 
   // ---- reads ---------------------------------------------------------------------------------
 
-  /** A range; linearizable unless `serializable` (then any server's local state). */
-  async range(request: RangeRequest, serializable = false): Promise<RangeResponse> {
-    const response = await this.askWithRetry<RangeResponse | { kind: "error"; error: string }>(
-      "range",
-      "kv.range",
-      { request, serializable },
-    );
+  /**
+   * A range; linearizable unless `serializable` (then any server's local state). `options` may
+   * also pin the read to one server (see RangeOptions); a boolean is `serializable`.
+   */
+  async range(
+    request: RangeRequest,
+    options: boolean | RangeOptions = false,
+  ): Promise<RangeResponse> {
+    const { serializable = false, server } =
+      typeof options === "boolean" ? { serializable: options } : options;
+    const body = { request, serializable };
+    type Reply = RangeResponse | { kind: "error"; error: string };
+    const response =
+      server === undefined
+        ? await this.askWithRetry<Reply>("range", "kv.range", body)
+        : await this.system.ask<Reply>(
+            this.address,
+            `${server}/${STORE_ACTOR}`,
+            "kv.range",
+            body,
+            this.options.requestTimeoutMs,
+          );
     if (response.kind === "error") throw new Error(`range failed: ${response.error}`);
     return response;
   }

@@ -14,15 +14,18 @@ export class ProposalWaiters {
   /**
    * Unique per process: after a restart the replica replays entries it proposed in its past
    * life, whose ids must not match a new caller's (the simulator found this in its own nodes).
+   * Random unless given (a simulation derives it from its seed, so that a replay is exact).
    */
-  private readonly incarnation = randomBytes(6).toString("hex");
+  private readonly incarnation: string;
 
   constructor(
     private readonly nodeId: string,
     clock: Clock,
     maxPending: number,
+    incarnation: string = randomBytes(6).toString("hex"),
   ) {
     this.waiters = new Waiters(`proposals on ${nodeId}`, clock, maxPending);
+    this.incarnation = incarnation;
   }
 
   get size(): number {

@@ -8,8 +8,8 @@ import { Waiters } from "./waiters.ts";
 
 export class ReadQueue {
   private readonly waiters: Waiters<void>;
-  /** Confirmed reads: the index each waits for. */
-  private readonly confirmedAt = new Map<string, number>();
+  /** Confirmed reads: the index each waits for. (Protected: the simulator plants bugs here.) */
+  protected readonly confirmedAt = new Map<string, number>();
   private nextId = 1;
   /** Ids of the reads still waiting, confirmed or not. */
   private readonly pending = new Set<string>();

@@ -11,6 +11,7 @@
 import type { Logger } from "pino";
 import type { AnyActorRef } from "xstate";
 import type { ActorSystem } from "../../actors/system/actor-system.ts";
+import type { Clock } from "../../actors/system/clock.ts";
 import type { ActorMessage } from "../../actors/system/message.ts";
 import type { ProposalDroppedError } from "../core/errors.ts";
 import {
@@ -42,6 +43,11 @@ export interface ReplicaOptions {
   logger: Logger;
   /** Seed of the election-timeout jitter; distinct per node. */
   randomSeed: number;
+  /**
+   * Names this process's life in its proposals' request ids (random unless given; the simulator
+   * derives it from its seed so that a replay is exact).
+   */
+  incarnation?: string;
   tickIntervalMs?: number;
   electionTick?: number;
   heartbeatTick?: number;
@@ -85,15 +91,19 @@ export const FAST_ELECTION_STAGGER_MS = 150;
 export const RAFT_MESSAGE_KIND = "raft.msg";
 export const SNAPSHOT_CHUNK_KIND = "raft.snap";
 
+/*
+ * Members a subclass may reach are protected, not private: the deterministic simulator plants
+ * bugs by overriding them (raft/sim/replica/mutations.ts) to show that it catches each one.
+ */
 export class Replica {
   readonly nodeId: NodeId;
   readonly limits: ReplicaLimits;
-  private readonly options: ReplicaOptions;
-  private readonly proposals: ProposalWaiters;
-  private readonly reads: ReadQueue;
+  protected readonly options: ReplicaOptions;
+  protected readonly proposals: ProposalWaiters;
+  protected readonly reads: ReadQueue;
   private readonly assembler = new SnapshotAssembler();
   private node: RaftNode | null = null;
-  private role: AnyActorRef | null = null;
+  protected role: AnyActorRef | null = null;
   private confState: ConfState;
   private soft: SoftState = { lead: null, role: "follower" };
   /**
@@ -103,7 +113,7 @@ export class Replica {
    * (clientId, seq) makes the state machine apply the command once, whichever copy commits; a
    * session registration applied twice only leaves an unused session, which expires.
    */
-  private readonly resendable = new Map<string, Uint8Array>();
+  protected readonly resendable = new Map<string, Uint8Array>();
   private lastSnapshotIndex: number;
   /**
    * This replica's extra entries before each snapshot, up to half the interval, drawn from its
@@ -122,8 +132,8 @@ export class Replica {
     this.nodeId = options.system.nodeId;
     this.limits = { ...DEFAULT_REPLICA_LIMITS, ...options.limits };
     const clock = options.system.clock;
-    this.proposals = new ProposalWaiters(this.nodeId, clock, this.limits.maxPendingProposals);
-    this.reads = new ReadQueue(this.nodeId, clock, this.limits.maxPendingReads);
+    this.proposals = this.newProposalWaiters(clock);
+    this.reads = this.newReadQueue(clock);
     this.confState = options.log.initialState().confState;
     this.lastSnapshotIndex = options.log.snapshot().metadata.index;
     this.snapshotStaggerEntries =
@@ -131,10 +141,23 @@ export class Replica {
     this.term = options.log.initialState().hardState.term;
   }
 
-  /** Starts the core at the store's applied index and spawns the role statechart as `raft`. */
-  start(): void {
+  protected newProposalWaiters(clock: Clock): ProposalWaiters {
+    const { nodeId, limits, options } = this;
+    return new ProposalWaiters(nodeId, clock, limits.maxPendingProposals, options.incarnation);
+  }
+
+  protected newReadQueue(clock: Clock): ReadQueue {
+    return new ReadQueue(this.nodeId, clock, this.limits.maxPendingReads);
+  }
+
+  /**
+   * Brings the store level with the log (see `recoverStore`), then starts the core and spawns
+   * the role statechart as `raft`.
+   */
+  async start(): Promise<void> {
     const { options } = this;
-    const applied = Math.max(options.store.appliedIndex, options.log.snapshot().metadata.index);
+    const applied = await this.recoverStore();
+    if (this.stopped) return;
     this.node = new RaftNode({
       id: this.nodeId,
       storage: options.log,
@@ -154,6 +177,41 @@ export class Replica {
       },
     });
     this.role.subscribe({ error: (error: unknown) => this.fatal(error) });
+  }
+
+  /**
+   * After a restart the log and the store (two databases) may disagree, and the core must start
+   * from a state both can honour. Returns the index the core starts from: the log's snapshot.
+   *
+   * - The store may be behind the snapshot: a crash between installing a leader's snapshot in the
+   *   log and restoring the store, or between a local snapshot and the store's flush (it applies
+   *   without fsync). Then the store is restored from the log's copy.
+   * - The store may be ahead of the commit index the log kept: a commit-only hard state is not
+   *   fsync'd (etcd's MustSync), so a power loss can take it while the store's batch survives.
+   *   The core must not start past its commit index (it refuses to), nor past the snapshot,
+   *   whose ConfState is the membership it restarts with: starting at the snapshot, the core
+   *   hands out the committed entries after it again, the store skips those it has applied
+   *   ("alreadyApplied") and every configuration change is applied to the core once more.
+   */
+  protected async recoverStore(): Promise<number> {
+    const { store, log } = this.options;
+    const snapshot = log.snapshot().metadata;
+    if (store.restoring || store.appliedIndex < snapshot.index) {
+      this.options.logger.info(
+        { storeApplied: store.appliedIndex, snapshot: snapshot.index },
+        "the store is behind the log's snapshot: restoring it from the snapshot",
+      );
+      await this.installLogSnapshot();
+    }
+    return snapshot.index;
+  }
+
+  /** Replaces the store's state with the snapshot the log holds. */
+  protected async installLogSnapshot(): Promise<void> {
+    const snap = this.options.log.snapshot();
+    if (snap.data.byteLength > 0) {
+      await this.options.store.restoreSnapshot(splitStoreSnapshot(snap.data));
+    }
   }
 
   /** The membership as of the last applied configuration change. */
@@ -295,7 +353,7 @@ export class Replica {
     await this.maybeSnapshot();
   }
 
-  private onSoftState(soft: SoftState): void {
+  protected onSoftState(soft: SoftState): void {
     const was = this.soft;
     this.soft = soft;
     if (was.lead !== soft.lead || was.role !== soft.role) {
@@ -309,7 +367,7 @@ export class Replica {
    * reads still waiting for their ReadIndex ask the new leader (an index from it is at least the
    * commit index any earlier leader confirmed, so the read stays linearizable).
    */
-  private proposeAgain(): void {
+  protected proposeAgain(): void {
     for (const ctx of this.reads.unconfirmed()) this.role?.send({ type: "READ_INDEX", ctx });
     if (this.resendable.size === 0) return;
     this.options.logger.info(
@@ -321,7 +379,7 @@ export class Replica {
   }
 
   /** Applies committed entries in order: conf changes to the core, commands to the store. */
-  private async apply(entries: Entry[]): Promise<void> {
+  protected async apply(entries: Entry[]): Promise<void> {
     let batch: { entry: CommittedEntry; requestId: string | null }[] = [];
     const flush = async () => {
       if (batch.length === 0) return;
@@ -353,7 +411,7 @@ export class Replica {
     await flush();
   }
 
-  private applyConfChange(cc: ConfChange): void {
+  protected applyConfChange(cc: ConfChange): void {
     this.confState = this.node!.applyConfChange(cc);
     this.options.logger.info({ confState: this.confState }, "membership changed");
     this.options.onMembersChanged?.(this.confState, cc.context);

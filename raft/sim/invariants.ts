@@ -22,6 +22,9 @@ export type SafetyProperty =
   | "write applied twice"
   | "liveness"
   | "linearizability"
+  | "stale read"
+  | "proposal answered for another entry"
+  | "replica failed"
   | "simulator";
 
 export class SafetyViolation extends Error {

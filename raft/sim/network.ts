@@ -2,6 +2,11 @@
  * The simulated network between nodes and clients: per-message delay (hence reordering), loss,
  * duplication, and directed link cuts (symmetric and asymmetric partitions, leader isolation).
  * Delivery is bucketed by simulated millisecond; within a millisecond, in send order.
+ *
+ * With `fifoLinks`, messages from one sender to one receiver arrive in send order (a TCP
+ * connection's guarantee, which the replica's transport gives it): a later message is never
+ * delivered before an earlier one, only delayed behind it. The Raft core's simulation leaves it
+ * off, since the core must survive any reordering.
  */
 import type { SimRandom } from "./random.ts";
 
@@ -25,11 +30,16 @@ export class SimNetwork<P> {
   private readonly buckets = new Map<number, Envelope<P>[]>();
   /** Directed cuts: "a>b" means messages from a to b are dropped. */
   private readonly cuts = new Set<string>();
+  /** Directed links with a loss rate of their own (a flaky link), instead of the network's. */
+  private readonly linkLoss = new Map<string, number>();
+  /** With fifoLinks: the latest delivery time scheduled on each directed link. */
+  private readonly lastDueByLink = new Map<string, number>();
   private inFlight = 0;
 
   constructor(
     private readonly random: SimRandom,
     public conditions: NetworkConditions,
+    private readonly fifoLinks = false,
   ) {}
 
   get size(): number {
@@ -39,12 +49,25 @@ export class SimNetwork<P> {
   /** Sends at `nowMs`; returns why it was dropped, or null if at least one copy is in flight. */
   send(nowMs: number, envelope: Envelope<P>): DropReason | null {
     if (this.isCut(envelope.from, envelope.to)) return "cut";
-    if (this.random.chance(this.conditions.lossRate)) return "loss";
-    this.enqueue(nowMs + this.delay(), envelope);
+    const lossRate =
+      this.linkLoss.size > 0
+        ? (this.linkLoss.get(`${envelope.from}>${envelope.to}`) ?? this.conditions.lossRate)
+        : this.conditions.lossRate;
+    if (this.random.chance(lossRate)) return "loss";
+    this.enqueue(this.dueAt(nowMs, envelope), envelope);
     if (this.random.chance(this.conditions.duplicateRate)) {
-      this.enqueue(nowMs + this.delay(), envelope);
+      this.enqueue(this.dueAt(nowMs, envelope), envelope);
     }
     return null;
+  }
+
+  private dueAt(nowMs: number, envelope: Envelope<P>): number {
+    const due = nowMs + this.delay();
+    if (!this.fifoLinks) return due;
+    const link = `${envelope.from}>${envelope.to}`;
+    const fifoDue = Math.max(due, this.lastDueByLink.get(link) ?? 0);
+    this.lastDueByLink.set(link, fifoDue);
+    return fifoDue;
   }
 
   /** Puts an envelope back, for a recipient that cannot take it yet (paused, busy disk). */
@@ -74,6 +97,12 @@ export class SimNetwork<P> {
 
   healAll(): void {
     this.cuts.clear();
+  }
+
+  /** Makes the link from → to lose messages at `rate` (null: the network's rate again). */
+  setLinkLoss(from: string, to: string, rate: number | null): void {
+    if (rate === null) this.linkLoss.delete(`${from}>${to}`);
+    else this.linkLoss.set(`${from}>${to}`, rate);
   }
 
   describeCuts(): string {

@@ -1332,7 +1332,9 @@ export function runSeed(options: Partial<SimOptions>, factory?: NodeFactory): Si
 }
 
 /** A readable report of a failed run: property, detail, replay command, trace. */
-export function formatFailure(result: SimResult): string {
+export function formatFailure(
+  result: Pick<SimResult, "seed" | "nodes" | "steps" | "failure">,
+): string {
   const f = result.failure;
   if (f === null) return `seed ${result.seed}: ok`;
   return [

@@ -66,7 +66,7 @@ export class InProcessCluster {
       onFatal: (e) => this.fatal.push(e),
     });
     const port = new ReplicaStorePort(system, replica, store);
-    replica.start();
+    await replica.start();
     system.spawn(STORE_ACTOR, storeServiceMachine, { input: { port } });
     this.servers.set(id, { id, system, replica, store, port });
   }
