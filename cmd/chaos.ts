@@ -13,6 +13,8 @@ import { countAnomalies, isClean, type StoreWrite } from "./chaos/history-analys
 import { checkHistoryFile, exportHistory } from "./chaos/history-export.ts";
 import type { RaftView } from "./chaos/leader-watcher.ts";
 import { type RunSettings, renderText } from "./chaos/report.ts";
+import { chaosRun, type RunOptions } from "./chaos/run-command.ts";
+import { SCENARIOS } from "./chaos/scenarios.ts";
 import { ClientNode } from "./client-node.ts";
 import type { NodeStatus } from "./node/introspection.ts";
 import { getJson } from "./node-client.ts";
@@ -210,6 +212,46 @@ export function chaosCommand(): Command {
         // Exit explicitly: a store client's retry timer must not keep a finished run alive.
         process.exit(await failover(o));
       }),
+  );
+  chaos.addCommand(
+    new Command("run")
+      .description(
+        "start a fresh local cluster (with fault rules enabled), run a put/get workload and the " +
+          "scenario's fault windows for the duration, then check the history (linearizable, no " +
+          "acknowledged write lost or duplicated) and that the cluster recovered after each window",
+      )
+      .requiredOption("--scenario <name>", `one of: ${SCENARIOS.map((s) => s.name).join(", ")}`)
+      .option("--seed <n>", "seed of the fault schedule and the workload", "1")
+      .option("--duration <d>", "how long to keep opening fault windows (30s, 2m, ms)", "30s")
+      .option("--fault-ms <d>", "how long each fault stays on", "3s")
+      .option("--quiet-ms <d>", "quiet time after each recovery", "1s")
+      .option("--servers <n>", "server nodes (3 or 5)", "3")
+      .option("--clients <k>", "concurrent store clients (one session each)", "8")
+      .option("--keys <m>", "size of the key space the clients share", "16")
+      .option("--run-dir <dir>", "an empty dir for the cluster (default: a new temp dir)")
+      .option("--base-ip <ip>", "loopback address of the first node (default: random 127.x.y.z)")
+      .option("--port <port>", "port every node listens on", "7100")
+      .option("--json <file>", "also write the report as JSON")
+      .option("--history <file>", "write every client operation as JSON (README: history format)")
+      .option("--report <file>", "write the report as one self-contained HTML page")
+      .option("--request-timeout-ms <ms>", "store client timeout per attempt", "1000")
+      .option("--keep", "keep the run dir of a passing run (a failing run's is always kept)", false)
+      .option("--ready-timeout-ms <ms>", "how long the cluster may take to start", "60000")
+      .action(async (o: RunOptions) => {
+        process.exit(
+          await chaosRun(o, {
+            int,
+            freshRunDir,
+            randomLoopbackBase,
+            removeRunDir: (dir) => rmSync(dir, { recursive: true, force: true }),
+          }),
+        );
+      }),
+  );
+  chaos.addCommand(
+    new Command("scenarios").description("list the scenarios of chaos run").action(() => {
+      for (const s of SCENARIOS) console.log(`${s.name.padEnd(30)} ${s.description}`);
+    }),
   );
   chaos.addCommand(
     new Command("check")

@@ -1,5 +1,6 @@
 import { randomBytes } from "node:crypto";
 import type { Logger } from "pino";
+import { ApiClient } from "../actors/client/api-client.ts";
 import { ActorSystem } from "../actors/system/actor-system.ts";
 import { type Clock, sleep } from "../actors/system/clock.ts";
 import { StoreClient } from "../raft/client/store-client.ts";
@@ -74,6 +75,16 @@ export class ClientNode {
       system: this.system,
       servers: () => this.servers,
       ...(requestTimeoutMs ? { requestTimeoutMs } : {}),
+    });
+  }
+
+  /** A client of the servers' API (the objects, as kube-apiserver serves them). */
+  apiClient(requestTimeoutMs?: number, maxAttempts?: number): ApiClient {
+    return new ApiClient({
+      system: this.system,
+      servers: () => this.servers,
+      ...(requestTimeoutMs ? { requestTimeoutMs } : {}),
+      ...(maxAttempts ? { maxAttempts } : {}),
     });
   }
 

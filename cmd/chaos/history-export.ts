@@ -16,6 +16,7 @@
  * Pure: data in, data out. The CLI does the file I/O.
  */
 import type { ChaosOp, GetOp, PutOp } from "./history.ts";
+import { FINAL_READ_CLIENT } from "./store-history.ts";
 import {
   analyzeHistory,
   checkLinearizability,
@@ -35,7 +36,8 @@ export type OpFunction = "read" | "write" | "cas" | "delete";
 export interface HistoryEvent {
   /** Position in the file, from 0. */
   index: number;
-  /** The client (one store session at a time); 0 is the final reads after healing. */
+  /** The client (one store session at a time); the final reads after healing (one range read,
+   *  so they overlap) take one process each, numbered after the workload's clients. */
   process: number;
   type: EventType;
   f: OpFunction;
@@ -68,9 +70,13 @@ export function exportHistory(
 ): HistoryFile {
   type Pending = Omit<HistoryEvent, "index"> & { order: number };
   const events: Pending[] = [];
+  // The final reads (client 0) are one range read, so they overlap: each gets a process of its
+  // own after the workload's, keeping "one open operation per process" true.
+  let nextProcess = Math.max(0, ...ops.map((op) => op.clientId)) + 1;
   ops.forEach((op, i) => {
     const f: OpFunction = op.op === "put" ? "write" : "read";
-    const base = { process: op.clientId, f, key: op.key };
+    const process = op.clientId === FINAL_READ_CLIENT ? nextProcess++ : op.clientId;
+    const base = { process, f, key: op.key };
     events.push({
       ...base,
       type: "invoke",
