@@ -16,13 +16,13 @@
  * Pure: data in, data out. The CLI does the file I/O.
  */
 import type { ChaosOp, GetOp, PutOp } from "./history.ts";
-import { FINAL_READ_CLIENT } from "./store-history.ts";
 import {
   analyzeHistory,
   checkLinearizability,
   type HistoryVerdict,
   type StoreWrite,
 } from "./history-analysis.ts";
+import { FINAL_READ_CLIENT } from "./store-history.ts";
 
 export const HISTORY_FORMAT = "bosun-chaos-history";
 export const HISTORY_FORMAT_VERSION = 1;
