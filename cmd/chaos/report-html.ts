@@ -192,6 +192,20 @@ function verdicts(r: ScenarioReport): string {
       `phantom writes: ${v.anomalies.phantom}, revision mismatches: ${v.anomalies.revisionMismatch}`,
     ) +
     item(v.recovered, `recovered after every fault window: ${v.recovered ? "yes" : "no"}`) +
+    (v.api === null
+      ? ""
+      : item(
+          v.api.configMaps.anomalies.length === 0 && v.api.error === undefined,
+          `acknowledged API writes reflected: ${v.api.configMaps.checked - v.api.configMaps.anomalies.length} of ${v.api.configMaps.checked} objects`,
+        ) +
+        item(
+          v.api.pods.rebound.length === 0,
+          `pods bound to two nodes: ${v.api.pods.rebound.length} of ${v.api.pods.seen}`,
+        ) +
+        item(
+          v.api.deployment.converged,
+          `Deployment ${v.api.deployment.name} converged after healing: ${v.api.deployment.converged ? `yes, in ${ms(v.api.deployment.convergedAfterMs)}` : `no (${v.api.deployment.last})`}`,
+        )) +
     (r.error ? item(false, `error: ${r.error}`) : "") +
     "</ul>" +
     (v.explanation ? `<pre>${escapeHtml(v.explanation)}</pre>` : "")

@@ -14,6 +14,7 @@ import { parseDurationMs } from "../node/duration-flag.ts";
 import type { NodeStatus } from "../node/introspection.ts";
 import { getJson, NODE_REQUEST_TIMEOUT_MS } from "../node-client.ts";
 import { planCluster } from "../up.ts";
+import { apiPort } from "./api-port.ts";
 import { ClusterUnderTest } from "./cluster-under-test.ts";
 import { exportHistory } from "./history-export.ts";
 import type { RaftView } from "./leader-watcher.ts";
@@ -53,6 +54,9 @@ export interface RunDeps {
 /** A Lease read may not stall the timeline sampler longer than this (per attempt). */
 const LEASE_READ_TIMEOUT_MS = 500;
 const LEASE_READ_ATTEMPTS = 2;
+/** The API workload's writes: a failed one is recorded as unknown, so a short bound will do. */
+const API_REQUEST_TIMEOUT_MS = 2_000;
+const API_ATTEMPTS = 2;
 
 export async function chaosRun(o: RunOptions, deps: RunDeps): Promise<number> {
   const scenario = scenarioByName(o.scenario);
@@ -124,6 +128,11 @@ export async function chaosRun(o: RunOptions, deps: RunDeps): Promise<number> {
       setFaultRules: (id, rules) => postFaultRules(plan, id, rules),
       leaseHolder: (lease) => readLeaseHolder(member, lease),
       nemesisEvents: (event) => nemesisActor.send(event),
+      api: apiPort(
+        member.apiClient(API_REQUEST_TIMEOUT_MS, API_ATTEMPTS),
+        () => member.storeClient(settings.requestTimeoutMs),
+        clock,
+      ),
       log: (line) => console.log(line),
     });
     const report = buildScenarioReport(settings, outcome);

@@ -3,6 +3,7 @@
  * timeline of Raft leadership and Lease holders, throughput and latency per second, and the
  * verdicts, as data (`--json`) and text; `report-html.ts` draws the same data as a page. Pure.
  */
+import { type ApiVerdict, isApiClean } from "./api-invariants.ts";
 import { type Percentiles, summarize } from "./failover-windows.ts";
 import type { ChaosOp } from "./history.ts";
 import { type AnomalyCounts, countAnomalies, isClean, type WriteRef } from "./history-analysis.ts";
@@ -44,6 +45,8 @@ export interface ScenarioReport {
     examples: { lost: WriteRef[]; duplicated: WriteRef[] };
     /** Every window healed and the cluster recovered within the bounds. */
     recovered: boolean;
+    /** Kubernetes-level: acknowledged API writes reflected, no pod rebound, Deployment converged. */
+    api: ApiVerdict | null;
   };
   error?: string;
   ok: boolean;
@@ -122,9 +125,24 @@ export function buildScenarioReport(
         duplicated: (v?.duplicated ?? []).slice(0, MAX_EXAMPLES),
       },
       recovered,
+      api:
+        outcome.api === null
+          ? null
+          : {
+              ...outcome.api,
+              configMaps: {
+                ...outcome.api.configMaps,
+                anomalies: outcome.api.configMaps.anomalies.slice(0, MAX_EXAMPLES),
+              },
+            },
     },
     ...(error === undefined ? {} : { error }),
-    ok: error === undefined && recovered && v !== null && isClean(v),
+    ok:
+      error === undefined &&
+      recovered &&
+      v !== null &&
+      isClean(v) &&
+      (outcome.api === null || isApiClean(outcome.api)),
   };
 }
 
@@ -162,6 +180,20 @@ export function renderScenarioText(r: ScenarioReport): string {
       `; phantom: ${v.anomalies.phantom}; revision mismatch: ${v.anomalies.revisionMismatch}`,
     `recovered after every window: ${v.recovered ? "yes" : "NO"}`,
   );
+  if (v.api !== null) {
+    const a = v.api;
+    lines.push(
+      `API writes: ${a.configMaps.written} ConfigMap writes, ${a.configMaps.checked} objects checked, ${a.configMaps.anomalies.length} not reflected` +
+        `; pods seen ${a.pods.seen}, bound to two nodes ${a.pods.rebound.length}` +
+        `; Deployment ${a.deployment.name} ${a.deployment.converged ? `converged after ${ms(a.deployment.convergedAfterMs)}` : `NOT converged (${a.deployment.last})`}` +
+        (a.error ? `; error: ${a.error}` : ""),
+    );
+    for (const x of a.configMaps.anomalies) {
+      lines.push(
+        `  ${x.name}: expected ${x.expected.join(" or ")}, found ${x.found ?? "(absent)"}`,
+      );
+    }
+  }
   if (v.explanation) lines.push(v.explanation);
   if (r.error) lines.push(`error: ${r.error}`);
   lines.push(r.ok ? "PASS" : "FAIL");

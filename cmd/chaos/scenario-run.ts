@@ -11,6 +11,14 @@ import { type Clock, sleep } from "../../actors/system/clock.ts";
 import { deriveSeed, SeededRandom } from "../../actors/system/random.ts";
 import type { StoreClient } from "../../raft/client/store-client.ts";
 import type { FaultRule } from "../../transport/faults.ts";
+import {
+  type ApiPort,
+  type ApiVerdict,
+  ApiWorkload,
+  checkApiInvariants,
+  DEPLOYMENT_NAME,
+  DEPLOYMENT_REPLICAS,
+} from "./api-invariants.ts";
 import type { ClusterUnderTest } from "./cluster-under-test.ts";
 import { timeToFirstAckedWrite } from "./failover-windows.ts";
 import { type ChaosOp, HistoryRecorder } from "./history.ts";
@@ -73,6 +81,8 @@ export interface ScenarioOutcome {
   ops: readonly ChaosOp[];
   verdict: HistoryVerdict | null;
   storeWrites: StoreWrite[] | null;
+  /** The Kubernetes-level checks, when the run had the API. */
+  api: ApiVerdict | null;
   error?: string;
 }
 
@@ -86,6 +96,8 @@ export interface ScenarioRun {
   setFaultRules: (member: string, rules: FaultRule[]) => Promise<void>;
   /** The holder of a Lease now (null: nobody), read from its Lease object. */
   leaseHolder: (lease: TrackedLease) => Promise<string | null>;
+  /** The API, for the Kubernetes-level workload and checks (none: store checks only). */
+  api?: ApiPort;
   /** The nemesis statechart's inbox (the actor `chaos-nemesis` of the chaos process). */
   nemesisEvents?: (event: NemesisRunEvent) => void;
   log: (line: string) => void;
@@ -123,6 +135,11 @@ export async function runScenario(run: ScenarioRun): Promise<ScenarioOutcome> {
   const ctx = nemesisContext(run, watcher, random);
   const windows: FaultWindowReport[] = [];
   let error: string | undefined;
+  const apiWorkload = run.api === undefined ? null : new ApiWorkload(run.api, clock);
+  if (run.api !== undefined) {
+    await run.api.createDeployment(DEPLOYMENT_NAME, DEPLOYMENT_REPLICAS);
+    apiWorkload?.start();
+  }
   workload.start();
   try {
     await ackedPuts(recorder, clock, 0, "the workload to start");
@@ -158,6 +175,12 @@ export async function runScenario(run: ScenarioRun): Promise<ScenarioOutcome> {
   if (!stopped) log(`workload still had operations in flight after ${STOP_WORKLOAD_TIMEOUT_MS} ms`);
   sampler.stop();
   await sampler.done;
+  let api: ApiVerdict | null = null;
+  if (apiWorkload !== null && run.api !== undefined) {
+    log("checking the Kubernetes-level invariants");
+    await Promise.race([apiWorkload.stop(), sleep(clock, STOP_WORKLOAD_TIMEOUT_MS)]);
+    api = await checkApiInvariants(run.api, apiWorkload, clock);
+  }
   let verdict: HistoryVerdict | null = null;
   let storeWrites: StoreWrite[] | null = null;
   try {
@@ -183,6 +206,7 @@ export async function runScenario(run: ScenarioRun): Promise<ScenarioOutcome> {
     ops: recorder.ops,
     verdict,
     storeWrites,
+    api,
     ...(error === undefined ? {} : { error }),
   };
 }

@@ -93,6 +93,17 @@ function syntheticRun() {
       revisionMismatch: [],
     },
     storeWrites: [],
+    api: {
+      configMaps: { written: 40, checked: 10, anomalies: [] },
+      pods: { seen: 3, rebound: [] },
+      deployment: {
+        name: "chaos-web",
+        replicas: 3,
+        converged: true,
+        convergedAfterMs: 1200,
+        last: "3 available, 3 running",
+      },
+    },
   });
 }
 
@@ -123,7 +134,7 @@ describe("chaos run HTML report", () => {
       .evaluateAll((els) => [...new Set(els.map((e) => e.getAttribute("fill")))]);
     expect(fills.length).toBeGreaterThanOrEqual(3);
     await expect(page.locator("table tbody tr").count()).resolves.toBe(1);
-    expect(await page.locator("li.pass").count()).toBe(5);
+    expect(await page.locator("li.pass").count()).toBe(8);
     expect(await page.locator("li.fail").count()).toBe(0);
     const shot = join(dir!, "report.png");
     await page.screenshot({ path: shot, fullPage: true });

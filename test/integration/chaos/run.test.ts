@@ -126,6 +126,12 @@ function expectPassingRun(r: {
   expect(verdict.lost).toEqual([]);
   expect(verdict.duplicated).toEqual([]);
   expect(existsSync(join(dir, "report.html"))).toBe(true);
+  // Kubernetes level: acknowledged API writes reflected, no pod on two nodes, Deployment converged
+  const api = report.verdicts.api;
+  expect(api?.configMaps.checked, out).toBeGreaterThan(0);
+  expect(api?.configMaps.anomalies).toEqual([]);
+  expect(api?.pods.rebound).toEqual([]);
+  expect(api?.deployment.converged, out).toBe(true);
 }
 
 describe("bosun chaos run", () => {
