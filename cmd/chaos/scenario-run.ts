@@ -94,6 +94,7 @@ export interface ScenarioRun {
   storeClient: () => StoreClient;
   probe: StatusProbe;
   setFaultRules: (member: string, rules: FaultRule[]) => Promise<void>;
+  setSyncDelay: (member: string, ms: number) => Promise<void>;
   /** The holder of a Lease now (null: nobody), read from its Lease object. */
   leaseHolder: (lease: TrackedLease) => Promise<string | null>;
   /** The API, for the Kubernetes-level workload and checks (none: store checks only). */
@@ -250,6 +251,7 @@ function nemesisContext(
     signal: (member, signal) => void cluster.signal(member, signal),
     restart: (member) => cluster.restart(member, RESTART_TIMEOUT_MS),
     setFaultRules: run.setFaultRules,
+    setSyncDelay: run.setSyncDelay,
     liveMembers: () => cluster.liveIds(),
   };
 }

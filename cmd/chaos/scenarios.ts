@@ -70,6 +70,16 @@ const SINGLE: Scenario[] = [
     choices: [one("duplicate", "any")],
   },
   {
+    name: "slow-disk-leader",
+    description: "the Raft leader's fsyncs stall 200 ms each",
+    choices: [one("slow-disk")],
+  },
+  {
+    name: "slow-disk-follower",
+    description: "a Raft follower's fsyncs stall 200 ms each",
+    choices: [one("slow-disk", "raft-follower")],
+  },
+  {
     name: "loss-and-kill",
     description: "20% message loss while the Raft leader is killed",
     choices: [{ nemeses: ["loss", "kill"], target: "raft-leader" }],

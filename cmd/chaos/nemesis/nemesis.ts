@@ -37,8 +37,26 @@ export interface NemesisContext {
   restart(member: string): Promise<void>;
   /** Replaces a member's transport fault rules ([] clears them). */
   setFaultRules(member: string, rules: FaultRule[]): Promise<void>;
+  /** Sets a member's slow-disk failpoint (ms each fsync'd Raft batch waits; 0 heals). */
+  setSyncDelay(member: string, ms: number): Promise<void>;
   /** Members whose process runs and is not paused. */
   liveMembers(): string[];
+}
+
+/**
+ * A member's admin endpoint did not answer at all. Healing treats it as healed: a member that
+ * is not up (a killed one starting again) holds no fault rules or disk faults, which live only
+ * in its memory.
+ */
+export class MemberUnreachable extends Error {
+  override name = "MemberUnreachable";
+}
+
+/** Runs a heal step, ignoring a member that is not up (see MemberUnreachable). */
+export async function healIfUp(step: Promise<void>): Promise<void> {
+  await step.catch((e: unknown) => {
+    if (!(e instanceof MemberUnreachable)) throw e;
+  });
 }
 
 /** What a started fault did, for the report. */

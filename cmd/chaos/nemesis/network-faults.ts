@@ -7,7 +7,13 @@
  * `partitionRules` is pure: groups of members in, each member's rules out.
  */
 import type { FaultRule } from "../../../transport/faults.ts";
-import type { FaultStarted, Nemesis, NemesisContext, TargetRole } from "./nemesis.ts";
+import {
+  type FaultStarted,
+  healIfUp,
+  type Nemesis,
+  type NemesisContext,
+  type TargetRole,
+} from "./nemesis.ts";
 
 /**
  * Rules cutting every link between members that share no group. A member in two groups (a
@@ -46,7 +52,7 @@ async function applyRules(ctx: NemesisContext, rules: Map<string, FaultRule[]>):
 
 /** Clears every live member's rules (a dead member's rules died with its process). */
 async function clearRules(ctx: NemesisContext): Promise<void> {
-  await Promise.all(ctx.liveMembers().map((m) => ctx.setFaultRules(m, [])));
+  await Promise.all(ctx.liveMembers().map((m) => healIfUp(ctx.setFaultRules(m, []))));
 }
 
 function networkNemesis(

@@ -2,6 +2,7 @@
  * Every nemesis by name (kube-scheduler's plugin registry): the scenario catalog names them,
  * the CLI validates against this list.
  */
+import { slowDiskNemesis } from "./disk-faults.ts";
 import type { NemesisFactory } from "./nemesis.ts";
 import {
   bridgeNemesis,
@@ -24,6 +25,7 @@ export const NEMESES: Readonly<Record<string, NemesisFactory>> = {
   loss: () => lossNemesis(),
   delay: () => delayNemesis(),
   duplicate: () => duplicateNemesis(),
+  "slow-disk": slowDiskNemesis,
 };
 
 export function nemesisFactory(name: string): NemesisFactory {

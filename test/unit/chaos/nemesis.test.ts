@@ -31,6 +31,7 @@ function fakeContext(
       rules.set(m, r);
       calls.push(`rules ${m} ${r.length}`);
     },
+    setSyncDelay: async (m, ms) => void calls.push(`disk ${m} ${ms}`),
     liveMembers: () => members,
   };
 }
@@ -103,6 +104,14 @@ describe("nemeses", () => {
     expect((await both.start(fakeContext())).description).toBe("a + b");
     await both.heal(fakeContext());
     expect(order).toEqual(["b", "a"]);
+  });
+
+  it("slow-disk stalls the holder's fsyncs and heals them to 0", async () => {
+    const ctx = fakeContext();
+    const slow = NEMESES["slow-disk"]!("raft-leader");
+    await slow.start(ctx);
+    await slow.heal(ctx);
+    expect(ctx.calls).toEqual(["disk n2 200", "disk n2 0"]);
   });
 
   it("every scenario names nemeses of the registry", () => {
