@@ -294,11 +294,15 @@ async function runWindow(
   };
   const fromIndex = recorder.ops.length;
   const sampleFrom = timeline.length;
-  const faultMs = clock.nowMs();
+  // The fault's instant is when `start` resolved (signal sent, rules in force everywhere), not
+  // when the holder lookup began: a put issued during the lookup may still commit normally.
+  let faultMs = clock.nowMs();
   report.startMs = faultMs - startMs;
   tell({ type: "START", nemesis: name });
   try {
     const s = await nemesis.start(ctx);
+    faultMs = clock.nowMs();
+    report.startMs = faultMs - startMs;
     report.description = s.description;
     report.targets = s.targets;
     tell({ type: "STARTED", targets: s.targets, description: s.description });
@@ -350,7 +354,12 @@ function sampleTimeline(
     while (!stopping && into.length < MAX_TIMELINE_SAMPLES) {
       const tMs = clock.nowMs() - startMs;
       const live = cluster.liveIds();
-      const views = await Promise.all(live.map((m) => run.probe(m).catch(() => null)));
+      // Probes and Lease reads at once, so a slow API (a fault is on) does not coarsen the
+      // Raft lane's resolution beyond the slowest read.
+      const [views, holders] = await Promise.all([
+        Promise.all(live.map((m) => run.probe(m).catch(() => null))),
+        Promise.all(TRACKED_LEASES.map((lease) => run.leaseHolder(lease).catch(() => null))),
+      ]);
       // The leader a member claims to be; with two claimants (a partitioned old leader) the
       // one with the higher term leads.
       let raftLeader: string | null = null;
@@ -362,9 +371,9 @@ function sampleTimeline(
         }
       });
       const leases: TimelineSample["leases"] = {};
-      for (const lease of TRACKED_LEASES) {
-        leases[lease] = await run.leaseHolder(lease).catch(() => null);
-      }
+      TRACKED_LEASES.forEach((lease, i) => {
+        leases[lease] = holders[i] ?? null;
+      });
       into.push({ tMs, raftLeader, leases });
       await sleep(clock, SAMPLE_INTERVAL_MS);
     }
