@@ -117,9 +117,14 @@ export async function chaosRun(o: RunOptions, deps: RunDeps): Promise<number> {
     });
     await client.waitConnected(servers);
     const member = client;
+    member.serveInspection();
     const nemesisActor = member.system.spawn("chaos-nemesis", nemesisRunMachine, {
       supervise: false,
     });
+    console.log(
+      `the fault windows' statechart: bosun inspect ${member.system.nodeId}/chaos-nemesis ` +
+        `--via ${plan.nodes[0]?.id ?? "n1"} --run-dir ${runDir}`,
+    );
     const outcome = await runScenario({
       settings,
       scenario,

@@ -7,7 +7,8 @@ import { checkHistoryFile } from "../../../cmd/chaos/history-export.ts";
 import type { ScenarioReport } from "../../../cmd/chaos/scenario-report.ts";
 import { readClusterFile } from "../../../cmd/cluster-file.ts";
 import { BOSUN_TS } from "../../../cmd/launcher.ts";
-import { exited, expectNoProcessesUnder, killAll } from "../../support/processes.ts";
+import { exited, expectNoProcessesUnder, killAll, runBosun } from "../../support/processes.ts";
+import { waitFor } from "../../support/wait.ts";
 
 /**
  * `bosun chaos run` end to end, as a user runs it: a child process starts its own cluster (fault
@@ -43,6 +44,7 @@ afterEach(async () => {
 
 async function chaosRun(
   scenario: string,
+  whileRunning?: (out: () => string, dir: string) => Promise<void>,
 ): Promise<{ code: number | null; out: string; report: ScenarioReport; dir: string }> {
   const dir = mkdtempSync(join(tmpdir(), "bosun-chaos-run-test-"));
   runDir = dir;
@@ -84,7 +86,9 @@ async function chaosRun(
   proc.stderr?.on("data", (d: Buffer) => {
     out += d.toString();
   });
+  const during = whileRunning?.(() => out, dir);
   await exited(proc);
+  await during;
   let report: ScenarioReport;
   try {
     report = JSON.parse(readFileSync(join(dir, "report.json"), "utf8")) as ScenarioReport;
@@ -136,8 +140,29 @@ function expectPassingRun(r: {
 
 describe("bosun chaos run", () => {
   it("partition-leader: the isolated leader is replaced, the cluster heals, the history is clean", async () => {
-    const run = await chaosRun("partition-leader");
+    let chart = "";
+    const run = await chaosRun("partition-leader", async (out, dir) => {
+      // the fault windows' statechart, asked through n1 over the mesh while the run goes on
+      const line = await waitFor(
+        "the inspect hint",
+        () => /bosun inspect (client-[0-9a-f]+\/chaos-nemesis)/.exec(out()) ?? undefined,
+        90_000,
+      );
+      const inspect = await runBosun([
+        "inspect",
+        line[1]!,
+        "--via",
+        "n1",
+        "--run-dir",
+        join(dir, "cluster"),
+        "--format",
+        "json",
+      ]);
+      chart = inspect.stdout;
+    });
     expectPassingRun(run);
+    expect(chart, run.out).toContain('"chaos-nemesis"');
+    expect(chart).toContain("recordTargets");
     const [w] = run.report.windows;
     expect(w?.nemesis).toBe("isolate");
     expect(w?.targets).toEqual([w?.leaderBefore]);
