@@ -1,5 +1,5 @@
 import { randomInt } from "node:crypto";
-import { existsSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { Command } from "commander";
@@ -8,8 +8,13 @@ import { SystemClock } from "../actors/system/clock.ts";
 import { ClusterUnderTest } from "./chaos/cluster-under-test.ts";
 import { runFailover } from "./chaos/failover.ts";
 import { FAULT_KINDS, isFaultKind } from "./chaos/fault-injector.ts";
+import type { ChaosOp } from "./chaos/history.ts";
+import { countAnomalies, isClean, type StoreWrite } from "./chaos/history-analysis.ts";
+import { checkHistoryFile, exportHistory } from "./chaos/history-export.ts";
 import type { RaftView } from "./chaos/leader-watcher.ts";
 import { type RunSettings, renderText } from "./chaos/report.ts";
+import { chaosRun, type RunOptions } from "./chaos/run-command.ts";
+import { SCENARIOS } from "./chaos/scenarios.ts";
 import { ClientNode } from "./client-node.ts";
 import type { NodeStatus } from "./node/introspection.ts";
 import { getJson } from "./node-client.ts";
@@ -26,6 +31,7 @@ interface FailoverOptions {
   baseIp?: string;
   port: string;
   json?: string;
+  history?: string;
   tickMs?: string;
   electionTicks?: string;
   requestTimeoutMs: string;
@@ -125,6 +131,7 @@ async function failover(o: FailoverOptions): Promise<number> {
         (await getJson<NodeStatus>(cluster.node(id), "/status")).raft as RaftView,
       log: (line) => console.log(line),
       seed: int(o.seed, "--seed", 0, 2 ** 31),
+      ...(o.history === undefined ? {} : { onHistory: historyWriter(o.history) }),
     });
     console.log(`\n${renderText(report)}`);
     if (o.json) writeFileSync(o.json, `${JSON.stringify(report, null, 2)}\n`);
@@ -139,6 +146,40 @@ async function failover(o: FailoverOptions): Promise<number> {
     if (temporary && ok && !o.keep) rmSync(runDir, { recursive: true, force: true });
     else console.log(`run dir (logs, data): ${runDir}`);
   }
+}
+
+/** Writes the exported history (README "Chaos history format") once a run is over. */
+function historyWriter(
+  file: string,
+): (ops: readonly ChaosOp[], storeWrites: readonly StoreWrite[] | null) => void {
+  return (ops, storeWrites) => {
+    writeFileSync(file, `${JSON.stringify(exportHistory(ops, storeWrites ?? undefined))}\n`);
+    console.log(`history (${ops.length} operations) written to ${file}`);
+  };
+}
+
+/** `bosun chaos check FILE`: the checks of a run, again, on an exported history. */
+function checkFile(file: string): number {
+  const { ops, verdict, comparedWithStore } = checkHistoryFile(
+    JSON.parse(readFileSync(file, "utf8")),
+  );
+  const lin = verdict.linearizability;
+  console.log(`${ops} operations`);
+  console.log(
+    `linearizable: ${lin.linearizable === true ? "yes" : lin.linearizable === false ? `NO (key ${lin.key})` : `unknown (${lin.reason})`}`,
+  );
+  if (lin.linearizable === false) console.log(lin.explanation);
+  if (comparedWithStore) {
+    const c = countAnomalies(verdict);
+    console.log(
+      `acknowledged writes lost: ${c.lost}; duplicated: ${c.duplicated}; phantom: ${c.phantom}; revision mismatch: ${c.revisionMismatch}`,
+    );
+  } else {
+    console.log("no storeWrites in the file: lost/duplicated writes not checked");
+  }
+  const ok = isClean(verdict);
+  console.log(ok ? "PASS" : "FAIL");
+  return ok ? 0 : 1;
 }
 
 export function chaosCommand(): Command {
@@ -160,6 +201,7 @@ export function chaosCommand(): Command {
       .option("--base-ip <ip>", "loopback address of the first node (default: random 127.x.y.z)")
       .option("--port <port>", "port every node listens on", "7100")
       .option("--json <file>", "also write the report as JSON")
+      .option("--history <file>", "write every client operation as JSON (README: history format)")
       .option("--tick-ms <ms>", "Raft tick of every node")
       .option("--election-ticks <n>", "Raft election timeout in ticks")
       .option("--request-timeout-ms <ms>", "store client timeout per attempt", "1000")
@@ -169,6 +211,57 @@ export function chaosCommand(): Command {
       .action(async (o: FailoverOptions) => {
         // Exit explicitly: a store client's retry timer must not keep a finished run alive.
         process.exit(await failover(o));
+      }),
+  );
+  chaos.addCommand(
+    new Command("run")
+      .description(
+        "start a fresh local cluster (with fault rules enabled), run a put/get workload and the " +
+          "scenario's fault windows for the duration, then check the history (linearizable, no " +
+          "acknowledged write lost or duplicated) and that the cluster recovered after each window",
+      )
+      .requiredOption("--scenario <name>", `one of: ${SCENARIOS.map((s) => s.name).join(", ")}`)
+      .option("--seed <n>", "seed of the fault schedule and the workload", "1")
+      .option("--duration <d>", "how long to keep opening fault windows (30s, 2m, ms)", "30s")
+      .option("--fault-ms <d>", "how long each fault stays on", "3s")
+      .option("--quiet-ms <d>", "quiet time after each recovery", "1s")
+      .option("--servers <n>", "server nodes (3 or 5)", "3")
+      .option("--clients <k>", "concurrent store clients (one session each)", "8")
+      .option("--keys <m>", "size of the key space the clients share", "16")
+      .option("--run-dir <dir>", "an empty dir for the cluster (default: a new temp dir)")
+      .option("--base-ip <ip>", "loopback address of the first node (default: random 127.x.y.z)")
+      .option("--port <port>", "port every node listens on", "7100")
+      .option("--json <file>", "also write the report as JSON")
+      .option("--history <file>", "write every client operation as JSON (README: history format)")
+      .option("--report <file>", "write the report as one self-contained HTML page")
+      .option("--request-timeout-ms <ms>", "store client timeout per attempt", "1000")
+      .option("--keep", "keep the run dir of a passing run (a failing run's is always kept)", false)
+      .option("--ready-timeout-ms <ms>", "how long the cluster may take to start", "60000")
+      .action(async (o: RunOptions) => {
+        process.exit(
+          await chaosRun(o, {
+            int,
+            freshRunDir,
+            randomLoopbackBase,
+            removeRunDir: (dir) => rmSync(dir, { recursive: true, force: true }),
+          }),
+        );
+      }),
+  );
+  chaos.addCommand(
+    new Command("scenarios").description("list the scenarios of chaos run").action(() => {
+      for (const s of SCENARIOS) console.log(`${s.name.padEnd(30)} ${s.description}`);
+    }),
+  );
+  chaos.addCommand(
+    new Command("check")
+      .description(
+        "check an exported history (--history) again: linearizability, and lost or duplicated " +
+          "writes when the file carries the store's writes",
+      )
+      .argument("<file>", "a history file in bosun's chaos history format")
+      .action((file: string) => {
+        process.exit(checkFile(file));
       }),
   );
   return chaos;

@@ -1,10 +1,13 @@
 import { randomBytes } from "node:crypto";
 import type { Logger } from "pino";
+import { ApiClient } from "../actors/client/api-client.ts";
 import { ActorSystem } from "../actors/system/actor-system.ts";
 import { type Clock, sleep } from "../actors/system/clock.ts";
+import { nodeActorMachine } from "../actors/system/node-actor.ts";
 import { StoreClient } from "../raft/client/store-client.ts";
 import { CLIENT_ID_PREFIX, Mesh } from "../transport/mesh.ts";
 import { readClusterFile } from "./cluster-file.ts";
+import { Introspection, type LinkView } from "./node/introspection.ts";
 
 /**
  * A short-lived client member of a cluster (a benchmark, `bosun chaos`): it dials every server
@@ -96,6 +99,31 @@ export class ClientNode {
       system: this.system,
       servers: () => this.servers,
       ...(requestTimeoutMs ? { requestTimeoutMs } : {}),
+    });
+  }
+
+  /**
+   * Answers inspection questions like a server does (the `node` actor), so that the actors this
+   * client runs — `bosun chaos run`'s nemesis statechart — show in `bosun inspect
+   * client-…/NAME --via nX`, asked over the mesh through a server.
+   */
+  serveInspection(): void {
+    const introspection = new Introspection(
+      this.system,
+      // as the server's process.ts does: a link's status is the view's fields and more
+      () => this.mesh.linkStates() as unknown as Record<string, LinkView>,
+      false,
+    );
+    this.system.spawn("node", nodeActorMachine, { input: { port: introspection } });
+  }
+
+  /** A client of the servers' API (the objects, as kube-apiserver serves them). */
+  apiClient(requestTimeoutMs?: number, maxAttempts?: number): ApiClient {
+    return new ApiClient({
+      system: this.system,
+      servers: () => this.servers,
+      ...(requestTimeoutMs ? { requestTimeoutMs } : {}),
+      ...(maxAttempts ? { maxAttempts } : {}),
     });
   }
 

@@ -15,6 +15,7 @@ import {
   nodeDataDirs,
   stopLeftoverPods,
 } from "../pod-processes.ts";
+import { writeApiCredentials } from "../up.ts";
 
 const READY_POLL_MS = 50;
 const STOP_GRACE_MS = 5_000;
@@ -30,8 +31,13 @@ export class ClusterUnderTest {
     private readonly clock: Clock,
   ) {}
 
-  /** Starts every node of `cluster` (a fresh plan) in `runDir`. */
-  start(): void {
+  /**
+   * Starts every node of `cluster` (a fresh plan) in `runDir`. With `api`, first the cluster's
+   * credentials as `bosun up` writes them, without which the nodes serve no Kubernetes API (and
+   * so run no controller manager, scheduler or Leases).
+   */
+  start(options: { api?: boolean } = {}): void {
+    if (options.api) writeApiCredentials(this.runDir, this.cluster, this.clock.wallMs());
     writeClusterFile(this.runDir, this.cluster);
     writeFileSync(tokenFile(this.runDir), `${this.cluster.token}\n`, { mode: 0o600 });
     for (const node of this.cluster.nodes) {

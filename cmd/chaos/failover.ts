@@ -11,8 +11,8 @@ import type { StoreClient } from "../../raft/client/store-client.ts";
 import type { ClusterUnderTest } from "./cluster-under-test.ts";
 import { timeToFirstAckedWrite } from "./failover-windows.ts";
 import { FaultInjector } from "./fault-injector.ts";
-import { HistoryRecorder } from "./history.ts";
-import { analyzeHistory, type HistoryVerdict } from "./history-analysis.ts";
+import { type ChaosOp, HistoryRecorder } from "./history.ts";
+import { analyzeHistory, type HistoryVerdict, type StoreWrite } from "./history-analysis.ts";
 import { LeaderWatcher, type StatusProbe, WaitTimeout } from "./leader-watcher.ts";
 import { buildReport, type ChaosReport, type RoundReport, type RunSettings } from "./report.ts";
 import { readStoreHistory } from "./store-history.ts";
@@ -28,6 +28,8 @@ export interface FailoverRun {
   clock: Clock;
   log: (line: string) => void;
   seed?: number;
+  /** Gets the client history and the store's writes (null: unreadable) once the run is over. */
+  onHistory?: (ops: readonly ChaosOp[], storeWrites: readonly StoreWrite[] | null) => void;
 }
 
 /** Bounds on every wait of a round: an election, a restart and a catch-up take far less. */
@@ -79,10 +81,11 @@ export async function runFailover(run: FailoverRun): Promise<ChaosReport> {
   ]);
   if (!stopped) log(`workload still had operations in flight after ${STOP_WORKLOAD_TIMEOUT_MS} ms`);
   let verdict: HistoryVerdict | null = null;
+  let writes: StoreWrite[] | null = null;
   try {
     log("reading the store's history of the workload's keys");
     const historyClient = run.storeClient();
-    const writes = await readStoreHistory(
+    writes = await readStoreHistory(
       historyClient,
       clock,
       recorder,
@@ -97,6 +100,7 @@ export async function runFailover(run: FailoverRun): Promise<ChaosReport> {
   } catch (e) {
     error ??= `history check: ${(e as Error).message}`;
   }
+  run.onHistory?.(recorder.ops, writes);
   return buildReport(settings, rounds, recorder.ops, verdict, error);
 }
 

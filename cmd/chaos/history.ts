@@ -19,6 +19,8 @@ interface OpBase {
   returnMs?: number;
   /** Why the call failed, for the report. */
   error?: string;
+  /** When the failure came back (the op stays pending: it may still take effect later). */
+  failedMs?: number;
 }
 
 export interface PutOp extends OpBase {
@@ -47,7 +49,7 @@ export class HistoryRecorder {
   constructor(readonly now: Now) {}
 
   /** Records the call of an operation; complete it with `acked` or `failed`. */
-  invoke<O extends ChaosOp>(op: Omit<O, "callMs" | "returnMs" | "error">): O {
+  invoke<O extends ChaosOp>(op: Omit<O, "callMs" | "returnMs" | "error" | "failedMs">): O {
     if (this.recorded.length >= MAX_RECORDED_OPS) {
       throw new Error(`history full: ${MAX_RECORDED_OPS} operations recorded`);
     }
@@ -67,6 +69,7 @@ export class HistoryRecorder {
   /** The operation failed or timed out: it stays pending (it may or may not have happened). */
   failed(op: ChaosOp, error: unknown): void {
     op.error = error instanceof Error ? error.message : String(error);
+    op.failedMs = this.now();
   }
 
   get ops(): readonly ChaosOp[] {

@@ -75,8 +75,11 @@ export class LeaderWatcher {
 
   /** Waits until `member` has applied everything the leader had committed when asked. */
   async caughtUp(member: string, leader: string, timeoutMs: number): Promise<void> {
-    const target = (await this.probe(leader)).commit;
+    // The target is read inside the poll: a leader busy for one probe's deadline (a member
+    // restarting beside it on two cores) is retried, not taken for a failed recovery.
+    let target: number | null = null;
     await this.poll(`${member} to catch up with ${leader}`, timeoutMs, SETTLE_POLL_MS, async () => {
+      target ??= (await this.probe(leader)).commit;
       const view = await this.probe(member);
       return view.applied >= target
         ? { done: true, value: undefined }

@@ -20,6 +20,8 @@ export interface AdminDeps {
   token: string;
   ready: () => { ready: boolean; reason: string };
   setFaultRules: (rules: unknown) => void;
+  /** `{syncDelayMs}`: the slow-disk failpoint; throws RangeError on a bad value. */
+  setDiskFaults: (body: unknown) => void;
   /** Membership changes, on a server. */
   membership: () => Membership | null;
   /** The store client of a server node; absent on agents. */
@@ -129,6 +131,17 @@ export function createAdminHandler(deps: AdminDeps) {
         // a malformed rule is the caller's mistake; a node without --faults refuses any rule
         const code = error instanceof FaultRuleError ? 400 : 409;
         throw new HttpError(code, (error as Error).message);
+      }
+      return { ok: true };
+    },
+    "POST /admin/disk-faults": async (req) => {
+      if (!authorized(req, deps.token)) throw new HttpError(401, "bearer token required");
+      const body = await readJson(req);
+      try {
+        deps.setDiskFaults(body);
+      } catch (error) {
+        // a bad value is the caller's mistake; a node without --faults refuses any
+        throw new HttpError(error instanceof RangeError ? 400 : 409, (error as Error).message);
       }
       return { ok: true };
     },

@@ -27,6 +27,7 @@ import { nodeActorMachine } from "../../actors/system/node-actor.ts";
 import { peerMonitorMachine } from "../../actors/system/peer-monitor.ts";
 import type { ConfState } from "../../raft/core/messages.ts";
 import { decodeMemberContext } from "../../raft/replica/membership.ts";
+import { DiskFaultPoint } from "../../raft/storage/disk-faults.ts";
 import { isClientId, Mesh } from "../../transport/mesh.ts";
 import { createAdminHandler } from "./admin-http.ts";
 import { Introspection, type LinkView } from "./introspection.ts";
@@ -108,6 +109,8 @@ export class NodeProcess {
   private compactor: { stop(): void } | null = null;
   /** The browser inspector served under `/ui`. */
   private ui: InspectorUi | null = null;
+  /** The slow-disk failpoint, only with --faults. */
+  private readonly diskFaults: DiskFaultPoint | null;
   /** Whether this server is in the membership (bootstrap members are from the start). */
   private wasMember: boolean;
   port = 0;
@@ -118,6 +121,7 @@ export class NodeProcess {
     private readonly logger: Logger,
   ) {
     this.wasMember = config.servers.includes(config.id);
+    this.diskFaults = config.faults ? new DiskFaultPoint(clock) : null;
     let handler: ReturnType<typeof createAdminHandler> | undefined;
     this.mesh = new Mesh({
       nodeId: config.id,
@@ -156,6 +160,13 @@ export class NodeProcess {
       token: config.token,
       ready: () => this.readiness(),
       setFaultRules: (rules) => this.mesh.setFaultRules(rules),
+      setDiskFaults: (body) => {
+        if (this.diskFaults === null) {
+          throw new Error(`fault injection is disabled on ${config.id}: start it with --faults`);
+        }
+        this.diskFaults.setSyncDelayMs((body as { syncDelayMs?: unknown } | null)?.syncDelayMs);
+        this.logger.warn({ syncDelayMs: this.diskFaults.syncDelayMs }, "disk faults set");
+      },
       storeClient: () => this.server?.client ?? null,
       membership: () => this.server?.membership ?? null,
       ui: () => this.ui,
@@ -193,6 +204,7 @@ export class NodeProcess {
           electionTick: this.config.electionTick ?? DEFAULT_ELECTION_TICKS,
           snapshotEntries: this.config.snapshotEntries,
           ...(this.config.api ? { podLogs: this.podLogs() } : {}),
+          diskFaults: this.diskFaults ?? undefined,
         },
         this.system,
         this.logger,

@@ -18,6 +18,7 @@ import { Membership } from "../../raft/replica/membership.ts";
 import { Replica } from "../../raft/replica/replica.ts";
 import { ReplicaStorePort, STORE_ACTOR } from "../../raft/replica/replica-store-port.ts";
 import { storeServiceMachine } from "../../raft/replica/store-service.ts";
+import type { DiskFaultPoint } from "../../raft/storage/disk-faults.ts";
 import { RocksDb } from "../../raft/storage/rocks/db.ts";
 import { RocksLogStorage } from "../../raft/storage/rocksdb.ts";
 
@@ -35,6 +36,8 @@ export interface ServerRoleConfig {
   snapshotEntries?: number | undefined;
   /** How the API server reaches kubelets for pods/log (absent: a clear 404). */
   podLogs?: PodLogs | undefined;
+  /** The slow-disk failpoint of a node started with --faults. */
+  diskFaults?: DiskFaultPoint | undefined;
 }
 
 /** Defaults tuned for failover well under a second on loopback (etcd's are 100 ms / 1 s). */
@@ -91,7 +94,10 @@ export class ServerRole {
       autoLeave: false,
     };
     mkdirSync(config.dataDir, { recursive: true });
-    const log = await RocksLogStorage.open(join(config.dataDir, "raft"), { confState });
+    const log = await RocksLogStorage.open(join(config.dataDir, "raft"), {
+      confState,
+      diskFaults: config.diskFaults,
+    });
     const db = await RocksDb.open(join(config.dataDir, "mvcc"), { createIfMissing: true });
     // Applied batches are not fsync'd: the Raft log (fsync'd) replays whatever a machine crash
     // loses, since the applied index is written in the same batch as the data it covers.

@@ -17,6 +17,7 @@
  * be within the log; otherwise `open` refuses with LogStorageInconsistentError naming the
  * problem. A value that fails its checksum makes `open` fail with RocksDbCorruptionError.
  */
+
 import {
   type ConfState,
   type Entry,
@@ -26,6 +27,7 @@ import {
   type HardState,
   type Snapshot,
 } from "../core/messages.ts";
+import type { DiskFaultPoint } from "./disk-faults.ts";
 import { RocksDb, RocksDbCorruptionError, type WriteOp } from "./rocks/db.ts";
 import {
   decodeEntry,
@@ -87,6 +89,8 @@ export interface RocksLogStorageOptions {
   createIfMissing?: boolean;
   /** The bootstrap membership of a NEW log (a snapshot at index 0); ignored when reopening. */
   confState?: ConfState;
+  /** A slow-disk failpoint (chaos runs only). */
+  diskFaults?: DiskFaultPoint | undefined;
 }
 
 /** The log on disk breaks an invariant (a gap, a term going down, commit past the end, ...). */
@@ -109,6 +113,8 @@ export class RocksLogStorage implements Storage {
   /** Set after a failed write: RocksDB's state is unknown, so no more writes. */
   private failed: Error | undefined;
   private queue: Promise<unknown> = Promise.resolve();
+  /** A chaos failpoint (nodes with --faults only): stalls each fsync'd write. */
+  private diskFaults: DiskFaultPoint | undefined;
 
   private constructor(
     private readonly db: RocksDb,
@@ -128,7 +134,9 @@ export class RocksLogStorage implements Storage {
   static async open(path: string, options: RocksLogStorageOptions = {}): Promise<RocksLogStorage> {
     const db = await RocksDb.open(path, { createIfMissing: options.createIfMissing ?? true });
     try {
-      return await RocksLogStorage.load(db, options.confState ?? emptyConfState());
+      const storage = await RocksLogStorage.load(db, options.confState ?? emptyConfState());
+      storage.diskFaults = options.diskFaults;
+      return storage;
     } catch (error) {
       await db.close();
       throw error;
@@ -400,6 +408,7 @@ export class RocksLogStorage implements Storage {
         `raft storage: ${this.path}: batch of ${bytes} bytes exceeds maxPersistBatchBytes ${maxPersistBatchBytes}`,
       );
     }
+    if (sync) await this.diskFaults?.beforeSync();
     try {
       await this.db.write(ops, { sync });
     } catch (error) {

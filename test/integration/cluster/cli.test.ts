@@ -132,6 +132,20 @@ describe("bosun up / status / inspect / down", () => {
     });
   });
 
+  it("a slow disk (fsync failpoint) on n1 is set and healed through /admin/disk-faults; writes still commit", async () => {
+    expect((await admin("/admin/disk-faults", { syncDelayMs: 200 }, null)).status).toBe(401);
+    expect((await admin("/admin/disk-faults", { syncDelayMs: -1 }, cluster.token)).status).toBe(
+      400,
+    );
+    expect((await admin("/admin/disk-faults", { syncDelayMs: 200 }, cluster.token)).status).toBe(
+      200,
+    );
+    const put = await runBosun(["kv", "put", "slow-disk", "yes"], env);
+    expect(put.code, put.stderr).toBe(0);
+    expect((await admin("/admin/disk-faults", { syncDelayMs: 0 }, cluster.token)).status).toBe(200);
+    expect((await runBosun(["kv", "get", "slow-disk"], env)).stdout).toContain("yes");
+  });
+
   it("down stops every node; status then reports them down", async () => {
     const pids = cluster.nodes.map((n) => n.pid);
     const down = await runBosun(["down"], env);

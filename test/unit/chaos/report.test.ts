@@ -75,7 +75,7 @@ describe("history recorder", () => {
     recorder.failed(b, new Error("store unavailable"));
     expect(recorder.ops).toEqual([
       { op: "put", clientId: 1, key: "k", value: "c1-1", callMs: 0, returnMs: 7, revision: 2 },
-      { op: "get", clientId: 2, key: "k", callMs: 5, error: "store unavailable" },
+      { op: "get", clientId: 2, key: "k", callMs: 5, error: "store unavailable", failedMs: 9 },
     ]);
     expect(recorder.ackedPutsSince(7)).toBe(1);
     expect(recorder.ackedPutsSince(8)).toBe(0);

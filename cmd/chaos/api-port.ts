@@ -1,0 +1,141 @@
+/**
+ * The chaos run's API port over a real ApiClient (the objects as kube-apiserver serves them)
+ * and a store client (the pods' history, which only the store keeps).
+ */
+import type { ApiClient } from "../../actors/client/api-client.ts";
+import { type Clock, sleep } from "../../actors/system/clock.ts";
+import type { StoreClient } from "../../raft/client/store-client.ts";
+import type { WatchResponse } from "../../raft/mvcc/watch-hub.ts";
+import type { ApiPort, PodVersion } from "./api-invariants.ts";
+import { prefixEnd } from "./store-history.ts";
+
+const NAMESPACE = "default";
+const CONFIGMAP_PREFIX = "chaos-cm-";
+const POD_PREFIX = "/registry/core/pods/";
+const HISTORY_TIMEOUT_MS = 30_000;
+const POLL_MS = 20;
+/** Most pod versions read back (a short run has a few dozen). */
+const MAX_POD_VERSIONS = 100_000;
+
+interface Meta {
+  metadata?: { name?: string; uid?: string; deletionTimestamp?: string };
+  spec?: { nodeName?: string };
+  status?: { phase?: string; availableReplicas?: number };
+  data?: Record<string, string>;
+}
+
+export function apiPort(api: ApiClient, store: () => StoreClient, clock: Clock): ApiPort {
+  const configMap = (name: string, value: string) => ({
+    apiVersion: "v1",
+    kind: "ConfigMap",
+    metadata: { name, namespace: NAMESPACE },
+    data: { value },
+  });
+  return {
+    async createConfigMap(name, value) {
+      await api.create("configmaps", configMap(name, value), { namespace: NAMESPACE });
+    },
+    async updateConfigMap(name, value) {
+      // no resourceVersion: an unconditional replace, so a retried update cannot conflict
+      await api.update("configmaps", configMap(name, value), { namespace: NAMESPACE });
+    },
+    async deleteConfigMap(name) {
+      await api.delete("configmaps", name, { namespace: NAMESPACE });
+    },
+    async listConfigMaps() {
+      const list = await api.list({ resource: "configmaps", namespace: NAMESPACE });
+      const out = new Map<string, string>();
+      for (const item of list.items as Meta[]) {
+        const name = item.metadata?.name ?? "";
+        if (name.startsWith(CONFIGMAP_PREFIX)) out.set(name, item.data?.value ?? "");
+      }
+      return out;
+    },
+    async createDeployment(name, replicas) {
+      const labels = { app: name };
+      await api.create(
+        "deployments.apps",
+        {
+          apiVersion: "apps/v1",
+          kind: "Deployment",
+          metadata: { name, namespace: NAMESPACE },
+          spec: {
+            replicas,
+            selector: { matchLabels: labels },
+            template: {
+              metadata: { labels },
+              spec: { containers: [{ name: "pause", image: "bosun/pause" }] },
+            },
+          },
+        },
+        { namespace: NAMESPACE },
+      );
+    },
+    async deploymentState(name) {
+      const d = (await api.get("deployments.apps", name, { namespace: NAMESPACE })) as Meta;
+      const pods = await api.list({
+        resource: "pods",
+        namespace: NAMESPACE,
+        labelSelector: `app=${name}`,
+      });
+      const running = (pods.items as Meta[]).filter(
+        (p) => p.status?.phase === "Running" && p.metadata?.deletionTimestamp === undefined,
+      ).length;
+      return { available: d.status?.availableReplicas ?? 0, running };
+    },
+    async podHistory() {
+      const client = store();
+      try {
+        return await readPodHistory(client, clock);
+      } finally {
+        client.close();
+      }
+    },
+  };
+}
+
+async function readPodHistory(client: StoreClient, clock: Clock): Promise<PodVersion[]> {
+  const key = Buffer.from(POD_PREFIX);
+  const rangeEnd = prefixEnd(key);
+  const now = await client.range({ key, rangeEnd, countOnly: true });
+  const through = now.header.revision;
+  const versions: PodVersion[] = [];
+  let seen = 0;
+  let canceled: string | null = null;
+  const onResponse = (r: WatchResponse) => {
+    if (r.kind === "canceled") canceled = r.reason;
+    if (r.kind !== "events") return;
+    seen = Math.max(seen, r.header.revision);
+    for (const e of r.events) {
+      seen = Math.max(seen, e.kv.modRevision);
+      if (e.type !== "PUT" || versions.length >= MAX_POD_VERSIONS) continue;
+      const pod = JSON.parse(Buffer.from(e.kv.value).toString("utf8")) as Meta;
+      versions.push({
+        uid: pod.metadata?.uid ?? "",
+        name: pod.metadata?.name ?? "",
+        nodeName: pod.spec?.nodeName ?? null,
+        revision: e.kv.modRevision,
+      });
+    }
+  };
+  const handle = await client.watch({ key, rangeEnd, startRevision: 1 }, onResponse);
+  try {
+    const deadline = clock.nowMs() + HISTORY_TIMEOUT_MS;
+    // The watch reports progress through the revisions it has replayed; other keys' writes
+    // move the store's revision too, so "seen" may stop short: a quiet moment ends the wait.
+    let quietSince = clock.nowMs();
+    let last = -1;
+    while (seen < through) {
+      if (canceled !== null) throw new Error(`pod history watch canceled: ${canceled}`);
+      if (seen !== last) {
+        last = seen;
+        quietSince = clock.nowMs();
+      } else if (clock.nowMs() - quietSince > 1_000) break;
+      if (clock.nowMs() >= deadline) throw new Error("pod history not read in time");
+      await sleep(clock, POLL_MS);
+    }
+  } finally {
+    handle.cancel();
+  }
+  return versions;
+}

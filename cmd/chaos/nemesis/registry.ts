@@ -1,0 +1,37 @@
+/**
+ * Every nemesis by name (kube-scheduler's plugin registry): the scenario catalog names them,
+ * the CLI validates against this list.
+ */
+import { slowDiskNemesis } from "./disk-faults.ts";
+import type { NemesisFactory } from "./nemesis.ts";
+import {
+  bridgeNemesis,
+  delayNemesis,
+  duplicateNemesis,
+  isolateNemesis,
+  lossNemesis,
+  majorityMinorityNemesis,
+  oneWayNemesis,
+} from "./network-faults.ts";
+import { killNemesis, pauseNemesis } from "./process-faults.ts";
+
+export const NEMESES: Readonly<Record<string, NemesisFactory>> = {
+  kill: killNemesis,
+  pause: pauseNemesis,
+  isolate: isolateNemesis,
+  "one-way": oneWayNemesis,
+  "partition-majority-minority": () => majorityMinorityNemesis(),
+  bridge: () => bridgeNemesis(),
+  loss: () => lossNemesis(),
+  delay: () => delayNemesis(),
+  duplicate: () => duplicateNemesis(),
+  "slow-disk": slowDiskNemesis,
+};
+
+export function nemesisFactory(name: string): NemesisFactory {
+  const factory = NEMESES[name];
+  if (factory === undefined) {
+    throw new Error(`no nemesis '${name}' (known: ${Object.keys(NEMESES).join(", ")})`);
+  }
+  return factory;
+}
