@@ -48,5 +48,3 @@ export const DEFAULT_DNS_LIMITS: DnsLimits = {
 /** The well-known DNS port, and where a server without the right to bind it listens instead. */
 export const DNS_PORT = 53;
 export const FALLBACK_DNS_PORT = 10_053;
-/** Kubernetes' default cluster domain (kubelet's --cluster-domain). */
-export const DEFAULT_CLUSTER_DOMAIN = "cluster.local";
