@@ -227,8 +227,11 @@ export function startDns(options: DnsOptions): DnsHandle {
   const subscriptions = informers.map((i) => i.actor.subscribe(notifySynced));
   return {
     port: () =>
-      actor.getSnapshot().value === "serving" ? actor.getSnapshot().context.boundPort : 0,
-    state: () => String(actor.getSnapshot().value),
+      actor.getSnapshot().matches("serving") ? actor.getSnapshot().context.boundPort : 0,
+    state: () => {
+      const value = actor.getSnapshot().value;
+      return typeof value === "string" ? value : `serving.${String(value.serving)}`;
+    },
     stop: () => {
       for (const s of subscriptions) s.unsubscribe();
       for (const i of informers) i.stop();
