@@ -81,6 +81,16 @@ export class DnsServer {
     this.port = port;
   }
 
+  /** The UDP port bound (differs from the TCP one only after `listen(0)`, in tests). */
+  udpPort(): number {
+    return this.udp?.address().port ?? 0;
+  }
+
+  tcpPort(): number {
+    const address = this.tcp?.address();
+    return typeof address === "object" && address !== null ? address.port : 0;
+  }
+
   stop(): void {
     this.udp?.close();
     this.udp = null;
