@@ -8,6 +8,7 @@ import { createSocket, type Socket as UdpSocket } from "node:dgram";
 import { createServer, type Server, type Socket } from "node:net";
 import type { Logger } from "pino";
 import type { Clock, TimerId } from "../system/clock.ts";
+import { AnswerCache } from "./answer-cache.ts";
 import { encodeError, encodeResponse, parseQuery, udpLimitFor } from "./dns-message.ts";
 import type { DnsLimits } from "./limits.ts";
 import { type Rcode, resolve, type ZoneConfig } from "./resolve.ts";
@@ -40,9 +41,12 @@ export class DnsServer {
   private udp: UdpSocket | null = null;
   private tcp: Server | null = null;
   private readonly connections = new Set<Socket>();
+  private readonly cache: AnswerCache;
   port = 0;
 
-  constructor(private readonly options: DnsServerOptions) {}
+  constructor(private readonly options: DnsServerOptions) {
+    this.cache = new AnswerCache(options.limits.maxCachedAnswers);
+  }
 
   /** Binds UDP and TCP on `port` (rejects with the bind error, both closed, on failure). */
   async listen(port: number): Promise<void> {
@@ -105,6 +109,16 @@ export class DnsServer {
     const { clock, limits, observe } = this.options;
     const started = clock.nowMs();
     const seconds = () => (clock.nowMs() - started) / 1_000;
+    const generation = this.options.zone.generation;
+    const key =
+      bytes.length >= 12 && bytes.length <= limits.maxQueryBytes
+        ? AnswerCache.key(transport, bytes)
+        : null;
+    const hit = key === null ? undefined : this.cache.get(key, generation);
+    if (hit !== undefined) {
+      observe(hit.type, hit.rcode, seconds());
+      return AnswerCache.reply(hit, bytes);
+    }
     const parsed = parseQuery(bytes, limits);
     if (parsed.kind === "drop") {
       observe("none", "dropped", seconds());
@@ -123,6 +137,12 @@ export class DnsServer {
           { ...result, authoritative: true },
           transport === "udp" ? udpLimitFor(packet, limits) : null,
         );
+        if (key !== null)
+          this.cache.set(key, generation, {
+            bytes: reply,
+            type: question.type,
+            rcode: result.rcode,
+          });
         observe(question.type, result.rcode, seconds());
         return reply;
       }

@@ -29,6 +29,11 @@ export interface DnsLimits {
    * gets SERVFAIL at once, so a flood of external names cannot pile up sockets and timers.
    */
   maxInFlightUpstream: number;
+  /**
+   * Encoded zone answers kept for identical queries (answer-cache.ts; emptied on every zone
+   * change). 10,000: every Service name of a large cluster over both transports, ~2 MB.
+   */
+  maxCachedAnswers: number;
   /** How long an upstream gets before the next one is tried (ms); CoreDNS forward: 2 s. */
   upstreamTimeoutMs: number;
 }
@@ -43,6 +48,7 @@ export const DEFAULT_DNS_LIMITS: DnsLimits = {
   tcpIdleTimeoutMs: 10_000,
   maxInFlightUpstream: 1_024,
   upstreamTimeoutMs: 2_000,
+  maxCachedAnswers: 10_000,
 };
 
 /** The well-known DNS port, and where a server without the right to bind it listens instead. */

@@ -102,6 +102,8 @@ function sliceRecord(slice: JsonObject): SliceRecord | null {
 
 /** The read side the resolver uses (a fixture in tests). */
 export interface ZoneView {
+  /** Moves on every change: answers computed at one generation hold until it moves. */
+  readonly generation: number;
   service(namespace: string, name: string): ServiceRecord | undefined;
   /** The endpoints of a Service (all its slices), ready or not. */
   endpoints(
@@ -119,6 +121,7 @@ export interface ZoneView {
 }
 
 export class ZoneRecords implements ZoneView {
+  generation = 0;
   private readonly services = new Map<string, ServiceRecord>();
   private readonly slices = new Map<string, SliceRecord>();
   private readonly slicesByService = new Map<string, Set<string>>();
@@ -129,6 +132,7 @@ export class ZoneRecords implements ZoneView {
   private readonly podIPOf = new Map<string, string>();
 
   recordService(svc: JsonObject): void {
+    this.generation++;
     this.forgetService(svc);
     const record = serviceRecord(svc);
     if (record === null) return;
@@ -142,6 +146,7 @@ export class ZoneRecords implements ZoneView {
   }
 
   forgetService(svc: JsonObject): void {
+    this.generation++;
     const meta = asObject(svc.metadata);
     const key = keyOf(asString(meta.namespace), asString(meta.name));
     const old = this.services.get(key);
@@ -155,6 +160,7 @@ export class ZoneRecords implements ZoneView {
   }
 
   recordSlice(slice: JsonObject): void {
+    this.generation++;
     this.forgetSlice(slice);
     const record = sliceRecord(slice);
     if (record === null) return;
@@ -166,6 +172,7 @@ export class ZoneRecords implements ZoneView {
   }
 
   forgetSlice(slice: JsonObject): void {
+    this.generation++;
     const key = this.sliceKey(slice);
     const old = this.slices.get(key);
     if (old === undefined) return;
@@ -176,6 +183,7 @@ export class ZoneRecords implements ZoneView {
   }
 
   recordPod(pod: JsonObject): void {
+    this.generation++;
     this.forgetPod(pod);
     const meta = asObject(pod.metadata);
     const ip = asString(asObject(pod.status).podIP);
@@ -187,6 +195,7 @@ export class ZoneRecords implements ZoneView {
   }
 
   forgetPod(pod: JsonObject): void {
+    this.generation++;
     const meta = asObject(pod.metadata);
     const podKey = keyOf(asString(meta.namespace), asString(meta.name));
     const ipKey = this.podIPOf.get(podKey);

@@ -120,6 +120,31 @@ it("answers over UDP and TCP, truncating over UDP only", async () => {
   expect(tcp.answers).toHaveLength(60);
 });
 
+it("a repeated query is answered from the answer cache with its own ID, until the zone changes", async () => {
+  const port = server.udpPort();
+  const name = "late.default.svc.cluster.local";
+  const first = await udpAsk(query(name), port);
+  expect((first as unknown as { rcode: string }).rcode).toBe("NXDOMAIN");
+  const again = await udpAsk(
+    dnsPacket.encode({
+      type: "query",
+      id: 77,
+      flags: dnsPacket.RECURSION_DESIRED,
+      questions: [{ name, type: "A" }],
+    }),
+    port,
+  );
+  expect(again?.id).toBe(77);
+  expect((again as unknown as { rcode: string }).rcode).toBe("NXDOMAIN");
+  // no negative caching: the Service answers as soon as the zone has it
+  zone.recordService({
+    metadata: { name: "late", namespace: "default" },
+    spec: { clusterIP: "127.96.0.30" },
+  });
+  const now = await udpAsk(query(name), port);
+  expect(now?.answers?.map((r) => ("data" in r ? r.data : null))).toEqual(["127.96.0.30"]);
+});
+
 it("junk gets no reply; outside the zone with no upstream is REFUSED", async () => {
   const port = server.udpPort();
   expect(await udpAsk(Buffer.from("garbage"), port)).toBeNull();
