@@ -262,6 +262,9 @@ export class NodeProcess {
         ...(this.config.udpIdleTimeoutMs !== undefined
           ? { udpIdleTimeoutMs: this.config.udpIdleTimeoutMs }
           : {}),
+        ...(this.config.clusterDomain !== undefined
+          ? { clusterDomain: this.config.clusterDomain }
+          : {}),
       },
       this.system,
       this.logger,
