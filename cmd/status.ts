@@ -1,4 +1,5 @@
 import { Command } from "commander";
+import { DNS_PORT, FALLBACK_DNS_PORT } from "../actors/dns/limits.ts";
 import { formatStateValue } from "../actors/system/machine-chart.ts";
 import {
   type ClusterFile,
@@ -133,6 +134,26 @@ export function clusterIPHolderLine(reports: NodeReport[]): string | null {
   return `cluster-IP listeners: ${holders.length > 0 ? `held by ${holders.join(", ")}` : "held by none"}${others.length > 0 ? ` (${others.join(", ")})` : ""}`;
 }
 
+/**
+ * Where each server's cluster DNS server answers (actors/dns/dns.ts): port 53, or the fallback
+ * port when the node could not bind 53 (no root, no CAP_NET_BIND_SERVICE). Null without DNS.
+ */
+export function clusterDnsLine(reports: NodeReport[]): string | null {
+  const parts: string[] = [];
+  for (const { node, status } of reports) {
+    const dns = status?.actors.find((a) => a.address === `${node.id}/dns`);
+    if (!dns) continue;
+    const state = formatStateValue(dns.state);
+    const where = state.endsWith("wellKnownPort")
+      ? `${node.host}:${DNS_PORT}`
+      : state.endsWith("fallbackPort")
+        ? `${node.host}:${FALLBACK_DNS_PORT} (fallback: port ${DNS_PORT} not allowed)`
+        : state;
+    parts.push(`${node.id} ${where}`);
+  }
+  return parts.length === 0 ? null : `cluster DNS: ${parts.join(", ")}`;
+}
+
 export function renderStatus(
   cluster: ClusterFile,
   reports: NodeReport[],
@@ -161,12 +182,14 @@ export function renderStatus(
   const up = reports.filter((r) => r.status).length;
   const raft = raftTable(reports);
   const holder = clusterIPHolderLine(reports);
+  const dns = clusterDnsLine(reports);
   return [
     `cluster ${cluster.name}: ${up}/${cluster.nodes.length} nodes up`,
     "",
     table(nodes),
     ...(raft ? ["", raft] : []),
     ...(holder ? ["", holder] : []),
+    ...(dns ? [dns] : []),
     "",
     table(actors),
     ...(orphans.length > 0

@@ -7,8 +7,8 @@
  *
  * - A ClusterIP, NodePort or LoadBalancer Service without `spec.clusterIP` gets a free address
  *   of the cluster IP range in `clusterIP` and `clusterIPs`; headless (`None`) and ExternalName
- *   Services get none. The range's first address is reserved for the `kubernetes` Service: only
- *   asked for by name, never picked.
+ *   Services get none. The range's first address is reserved for the `kubernetes` Service and
+ *   its `.10` for `kube-dns`: only asked for by name, never picked.
  * - Ports of NodePort and LoadBalancer Services without a `nodePort` get a free one (ports with
  *   the same number share one, as TCP and UDP of one port do).
  * - A value the Service starts holding that it chose itself must be in range and not taken:
@@ -25,6 +25,7 @@ import {
 } from "./allocation-range.ts";
 import { type FieldError, invalid } from "./field-error.ts";
 import { asArray, asObject, asString, type JsonObject } from "./json.ts";
+import { KUBE_DNS_SERVICE_IP_OFFSET } from "./well-known.ts";
 
 /** `spec.clusterIP` of a headless Service. */
 export const CLUSTER_IP_NONE = "None";
@@ -45,11 +46,15 @@ export interface ServiceRanges {
 
 /**
  * The ranges for a cluster IP CIDR and a NodePort range, its first address reserved (for the
- * `kubernetes` Service, as kube-apiserver gives it the first one).
+ * `kubernetes` Service, as kube-apiserver gives it the first one) and its `.10` (for the
+ * `kube-dns` Service, as kubeadm's cluster DNS address), when the range holds one.
  */
 export function serviceRanges(cidr: string, nodePorts: IntRange): ServiceRanges {
   const ips = cidrRange(cidr);
-  return { cidr, ips, nodePorts, reservedIPs: new Set([ips.first]) };
+  const reserved = [ips.first, ips.first + KUBE_DNS_SERVICE_IP_OFFSET].filter((n) =>
+    inRange(ips, n),
+  );
+  return { cidr, ips, nodePorts, reservedIPs: new Set(reserved) };
 }
 
 /** What a Service holds of both ranges (as numbers; unparsable values hold nothing). */

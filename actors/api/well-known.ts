@@ -48,3 +48,14 @@ export const DEFAULT_SERVICE_CLUSTER_IP_CIDR = "127.96.0.0/12";
  * and the API servers create the Service with it through the same allocation as any Service.
  */
 export const KUBERNETES_SERVICE_IP = "127.96.0.1";
+/**
+ * The `kube-dns` Service's cluster IP: the service range's `.10` address, as kubeadm gives it
+ * (the kubelet's `--cluster-dns`). Reserved like the `kubernetes` Service's address; the API
+ * servers create the Service with it, and every pod's resolv.conf names it.
+ */
+export const KUBE_DNS_SERVICE_IP = "127.96.0.10";
+/** Offset of the `kube-dns` address from the range's first address (`.1` + 9 = `.10`). */
+export const KUBE_DNS_SERVICE_IP_OFFSET = 9;
+export const KUBE_DNS_SERVICE_NAME = "kube-dns";
+/** The kubelet's `--cluster-domain` default. */
+export const DEFAULT_CLUSTER_DOMAIN = "cluster.local";

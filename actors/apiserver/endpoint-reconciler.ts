@@ -11,18 +11,32 @@
  * differ, so a steady cluster writes nothing but its Leases. A server killed without a goodbye
  * drops out when its Lease expires (`leaseDurationSeconds`); one that stops cleanly removes
  * itself at once, as kube-apiserver's RemoveEndpoints does on shutdown.
+ *
+ * The same round keeps the `kube-dns` Service of `kube-system` (kube-dns-service.ts): each Lease
+ * also names where its node's DNS server answers, once it listens, and the live ones are the
+ * Service's endpoints.
  */
 import type { Logger } from "pino";
 import { assign, fromPromise, setup } from "xstate";
 import { asObject, type JsonObject, jsonEqual } from "../api/json.ts";
 import {
   DEFAULT_NAMESPACE,
+  KUBE_DNS_SERVICE_IP,
+  KUBE_DNS_SERVICE_NAME,
   KUBE_SYSTEM_NAMESPACE,
   KUBERNETES_SERVICE_IP,
 } from "../api/well-known.ts";
 import type { ObjectApi } from "../client/api-client.ts";
 import { isAlreadyExists, isNotFound } from "../client/errors.ts";
 import type { Clock } from "../system/clock.ts";
+import {
+  DNS_ENDPOINT_ANNOTATION,
+  kubeDnsEndpointSubsets,
+  kubeDnsService,
+  kubeDnsSlice,
+  kubeDnsSliceContent,
+  liveDnsServers,
+} from "./kube-dns-service.ts";
 import {
   APISERVER_IDENTITY_LABEL,
   apiServerLease,
@@ -59,12 +73,15 @@ export interface EndpointReconcilerInput {
   nodeId: string;
   /** `ip:port` where this API server answers. */
   endpoint: string;
+  /** `ip:port` where this node's DNS server answers, or null (none, or not listening yet). */
+  dnsEndpoint?: () => string | null;
   logger: Logger;
 }
 
 interface ReconcilerContext extends EndpointReconcilerInput {
   rounds: number;
   live: string[];
+  liveDns: string[];
   lastError: string | null;
 }
 
@@ -77,14 +94,15 @@ async function writeIfChanged(
   same: (current: JsonObject) => boolean,
 ): Promise<void> {
   const name = String(asObject(desired.metadata).name);
+  const namespace = String(asObject(desired.metadata).namespace ?? DEFAULT_NAMESPACE);
   let current: JsonObject | null = null;
   try {
-    current = await api.get(resource, name, { namespace: DEFAULT_NAMESPACE });
+    current = await api.get(resource, name, { namespace });
   } catch (error) {
     if (!isNotFound(error)) throw error;
   }
   if (current === null) {
-    await api.create(resource, desired, { namespace: DEFAULT_NAMESPACE });
+    await api.create(resource, desired, { namespace });
     return;
   }
   if (same(current)) return;
@@ -96,7 +114,7 @@ async function writeIfChanged(
       ...desired,
       metadata: { ...meta, labels: asObject(asObject(desired.metadata).labels) },
     },
-    { namespace: DEFAULT_NAMESPACE },
+    { namespace },
   );
 }
 
@@ -125,7 +143,37 @@ async function writeEndpoints(api: ObjectApi, live: string[]): Promise<void> {
   );
 }
 
-const reconcileOnce = fromPromise<string[], EndpointReconcilerInput>(async ({ input }) => {
+/** The `kube-dns` Endpoints and EndpointSlice for the live DNS servers. */
+async function writeDnsEndpoints(api: ObjectApi, live: string[]): Promise<void> {
+  const subsets = kubeDnsEndpointSubsets(live);
+  await writeIfChanged(
+    api,
+    "endpoints",
+    {
+      apiVersion: "v1",
+      kind: "Endpoints",
+      metadata: { name: KUBE_DNS_SERVICE_NAME, namespace: KUBE_SYSTEM_NAMESPACE, labels: {} },
+      subsets,
+    },
+    (current) => jsonEqual(current.subsets ?? [], subsets),
+  );
+  const content = kubeDnsSliceContent(live);
+  await writeIfChanged(
+    api,
+    SLICES,
+    kubeDnsSlice(live),
+    (current) =>
+      jsonEqual(current.endpoints ?? [], content.endpoints ?? []) &&
+      jsonEqual(current.ports ?? [], content.ports ?? []),
+  );
+}
+
+interface RoundResult {
+  live: string[];
+  liveDns: string[];
+}
+
+const reconcileOnce = fromPromise<RoundResult, EndpointReconcilerInput>(async ({ input }) => {
   const { api, clock, nodeId, endpoint } = input;
   const port = Number(endpoint.slice(endpoint.lastIndexOf(":") + 1));
   try {
@@ -135,7 +183,22 @@ const reconcileOnce = fromPromise<string[], EndpointReconcilerInput>(async ({ in
   } catch (error) {
     if (!isAlreadyExists(error)) throw error;
   }
+  try {
+    await api.create("services", kubeDnsService(KUBE_DNS_SERVICE_IP), {
+      namespace: KUBE_SYSTEM_NAMESPACE,
+    });
+  } catch (error) {
+    if (!isAlreadyExists(error)) throw error;
+  }
   const lease = apiServerLease(nodeId, endpoint, clock.wallMs(), APISERVER_LEASE_DURATION_SECONDS);
+  const dns = input.dnsEndpoint?.() ?? null;
+  if (dns !== null) {
+    const meta = asObject(lease.metadata);
+    lease.metadata = {
+      ...meta,
+      annotations: { ...asObject(meta.annotations), [DNS_ENDPOINT_ANNOTATION]: dns },
+    };
+  }
   try {
     const current = await api.get(LEASES, apiServerLeaseName(nodeId), {
       namespace: KUBE_SYSTEM_NAMESPACE,
@@ -158,7 +221,11 @@ const reconcileOnce = fromPromise<string[], EndpointReconcilerInput>(async ({ in
   if (!live.includes(endpoint)) live.push(endpoint); // renewed just now
   live.sort();
   await writeEndpoints(api, live);
-  return live;
+  const liveDns = liveDnsServers(leases.items, live);
+  if (dns !== null && !liveDns.includes(dns)) liveDns.push(dns); // renewed just now
+  liveDns.sort();
+  await writeDnsEndpoints(api, liveDns);
+  return { live, liveDns };
 });
 
 const leave = fromPromise<void, ReconcilerContext>(async ({ input }) => {
@@ -170,6 +237,9 @@ const leave = fromPromise<void, ReconcilerContext>(async ({ input }) => {
   }
   const others = input.live.filter((e) => e !== endpoint);
   if (others.length > 0) await writeEndpoints(api, others);
+  const dns = input.dnsEndpoint?.() ?? null;
+  const otherDns = input.liveDns.filter((e) => e !== dns);
+  if (otherDns.length > 0) await writeDnsEndpoints(api, otherDns);
 });
 
 export const endpointReconcilerMachine = setup({
@@ -184,8 +254,9 @@ export const endpointReconcilerMachine = setup({
     leaveTimeout: LEAVE_TIMEOUT_MS,
   },
   actions: {
-    recordLive: assign(({ context }, live: string[]) => ({
+    recordLive: assign(({ context }, { live, liveDns }: RoundResult) => ({
       live,
+      liveDns,
       rounds: context.rounds + 1,
       lastError: null,
     })),
@@ -197,7 +268,7 @@ export const endpointReconcilerMachine = setup({
   },
 }).createMachine({
   id: "endpoint-reconciler",
-  context: ({ input }) => ({ ...input, rounds: 0, live: [], lastError: null }),
+  context: ({ input }) => ({ ...input, rounds: 0, live: [], liveDns: [], lastError: null }),
   initial: "reconciling",
   states: {
     reconciling: {
@@ -209,6 +280,7 @@ export const endpointReconcilerMachine = setup({
           clock: context.clock,
           nodeId: context.nodeId,
           endpoint: context.endpoint,
+          ...(context.dnsEndpoint ? { dnsEndpoint: context.dnsEndpoint } : {}),
           logger: context.logger,
         }),
         onDone: {

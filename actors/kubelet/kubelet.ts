@@ -25,6 +25,7 @@
  *   streams per kubelet (log-followers.ts).
  */
 
+import { readFileSync } from "node:fs";
 import { mkdir } from "node:fs/promises";
 import { join } from "node:path";
 import type { Logger } from "pino";
@@ -35,7 +36,15 @@ import {
   type KubeletLogsReply,
   type KubeletLogsRequest,
 } from "../api/kubelet-protocol.ts";
+import {
+  EMPTY_RESOLV_CONF,
+  parseResolvConf,
+  podResolvConf,
+  type ResolvConf,
+  renderResolvConf,
+} from "../api/resolv-conf.ts";
 import { serviceEnvForPod } from "../api/service-env.ts";
+import { DEFAULT_CLUSTER_DOMAIN, KUBE_DNS_SERVICE_IP } from "../api/well-known.ts";
 import type { ApiClient } from "../client/api-client.ts";
 import { isConflict, isNotFound } from "../client/errors.ts";
 import { Informer } from "../client/informer.ts";
@@ -81,6 +90,13 @@ export interface KubeletOptions {
    * Services and starts no container before its first list is in.
    */
   serviceEnvironment?: boolean;
+  /**
+   * Cluster DNS for ClusterFirst pods (the kubelet's --cluster-dns and --cluster-domain): each
+   * container gets a resolv.conf per its pod's dnsPolicy (default: kube-dns's address and
+   * `cluster.local`; null: no resolv.conf is written). `hostResolvConf` is the host's file, what
+   * `dnsPolicy: Default` pods get (default /etc/resolv.conf).
+   */
+  dns?: { nameserver: string; domain: string; hostResolvConf?: string } | null;
 }
 
 export interface LogOptions {
@@ -298,6 +314,25 @@ class Kubelet implements KubeletHandle, KubeletPort {
     });
   }
 
+  /** The host's resolv.conf, read once (the kubelet's --resolv-conf is read at start too). */
+  private hostResolvConf: ResolvConf | null = null;
+
+  private resolvConf(
+    pod: JsonObject,
+    dns: { nameserver: string; domain: string; hostResolvConf?: string },
+  ): string {
+    if (this.hostResolvConf === null) {
+      try {
+        this.hostResolvConf = parseResolvConf(
+          readFileSync(dns.hostResolvConf ?? "/etc/resolv.conf", "utf8"),
+        );
+      } catch {
+        this.hostResolvConf = EMPTY_RESOLV_CONF;
+      }
+    }
+    return renderResolvConf(podResolvConf(pod, this.hostResolvConf, dns));
+  }
+
   private serviceEnv(pod: JsonObject): Record<string, string> {
     if (this.services === null) return {};
     const meta = asObject(pod.metadata);
@@ -419,6 +454,10 @@ class Kubelet implements KubeletHandle, KubeletPort {
       deleteObject: false,
       objectGone: false,
     };
+    const dns =
+      this.options.dns === undefined
+        ? { nameserver: KUBE_DNS_SERVICE_IP, domain: DEFAULT_CLUSTER_DOMAIN }
+        : this.options.dns;
     const deps = {
       runtime: this.runtime,
       probes: this.options.probes ?? new NetworkProbeRunner(this.runtime, this.options.clock),
@@ -428,6 +467,7 @@ class Kubelet implements KubeletHandle, KubeletPort {
       hostIP: this.hostIP,
       prepare: (p: JsonObject) => this.preparePod(worker, p),
       serviceEnv: (p: JsonObject) => this.serviceEnv(p),
+      ...(dns !== null ? { resolvConf: (p: JsonObject) => this.resolvConf(p, dns) } : {}),
       report: (status: JsonObject) => {
         if (!worker.objectGone) this.statuses.report(uid, namespace, name, status);
       },

@@ -77,6 +77,8 @@ export interface PodLifecycleDeps {
    * each start as the kubelet does: a restarted container sees the Services of its restart.
    */
   serviceEnv?(pod: JsonObject): Record<string, string>;
+  /** The pod's resolv.conf text, per its dnsPolicy (absent: the runtime writes none). */
+  resolvConf?(pod: JsonObject): string;
   /** The pod's status changed (called often; the status manager coalesces). */
   report(status: JsonObject): void;
 }
@@ -216,6 +218,7 @@ const startContainers = fromPromise<StartResult[], { context: PodContext }>(asyn
       ports: containerPorts(container).map((p) => p.port),
       attempt: c.restartCount + (c.everStarted ? 1 : 0),
       ...(context.podIP !== null ? { podIP: context.podIP } : {}),
+      ...(deps.resolvConf ? { resolvConf: deps.resolvConf(pod) } : {}),
     };
     try {
       const adopted = (await deps.runtime.adoptContainer?.(spec)) ?? null;

@@ -45,6 +45,13 @@ import {
 } from "./runtime.ts";
 import { linkMounts, volumeEnvName } from "./volumes.ts";
 
+/**
+ * Where a container finds its resolv.conf: the file in its pod's directory, named by this
+ * variable (bosun/fetch reads it; a mount namespace may bind it over /etc/resolv.conf).
+ */
+export const RESOLV_CONF_ENV = "BOSUN_RESOLV_CONF";
+const RESOLV_CONF_FILE = "resolv.conf";
+
 type RuntimeLimits = Pick<
   KubeletLimits,
   "logFilesPerContainer" | "maxLogReadBytes" | "adoptedExitPollMs"
@@ -106,6 +113,9 @@ export class ProcessRuntime implements ContainerRuntime {
       HOME: cwd,
       HOSTNAME: spec.podName,
       ...(spec.ports[0] !== undefined ? { BOSUN_CONTAINER_PORT: String(spec.ports[0]) } : {}),
+      ...(spec.resolvConf !== undefined
+        ? { [RESOLV_CONF_ENV]: join(this.podDir(spec.podUid), RESOLV_CONF_FILE) }
+        : {}),
       ...spec.env,
     };
     for (const mount of spec.volumeMounts) env[volumeEnvName(mount.name)] = mount.hostPath;
@@ -122,6 +132,8 @@ export class ProcessRuntime implements ContainerRuntime {
     await mkdir(logDir, { recursive: true });
     await mkdir(join(podDir, "pids"), { recursive: true });
     await linkMounts(cwd, spec.volumeMounts);
+    if (spec.resolvConf !== undefined)
+      await writeFile(join(podDir, RESOLV_CONF_FILE), spec.resolvConf);
     await this.pruneLogs(logDir, spec.attempt);
 
     const env = this.processEnv(spec, cwd);

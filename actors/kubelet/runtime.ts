@@ -25,6 +25,11 @@ export interface ContainerSpec {
    * kubelet that re-adopts it keeps the address the container listens on.
    */
   podIP?: string;
+  /**
+   * The pod's resolv.conf (per its dnsPolicy): the runtime writes it into the pod's directory and
+   * names it in `BOSUN_RESOLV_CONF` (a mount namespace may bind it over /etc/resolv.conf).
+   */
+  resolvConf?: string;
 }
 
 /** What the runtime hands back: opaque to the kubelet except for printing and pid files. */

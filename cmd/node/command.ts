@@ -26,6 +26,9 @@ interface NodeOptions {
   compactionInterval: string;
   nodeMonitorGracePeriod?: string;
   udpTimeout?: string;
+  clusterDomain: string;
+  dnsTtl: string;
+  dnsPort?: string;
   leaderElectLeaseDuration?: string;
   leaderElectRenewDeadline?: string;
   leaderElectRetryPeriod?: string;
@@ -169,6 +172,22 @@ export function nodeCommand(): Command {
       ).env("BOSUN_UDP_TIMEOUT"),
     )
     .addOption(
+      new Option("--cluster-domain <domain>", "the cluster DNS zone (kubelet's --cluster-domain)")
+        .env("BOSUN_CLUSTER_DOMAIN")
+        .default("cluster.local"),
+    )
+    .addOption(
+      new Option("--dns-ttl <seconds>", "TTL of the cluster DNS server's answers")
+        .env("BOSUN_DNS_TTL")
+        .default("5"),
+    )
+    .addOption(
+      new Option(
+        "--dns-port <port>",
+        "the cluster DNS server's port (default 53, or 10053 without the right to bind 53)",
+      ).env("BOSUN_DNS_PORT"),
+    )
+    .addOption(
       new Option("--faults", "accept fault rules and chaos commands")
         .env("BOSUN_FAULTS")
         .default(false),
@@ -233,6 +252,9 @@ export function nodeCommand(): Command {
           ...(options.udpTimeout
             ? { udpIdleTimeoutMs: parseDurationMs(options.udpTimeout, "--udp-timeout") }
             : {}),
+          clusterDomain: options.clusterDomain,
+          dnsTtlSeconds: positiveInt(options.dnsTtl, "--dns-ttl"),
+          ...(options.dnsPort ? { dnsPort: positiveInt(options.dnsPort, "--dns-port") } : {}),
           host,
           port,
           peers,

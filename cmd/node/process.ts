@@ -18,6 +18,9 @@ import {
 } from "../../actors/apiserver/service-allocation-repair.ts";
 import { ApiClient } from "../../actors/client/api-client.ts";
 import type { LeaderElectionTimings } from "../../actors/client/leader-election.ts";
+import { type DnsHandle, startDns } from "../../actors/dns/dns.ts";
+import { registerDnsMetrics } from "../../actors/dns/dns-metrics.ts";
+import type { QueryObserver } from "../../actors/dns/dns-server.ts";
 import { InspectorUi } from "../../actors/inspector/inspector-ui.ts";
 import { registerProxyMetrics } from "../../actors/proxy/proxy-metrics.ts";
 import { ActorSystem } from "../../actors/system/actor-system.ts";
@@ -64,6 +67,12 @@ export interface NodeConfig {
   leaderElection?: Partial<LeaderElectionTimings>;
   /** --udp-timeout: the service proxy's idle UDP flow lifetime (default: the proxy's). */
   udpIdleTimeoutMs?: number;
+  /** --cluster-domain: the cluster DNS zone (default `cluster.local`). */
+  clusterDomain?: string;
+  /** --dns-ttl: the cluster DNS server's TTL (default 5 s). */
+  dnsTtlSeconds?: number;
+  /** --dns-port: the one port the DNS server binds (default: 53, falling back to 10053). */
+  dnsPort?: number;
   host: string;
   port: number;
   peers: Record<string, string>;
@@ -106,6 +115,9 @@ export class NodeProcess {
   server: ServerRole | null = null;
   apiServer: ApiServer | null = null;
   workloads: WorkloadsRole | null = null;
+  /** The cluster DNS server of a server node with an API server. */
+  dns: DnsHandle | null = null;
+  private readonly observeDns: QueryObserver;
   private compactor: { stop(): void } | null = null;
   /** The browser inspector served under `/ui`. */
   private ui: InspectorUi | null = null;
@@ -150,13 +162,15 @@ export class NodeProcess {
       config.faults,
       () => this.server?.replica.status() ?? null,
     );
+    const metrics = withProxyMetrics(
+      createMetrics(() => this.introspection.status()),
+      () => this.workloads?.proxyReport() ?? null,
+    );
+    this.observeDns = registerDnsMetrics(metrics);
     handler = createAdminHandler({
       system: this.system,
       introspection: this.introspection,
-      metrics: withProxyMetrics(
-        createMetrics(() => this.introspection.status()),
-        () => this.workloads?.proxyReport() ?? null,
-      ),
+      metrics,
       token: config.token,
       ready: () => this.readiness(),
       setFaultRules: (rules) => this.mesh.setFaultRules(rules),
@@ -260,6 +274,9 @@ export class NodeProcess {
         ...(this.config.udpIdleTimeoutMs !== undefined
           ? { udpIdleTimeoutMs: this.config.udpIdleTimeoutMs }
           : {}),
+        ...(this.config.clusterDomain !== undefined
+          ? { clusterDomain: this.config.clusterDomain }
+          : {}),
       },
       this.system,
       this.logger,
@@ -287,8 +304,22 @@ export class NodeProcess {
       ready: () => this.readiness(),
     });
     await this.apiServer.start();
-    // the `kubernetes` Service's endpoints list every live API server (lease.go's reconciler)
     const members = () => server.replica.members().voters;
+    // cluster DNS on every server (DESIGN §7), behind the kube-dns Service the reconciler keeps
+    this.dns = startDns({
+      system: this.system,
+      source: new ApiClient({ system: this.system, servers: members }),
+      logger: this.logger.child({ component: "dns" }),
+      host: this.config.host,
+      ...(this.config.dnsPort !== undefined ? { ports: [this.config.dnsPort] } : {}),
+      ...(this.config.clusterDomain !== undefined ? { domain: this.config.clusterDomain } : {}),
+      ...(this.config.dnsTtlSeconds !== undefined
+        ? { limits: { ttlSeconds: this.config.dnsTtlSeconds } }
+        : {}),
+      observe: this.observeDns,
+    });
+    const dns = this.dns;
+    // the `kubernetes` Service's endpoints list every live API server (lease.go's reconciler)
     this.system.spawn(ENDPOINT_RECONCILER_ACTOR, endpointReconcilerMachine, {
       supervise: false,
       input: {
@@ -296,6 +327,7 @@ export class NodeProcess {
         clock: this.system.clock,
         nodeId: this.config.id,
         endpoint: `${this.config.host}:${this.apiServer.port}`,
+        dnsEndpoint: () => (dns.port() > 0 ? `${this.config.host}:${dns.port()}` : null),
         logger: this.logger.child({ component: "kubernetes-endpoints" }),
       },
     });
@@ -420,6 +452,7 @@ export class NodeProcess {
       this.stopping = (async () => {
         this.introspection.stop();
         await this.leaveKubernetesEndpoints();
+        this.dns?.stop();
         this.ui?.stop();
         // Bounded: when the whole cluster stops at once, releasing leases may find no quorum.
         if (this.workloads) {

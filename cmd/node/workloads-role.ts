@@ -1,5 +1,6 @@
 import type { Logger } from "pino";
 import type { AnyActorRef } from "xstate";
+import { DEFAULT_CLUSTER_DOMAIN, KUBE_DNS_SERVICE_IP } from "../../actors/api/well-known.ts";
 import { ApiClient } from "../../actors/client/api-client.ts";
 import {
   DEFAULT_LEADER_ELECTION_TIMINGS,
@@ -46,6 +47,8 @@ export interface WorkloadsConfig {
   clusterIdentity: string;
   /** --udp-timeout of the service proxy. */
   udpIdleTimeoutMs?: number;
+  /** --cluster-domain: the search path of ClusterFirst pods' resolv.conf. */
+  clusterDomain?: string;
 }
 
 export const SCHEDULER_ELECTION_ACTOR = "scheduler-election";
@@ -168,6 +171,11 @@ export class WorkloadsRole {
         nodeName: config.nodeId,
         rootDir: kubeletRootDir(config.dataDir),
         hostIP: config.host,
+        // ClusterFirst pods resolve through the kube-dns Service (the kubelet's --cluster-dns)
+        dns: {
+          nameserver: KUBE_DNS_SERVICE_IP,
+          domain: config.clusterDomain ?? DEFAULT_CLUSTER_DOMAIN,
+        },
         podIpAllocator: new PodIpAllocator({
           cidr: podCidrFor(config.host),
           reserved: config.reservedAddresses,

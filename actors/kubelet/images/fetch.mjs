@@ -8,10 +8,19 @@
 //   --count N   fetch N times (default 1), --every MS apart (default 0), each on a new connection
 // curl's and wget's common quiet flags (-s, -S, -f, -q, -O -) are accepted and ignored. Exits 0
 // when every fetch succeeded, 1 otherwise.
+//
+// Host names resolve through the pod's resolv.conf ($BOSUN_RESOLV_CONF, written by the kubelet per
+// the pod's dnsPolicy) as glibc's resolver would: its nameservers, its search path, `ndots`. So
+// `fetch http://web/` from a pod reaches `web.<ns>.svc.cluster.local`. A name the cluster DNS
+// does not know falls back to the host's resolver. (The rules are glibc's res_search; this
+// program is a standalone image and cannot import bosun's TypeScript, so they are restated here.)
 
+import { lookup as hostLookup } from "node:dns";
+import { Resolver } from "node:dns/promises";
 import { readFileSync } from "node:fs";
 import { request as httpRequest } from "node:http";
 import { request as httpsRequest } from "node:https";
+import { isIP } from "node:net";
 
 const args = process.argv.slice(2);
 let insecure = false;
@@ -38,6 +47,62 @@ if (!url) {
   process.exit(2);
 }
 
+/** The pod's resolv.conf: nameservers, search path, ndots (glibc's default 1). */
+function podResolvConf() {
+  const path = process.env.BOSUN_RESOLV_CONF;
+  if (!path) return null;
+  let text;
+  try {
+    text = readFileSync(path, "utf8");
+  } catch {
+    return null;
+  }
+  const conf = { nameservers: [], searches: [], ndots: 1 };
+  for (const raw of text.split("\n")) {
+    const [keyword, ...rest] = raw
+      .replace(/[#;].*$/, "")
+      .trim()
+      .split(/\s+/);
+    if (keyword === "nameserver" && rest[0]) conf.nameservers.push(rest[0]);
+    else if (keyword === "search" || keyword === "domain") conf.searches = rest;
+    else if (keyword === "options")
+      for (const o of rest)
+        if (o.startsWith("ndots:")) conf.ndots = Math.min(Number(o.slice(6)), 15);
+  }
+  return conf.nameservers.length > 0 ? conf : null;
+}
+
+const resolvConf = podResolvConf();
+
+/** res_search: with fewer than ndots dots the search path goes first, then the name as given. */
+async function resolveName(name) {
+  const resolver = new Resolver({ timeout: 2_000, tries: 2 });
+  resolver.setServers(resolvConf.nameservers);
+  const absolute = name.endsWith(".");
+  const bare = absolute ? name.slice(0, -1) : name;
+  const searched = absolute ? [] : resolvConf.searches.map((s) => `${bare}.${s}`);
+  const dots = bare.split(".").length - 1;
+  const candidates = dots >= resolvConf.ndots ? [bare, ...searched] : [...searched, bare];
+  for (const candidate of candidates) {
+    try {
+      const [address] = await resolver.resolve4(candidate);
+      if (address) return address;
+    } catch {
+      // NXDOMAIN or NODATA: the next candidate
+    }
+  }
+  return null;
+}
+
+/** http.request's `lookup`: the pod's resolv.conf first, the host's resolver after. */
+function podLookup(hostname, options, callback) {
+  resolveName(hostname).then((address) => {
+    if (address === null) return hostLookup(hostname, options, callback);
+    if (options.all) callback(null, [{ address, family: 4 }]);
+    else callback(null, address, 4);
+  });
+}
+
 function once() {
   return new Promise((resolve) => {
     const target = new URL(url);
@@ -48,6 +113,7 @@ function once() {
         agent: false, // a new connection each time: the proxy balances connections
         rejectUnauthorized: !insecure,
         ...(ca ? { ca } : {}),
+        ...(resolvConf !== null && isIP(target.hostname) === 0 ? { lookup: podLookup } : {}),
         ...(process.env.POD_IP ? { localAddress: process.env.POD_IP } : {}),
         timeout: 5_000,
       },

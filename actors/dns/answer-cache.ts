@@ -1,0 +1,48 @@
+/**
+ * Encoded answers from the cluster zone, reused for identical queries until the zone changes.
+ * Not a DNS cache in the TTL sense: every informer event moves the zone's generation and empties
+ * it, so an answer is never older than the watch (a new Service still resolves at once, a
+ * deleted one stops at once). What it saves is the decode, the lookup and the encode of a query
+ * whose bytes (all but the two-byte ID) were answered before: a steady cluster's queries are
+ * the same few names over and over.
+ */
+import type { Rcode } from "./resolve.ts";
+
+export interface CachedAnswer {
+  bytes: Buffer;
+  type: string;
+  rcode: Rcode;
+}
+
+export class AnswerCache {
+  private generation = -1;
+  private readonly entries = new Map<string, CachedAnswer>();
+
+  /** `maxEntries`: past it the cache is emptied (the next queries fill it again). */
+  constructor(private readonly maxEntries: number) {}
+
+  /** The key for a query's bytes over a transport: everything but the ID. */
+  static key(transport: "udp" | "tcp", query: Buffer): string {
+    return transport + query.toString("latin1", 2);
+  }
+
+  get(key: string, generation: number): CachedAnswer | undefined {
+    if (generation !== this.generation) return undefined;
+    return this.entries.get(key);
+  }
+
+  set(key: string, generation: number, answer: CachedAnswer): void {
+    if (generation !== this.generation || this.entries.size >= this.maxEntries) {
+      this.entries.clear();
+      this.generation = generation;
+    }
+    this.entries.set(key, answer);
+  }
+
+  /** The cached answer with the asking query's ID in place of the one it was encoded for. */
+  static reply(answer: CachedAnswer, query: Buffer): Buffer {
+    const bytes = Buffer.from(answer.bytes);
+    bytes.writeUInt16BE(query.readUInt16BE(0), 0);
+    return bytes;
+  }
+}
