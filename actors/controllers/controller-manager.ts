@@ -15,6 +15,7 @@ import type { Logger } from "pino";
 import { type AnyActorRef, createActor, fromCallback, sendTo, setup } from "xstate";
 import { KUBE_SYSTEM_NAMESPACE } from "../api/well-known.ts";
 import type { ListWatcher, ObjectApi } from "../client/api-client.ts";
+import { EventBroadcaster } from "../client/event-recorder.ts";
 import { type LeaderElectionTimings, leaderElectionMachine } from "../client/leader-election.ts";
 import { SharedInformers } from "../client/shared-informers.ts";
 import type { ActorSystem } from "../system/actor-system.ts";
@@ -103,7 +104,12 @@ const runControllers = fromCallback<
 >(({ input }) => {
   const { options, clock } = input;
   const informers = new SharedInformers({ source: options.api, clock });
-  const ctx: ControllerContext = { api: options.api, cache: informers, clock };
+  const events = new EventBroadcaster({
+    api: options.api,
+    clock,
+    onError: (problem) => options.logger?.warn(problem),
+  });
+  const ctx: ControllerContext = { api: options.api, cache: informers, clock, events };
   const definitions = (options.controllers ?? DEFAULT_CONTROLLERS).map((f) => f(ctx));
   const controllers = definitions.map((d) =>
     runController(d, informers, clock, options.queueLimits),
@@ -114,6 +120,7 @@ const runControllers = fromCallback<
   return () => {
     for (const c of controllers) c.stop();
     informers.stop();
+    events.stop();
     input.running.current = [];
     options.logger?.info("controllers stopped");
   };

@@ -24,7 +24,7 @@
 
 import { randomInt } from "node:crypto";
 import { asArray, asObject, asString, type JsonObject } from "../api/json.ts";
-import { rfc3339 } from "../api/meta-time.ts";
+import { withTypeMeta } from "../client/event-recorder.ts";
 import { keyOf, keyString, type ObjectKey, parseKey } from "../client/object-key.ts";
 import {
   cidrRange,
@@ -36,7 +36,6 @@ import {
   rangeSize,
 } from "./allocation-range.ts";
 import type { ControllerContext, ControllerDefinition, ReconcileResult } from "./controller.ts";
-import { objectEvent } from "./object-event.ts";
 import { uidOf } from "./owner-references.ts";
 import { CLUSTER_IP_NONE, SERVICES } from "./service-pods.ts";
 
@@ -267,35 +266,20 @@ export function serviceIPAllocationController(
 ): ControllerDefinition {
   const options = { ...DEFAULT_SERVICE_ALLOCATION_OPTIONS, ...overrides };
   const ipRange = cidrRange(options.clusterIPCidr);
-  const { api, cache, clock } = ctx;
+  const { api, cache } = ctx;
   const recent = new Map<string, RecentWrite>();
   /** Warnings already reported per Service (one Event per cause, not one per reconcile). */
   const warned = new Map<string, { uid: string; seen: Set<string> }>();
-  let eventCounter = 0;
+  const recorder = ctx.events.newRecorder({ component: SERVICE_ALLOCATION_COMPONENT });
 
-  async function warn(svc: JsonObject, reason: string, message: string): Promise<void> {
+  function warn(svc: JsonObject, reason: string, message: string): void {
     const svcKey = keyString(keyOf(svc));
     const entry = warned.get(svcKey);
     const seen = entry && entry.uid === uidOf(svc) ? entry.seen : new Set<string>();
     if (seen.has(`${reason}|${message}`)) return;
-    const event = objectEvent(
-      { apiVersion: "v1", kind: "Service", ...svc },
-      {
-        type: "Warning",
-        reason,
-        message,
-        component: SERVICE_ALLOCATION_COMPONENT,
-        nowIso: rfc3339(clock.wallMs()),
-        uniqueSuffix: `${Math.floor(clock.wallMs()).toString(16)}${(++eventCounter).toString(16)}`,
-      },
-    );
-    try {
-      await api.create("events", event, { namespace: keyOf(svc).namespace });
-      seen.add(`${reason}|${message}`);
-      warned.set(svcKey, { uid: uidOf(svc), seen });
-    } catch {
-      // events are best effort (client-go's recorder drops them too); the next look retries
-    }
+    recorder.event(withTypeMeta(svc, "v1", "Service"), "Warning", reason, message);
+    seen.add(`${reason}|${message}`);
+    warned.set(svcKey, { uid: uidOf(svc), seen });
   }
 
   /** Drops our recorded writes that the cache now shows (or whose Service is gone). */
@@ -339,7 +323,7 @@ export function serviceIPAllocationController(
       options.clusterIPCidr,
       options.nodePortRange,
     ))
-      await warn(svc, w.reason, w.message);
+      warn(svc, w.reason, w.message);
 
     const needs = allocationNeeds(svc);
     if (!needs.clusterIP && !needs.clusterIPs && !needs.nodePorts) return undefined;
@@ -366,7 +350,7 @@ export function serviceIPAllocationController(
     if (fresh.clusterIP) {
       const n = pickFree(ipRange, usedIPs, options.random(rangeSize(ipRange)));
       if (n === null) {
-        await warn(
+        warn(
           current,
           "ClusterIPAllocationFailed",
           `no free Cluster IP in ${options.clusterIPCidr}`,
@@ -387,7 +371,7 @@ export function serviceIPAllocationController(
     const next = withAllocation(current, ip, nextNodePort);
     if (!next) {
       const r = options.nodePortRange;
-      await warn(current, "NodePortAllocationFailed", `no free NodePort in ${r.first}-${r.last}`);
+      warn(current, "NodePortAllocationFailed", `no free NodePort in ${r.first}-${r.last}`);
       return { requeueAfterMs: options.rangeFullRetryMs };
     }
     const written = await api.update(SERVICES, next, { namespace: key.namespace });

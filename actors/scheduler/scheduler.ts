@@ -24,7 +24,7 @@ import { and, assertEvent, assign, setup, spawnChild, stopChild } from "xstate";
 import { asObject, asString, type JsonObject } from "../api/json.ts";
 import type { ApiClient } from "../client/api-client.ts";
 import { isConflict } from "../client/errors.ts";
-import { EventSink } from "../client/event-sink.ts";
+import { EventBroadcaster, withTypeMeta } from "../client/event-recorder.ts";
 import { Informer } from "../client/informer.ts";
 import { objectCacheKey } from "../client/informer-cache.ts";
 import type { ActorSystem } from "../system/actor-system.ts";
@@ -39,7 +39,7 @@ import {
   podSchedulingMachine,
 } from "./pod-scheduling.ts";
 import { isTerminated, nodeNameOf, SchedulerCache } from "./scheduler-cache.ts";
-import { podEvent, podScheduledConditionPatch, scheduledMessage } from "./scheduling-outcome.ts";
+import { podScheduledConditionPatch, scheduledMessage } from "./scheduling-outcome.ts";
 import { type QueuedPod, SchedulingQueue } from "./scheduling-queue.ts";
 
 export const DEFAULT_SCHEDULER_NAME = "default-scheduler";
@@ -286,9 +286,6 @@ export function startScheduler(options: StartSchedulerOptions): SchedulerHandle 
   /** The last FailedScheduling message per pod: an event only when it changes. */
   const lastFailure = new Map<string, string>();
   let notifyTimer: TimerId | null = null;
-  let eventCounter = 0;
-  const eventSuffix = () =>
-    `${Math.floor(clock.wallMs()).toString(16)}${(++eventCounter).toString(16)}`;
   let stopped = false;
 
   // coalesced, and after the informer's own step (its synced flag is set after the handlers)
@@ -367,23 +364,13 @@ export function startScheduler(options: StartSchedulerOptions): SchedulerHandle 
     await api.create("pods", binding, { namespace: queued.info.namespace, subresource: "binding" });
   };
 
-  const events = new EventSink(
-    (namespace, event) => api.create("events", event, { namespace }),
-    (event, error) =>
-      log.warn(
-        { event: asString(asObject(event.metadata).name), error: (error as Error).message },
-        "writing an event failed",
-      ),
-  );
-
-  /** Queues an Event; says so (the first time, then every 1,000th) when the sink drops one. */
-  const postEvent = (event: JsonObject) => {
-    if (events.post(event) || events.dropped % 1_000 !== 1) return;
-    log.warn(
-      { dropped: events.dropped },
-      "events dropped: the API server takes them slower than they come",
-    );
-  };
+  const events = new EventBroadcaster({
+    api,
+    clock,
+    onError: (problem, event) =>
+      log.warn({ event: asString(asObject(event.metadata).name) }, problem),
+  });
+  const recorder = events.newRecorder({ component: schedulerName });
 
   const writeBack = async (queued: QueuedPod, outcome: PodSchedulingOutcome) => {
     const pod = queued.info.pod;
@@ -393,9 +380,7 @@ export function startScheduler(options: StartSchedulerOptions): SchedulerHandle 
     if (outcome.outcome === "bound") {
       lastFailure.delete(queued.info.key);
       const message = scheduledMessage(pod, outcome.nodeName);
-      postEvent(
-        podEvent(pod, schedulerName, "Normal", "Scheduled", message, nowIso, eventSuffix()),
-      );
+      recorder.event(withTypeMeta(pod, "v1", "Pod"), "Normal", "Scheduled", message);
       return; // the binding set PodScheduled=True, as kube-apiserver's does
     }
     const message =
@@ -409,9 +394,7 @@ export function startScheduler(options: StartSchedulerOptions): SchedulerHandle 
       namespace,
       subresource: "status",
     });
-    postEvent(
-      podEvent(pod, schedulerName, "Warning", "FailedScheduling", message, nowIso, eventSuffix()),
-    );
+    recorder.event(withTypeMeta(pod, "v1", "Pod"), "Warning", "FailedScheduling", message);
   };
 
   const ports: SchedulerPorts = {
