@@ -156,6 +156,7 @@ export function startHollowNodes(options: HollowNodesOptions): HollowNodesHandle
         maxPods: Number(capacity.pods),
       },
       actorName: `kubelet:${nodeName}`,
+      recordEvents: false,
     });
   };
 

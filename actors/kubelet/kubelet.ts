@@ -20,6 +20,12 @@
  *   kubelet.followers {}                     → {count, limit}
  *   kubelet.pods {}                          → [{namespace, name, uid, state}]
  *
+ * - It records Events about its pods (pod-events.ts) and its Node (Starting, NodeReady) through
+ *   one event broadcaster, as `kubelet` on its node; hollow kubelets record none
+ *   (`recordEvents: false`), so that scale tests measure scheduling, not event writes.
+ * - Each container's environment is resolved from the ConfigMaps and Secrets it names, read
+ *   before each start (container-env.ts).
+ *
  *   `kubectl logs -f` is a series of asks from the API server, each from where the last
  *   stopped (`attempt`, `sinceByte`), naming the stream (`follower`): at most maxLogFollowers
  *   streams per kubelet (log-followers.ts).
@@ -37,10 +43,12 @@ import {
 } from "../api/kubelet-protocol.ts";
 import type { ApiClient } from "../client/api-client.ts";
 import { isConflict, isNotFound } from "../client/errors.ts";
+import { EventBroadcaster, type EventRecorder } from "../client/event-recorder.ts";
 import { Informer } from "../client/informer.ts";
 import type { ActorSystem } from "../system/actor-system.ts";
 import type { Clock } from "../system/clock.ts";
 import { type ActorMessage, answerAsk } from "../system/message.ts";
+import { type ContainerConfig, envReferences, resolveContainerConfig } from "./container-env.ts";
 import { limitBytes, logSource, runningAttempt, tailLines } from "./container-logs.ts";
 import { DEFAULT_KUBELET_LIMITS, type KubeletLimits } from "./limits.ts";
 import { LogFollowers } from "./log-followers.ts";
@@ -75,6 +83,8 @@ export interface KubeletOptions {
   limits?: Partial<KubeletLimits>;
   /** The kubelet actor's name in `system` (default `kubelet`). */
   actorName?: string;
+  /** Record Events (default true; hollow nodes turn them off). */
+  recordEvents?: boolean;
 }
 
 export interface LogOptions {
@@ -186,6 +196,8 @@ class Kubelet implements KubeletHandle, KubeletPort {
   private readonly logFollowers: LogFollowers;
   /** Pod IPs of re-adoptable containers, claimed at start until their pods take them. */
   private readonly recoveredIPs = new Map<string, string>();
+  private readonly events: EventBroadcaster | null;
+  private readonly recorder: EventRecorder | undefined;
 
   constructor(private readonly options: KubeletOptions) {
     this.nodeName = options.nodeName;
@@ -201,6 +213,15 @@ class Kubelet implements KubeletHandle, KubeletPort {
         limits: this.limits,
       });
     this.logFollowers = new LogFollowers(options.clock, this.limits);
+    this.events =
+      options.recordEvents === false
+        ? null
+        : new EventBroadcaster({
+            api: options.api,
+            clock: options.clock,
+            onError: (problem) => options.logger.debug(problem),
+          });
+    this.recorder = this.events?.newRecorder({ component: "kubelet", host: options.nodeName });
     this.statuses = new PodStatusManager(
       options.api,
       this.limits.maxStatusPatchesInFlight,
@@ -237,7 +258,13 @@ class Kubelet implements KubeletHandle, KubeletPort {
     });
     this.heartbeatActor = options.system.spawn(`${name}:node-lease`, nodeLeaseMachine, {
       input: {
-        deps: { api: options.api, clock: options.clock, facts: this.facts, limits: this.limits },
+        deps: {
+          api: options.api,
+          clock: options.clock,
+          facts: this.facts,
+          limits: this.limits,
+          ...(this.recorder ? { events: this.recorder } : {}),
+        },
       },
       supervise: false,
     });
@@ -378,6 +405,9 @@ class Kubelet implements KubeletHandle, KubeletPort {
       nodeName: this.nodeName,
       hostIP: this.hostIP,
       prepare: (p: JsonObject) => this.preparePod(worker, p),
+      containerConfig: (p: JsonObject, container: JsonObject, podIP: string) =>
+        this.containerConfig(p, container, podIP),
+      ...(this.recorder ? { events: this.recorder } : {}),
       report: (status: JsonObject) => {
         if (!worker.objectGone) this.statuses.report(uid, namespace, name, status);
       },
@@ -412,19 +442,54 @@ class Kubelet implements KubeletHandle, KubeletPort {
         ? previous
         : this.allocator.allocate());
     worker.podIP = podIP;
-    const api = this.options.api;
-    const lookup = (resource: string) => async (namespace: string, name: string) => {
-      try {
-        return await api.get(resource, name, { namespace });
-      } catch (error) {
-        if (isNotFound(error)) return null;
-        throw error;
-      }
+    const sources: VolumeSources = {
+      configMap: (namespace, name) => this.getOrNull("configmaps", namespace, name),
+      secret: (namespace, name) => this.getOrNull("secrets", namespace, name),
     };
-    const sources: VolumeSources = { configMap: lookup("configmaps"), secret: lookup("secrets") };
     const podDir = join(this.options.rootDir, "pods", worker.uid);
     const volumes = await prepareVolumes(pod, podDir, sources);
     return { podIP, volumes: Object.fromEntries(volumes) };
+  }
+
+  private async getOrNull(
+    resource: string,
+    namespace: string,
+    name: string,
+  ): Promise<JsonObject | null> {
+    try {
+      return await this.options.api.get(resource, name, { namespace });
+    } catch (error) {
+      if (isNotFound(error)) return null;
+      throw error;
+    }
+  }
+
+  /** A container's env, command and args, from the ConfigMaps and Secrets it names (read now). */
+  private async containerConfig(
+    pod: JsonObject,
+    container: JsonObject,
+    podIP: string,
+  ): Promise<ContainerConfig> {
+    const namespace = String(asObject(pod.metadata).namespace ?? "default");
+    const wanted = envReferences(container);
+    const fetch = async (resource: string, names: string[]) =>
+      new Map(
+        await Promise.all(
+          names.map(async (n) => [n, await this.getOrNull(resource, namespace, n)] as const),
+        ),
+      );
+    return resolveContainerConfig({
+      pod,
+      container,
+      podIP,
+      hostIP: this.hostIP,
+      nodeName: this.nodeName,
+      nodeAllocatable: this.facts.capacity,
+      sources: {
+        configMaps: await fetch("configmaps", wanted.configMaps),
+        secrets: await fetch("secrets", wanted.secrets),
+      },
+    });
   }
 
   private podObjectGone(pod: JsonObject): void {
@@ -573,6 +638,7 @@ class Kubelet implements KubeletHandle, KubeletPort {
     if (this.stopped) return;
     this.stopped = true;
     this.informer?.stop();
+    this.events?.stop();
     this.heartbeatActor?.send({ type: "heartbeat.stop" });
     this.actor?.send({ type: "kubelet.stop" });
     if (!options.leaveContainers) {

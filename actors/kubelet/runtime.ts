@@ -15,7 +15,14 @@ export interface ContainerSpec {
   args: string[];
   env: Record<string, string>;
   /** Volume name → directory on the host holding its files (see volumes.ts). */
-  volumeMounts: { name: string; mountPath: string; hostPath: string; readOnly: boolean }[];
+  volumeMounts: {
+    name: string;
+    mountPath: string;
+    hostPath: string;
+    readOnly: boolean;
+    /** A path inside the volume mounted instead of its root. */
+    subPath?: string;
+  }[];
   /** containerPorts, for images that serve on "the first containerPort". */
   ports: number[];
   /** Which attempt this is (the container's restartCount): names its log file. */

@@ -27,6 +27,11 @@ export class VolumeError extends Error {
   }
 }
 
+/** Kubernetes' FailedMount message. */
+function mountFailure(volume: string, why: string): string {
+  return `MountVolume.SetUp failed for volume "${volume}" : ${why}`;
+}
+
 export function volumeEnvName(volume: string): string {
   return `BOSUN_VOLUME_${volume.toUpperCase().replace(/[^A-Z0-9]/g, "_")}`;
 }
@@ -53,7 +58,10 @@ export async function prepareVolumes(
       const cm = await sources.configMap(namespace, String(ref.name));
       if (!cm) {
         if (ref.optional === true) continue;
-        throw new VolumeError("FailedMount", `configmap "${String(ref.name)}" not found`);
+        throw new VolumeError(
+          "FailedMount",
+          mountFailure(name, `configmap "${String(ref.name)}" not found`),
+        );
       }
       const data = asObject(cm.data ?? {});
       await writeKeys(dir, data, ref.items as JsonObject[] | undefined, (v) => String(v), 0o644);
@@ -62,7 +70,10 @@ export async function prepareVolumes(
       const secret = await sources.secret(namespace, String(ref.secretName));
       if (!secret) {
         if (ref.optional === true) continue;
-        throw new VolumeError("FailedMount", `secret "${String(ref.secretName)}" not found`);
+        throw new VolumeError(
+          "FailedMount",
+          mountFailure(name, `secret "${String(ref.secretName)}" not found`),
+        );
       }
       const data = asObject(secret.data ?? {});
       await writeKeys(

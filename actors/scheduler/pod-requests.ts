@@ -4,7 +4,7 @@
  * at a time, before the others), plus `spec.overhead`. CPU in millicores, memory in bytes.
  */
 import { asArray, asObject, type JsonObject, type JsonValue } from "../api/json.ts";
-import { quantityMilliValue, quantityValue } from "./quantity.ts";
+import { quantityMilliValue, quantityValue } from "../api/quantity.ts";
 
 export interface Resources {
   milliCpu: number;

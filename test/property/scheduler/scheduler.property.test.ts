@@ -13,7 +13,7 @@ import {
   formatMilliCpu,
   quantityMilliValue,
   quantityValue,
-} from "../../../actors/scheduler/quantity.ts";
+} from "../../../actors/api/quantity.ts";
 import { cacheOf, node, pod } from "../../unit/scheduler/cluster-fixture.ts";
 
 describe("quantities", () => {
