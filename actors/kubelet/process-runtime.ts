@@ -105,6 +105,7 @@ export class ProcessRuntime implements ContainerRuntime {
       PATH: process.env.PATH ?? "/usr/local/bin:/usr/bin:/bin",
       HOME: cwd,
       HOSTNAME: spec.podName,
+      ...resolveImage(spec.image)?.env,
       ...(spec.ports[0] !== undefined ? { BOSUN_CONTAINER_PORT: String(spec.ports[0]) } : {}),
       ...spec.env,
     };
@@ -126,6 +127,8 @@ export class ProcessRuntime implements ContainerRuntime {
 
     const env = this.processEnv(spec, cwd);
     const argv = containerArgv(program, spec.command, spec.args);
+    if (argv.length === 0)
+      throw new ContainerStartError(`no command specified for image "${spec.image}"`);
     const logFd = openSync(join(logDir, `${spec.attempt}.log`), "a");
     let child: ChildProcess;
     try {

@@ -1,0 +1,233 @@
+/**
+ * Issue #21, a newcomer's first day with kubectl, on `bosun up`'s built-in workloads (one
+ * 3-server cluster for the file): `kubectl describe` tells the story through Events (an unknown
+ * image, a crash loop, a liveness kill, a scale-up, a node's registration), the environment
+ * comes from ConfigMaps and Secrets (envFrom, keyRefs, `$(VAR)`), a missing required key is
+ * CreateContainerConfigError, and the docs' examples run unchanged (copied in docs-examples/).
+ *
+ * Everything slow (probes that fail after 10–30 s) is applied first, and checked last.
+ */
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { LocalCluster } from "../../support/local-cluster.ts";
+import { waitFor } from "../../support/wait.ts";
+import { kubectl, kubectlOk } from "../apiserver/kubectl-harness.ts";
+import { waitForReadyNodes } from "./workload-harness.ts";
+
+const EXAMPLES = join(import.meta.dirname, "docs-examples");
+const example = (file: string) => readFileSync(join(EXAMPLES, file), "utf8");
+
+/** Probes that fail after 30 s take a while on a loaded machine. */
+const SLOW_MS = 150_000;
+
+let cluster: LocalCluster;
+
+beforeAll(async () => {
+  cluster = await LocalCluster.start(3, [], true);
+  await waitForReadyNodes(cluster, 3);
+  await kubectlOk(cluster, ["apply", "-f", "-"], example("exec-liveness.yaml"));
+  await kubectlOk(cluster, ["apply", "-f", "-"], example("http-liveness.yaml"));
+}, 120_000);
+
+afterAll(async () => {
+  await cluster?.stop();
+});
+
+type Json = Record<string, unknown>;
+
+async function containerStatus(pod: string): Promise<Json & { restartCount?: number }> {
+  const out = JSON.parse(await kubectlOk(cluster, ["get", "pod", pod, "-o", "json"]));
+  return (out.status?.containerStatuses?.[0] ?? {}) as Json;
+}
+
+/** `kubectl describe` of `what` once its Events section contains every one of `lines`. */
+async function describeShows(what: string[], lines: (string | RegExp)[], timeoutMs = 60_000) {
+  return waitFor(
+    `describe ${what.join(" ")} to show ${lines.join(", ")}`,
+    async () => {
+      const out = await kubectlOk(cluster, ["describe", ...what]);
+      const events = out.slice(out.lastIndexOf("Events:"));
+      return lines.every((l) => (typeof l === "string" ? events.includes(l) : l.test(events)))
+        ? out
+        : false;
+    },
+    timeoutMs,
+  );
+}
+
+describe("kubectl describe tells the story through Events", () => {
+  it("an unknown image: the pull error, ErrImagePull, then ImagePullBackOff", async () => {
+    await kubectlOk(cluster, ["run", "typo", "--image=ngnix:latest"]);
+    const out = await describeShows(
+      ["pod", "typo"],
+      [
+        "Scheduled",
+        'Pulling image "ngnix:latest"',
+        'Failed to pull image "ngnix:latest": image "ngnix:latest" not found',
+        "Error: ErrImagePull",
+        'Back-off pulling image "ngnix:latest"',
+        "Error: ImagePullBackOff",
+      ],
+    );
+    expect(out).toMatch(/Reason:\s+(ImagePullBackOff|ErrImagePull)/);
+  });
+
+  it("a crash loop: Created and Started each run, then BackOff restarting", async () => {
+    await kubectlOk(cluster, ["run", "crasher", "--image=busybox", "--", "sh", "-c", "exit 3"]);
+    await describeShows(
+      ["pod", "crasher"],
+      [
+        "Created container: crasher",
+        "Started container crasher",
+        /Warning\s+BackOff\s+.*Back-off restarting failed container crasher in pod crasher_default/,
+      ],
+    );
+  });
+
+  it("a scale-up: ScalingReplicaSet on the Deployment, SuccessfulCreate on its ReplicaSet", async () => {
+    await kubectlOk(cluster, ["create", "deployment", "web", "--image=nginx", "--replicas=1"]);
+    await describeShows(["deployment", "web"], [/Scaled up replica set web-\w+ from 0 to 1/]);
+    await kubectlOk(cluster, ["scale", "deployment", "web", "--replicas=3"]);
+    await describeShows(["deployment", "web"], [/Scaled up replica set web-\w+ from 1 to 3/]);
+    await describeShows(
+      ["replicaset", "-l", "app=web"],
+      [/SuccessfulCreate\s+.*Created pod: web-/],
+    );
+  });
+
+  it("a node: Starting, NodeReady from its kubelet, RegisteredNode from the node controller", async () => {
+    const node = (await kubectlOk(cluster, ["get", "nodes", "-o", "name"])).split("\n")[0]!;
+    await describeShows(
+      [node],
+      ["Starting kubelet.", "status is now: NodeReady", /Registered Node \S+ in Controller/],
+    );
+  });
+});
+
+describe("the environment comes from ConfigMaps and Secrets", () => {
+  it("the docs' envFrom and configMapKeyRef examples, with $(VAR) in the command", async () => {
+    await kubectlOk(cluster, ["apply", "-f", "-"], example("configmap-multikeys.yaml"));
+    const run = async (file: string) => {
+      await kubectlOk(cluster, ["apply", "-f", "-"], example(file));
+      await waitFor(
+        "dapi-test-pod Succeeded",
+        async () =>
+          (await kubectlOk(cluster, [
+            "get",
+            "pod",
+            "dapi-test-pod",
+            "-o",
+            "jsonpath={.status.phase}",
+          ])) === "Succeeded",
+      );
+      const logs = await kubectlOk(cluster, ["logs", "dapi-test-pod"]);
+      await kubectlOk(cluster, ["delete", "pod", "dapi-test-pod"]);
+      return logs;
+    };
+    const env = await run("pod-configmap-envFrom.yaml");
+    expect(env).toContain("SPECIAL_LEVEL=very");
+    expect(env).toContain("SPECIAL_TYPE=charm");
+    expect(await run("pod-configmap-env-var-valueFrom.yaml")).toBe("very charm\n");
+  });
+
+  it("secretKeyRef and envFrom a Secret with a prefix; a missing required key is CreateContainerConfigError", async () => {
+    await kubectlOk(cluster, [
+      "create",
+      "secret",
+      "generic",
+      "db",
+      "--from-literal=password=s3cr3t",
+    ]);
+    const pod = (name: string, env: Json[], envFrom: Json[] = []) =>
+      JSON.stringify({
+        apiVersion: "v1",
+        kind: "Pod",
+        metadata: { name },
+        spec: {
+          restartPolicy: "Never",
+          containers: [{ name: "c", image: "busybox", command: ["sh", "-c", "env"], env, envFrom }],
+        },
+      });
+    await kubectlOk(
+      cluster,
+      ["apply", "-f", "-"],
+      pod(
+        "with-secret",
+        [{ name: "PASSWORD", valueFrom: { secretKeyRef: { name: "db", key: "password" } } }],
+        [{ secretRef: { name: "db" }, prefix: "DB_" }],
+      ),
+    );
+    await waitFor(
+      "with-secret Succeeded",
+      async () =>
+        (await kubectlOk(cluster, [
+          "get",
+          "pod",
+          "with-secret",
+          "-o",
+          "jsonpath={.status.phase}",
+        ])) === "Succeeded",
+    );
+    const logs = await kubectlOk(cluster, ["logs", "with-secret"]);
+    expect(logs).toContain("PASSWORD=s3cr3t");
+    expect(logs).toContain("DB_password=s3cr3t");
+
+    await kubectlOk(
+      cluster,
+      ["apply", "-f", "-"],
+      pod("missing-key", [
+        { name: "X", valueFrom: { configMapKeyRef: { name: "special-config", key: "nope" } } },
+      ]),
+    );
+    await waitFor("missing-key waiting in CreateContainerConfigError", async () => {
+      const state = (await containerStatus("missing-key")).state as Json | undefined;
+      return (state?.waiting as Json | undefined)?.reason === "CreateContainerConfigError";
+    });
+    await describeShows(
+      ["pod", "missing-key"],
+      ["Error: couldn't find key nope in ConfigMap default/special-config"],
+    );
+  });
+});
+
+describe("the docs' probe examples run unchanged", () => {
+  it(
+    "liveness-http (agnhost liveness): Unhealthy after 10 s, killed and restarted",
+    async () => {
+      await describeShows(
+        ["pod", "liveness-http"],
+        ["Liveness probe failed", "Container liveness failed liveness probe, will be restarted"],
+        SLOW_MS,
+      );
+      await waitFor(
+        "liveness-http restarted",
+        async () => ((await containerStatus("liveness-http")).restartCount ?? 0) >= 1,
+        SLOW_MS,
+      );
+    },
+    SLOW_MS * 2,
+  );
+
+  it(
+    "liveness-exec (busybox, cat /tmp/healthy): Unhealthy once the file goes, killed and restarted",
+    async () => {
+      await describeShows(
+        ["pod", "liveness-exec"],
+        [
+          'Pulling image "registry.k8s.io/busybox:1.27.2"',
+          "Liveness probe failed",
+          "Container liveness failed liveness probe, will be restarted",
+        ],
+        SLOW_MS,
+      );
+      await waitFor(
+        "liveness-exec restarted",
+        async () => ((await containerStatus("liveness-exec")).restartCount ?? 0) >= 1,
+        SLOW_MS,
+      );
+      expect((await kubectl(cluster, ["get", "pod", "liveness-exec"])).stdout).toContain("Running");
+    },
+    SLOW_MS * 2,
+  );
+});
