@@ -196,6 +196,27 @@ export function methodNotAllowedStatus(gr: GroupResource, action: string): Statu
   );
 }
 
+/**
+ * 404 for a path the server does not serve — an unknown resource or subresource — in
+ * kube-apiserver's words (what kubectl prints for it too).
+ */
+export function resourceNotServedStatus(): Status {
+  return failure(404, "NotFound", "the server could not find the requested resource");
+}
+
+/**
+ * 405 for a Kubernetes subresource this server does not serve yet (`pods/exec`): said plainly,
+ * not as a missing object.
+ */
+export function subresourceNotServedStatus(gr: GroupResource, subresource: string): Status {
+  return failure(
+    405,
+    "MethodNotAllowed",
+    `the server does not allow this method on the requested resource: ${grString(gr)}/${subresource} is not served by this server yet`,
+    { group: gr.group, kind: gr.resource },
+  );
+}
+
 /** 500 `Internal error occurred: <err>`. */
 export function internalErrorStatus(message: string): Status {
   return failure(500, "InternalError", `Internal error occurred: ${message}`, {

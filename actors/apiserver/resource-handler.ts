@@ -17,6 +17,8 @@ import {
   methodNotAllowedStatus,
   notFoundStatus,
   resourceExpiredStatus,
+  resourceNotServedStatus,
+  subresourceNotServedStatus,
 } from "../api/status.ts";
 import { buildTable, type IncludeObject } from "../api/table.ts";
 import {
@@ -97,6 +99,19 @@ export function wantsTable(accept: string | undefined): boolean {
   return (accept ?? "").split(",").some((p) => p.includes("as=Table"));
 }
 
+/** Kubernetes' subresources that a resource here may not serve (yet): a 405 says so plainly. */
+const KUBERNETES_SUBRESOURCES = new Set([
+  "pods/exec",
+  "pods/attach",
+  "pods/portforward",
+  "pods/proxy",
+  "pods/eviction",
+  "pods/ephemeralcontainers",
+  "pods/resize",
+  "services/proxy",
+  "nodes/proxy",
+]);
+
 export class ResourceHandler {
   constructor(
     /** The one object store of this API server (the watch pump and the bootstrap use it too). */
@@ -109,7 +124,12 @@ export class ResourceHandler {
     const { request } = input;
     const r = request.resource;
     const sub = request.subresource;
-    if (sub !== null && !r.subresources.some((s) => s.name === sub)) throw notFoundError(request);
+    if (sub !== null && !r.subresources.some((s) => s.name === sub))
+      throw new ApiError(
+        KUBERNETES_SUBRESOURCES.has(`${r.plural}/${sub}`)
+          ? subresourceNotServedStatus(gr(r), sub)
+          : resourceNotServedStatus(),
+      );
     if (sub === "scale") return serveScale(this.store, input);
     if (sub === "binding") return serveBinding(this.store, this.clock, input);
     if (sub === "log") return servePodLog(this.store, this.clock, this.podLogs, input);

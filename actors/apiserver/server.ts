@@ -21,8 +21,8 @@ import { RESOURCES, type ResourceInfo } from "../api/resources.ts";
 import {
   badRequestStatus,
   internalErrorStatus,
-  notFoundStatus,
   requestEntityTooLargeStatus,
+  resourceNotServedStatus,
   type Status,
   serviceUnavailableStatus,
   unauthorizedStatus,
@@ -231,13 +231,8 @@ export class ApiServer {
     const accept = req.headers.accept;
     if (method === "GET" && this.serveNonResource(path, accept, res)) return;
     const info = parseRequestInfo(method, path, url.searchParams);
-    if (info.type === "unknownResource")
-      return sendStatus(res, notFoundStatus({ group: info.group, resource: info.resource }, ""));
-    if (info.type === "nonResource")
-      return sendStatus(res, {
-        ...notFoundStatus({ group: "", resource: "" }, ""),
-        message: "the server could not find the requested resource",
-      });
+    if (info.type === "unknownResource" || info.type === "nonResource")
+      return sendStatus(res, resourceNotServedStatus());
     const contentType = req.headers["content-type"] ?? "application/json";
     let cached: JsonValue | undefined;
     const input: RequestInput = {
