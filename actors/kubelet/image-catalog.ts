@@ -14,6 +14,7 @@
  *   nginx, httpd, http-echo, echoserver  an HTTP server on the pod IP answering with its pod name
  *                                        (bosun/echo), on the real image's port
  *   registry.k8s.io/e2e-test-images/agnhost   netexec, serve-hostname, liveness, pause
+ *   polinux/stress                       stress --vm/--cpu (the docs' memory and CPU examples)
  *   pause, registry.k8s.io/pause         sleeps until killed
  *   bosun/sh                             bosun's own: /bin/sh -c "<args joined by spaces>"
  */
@@ -83,6 +84,10 @@ const CATALOG: Record<string, CatalogEntry> = {
   "registry.k8s.io/echoserver": echoImage(["/usr/local/bin/run.sh"], [], 8080),
   "registry.k8s.io/e2e-test-images/agnhost": AGNHOST,
   "k8s.gcr.io/e2e-test-images/agnhost": AGNHOST,
+  "polinux/stress": entry({
+    cmd: ["stress"],
+    programs: { stress: node("stress.mjs"), "/usr/bin/stress": node("stress.mjs") },
+  }),
   pause: PAUSE,
   "k8s.gcr.io/pause": PAUSE,
   "registry.k8s.io/pause": PAUSE,

@@ -26,6 +26,9 @@
  * - Each container's environment is resolved from the ConfigMaps and Secrets it names, read
  *   before each start (container-env.ts).
  *
+ *   kubelet.exec.*                           `kubectl exec` sessions (exec-protocol.ts,
+ *                                            exec-sessions.ts)
+ *
  *   `kubectl logs -f` is a series of asks from the API server, each from where the last
  *   stopped (`attempt`, `sinceByte`), naming the stream (`follower`): at most maxLogFollowers
  *   streams per kubelet (log-followers.ts).
@@ -35,6 +38,7 @@ import { mkdir } from "node:fs/promises";
 import { join } from "node:path";
 import type { Logger } from "pino";
 import { type AnyActorRef, assign, createActor, setup } from "xstate";
+import type { ExecRefusal, ExecStartRequest } from "../api/exec-protocol.ts";
 import { asObject, type JsonObject } from "../api/json.ts";
 import {
   KUBELET_ACTOR,
@@ -50,17 +54,19 @@ import type { Clock } from "../system/clock.ts";
 import { type ActorMessage, answerAsk } from "../system/message.ts";
 import { type ContainerConfig, envReferences, resolveContainerConfig } from "./container-env.ts";
 import { limitBytes, logSource, runningAttempt, tailLines } from "./container-logs.ts";
+import { ExecSessions } from "./exec-sessions.ts";
 import { DEFAULT_KUBELET_LIMITS, type KubeletLimits } from "./limits.ts";
 import { LogFollowers } from "./log-followers.ts";
 import { nodeLeaseMachine } from "./node-lease.ts";
 import { machineCapacity, type NodeFacts, nodeLabels } from "./node-object.ts";
+import { podEventsFor } from "./pod-events.ts";
 import { PodIpAllocator } from "./pod-ip-allocator.ts";
 import { type PreparedPod, podLifecycleMachine } from "./pod-lifecycle.ts";
 import type { ContainerRecord } from "./pod-status.ts";
 import { PodStatusManager } from "./pod-status-manager.ts";
 import { NetworkProbeRunner, type ProbeRunner } from "./probe-runner.ts";
 import { ProcessRuntime } from "./process-runtime.ts";
-import type { ContainerRuntime, RecoveredPods } from "./runtime.ts";
+import type { ContainerHandle, ContainerRuntime, RecoveredPods } from "./runtime.ts";
 import { prepareVolumes, type VolumeSources } from "./volumes.ts";
 
 export interface KubeletOptions {
@@ -128,6 +134,12 @@ type KubeletActorEvent =
   | ActorMessage<"kubelet.logs.unfollow", { follower: string }>
   | ActorMessage<"kubelet.followers", null>
   | ActorMessage<"kubelet.pods", null>
+  | ActorMessage<"kubelet.exec.start", ExecStartRequest>
+  | ActorMessage<"kubelet.exec.stdin", { session: string; data: Uint8Array }>
+  | ActorMessage<"kubelet.exec.stdin.close", { session: string }>
+  | ActorMessage<"kubelet.exec.resize", { session: string; width: number; height: number }>
+  | ActorMessage<"kubelet.exec.credit", { session: string; bytes: number }>
+  | ActorMessage<"kubelet.exec.cancel", { session: string }>
   | { type: "kubelet.stop" };
 
 interface KubeletPort {
@@ -135,6 +147,7 @@ interface KubeletPort {
   unfollow(follower: string): void;
   followers(): { count: number; limit: number };
   pods(): PodSummary[];
+  readonly exec: ExecSessions;
 }
 
 /** The kubelet's actor: routes asks to the kubelet; the work is in `Kubelet`. */
@@ -158,6 +171,29 @@ export const kubeletMachine = setup({
     answerPods: ({ context, event }) =>
       event.type === "kubelet.pods" && event.reply?.(context.port.pods()),
     countServed: assign(({ context }) => ({ served: context.served + 1 })),
+    startExec: ({ context, event }) =>
+      event.type === "kubelet.exec.start" && event.reply?.(context.port.exec.start(event.body)),
+    /** The streaming messages of a running exec session, each to its session. */
+    relayExec: ({ context, event }) => {
+      const exec = context.port.exec;
+      const body = event.type.startsWith("kubelet.exec.")
+        ? (event as { body?: unknown }).body
+        : null;
+      if (body === null || typeof body !== "object") return;
+      const b = body as {
+        session: string;
+        data?: Uint8Array;
+        width?: number;
+        height?: number;
+        bytes?: number;
+      };
+      if (event.type === "kubelet.exec.stdin" && b.data) exec.stdin(b.session, b.data);
+      if (event.type === "kubelet.exec.stdin.close") exec.closeStdin(b.session);
+      if (event.type === "kubelet.exec.resize")
+        exec.resize(b.session, Number(b.width), Number(b.height));
+      if (event.type === "kubelet.exec.credit") exec.credit(b.session, Number(b.bytes));
+      if (event.type === "kubelet.exec.cancel") exec.cancel(b.session);
+    },
   },
 }).createMachine({
   id: "kubelet",
@@ -170,6 +206,12 @@ export const kubeletMachine = setup({
         "kubelet.logs.unfollow": { actions: "unfollow" },
         "kubelet.followers": { actions: ["answerFollowers", "countServed"] },
         "kubelet.pods": { actions: ["answerPods", "countServed"] },
+        "kubelet.exec.start": { actions: ["startExec", "countServed"] },
+        "kubelet.exec.stdin": { actions: "relayExec" },
+        "kubelet.exec.stdin.close": { actions: "relayExec" },
+        "kubelet.exec.resize": { actions: "relayExec" },
+        "kubelet.exec.credit": { actions: "relayExec" },
+        "kubelet.exec.cancel": { actions: "relayExec" },
         "kubelet.stop": "stopped",
       },
     },
@@ -194,6 +236,7 @@ class Kubelet implements KubeletHandle, KubeletPort {
   private stopped = false;
   private readonly removals = new Set<Promise<void>>();
   private readonly logFollowers: LogFollowers;
+  readonly exec: ExecSessions;
   /** Pod IPs of re-adoptable containers, claimed at start until their pods take them. */
   private readonly recoveredIPs = new Map<string, string>();
   private readonly events: EventBroadcaster | null;
@@ -213,6 +256,18 @@ class Kubelet implements KubeletHandle, KubeletPort {
         limits: this.limits,
       });
     this.logFollowers = new LogFollowers(options.clock, this.limits);
+    this.exec = new ExecSessions({
+      runtime: this.runtime,
+      find: (request) => this.execTarget(request),
+      send: (to, kind, body) =>
+        options.system.tell(
+          options.system.address(options.actorName ?? KUBELET_ACTOR),
+          to,
+          kind,
+          body,
+        ),
+      maxExecSessions: this.limits.maxExecSessions,
+    });
     this.events =
       options.recordEvents === false
         ? null
@@ -448,6 +503,11 @@ class Kubelet implements KubeletHandle, KubeletPort {
     };
     const podDir = join(this.options.rootDir, "pods", worker.uid);
     const volumes = await prepareVolumes(pod, podDir, sources);
+    if (this.runtime.honoursMountPaths === false && hasVolumeMounts(pod))
+      podEventsFor(this.recorder, pod).warning(
+        "MountPathNotHonoured",
+        "volumes are not mounted at their mountPath (the kubelet is not root, or BOSUN_POD_SANDBOX=off): containers find them at ./<mountPath> under their working directory and in $BOSUN_VOLUME_<NAME>",
+      );
     return { podIP, volumes: Object.fromEntries(volumes) };
   }
 
@@ -615,6 +675,23 @@ class Kubelet implements KubeletHandle, KubeletPort {
     };
   }
 
+  /** The running container an exec names, with Kubernetes' messages when there is none. */
+  private execTarget(
+    request: ExecStartRequest,
+  ): ContainerHandle | { refused: ExecRefusal; message: string } {
+    const worker = this.workerFor(request.namespace, request.pod);
+    if (worker === undefined)
+      return {
+        refused: "NotFound",
+        message: `pod "${request.pod}" in namespace "${request.namespace}" is not running on node ${this.nodeName}`,
+      };
+    const record = this.containerOf(worker, request.container);
+    if ("refused" in record) return { refused: "BadRequest", message: record.refused };
+    if (record.handle === null)
+      return { refused: "BadRequest", message: `container ${record.name} is not running` };
+    return record.handle;
+  }
+
   unfollow(follower: string): void {
     this.logFollowers.release(follower);
   }
@@ -639,6 +716,7 @@ class Kubelet implements KubeletHandle, KubeletPort {
     this.stopped = true;
     this.informer?.stop();
     this.events?.stop();
+    this.exec.stop();
     this.heartbeatActor?.send({ type: "heartbeat.stop" });
     this.actor?.send({ type: "kubelet.stop" });
     if (!options.leaveContainers) {
@@ -661,6 +739,11 @@ class Kubelet implements KubeletHandle, KubeletPort {
     for (const w of this.workers.values()) w.actor.stop();
     if (options.leaveContainers && this.runtime instanceof ProcessRuntime) this.runtime.detach();
   }
+}
+
+function hasVolumeMounts(pod: JsonObject): boolean {
+  const containers = (asObject(pod.spec).containers ?? []) as JsonObject[];
+  return containers.some((c) => Array.isArray(c.volumeMounts) && c.volumeMounts.length > 0);
 }
 
 /** Starts a kubelet for `nodeName`; resolves once it runs (the Node registers in the background). */

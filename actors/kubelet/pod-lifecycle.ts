@@ -32,6 +32,7 @@
 import { assign, fromPromise, setup } from "xstate";
 import { asObject, type JsonObject } from "../api/json.ts";
 import { rfc3339 } from "../api/meta-time.ts";
+import { isQuantity, quantityMilliValue, quantityValue } from "../api/quantity.ts";
 import type { EventRecorder } from "../client/event-recorder.ts";
 import type { Clock } from "../system/clock.ts";
 import {
@@ -135,6 +136,21 @@ function gracePeriodMsOf(context: PodContext): number {
   return (typeof seconds === "number" ? seconds : DEFAULT_TERMINATION_GRACE_PERIOD_SECONDS) * 1000;
 }
 
+/** limits.memory in bytes and limits.cpu in millicores, when set and valid. */
+function containerLimits(container: JsonObject): {
+  memoryLimitBytes?: number;
+  cpuLimitMilli?: number;
+} {
+  const limits = asObject(asObject(container.resources).limits);
+  const out: { memoryLimitBytes?: number; cpuLimitMilli?: number } = {};
+  const memory = limits.memory as string | number | undefined;
+  const cpu = limits.cpu as string | number | undefined;
+  if (memory !== undefined && isQuantity(String(memory)))
+    out.memoryLimitBytes = quantityValue(memory);
+  if (cpu !== undefined && isQuantity(String(cpu))) out.cpuLimitMilli = quantityMilliValue(cpu);
+  return out;
+}
+
 function containerPorts(container: JsonObject): { name?: string; port: number }[] {
   return ((container.ports ?? []) as JsonObject[])
     .map((p) => ({
@@ -207,6 +223,7 @@ const startContainers = fromPromise<StartResult[], { context: PodContext }>(asyn
       env: config.env,
       volumeMounts: mounts,
       ports: containerPorts(container).map((p) => p.port),
+      limits: containerLimits(container),
       attempt: c.restartCount + (c.everStarted ? 1 : 0),
       ...(context.podIP !== null ? { podIP: context.podIP } : {}),
     };
@@ -277,9 +294,11 @@ function withExit(
     const signal = exit.signal ? { signal: exit.exitCode - 128 } : {};
     const reason = exit.statusUnknown
       ? "ContainerStatusUnknown"
-      : exit.exitCode === 0
-        ? "Completed"
-        : "Error";
+      : exit.oomKilled
+        ? "OOMKilled"
+        : exit.exitCode === 0
+          ? "Completed"
+          : "Error";
     const message = exit.statusUnknown
       ? {
           message:

@@ -21,18 +21,50 @@
  * container is not our child: its exit is noticed by polling its pid on the injected clock, and
  * its exit status cannot be read (`statusUnknown`). Its stdout and stderr still go to the log
  * file it was started with, so its log goes on in the same file.
+ *
+ * As root (here and in CI), each container runs in its own sandbox (pod-sandbox.ts: mount, UTS
+ * and pid namespaces, an overlay root, volumes at their mountPath, the pod's /etc/hosts) with
+ * its limits in cgroups (cgroups.ts; an OOM kill is reported as such). The pid the kubelet
+ * knows is then `unshare`'s; signals for the container go to the sandbox's INIT, its child, and
+ * exec enters the namespaces with `nsenter`. `BOSUN_POD_SANDBOX=off` (or not being root, or no
+ * `unshare`) runs containers as plain processes, as before.
  */
 import { type ChildProcess, spawn } from "node:child_process";
-import { closeSync, openSync } from "node:fs";
-import { mkdir, open, readdir, rename, rm, unlink, writeFile } from "node:fs/promises";
+import { closeSync, existsSync, openSync, readFileSync } from "node:fs";
+import {
+  copyFile,
+  mkdir,
+  open,
+  readdir,
+  rename,
+  rm,
+  stat,
+  unlink,
+  writeFile,
+} from "node:fs/promises";
 import { join } from "node:path";
+import { fileURLToPath } from "node:url";
 import type { Logger } from "pino";
 import type { Clock, TimerId } from "../system/clock.ts";
+import { Cgroups } from "./cgroups.ts";
 import { completeUtf8Length, leadingContinuationBytes } from "./container-logs.ts";
 import { containerArgv, resolveImage } from "./image-catalog.ts";
 import { DEFAULT_KUBELET_LIMITS, type KubeletLimits } from "./limits.ts";
 import { isPodUid, type PidRecord, pidFilePath, podsDir, readPidFiles } from "./pid-records.ts";
-import { currentBootId, isSameProcess, killGroup, readProcStat } from "./process-identity.ts";
+import {
+  enterArgv,
+  podHostsFile,
+  type SandboxMount,
+  type SandboxPlan,
+  sandboxArgv,
+} from "./pod-sandbox.ts";
+import {
+  currentBootId,
+  firstChildPid,
+  isSameProcess,
+  killGroup,
+  readProcStat,
+} from "./process-identity.ts";
 import {
   type ContainerExit,
   type ContainerHandle,
@@ -40,6 +72,7 @@ import {
   type ContainerRuntimeStatus,
   type ContainerSpec,
   ContainerStartError,
+  type ExecProcess,
   ImagePullError,
   type RecoveredPods,
 } from "./runtime.ts";
@@ -52,6 +85,10 @@ type RuntimeLimits = Pick<
 
 interface RunningContainer {
   handle: ContainerHandle;
+  /** Runs in a sandbox: its pid is `unshare`'s, the container's INIT is that one's child. */
+  sandboxed: boolean;
+  /** Its cgroups' id (cgroups.ts), or null without cgroups. */
+  cgroupId: string | null;
   /** Null for an adopted container: a previous kubelet was its parent. */
   child: ChildProcess | null;
   /** Set for an adopted container: what its pid must still match while it lives. */
@@ -69,6 +106,16 @@ export interface ProcessRuntimeOptions {
   clock: Clock;
   logger: Logger;
   limits?: Partial<RuntimeLimits>;
+  /** Sandbox containers (default: when root, with `unshare`, unless BOSUN_POD_SANDBOX=off). */
+  sandbox?: boolean;
+}
+
+const SANDBOX_TOOLS = ["/usr/bin/unshare", "/usr/bin/nsenter", "/usr/sbin/chroot"];
+
+/** Whether this process can sandbox containers (see the header). */
+export function canSandbox(): boolean {
+  if (process.env.BOSUN_POD_SANDBOX === "off") return false;
+  return process.getuid?.() === 0 && SANDBOX_TOOLS.every((tool) => existsSync(tool));
 }
 
 export class ProcessRuntime implements ContainerRuntime {
@@ -76,8 +123,12 @@ export class ProcessRuntime implements ContainerRuntime {
   /** Recovered at start and not adopted yet, by `<uid>/<container>`. */
   private readonly recovered = new Map<string, PidRecord>();
   private readonly limits: RuntimeLimits;
+  readonly honoursMountPaths: boolean;
+  private readonly cgroups: Cgroups | null;
 
   constructor(private readonly options: ProcessRuntimeOptions) {
+    this.honoursMountPaths = options.sandbox ?? canSandbox();
+    this.cgroups = this.honoursMountPaths ? Cgroups.detect() : null;
     this.limits = {
       logFilesPerContainer: DEFAULT_KUBELET_LIMITS.logFilesPerContainer,
       maxLogReadBytes: DEFAULT_KUBELET_LIMITS.maxLogReadBytes,
@@ -129,10 +180,14 @@ export class ProcessRuntime implements ContainerRuntime {
     const argv = containerArgv(program, spec.command, spec.args);
     if (argv.length === 0)
       throw new ContainerStartError(`no command specified for image "${spec.image}"`);
+    const cgroupId = this.cgroups ? `${spec.podUid}/${spec.containerName}` : null;
+    const spawned = this.honoursMountPaths
+      ? sandboxArgv(await this.prepareSandbox(spec, cwd, cgroupId), argv)
+      : argv;
     const logFd = openSync(join(logDir, `${spec.attempt}.log`), "a");
     let child: ChildProcess;
     try {
-      child = spawn(argv[0]!, argv.slice(1), {
+      child = spawn(spawned[0]!, spawned.slice(1), {
         cwd,
         env,
         detached: true,
@@ -162,6 +217,8 @@ export class ProcessRuntime implements ContainerRuntime {
     const pidFile = this.pidFile(spec.podUid, spec.containerName);
     const running: RunningContainer = {
       handle,
+      sandboxed: this.honoursMountPaths,
+      cgroupId,
       child,
       adopted: null,
       pollTimer: null,
@@ -205,13 +262,19 @@ export class ProcessRuntime implements ContainerRuntime {
     // the container's other processes die with its main process
     killGroup(running.handle.pid, "SIGKILL");
     const finishedAtMs = this.options.clock.wallMs();
+    const oomKilled =
+      running.cgroupId !== null &&
+      this.cgroups !== null &&
+      this.cgroups.oomKilled(running.cgroupId);
     running.exit = running.adopted
       ? { exitCode: 137, signal: null, finishedAtMs, statusUnknown: true }
       : {
           exitCode: code ?? (signal ? 128 + signalNumber(signal) : 1),
           signal,
           finishedAtMs,
+          ...(oomKilled ? { oomKilled } : {}),
         };
+    if (running.cgroupId !== null) void this.cgroups?.remove(running.cgroupId);
     unlink(running.pidFile).catch(() => {});
     const exit = running.exit;
     for (const listener of [...running.listeners]) listener(exit);
@@ -246,7 +309,8 @@ export class ProcessRuntime implements ContainerRuntime {
         if (timer !== null) clock.clearTimeout(timer);
         resolve(exit);
       });
-      killGroup(handle.pid, gracePeriodMs > 0 ? "SIGTERM" : "SIGKILL");
+      if (gracePeriodMs > 0) this.terminate(running);
+      else killGroup(handle.pid, "SIGKILL");
     });
   }
 
@@ -307,11 +371,32 @@ export class ProcessRuntime implements ContainerRuntime {
     }
   }
 
+  /** SIGTERM to the container: to its sandbox's INIT (which passes it on), else its group. */
+  private terminate(running: RunningContainer): void {
+    const init = running.sandboxed ? firstChildPid(running.handle.pid) : null;
+    if (init === null) {
+      killGroup(running.handle.pid, "SIGTERM");
+      return;
+    }
+    try {
+      process.kill(init, "SIGTERM");
+    } catch {
+      // ESRCH: already gone
+    }
+  }
+
+  /** The argv that runs `command` in the container: inside its sandbox when it has one. */
+  private execArgv(running: RunningContainer, command: string[]): string[] {
+    const init = running.sandboxed ? firstChildPid(running.handle.pid) : null;
+    return init === null ? command : enterArgv(init, command);
+  }
+
   exec(handle: ContainerHandle, command: string[], timeoutMs: number): Promise<number> {
     const running = this.containers.get(handle.id);
     if (!running || running.exit || command.length === 0) return Promise.resolve(1);
+    const argv = this.execArgv(running, command);
     return new Promise((resolve) => {
-      const child = spawn(command[0]!, command.slice(1), {
+      const child = spawn(argv[0]!, argv.slice(1), {
         cwd: running.cwd,
         env: running.env,
         detached: true,
@@ -330,6 +415,37 @@ export class ProcessRuntime implements ContainerRuntime {
     });
   }
 
+  execStream(handle: ContainerHandle, command: string[], options: { tty: boolean }): ExecProcess {
+    const running = this.containers.get(handle.id);
+    if (!running || running.exit || command.length === 0)
+      throw new Error(`container ${handle.containerName} is not running`);
+    const inner = this.execArgv(running, command);
+    const argv = options.tty ? ["python3", PTY_RELAY, ...inner] : inner;
+    const child = spawn(argv[0]!, argv.slice(1), {
+      cwd: running.cwd,
+      // a terminal needs a TERM (docker sets xterm for a tty)
+      env: options.tty ? { TERM: "xterm", ...running.env } : running.env,
+      detached: true,
+      stdio: options.tty ? ["pipe", "pipe", "ignore", "pipe"] : ["pipe", "pipe", "pipe"],
+    });
+    const control = options.tty ? (child.stdio[3] as NodeJS.WritableStream | null) : null;
+    const exited = new Promise<number>((resolve) => {
+      child.once("error", () => resolve(127));
+      // "close": exited and its stdio drained, so no output arrives after the exit code
+      child.once("close", (code, signal) =>
+        resolve(code ?? (signal ? 128 + signalNumber(signal) : 1)),
+      );
+    });
+    return {
+      stdin: child.stdin!,
+      stdout: child.stdout!,
+      stderr: options.tty ? null : child.stderr,
+      resize: (width, height) => control?.write(`${width} ${height}\n`),
+      kill: () => killGroup(child.pid ?? 0, "SIGKILL"),
+      exited,
+    };
+  }
+
   async removePod(podUid: string): Promise<void> {
     for (const [key, record] of this.recovered) {
       if (record.podUid !== podUid) continue;
@@ -342,6 +458,7 @@ export class ProcessRuntime implements ContainerRuntime {
       if (!running.exit) await this.stopContainer(running.handle, 0);
       this.containers.delete(id);
     }
+    await this.cgroups?.removePod(podUid);
     await rm(this.podDir(podUid), { recursive: true, force: true });
   }
 
@@ -395,6 +512,9 @@ export class ProcessRuntime implements ContainerRuntime {
         pid: record.pid,
         startedAtMs: record.startedAtMs,
       },
+      // a sandboxed container's recorded pid is its `unshare`
+      sandboxed: readProcComm(record.pid) === "unshare",
+      cgroupId: this.cgroups ? `${spec.podUid}/${spec.containerName}` : null,
       child: null,
       adopted: record,
       pollTimer: null,
@@ -444,6 +564,63 @@ export class ProcessRuntime implements ContainerRuntime {
     }
   }
 
+  /**
+   * The container's sandbox (pod-sandbox.ts): a fresh overlay directory (a restarted container
+   * starts from the image again), the pod's /etc files, its cgroups, and the mounts.
+   */
+  private async prepareSandbox(
+    spec: ContainerSpec,
+    cwd: string,
+    cgroupId: string | null,
+  ): Promise<SandboxPlan> {
+    const podDir = this.podDir(spec.podUid);
+    const dir = join(podDir, "sandbox", spec.containerName);
+    await rm(dir, { recursive: true, force: true });
+    for (const sub of ["upper", "work", "root"]) await mkdir(join(dir, sub), { recursive: true });
+    const etc = join(podDir, "etc");
+    const serviceAccount = join(podDir, "serviceaccount");
+    await mkdir(etc, { recursive: true });
+    await mkdir(serviceAccount, { recursive: true });
+    await writeFile(join(etc, "hosts"), podHostsFile(spec.podIP ?? "127.0.0.1", spec.podName));
+    await writeFile(join(etc, "hostname"), `${spec.podName}\n`);
+    // dnsPolicy is not looked at yet: the host's resolver (the DNS issue fills this in)
+    await copyFile("/etc/resolv.conf", join(etc, "resolv.conf")).catch(() =>
+      writeFile(join(etc, "resolv.conf"), ""),
+    );
+    await writeFile(join(serviceAccount, "namespace"), spec.podNamespace);
+    const mounts: SandboxMount[] = [];
+    const taken = new Set(spec.volumeMounts.map((m) => m.mountPath));
+    for (const m of spec.volumeMounts) {
+      if (!m.mountPath.startsWith("/") || m.mountPath.split("/").includes("..")) continue;
+      let source = m.hostPath;
+      if (m.subPath !== undefined) {
+        if (m.subPath.startsWith("/") || m.subPath.split("/").includes("..")) continue;
+        source = join(m.hostPath, m.subPath);
+        // Kubernetes makes a missing subPath a directory
+        if (!existsSync(source)) await mkdir(source, { recursive: true });
+      }
+      const file = (await stat(source)).isFile();
+      mounts.push({ source, target: m.mountPath, readOnly: m.readOnly, file });
+    }
+    const podFiles: SandboxMount[] = [
+      { source: join(etc, "hosts"), target: "/etc/hosts", readOnly: false, file: true },
+      { source: join(etc, "hostname"), target: "/etc/hostname", readOnly: false, file: true },
+      { source: join(etc, "resolv.conf"), target: "/etc/resolv.conf", readOnly: false, file: true },
+      {
+        source: serviceAccount,
+        target: SERVICE_ACCOUNT_MOUNT_PATH,
+        readOnly: true,
+        file: false,
+      },
+    ];
+    mounts.push(...podFiles.filter((f) => !taken.has(f.target)));
+    const cgroupProcs =
+      cgroupId !== null && this.cgroups
+        ? await this.cgroups.create(cgroupId, spec.limits ?? {})
+        : [];
+    return { dir, hostname: spec.podName, cwd, cgroupProcs, mounts };
+  }
+
   private async pruneLogs(logDir: string, attempt: number): Promise<void> {
     // the attempt's file is appended to (an attempt re-run after a kubelet restart keeps its log)
     const files = (await logFiles(logDir)).filter((f) => f !== `${attempt}.log`);
@@ -452,6 +629,21 @@ export class ProcessRuntime implements ContainerRuntime {
       Math.max(0, files.length - this.limits.logFilesPerContainer + 1),
     ))
       await unlink(join(logDir, file)).catch(() => {});
+  }
+}
+
+/** The pty for `kubectl exec -t` (python3's pty module: no native npm build). */
+const PTY_RELAY = fileURLToPath(new URL("./pty/pty-relay.py", import.meta.url));
+
+/** Where Kubernetes mounts a pod's service account (its token, CA and namespace). */
+const SERVICE_ACCOUNT_MOUNT_PATH = "/var/run/secrets/kubernetes.io/serviceaccount";
+
+/** The command name of `pid` (/proc/<pid>/comm), or null. */
+function readProcComm(pid: number): string | null {
+  try {
+    return readFileSync(`/proc/${pid}/comm`, "utf8").trim();
+  } catch {
+    return null;
   }
 }
 

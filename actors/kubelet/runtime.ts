@@ -23,6 +23,8 @@ export interface ContainerSpec {
     /** A path inside the volume mounted instead of its root. */
     subPath?: string;
   }[];
+  /** limits.memory and limits.cpu, enforced through cgroups where the runtime can. */
+  limits?: { memoryLimitBytes?: number; cpuLimitMilli?: number };
   /** containerPorts, for images that serve on "the first containerPort". */
   ports: number[];
   /** Which attempt this is (the container's restartCount): names its log file. */
@@ -54,6 +56,8 @@ export interface ContainerExit {
    * terminated, exit code 137, reason ContainerStatusUnknown.
    */
   statusUnknown?: boolean;
+  /** The kernel's OOM killer ended it (its cgroup's memory limit): Kubernetes' OOMKilled. */
+  oomKilled?: boolean;
 }
 
 /** A container a previous kubelet started that still runs (found at start, before adoption). */
@@ -92,7 +96,26 @@ export class ContainerStartError extends Error {
   }
 }
 
+/** A command running in a container with its stdio as streams (`kubectl exec`). */
+export interface ExecProcess {
+  stdin: NodeJS.WritableStream;
+  stdout: NodeJS.ReadableStream;
+  /** Null with a TTY: the terminal merges stderr into stdout. */
+  stderr: NodeJS.ReadableStream | null;
+  /** The terminal's size (TTY only). */
+  resize(width: number, height: number): void;
+  /** Ends it (SIGKILL to its process group). */
+  kill(): void;
+  /** Its exit code (128 + n for signal n) once it has exited and its output is drained. */
+  exited: Promise<number>;
+}
+
 export interface ContainerRuntime {
+  /**
+   * Whether containers see their volumes at `mountPath` (a mount namespace per container);
+   * without it they find them through the cwd links and BOSUN_VOLUME_* (volumes.ts).
+   */
+  readonly honoursMountPaths?: boolean;
   /** Starts the container; rejects with ImagePullError or ContainerStartError. */
   startContainer(spec: ContainerSpec): Promise<ContainerHandle>;
   /**
@@ -115,6 +138,11 @@ export interface ContainerRuntime {
   ): Promise<{ text: string; nextByte: number; sizeBytes?: number }>;
   /** Runs `command` in the container's environment (an exec probe); exit code 0 = success. */
   exec(handle: ContainerHandle, command: string[], timeoutMs: number): Promise<number>;
+  /**
+   * Runs `command` in the running container with piped stdio (a pty with `tty`); throws when
+   * the container does not run. Optional: runtimes without processes have no exec.
+   */
+  execStream?(handle: ContainerHandle, command: string[], options: { tty: boolean }): ExecProcess;
   /** Removes what the runtime kept for a pod (working dirs, logs), killing what still runs. */
   removePod(podUid: string): Promise<void>;
   /**

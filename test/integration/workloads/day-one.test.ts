@@ -70,7 +70,13 @@ describe("kubectl describe tells the story through Events", () => {
         "Error: ImagePullBackOff",
       ],
     );
-    expect(out).toMatch(/Reason:\s+(ImagePullBackOff|ErrImagePull)/);
+    expect(out).toContain("Failed to pull image");
+    await waitFor("typo waiting in ImagePullBackOff or ErrImagePull", async () => {
+      const state = (await containerStatus("typo")).state as Json | undefined;
+      return ["ImagePullBackOff", "ErrImagePull"].includes(
+        String((state?.waiting as Json | undefined)?.reason),
+      );
+    });
   });
 
   it("a crash loop: Created and Started each run, then BackOff restarting", async () => {
@@ -129,6 +135,7 @@ describe("the environment comes from ConfigMaps and Secrets", () => {
     expect(env).toContain("SPECIAL_LEVEL=very");
     expect(env).toContain("SPECIAL_TYPE=charm");
     expect(await run("pod-configmap-env-var-valueFrom.yaml")).toBe("very charm\n");
+    expect(await run("pod-configmap-volume.yaml")).toBe("SPECIAL_LEVEL\nSPECIAL_TYPE\n");
   });
 
   it("secretKeyRef and envFrom a Secret with a prefix; a missing required key is CreateContainerConfigError", async () => {
@@ -187,6 +194,83 @@ describe("the environment comes from ConfigMaps and Secrets", () => {
     await describeShows(
       ["pod", "missing-key"],
       ["Error: couldn't find key nope in ConfigMap default/special-config"],
+    );
+  });
+});
+
+describe("pods see their files where the spec says, within their limits", () => {
+  it("a Secret at its mountPath, one key by subPath, read-only", async () => {
+    await kubectlOk(cluster, [
+      "create",
+      "secret",
+      "generic",
+      "tls-files",
+      "--from-literal=tls.crt=CERT",
+      "--from-literal=tls.key=KEY",
+    ]);
+    await kubectlOk(
+      cluster,
+      ["apply", "-f", "-"],
+      JSON.stringify({
+        apiVersion: "v1",
+        kind: "Pod",
+        metadata: { name: "mounts" },
+        spec: {
+          restartPolicy: "Never",
+          volumes: [{ name: "tls", secret: { secretName: "tls-files" } }],
+          containers: [
+            {
+              name: "c",
+              image: "busybox",
+              command: [
+                "sh",
+                "-c",
+                "cat /etc/tls/tls.crt; echo; cat /srv/key; echo; hostname; touch /etc/tls/x || echo read-only",
+              ],
+              volumeMounts: [
+                { name: "tls", mountPath: "/etc/tls", readOnly: true },
+                { name: "tls", mountPath: "/srv/key", subPath: "tls.key" },
+              ],
+            },
+          ],
+        },
+      }),
+    );
+    await waitFor(
+      "mounts Succeeded",
+      async () =>
+        (await kubectlOk(cluster, ["get", "pod", "mounts", "-o", "jsonpath={.status.phase}"])) ===
+        "Succeeded",
+    );
+    const logs = await kubectlOk(cluster, ["logs", "mounts"]);
+    expect(logs).toContain("CERT\nKEY\nmounts\n");
+    expect(logs).toContain("read-only");
+  });
+
+  it("the docs' memory-demo-2 exceeds its memory limit: OOMKilled", async () => {
+    await kubectlOk(cluster, ["create", "namespace", "mem-example"]);
+    await kubectlOk(cluster, ["apply", "-f", "-"], example("memory-request-limit-2.yaml"));
+    await waitFor(
+      "memory-demo-2 OOMKilled",
+      async () => {
+        const out = JSON.parse(
+          await kubectlOk(cluster, [
+            "-n",
+            "mem-example",
+            "get",
+            "pod",
+            "memory-demo-2",
+            "-o",
+            "json",
+          ]),
+        );
+        const c = out.status?.containerStatuses?.[0] ?? {};
+        return (
+          c.lastState?.terminated?.reason === "OOMKilled" ||
+          c.state?.terminated?.reason === "OOMKilled"
+        );
+      },
+      60_000,
     );
   });
 });
