@@ -1,5 +1,6 @@
 /**
- * pods/exec over the mesh (`kubectl exec`, and `kubectl cp` through it): the API server holds
+ * pods/exec and pods/attach over the mesh (`kubectl exec`, `kubectl cp` through it, `kubectl
+ * attach` and `kubectl run -it`): the API server holds
  * the client's WebSocket and relays it to the kubelet of the pod's node, which runs the command
  * in the container. One session per exec, named by the API server:
  *
@@ -35,7 +36,10 @@ export interface ExecStartRequest {
   namespace: string;
   pod: string;
   container?: string;
+  /** Empty for an attach. */
   command: string[];
+  /** pods/attach: the container's own streams, not a new command. */
+  attach?: boolean;
   stdin: boolean;
   tty: boolean;
   /** Where output and the exit go (an actor address). */

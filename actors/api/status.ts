@@ -22,7 +22,9 @@ export type StatusReason =
   | "TooManyRequests"
   | "ServiceUnavailable"
   | "NotAcceptable"
-  | "UnsupportedMediaType";
+  | "UnsupportedMediaType"
+  /** remotecommand's: an exec'd command exited non-zero (the code is a cause `ExitCode`). */
+  | "NonZeroExitCode";
 
 export interface StatusCause {
   reason?: string;
@@ -214,6 +216,22 @@ export function subresourceNotServedStatus(gr: GroupResource, subresource: strin
     "MethodNotAllowed",
     `the server does not allow this method on the requested resource: ${grString(gr)}/${subresource} is not served by this server yet`,
     { group: gr.group, kind: gr.resource },
+  );
+}
+
+/**
+ * How an exec'd command ended, as the kubelet's remotecommand reports it on the error channel:
+ * Success, or NonZeroExitCode with the code as a cause of reason `ExitCode` (kubectl exits
+ * with it).
+ */
+export function execExitStatus(exitCode: number): Status {
+  if (exitCode === 0)
+    return { kind: "Status", apiVersion: "v1", metadata: {}, status: "Success", code: 200 };
+  return failure(
+    500,
+    "NonZeroExitCode",
+    `command terminated with non-zero exit code: exit status ${exitCode}`,
+    { causes: [{ reason: "ExitCode", message: String(exitCode) }] },
   );
 }
 

@@ -11,8 +11,10 @@ import {
   type IncomingMessage,
   type Server,
   type ServerResponse,
+  STATUS_CODES,
 } from "node:http";
 import { createServer as createHttpsServer } from "node:https";
+import type { Duplex } from "node:stream";
 import type { Logger } from "pino";
 import { parse as parseYaml } from "yaml";
 import type { JsonObject, JsonValue } from "../api/json.ts";
@@ -43,6 +45,7 @@ import {
   wantsAggregatedDiscovery,
 } from "./discovery.ts";
 import { openApiV3Document, openApiV3Paths } from "./openapi.ts";
+import { PodExecServer } from "./pod-exec.ts";
 import { decodeProtobufBody } from "./protobuf-body.ts";
 import { objectKey } from "./registry-keys.ts";
 import { parseRequestInfo } from "./request-info.ts";
@@ -62,6 +65,8 @@ export interface ApiServerConfig {
   /** The server's one REST handler, shared with the internal API (its object store too). */
   handler: ResourceHandler;
   ready: () => { ready: boolean; reason: string };
+  /** pods/exec's WebSocket upgrades (absent: refused with a Status). */
+  podExec?: PodExecServer;
 }
 
 /** Kubernetes refuses request bodies over 3 MiB. */
@@ -145,6 +150,26 @@ export class ApiServer {
     this.server = config.tls
       ? createHttpsServer({ cert: config.tls.certPem, key: config.tls.keyPem }, listener)
       : createHttpServer(listener);
+    this.server.on("upgrade", (req: IncomingMessage, socket: Duplex, head: Buffer) =>
+      this.upgrade(req, socket, head).catch(() => socket.destroy()),
+    );
+  }
+
+  /** A streaming subresource (pods/exec) over WebSocket: authenticated, then handed over. */
+  private async upgrade(req: IncomingMessage, socket: Duplex, head: Buffer): Promise<void> {
+    socket.on("error", () => socket.destroy());
+    const path = new URL(req.url ?? "/", "http://apiserver").pathname;
+    const refuse = (status: Status) => {
+      const body = JSON.stringify(status);
+      socket.end(
+        `HTTP/1.1 ${status.code} ${STATUS_CODES[status.code] ?? "Error"}\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
+      );
+    };
+    if (!tokenMatches(bearerToken(req), this.config.token))
+      return refuse(unauthorizedStatus("Unauthorized"));
+    if (this.config.podExec === undefined || !PodExecServer.serves(path))
+      return refuse(resourceNotServedStatus());
+    await this.config.podExec.handleUpgrade(req, socket, head);
   }
 
   get url(): string {
@@ -167,6 +192,7 @@ export class ApiServer {
     this.stopped = true;
     if (this.bootstrapTimer !== null) this.config.clock.clearTimeout(this.bootstrapTimer);
     for (const end of [...this.openWatches]) end();
+    this.config.podExec?.stop();
     this.server.closeAllConnections();
     await new Promise<void>((resolve) => this.server.close(() => resolve()));
   }

@@ -59,11 +59,17 @@ export class ExecSessions {
       };
     const found = this.deps.find(request);
     if ("refused" in found) return found;
-    if (this.deps.runtime.execStream === undefined)
-      return { refused: "BadRequest", message: "this node's container runtime has no exec" };
+    const { runtime } = this.deps;
     let process: ExecProcess;
     try {
-      process = this.deps.runtime.execStream(found, request.command, { tty: request.tty });
+      if (request.attach) {
+        if (runtime.attachStream === undefined)
+          throw new Error("this node's runtime has no attach");
+        process = runtime.attachStream(found);
+      } else {
+        if (runtime.execStream === undefined) throw new Error("this node's runtime has no exec");
+        process = runtime.execStream(found, request.command, { tty: request.tty });
+      }
     } catch (error) {
       return { refused: "BadRequest", message: (error as Error).message };
     }
@@ -77,7 +83,8 @@ export class ExecSessions {
     this.sessions.set(session.id, session);
     this.pipe(session, process.stdout, 1);
     if (process.stderr) this.pipe(session, process.stderr, 2);
-    if (!request.stdin) process.stdin.end();
+    // an attach without -i leaves the container's stdin alone (ending it would close it)
+    if (!request.stdin && !request.attach) process.stdin.end();
     process.stdin.on("error", () => {}); // EPIPE: the command closed its stdin early
     void process.exited.then((exitCode) => this.finish(session, { session: session.id, exitCode }));
     return { started: true };

@@ -224,6 +224,9 @@ const startContainers = fromPromise<StartResult[], { context: PodContext }>(asyn
       volumeMounts: mounts,
       ports: containerPorts(container).map((p) => p.port),
       limits: containerLimits(container),
+      ...(container.stdin === true ? { stdin: true } : {}),
+      ...(container.stdinOnce === true ? { stdinOnce: true } : {}),
+      ...(container.tty === true ? { tty: true } : {}),
       attempt: c.restartCount + (c.everStarted ? 1 : 0),
       ...(context.podIP !== null ? { podIP: context.podIP } : {}),
     };

@@ -55,7 +55,9 @@ export function shellQuote(word: string): string {
 const INIT = [
   'cd "$1" 2>/dev/null || cd /',
   "shift",
-  '"$@" &',
+  // a background job's stdin would be /dev/null (no job control): hand it the container's own
+  "exec 4<&0",
+  '"$@" 0<&4 4<&- &',
   "child=$!",
   "trap 'kill -TERM \"$child\" 2>/dev/null' TERM",
   "trap 'kill -INT \"$child\" 2>/dev/null' INT",

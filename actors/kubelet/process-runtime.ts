@@ -43,11 +43,13 @@ import {
   writeFile,
 } from "node:fs/promises";
 import { join } from "node:path";
+import { Readable, Writable } from "node:stream";
 import { fileURLToPath } from "node:url";
 import type { Logger } from "pino";
 import type { Clock, TimerId } from "../system/clock.ts";
 import { Cgroups } from "./cgroups.ts";
 import { completeUtf8Length, leadingContinuationBytes } from "./container-logs.ts";
+import { ContainerStdin } from "./container-stdin.ts";
 import { containerArgv, resolveImage } from "./image-catalog.ts";
 import { DEFAULT_KUBELET_LIMITS, type KubeletLimits } from "./limits.ts";
 import { isPodUid, type PidRecord, pidFilePath, podsDir, readPidFiles } from "./pid-records.ts";
@@ -99,6 +101,10 @@ interface RunningContainer {
   exit: ContainerExit | null;
   listeners: Set<(exit: ContainerExit) => void>;
   pidFile: string;
+  /** Its stdin when the spec asks for one (container-stdin.ts). */
+  stdin: ContainerStdin | null;
+  /** The log file of this attempt (what attach follows). */
+  logFile: string | null;
 }
 
 export interface ProcessRuntimeOptions {
@@ -181,28 +187,40 @@ export class ProcessRuntime implements ContainerRuntime {
     if (argv.length === 0)
       throw new ContainerStartError(`no command specified for image "${spec.image}"`);
     const cgroupId = this.cgroups ? `${spec.podUid}/${spec.containerName}` : null;
+    // a terminal: the container runs on a pty (the relay passes stdin and sizes to it)
+    const launched = spec.tty ? ["python3", PTY_RELAY, ...argv] : argv;
+    if (spec.tty) env.TERM ??= "xterm";
     const spawned = this.honoursMountPaths
-      ? sandboxArgv(await this.prepareSandbox(spec, cwd, cgroupId), argv)
-      : argv;
-    const logFd = openSync(join(logDir, `${spec.attempt}.log`), "a");
+      ? sandboxArgv(await this.prepareSandbox(spec, cwd, cgroupId), launched)
+      : launched;
+    const stdin = await this.containerStdin(spec);
+    const logFile = join(logDir, `${spec.attempt}.log`);
+    const logFd = openSync(logFile, "a");
     let child: ChildProcess;
     try {
       child = spawn(spawned[0]!, spawned.slice(1), {
         cwd,
         env,
         detached: true,
-        stdio: ["ignore", logFd, logFd],
+        stdio: [
+          stdin?.childStdin ?? "ignore",
+          logFd,
+          logFd,
+          ...(stdin?.childControl != null ? [stdin.childControl] : []),
+        ],
       });
       await new Promise<void>((resolve, reject) => {
         child.once("spawn", resolve);
         child.once("error", reject);
       });
     } catch (error) {
+      stdin?.close();
       throw new ContainerStartError(
         `failed to start ${argv[0]}: ${(error as Error).message ?? String(error)}`,
       );
     } finally {
       closeSync(logFd);
+      stdin?.releaseChildEnds();
     }
     const pid = child.pid!;
     const procStart = readProcStat(pid)?.startTime ?? null;
@@ -227,6 +245,8 @@ export class ProcessRuntime implements ContainerRuntime {
       exit: null,
       listeners: new Set(),
       pidFile,
+      stdin,
+      logFile,
     };
     this.containers.set(handle.id, running);
     child.once("exit", (code, signal) => this.exited(running, code, signal));
@@ -263,9 +283,7 @@ export class ProcessRuntime implements ContainerRuntime {
     killGroup(running.handle.pid, "SIGKILL");
     const finishedAtMs = this.options.clock.wallMs();
     const oomKilled =
-      running.cgroupId !== null &&
-      this.cgroups !== null &&
-      this.cgroups.oomKilled(running.cgroupId);
+      running.cgroupId !== null && this.cgroups?.oomKilled(running.cgroupId) === true;
     running.exit = running.adopted
       ? { exitCode: 137, signal: null, finishedAtMs, statusUnknown: true }
       : {
@@ -275,6 +293,7 @@ export class ProcessRuntime implements ContainerRuntime {
           ...(oomKilled ? { oomKilled } : {}),
         };
     if (running.cgroupId !== null) void this.cgroups?.remove(running.cgroupId);
+    running.stdin?.close();
     unlink(running.pidFile).catch(() => {});
     const exit = running.exit;
     for (const listener of [...running.listeners]) listener(exit);
@@ -419,7 +438,9 @@ export class ProcessRuntime implements ContainerRuntime {
     const running = this.containers.get(handle.id);
     if (!running || running.exit || command.length === 0)
       throw new Error(`container ${handle.containerName} is not running`);
-    const inner = this.execArgv(running, command);
+    // with a terminal, the command leads a session of its own inside the container's pid
+    // namespace, its terminal the controlling one (`setsid -c`), so a shell's job control works
+    const inner = this.execArgv(running, options.tty ? ["setsid", "-c", ...command] : command);
     const argv = options.tty ? ["python3", PTY_RELAY, ...inner] : inner;
     const child = spawn(argv[0]!, argv.slice(1), {
       cwd: running.cwd,
@@ -443,6 +464,91 @@ export class ProcessRuntime implements ContainerRuntime {
       resize: (width, height) => control?.write(`${width} ${height}\n`),
       kill: () => killGroup(child.pid ?? 0, "SIGKILL"),
       exited,
+    };
+  }
+
+  /** The container's stdin FIFO when its spec asks for stdin or a terminal. */
+  private async containerStdin(spec: ContainerSpec): Promise<ContainerStdin | null> {
+    if (!spec.stdin && !spec.tty) return null;
+    const dir = join(this.podDir(spec.podUid), "stdin");
+    await mkdir(dir, { recursive: true });
+    const path = join(dir, spec.containerName);
+    await rm(path, { force: true });
+    await rm(`${path}.ctl`, { force: true });
+    return ContainerStdin.create(path, { tty: spec.tty === true, once: spec.stdinOnce === true });
+  }
+
+  attachStream(handle: ContainerHandle): ExecProcess {
+    const running = this.containers.get(handle.id);
+    if (!running || running.exit || running.logFile === null)
+      throw new Error(`container ${handle.containerName} is not running`);
+    const { clock } = this.options;
+    const logFile = running.logFile;
+    let position: number | null = null;
+    let timer: TimerId | null = null;
+    let detached = false;
+    let resolveExited: (code: number) => void = () => {};
+    const exited = new Promise<number>((resolve) => {
+      resolveExited = resolve;
+    });
+    const stdout = new Readable({ read: () => {} });
+    // what the container writes from now on, read from its log every ATTACH_POLL_MS
+    const poll = async () => {
+      timer = null;
+      if (detached) return;
+      const ended = running.exit !== null;
+      const handleFile = await open(logFile, "r").catch(() => null);
+      if (handleFile !== null) {
+        try {
+          const size = (await handleFile.stat()).size;
+          position ??= size;
+          if (size > position) {
+            const buffer = Buffer.alloc(Math.min(size - position, this.limits.maxLogReadBytes));
+            const { bytesRead } = await handleFile.read(buffer, 0, buffer.length, position);
+            position += bytesRead;
+            if (bytesRead > 0) stdout.push(buffer.subarray(0, bytesRead));
+            if (position < size) {
+              timer = clock.setTimeout(() => void poll(), 0);
+              return;
+            }
+          }
+        } finally {
+          await handleFile.close();
+        }
+      }
+      if (ended) {
+        stdout.push(null);
+        resolveExited(0);
+        return;
+      }
+      timer = clock.setTimeout(() => void poll(), ATTACH_POLL_MS);
+    };
+    void poll();
+    const detach = () => {
+      detached = true;
+      if (timer !== null) clock.clearTimeout(timer);
+      if (running.stdin?.once) running.stdin.close();
+    };
+    const stdin = new Writable({
+      write: (chunk: Buffer, _encoding, done) => {
+        running.stdin?.write(chunk);
+        done();
+      },
+      final: (done) => {
+        if (running.stdin?.once) running.stdin.close();
+        done();
+      },
+    });
+    return {
+      stdin,
+      stdout,
+      stderr: null,
+      resize: (width, height) => running.stdin?.resize(width, height),
+      kill: detach,
+      exited: exited.then((code) => {
+        detach();
+        return code;
+      }),
     };
   }
 
@@ -523,6 +629,9 @@ export class ProcessRuntime implements ContainerRuntime {
       exit: null,
       listeners: new Set(),
       pidFile,
+      // an adopted container's stdin writer died with the previous kubelet
+      stdin: null,
+      logFile: join(this.logDir(spec.podUid, spec.containerName), `${record.attempt}.log`),
     };
     this.containers.set(record.id, running);
     this.pollAdopted(running);
@@ -631,6 +740,9 @@ export class ProcessRuntime implements ContainerRuntime {
       await unlink(join(logDir, file)).catch(() => {});
   }
 }
+
+/** How often an attached client's output is read from the container's log. */
+const ATTACH_POLL_MS = 100;
 
 /** The pty for `kubectl exec -t` (python3's pty module: no native npm build). */
 const PTY_RELAY = fileURLToPath(new URL("./pty/pty-relay.py", import.meta.url));

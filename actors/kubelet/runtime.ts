@@ -23,6 +23,10 @@ export interface ContainerSpec {
     /** A path inside the volume mounted instead of its root. */
     subPath?: string;
   }[];
+  /** The container's own stdin and terminal (`kubectl run -it`, `kubectl attach`). */
+  stdin?: boolean;
+  stdinOnce?: boolean;
+  tty?: boolean;
   /** limits.memory and limits.cpu, enforced through cgroups where the runtime can. */
   limits?: { memoryLimitBytes?: number; cpuLimitMilli?: number };
   /** containerPorts, for images that serve on "the first containerPort". */
@@ -143,6 +147,12 @@ export interface ContainerRuntime {
    * the container does not run. Optional: runtimes without processes have no exec.
    */
   execStream?(handle: ContainerHandle, command: string[], options: { tty: boolean }): ExecProcess;
+  /**
+   * Attaches to the running container (`kubectl attach`): its output from now on, its stdin
+   * and terminal when it has them; `exited` once the container has exited and its output is
+   * read. `kill` detaches (closing a `stdinOnce` stdin). Optional, as execStream.
+   */
+  attachStream?(handle: ContainerHandle): ExecProcess;
   /** Removes what the runtime kept for a pod (working dirs, logs), killing what still runs. */
   removePod(podUid: string): Promise<void>;
   /**

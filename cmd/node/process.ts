@@ -1,11 +1,14 @@
 import { readFileSync } from "node:fs";
 import type { Logger } from "pino";
+import { EXEC_STREAMS_ACTOR, type ExecStartReply } from "../../actors/api/exec-protocol.ts";
 import {
   KUBELET_ACTOR,
   type KubeletLogsReply,
   type KubeletLogsRequest,
 } from "../../actors/api/kubelet-protocol.ts";
 import { startCompactor } from "../../actors/apiserver/compactor.ts";
+import { execStreamsMachine } from "../../actors/apiserver/exec-streams.ts";
+import { type ExecDelivery, PodExecServer } from "../../actors/apiserver/pod-exec.ts";
 import type { PodLogRead, PodLogs } from "../../actors/apiserver/pod-logs.ts";
 import { ApiServer } from "../../actors/apiserver/server.ts";
 import type { LeaderElectionTimings } from "../../actors/client/leader-election.ts";
@@ -234,8 +237,37 @@ export class NodeProcess {
       logger: this.logger.child({ component: "apiserver" }),
       handler: server.apiHandler,
       ready: () => this.readiness(),
+      podExec: this.podExec(server),
     });
     await this.apiServer.start();
+  }
+
+  /**
+   * pods/exec: the API server's sessions, relayed to the kubelet of the pod's node over the
+   * mesh; what kubelets send back arrives at the exec-streams actor.
+   */
+  private podExec(server: ServerRole): PodExecServer {
+    const from = this.system.address(EXEC_STREAMS_ACTOR);
+    const podExec = new PodExecServer({
+      store: server.apiHandler.store,
+      logger: this.logger.child({ component: "apiserver-exec" }),
+      relay: {
+        replyTo: from,
+        start: (node, request) =>
+          this.system.ask<ExecStartReply>(
+            from,
+            `${node}/${KUBELET_ACTOR}`,
+            "kubelet.exec.start",
+            request,
+            POD_LOGS_TIMEOUT_MS,
+          ),
+        tell: (node, kind, body) => this.system.tell(from, `${node}/${KUBELET_ACTOR}`, kind, body),
+      },
+    });
+    this.system.spawn(EXEC_STREAMS_ACTOR, execStreamsMachine, {
+      input: { port: { deliver: (delivery: ExecDelivery) => podExec.deliver(delivery) } },
+    });
+    return podExec;
   }
 
   /** pods/log: the kubelet on the pod's node answers over the mesh. */

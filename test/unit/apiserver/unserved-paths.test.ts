@@ -21,9 +21,9 @@ describe("unserved paths", () => {
     });
   });
 
-  it('pods/exec, attach, portforward not served: 405 naming the subresource, not pods "web" not found', async () => {
-    for (const sub of ["attach", "portforward"]) {
-      const out = await call("POST", `/api/v1/namespaces/default/pods/web/${sub}`);
+  it('pods/portforward and proxy not served: 405 naming the subresource, not pods "web" not found', async () => {
+    for (const sub of ["portforward", "proxy"]) {
+      const out = await call("GET", `/api/v1/namespaces/default/pods/web/${sub}`);
       expect(out.code).toBe(405);
       expect(out.body).toMatchObject({
         reason: "MethodNotAllowed",
