@@ -42,12 +42,14 @@ import {
   retryRaced,
   WriteRaced,
 } from "./guaranteed-update.ts";
+import { fromStorageVersion, toStorageVersion } from "./hpa-conversion.ts";
 import {
   type ListQuery,
   objectFilter,
   parseListOptions,
   parseWatchOptions,
 } from "./list-options.ts";
+import { METRICS_GROUP, type MetricsSource, serveMetrics } from "./metrics-api.ts";
 import { planDeletion, podGracePeriodSeconds, withTerminatingPhase } from "./object-deletion.ts";
 import { prepareCreate, prepareUpdate } from "./object-lifecycle.ts";
 import { CompactedError, type ObjectStore } from "./object-store.ts";
@@ -118,6 +120,8 @@ export class ResourceHandler {
     readonly store: ObjectStore,
     private readonly clock: Clock,
     private readonly podLogs?: PodLogs,
+    /** The kubelets' Summary API, for metrics.k8s.io. */
+    private readonly metrics?: MetricsSource,
   ) {}
 
   async handle(input: RequestInput): Promise<HandlerResult> {
@@ -133,6 +137,7 @@ export class ResourceHandler {
     if (sub === "scale") return serveScale(this.store, input);
     if (sub === "binding") return serveBinding(this.store, this.clock, input);
     if (sub === "log") return servePodLog(this.store, this.clock, this.podLogs, input);
+    if (r.group === METRICS_GROUP) return serveMetrics(this.store, this.metrics, input);
     if (!r.verbs.includes(request.verb))
       throw new ApiError(methodNotAllowedStatus(gr(r), request.verb));
     switch (request.verb) {
@@ -255,10 +260,11 @@ export class ResourceHandler {
 
   private async create(input: RequestInput): Promise<HandlerResult> {
     const req = input.request;
-    const r = req.resource;
-    const body = await input.body();
-    if (!isJsonObject(body))
+    const received = await input.body();
+    if (!isJsonObject(received))
       throw new ApiError(badRequestStatus("the body of the request was in an unknown format"));
+    // stored in its storage version (autoscaling/v1 HPAs as v2)
+    const { resource: r, object: body } = toStorageVersion(req.resource, received);
     const { object: known, warnings } = validateFields(r, body, input.options);
     const obj = prepareCreate(r, known, req.namespace, {
       uid: randomUUID(),
@@ -266,10 +272,11 @@ export class ResourceHandler {
       generateNameSuffix: generateNameSuffix(Math.random),
     });
     const name = String(asObject(obj.metadata).name ?? "");
-    if (dryRunOf(input.options)) return { code: 201, body: obj, warnings };
+    const answer = (o: JsonObject) => fromStorageVersion(req.resource, o);
+    if (dryRunOf(input.options)) return { code: 201, body: answer(obj), warnings };
     const namespaceKey = r.namespaced ? objectKey(NAMESPACES, null, req.namespace ?? "") : null;
     const out = await this.store.create(keyOf({ ...req, name }), obj, namespaceKey);
-    if (out.kind === "ok") return { code: 201, body: out.object, warnings };
+    if (out.kind === "ok") return { code: 201, body: answer(out.object), warnings };
     if (out.kind === "namespaceNotFound")
       throw new ApiError(notFoundStatus(gr(NAMESPACES), req.namespace ?? ""));
     throw new ApiError(alreadyExistsStatus(gr(r), name));

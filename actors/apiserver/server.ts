@@ -46,6 +46,7 @@ import {
 } from "./discovery.ts";
 import { openApiV3Document, openApiV3Paths } from "./openapi.ts";
 import { PodExecServer } from "./pod-exec.ts";
+import { PodPortForwardServer } from "./pod-portforward.ts";
 import { decodeProtobufBody } from "./protobuf-body.ts";
 import { objectKey } from "./registry-keys.ts";
 import { parseRequestInfo } from "./request-info.ts";
@@ -67,6 +68,8 @@ export interface ApiServerConfig {
   ready: () => { ready: boolean; reason: string };
   /** pods/exec's WebSocket upgrades (absent: refused with a Status). */
   podExec?: PodExecServer;
+  /** pods/portforward's WebSocket upgrades (absent: refused with a Status). */
+  podPortForward?: PodPortForwardServer;
 }
 
 /** Kubernetes refuses request bodies over 3 MiB. */
@@ -167,9 +170,11 @@ export class ApiServer {
     };
     if (!tokenMatches(bearerToken(req), this.config.token))
       return refuse(unauthorizedStatus("Unauthorized"));
-    if (this.config.podExec === undefined || !PodExecServer.serves(path))
-      return refuse(resourceNotServedStatus());
-    await this.config.podExec.handleUpgrade(req, socket, head);
+    if (this.config.podExec !== undefined && PodExecServer.serves(path))
+      return this.config.podExec.handleUpgrade(req, socket, head);
+    if (this.config.podPortForward !== undefined && PodPortForwardServer.serves(path))
+      return this.config.podPortForward.handleUpgrade(req, socket, head);
+    refuse(resourceNotServedStatus());
   }
 
   get url(): string {
@@ -193,6 +198,7 @@ export class ApiServer {
     if (this.bootstrapTimer !== null) this.config.clock.clearTimeout(this.bootstrapTimer);
     for (const end of [...this.openWatches]) end();
     this.config.podExec?.stop();
+    this.config.podPortForward?.stop();
     this.server.closeAllConnections();
     await new Promise<void>((resolve) => this.server.close(() => resolve()));
   }

@@ -26,6 +26,7 @@ import { deploymentController } from "./deployment.ts";
 import { endpointSliceController } from "./endpoint-slices.ts";
 import { endpointsController } from "./endpoints.ts";
 import { GC_RESOURCES, garbageCollector } from "./garbage-collector.ts";
+import { type HpaOptions, horizontalPodAutoscalerController } from "./horizontal-pod-autoscaler.ts";
 import { namespaceController } from "./namespace.ts";
 import { nodeLifecycleController } from "./node-lifecycle.ts";
 import { replicaSetController } from "./replicaset.ts";
@@ -34,14 +35,29 @@ import type { WorkQueueLimits } from "./work-queue.ts";
 
 export type ControllerFactory = (ctx: ControllerContext) => ControllerDefinition;
 
-/** The default controllers, with the node lifecycle controller's grace period overridden. */
-export function controllersWith(nodeMonitorGracePeriodMs: number): readonly ControllerFactory[] {
-  return DEFAULT_CONTROLLERS.map((f) =>
-    f === nodeLifecycle ? (ctx) => nodeLifecycleController(ctx, { nodeMonitorGracePeriodMs }) : f,
-  );
+/** What kube-controller-manager's flags set: the node lifecycle and HPA controllers' timings. */
+export interface ControllerFlags {
+  nodeMonitorGracePeriodMs?: number;
+  hpa?: Partial<HpaOptions>;
+}
+
+/** The default controllers, with the flags' timings. */
+export function controllersWith(flags: ControllerFlags): readonly ControllerFactory[] {
+  return DEFAULT_CONTROLLERS.map((f) => {
+    if (f === nodeLifecycle && flags.nodeMonitorGracePeriodMs !== undefined) {
+      const nodeMonitorGracePeriodMs = flags.nodeMonitorGracePeriodMs;
+      return (ctx: ControllerContext) => nodeLifecycleController(ctx, { nodeMonitorGracePeriodMs });
+    }
+    if (f === horizontalPodAutoscaler && flags.hpa !== undefined) {
+      const hpa = flags.hpa;
+      return (ctx: ControllerContext) => horizontalPodAutoscalerController(ctx, hpa);
+    }
+    return f;
+  });
 }
 
 const nodeLifecycle: ControllerFactory = (ctx) => nodeLifecycleController(ctx);
+const horizontalPodAutoscaler: ControllerFactory = (ctx) => horizontalPodAutoscalerController(ctx);
 
 export const DEFAULT_CONTROLLERS: readonly ControllerFactory[] = [
   deploymentController,
@@ -51,6 +67,7 @@ export const DEFAULT_CONTROLLERS: readonly ControllerFactory[] = [
   endpointsController,
   (ctx) => endpointSliceController(ctx),
   (ctx) => serviceIPAllocationController(ctx),
+  horizontalPodAutoscaler,
   ...GC_RESOURCES.map((r) => (ctx: ControllerContext) => garbageCollector(ctx, r)),
 ];
 

@@ -45,6 +45,7 @@ import {
   type KubeletLogsReply,
   type KubeletLogsRequest,
 } from "../api/kubelet-protocol.ts";
+import type { KubeletSummary } from "../api/stats-protocol.ts";
 import type { ApiClient } from "../client/api-client.ts";
 import { isConflict, isNotFound } from "../client/errors.ts";
 import { EventBroadcaster, type EventRecorder } from "../client/event-recorder.ts";
@@ -67,6 +68,7 @@ import { PodStatusManager } from "./pod-status-manager.ts";
 import { NetworkProbeRunner, type ProbeRunner } from "./probe-runner.ts";
 import { ProcessRuntime } from "./process-runtime.ts";
 import type { ContainerHandle, ContainerRuntime, RecoveredPods } from "./runtime.ts";
+import { StatsSampler } from "./stats-sampler.ts";
 import { prepareVolumes, type VolumeSources } from "./volumes.ts";
 
 export interface KubeletOptions {
@@ -134,6 +136,7 @@ type KubeletActorEvent =
   | ActorMessage<"kubelet.logs.unfollow", { follower: string }>
   | ActorMessage<"kubelet.followers", null>
   | ActorMessage<"kubelet.pods", null>
+  | ActorMessage<"kubelet.stats", null>
   | ActorMessage<"kubelet.exec.start", ExecStartRequest>
   | ActorMessage<"kubelet.exec.stdin", { session: string; data: Uint8Array }>
   | ActorMessage<"kubelet.exec.stdin.close", { session: string }>
@@ -148,6 +151,7 @@ interface KubeletPort {
   followers(): { count: number; limit: number };
   pods(): PodSummary[];
   readonly exec: ExecSessions;
+  stats(): KubeletSummary;
 }
 
 /** The kubelet's actor: routes asks to the kubelet; the work is in `Kubelet`. */
@@ -171,6 +175,8 @@ export const kubeletMachine = setup({
     answerPods: ({ context, event }) =>
       event.type === "kubelet.pods" && event.reply?.(context.port.pods()),
     countServed: assign(({ context }) => ({ served: context.served + 1 })),
+    answerStats: ({ context, event }) =>
+      event.type === "kubelet.stats" && event.reply?.(context.port.stats()),
     startExec: ({ context, event }) =>
       event.type === "kubelet.exec.start" && event.reply?.(context.port.exec.start(event.body)),
     /** The streaming messages of a running exec session, each to its session. */
@@ -207,6 +213,7 @@ export const kubeletMachine = setup({
         "kubelet.followers": { actions: ["answerFollowers", "countServed"] },
         "kubelet.pods": { actions: ["answerPods", "countServed"] },
         "kubelet.exec.start": { actions: ["startExec", "countServed"] },
+        "kubelet.stats": { actions: ["answerStats", "countServed"] },
         "kubelet.exec.stdin": { actions: "relayExec" },
         "kubelet.exec.stdin.close": { actions: "relayExec" },
         "kubelet.exec.resize": { actions: "relayExec" },
@@ -237,6 +244,7 @@ class Kubelet implements KubeletHandle, KubeletPort {
   private readonly removals = new Set<Promise<void>>();
   private readonly logFollowers: LogFollowers;
   readonly exec: ExecSessions;
+  private readonly sampler: StatsSampler;
   /** Pod IPs of re-adoptable containers, claimed at start until their pods take them. */
   private readonly recoveredIPs = new Map<string, string>();
   private readonly events: EventBroadcaster | null;
@@ -256,6 +264,18 @@ class Kubelet implements KubeletHandle, KubeletPort {
         limits: this.limits,
       });
     this.logFollowers = new LogFollowers(options.clock, this.limits);
+    this.sampler = new StatsSampler({
+      runtime: this.runtime,
+      clock: options.clock,
+      nodeName: options.nodeName,
+      pods: () =>
+        [...this.workers.values()].map((w) => ({
+          namespace: w.namespace,
+          name: w.name,
+          uid: w.uid,
+          containers: this.containerRecords(w).flatMap((c) => (c.handle ? [c.handle] : [])),
+        })),
+    });
     this.exec = new ExecSessions({
       runtime: this.runtime,
       find: (request) => this.execTarget(request),
@@ -339,6 +359,8 @@ class Kubelet implements KubeletHandle, KubeletPort {
       },
     });
     if (recovered.podUids.length > 0) this.sweepAfterFirstList(recovered);
+    // hollow nodes have nothing to measure
+    if (options.runtime === undefined) this.sampler.start();
   }
 
   /**
@@ -692,6 +714,11 @@ class Kubelet implements KubeletHandle, KubeletPort {
     return record.handle;
   }
 
+  /** The Summary API (stats-protocol.ts). */
+  stats(): KubeletSummary {
+    return this.sampler.summary();
+  }
+
   unfollow(follower: string): void {
     this.logFollowers.release(follower);
   }
@@ -717,6 +744,7 @@ class Kubelet implements KubeletHandle, KubeletPort {
     this.informer?.stop();
     this.events?.stop();
     this.exec.stop();
+    this.sampler.stop();
     this.heartbeatActor?.send({ type: "heartbeat.stop" });
     this.actor?.send({ type: "kubelet.stop" });
     if (!options.leaveContainers) {

@@ -90,9 +90,17 @@ export function sandboxScript(plan: SandboxPlan): string {
     if (m.readOnly) lines.push(`mount -o remount,bind,ro ${q(root)}"$t"`);
   }
   lines.push(`hostname ${q(plan.hostname)}`);
+  // the sandbox is set up: exec (nsenter) now sees what the container will see
+  lines.push(`echo ready >&${SANDBOX_READY_FD}`, `exec ${SANDBOX_READY_FD}>&-`);
   lines.push(`exec chroot ${q(root)} /bin/sh -c ${q(INIT)} bosun-init ${q(plan.cwd)} "$@"`);
   return lines.join("\n");
 }
+
+/**
+ * The fd the sandbox says "ready" on (then closes) once its mounts and hostname are in place,
+ * just before INIT runs: the runtime hands it a pipe there.
+ */
+export const SANDBOX_READY_FD = 5;
 
 /** The argv that runs `argv` in a new sandbox. */
 export function sandboxArgv(plan: SandboxPlan, argv: string[]): string[] {

@@ -47,7 +47,7 @@ import { Readable, Writable } from "node:stream";
 import { fileURLToPath } from "node:url";
 import type { Logger } from "pino";
 import type { Clock, TimerId } from "../system/clock.ts";
-import { Cgroups } from "./cgroups.ts";
+import { type CgroupStats, Cgroups } from "./cgroups.ts";
 import { completeUtf8Length, leadingContinuationBytes } from "./container-logs.ts";
 import { ContainerStdin } from "./container-stdin.ts";
 import { containerArgv, resolveImage } from "./image-catalog.ts";
@@ -56,6 +56,7 @@ import { isPodUid, type PidRecord, pidFilePath, podsDir, readPidFiles } from "./
 import {
   enterArgv,
   podHostsFile,
+  SANDBOX_READY_FD,
   type SandboxMount,
   type SandboxPlan,
   sandboxArgv,
@@ -206,7 +207,10 @@ export class ProcessRuntime implements ContainerRuntime {
           stdin?.childStdin ?? "ignore",
           logFd,
           logFd,
-          ...(stdin?.childControl != null ? [stdin.childControl] : []),
+          stdin?.childControl ?? "ignore",
+          "ignore",
+          // the sandbox says "ready" here (SANDBOX_READY_FD)
+          this.honoursMountPaths ? "pipe" : "ignore",
         ],
       });
       await new Promise<void>((resolve, reject) => {
@@ -223,6 +227,7 @@ export class ProcessRuntime implements ContainerRuntime {
       stdin?.releaseChildEnds();
     }
     const pid = child.pid!;
+    if (this.honoursMountPaths) await this.sandboxReady(child);
     const procStart = readProcStat(pid)?.startTime ?? null;
     const handle: ContainerHandle = {
       // pid and start time name one process for the whole boot: unique across kubelet restarts
@@ -465,6 +470,33 @@ export class ProcessRuntime implements ContainerRuntime {
       kill: () => killGroup(child.pid ?? 0, "SIGKILL"),
       exited,
     };
+  }
+
+  containerStats(handle: ContainerHandle): CgroupStats | null {
+    const running = this.containers.get(handle.id);
+    if (!running || running.exit) return null;
+    if (running.cgroupId !== null) {
+      const stats = this.cgroups?.stats(running.cgroupId) ?? null;
+      if (stats !== null) return stats;
+    }
+    return procStats(running.sandboxed ? (firstChildPid(handle.pid) ?? handle.pid) : handle.pid);
+  }
+
+  /**
+   * Waits until the sandbox is set up (it says so on SANDBOX_READY_FD, or ends), so the
+   * container is reported running only once exec and probes see its files and hostname.
+   */
+  private async sandboxReady(child: ChildProcess): Promise<void> {
+    const stdio: readonly unknown[] = child.stdio;
+    const ready = stdio[SANDBOX_READY_FD] as NodeJS.ReadableStream | null | undefined;
+    if (!ready) return;
+    await new Promise<void>((resolve) => {
+      ready.once("data", () => resolve());
+      ready.once("close", () => resolve());
+      ready.once("error", () => resolve());
+    });
+    ready.removeAllListeners();
+    (ready as unknown as { destroy(): void }).destroy();
   }
 
   /** The container's stdin FIFO when its spec asks for stdin or a terminal. */
@@ -749,6 +781,26 @@ const PTY_RELAY = fileURLToPath(new URL("./pty/pty-relay.py", import.meta.url));
 
 /** Where Kubernetes mounts a pod's service account (its token, CA and namespace). */
 const SERVICE_ACCOUNT_MOUNT_PATH = "/var/run/secrets/kubernetes.io/serviceaccount";
+
+/** Linux's USER_HZ: /proc/<pid>/stat counts CPU time in these ticks. */
+const CLOCK_TICKS_PER_SECOND = 100;
+
+/** A process's own CPU time and resident memory from /proc (no cgroups: its children are not counted). */
+function procStats(pid: number): CgroupStats | null {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+    const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+    // utime and stime are fields 14 and 15 of stat, 12 and 13 after the command name
+    const ticks = Number(fields[11]) + Number(fields[12]);
+    const rss = /^VmRSS:\s+(\d+) kB$/m.exec(readFileSync(`/proc/${pid}/status`, "utf8"));
+    return {
+      cpuUsageNanos: (ticks / CLOCK_TICKS_PER_SECOND) * 1e9,
+      memoryUsageBytes: rss ? Number(rss[1]) * 1024 : 0,
+    };
+  } catch {
+    return null;
+  }
+}
 
 /** The command name of `pid` (/proc/<pid>/comm), or null. */
 function readProcComm(pid: number): string | null {

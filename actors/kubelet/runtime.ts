@@ -153,6 +153,13 @@ export interface ContainerRuntime {
    * read. `kill` detaches (closing a `stdinOnce` stdin). Optional, as execStream.
    */
   attachStream?(handle: ContainerHandle): ExecProcess;
+  /**
+   * The container's cumulative CPU time (ns) and memory in use (bytes), or null when it does
+   * not run. Optional: the Summary API reports only what a runtime can measure.
+   */
+  containerStats?(
+    handle: ContainerHandle,
+  ): { cpuUsageNanos: number; memoryUsageBytes: number } | null;
   /** Removes what the runtime kept for a pod (working dirs, logs), killing what still runs. */
   removePod(podUid: string): Promise<void>;
   /**

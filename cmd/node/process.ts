@@ -6,12 +6,16 @@ import {
   type KubeletLogsReply,
   type KubeletLogsRequest,
 } from "../../actors/api/kubelet-protocol.ts";
+import type { KubeletSummary } from "../../actors/api/stats-protocol.ts";
 import { startCompactor } from "../../actors/apiserver/compactor.ts";
 import { execStreamsMachine } from "../../actors/apiserver/exec-streams.ts";
+import type { MetricsSource } from "../../actors/apiserver/metrics-api.ts";
 import { type ExecDelivery, PodExecServer } from "../../actors/apiserver/pod-exec.ts";
 import type { PodLogRead, PodLogs } from "../../actors/apiserver/pod-logs.ts";
+import { PodPortForwardServer } from "../../actors/apiserver/pod-portforward.ts";
 import { ApiServer } from "../../actors/apiserver/server.ts";
 import type { LeaderElectionTimings } from "../../actors/client/leader-election.ts";
+import type { HpaOptions } from "../../actors/controllers/horizontal-pod-autoscaler.ts";
 import { ActorSystem } from "../../actors/system/actor-system.ts";
 import { type Clock, sleep } from "../../actors/system/clock.ts";
 import { echoMachine } from "../../actors/system/echo.ts";
@@ -30,6 +34,8 @@ export type NodeRole = "server" | "agent";
 
 /** How long the API server waits for a kubelet's answer to one pods/log read. */
 const POD_LOGS_TIMEOUT_MS = 5_000;
+/** A kubelet that has not answered its Summary API by then is left out of metrics.k8s.io. */
+const METRICS_TIMEOUT_MS = 2_000;
 
 /** How long a stopping node gives its kubelet, controllers and scheduler to wind down. */
 const WORKLOADS_STOP_MS = 3_000;
@@ -51,6 +57,8 @@ export interface NodeConfig {
   compactionIntervalMs?: number;
   /** How long a node's Lease may stand still before it is Unknown (default 4 s). */
   nodeMonitorGracePeriodMs?: number;
+  /** --horizontal-pod-autoscaler-*: the HPA controller's timings. */
+  hpa?: Partial<HpaOptions>;
   /** --leader-elect-*: the controller manager's and scheduler's election timings. */
   leaderElection?: Partial<LeaderElectionTimings>;
   host: string;
@@ -162,7 +170,7 @@ export class NodeProcess {
           tickIntervalMs: this.config.tickIntervalMs ?? DEFAULT_TICK_INTERVAL_MS,
           electionTick: this.config.electionTick ?? DEFAULT_ELECTION_TICKS,
           snapshotEntries: this.config.snapshotEntries,
-          ...(this.config.api ? { podLogs: this.podLogs() } : {}),
+          ...(this.config.api ? { podLogs: this.podLogs(), metrics: this.metricsSource() } : {}),
         },
         this.system,
         this.logger,
@@ -211,6 +219,7 @@ export class NodeProcess {
         ...(this.config.nodeMonitorGracePeriodMs !== undefined
           ? { nodeMonitorGracePeriodMs: this.config.nodeMonitorGracePeriodMs }
           : {}),
+        ...(this.config.hpa ? { hpa: this.config.hpa } : {}),
         ...(this.config.leaderElection ? { leaderElection: this.config.leaderElection } : {}),
       },
       this.system,
@@ -238,6 +247,10 @@ export class NodeProcess {
       handler: server.apiHandler,
       ready: () => this.readiness(),
       podExec: this.podExec(server),
+      podPortForward: new PodPortForwardServer({
+        store: server.apiHandler.store,
+        logger: this.logger.child({ component: "apiserver-portforward" }),
+      }),
     });
     await this.apiServer.start();
   }
@@ -268,6 +281,28 @@ export class NodeProcess {
       input: { port: { deliver: (delivery: ExecDelivery) => podExec.deliver(delivery) } },
     });
     return podExec;
+  }
+
+  /** metrics.k8s.io: each node's kubelet answers its Summary API over the mesh. */
+  private metricsSource(): MetricsSource {
+    return {
+      summaries: async (nodes: string[]) => {
+        const answers = await Promise.all(
+          nodes.map((node) =>
+            this.system
+              .ask<KubeletSummary>(
+                this.system.address("apiserver-metrics"),
+                `${node}/${KUBELET_ACTOR}`,
+                "kubelet.stats",
+                null,
+                METRICS_TIMEOUT_MS,
+              )
+              .catch(() => null),
+          ),
+        );
+        return answers.filter((a): a is KubeletSummary => a !== null);
+      },
+    };
   }
 
   /** pods/log: the kubelet on the pod's node answers over the mesh. */

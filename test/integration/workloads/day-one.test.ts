@@ -4,7 +4,9 @@
  * image, a crash loop, a liveness kill, a scale-up, a node's registration), the environment
  * comes from ConfigMaps and Secrets (envFrom, keyRefs, `$(VAR)`), a missing required key is
  * CreateContainerConfigError, the docs' examples run unchanged (copied in docs-examples/), and
- * kubectl exec (with and without -it, exit codes), cp both ways, attach and run -it --rm work.
+ * kubectl exec (with and without -it, exit codes), cp both ways, attach, run -it --rm and
+ * port-forward work; kubectl top reads metrics.k8s.io from the kubelets' Summary API, and an
+ * HPA made by kubectl autoscale scales a CPU-burning Deployment up, and down once it stops.
  *
  * Everything slow (probes that fail after 10–30 s) is applied first, and checked last.
  */
@@ -27,7 +29,17 @@ const SLOW_MS = 150_000;
 let cluster: LocalCluster;
 
 beforeAll(async () => {
-  cluster = await LocalCluster.start(3, [], true);
+  // short HPA timings, so a scale-up and the scale-down after it fit in a test
+  cluster = await LocalCluster.start(
+    3,
+    [
+      "--horizontal-pod-autoscaler-sync-period",
+      "2s",
+      "--horizontal-pod-autoscaler-downscale-stabilization",
+      "5s",
+    ],
+    true,
+  );
   await waitForReadyNodes(cluster, 3);
   await kubectlOk(cluster, ["apply", "-f", "-"], example("exec-liveness.yaml"));
   await kubectlOk(cluster, ["apply", "-f", "-"], example("http-liveness.yaml"));
@@ -361,7 +373,7 @@ function kubectlWithTerminal(
   });
 }
 
-describe("streaming: kubectl exec, cp, attach and run -it", () => {
+describe("streaming: kubectl exec, cp, attach, run -it and port-forward", () => {
   beforeAll(async () => {
     await kubectlOk(cluster, ["run", "box", "--image=busybox", "--", "sleep", "3600"]);
     await waitFor(
@@ -451,4 +463,120 @@ describe("streaming: kubectl exec, cp, attach and run -it", () => {
     expect(r.out).toContain("ok-42");
     expect(r.out).toContain('pod "scratch" deleted');
   });
+
+  it("port-forward to agnhost netexec, then an HTTP GET through it", async () => {
+    await kubectlOk(cluster, [
+      "run",
+      "netexec",
+      "--image=registry.k8s.io/e2e-test-images/agnhost:2.40",
+      "--",
+      "netexec",
+      "--http-port=8080",
+    ]);
+    await waitFor(
+      "netexec Running",
+      async () =>
+        (await kubectlOk(cluster, ["get", "pod", "netexec", "-o", "jsonpath={.status.phase}"])) ===
+        "Running",
+    );
+    const forward = spawnKubectl(cluster, ["port-forward", "pod/netexec", ":8080"]);
+    try {
+      const port = await waitFor(
+        "the local port",
+        () => /Forwarding from 127\.0\.0\.1:(\d+)/.exec(forward.output())?.[1],
+      );
+      const hostname = await waitFor("GET /hostname through the tunnel", async () => {
+        const response = await fetch(`http://127.0.0.1:${port}/hostname`);
+        return response.ok ? response.text() : false;
+      });
+      expect(hostname).toBe("netexec");
+      expect(await (await fetch(`http://127.0.0.1:${port}/echo?msg=twice`)).text()).toBe("twice");
+    } finally {
+      forward.child.kill("SIGKILL");
+    }
+  });
+});
+
+describe("metrics: kubectl top and the HorizontalPodAutoscaler", () => {
+  it("top pods and nodes show a CPU-burning pod's usage", async () => {
+    await kubectlOk(cluster, [
+      "run",
+      "burner",
+      "--image=polinux/stress",
+      "--",
+      "stress",
+      "--cpu",
+      "1",
+    ]);
+    const line = await waitFor(
+      "burner's CPU in kubectl top pod",
+      async () => {
+        const out = await kubectlOk(cluster, ["top", "pod", "burner", "--no-headers"]);
+        const match = /^burner\s+(\d+)m\s+(\d+)Mi/.exec(out.trim());
+        return match && Number(match[1]) > 0 ? match : false;
+      },
+      60_000,
+    );
+    expect(Number(line[1])).toBeGreaterThan(0);
+    const nodes = await kubectlOk(cluster, ["top", "nodes", "--no-headers"]);
+    expect(nodes.trim().split("\n")).toHaveLength(3);
+    const discovery = JSON.parse(
+      await kubectlOk(cluster, ["get", "--raw", "/apis/metrics.k8s.io/v1beta1"]),
+    );
+    expect(discovery.resources.map((r: { name: string }) => r.name).sort()).toEqual([
+      "nodes",
+      "pods",
+    ]);
+  });
+
+  it("kubectl autoscale: the HPA scales a CPU-burning Deployment up, and down when the load stops", async () => {
+    // burns a core for 30 s, then idles
+    await kubectlOk(cluster, [
+      "create",
+      "deployment",
+      "cruncher",
+      "--image=busybox",
+      "--",
+      "sh",
+      "-c",
+      "end=$(($(date +%s)+30)); while [ $(date +%s) -lt $end ]; do :; done; sleep 3600",
+    ]);
+    await kubectlOk(cluster, ["set", "resources", "deployment", "cruncher", "--requests=cpu=100m"]);
+    expect(
+      await kubectlOk(cluster, [
+        "autoscale",
+        "deployment",
+        "cruncher",
+        "--cpu-percent=50",
+        "--min=1",
+        "--max=3",
+      ]),
+    ).toContain("horizontalpodautoscaler.autoscaling/cruncher autoscaled");
+    const replicas = async () =>
+      Number(
+        await kubectlOk(cluster, [
+          "get",
+          "deployment",
+          "cruncher",
+          "-o",
+          "jsonpath={.spec.replicas}",
+        ]),
+      );
+    await waitFor("the HPA to scale cruncher up", async () => (await replicas()) > 1, 90_000);
+    expect(await kubectlOk(cluster, ["get", "hpa", "cruncher"])).toMatch(
+      /Deployment\/cruncher\s+cpu: \d+%\/50%/,
+    );
+    await waitFor(
+      "the HPA to scale cruncher back down",
+      async () => (await replicas()) === 1,
+      120_000,
+    );
+    await describeShows(
+      ["hpa", "cruncher"],
+      [
+        /SuccessfulRescale\s+.*New size: [23]; reason: cpu resource utilization/,
+        /New size: 1; reason/,
+      ],
+    );
+  }, 300_000);
 });

@@ -31,6 +31,10 @@ describe("api-resources", () => {
       ["replicasets", "rs", "apps/v1", true, "ReplicaSet"],
       ["leases", "", "coordination.k8s.io/v1", true, "Lease"],
       ["endpointslices", "", "discovery.k8s.io/v1", true, "EndpointSlice"],
+      ["horizontalpodautoscalers", "hpa", "autoscaling/v2", true, "HorizontalPodAutoscaler"],
+      ["horizontalpodautoscalers", "hpa", "autoscaling/v1", true, "HorizontalPodAutoscaler"],
+      ["nodes", "", "metrics.k8s.io/v1beta1", false, "NodeMetrics"],
+      ["pods", "", "metrics.k8s.io/v1beta1", true, "PodMetrics"],
     ]);
   });
 
@@ -43,12 +47,13 @@ describe("api-resources", () => {
     expect(qualifiedResource(resolveResource("rs")!)).toBe("replicasets.apps");
   });
 
-  it("`all` holds pods, services, deployments, replicasets", () => {
+  it("`all` holds pods, services, deployments, replicasets, horizontalpodautoscalers", () => {
     expect(resourcesInCategory("all").map((r) => r.plural)).toEqual([
       "pods",
       "services",
       "deployments",
       "replicasets",
+      "horizontalpodautoscalers",
     ]);
   });
 

@@ -165,6 +165,8 @@ describe("discovery", () => {
       "apps",
       "coordination.k8s.io",
       "discovery.k8s.io",
+      "autoscaling",
+      "metrics.k8s.io",
     ]);
   });
 
