@@ -6,6 +6,11 @@ import {
   defaultRunDir,
   readClusterFile,
 } from "./cluster-file.ts";
+import {
+  collectKubernetesOverview,
+  type KubernetesOverview,
+  renderKubernetesOverview,
+} from "./kubernetes-overview.ts";
 import { isBosunNode } from "./launcher.ts";
 import type { NodeStatus } from "./node/introspection.ts";
 import { getJson } from "./node-client.ts";
@@ -117,10 +122,15 @@ function raftTable(reports: NodeReport[]): string | null {
   return table(rows);
 }
 
+/**
+ * `bosun status`: the Kubernetes view first (when the store answers), then the members and the
+ * Raft table, then — with `actors` — every actor's state.
+ */
 export function renderStatus(
   cluster: ClusterFile,
   reports: NodeReport[],
   orphans: readonly PodProcess[] = [],
+  options: { actors?: boolean; kubernetes?: KubernetesOverview | null } = {},
 ): string {
   const nodes = [["NODE", "ADDRESS", "PID", "STATE", "LINKS"]];
   const actors = [["ACTOR", "MACHINE", "STATE", "STATUS", "RESTARTS"]];
@@ -145,12 +155,14 @@ export function renderStatus(
   const up = reports.filter((r) => r.status).length;
   const raft = raftTable(reports);
   return [
+    ...(options.kubernetes ? [renderKubernetesOverview(options.kubernetes, table), ""] : []),
     `cluster ${cluster.name}: ${up}/${cluster.nodes.length} nodes up`,
     "",
     table(nodes),
     ...(raft ? ["", raft] : []),
-    "",
-    table(actors),
+    ...(options.actors
+      ? ["", table(actors)]
+      : ["", "(every actor's state: bosun status --actors)"]),
     ...(orphans.length > 0
       ? [
           "",
@@ -163,12 +175,18 @@ export function renderStatus(
 
 export function statusCommand(): Command {
   return new Command("status")
-    .description("show every node, link and actor of the local cluster")
+    .description(
+      "the cluster at a glance: Kubernetes nodes, pods and leaders, then members, links and Raft",
+    )
     .option("--run-dir <dir>", "the cluster's run dir", defaultRunDir())
     .option("--json", "machine-readable output", false)
-    .action(async (options: { runDir: string; json: boolean }) => {
+    .option("--actors", "also every actor, its machine and state", false)
+    .action(async (options: { runDir: string; json: boolean; actors: boolean }) => {
       const cluster = readClusterFile(options.runDir);
-      const reports = await collectStatus(cluster);
+      const [reports, kubernetes] = await Promise.all([
+        collectStatus(cluster),
+        collectKubernetesOverview(cluster),
+      ]);
       const orphans = orphanedPodProcesses(options.runDir, cluster);
       if (options.json) {
         const nodes = reports.map(({ node, status, error }) => ({
@@ -178,9 +196,13 @@ export function statusCommand(): Command {
           status,
         }));
         const orphanedPods = orphans.map(orphanJson);
-        console.log(JSON.stringify({ name: cluster.name, nodes, orphanedPods }, null, 2));
+        console.log(
+          JSON.stringify({ name: cluster.name, kubernetes, nodes, orphanedPods }, null, 2),
+        );
       } else {
-        console.log(renderStatus(cluster, reports, orphans));
+        console.log(
+          renderStatus(cluster, reports, orphans, { actors: options.actors, kubernetes }),
+        );
       }
       if (reports.some((r) => r.status === null)) process.exitCode = 3;
     });

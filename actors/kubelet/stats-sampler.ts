@@ -2,7 +2,8 @@
  * The kubelet's stats (its Summary API, stats-protocol.ts): every STATS_SAMPLE_INTERVAL_MS (on
  * the injected clock) each running container's cumulative CPU time and memory are read from
  * the runtime (cgroups, or /proc without them); CPU usage is the rate between the last two
- * samples, as cAdvisor's is.
+ * samples, as cAdvisor's is. A container sampled once has no rate yet and is left out (as
+ * metrics-server leaves out what it scraped once), so a new pod never reads as idle.
  */
 import type { ContainerUsage, KubeletSummary, PodUsage } from "../api/stats-protocol.ts";
 import type { Clock, TimerId } from "../system/clock.ts";
@@ -22,7 +23,8 @@ interface Sample {
   atMs: number;
   cpuUsageNanos: number;
   memoryBytes: number;
-  cpuNanoCores: number;
+  /** Null until a second sample gives a rate. */
+  cpuNanoCores: number | null;
 }
 
 export class StatsSampler {
@@ -63,7 +65,7 @@ export class StatsSampler {
         const cpuNanoCores =
           previous && elapsedNs > 0
             ? Math.max(0, ((stats.cpuUsageNanos - previous.cpuUsageNanos) / elapsedNs) * 1e9)
-            : 0;
+            : null;
         this.samples.set(handle.id, {
           atMs: nowMs,
           cpuUsageNanos: stats.cpuUsageNanos,
@@ -84,7 +86,7 @@ export class StatsSampler {
       const containers: ContainerUsage[] = [];
       for (const handle of pod.containers) {
         const sample = this.samples.get(handle.id);
-        if (sample === undefined) continue;
+        if (sample === undefined || sample.cpuNanoCores === null) continue;
         containers.push({
           name: handle.containerName,
           cpuNanoCores: Math.round(sample.cpuNanoCores),
