@@ -86,15 +86,8 @@ export type ExecDelivery =
   | { kind: "exec.exit"; body: ExecExit }
   | { kind: "exec.stdin.credit"; body: { session: string; bytes: number } };
 
-interface ExecOptions {
-  namespace: string;
-  pod: string;
-  container?: string;
-  command: string[];
-  attach?: boolean;
-  stdin: boolean;
-  tty: boolean;
-}
+/** What the client asked for: the kubelet's start request without the relay's parts. */
+type ExecOptions = Omit<ExecStartRequest, "session" | "replyTo">;
 
 interface Session {
   id: string;

@@ -56,6 +56,20 @@ async function containerStatus(pod: string): Promise<Json & { restartCount?: num
   return (out.status?.containerStatuses?.[0] ?? {}) as Json;
 }
 
+/** Waits until pod `name` is in `phase`. */
+async function podPhase(name: string, phase: string, timeoutMs?: number): Promise<void> {
+  await waitFor(
+    `${name} ${phase}`,
+    async () =>
+      (await kubectlOk(cluster, ["get", "pod", name, "-o", "jsonpath={.status.phase}"])) === phase,
+    timeoutMs,
+  );
+}
+
+/** `kubectl apply` of one object given as JSON. */
+const applyObject = (object: Json) =>
+  kubectlOk(cluster, ["apply", "-f", "-"], JSON.stringify(object));
+
 /** `kubectl describe` of `what` once its Events section contains every one of `lines`. */
 async function describeShows(what: string[], lines: (string | RegExp)[], timeoutMs = 60_000) {
   return waitFor(
@@ -132,17 +146,7 @@ describe("the environment comes from ConfigMaps and Secrets", () => {
     await kubectlOk(cluster, ["apply", "-f", "-"], example("configmap-multikeys.yaml"));
     const run = async (file: string) => {
       await kubectlOk(cluster, ["apply", "-f", "-"], example(file));
-      await waitFor(
-        "dapi-test-pod Succeeded",
-        async () =>
-          (await kubectlOk(cluster, [
-            "get",
-            "pod",
-            "dapi-test-pod",
-            "-o",
-            "jsonpath={.status.phase}",
-          ])) === "Succeeded",
-      );
+      await podPhase("dapi-test-pod", "Succeeded");
       const logs = await kubectlOk(cluster, ["logs", "dapi-test-pod"]);
       await kubectlOk(cluster, ["delete", "pod", "dapi-test-pod"]);
       return logs;
@@ -162,43 +166,28 @@ describe("the environment comes from ConfigMaps and Secrets", () => {
       "db",
       "--from-literal=password=s3cr3t",
     ]);
-    const pod = (name: string, env: Json[], envFrom: Json[] = []) =>
-      JSON.stringify({
-        apiVersion: "v1",
-        kind: "Pod",
-        metadata: { name },
-        spec: {
-          restartPolicy: "Never",
-          containers: [{ name: "c", image: "busybox", command: ["sh", "-c", "env"], env, envFrom }],
-        },
-      });
-    await kubectlOk(
-      cluster,
-      ["apply", "-f", "-"],
+    const pod = (name: string, env: Json[], envFrom: Json[] = []): Json => ({
+      apiVersion: "v1",
+      kind: "Pod",
+      metadata: { name },
+      spec: {
+        restartPolicy: "Never",
+        containers: [{ name: "c", image: "busybox", command: ["sh", "-c", "env"], env, envFrom }],
+      },
+    });
+    await applyObject(
       pod(
         "with-secret",
         [{ name: "PASSWORD", valueFrom: { secretKeyRef: { name: "db", key: "password" } } }],
         [{ secretRef: { name: "db" }, prefix: "DB_" }],
       ),
     );
-    await waitFor(
-      "with-secret Succeeded",
-      async () =>
-        (await kubectlOk(cluster, [
-          "get",
-          "pod",
-          "with-secret",
-          "-o",
-          "jsonpath={.status.phase}",
-        ])) === "Succeeded",
-    );
+    await podPhase("with-secret", "Succeeded");
     const logs = await kubectlOk(cluster, ["logs", "with-secret"]);
     expect(logs).toContain("PASSWORD=s3cr3t");
     expect(logs).toContain("DB_password=s3cr3t");
 
-    await kubectlOk(
-      cluster,
-      ["apply", "-f", "-"],
+    await applyObject(
       pod("missing-key", [
         { name: "X", valueFrom: { configMapKeyRef: { name: "special-config", key: "nope" } } },
       ]),
@@ -224,40 +213,31 @@ describe("pods see their files where the spec says, within their limits", () => 
       "--from-literal=tls.crt=CERT",
       "--from-literal=tls.key=KEY",
     ]);
-    await kubectlOk(
-      cluster,
-      ["apply", "-f", "-"],
-      JSON.stringify({
-        apiVersion: "v1",
-        kind: "Pod",
-        metadata: { name: "mounts" },
-        spec: {
-          restartPolicy: "Never",
-          volumes: [{ name: "tls", secret: { secretName: "tls-files" } }],
-          containers: [
-            {
-              name: "c",
-              image: "busybox",
-              command: [
-                "sh",
-                "-c",
-                "cat /etc/tls/tls.crt; echo; cat /srv/key; echo; hostname; touch /etc/tls/x || echo read-only",
-              ],
-              volumeMounts: [
-                { name: "tls", mountPath: "/etc/tls", readOnly: true },
-                { name: "tls", mountPath: "/srv/key", subPath: "tls.key" },
-              ],
-            },
-          ],
-        },
-      }),
-    );
-    await waitFor(
-      "mounts Succeeded",
-      async () =>
-        (await kubectlOk(cluster, ["get", "pod", "mounts", "-o", "jsonpath={.status.phase}"])) ===
-        "Succeeded",
-    );
+    await applyObject({
+      apiVersion: "v1",
+      kind: "Pod",
+      metadata: { name: "mounts" },
+      spec: {
+        restartPolicy: "Never",
+        volumes: [{ name: "tls", secret: { secretName: "tls-files" } }],
+        containers: [
+          {
+            name: "c",
+            image: "busybox",
+            command: [
+              "sh",
+              "-c",
+              "cat /etc/tls/tls.crt; echo; cat /srv/key; echo; hostname; touch /etc/tls/x || echo read-only",
+            ],
+            volumeMounts: [
+              { name: "tls", mountPath: "/etc/tls", readOnly: true },
+              { name: "tls", mountPath: "/srv/key", subPath: "tls.key" },
+            ],
+          },
+        ],
+      },
+    });
+    await podPhase("mounts", "Succeeded");
     const logs = await kubectlOk(cluster, ["logs", "mounts"]);
     expect(logs).toContain("CERT\nKEY\nmounts\n");
     expect(logs).toContain("read-only");
@@ -376,12 +356,7 @@ function kubectlWithTerminal(
 describe("streaming: kubectl exec, cp, attach, run -it and port-forward", () => {
   beforeAll(async () => {
     await kubectlOk(cluster, ["run", "box", "--image=busybox", "--", "sleep", "3600"]);
-    await waitFor(
-      "box Running",
-      async () =>
-        (await kubectlOk(cluster, ["get", "pod", "box", "-o", "jsonpath={.status.phase}"])) ===
-        "Running",
-    );
+    await podPhase("box", "Running");
   });
 
   it("exec runs in the pod (its hostname, its files), with stdout, stderr and the exit code", async () => {
@@ -437,12 +412,7 @@ describe("streaming: kubectl exec, cp, attach, run -it and port-forward", () => 
       "-c",
       "i=0; while :; do i=$((i+1)); echo tick $i; sleep 0.2; done",
     ]);
-    await waitFor(
-      "ticker Running",
-      async () =>
-        (await kubectlOk(cluster, ["get", "pod", "ticker", "-o", "jsonpath={.status.phase}"])) ===
-        "Running",
-    );
+    await podPhase("ticker", "Running");
     const attached = spawnKubectl(cluster, ["attach", "ticker"]);
     try {
       await waitFor(
@@ -473,12 +443,7 @@ describe("streaming: kubectl exec, cp, attach, run -it and port-forward", () => 
       "netexec",
       "--http-port=8080",
     ]);
-    await waitFor(
-      "netexec Running",
-      async () =>
-        (await kubectlOk(cluster, ["get", "pod", "netexec", "-o", "jsonpath={.status.phase}"])) ===
-        "Running",
-    );
+    await podPhase("netexec", "Running");
     const forward = spawnKubectl(cluster, ["port-forward", "pod/netexec", ":8080"]);
     try {
       const port = await waitFor(
