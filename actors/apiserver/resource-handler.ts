@@ -137,7 +137,7 @@ export class ResourceHandler {
     if (sub === "scale") return serveScale(this.store, input);
     if (sub === "binding") return serveBinding(this.store, this.clock, input);
     if (sub === "log") return servePodLog(this.store, this.clock, this.podLogs, input);
-    if (r.group === METRICS_GROUP) return serveMetrics(this.store, this.metrics, input);
+    if (r.group === METRICS_GROUP) return this.metricsAnswer(input);
     if (!r.verbs.includes(request.verb))
       throw new ApiError(methodNotAllowedStatus(gr(r), request.verb));
     switch (request.verb) {
@@ -170,6 +170,15 @@ export class ResourceHandler {
     const options = parseWatchOptions(r, query);
     const target = { resource: r, namespace: request.namespace, name: request.name };
     return new WatchPump(this.store, this.clock, target, options, sink);
+  }
+
+  /** metrics.k8s.io, as a Table when kubectl asks for one (`kubectl get podmetrics`). */
+  private async metricsAnswer(input: RequestInput): Promise<HandlerResult> {
+    const out = await serveMetrics(this.store, this.metrics, input);
+    if (!wantsTable(input.accept)) return out;
+    const body = out.body as JsonObject;
+    const items = Array.isArray(body.items) ? (body.items as JsonObject[]) : [body];
+    return { code: 200, body: this.asTable(input, items, {}) };
   }
 
   private asTable(
