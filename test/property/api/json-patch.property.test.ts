@@ -50,20 +50,19 @@ function modelApply(
   root: JsonValue,
   op: "add" | "remove" | "replace",
   path: Path,
-  v: JsonValue | "-",
+  v: JsonValue,
 ): void {
+  // Appends (`/-`) are modelled by the caller; a value may itself be the string "-".
   const parent = parentOf(root, path);
   const last = path[path.length - 1]!;
   if (Array.isArray(parent)) {
-    if (op === "add") {
-      if (v === "-") throw new Error("unreachable");
-      parent.splice(last as number, 0, v);
-    } else if (op === "remove") parent.splice(last as number, 1);
-    else parent[last as number] = v as JsonValue;
+    if (op === "add") parent.splice(last as number, 0, v);
+    else if (op === "remove") parent.splice(last as number, 1);
+    else parent[last as number] = v;
   } else {
     const o = parent as Record<string, JsonValue>;
     if (op === "remove") delete o[last as string];
-    else o[last as string] = v as JsonValue;
+    else o[last as string] = v;
   }
 }
 
@@ -122,7 +121,18 @@ describe("JSON patch against a reference model", () => {
         expect(applyJsonPatch(start, ops)).toEqual(model);
         expect(JSON.stringify(start)).toBe(before);
       }),
-      { numRuns: 300 },
+      {
+        numRuns: 300,
+        examples: [
+          [
+            {},
+            [
+              { op: "add", pick: 0, key: "a", index: 0, append: false, value: [] },
+              { op: "add", pick: 409156431, key: "a", index: 0, append: false, value: "-" },
+            ],
+          ],
+        ],
+      },
     );
   });
 
