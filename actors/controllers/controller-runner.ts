@@ -68,7 +68,8 @@ export function runController(
     isReady: () => informers.hasSynced(),
   };
   // in a controller manager, the loop is its child in the actor system
-  // (`nX/controller-manager/replicaset`), so the inspector shows it
+  // (`nX/controller-manager/replicaset`), so the inspector shows it; without an owner (unit
+  // tests that run one controller on a fake API) there is no system to adopt it
   actor = owner
     ? owner.system.spawnChild(owner.parent, definition.name, reconcileLoopMachine, { input })
     : createActor(reconcileLoopMachine, { input, clock }).start();
