@@ -7,6 +7,11 @@ import {
   defaultRunDir,
   readClusterFile,
 } from "./cluster-file.ts";
+import {
+  collectKubernetesOverview,
+  type KubernetesOverview,
+  renderKubernetesOverview,
+} from "./kubernetes-overview.ts";
 import { isBosunNode } from "./launcher.ts";
 import type { NodeStatus } from "./node/introspection.ts";
 import { getJson } from "./node-client.ts";
@@ -154,10 +159,15 @@ export function clusterDnsLine(reports: NodeReport[]): string | null {
   return parts.length === 0 ? null : `cluster DNS: ${parts.join(", ")}`;
 }
 
+/**
+ * `bosun status`: the Kubernetes view first (when the store answers), then the members and the
+ * Raft table, then — with `actors` — every actor's state.
+ */
 export function renderStatus(
   cluster: ClusterFile,
   reports: NodeReport[],
   orphans: readonly PodProcess[] = [],
+  options: { actors?: boolean; kubernetes?: KubernetesOverview | null } = {},
 ): string {
   const nodes = [["NODE", "ADDRESS", "PID", "STATE", "LINKS"]];
   const actors = [["ACTOR", "MACHINE", "STATE", "STATUS", "RESTARTS"]];
@@ -184,14 +194,16 @@ export function renderStatus(
   const holder = clusterIPHolderLine(reports);
   const dns = clusterDnsLine(reports);
   return [
+    ...(options.kubernetes ? [renderKubernetesOverview(options.kubernetes, table), ""] : []),
     `cluster ${cluster.name}: ${up}/${cluster.nodes.length} nodes up`,
     "",
     table(nodes),
     ...(raft ? ["", raft] : []),
     ...(holder ? ["", holder] : []),
     ...(dns ? [dns] : []),
-    "",
-    table(actors),
+    ...(options.actors
+      ? ["", table(actors)]
+      : ["", "(every actor's state: bosun status --actors)"]),
     ...(orphans.length > 0
       ? [
           "",
@@ -204,12 +216,18 @@ export function renderStatus(
 
 export function statusCommand(): Command {
   return new Command("status")
-    .description("show every node, link and actor of the local cluster")
+    .description(
+      "the cluster at a glance: Kubernetes nodes, pods and leaders, then members, links and Raft",
+    )
     .option("--run-dir <dir>", "the cluster's run dir", defaultRunDir())
     .option("--json", "machine-readable output", false)
-    .action(async (options: { runDir: string; json: boolean }) => {
+    .option("--actors", "also every actor, its machine and state", false)
+    .action(async (options: { runDir: string; json: boolean; actors: boolean }) => {
       const cluster = readClusterFile(options.runDir);
-      const reports = await collectStatus(cluster);
+      const [reports, kubernetes] = await Promise.all([
+        collectStatus(cluster),
+        collectKubernetesOverview(cluster),
+      ]);
       const orphans = orphanedPodProcesses(options.runDir, cluster);
       if (options.json) {
         const nodes = reports.map(({ node, status, error }) => ({
@@ -219,9 +237,13 @@ export function statusCommand(): Command {
           status,
         }));
         const orphanedPods = orphans.map(orphanJson);
-        console.log(JSON.stringify({ name: cluster.name, nodes, orphanedPods }, null, 2));
+        console.log(
+          JSON.stringify({ name: cluster.name, kubernetes, nodes, orphanedPods }, null, 2),
+        );
       } else {
-        console.log(renderStatus(cluster, reports, orphans));
+        console.log(
+          renderStatus(cluster, reports, orphans, { actors: options.actors, kubernetes }),
+        );
       }
       if (reports.some((r) => r.status === null)) process.exitCode = 3;
     });

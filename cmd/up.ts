@@ -30,6 +30,8 @@ interface UpOptions {
   snapshotEntries?: string;
   compactionInterval?: string;
   nodeMonitorGracePeriod?: string;
+  horizontalPodAutoscalerSyncPeriod?: string;
+  horizontalPodAutoscalerDownscaleStabilization?: string;
   leaderElectLeaseDuration?: string;
   leaderElectRenewDeadline?: string;
   leaderElectRetryPeriod?: string;
@@ -111,6 +113,16 @@ export function planCluster(options: UpOptions, runDir: string): ClusterFile {
     nodeFlags.push("--compaction-interval", options.compactionInterval);
   if (options.nodeMonitorGracePeriod)
     nodeFlags.push("--node-monitor-grace-period", options.nodeMonitorGracePeriod);
+  if (options.horizontalPodAutoscalerSyncPeriod)
+    nodeFlags.push(
+      "--horizontal-pod-autoscaler-sync-period",
+      options.horizontalPodAutoscalerSyncPeriod,
+    );
+  if (options.horizontalPodAutoscalerDownscaleStabilization)
+    nodeFlags.push(
+      "--horizontal-pod-autoscaler-downscale-stabilization",
+      options.horizontalPodAutoscalerDownscaleStabilization,
+    );
   if (options.leaderElectLeaseDuration)
     nodeFlags.push("--leader-elect-lease-duration", options.leaderElectLeaseDuration);
   if (options.leaderElectRenewDeadline)
@@ -189,6 +201,14 @@ export function upCommand(): Command {
     .option(
       "--node-monitor-grace-period <duration|ms>",
       "a node whose Lease stands still this long is Unknown (see bosun node --help)",
+    )
+    .option(
+      "--horizontal-pod-autoscaler-sync-period <duration|ms>",
+      "how often the HPA controller looks at each HPA (see bosun node --help)",
+    )
+    .option(
+      "--horizontal-pod-autoscaler-downscale-stabilization <duration|ms>",
+      "the HPA's scale-down stabilization window (see bosun node --help)",
     )
     .option(
       "--leader-elect-lease-duration <duration|ms>",

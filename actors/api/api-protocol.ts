@@ -52,6 +52,8 @@ export interface ResourceScope {
 
 export interface GetRequest extends ResourceScope {
   name: string;
+  /** A subresource to read (`scale`). */
+  subresource?: string | null;
   /** "" (default) = linearizable; "0" = this server's local state. */
   resourceVersion?: string;
 }

@@ -59,6 +59,21 @@ const scale: Subresource = {
   verbs: STATUS_VERBS,
 };
 
+/** HorizontalPodAutoscaler in one of its versions (v2 stored and preferred, v1 for kubectl autoscale). */
+const hpa = (version: string, categories: readonly string[]): ResourceInfo => ({
+  group: "autoscaling",
+  version,
+  kind: "HorizontalPodAutoscaler",
+  plural: "horizontalpodautoscalers",
+  singular: "horizontalpodautoscaler",
+  shortNames: ["hpa"],
+  namespaced: true,
+  verbs: ALL_VERBS,
+  categories,
+  subresources: [status("HorizontalPodAutoscaler")],
+  nameRule: "dns1123Subdomain",
+});
+
 export const RESOURCES: readonly ResourceInfo[] = [
   {
     group: "",
@@ -321,6 +336,37 @@ export const RESOURCES: readonly ResourceInfo[] = [
     shortNames: ["sc"],
     namespaced: false,
     verbs: ALL_VERBS,
+    categories: [],
+    subresources: [],
+    nameRule: "dns1123Subdomain",
+  },
+  hpa("v2", ["all"]),
+  // kubectl autoscale creates through v1; stored as v2 (apiserver/hpa-conversion.ts)
+  hpa("v1", []),
+  // metrics.k8s.io (metrics-server's API, served by the API server from the kubelets' Summary
+  // API): read-only, never stored; last, so `pods` and `nodes` stay the core ones by name
+  {
+    group: "metrics.k8s.io",
+    version: "v1beta1",
+    kind: "NodeMetrics",
+    plural: "nodes",
+    singular: "",
+    shortNames: [],
+    namespaced: false,
+    verbs: ["get", "list"],
+    categories: [],
+    subresources: [],
+    nameRule: "dns1123Subdomain",
+  },
+  {
+    group: "metrics.k8s.io",
+    version: "v1beta1",
+    kind: "PodMetrics",
+    plural: "pods",
+    singular: "",
+    shortNames: [],
+    namespaced: true,
+    verbs: ["get", "list"],
     categories: [],
     subresources: [],
     nameRule: "dns1123Subdomain",

@@ -22,7 +22,9 @@ export type StatusReason =
   | "TooManyRequests"
   | "ServiceUnavailable"
   | "NotAcceptable"
-  | "UnsupportedMediaType";
+  | "UnsupportedMediaType"
+  /** remotecommand's: an exec'd command exited non-zero (the code is a cause `ExitCode`). */
+  | "NonZeroExitCode";
 
 export interface StatusCause {
   reason?: string;
@@ -193,6 +195,43 @@ export function methodNotAllowedStatus(gr: GroupResource, action: string): Statu
       group: gr.group,
       kind: gr.resource,
     },
+  );
+}
+
+/**
+ * 404 for a path the server does not serve — an unknown resource or subresource — in
+ * kube-apiserver's words (what kubectl prints for it too).
+ */
+export function resourceNotServedStatus(): Status {
+  return failure(404, "NotFound", "the server could not find the requested resource");
+}
+
+/**
+ * 405 for a Kubernetes subresource this server does not serve yet (`pods/exec`): said plainly,
+ * not as a missing object.
+ */
+export function subresourceNotServedStatus(gr: GroupResource, subresource: string): Status {
+  return failure(
+    405,
+    "MethodNotAllowed",
+    `the server does not allow this method on the requested resource: ${grString(gr)}/${subresource} is not served by this server yet`,
+    { group: gr.group, kind: gr.resource },
+  );
+}
+
+/**
+ * How an exec'd command ended, as the kubelet's remotecommand reports it on the error channel:
+ * Success, or NonZeroExitCode with the code as a cause of reason `ExitCode` (kubectl exits
+ * with it).
+ */
+export function execExitStatus(exitCode: number): Status {
+  if (exitCode === 0)
+    return { kind: "Status", apiVersion: "v1", metadata: {}, status: "Success", code: 200 };
+  return failure(
+    500,
+    "NonZeroExitCode",
+    `command terminated with non-zero exit code: exit status ${exitCode}`,
+    { causes: [{ reason: "ExitCode", message: String(exitCode) }] },
   );
 }
 

@@ -967,8 +967,44 @@ const storageClassPrinter: Printer = {
     age(sc, nowMs),
   ],
 };
+/** kubectl's HPA columns: TARGETS as `cpu: <current>/<target>` per resource metric. */
+const hpaPrinter: Printer = {
+  columns: [
+    NAME,
+    col("Reference", "string", "reference to the target of the autoscaler"),
+    col("Targets", "string", "the current and target values of the autoscaler's metrics"),
+    col("MinPods", "string", "the lower limit for the number of replicas"),
+    col("MaxPods", "integer", "the upper limit for the number of replicas"),
+    col("Replicas", "integer", "current number of replicas of pods managed by this autoscaler"),
+    AGE,
+  ],
+  cells(hpa, nowMs) {
+    const spec = asObject(hpa.spec);
+    const st = asObject(hpa.status);
+    const ref = asObject(spec.scaleTargetRef);
+    const current = (st.currentMetrics ?? []) as JsonObject[];
+    const targets = ((spec.metrics ?? []) as JsonObject[]).map((m) => {
+      const resource = asObject(m.resource);
+      const name = asString(resource.name);
+      const target = asObject(resource.target).averageUtilization;
+      const now = current.find((c) => asString(asObject(c.resource).name) === name);
+      const value = asObject(asObject(now?.resource).current).averageUtilization;
+      return `${name}: ${typeof value === "number" ? `${value}%` : "<unknown>"}/${String(target)}%`;
+    });
+    return [
+      asString(meta(hpa).name),
+      `${asString(ref.kind)}/${asString(ref.name)}`,
+      targets.length > 0 ? targets.join(", ") : "<none>",
+      String(spec.minReplicas ?? 1),
+      num(spec.maxReplicas),
+      num(st.currentReplicas),
+      age(hpa, nowMs),
+    ];
+  },
+};
 
 const PRINTERS: Record<string, Printer> = {
+  HorizontalPodAutoscaler: hpaPrinter,
   Pod: podPrinter,
   Deployment: deploymentPrinter,
   ReplicaSet: replicaSetPrinter,

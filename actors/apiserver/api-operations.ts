@@ -126,7 +126,10 @@ export class ApiOperations implements InternalApiPort {
   get(request: GetRequest): Promise<ApiReply> {
     const options: RequestOptions = {};
     if (request.resourceVersion !== undefined) options.resourceVersion = request.resourceVersion;
-    return this.run(request, "get", request.name, { options });
+    return this.run(request, "get", request.name, {
+      options,
+      subresource: request.subresource ?? null,
+    });
   }
 
   list(request: ListRequest): Promise<ApiReply> {

@@ -433,6 +433,30 @@ const KINDS: Readonly<Record<string, Message>> = {
     name: "PodDisruptionBudget",
     fields: { 1: meta, 2: fd("spec", POD_DISRUPTION_BUDGET_SPEC), 3: skip("status") },
   },
+  // autoscaling/v1 (`kubectl autoscale`)
+  HorizontalPodAutoscaler: {
+    name: "HorizontalPodAutoscaler",
+    fields: {
+      1: meta,
+      2: fd("spec", {
+        name: "HorizontalPodAutoscalerSpec",
+        fields: {
+          1: fd("scaleTargetRef", {
+            name: "CrossVersionObjectReference",
+            fields: {
+              1: fd("kind", "string"),
+              2: fd("name", "string"),
+              3: fd("apiVersion", "string"),
+            },
+          }),
+          2: fd("minReplicas", "int", ptr),
+          3: fd("maxReplicas", "int"),
+          4: fd("targetCPUUtilizationPercentage", "int", ptr),
+        },
+      }),
+      3: skip("status"),
+    },
+  },
   Scale: {
     name: "Scale",
     fields: {

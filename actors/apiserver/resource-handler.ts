@@ -18,6 +18,8 @@ import {
   methodNotAllowedStatus,
   notFoundStatus,
   resourceExpiredStatus,
+  resourceNotServedStatus,
+  subresourceNotServedStatus,
 } from "../api/status.ts";
 import { buildTable, type IncludeObject } from "../api/table.ts";
 import {
@@ -43,12 +45,14 @@ import {
   retryRaced,
   WriteRaced,
 } from "./guaranteed-update.ts";
+import { fromStorageVersion, toStorageVersion } from "./hpa-conversion.ts";
 import {
   type ListQuery,
   objectFilter,
   parseListOptions,
   parseWatchOptions,
 } from "./list-options.ts";
+import { METRICS_GROUP, type MetricsSource, serveMetrics } from "./metrics-api.ts";
 import { planDeletion, podGracePeriodSeconds, withTerminatingPhase } from "./object-deletion.ts";
 import { prepareCreate, prepareUpdate } from "./object-lifecycle.ts";
 import { type AlsoInTxn, CompactedError, NOTHING_ELSE, type ObjectStore } from "./object-store.ts";
@@ -107,6 +111,18 @@ export function wantsTable(accept: string | undefined): boolean {
  * so only a range nearly full and under a burst of creates loses more than once or twice).
  */
 export const MAX_ALLOCATION_ATTEMPTS = 16;
+/** Kubernetes' subresources that a resource here may not serve (yet): a 405 says so plainly. */
+const KUBERNETES_SUBRESOURCES = new Set([
+  "pods/exec",
+  "pods/attach",
+  "pods/portforward",
+  "pods/proxy",
+  "pods/eviction",
+  "pods/ephemeralcontainers",
+  "pods/resize",
+  "services/proxy",
+  "nodes/proxy",
+]);
 
 export class ResourceHandler {
   /** What Services hold beside their objects: cluster IPs and NodePorts. */
@@ -118,6 +134,8 @@ export class ResourceHandler {
     readonly store: ObjectStore,
     private readonly clock: Clock,
     private readonly podLogs?: PodLogs,
+    /** The kubelets' Summary API, for metrics.k8s.io. */
+    private readonly metrics?: MetricsSource,
     allocation: Partial<ServiceAllocatorOptions> = {},
   ) {
     this.services = new ServiceAllocator(store, allocation);
@@ -133,10 +151,16 @@ export class ResourceHandler {
     const { request } = input;
     const r = request.resource;
     const sub = request.subresource;
-    if (sub !== null && !r.subresources.some((s) => s.name === sub)) throw notFoundError(request);
+    if (sub !== null && !r.subresources.some((s) => s.name === sub))
+      throw new ApiError(
+        KUBERNETES_SUBRESOURCES.has(`${r.plural}/${sub}`)
+          ? subresourceNotServedStatus(gr(r), sub)
+          : resourceNotServedStatus(),
+      );
     if (sub === "scale") return serveScale(this.store, input);
     if (sub === "binding") return serveBinding(this.store, this.clock, input);
     if (sub === "log") return servePodLog(this.store, this.clock, this.podLogs, input);
+    if (r.group === METRICS_GROUP) return this.metricsAnswer(input);
     if (!r.verbs.includes(request.verb))
       throw new ApiError(methodNotAllowedStatus(gr(r), request.verb));
     switch (request.verb) {
@@ -169,6 +193,15 @@ export class ResourceHandler {
     const options = parseWatchOptions(r, query);
     const target = { resource: r, namespace: request.namespace, name: request.name };
     return new WatchPump(this.store, this.clock, target, options, sink);
+  }
+
+  /** metrics.k8s.io, as a Table when kubectl asks for one (`kubectl get podmetrics`). */
+  private async metricsAnswer(input: RequestInput): Promise<HandlerResult> {
+    const out = await serveMetrics(this.store, this.metrics, input);
+    if (!wantsTable(input.accept)) return out;
+    const body = out.body as JsonObject;
+    const items = Array.isArray(body.items) ? (body.items as JsonObject[]) : [body];
+    return { code: 200, body: this.asTable(input, items, {}) };
   }
 
   private asTable(
@@ -259,10 +292,11 @@ export class ResourceHandler {
 
   private async create(input: RequestInput): Promise<HandlerResult> {
     const req = input.request;
-    const r = req.resource;
-    const body = await input.body();
-    if (!isJsonObject(body))
+    const received = await input.body();
+    if (!isJsonObject(received))
       throw new ApiError(badRequestStatus("the body of the request was in an unknown format"));
+    // stored in its storage version (autoscaling/v1 HPAs as v2)
+    const { resource: r, object: body } = toStorageVersion(req.resource, received);
     const { object: known, warnings } = validateFields(r, body, input.options);
     const prepared = prepareCreate(r, known, req.namespace, {
       uid: randomUUID(),
@@ -271,6 +305,7 @@ export class ResourceHandler {
     });
     const obj = await this.admission.admitCreate(r, prepared);
     const name = String(asObject(obj.metadata).name ?? "");
+    const answer = (o: JsonObject) => fromStorageVersion(req.resource, o);
     const held = this.heldBy(r);
     const namespaceKey = r.namespaced ? objectKey(NAMESPACES, null, req.namespace ?? "") : null;
     const key = keyOf({ ...req, name });
@@ -279,9 +314,9 @@ export class ResourceHandler {
         held === null
           ? { object: obj, also: NOTHING_ELSE }
           : await this.allocateForCreate(held, r, key, obj, attempt > 1);
-      if (dryRunOf(input.options)) return { code: 201, body: object, warnings };
+      if (dryRunOf(input.options)) return { code: 201, body: answer(object), warnings };
       const out = await this.store.create(key, object, namespaceKey, also);
-      if (out.kind === "ok") return { code: 201, body: out.object, warnings };
+      if (out.kind === "ok") return { code: 201, body: answer(out.object), warnings };
       if (out.kind === "namespaceNotFound")
         throw new ApiError(notFoundStatus(gr(NAMESPACES), req.namespace ?? ""));
       if (out.kind !== "conflict") throw new ApiError(alreadyExistsStatus(gr(r), name));

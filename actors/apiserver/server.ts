@@ -11,8 +11,10 @@ import {
   type IncomingMessage,
   type Server,
   type ServerResponse,
+  STATUS_CODES,
 } from "node:http";
 import { createServer as createHttpsServer } from "node:https";
+import type { Duplex } from "node:stream";
 import type { Logger } from "pino";
 import { parse as parseYaml } from "yaml";
 import { asObject, asString, type JsonObject, type JsonValue } from "../api/json.ts";
@@ -22,8 +24,8 @@ import { RESOURCES, type ResourceInfo, resourceByPlural } from "../api/resources
 import {
   badRequestStatus,
   internalErrorStatus,
-  notFoundStatus,
   requestEntityTooLargeStatus,
+  resourceNotServedStatus,
   type Status,
   serviceUnavailableStatus,
   unauthorizedStatus,
@@ -45,6 +47,8 @@ import {
 } from "./discovery.ts";
 import type { ObjectStore } from "./object-store.ts";
 import { openApiV3Document, openApiV3Paths } from "./openapi.ts";
+import { PodExecServer } from "./pod-exec.ts";
+import { PodPortForwardServer } from "./pod-portforward.ts";
 import { decodeProtobufBody } from "./protobuf-body.ts";
 import { objectKey } from "./registry-keys.ts";
 import { parseRequestInfo } from "./request-info.ts";
@@ -64,6 +68,10 @@ export interface ApiServerConfig {
   /** The server's one REST handler, shared with the internal API (its object store too). */
   handler: ResourceHandler;
   ready: () => { ready: boolean; reason: string };
+  /** pods/exec's WebSocket upgrades (absent: refused with a Status). */
+  podExec?: PodExecServer;
+  /** pods/portforward's WebSocket upgrades (absent: refused with a Status). */
+  podPortForward?: PodPortForwardServer;
 }
 
 /** Kubernetes refuses request bodies over 3 MiB. */
@@ -147,6 +155,28 @@ export class ApiServer {
     this.server = config.tls
       ? createHttpsServer({ cert: config.tls.certPem, key: config.tls.keyPem }, listener)
       : createHttpServer(listener);
+    this.server.on("upgrade", (req: IncomingMessage, socket: Duplex, head: Buffer) =>
+      this.upgrade(req, socket, head).catch(() => socket.destroy()),
+    );
+  }
+
+  /** A streaming subresource (pods/exec) over WebSocket: authenticated, then handed over. */
+  private async upgrade(req: IncomingMessage, socket: Duplex, head: Buffer): Promise<void> {
+    socket.on("error", () => socket.destroy());
+    const path = new URL(req.url ?? "/", "http://apiserver").pathname;
+    const refuse = (status: Status) => {
+      const body = JSON.stringify(status);
+      socket.end(
+        `HTTP/1.1 ${status.code} ${STATUS_CODES[status.code] ?? "Error"}\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
+      );
+    };
+    if (!tokenMatches(bearerToken(req), this.config.token))
+      return refuse(unauthorizedStatus("Unauthorized"));
+    if (this.config.podExec !== undefined && PodExecServer.serves(path))
+      return this.config.podExec.handleUpgrade(req, socket, head);
+    if (this.config.podPortForward !== undefined && PodPortForwardServer.serves(path))
+      return this.config.podPortForward.handleUpgrade(req, socket, head);
+    refuse(resourceNotServedStatus());
   }
 
   get url(): string {
@@ -169,6 +199,8 @@ export class ApiServer {
     this.stopped = true;
     if (this.bootstrapTimer !== null) this.config.clock.clearTimeout(this.bootstrapTimer);
     for (const end of [...this.openWatches]) end();
+    this.config.podExec?.stop();
+    this.config.podPortForward?.stop();
     this.server.closeAllConnections();
     await new Promise<void>((resolve) => this.server.close(() => resolve()));
   }
@@ -256,13 +288,8 @@ export class ApiServer {
     const accept = req.headers.accept;
     if (method === "GET" && this.serveNonResource(path, accept, res)) return;
     const info = parseRequestInfo(method, path, url.searchParams);
-    if (info.type === "unknownResource")
-      return sendStatus(res, notFoundStatus({ group: info.group, resource: info.resource }, ""));
-    if (info.type === "nonResource")
-      return sendStatus(res, {
-        ...notFoundStatus({ group: "", resource: "" }, ""),
-        message: "the server could not find the requested resource",
-      });
+    if (info.type === "unknownResource" || info.type === "nonResource")
+      return sendStatus(res, resourceNotServedStatus());
     const contentType = req.headers["content-type"] ?? "application/json";
     let cached: JsonValue | undefined;
     const input: RequestInput = {

@@ -15,6 +15,7 @@ import type { Logger } from "pino";
 import { type AnyActorRef, fromCallback, sendTo, setup } from "xstate";
 import { KUBE_SYSTEM_NAMESPACE } from "../api/well-known.ts";
 import type { ListWatcher, ObjectApi } from "../client/api-client.ts";
+import { EventBroadcaster } from "../client/event-recorder.ts";
 import { type LeaderElectionTimings, leaderElectionMachine } from "../client/leader-election.ts";
 import { SharedInformers } from "../client/shared-informers.ts";
 import type { ActorSystem } from "../system/actor-system.ts";
@@ -27,6 +28,7 @@ import { disruptionController } from "./disruption.ts";
 import { endpointSliceController } from "./endpoint-slices.ts";
 import { endpointsController } from "./endpoints.ts";
 import { GC_RESOURCES, garbageCollector } from "./garbage-collector.ts";
+import { type HpaOptions, horizontalPodAutoscalerController } from "./horizontal-pod-autoscaler.ts";
 import { jobController } from "./job.ts";
 import { namespaceController } from "./namespace.ts";
 import { nodeLifecycleController } from "./node-lifecycle.ts";
@@ -40,14 +42,29 @@ import type { WorkQueueLimits } from "./work-queue.ts";
 
 export type ControllerFactory = (ctx: ControllerContext) => ControllerDefinition;
 
-/** The default controllers, with the node lifecycle controller's grace period overridden. */
-export function controllersWith(nodeMonitorGracePeriodMs: number): readonly ControllerFactory[] {
-  return DEFAULT_CONTROLLERS.map((f) =>
-    f === nodeLifecycle ? (ctx) => nodeLifecycleController(ctx, { nodeMonitorGracePeriodMs }) : f,
-  );
+/** What kube-controller-manager's flags set: the node lifecycle and HPA controllers' timings. */
+export interface ControllerFlags {
+  nodeMonitorGracePeriodMs?: number;
+  hpa?: Partial<HpaOptions>;
+}
+
+/** The default controllers, with the flags' timings. */
+export function controllersWith(flags: ControllerFlags): readonly ControllerFactory[] {
+  return DEFAULT_CONTROLLERS.map((f) => {
+    if (f === nodeLifecycle && flags.nodeMonitorGracePeriodMs !== undefined) {
+      const nodeMonitorGracePeriodMs = flags.nodeMonitorGracePeriodMs;
+      return (ctx: ControllerContext) => nodeLifecycleController(ctx, { nodeMonitorGracePeriodMs });
+    }
+    if (f === horizontalPodAutoscaler && flags.hpa !== undefined) {
+      const hpa = flags.hpa;
+      return (ctx: ControllerContext) => horizontalPodAutoscalerController(ctx, hpa);
+    }
+    return f;
+  });
 }
 
 const nodeLifecycle: ControllerFactory = (ctx) => nodeLifecycleController(ctx);
+const horizontalPodAutoscaler: ControllerFactory = (ctx) => horizontalPodAutoscalerController(ctx);
 
 export const DEFAULT_CONTROLLERS: readonly ControllerFactory[] = [
   deploymentController,
@@ -62,6 +79,7 @@ export const DEFAULT_CONTROLLERS: readonly ControllerFactory[] = [
   cronJobController,
   persistentVolumeClaimController,
   persistentVolumeController,
+  horizontalPodAutoscaler,
   ...GC_RESOURCES.map((r) => (ctx: ControllerContext) => garbageCollector(ctx, r)),
 ];
 
@@ -121,7 +139,12 @@ const runControllers = fromCallback<
   // informers and reconcile loops are the manager's children in the actor system
   const owner = { system: options.system, parent: managerName(options) };
   const informers = new SharedInformers({ source: options.api, clock, owner });
-  const ctx: ControllerContext = { api: options.api, cache: informers, clock };
+  const events = new EventBroadcaster({
+    api: options.api,
+    clock,
+    onError: (problem) => options.logger?.warn(problem),
+  });
+  const ctx: ControllerContext = { api: options.api, cache: informers, clock, events };
   const definitions = (options.controllers ?? DEFAULT_CONTROLLERS).map((f) => f(ctx));
   const controllers = definitions.map((d) =>
     runController(d, informers, clock, options.queueLimits, owner),
@@ -132,6 +155,7 @@ const runControllers = fromCallback<
   return () => {
     for (const c of controllers) c.stop();
     informers.stop();
+    events.stop();
     input.running.current = [];
     options.logger?.info("controllers stopped");
   };

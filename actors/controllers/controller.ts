@@ -16,6 +16,7 @@
  */
 import type { JsonObject } from "../api/json.ts";
 import type { ObjectApi } from "../client/api-client.ts";
+import type { EventRecorderFactory } from "../client/event-recorder.ts";
 import type { ObjectKey } from "../client/object-key.ts";
 import type { CacheReader } from "../client/shared-informers.ts";
 import type { Clock } from "../system/clock.ts";
@@ -57,4 +58,6 @@ export interface ControllerContext {
   api: ObjectApi;
   cache: CacheReader;
   clock: Clock;
+  /** Where a controller gets its event recorder (one broadcaster per controller manager). */
+  events: EventRecorderFactory;
 }

@@ -18,6 +18,7 @@ import {
 } from "../api/label-selector.ts";
 import { POD_TEMPLATE_HASH_LABEL } from "../api/well-known.ts";
 import { isAlreadyExists, isNotFound } from "../client/errors.ts";
+import { withTypeMeta } from "../client/event-recorder.ts";
 import type { ObjectKey } from "../client/object-key.ts";
 import type { ControllerContext, ControllerDefinition, ReconcileResult } from "./controller.ts";
 import {
@@ -100,6 +101,18 @@ const hashOf = (rs: JsonObject) =>
 
 export function deploymentController(ctx: ControllerContext): ControllerDefinition {
   const { api, cache, clock } = ctx;
+  const recorder = ctx.events.newRecorder({ component: "deployment-controller" });
+
+  /** Kubernetes' ScalingReplicaSet event, on the Deployment. */
+  function scaled(d: JsonObject, rs: JsonObject, from: number, to: number): void {
+    if (from === to) return;
+    recorder.event(
+      withTypeMeta(d, "apps/v1", "Deployment"),
+      "Normal",
+      "ScalingReplicaSet",
+      `Scaled ${to > from ? "up" : "down"} replica set ${nameOf(rs)} from ${from} to ${to}`,
+    );
+  }
 
   async function reconcile(key: ObjectKey): Promise<ReconcileResult | undefined> {
     let d = cache.get(DEPLOYMENTS, key);
@@ -153,6 +166,7 @@ export function deploymentController(ctx: ControllerContext): ControllerDefiniti
         newRS = await api.create(REPLICASETS, newReplicaSetFor(d, hash, revision, initial), {
           namespace: ns,
         });
+        scaled(d, newRS, 0, initial);
       } catch (error) {
         if (!isAlreadyExists(error)) throw error;
         // made by an earlier reconcile whose answer we lost, or a hash collision
@@ -172,8 +186,14 @@ export function deploymentController(ctx: ControllerContext): ControllerDefiniti
     old = owned.filter((rs) => nameOf(rs) !== (newRS ? nameOf(newRS) : ""));
 
     if (newRS && !paused) {
-      const scale = async (rs: JsonObject, replicas: number) =>
-        api.update(REPLICASETS, withReplicas(rs, replicas), { namespace: ns });
+      const deployment = d;
+      const scale = async (rs: JsonObject, replicas: number) => {
+        const updated = await api.update(REPLICASETS, withReplicas(rs, replicas), {
+          namespace: ns,
+        });
+        scaled(deployment, rs, specReplicas(rs), replicas);
+        return updated;
+      };
       if (recreate) {
         const oldActive = old.filter((rs) => specReplicas(rs) > 0);
         if (oldActive.length > 0) {

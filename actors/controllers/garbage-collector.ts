@@ -69,8 +69,11 @@ const COLLECTABLE = RESOURCES.filter(
     !IGNORED_RESOURCES.has(resourceName(r)),
 );
 
-/** Every resource the collector follows, as `plural` or `plural.group`. */
-export const GC_RESOURCES: readonly string[] = COLLECTABLE.map(resourceName);
+/**
+ * Every resource the collector follows, as `plural` or `plural.group`: once each, though a
+ * resource may be served in several versions (autoscaling v1 and v2 are one resource).
+ */
+export const GC_RESOURCES: readonly string[] = [...new Set(COLLECTABLE.map(resourceName))];
 
 const INFO_BY_NAME = new Map(COLLECTABLE.map((r) => [resourceName(r), r]));
 

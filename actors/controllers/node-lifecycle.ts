@@ -23,6 +23,7 @@ import { rfc3339 } from "../api/meta-time.ts";
 import { type Taint, toleratesTaint, tolerationsOf } from "../api/taints.ts";
 import { NODE_LEASE_NAMESPACE, UNREACHABLE_TAINT_KEY } from "../api/well-known.ts";
 import { isConflict, isNotFound } from "../client/errors.ts";
+import { withTypeMeta } from "../client/event-recorder.ts";
 import type { ObjectKey } from "../client/object-key.ts";
 import type { ControllerContext, ControllerDefinition } from "./controller.ts";
 import { nameOf, namespaceOf, uidOf } from "./owner-references.ts";
@@ -151,6 +152,11 @@ export function nodeLifecycleController(
   const leaseSeen = new Map<string, LeaseObservation>();
   /** When we saw each node tainted (monotonic): eviction deadlines count from here. */
   const taintSeen = new Map<string, number>();
+  // kube-controller-manager's node lifecycle controller reports as `node-controller`
+  const recorder = ctx.events.newRecorder({ component: "node-controller" });
+  /** Node uids this controller has seen (RegisteredNode once per node and leader term). */
+  const registered = new Set<string>();
+  const nodeObject = (node: JsonObject) => withTypeMeta(node, "v1", "Node");
 
   function observeLease(nodeName: string, nowMs: number): LeaseObservation {
     const lease = cache.get(NODE_LEASES, { namespace: NODE_LEASE_NAMESPACE, name: nodeName });
@@ -171,6 +177,12 @@ export function nodeLifecycleController(
         conditions: unknownConditions(node, clock.wallMs()),
       };
       node = await api.update(NODES, { ...node, status }, { subresource: "status" });
+      recorder.event(
+        nodeObject(node),
+        "Normal",
+        "NodeNotReady",
+        `Node ${nodeName} status is now: NodeNotReady`,
+      );
     }
     if (!hasUnreachableTaint(node))
       await api.update(NODES, withUnreachableTaint(node, clock.wallMs()));
@@ -202,6 +214,12 @@ export function nodeLifecycleController(
           // the kubelet is unreachable: nobody would finish a graceful deletion
           gracePeriodSeconds: 0,
         });
+        recorder.event(
+          withTypeMeta(pod, "v1", "Pod"),
+          "Normal",
+          "TaintManagerEviction",
+          `Marking for deletion Pod ${namespaceOf(pod)}/${nameOf(pod)}`,
+        );
         evicted++;
       } catch (error) {
         if (!isGoneOrChanged(error)) throw error;
@@ -237,6 +255,15 @@ export function nodeLifecycleController(
         leaseSeen.delete(key.name);
         taintSeen.delete(key.name);
         return undefined;
+      }
+      if (!registered.has(uidOf(node))) {
+        registered.add(uidOf(node));
+        recorder.event(
+          nodeObject(node),
+          "Normal",
+          "RegisteredNode",
+          `Node ${key.name} event: Registered Node ${key.name} in Controller`,
+        );
       }
       const nowMs = clock.nowMs();
       const observed = observeLease(key.name, nowMs);

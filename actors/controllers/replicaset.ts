@@ -17,6 +17,7 @@ import {
 } from "../api/label-selector.ts";
 import { GENERATE_NAME_ALPHABET, GENERATE_NAME_SUFFIX_LENGTH } from "../api/object-meta.ts";
 import { isNotFound } from "../client/errors.ts";
+import { withTypeMeta } from "../client/event-recorder.ts";
 import { keyString, type ObjectKey } from "../client/object-key.ts";
 import type { ControllerContext, ControllerDefinition } from "./controller.ts";
 import { Expectations } from "./expectations.ts";
@@ -157,6 +158,9 @@ export function replicaSetController(
   const expectations = new Expectations(ctx.clock);
   const suffix = options.suffix ?? randomPodSuffix;
   const { api, cache } = ctx;
+  // kube-controller-manager's ReplicaSet controller reports as `replicaset-controller`
+  const recorder = ctx.events.newRecorder({ component: "replicaset-controller" });
+  const rsObject = (rs: JsonObject) => withTypeMeta(rs, "apps/v1", "ReplicaSet");
 
   async function reconcile(key: ObjectKey) {
     const rsKey = keyString(key);
@@ -202,7 +206,19 @@ export function replicaSetController(
     if (settled && plan.create > 0) {
       const created: string[] = [];
       await tryEach(Array.from({ length: plan.create }), async () => {
-        const pod = await api.create(PODS, podFromTemplate(rs, suffix()), { namespace: ns });
+        let pod: JsonObject;
+        try {
+          pod = await api.create(PODS, podFromTemplate(rs, suffix()), { namespace: ns });
+        } catch (error) {
+          recorder.event(
+            rsObject(rs),
+            "Warning",
+            "FailedCreate",
+            `Error creating: ${String(error)}`,
+          );
+          throw error;
+        }
+        recorder.event(rsObject(rs), "Normal", "SuccessfulCreate", `Created pod: ${nameOf(pod)}`);
         created.push(`${ns}/${nameOf(pod)}`);
       });
       expectations.expectCreated(rsKey, created);
@@ -215,6 +231,7 @@ export function replicaSetController(
             namespace: ns,
             preconditions: { uid: uidOf(pod) },
           });
+          recorder.event(rsObject(rs), "Normal", "SuccessfulDelete", `Deleted pod: ${nameOf(pod)}`);
         } catch (error) {
           if (!isNotFound(error)) throw error;
         }

@@ -22,7 +22,6 @@
 
 import { type IntRange, inRange, numberToIpv4 } from "../api/allocation-range.ts";
 import { asObject, asString, type JsonObject } from "../api/json.ts";
-import { rfc3339 } from "../api/meta-time.ts";
 import {
   allocationOf,
   DEFAULT_NODE_PORT_RANGE,
@@ -31,9 +30,9 @@ import {
 } from "../api/service-allocation.ts";
 import { DEFAULT_SERVICE_CLUSTER_IP_CIDR } from "../api/well-known.ts";
 import { ApiError } from "../client/errors.ts";
+import { withTypeMeta } from "../client/event-recorder.ts";
 import { keyOf, keyString, type ObjectKey } from "../client/object-key.ts";
 import type { ControllerContext, ControllerDefinition, ReconcileResult } from "./controller.ts";
-import { objectEvent } from "./object-event.ts";
 import { isBeingDeleted, uidOf } from "./owner-references.ts";
 import { SERVICES } from "./service-pods.ts";
 
@@ -143,36 +142,21 @@ export function serviceIPAllocationController(
 ): ControllerDefinition {
   const options = { ...DEFAULT_SERVICE_ALLOCATION_OPTIONS, ...overrides };
   const ipRange = serviceRanges(options.clusterIPCidr, options.nodePortRange).ips;
-  const { api, cache, clock } = ctx;
+  const { api, cache } = ctx;
   /** Services (by uid) already written back for the API server to allocate: once each. */
   const upgraded = new Set<string>();
   /** Warnings already reported per Service (one Event per cause, not one per reconcile). */
   const warned = new Map<string, { uid: string; seen: Set<string> }>();
-  let eventCounter = 0;
+  const recorder = ctx.events.newRecorder({ component: SERVICE_ALLOCATION_COMPONENT });
 
-  async function warn(svc: JsonObject, reason: string, message: string): Promise<void> {
+  function warn(svc: JsonObject, reason: string, message: string): void {
     const svcKey = keyString(keyOf(svc));
     const entry = warned.get(svcKey);
     const seen = entry && entry.uid === uidOf(svc) ? entry.seen : new Set<string>();
     if (seen.has(`${reason}|${message}`)) return;
-    const event = objectEvent(
-      { apiVersion: "v1", kind: "Service", ...svc },
-      {
-        type: "Warning",
-        reason,
-        message,
-        component: SERVICE_ALLOCATION_COMPONENT,
-        nowIso: rfc3339(clock.wallMs()),
-        uniqueSuffix: `${Math.floor(clock.wallMs()).toString(16)}${(++eventCounter).toString(16)}`,
-      },
-    );
-    try {
-      await api.create("events", event, { namespace: keyOf(svc).namespace });
-      seen.add(`${reason}|${message}`);
-      warned.set(svcKey, { uid: uidOf(svc), seen });
-    } catch {
-      // events are best effort (client-go's recorder drops them too); the next look retries
-    }
+    recorder.event(withTypeMeta(svc, "v1", "Service"), "Warning", reason, message);
+    seen.add(`${reason}|${message}`);
+    warned.set(svcKey, { uid: uidOf(svc), seen });
   }
 
   /** The upgrade path: the API server's update allocates what the Service lacks. */
@@ -190,7 +174,7 @@ export function serviceIPAllocationController(
       const reason = /serviceIP/.test(message)
         ? "ClusterIPAllocationFailed"
         : "NodePortAllocationFailed";
-      await warn(svc, reason, message);
+      warn(svc, reason, message);
       return { requeueAfterMs: options.rangeFullRetryMs };
     }
   }
@@ -209,7 +193,7 @@ export function serviceIPAllocationController(
       options.clusterIPCidr,
       options.nodePortRange,
     ))
-      await warn(svc, w.reason, w.message);
+      warn(svc, w.reason, w.message);
     if (!needsAllocation(svc)) {
       upgraded.delete(uidOf(svc)); // allocated: nothing more to remember
       return undefined;

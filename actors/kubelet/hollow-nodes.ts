@@ -158,6 +158,7 @@ export function startHollowNodes(options: HollowNodesOptions): HollowNodesHandle
       actorName: `kubelet:${nodeName}`,
       // hollow containers read no environment: a Services watch per hollow node would be waste
       serviceEnvironment: false,
+      recordEvents: false,
     });
   };
 

@@ -20,6 +20,15 @@
  *   kubelet.followers {}                     → {count, limit}
  *   kubelet.pods {}                          → [{namespace, name, uid, state}]
  *
+ * - It records Events about its pods (pod-events.ts) and its Node (Starting, NodeReady) through
+ *   one event broadcaster, as `kubelet` on its node; hollow kubelets record none
+ *   (`recordEvents: false`), so that scale tests measure scheduling, not event writes.
+ * - Each container's environment is resolved from the ConfigMaps and Secrets it names, read
+ *   before each start (container-env.ts).
+ *
+ *   kubelet.exec.*                           `kubectl exec` sessions (exec-protocol.ts,
+ *                                            exec-sessions.ts)
+ *
  *   `kubectl logs -f` is a series of asks from the API server, each from where the last
  *   stopped (`attempt`, `sinceByte`), naming the stream (`follower`): at most maxLogFollowers
  *   streams per kubelet (log-followers.ts).
@@ -30,6 +39,7 @@ import { mkdir } from "node:fs/promises";
 import { join } from "node:path";
 import type { Logger } from "pino";
 import { type AnyActorRef, assign, setup } from "xstate";
+import type { ExecRefusal, ExecStartRequest } from "../api/exec-protocol.ts";
 import { asObject, asString, type JsonObject } from "../api/json.ts";
 import {
   KUBELET_ACTOR,
@@ -44,25 +54,31 @@ import {
   renderResolvConf,
 } from "../api/resolv-conf.ts";
 import { serviceEnvForPod } from "../api/service-env.ts";
+import type { KubeletSummary } from "../api/stats-protocol.ts";
 import { DEFAULT_CLUSTER_DOMAIN, KUBE_DNS_SERVICE_IP } from "../api/well-known.ts";
 import type { ApiClient } from "../client/api-client.ts";
 import { isConflict, isNotFound } from "../client/errors.ts";
+import { EventBroadcaster, type EventRecorder } from "../client/event-recorder.ts";
 import { Informer } from "../client/informer.ts";
 import type { ActorSystem } from "../system/actor-system.ts";
 import type { Clock } from "../system/clock.ts";
 import { type ActorMessage, answerAsk } from "../system/message.ts";
+import { type ContainerConfig, envReferences, resolveContainerConfig } from "./container-env.ts";
 import { limitBytes, logSource, runningAttempt, tailLines } from "./container-logs.ts";
+import { ExecSessions } from "./exec-sessions.ts";
 import { DEFAULT_KUBELET_LIMITS, type KubeletLimits } from "./limits.ts";
 import { LogFollowers } from "./log-followers.ts";
 import { nodeLeaseMachine } from "./node-lease.ts";
 import { machineCapacity, type NodeFacts, nodeLabels } from "./node-object.ts";
+import { podEventsFor } from "./pod-events.ts";
 import { PodIpAllocator } from "./pod-ip-allocator.ts";
 import { type PreparedPod, podLifecycleMachine } from "./pod-lifecycle.ts";
 import type { ContainerRecord } from "./pod-status.ts";
 import { PodStatusManager } from "./pod-status-manager.ts";
 import { NetworkProbeRunner, type ProbeRunner } from "./probe-runner.ts";
 import { ProcessRuntime } from "./process-runtime.ts";
-import type { ContainerRuntime, RecoveredPods } from "./runtime.ts";
+import type { ContainerHandle, ContainerRuntime, RecoveredPods } from "./runtime.ts";
+import { StatsSampler } from "./stats-sampler.ts";
 import { claimedVolumeDirectory, prepareVolumes, type VolumeSources } from "./volumes.ts";
 
 export interface KubeletOptions {
@@ -97,6 +113,8 @@ export interface KubeletOptions {
    * `dnsPolicy: Default` pods get (default /etc/resolv.conf).
    */
   dns?: { nameserver: string; domain: string; hostResolvConf?: string } | null;
+  /** Record Events (default true; hollow nodes turn them off). */
+  recordEvents?: boolean;
 }
 
 export interface LogOptions {
@@ -140,6 +158,13 @@ type KubeletActorEvent =
   | ActorMessage<"kubelet.logs.unfollow", { follower: string }>
   | ActorMessage<"kubelet.followers", null>
   | ActorMessage<"kubelet.pods", null>
+  | ActorMessage<"kubelet.stats", null>
+  | ActorMessage<"kubelet.exec.start", ExecStartRequest>
+  | ActorMessage<"kubelet.exec.stdin", { session: string; data: Uint8Array }>
+  | ActorMessage<"kubelet.exec.stdin.close", { session: string }>
+  | ActorMessage<"kubelet.exec.resize", { session: string; width: number; height: number }>
+  | ActorMessage<"kubelet.exec.credit", { session: string; bytes: number }>
+  | ActorMessage<"kubelet.exec.cancel", { session: string }>
   | { type: "kubelet.stop" };
 
 interface KubeletPort {
@@ -147,6 +172,8 @@ interface KubeletPort {
   unfollow(follower: string): void;
   followers(): { count: number; limit: number };
   pods(): PodSummary[];
+  readonly exec: ExecSessions;
+  stats(): KubeletSummary;
 }
 
 /** The kubelet's actor: routes asks to the kubelet; the work is in `Kubelet`. */
@@ -170,6 +197,31 @@ export const kubeletMachine = setup({
     answerPods: ({ context, event }) =>
       event.type === "kubelet.pods" && event.reply?.(context.port.pods()),
     countServed: assign(({ context }) => ({ served: context.served + 1 })),
+    answerStats: ({ context, event }) =>
+      event.type === "kubelet.stats" && event.reply?.(context.port.stats()),
+    startExec: ({ context, event }) =>
+      event.type === "kubelet.exec.start" && event.reply?.(context.port.exec.start(event.body)),
+    /** The streaming messages of a running exec session, each to its session. */
+    relayExec: ({ context, event }) => {
+      const exec = context.port.exec;
+      const body = event.type.startsWith("kubelet.exec.")
+        ? (event as { body?: unknown }).body
+        : null;
+      if (body === null || typeof body !== "object") return;
+      const b = body as {
+        session: string;
+        data?: Uint8Array;
+        width?: number;
+        height?: number;
+        bytes?: number;
+      };
+      if (event.type === "kubelet.exec.stdin" && b.data) exec.stdin(b.session, b.data);
+      if (event.type === "kubelet.exec.stdin.close") exec.closeStdin(b.session);
+      if (event.type === "kubelet.exec.resize")
+        exec.resize(b.session, Number(b.width), Number(b.height));
+      if (event.type === "kubelet.exec.credit") exec.credit(b.session, Number(b.bytes));
+      if (event.type === "kubelet.exec.cancel") exec.cancel(b.session);
+    },
   },
 }).createMachine({
   id: "kubelet",
@@ -182,6 +234,13 @@ export const kubeletMachine = setup({
         "kubelet.logs.unfollow": { actions: "unfollow" },
         "kubelet.followers": { actions: ["answerFollowers", "countServed"] },
         "kubelet.pods": { actions: ["answerPods", "countServed"] },
+        "kubelet.exec.start": { actions: ["startExec", "countServed"] },
+        "kubelet.stats": { actions: ["answerStats", "countServed"] },
+        "kubelet.exec.stdin": { actions: "relayExec" },
+        "kubelet.exec.stdin.close": { actions: "relayExec" },
+        "kubelet.exec.resize": { actions: "relayExec" },
+        "kubelet.exec.credit": { actions: "relayExec" },
+        "kubelet.exec.cancel": { actions: "relayExec" },
         "kubelet.stop": "stopped",
       },
     },
@@ -209,10 +268,14 @@ class Kubelet implements KubeletHandle, KubeletPort {
   private stopped = false;
   private readonly removals = new Set<Promise<void>>();
   private readonly logFollowers: LogFollowers;
+  readonly exec: ExecSessions;
+  private readonly sampler: StatsSampler;
   /** Pod IPs of re-adoptable containers, claimed at start until their pods take them. */
   private readonly recoveredIPs = new Map<string, string>();
   /** The kubelet actor's name in the system; its pods' statecharts are its children. */
   private readonly actorName: string;
+  private readonly events: EventBroadcaster | null;
+  private readonly recorder: EventRecorder | undefined;
 
   constructor(private readonly options: KubeletOptions) {
     this.nodeName = options.nodeName;
@@ -229,6 +292,39 @@ class Kubelet implements KubeletHandle, KubeletPort {
         limits: this.limits,
       });
     this.logFollowers = new LogFollowers(options.clock, this.limits);
+    this.sampler = new StatsSampler({
+      runtime: this.runtime,
+      clock: options.clock,
+      nodeName: options.nodeName,
+      pods: () =>
+        [...this.workers.values()].map((w) => ({
+          namespace: w.namespace,
+          name: w.name,
+          uid: w.uid,
+          containers: this.containerRecords(w).flatMap((c) => (c.handle ? [c.handle] : [])),
+        })),
+    });
+    this.exec = new ExecSessions({
+      runtime: this.runtime,
+      find: (request) => this.execTarget(request),
+      send: (to, kind, body) =>
+        options.system.tell(
+          options.system.address(options.actorName ?? KUBELET_ACTOR),
+          to,
+          kind,
+          body,
+        ),
+      maxExecSessions: this.limits.maxExecSessions,
+    });
+    this.events =
+      options.recordEvents === false
+        ? null
+        : new EventBroadcaster({
+            api: options.api,
+            clock: options.clock,
+            onError: (problem) => options.logger.debug(problem),
+          });
+    this.recorder = this.events?.newRecorder({ component: "kubelet", host: options.nodeName });
     this.statuses = new PodStatusManager(
       options.api,
       this.limits.maxStatusPatchesInFlight,
@@ -265,7 +361,13 @@ class Kubelet implements KubeletHandle, KubeletPort {
     });
     this.heartbeatActor = options.system.spawn(`${name}:node-lease`, nodeLeaseMachine, {
       input: {
-        deps: { api: options.api, clock: options.clock, facts: this.facts, limits: this.limits },
+        deps: {
+          api: options.api,
+          clock: options.clock,
+          facts: this.facts,
+          limits: this.limits,
+          ...(this.recorder ? { events: this.recorder } : {}),
+        },
       },
       supervise: false,
     });
@@ -286,6 +388,8 @@ class Kubelet implements KubeletHandle, KubeletPort {
       },
     });
     if (recovered.podUids.length > 0) this.sweepAfterFirstList(recovered);
+    // hollow nodes have nothing to measure
+    if (options.runtime === undefined) this.sampler.start();
   }
 
   /**
@@ -468,6 +572,9 @@ class Kubelet implements KubeletHandle, KubeletPort {
       prepare: (p: JsonObject) => this.preparePod(worker, p),
       serviceEnv: (p: JsonObject) => this.serviceEnv(p),
       ...(dns !== null ? { resolvConf: (p: JsonObject) => this.resolvConf(p, dns) } : {}),
+      containerConfig: (p: JsonObject, container: JsonObject, podIP: string) =>
+        this.containerConfig(p, container, podIP),
+      ...(this.recorder ? { events: this.recorder } : {}),
       report: (status: JsonObject) => {
         if (!worker.objectGone) this.statuses.report(uid, namespace, name, status);
       },
@@ -516,30 +623,69 @@ class Kubelet implements KubeletHandle, KubeletPort {
         ? previous
         : this.allocator.allocate());
     worker.podIP = podIP;
-    const api = this.options.api;
-    const lookup = (resource: string) => async (namespace: string, name: string) => {
-      try {
-        return await api.get(resource, name, { namespace });
-      } catch (error) {
-        if (isNotFound(error)) return null;
-        throw error;
-      }
-    };
     const sources: VolumeSources = {
-      configMap: lookup("configmaps"),
-      secret: lookup("secrets"),
+      configMap: (namespace, name) => this.getOrNull("configmaps", namespace, name),
+      secret: (namespace, name) => this.getOrNull("secrets", namespace, name),
       claimDirectory: async (namespace, claim) => {
-        const pvc = await lookup("persistentvolumeclaims")(namespace, claim);
+        const pvc = await this.getOrNull("persistentvolumeclaims", namespace, claim);
         const volumeName = asString(asObject(pvc?.spec).volumeName);
         if (volumeName === "") return null;
-        const pv = await lookup("persistentvolumes")("", volumeName);
+        const pv = await this.getOrNull("persistentvolumes", "", volumeName);
         return claimedVolumeDirectory(pv);
       },
     };
     const podDir = join(this.options.rootDir, "pods", worker.uid);
     const volumes = await prepareVolumes(pod, podDir, sources);
     await this.servicesListed;
+    if (this.runtime.honoursMountPaths === false && hasVolumeMounts(pod))
+      podEventsFor(this.recorder, pod).warning(
+        "MountPathNotHonoured",
+        "volumes are not mounted at their mountPath (the kubelet is not root, or BOSUN_POD_SANDBOX=off): containers find them at ./<mountPath> under their working directory and in $BOSUN_VOLUME_<NAME>",
+      );
     return { podIP, volumes: Object.fromEntries(volumes) };
+  }
+
+  private async getOrNull(
+    resource: string,
+    namespace: string,
+    name: string,
+  ): Promise<JsonObject | null> {
+    try {
+      return await this.options.api.get(resource, name, { namespace });
+    } catch (error) {
+      if (isNotFound(error)) return null;
+      throw error;
+    }
+  }
+
+  /** A container's env, command and args, from the ConfigMaps and Secrets it names (read now). */
+  private async containerConfig(
+    pod: JsonObject,
+    container: JsonObject,
+    podIP: string,
+  ): Promise<ContainerConfig> {
+    const namespace = String(asObject(pod.metadata).namespace ?? "default");
+    const wanted = envReferences(container);
+    const fetch = async (resource: string, names: string[]) =>
+      new Map(
+        await Promise.all(
+          names.map(async (n) => [n, await this.getOrNull(resource, namespace, n)] as const),
+        ),
+      );
+    return resolveContainerConfig({
+      pod,
+      container,
+      podIP,
+      hostIP: this.hostIP,
+      nodeName: this.nodeName,
+      nodeAllocatable: this.facts.capacity,
+      sources: {
+        configMaps: await fetch("configmaps", wanted.configMaps),
+        secrets: await fetch("secrets", wanted.secrets),
+      },
+      // the container's own variables win over the Services' (kubelet's makeEnvironmentVariables)
+      serviceEnv: this.serviceEnv(pod),
+    });
   }
 
   private podObjectGone(pod: JsonObject): void {
@@ -665,6 +811,28 @@ class Kubelet implements KubeletHandle, KubeletPort {
     };
   }
 
+  /** The running container an exec names, with Kubernetes' messages when there is none. */
+  private execTarget(
+    request: ExecStartRequest,
+  ): ContainerHandle | { refused: ExecRefusal; message: string } {
+    const worker = this.workerFor(request.namespace, request.pod);
+    if (worker === undefined)
+      return {
+        refused: "NotFound",
+        message: `pod "${request.pod}" in namespace "${request.namespace}" is not running on node ${this.nodeName}`,
+      };
+    const record = this.containerOf(worker, request.container);
+    if ("refused" in record) return { refused: "BadRequest", message: record.refused };
+    if (record.handle === null)
+      return { refused: "BadRequest", message: `container ${record.name} is not running` };
+    return record.handle;
+  }
+
+  /** The Summary API (stats-protocol.ts). */
+  stats(): KubeletSummary {
+    return this.sampler.summary();
+  }
+
   unfollow(follower: string): void {
     this.logFollowers.release(follower);
   }
@@ -689,6 +857,9 @@ class Kubelet implements KubeletHandle, KubeletPort {
     this.stopped = true;
     this.informer?.stop();
     this.services?.stop();
+    this.events?.stop();
+    this.exec.stop();
+    this.sampler.stop();
     this.heartbeatActor?.send({ type: "heartbeat.stop" });
     this.actor?.send({ type: "kubelet.stop" });
     if (!options.leaveContainers) {
@@ -711,6 +882,11 @@ class Kubelet implements KubeletHandle, KubeletPort {
     for (const w of this.workers.values()) w.actor.stop();
     if (options.leaveContainers && this.runtime instanceof ProcessRuntime) this.runtime.detach();
   }
+}
+
+function hasVolumeMounts(pod: JsonObject): boolean {
+  const containers = (asObject(pod.spec).containers ?? []) as JsonObject[];
+  return containers.some((c) => Array.isArray(c.volumeMounts) && c.volumeMounts.length > 0);
 }
 
 /** Starts a kubelet for `nodeName`; resolves once it runs (the Node registers in the background). */

@@ -36,6 +36,8 @@ export interface KubeletLimits {
   maxLogReadBytes: number;
   /** `kubectl logs -f` streams one kubelet serves at once; one more is refused (429). */
   maxLogFollowers: number;
+  /** `kubectl exec` sessions one kubelet runs at once; one more is refused (429). */
+  maxExecSessions: number;
   /**
    * A follower that has not asked for this long is forgotten (its API server went away without
    * saying so). Far above the API server's poll interval plus one ask's timeout.
@@ -67,6 +69,7 @@ export const DEFAULT_KUBELET_LIMITS: KubeletLimits = {
   logFilesPerContainer: 2,
   maxLogReadBytes: 1 << 20,
   maxLogFollowers: 16,
+  maxExecSessions: 32,
   logFollowerIdleMs: 15_000,
   adoptedExitPollMs: 200,
   maxPods: 110,

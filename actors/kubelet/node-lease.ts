@@ -18,6 +18,7 @@ import { microTime } from "../api/meta-time.ts";
 import { NODE_LEASE_NAMESPACE } from "../api/well-known.ts";
 import type { ApiClient } from "../client/api-client.ts";
 import { isAlreadyExists, isConflict, isNotFound } from "../client/errors.ts";
+import { type EventRecorder, withTypeMeta } from "../client/event-recorder.ts";
 import type { Clock } from "../system/clock.ts";
 import type { KubeletLimits } from "./limits.ts";
 import { leaseObject, type NodeFacts, nodeObject, nodeStatus } from "./node-object.ts";
@@ -26,6 +27,8 @@ const LEASE_RESOURCE = "leases.coordination.k8s.io";
 
 export interface NodeLeaseDeps {
   api: ApiClient;
+  /** The kubelet's Starting and NodeReady events on its Node. */
+  events?: EventRecorder;
   clock: Clock;
   facts: NodeFacts;
   limits: Pick<
@@ -80,6 +83,14 @@ const registerNode = fromPromise<string, { deps: NodeLeaseDeps; readySinceMs: nu
     }
     const wallMs = input.deps.clock.wallMs();
     await postNodeStatus(input.deps, nodeStatus(facts, wallMs, input.readySinceMs));
+    const nodeRef = withTypeMeta(node, "v1", "Node");
+    input.deps.events?.event(nodeRef, "Normal", "Starting", "Starting kubelet.");
+    input.deps.events?.event(
+      nodeRef,
+      "Normal",
+      "NodeReady",
+      `Node ${facts.nodeName} status is now: NodeReady`,
+    );
     return String(asObject(node.metadata).uid ?? "");
   },
 );

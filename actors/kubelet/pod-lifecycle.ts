@@ -25,10 +25,17 @@
  * restartCount does not move; probes start over, as Kubernetes' prober does after a restart.
  * Restart counts and lastState carry over from the pod's reported status, so a container that
  * died while no kubelet watched restarts as the next attempt.
+ *
+ * Each container's environment, command and args are resolved before every start
+ * (container-env.ts): a missing required ConfigMap or Secret leaves it waiting with
+ * CreateContainerConfigError, retried after the backoff. What happens is told as Events
+ * (pod-events.ts).
  */
 import { assign, fromPromise, setup } from "xstate";
 import { asObject, type JsonObject } from "../api/json.ts";
 import { rfc3339 } from "../api/meta-time.ts";
+import { isQuantity, quantityMilliValue, quantityValue } from "../api/quantity.ts";
+import type { EventRecorder } from "../client/event-recorder.ts";
 import type { Clock } from "../system/clock.ts";
 import {
   activeDeadlineMs,
@@ -36,8 +43,14 @@ import {
   DEADLINE_EXCEEDED_MESSAGE,
   DEADLINE_EXCEEDED_REASON,
 } from "./active-deadline.ts";
-import { expandEnvReferences } from "./env-expansion.ts";
+import {
+  type ContainerConfig,
+  ContainerConfigError,
+  NO_ENV_SOURCES,
+  resolveContainerConfig,
+} from "./container-env.ts";
 import { crashLoopBackoffMs, type KubeletLimits } from "./limits.ts";
+import { type PodEvents, podEventsFor, probeFailureDetail } from "./pod-events.ts";
 import { type ContainerRecord, type ContainerState, podStatus } from "./pod-status.ts";
 import type { ProbeRunner } from "./probe-runner.ts";
 import { type ProbedContainer, type ProberEvent, proberLogic } from "./prober.ts";
@@ -81,6 +94,13 @@ export interface PodLifecycleDeps {
   resolvConf?(pod: JsonObject): string;
   /** The pod's status changed (called often; the status manager coalesces). */
   report(status: JsonObject): void;
+  /** Where the pod's Events go (default: nowhere). */
+  events?: EventRecorder;
+  /**
+   * A container's environment, command and args (default: resolved without ConfigMaps and
+   * Secrets); rejects with ContainerConfigError.
+   */
+  containerConfig?(pod: JsonObject, container: JsonObject, podIP: string): Promise<ContainerConfig>;
 }
 
 export interface PodLifecycleInput {
@@ -136,36 +156,19 @@ function gracePeriodMsOf(context: PodContext): number {
   return (typeof seconds === "number" ? seconds : DEFAULT_TERMINATION_GRACE_PERIOD_SECONDS) * 1000;
 }
 
-/** The env a container sees: its own, plus the downward-API-ish pod facts. */
-export function containerEnv(
-  pod: JsonObject,
-  container: JsonObject,
-  podIP: string,
-  nodeName: string,
-): Record<string, string> {
-  const meta = metaOf(pod);
-  const facts: Record<string, string> = {
-    "metadata.name": String(meta.name ?? ""),
-    "metadata.namespace": String(meta.namespace ?? "default"),
-    "metadata.uid": String(meta.uid ?? ""),
-    "spec.nodeName": nodeName,
-    "spec.serviceAccountName": String(specOf(pod).serviceAccountName ?? "default"),
-    "status.podIP": podIP,
-    "status.hostIP": podIP,
-  };
-  const env: Record<string, string> = {
-    POD_NAME: facts["metadata.name"]!,
-    POD_NAMESPACE: facts["metadata.namespace"]!,
-    POD_IP: podIP,
-    NODE_NAME: nodeName,
-  };
-  for (const e of (container.env ?? []) as JsonObject[]) {
-    if (typeof e.value === "string") env[String(e.name)] = e.value;
-    const fieldPath = asObject(asObject(e.valueFrom).fieldRef).fieldPath;
-    if (typeof fieldPath === "string" && fieldPath in facts)
-      env[String(e.name)] = facts[fieldPath]!;
-  }
-  return env;
+/** limits.memory in bytes and limits.cpu in millicores, when set and valid. */
+function containerLimits(container: JsonObject): {
+  memoryLimitBytes?: number;
+  cpuLimitMilli?: number;
+} {
+  const limits = asObject(asObject(container.resources).limits);
+  const out: { memoryLimitBytes?: number; cpuLimitMilli?: number } = {};
+  const memory = limits.memory as string | number | undefined;
+  const cpu = limits.cpu as string | number | undefined;
+  if (memory !== undefined && isQuantity(String(memory)))
+    out.memoryLimitBytes = quantityValue(memory);
+  if (cpu !== undefined && isQuantity(String(cpu))) out.cpuLimitMilli = quantityMilliValue(cpu);
+  return out;
 }
 
 function containerPorts(container: JsonObject): { name?: string; port: number }[] {
@@ -178,6 +181,23 @@ function containerPorts(container: JsonObject): { name?: string; port: number }[
     .map((p) => (p.name ? { name: p.name, port: p.port } : { port: p.port }));
 }
 
+const eventsOf = (context: PodContext): PodEvents => podEventsFor(context.deps.events, context.pod);
+
+/** The default containerConfig: literal values and the pod's own fields only. */
+function configWithoutSources(deps: PodLifecycleDeps) {
+  return async (pod: JsonObject, container: JsonObject, podIP: string) =>
+    resolveContainerConfig({
+      pod,
+      container,
+      podIP,
+      hostIP: deps.hostIP,
+      nodeName: deps.nodeName,
+      nodeAllocatable: {},
+      sources: NO_ENV_SOURCES,
+      serviceEnv: deps.serviceEnv?.(pod) ?? {},
+    });
+}
+
 const preparePod = fromPromise<PreparedPod, { deps: PodLifecycleDeps; pod: JsonObject }>(
   ({ input }) => input.deps.prepare(input.pod),
 );
@@ -187,6 +207,8 @@ const startContainers = fromPromise<StartResult[], { context: PodContext }>(asyn
   const { deps, pod } = context;
   const meta = metaOf(pod);
   const results: StartResult[] = [];
+  const events = eventsOf(context);
+  const containerConfig = deps.containerConfig ?? configWithoutSources(deps);
   for (const c of context.containers) {
     if (c.done || c.handle !== null) continue;
     const container = containerSpecNamed(pod, c.name);
@@ -197,25 +219,35 @@ const startContainers = fromPromise<StartResult[], { context: PodContext }>(asyn
         mountPath: String(m.mountPath ?? ""),
         hostPath: context.volumes[String(m.name)]!,
         readOnly: m.readOnly === true,
+        ...(typeof m.subPath === "string" && m.subPath !== "" ? { subPath: m.subPath } : {}),
       }));
-    // the container's own variables win over the Services' (kubelet's makeEnvironmentVariables)
-    const env = {
-      ...deps.serviceEnv?.(pod),
-      ...containerEnv(pod, container, context.podIP ?? "", deps.nodeName),
-    };
-    const expand = (values: unknown) =>
-      ((values ?? []) as unknown[]).map((v) => expandEnvReferences(String(v), env));
+    let config: ContainerConfig;
+    try {
+      config = await containerConfig(pod, container, context.podIP ?? "");
+    } catch (error) {
+      // Kubernetes' CreateContainerConfigError: waits, and is tried again after the backoff
+      const message = error instanceof ContainerConfigError ? error.message : String(error);
+      events.failed(c.name, message);
+      results.push({ name: c.name, reason: "CreateContainerConfigError", message });
+      continue;
+    }
+    for (const warning of config.warnings)
+      events.warning("InvalidEnvironmentVariableNames", warning);
     const spec: ContainerSpec = {
       podUid: String(meta.uid),
       podName: String(meta.name),
       podNamespace: String(meta.namespace ?? "default"),
       containerName: c.name,
       image: c.image,
-      command: expand(container.command),
-      args: expand(container.args),
-      env,
+      command: config.command,
+      args: config.args,
+      env: config.env,
       volumeMounts: mounts,
       ports: containerPorts(container).map((p) => p.port),
+      limits: containerLimits(container),
+      ...(container.stdin === true ? { stdin: true } : {}),
+      ...(container.stdinOnce === true ? { stdinOnce: true } : {}),
+      ...(container.tty === true ? { tty: true } : {}),
       attempt: c.restartCount + (c.everStarted ? 1 : 0),
       ...(context.podIP !== null ? { podIP: context.podIP } : {}),
       ...(deps.resolvConf ? { resolvConf: deps.resolvConf(pod) } : {}),
@@ -226,9 +258,17 @@ const startContainers = fromPromise<StartResult[], { context: PodContext }>(asyn
         results.push({ name: c.name, handle: adopted.handle, adoptedAttempt: adopted.attempt });
         continue;
       }
-      results.push({ name: c.name, handle: await deps.runtime.startContainer(spec) });
+      events.pulling(c.name, c.image);
+      const pullStartMs = deps.clock.nowMs();
+      const handle = await deps.runtime.startContainer(spec);
+      events.pulled(c.name, c.image, deps.clock.nowMs() - pullStartMs);
+      events.created(c.name);
+      events.started(c.name);
+      results.push({ name: c.name, handle });
     } catch (error) {
       const pull = error instanceof ImagePullError;
+      if (pull) events.pullFailed(c.name, c.image, (error as Error).message);
+      else events.failed(c.name, (error as Error).message);
       results.push({
         name: c.name,
         reason: pull ? "ErrImagePull" : "RunContainerError",
@@ -279,9 +319,11 @@ function withExit(
     const signal = exit.signal ? { signal: exit.exitCode - 128 } : {};
     const reason = exit.statusUnknown
       ? "ContainerStatusUnknown"
-      : exit.exitCode === 0
-        ? "Completed"
-        : "Error";
+      : exit.oomKilled
+        ? "OOMKilled"
+        : exit.exitCode === 0
+          ? "Completed"
+          : "Error";
     const message = exit.statusUnknown
       ? {
           message:
@@ -391,6 +433,21 @@ export const podLifecycleMachine = setup({
       message: null,
     })),
     recordPrepareFailure: assign((_, message: string) => ({ message })),
+    /** A volume could not be set up (Kubernetes' FailedMount). */
+    recordMountFailure: ({ context }, message: string) => eventsOf(context).failedMount(message),
+    /** Why each waiting container waits: a crash loop or an image that would not pull. */
+    recordBackoffEvents: ({ context }) => {
+      const events = eventsOf(context);
+      for (const c of context.containers) {
+        if (c.done || c.handle !== null || !("waiting" in c.state)) continue;
+        if (c.state.waiting.reason === "CrashLoopBackOff") events.crashLoopBackOff(c.name);
+        if (c.state.waiting.reason === "ImagePullBackOff") events.pullBackOff(c.name, c.image);
+      }
+    },
+    recordStopping: ({ context }) => {
+      const events = eventsOf(context);
+      for (const c of context.containers) if (c.handle !== null) events.killing(c.name);
+    },
     recordStarts: assign(({ context }, results: StartResult[]) => {
       const byName = new Map(results.map((r) => [r.name, r]));
       const containers = context.containers.map((c) => {
@@ -458,8 +515,11 @@ export const podLifecycleMachine = setup({
       if (event.type !== "probe.liveness.failed" && event.type !== "probe.startup.failed")
         return {};
       const c = context.containers.find((x) => x.name === event.container);
-      if (c?.handle && !c.killedByProbe)
+      if (c?.handle && !c.killedByProbe) {
+        const probe = event.type === "probe.liveness.failed" ? "liveness" : "startup";
+        eventsOf(context).killing(c.name, `failed ${probe} probe, will be restarted`);
         void context.deps.runtime.stopContainer(c.handle, gracePeriodMsOf(context));
+      }
       return {
         containers: context.containers.map((x) =>
           x.name === event.container ? { ...x, killedByProbe: true, ready: false } : x,
@@ -542,6 +602,10 @@ export const podLifecycleMachine = setup({
               target: "retrying",
               actions: [
                 { type: "recordPrepareFailure", params: ({ event }) => String(event.error) },
+                {
+                  type: "recordMountFailure",
+                  params: ({ event }) => (event.error as Error)?.message ?? String(event.error),
+                },
                 "reportStatus",
               ],
             },
@@ -616,6 +680,16 @@ export const podLifecycleMachine = setup({
             }),
           runner: context.deps.probes,
           clock: context.deps.clock,
+          onProbeFailed: (
+            container: string,
+            kind: "Liveness" | "Readiness" | "Startup",
+            probe: JsonObject,
+          ) =>
+            eventsOf(context).unhealthy(
+              container,
+              kind,
+              probeFailureDetail(probe, context.podIP ?? ""),
+            ),
           defaultProbeTimeoutMs: context.deps.limits.defaultProbeTimeoutMs,
         }),
       },
@@ -627,12 +701,12 @@ export const podLifecycleMachine = setup({
       },
     },
     backoff: {
-      entry: ["enterBackoff", "reportStatus"],
+      entry: ["enterBackoff", "recordBackoffEvents", "reportStatus"],
       always: { guard: "podFinished", target: "terminated" },
       after: { crashLoopBackoff: { target: "starting", actions: "countBackoff" } },
     },
     terminating: {
-      entry: "reportStatus",
+      entry: ["recordStopping", "reportStatus"],
       on: { "pod.deleted": { actions: "markDeleting" } },
       invoke: {
         src: "stopContainers",

@@ -8,6 +8,7 @@
 import { fromCallback } from "xstate";
 import type { JsonObject } from "../api/json.ts";
 import type { Clock, TimerId } from "../system/clock.ts";
+import type { ProbeKind } from "./pod-events.ts";
 import { type ProbeRunner, type ProbeTarget, probeTimeoutMs } from "./probe-runner.ts";
 
 export type ProberEvent =
@@ -31,6 +32,8 @@ export interface ProberInput {
   runner: ProbeRunner;
   clock: Clock;
   defaultProbeTimeoutMs: number;
+  /** Each failed probe run (Kubernetes records an Unhealthy event per failure). */
+  onProbeFailed?: (container: string, kind: ProbeKind, probe: JsonObject) => void;
 }
 
 const seconds = (value: unknown, fallback: number) =>
@@ -51,6 +54,8 @@ export const proberLogic = fromCallback<{ type: string }, ProberInput>(({ input,
 
   /** Runs `probe` periodically; `onChange(ok)` when its result flips (first result included). */
   const loop = (
+    container: string,
+    kind: ProbeKind,
     probe: JsonObject,
     target: ProbeTarget,
     onChange: (ok: boolean) => boolean | undefined,
@@ -71,6 +76,7 @@ export const proberLogic = fromCallback<{ type: string }, ProberInput>(({ input,
         } else {
           failures++;
           successes = 0;
+          input.onProbeFailed?.(container, kind, probe);
         }
         let next = result;
         if (ok && successes >= successThreshold) next = true;
@@ -88,13 +94,13 @@ export const proberLogic = fromCallback<{ type: string }, ProberInput>(({ input,
 
   const afterStartup = (c: ProbedContainer) => {
     if (c.livenessProbe)
-      loop(c.livenessProbe, c.target, (ok) => {
+      loop(c.name, "Liveness", c.livenessProbe, c.target, (ok) => {
         if (ok) return false;
         sendBack({ type: "probe.liveness.failed", container: c.name });
         return true;
       });
     if (c.readinessProbe)
-      loop(c.readinessProbe, c.target, (ok) => {
+      loop(c.name, "Readiness", c.readinessProbe, c.target, (ok) => {
         sendBack({ type: "probe.readiness.changed", container: c.name, ready: ok });
         return false;
       });
@@ -102,7 +108,7 @@ export const proberLogic = fromCallback<{ type: string }, ProberInput>(({ input,
 
   for (const c of input.containers) {
     if (c.startupProbe && !c.started) {
-      loop(c.startupProbe, c.target, (ok) => {
+      loop(c.name, "Startup", c.startupProbe, c.target, (ok) => {
         sendBack({
           type: ok ? "probe.startup.succeeded" : "probe.startup.failed",
           container: c.name,

@@ -111,3 +111,14 @@ export function liveProcessGroups(): Set<number> {
   }
   return groups;
 }
+
+/** The first child of `pid` (a sandbox's INIT under its `unshare`), from /proc; null if none. */
+export function firstChildPid(pid: number): number | null {
+  try {
+    const text = readFileSync(`/proc/${pid}/task/${pid}/children`, "utf8").trim();
+    const first = Number(text.split(/\s+/)[0]);
+    return Number.isInteger(first) && first > 0 ? first : null;
+  } catch {
+    return null;
+  }
+}

@@ -21,18 +21,53 @@
  * container is not our child: its exit is noticed by polling its pid on the injected clock, and
  * its exit status cannot be read (`statusUnknown`). Its stdout and stderr still go to the log
  * file it was started with, so its log goes on in the same file.
+ *
+ * As root (here and in CI), each container runs in its own sandbox (pod-sandbox.ts: mount, UTS
+ * and pid namespaces, an overlay root, volumes at their mountPath, the pod's /etc/hosts) with
+ * its limits in cgroups (cgroups.ts; an OOM kill is reported as such). The pid the kubelet
+ * knows is then `unshare`'s; signals for the container go to the sandbox's INIT, its child, and
+ * exec enters the namespaces with `nsenter`. `BOSUN_POD_SANDBOX=off` (or not being root, or no
+ * `unshare`) runs containers as plain processes, as before.
  */
 import { type ChildProcess, spawn } from "node:child_process";
-import { closeSync, openSync } from "node:fs";
-import { mkdir, open, readdir, rename, rm, unlink, writeFile } from "node:fs/promises";
+import { closeSync, existsSync, openSync, readFileSync } from "node:fs";
+import {
+  copyFile,
+  mkdir,
+  open,
+  readdir,
+  rename,
+  rm,
+  stat,
+  unlink,
+  writeFile,
+} from "node:fs/promises";
 import { join } from "node:path";
+import { Readable, Writable } from "node:stream";
+import { fileURLToPath } from "node:url";
 import type { Logger } from "pino";
 import type { Clock, TimerId } from "../system/clock.ts";
+import { type CgroupStats, Cgroups } from "./cgroups.ts";
 import { completeUtf8Length, leadingContinuationBytes } from "./container-logs.ts";
+import { ContainerStdin } from "./container-stdin.ts";
 import { containerArgv, resolveImage } from "./image-catalog.ts";
 import { DEFAULT_KUBELET_LIMITS, type KubeletLimits } from "./limits.ts";
 import { isPodUid, type PidRecord, pidFilePath, podsDir, readPidFiles } from "./pid-records.ts";
-import { currentBootId, isSameProcess, killGroup, readProcStat } from "./process-identity.ts";
+import {
+  enterArgv,
+  podHostsFile,
+  SANDBOX_READY_FD,
+  type SandboxMount,
+  type SandboxPlan,
+  sandboxArgv,
+} from "./pod-sandbox.ts";
+import {
+  currentBootId,
+  firstChildPid,
+  isSameProcess,
+  killGroup,
+  readProcStat,
+} from "./process-identity.ts";
 import {
   type ContainerExit,
   type ContainerHandle,
@@ -40,6 +75,7 @@ import {
   type ContainerRuntimeStatus,
   type ContainerSpec,
   ContainerStartError,
+  type ExecProcess,
   ImagePullError,
   type RecoveredPods,
 } from "./runtime.ts";
@@ -59,6 +95,10 @@ type RuntimeLimits = Pick<
 
 interface RunningContainer {
   handle: ContainerHandle;
+  /** Runs in a sandbox: its pid is `unshare`'s, the container's INIT is that one's child. */
+  sandboxed: boolean;
+  /** Its cgroups' id (cgroups.ts), or null without cgroups. */
+  cgroupId: string | null;
   /** Null for an adopted container: a previous kubelet was its parent. */
   child: ChildProcess | null;
   /** Set for an adopted container: what its pid must still match while it lives. */
@@ -69,6 +109,10 @@ interface RunningContainer {
   exit: ContainerExit | null;
   listeners: Set<(exit: ContainerExit) => void>;
   pidFile: string;
+  /** Its stdin when the spec asks for one (container-stdin.ts). */
+  stdin: ContainerStdin | null;
+  /** The log file of this attempt (what attach follows). */
+  logFile: string | null;
 }
 
 export interface ProcessRuntimeOptions {
@@ -76,6 +120,16 @@ export interface ProcessRuntimeOptions {
   clock: Clock;
   logger: Logger;
   limits?: Partial<RuntimeLimits>;
+  /** Sandbox containers (default: when root, with `unshare`, unless BOSUN_POD_SANDBOX=off). */
+  sandbox?: boolean;
+}
+
+const SANDBOX_TOOLS = ["/usr/bin/unshare", "/usr/bin/nsenter", "/usr/sbin/chroot"];
+
+/** Whether this process can sandbox containers (see the header). */
+export function canSandbox(): boolean {
+  if (process.env.BOSUN_POD_SANDBOX === "off") return false;
+  return process.getuid?.() === 0 && SANDBOX_TOOLS.every((tool) => existsSync(tool));
 }
 
 export class ProcessRuntime implements ContainerRuntime {
@@ -83,8 +137,12 @@ export class ProcessRuntime implements ContainerRuntime {
   /** Recovered at start and not adopted yet, by `<uid>/<container>`. */
   private readonly recovered = new Map<string, PidRecord>();
   private readonly limits: RuntimeLimits;
+  readonly honoursMountPaths: boolean;
+  private readonly cgroups: Cgroups | null;
 
   constructor(private readonly options: ProcessRuntimeOptions) {
+    this.honoursMountPaths = options.sandbox ?? canSandbox();
+    this.cgroups = this.honoursMountPaths ? Cgroups.detect() : null;
     this.limits = {
       logFilesPerContainer: DEFAULT_KUBELET_LIMITS.logFilesPerContainer,
       maxLogReadBytes: DEFAULT_KUBELET_LIMITS.maxLogReadBytes,
@@ -112,6 +170,7 @@ export class ProcessRuntime implements ContainerRuntime {
       PATH: process.env.PATH ?? "/usr/local/bin:/usr/bin:/bin",
       HOME: cwd,
       HOSTNAME: spec.podName,
+      ...resolveImage(spec.image)?.env,
       ...(spec.ports[0] !== undefined ? { BOSUN_CONTAINER_PORT: String(spec.ports[0]) } : {}),
       ...(spec.resolvConf !== undefined
         ? { [RESOLV_CONF_ENV]: join(this.podDir(spec.podUid), RESOLV_CONF_FILE) }
@@ -138,27 +197,49 @@ export class ProcessRuntime implements ContainerRuntime {
 
     const env = this.processEnv(spec, cwd);
     const argv = containerArgv(program, spec.command, spec.args);
-    const logFd = openSync(join(logDir, `${spec.attempt}.log`), "a");
+    if (argv.length === 0)
+      throw new ContainerStartError(`no command specified for image "${spec.image}"`);
+    const cgroupId = this.cgroups ? `${spec.podUid}/${spec.containerName}` : null;
+    // a terminal: the container runs on a pty (the relay passes stdin and sizes to it)
+    const launched = spec.tty ? ["python3", PTY_RELAY, ...argv] : argv;
+    if (spec.tty) env.TERM ??= "xterm";
+    const spawned = this.honoursMountPaths
+      ? sandboxArgv(await this.prepareSandbox(spec, cwd, cgroupId), launched)
+      : launched;
+    const stdin = await this.containerStdin(spec);
+    const logFile = join(logDir, `${spec.attempt}.log`);
+    const logFd = openSync(logFile, "a");
     let child: ChildProcess;
     try {
-      child = spawn(argv[0]!, argv.slice(1), {
+      child = spawn(spawned[0]!, spawned.slice(1), {
         cwd,
         env,
         detached: true,
-        stdio: ["ignore", logFd, logFd],
+        stdio: [
+          stdin?.childStdin ?? "ignore",
+          logFd,
+          logFd,
+          stdin?.childControl ?? "ignore",
+          "ignore",
+          // the sandbox says "ready" here (SANDBOX_READY_FD)
+          this.honoursMountPaths ? "pipe" : "ignore",
+        ],
       });
       await new Promise<void>((resolve, reject) => {
         child.once("spawn", resolve);
         child.once("error", reject);
       });
     } catch (error) {
+      stdin?.close();
       throw new ContainerStartError(
         `failed to start ${argv[0]}: ${(error as Error).message ?? String(error)}`,
       );
     } finally {
       closeSync(logFd);
+      stdin?.releaseChildEnds();
     }
     const pid = child.pid!;
+    if (this.honoursMountPaths) await this.sandboxReady(child);
     const procStart = readProcStat(pid)?.startTime ?? null;
     const handle: ContainerHandle = {
       // pid and start time name one process for the whole boot: unique across kubelet restarts
@@ -171,6 +252,8 @@ export class ProcessRuntime implements ContainerRuntime {
     const pidFile = this.pidFile(spec.podUid, spec.containerName);
     const running: RunningContainer = {
       handle,
+      sandboxed: this.honoursMountPaths,
+      cgroupId,
       child,
       adopted: null,
       pollTimer: null,
@@ -179,6 +262,8 @@ export class ProcessRuntime implements ContainerRuntime {
       exit: null,
       listeners: new Set(),
       pidFile,
+      stdin,
+      logFile,
     };
     this.containers.set(handle.id, running);
     child.once("exit", (code, signal) => this.exited(running, code, signal));
@@ -214,13 +299,18 @@ export class ProcessRuntime implements ContainerRuntime {
     // the container's other processes die with its main process
     killGroup(running.handle.pid, "SIGKILL");
     const finishedAtMs = this.options.clock.wallMs();
+    const oomKilled =
+      running.cgroupId !== null && this.cgroups?.oomKilled(running.cgroupId) === true;
     running.exit = running.adopted
       ? { exitCode: 137, signal: null, finishedAtMs, statusUnknown: true }
       : {
           exitCode: code ?? (signal ? 128 + signalNumber(signal) : 1),
           signal,
           finishedAtMs,
+          ...(oomKilled ? { oomKilled } : {}),
         };
+    if (running.cgroupId !== null) void this.cgroups?.remove(running.cgroupId);
+    running.stdin?.close();
     unlink(running.pidFile).catch(() => {});
     const exit = running.exit;
     for (const listener of [...running.listeners]) listener(exit);
@@ -255,7 +345,8 @@ export class ProcessRuntime implements ContainerRuntime {
         if (timer !== null) clock.clearTimeout(timer);
         resolve(exit);
       });
-      killGroup(handle.pid, gracePeriodMs > 0 ? "SIGTERM" : "SIGKILL");
+      if (gracePeriodMs > 0) this.terminate(running);
+      else killGroup(handle.pid, "SIGKILL");
     });
   }
 
@@ -316,11 +407,32 @@ export class ProcessRuntime implements ContainerRuntime {
     }
   }
 
+  /** SIGTERM to the container: to its sandbox's INIT (which passes it on), else its group. */
+  private terminate(running: RunningContainer): void {
+    const init = running.sandboxed ? firstChildPid(running.handle.pid) : null;
+    if (init === null) {
+      killGroup(running.handle.pid, "SIGTERM");
+      return;
+    }
+    try {
+      process.kill(init, "SIGTERM");
+    } catch {
+      // ESRCH: already gone
+    }
+  }
+
+  /** The argv that runs `command` in the container: inside its sandbox when it has one. */
+  private execArgv(running: RunningContainer, command: string[]): string[] {
+    const init = running.sandboxed ? firstChildPid(running.handle.pid) : null;
+    return init === null ? command : enterArgv(init, command);
+  }
+
   exec(handle: ContainerHandle, command: string[], timeoutMs: number): Promise<number> {
     const running = this.containers.get(handle.id);
     if (!running || running.exit || command.length === 0) return Promise.resolve(1);
+    const argv = this.execArgv(running, command);
     return new Promise((resolve) => {
-      const child = spawn(command[0]!, command.slice(1), {
+      const child = spawn(argv[0]!, argv.slice(1), {
         cwd: running.cwd,
         env: running.env,
         detached: true,
@@ -339,6 +451,151 @@ export class ProcessRuntime implements ContainerRuntime {
     });
   }
 
+  execStream(handle: ContainerHandle, command: string[], options: { tty: boolean }): ExecProcess {
+    const running = this.containers.get(handle.id);
+    if (!running || running.exit || command.length === 0)
+      throw new Error(`container ${handle.containerName} is not running`);
+    // with a terminal, the command leads a session of its own inside the container's pid
+    // namespace, its terminal the controlling one (`setsid -c`), so a shell's job control works
+    const inner = this.execArgv(running, options.tty ? ["setsid", "-c", ...command] : command);
+    const argv = options.tty ? ["python3", PTY_RELAY, ...inner] : inner;
+    const child = spawn(argv[0]!, argv.slice(1), {
+      cwd: running.cwd,
+      // a terminal needs a TERM (docker sets xterm for a tty)
+      env: options.tty ? { TERM: "xterm", ...running.env } : running.env,
+      detached: true,
+      stdio: options.tty ? ["pipe", "pipe", "ignore", "pipe"] : ["pipe", "pipe", "pipe"],
+    });
+    const control = options.tty ? (child.stdio[3] as NodeJS.WritableStream | null) : null;
+    const exited = new Promise<number>((resolve) => {
+      child.once("error", () => resolve(127));
+      // "close": exited and its stdio drained, so no output arrives after the exit code
+      child.once("close", (code, signal) =>
+        resolve(code ?? (signal ? 128 + signalNumber(signal) : 1)),
+      );
+    });
+    return {
+      stdin: child.stdin!,
+      stdout: child.stdout!,
+      stderr: options.tty ? null : child.stderr,
+      resize: (width, height) => control?.write(`${width} ${height}\n`),
+      kill: () => killGroup(child.pid ?? 0, "SIGKILL"),
+      exited,
+    };
+  }
+
+  containerStats(handle: ContainerHandle): CgroupStats | null {
+    const running = this.containers.get(handle.id);
+    if (!running || running.exit) return null;
+    if (running.cgroupId !== null) {
+      const stats = this.cgroups?.stats(running.cgroupId) ?? null;
+      if (stats !== null) return stats;
+    }
+    return procStats(running.sandboxed ? (firstChildPid(handle.pid) ?? handle.pid) : handle.pid);
+  }
+
+  /**
+   * Waits until the sandbox is set up (it says so on SANDBOX_READY_FD, or ends), so the
+   * container is reported running only once exec and probes see its files and hostname.
+   */
+  private async sandboxReady(child: ChildProcess): Promise<void> {
+    const stdio: readonly unknown[] = child.stdio;
+    const ready = stdio[SANDBOX_READY_FD] as NodeJS.ReadableStream | null | undefined;
+    if (!ready) return;
+    await new Promise<void>((resolve) => {
+      ready.once("data", () => resolve());
+      ready.once("close", () => resolve());
+      ready.once("error", () => resolve());
+    });
+    ready.removeAllListeners();
+    (ready as unknown as { destroy(): void }).destroy();
+  }
+
+  /** The container's stdin FIFO when its spec asks for stdin or a terminal. */
+  private async containerStdin(spec: ContainerSpec): Promise<ContainerStdin | null> {
+    if (!spec.stdin && !spec.tty) return null;
+    const dir = join(this.podDir(spec.podUid), "stdin");
+    await mkdir(dir, { recursive: true });
+    const path = join(dir, spec.containerName);
+    await rm(path, { force: true });
+    await rm(`${path}.ctl`, { force: true });
+    return ContainerStdin.create(path, { tty: spec.tty === true, once: spec.stdinOnce === true });
+  }
+
+  attachStream(handle: ContainerHandle): ExecProcess {
+    const running = this.containers.get(handle.id);
+    if (!running || running.exit || running.logFile === null)
+      throw new Error(`container ${handle.containerName} is not running`);
+    const { clock } = this.options;
+    const logFile = running.logFile;
+    let position: number | null = null;
+    let timer: TimerId | null = null;
+    let detached = false;
+    let resolveExited: (code: number) => void = () => {};
+    const exited = new Promise<number>((resolve) => {
+      resolveExited = resolve;
+    });
+    const stdout = new Readable({ read: () => {} });
+    // what the container writes from now on, read from its log every ATTACH_POLL_MS
+    const poll = async () => {
+      timer = null;
+      if (detached) return;
+      const ended = running.exit !== null;
+      const handleFile = await open(logFile, "r").catch(() => null);
+      if (handleFile !== null) {
+        try {
+          const size = (await handleFile.stat()).size;
+          position ??= size;
+          if (size > position) {
+            const buffer = Buffer.alloc(Math.min(size - position, this.limits.maxLogReadBytes));
+            const { bytesRead } = await handleFile.read(buffer, 0, buffer.length, position);
+            position += bytesRead;
+            if (bytesRead > 0) stdout.push(buffer.subarray(0, bytesRead));
+            if (position < size) {
+              timer = clock.setTimeout(() => void poll(), 0);
+              return;
+            }
+          }
+        } finally {
+          await handleFile.close();
+        }
+      }
+      if (ended) {
+        stdout.push(null);
+        resolveExited(0);
+        return;
+      }
+      timer = clock.setTimeout(() => void poll(), ATTACH_POLL_MS);
+    };
+    void poll();
+    const detach = () => {
+      detached = true;
+      if (timer !== null) clock.clearTimeout(timer);
+      if (running.stdin?.once) running.stdin.close();
+    };
+    const stdin = new Writable({
+      write: (chunk: Buffer, _encoding, done) => {
+        running.stdin?.write(chunk);
+        done();
+      },
+      final: (done) => {
+        if (running.stdin?.once) running.stdin.close();
+        done();
+      },
+    });
+    return {
+      stdin,
+      stdout,
+      stderr: null,
+      resize: (width, height) => running.stdin?.resize(width, height),
+      kill: detach,
+      exited: exited.then((code) => {
+        detach();
+        return code;
+      }),
+    };
+  }
+
   async removePod(podUid: string): Promise<void> {
     for (const [key, record] of this.recovered) {
       if (record.podUid !== podUid) continue;
@@ -351,6 +608,7 @@ export class ProcessRuntime implements ContainerRuntime {
       if (!running.exit) await this.stopContainer(running.handle, 0);
       this.containers.delete(id);
     }
+    await this.cgroups?.removePod(podUid);
     await rm(this.podDir(podUid), { recursive: true, force: true });
   }
 
@@ -404,6 +662,9 @@ export class ProcessRuntime implements ContainerRuntime {
         pid: record.pid,
         startedAtMs: record.startedAtMs,
       },
+      // a sandboxed container's recorded pid is its `unshare`
+      sandboxed: readProcComm(record.pid) === "unshare",
+      cgroupId: this.cgroups ? `${spec.podUid}/${spec.containerName}` : null,
       child: null,
       adopted: record,
       pollTimer: null,
@@ -412,6 +673,9 @@ export class ProcessRuntime implements ContainerRuntime {
       exit: null,
       listeners: new Set(),
       pidFile,
+      // an adopted container's stdin writer died with the previous kubelet
+      stdin: null,
+      logFile: join(this.logDir(spec.podUid, spec.containerName), `${record.attempt}.log`),
     };
     this.containers.set(record.id, running);
     this.pollAdopted(running);
@@ -453,6 +717,63 @@ export class ProcessRuntime implements ContainerRuntime {
     }
   }
 
+  /**
+   * The container's sandbox (pod-sandbox.ts): a fresh overlay directory (a restarted container
+   * starts from the image again), the pod's /etc files, its cgroups, and the mounts.
+   */
+  private async prepareSandbox(
+    spec: ContainerSpec,
+    cwd: string,
+    cgroupId: string | null,
+  ): Promise<SandboxPlan> {
+    const podDir = this.podDir(spec.podUid);
+    const dir = join(podDir, "sandbox", spec.containerName);
+    await rm(dir, { recursive: true, force: true });
+    for (const sub of ["upper", "work", "root"]) await mkdir(join(dir, sub), { recursive: true });
+    const etc = join(podDir, "etc");
+    const serviceAccount = join(podDir, "serviceaccount");
+    await mkdir(etc, { recursive: true });
+    await mkdir(serviceAccount, { recursive: true });
+    await writeFile(join(etc, "hosts"), podHostsFile(spec.podIP ?? "127.0.0.1", spec.podName));
+    await writeFile(join(etc, "hostname"), `${spec.podName}\n`);
+    // dnsPolicy is not looked at yet: the host's resolver (the DNS issue fills this in)
+    await copyFile("/etc/resolv.conf", join(etc, "resolv.conf")).catch(() =>
+      writeFile(join(etc, "resolv.conf"), ""),
+    );
+    await writeFile(join(serviceAccount, "namespace"), spec.podNamespace);
+    const mounts: SandboxMount[] = [];
+    const taken = new Set(spec.volumeMounts.map((m) => m.mountPath));
+    for (const m of spec.volumeMounts) {
+      if (!m.mountPath.startsWith("/") || m.mountPath.split("/").includes("..")) continue;
+      let source = m.hostPath;
+      if (m.subPath !== undefined) {
+        if (m.subPath.startsWith("/") || m.subPath.split("/").includes("..")) continue;
+        source = join(m.hostPath, m.subPath);
+        // Kubernetes makes a missing subPath a directory
+        if (!existsSync(source)) await mkdir(source, { recursive: true });
+      }
+      const file = (await stat(source)).isFile();
+      mounts.push({ source, target: m.mountPath, readOnly: m.readOnly, file });
+    }
+    const podFiles: SandboxMount[] = [
+      { source: join(etc, "hosts"), target: "/etc/hosts", readOnly: false, file: true },
+      { source: join(etc, "hostname"), target: "/etc/hostname", readOnly: false, file: true },
+      { source: join(etc, "resolv.conf"), target: "/etc/resolv.conf", readOnly: false, file: true },
+      {
+        source: serviceAccount,
+        target: SERVICE_ACCOUNT_MOUNT_PATH,
+        readOnly: true,
+        file: false,
+      },
+    ];
+    mounts.push(...podFiles.filter((f) => !taken.has(f.target)));
+    const cgroupProcs =
+      cgroupId !== null && this.cgroups
+        ? await this.cgroups.create(cgroupId, spec.limits ?? {})
+        : [];
+    return { dir, hostname: spec.podName, cwd, cgroupProcs, mounts };
+  }
+
   private async pruneLogs(logDir: string, attempt: number): Promise<void> {
     // the attempt's file is appended to (an attempt re-run after a kubelet restart keeps its log)
     const files = (await logFiles(logDir)).filter((f) => f !== `${attempt}.log`);
@@ -461,6 +782,44 @@ export class ProcessRuntime implements ContainerRuntime {
       Math.max(0, files.length - this.limits.logFilesPerContainer + 1),
     ))
       await unlink(join(logDir, file)).catch(() => {});
+  }
+}
+
+/** How often an attached client's output is read from the container's log. */
+const ATTACH_POLL_MS = 100;
+
+/** The pty for `kubectl exec -t` (python3's pty module: no native npm build). */
+const PTY_RELAY = fileURLToPath(new URL("./pty/pty-relay.py", import.meta.url));
+
+/** Where Kubernetes mounts a pod's service account (its token, CA and namespace). */
+const SERVICE_ACCOUNT_MOUNT_PATH = "/var/run/secrets/kubernetes.io/serviceaccount";
+
+/** Linux's USER_HZ: /proc/<pid>/stat counts CPU time in these ticks. */
+const CLOCK_TICKS_PER_SECOND = 100;
+
+/** A process's own CPU time and resident memory from /proc (no cgroups: its children are not counted). */
+function procStats(pid: number): CgroupStats | null {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+    const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+    // utime and stime are fields 14 and 15 of stat, 12 and 13 after the command name
+    const ticks = Number(fields[11]) + Number(fields[12]);
+    const rss = /^VmRSS:\s+(\d+) kB$/m.exec(readFileSync(`/proc/${pid}/status`, "utf8"));
+    return {
+      cpuUsageNanos: (ticks / CLOCK_TICKS_PER_SECOND) * 1e9,
+      memoryUsageBytes: rss ? Number(rss[1]) * 1024 : 0,
+    };
+  } catch {
+    return null;
+  }
+}
+
+/** The command name of `pid` (/proc/<pid>/comm), or null. */
+function readProcComm(pid: number): string | null {
+  try {
+    return readFileSync(`/proc/${pid}/comm`, "utf8").trim();
+  } catch {
+    return null;
   }
 }
 

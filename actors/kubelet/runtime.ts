@@ -15,7 +15,20 @@ export interface ContainerSpec {
   args: string[];
   env: Record<string, string>;
   /** Volume name → directory on the host holding its files (see volumes.ts). */
-  volumeMounts: { name: string; mountPath: string; hostPath: string; readOnly: boolean }[];
+  volumeMounts: {
+    name: string;
+    mountPath: string;
+    hostPath: string;
+    readOnly: boolean;
+    /** A path inside the volume mounted instead of its root. */
+    subPath?: string;
+  }[];
+  /** The container's own stdin and terminal (`kubectl run -it`, `kubectl attach`). */
+  stdin?: boolean;
+  stdinOnce?: boolean;
+  tty?: boolean;
+  /** limits.memory and limits.cpu, enforced through cgroups where the runtime can. */
+  limits?: { memoryLimitBytes?: number; cpuLimitMilli?: number };
   /** containerPorts, for images that serve on "the first containerPort". */
   ports: number[];
   /** Which attempt this is (the container's restartCount): names its log file. */
@@ -52,6 +65,8 @@ export interface ContainerExit {
    * terminated, exit code 137, reason ContainerStatusUnknown.
    */
   statusUnknown?: boolean;
+  /** The kernel's OOM killer ended it (its cgroup's memory limit): Kubernetes' OOMKilled. */
+  oomKilled?: boolean;
 }
 
 /** A container a previous kubelet started that still runs (found at start, before adoption). */
@@ -90,7 +105,26 @@ export class ContainerStartError extends Error {
   }
 }
 
+/** A command running in a container with its stdio as streams (`kubectl exec`). */
+export interface ExecProcess {
+  stdin: NodeJS.WritableStream;
+  stdout: NodeJS.ReadableStream;
+  /** Null with a TTY: the terminal merges stderr into stdout. */
+  stderr: NodeJS.ReadableStream | null;
+  /** The terminal's size (TTY only). */
+  resize(width: number, height: number): void;
+  /** Ends it (SIGKILL to its process group). */
+  kill(): void;
+  /** Its exit code (128 + n for signal n) once it has exited and its output is drained. */
+  exited: Promise<number>;
+}
+
 export interface ContainerRuntime {
+  /**
+   * Whether containers see their volumes at `mountPath` (a mount namespace per container);
+   * without it they find them through the cwd links and BOSUN_VOLUME_* (volumes.ts).
+   */
+  readonly honoursMountPaths?: boolean;
   /** Starts the container; rejects with ImagePullError or ContainerStartError. */
   startContainer(spec: ContainerSpec): Promise<ContainerHandle>;
   /**
@@ -113,6 +147,24 @@ export interface ContainerRuntime {
   ): Promise<{ text: string; nextByte: number; sizeBytes?: number }>;
   /** Runs `command` in the container's environment (an exec probe); exit code 0 = success. */
   exec(handle: ContainerHandle, command: string[], timeoutMs: number): Promise<number>;
+  /**
+   * Runs `command` in the running container with piped stdio (a pty with `tty`); throws when
+   * the container does not run. Optional: runtimes without processes have no exec.
+   */
+  execStream?(handle: ContainerHandle, command: string[], options: { tty: boolean }): ExecProcess;
+  /**
+   * Attaches to the running container (`kubectl attach`): its output from now on, its stdin
+   * and terminal when it has them; `exited` once the container has exited and its output is
+   * read. `kill` detaches (closing a `stdinOnce` stdin). Optional, as execStream.
+   */
+  attachStream?(handle: ContainerHandle): ExecProcess;
+  /**
+   * The container's cumulative CPU time (ns) and memory in use (bytes), or null when it does
+   * not run. Optional: the Summary API reports only what a runtime can measure.
+   */
+  containerStats?(
+    handle: ContainerHandle,
+  ): { cpuUsageNanos: number; memoryUsageBytes: number } | null;
   /** Removes what the runtime kept for a pod (working dirs, logs), killing what still runs. */
   removePod(podUid: string): Promise<void>;
   /**

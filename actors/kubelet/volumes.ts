@@ -37,6 +37,10 @@ export function claimedVolumeDirectory(pv: JsonObject | null): string | null {
   const path = asObject(spec.local).path ?? asObject(spec.hostPath).path;
   return typeof path === "string" && path !== "" ? path : null;
 }
+/** Kubernetes' FailedMount message. */
+function mountFailure(volume: string, why: string): string {
+  return `MountVolume.SetUp failed for volume "${volume}" : ${why}`;
+}
 
 export function volumeEnvName(volume: string): string {
   return `BOSUN_VOLUME_${volume.toUpperCase().replace(/[^A-Z0-9]/g, "_")}`;
@@ -77,7 +81,10 @@ export async function prepareVolumes(
       const cm = await sources.configMap(namespace, String(ref.name));
       if (!cm) {
         if (ref.optional === true) continue;
-        throw new VolumeError("FailedMount", `configmap "${String(ref.name)}" not found`);
+        throw new VolumeError(
+          "FailedMount",
+          mountFailure(name, `configmap "${String(ref.name)}" not found`),
+        );
       }
       const data = asObject(cm.data ?? {});
       await writeKeys(dir, data, ref.items as JsonObject[] | undefined, (v) => String(v), 0o644);
@@ -86,7 +93,10 @@ export async function prepareVolumes(
       const secret = await sources.secret(namespace, String(ref.secretName));
       if (!secret) {
         if (ref.optional === true) continue;
-        throw new VolumeError("FailedMount", `secret "${String(ref.secretName)}" not found`);
+        throw new VolumeError(
+          "FailedMount",
+          mountFailure(name, `secret "${String(ref.secretName)}" not found`),
+        );
       }
       const data = asObject(secret.data ?? {});
       await writeKeys(

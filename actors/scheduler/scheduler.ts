@@ -29,7 +29,7 @@ import { and, assertEvent, assign, setup, spawnChild, stopChild } from "xstate";
 import { asObject, asString, type JsonObject } from "../api/json.ts";
 import type { ApiClient } from "../client/api-client.ts";
 import { isConflict, isNotFound } from "../client/errors.ts";
-import { EventSink } from "../client/event-sink.ts";
+import { EventBroadcaster, withTypeMeta } from "../client/event-recorder.ts";
 import { Informer } from "../client/informer.ts";
 import { objectCacheKey } from "../client/informer-cache.ts";
 import type { ActorSystem } from "../system/actor-system.ts";
@@ -56,7 +56,6 @@ import { buildProfile } from "./profile.ts";
 import type { Registry } from "./registry.ts";
 import { isTerminated, nodeNameOf, SchedulerCache } from "./scheduler-cache.ts";
 import {
-  podEvent,
   podScheduledConditionPatch,
   preemptedMessage,
   scheduledMessage,
@@ -361,9 +360,6 @@ export function startScheduler(options: StartSchedulerOptions): SchedulerHandle 
   /** The last FailedScheduling message per pod: an event only when it changes. */
   const lastFailure = new Map<string, string>();
   let notifyTimer: TimerId | null = null;
-  let eventCounter = 0;
-  const eventSuffix = () =>
-    `${Math.floor(clock.wallMs()).toString(16)}${(++eventCounter).toString(16)}`;
   let stopped = false;
 
   // coalesced, and after the informer's own step (its synced flag is set after the handlers)
@@ -494,30 +490,20 @@ export function startScheduler(options: StartSchedulerOptions): SchedulerHandle 
     },
   });
 
-  const events = new EventSink(
-    (namespace, event) => api.create("events", event, { namespace }),
-    (event, error) =>
-      log.warn(
-        { event: asString(asObject(event.metadata).name), error: (error as Error).message },
-        "writing an event failed",
-      ),
-  );
-
-  /** Queues an Event; says so (the first time, then every 1,000th) when the sink drops one. */
-  const postEvent = (event: JsonObject) => {
-    if (events.post(event) || events.dropped % 1_000 !== 1) return;
-    log.warn(
-      { dropped: events.dropped },
-      "events dropped: the API server takes them slower than they come",
-    );
-  };
+  const events = new EventBroadcaster({
+    api,
+    clock,
+    onError: (problem, event) =>
+      log.warn({ event: asString(asObject(event.metadata).name) }, problem),
+  });
+  const recorder = events.newRecorder({ component: schedulerName });
 
   /**
    * Carries out a preemption (kube's `prepareCandidate`): the victims are deleted (gracefully:
    * their kubelets stop them), each told why by a Preempted event, and the pod is nominated
    * to the node (`status.nominatedNodeName`); it is tried again when the victims are gone.
    */
-  const preempt = async (queued: QueuedPod, nomination: PostFilterResult, nowIso: string) => {
+  const preempt = async (queued: QueuedPod, nomination: PostFilterResult) => {
     const pod = queued.info.pod;
     for (const victim of nomination.victims) {
       const victimName = asString(asObject(victim.pod.metadata).name);
@@ -528,9 +514,7 @@ export function startScheduler(options: StartSchedulerOptions): SchedulerHandle 
       }
       log.info({ pod: queued.info.key, victim: victim.key }, "preempted");
       const message = preemptedMessage(pod, nomination.nominatedNodeName);
-      postEvent(
-        podEvent(victim.pod, schedulerName, "Normal", "Preempted", message, nowIso, eventSuffix()),
-      );
+      recorder.event(withTypeMeta(victim.pod, "v1", "Pod"), "Normal", "Preempted", message);
     }
     const name = asString(asObject(pod.metadata).name);
     await api.patch(
@@ -550,9 +534,7 @@ export function startScheduler(options: StartSchedulerOptions): SchedulerHandle 
     if (outcome.outcome === "bound") {
       lastFailure.delete(queued.info.key);
       const message = scheduledMessage(pod, outcome.nodeName);
-      postEvent(
-        podEvent(pod, schedulerName, "Normal", "Scheduled", message, nowIso, eventSuffix()),
-      );
+      recorder.event(withTypeMeta(pod, "v1", "Pod"), "Normal", "Scheduled", message);
       return; // the binding set PodScheduled=True, as kube-apiserver's does
     }
     const message =
@@ -561,16 +543,14 @@ export function startScheduler(options: StartSchedulerOptions): SchedulerHandle 
         : outcome.message;
     if (outcome.outcome === "bindingFailed" && isConflict(outcome.error)) return;
     if (outcome.outcome === "unschedulable" && outcome.nomination !== null)
-      await preempt(queued, outcome.nomination, nowIso);
+      await preempt(queued, outcome.nomination);
     if (lastFailure.get(queued.info.key) === message) return;
     lastFailure.set(queued.info.key, message);
     await api.patch("pods", name, "strategic", podScheduledConditionPatch(false, message, nowIso), {
       namespace,
       subresource: "status",
     });
-    postEvent(
-      podEvent(pod, schedulerName, "Warning", "FailedScheduling", message, nowIso, eventSuffix()),
-    );
+    recorder.event(withTypeMeta(pod, "v1", "Pod"), "Warning", "FailedScheduling", message);
   };
 
   const ports: SchedulerPorts = {

@@ -7,6 +7,7 @@ import {
   DEFAULT_LEADER_ELECTION_TIMINGS,
   type LeaderElectionTimings,
 } from "../../actors/client/leader-election.ts";
+import type { HpaOptions } from "../../actors/controllers/horizontal-pod-autoscaler.ts";
 import { SystemClock } from "../../actors/system/clock.ts";
 import { parseDurationMs } from "./duration-flag.ts";
 import { parseListen, parsePeers } from "./peers.ts";
@@ -29,6 +30,8 @@ interface NodeOptions {
   clusterDomain: string;
   dnsTtl: string;
   dnsPort?: string;
+  horizontalPodAutoscalerSyncPeriod?: string;
+  horizontalPodAutoscalerDownscaleStabilization?: string;
   leaderElectLeaseDuration?: string;
   leaderElectRenewDeadline?: string;
   leaderElectRetryPeriod?: string;
@@ -103,6 +106,18 @@ export function nodeCommand(): Command {
         "--node-monitor-grace-period <duration|ms>",
         "how long a node's Lease may stand still before the node is Unknown (default 4s; Kubernetes: 40s)",
       ).env("BOSUN_NODE_MONITOR_GRACE_PERIOD"),
+    )
+    .addOption(
+      new Option(
+        "--horizontal-pod-autoscaler-sync-period <duration|ms>",
+        "how often the HPA controller looks at each HorizontalPodAutoscaler (default 15s, as Kubernetes)",
+      ).env("BOSUN_HPA_SYNC_PERIOD"),
+    )
+    .addOption(
+      new Option(
+        "--horizontal-pod-autoscaler-downscale-stabilization <duration|ms>",
+        "an HPA scales down only to the highest recommendation of this window (default 5m, as Kubernetes)",
+      ).env("BOSUN_HPA_DOWNSCALE_STABILIZATION"),
     )
     .addOption(
       new Option(
@@ -248,6 +263,7 @@ export function nodeCommand(): Command {
                 ),
               }
             : {}),
+          ...hpaFlags(options),
           ...leaderElectionFlags(options),
           ...(options.udpTimeout
             ? { udpIdleTimeoutMs: parseDurationMs(options.udpTimeout, "--udp-timeout") }
@@ -292,6 +308,22 @@ export function nodeCommand(): Command {
       process.once("SIGINT", () => shutdown("SIGINT"));
       await node.start();
     });
+}
+
+/** kube-controller-manager's --horizontal-pod-autoscaler-* flags, checked. */
+function hpaFlags(options: NodeOptions): { hpa?: Partial<HpaOptions> } {
+  const hpa: Partial<HpaOptions> = {};
+  if (options.horizontalPodAutoscalerSyncPeriod)
+    hpa.syncPeriodMs = parseDurationMs(
+      options.horizontalPodAutoscalerSyncPeriod,
+      "--horizontal-pod-autoscaler-sync-period",
+    );
+  if (options.horizontalPodAutoscalerDownscaleStabilization)
+    hpa.downscaleStabilizationMs = parseDurationMs(
+      options.horizontalPodAutoscalerDownscaleStabilization,
+      "--horizontal-pod-autoscaler-downscale-stabilization",
+    );
+  return Object.keys(hpa).length > 0 ? { hpa } : {};
 }
 
 /** The --leader-elect-* flags (kube-scheduler's and kube-controller-manager's names), checked. */

@@ -1,16 +1,22 @@
 import { readFileSync } from "node:fs";
 import type { Logger } from "pino";
+import { EXEC_STREAMS_ACTOR, type ExecStartReply } from "../../actors/api/exec-protocol.ts";
 import {
   KUBELET_ACTOR,
   type KubeletLogsReply,
   type KubeletLogsRequest,
 } from "../../actors/api/kubelet-protocol.ts";
+import type { KubeletSummary } from "../../actors/api/stats-protocol.ts";
 import { startCompactor } from "../../actors/apiserver/compactor.ts";
 import {
   ENDPOINT_RECONCILER_ACTOR,
   endpointReconcilerMachine,
 } from "../../actors/apiserver/endpoint-reconciler.ts";
+import { execStreamsMachine } from "../../actors/apiserver/exec-streams.ts";
+import type { MetricsSource } from "../../actors/apiserver/metrics-api.ts";
+import { type ExecDelivery, PodExecServer } from "../../actors/apiserver/pod-exec.ts";
 import type { PodLogRead, PodLogs } from "../../actors/apiserver/pod-logs.ts";
+import { PodPortForwardServer } from "../../actors/apiserver/pod-portforward.ts";
 import { ApiServer } from "../../actors/apiserver/server.ts";
 import {
   SERVICE_ALLOCATION_REPAIR_ACTOR,
@@ -18,6 +24,7 @@ import {
 } from "../../actors/apiserver/service-allocation-repair.ts";
 import { ApiClient } from "../../actors/client/api-client.ts";
 import type { LeaderElectionTimings } from "../../actors/client/leader-election.ts";
+import type { HpaOptions } from "../../actors/controllers/horizontal-pod-autoscaler.ts";
 import { type DnsHandle, startDns } from "../../actors/dns/dns.ts";
 import { registerDnsMetrics } from "../../actors/dns/dns-metrics.ts";
 import type { QueryObserver } from "../../actors/dns/dns-server.ts";
@@ -42,6 +49,8 @@ export type NodeRole = "server" | "agent";
 
 /** How long the API server waits for a kubelet's answer to one pods/log read. */
 const POD_LOGS_TIMEOUT_MS = 5_000;
+/** A kubelet that has not answered its Summary API by then is left out of metrics.k8s.io. */
+const METRICS_TIMEOUT_MS = 2_000;
 
 /** How long a stopping node gives its kubelet, controllers and scheduler to wind down. */
 const WORKLOADS_STOP_MS = 3_000;
@@ -63,6 +72,8 @@ export interface NodeConfig {
   compactionIntervalMs?: number;
   /** How long a node's Lease may stand still before it is Unknown (default 4 s). */
   nodeMonitorGracePeriodMs?: number;
+  /** --horizontal-pod-autoscaler-*: the HPA controller's timings. */
+  hpa?: Partial<HpaOptions>;
   /** --leader-elect-*: the controller manager's and scheduler's election timings. */
   leaderElection?: Partial<LeaderElectionTimings>;
   /** --udp-timeout: the service proxy's idle UDP flow lifetime (default: the proxy's). */
@@ -217,7 +228,7 @@ export class NodeProcess {
           tickIntervalMs: this.config.tickIntervalMs ?? DEFAULT_TICK_INTERVAL_MS,
           electionTick: this.config.electionTick ?? DEFAULT_ELECTION_TICKS,
           snapshotEntries: this.config.snapshotEntries,
-          ...(this.config.api ? { podLogs: this.podLogs() } : {}),
+          ...(this.config.api ? { podLogs: this.podLogs(), metrics: this.metricsSource() } : {}),
           diskFaults: this.diskFaults ?? undefined,
         },
         this.system,
@@ -267,6 +278,7 @@ export class NodeProcess {
         ...(this.config.nodeMonitorGracePeriodMs !== undefined
           ? { nodeMonitorGracePeriodMs: this.config.nodeMonitorGracePeriodMs }
           : {}),
+        ...(this.config.hpa ? { hpa: this.config.hpa } : {}),
         ...(this.config.leaderElection ? { leaderElection: this.config.leaderElection } : {}),
         // the proxies of one cluster on one host share its cluster-IP listeners: the join token
         // names the cluster (hashed into the lock's name, never shown)
@@ -302,6 +314,11 @@ export class NodeProcess {
       logger: this.logger.child({ component: "apiserver" }),
       handler: server.apiHandler,
       ready: () => this.readiness(),
+      podExec: this.podExec(server),
+      podPortForward: new PodPortForwardServer({
+        store: server.apiHandler.store,
+        logger: this.logger.child({ component: "apiserver-portforward" }),
+      }),
     });
     await this.apiServer.start();
     const members = () => server.replica.members().voters;
@@ -353,6 +370,56 @@ export class NodeProcess {
       if (reconciler.getSnapshot().status === "done") resolve();
       reconciler.send({ type: "reconciler.stop" });
     });
+  }
+
+  /**
+   * pods/exec: the API server's sessions, relayed to the kubelet of the pod's node over the
+   * mesh; what kubelets send back arrives at the exec-streams actor.
+   */
+  private podExec(server: ServerRole): PodExecServer {
+    const from = this.system.address(EXEC_STREAMS_ACTOR);
+    const podExec = new PodExecServer({
+      store: server.apiHandler.store,
+      logger: this.logger.child({ component: "apiserver-exec" }),
+      relay: {
+        replyTo: from,
+        start: (node, request) =>
+          this.system.ask<ExecStartReply>(
+            from,
+            `${node}/${KUBELET_ACTOR}`,
+            "kubelet.exec.start",
+            request,
+            POD_LOGS_TIMEOUT_MS,
+          ),
+        tell: (node, kind, body) => this.system.tell(from, `${node}/${KUBELET_ACTOR}`, kind, body),
+      },
+    });
+    this.system.spawn(EXEC_STREAMS_ACTOR, execStreamsMachine, {
+      input: { port: { deliver: (delivery: ExecDelivery) => podExec.deliver(delivery) } },
+    });
+    return podExec;
+  }
+
+  /** metrics.k8s.io: each node's kubelet answers its Summary API over the mesh. */
+  private metricsSource(): MetricsSource {
+    return {
+      summaries: async (nodes: string[]) => {
+        const answers = await Promise.all(
+          nodes.map((node) =>
+            this.system
+              .ask<KubeletSummary>(
+                this.system.address("apiserver-metrics"),
+                `${node}/${KUBELET_ACTOR}`,
+                "kubelet.stats",
+                null,
+                METRICS_TIMEOUT_MS,
+              )
+              .catch(() => null),
+          ),
+        );
+        return answers.filter((a): a is KubeletSummary => a !== null);
+      },
+    };
   }
 
   /** pods/log: the kubelet on the pod's node answers over the mesh. */

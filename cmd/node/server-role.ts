@@ -4,6 +4,7 @@ import type { Logger } from "pino";
 import { API_ACTOR } from "../../actors/api/api-protocol.ts";
 import { ApiOperations } from "../../actors/apiserver/api-operations.ts";
 import { internalApiMachine } from "../../actors/apiserver/internal-api.ts";
+import type { MetricsSource } from "../../actors/apiserver/metrics-api.ts";
 import { ObjectStore } from "../../actors/apiserver/object-store.ts";
 import type { PodLogs } from "../../actors/apiserver/pod-logs.ts";
 import { ResourceHandler } from "../../actors/apiserver/resource-handler.ts";
@@ -38,6 +39,8 @@ export interface ServerRoleConfig {
   podLogs?: PodLogs | undefined;
   /** The slow-disk failpoint of a node started with --faults. */
   diskFaults?: DiskFaultPoint | undefined;
+  /** How the API server reaches kubelets' Summary API for metrics.k8s.io. */
+  metrics?: MetricsSource | undefined;
 }
 
 /** Defaults tuned for failover well under a second on loopback (etcd's are 100 ms / 1 s). */
@@ -152,7 +155,7 @@ export class ServerRole {
       watchCache,
       () => (role as ServerRole).electionClient,
     );
-    const apiHandler = new ResourceHandler(objects, system.clock, config.podLogs);
+    const apiHandler = new ResourceHandler(objects, system.clock, config.podLogs, config.metrics);
     // the Kubernetes API as actor messages for internal components (DESIGN §6)
     const api = new ApiOperations({ system, handler: apiHandler });
     role = new ServerRole(

@@ -12,6 +12,7 @@ import {
   controllersWith,
   startControllerManager,
 } from "../../actors/controllers/controller-manager.ts";
+import type { HpaOptions } from "../../actors/controllers/horizontal-pod-autoscaler.ts";
 import { type KubeletHandle, startKubelet } from "../../actors/kubelet/kubelet.ts";
 import {
   type LocalPathProvisionerHandle,
@@ -41,6 +42,8 @@ export interface WorkloadsConfig {
   servers: () => string[];
   /** kube-controller-manager's --node-monitor-grace-period (default 4 s). */
   nodeMonitorGracePeriodMs?: number;
+  /** kube-controller-manager's --horizontal-pod-autoscaler-* timings. */
+  hpa?: Partial<HpaOptions>;
   /** The controller manager's and scheduler's election timings (default: bosun's fast ones). */
   leaderElection?: Partial<LeaderElectionTimings>;
   /** Names the cluster for the proxies' host lock (see actors/proxy/host-lock.ts). */
@@ -112,8 +115,15 @@ export class WorkloadsRole {
         api,
         leaseApi,
         ...(config.leaderElection ? { leaderElection: config.leaderElection } : {}),
-        ...(config.nodeMonitorGracePeriodMs !== undefined
-          ? { controllers: controllersWith(config.nodeMonitorGracePeriodMs) }
+        ...(config.nodeMonitorGracePeriodMs !== undefined || config.hpa !== undefined
+          ? {
+              controllers: controllersWith({
+                ...(config.nodeMonitorGracePeriodMs !== undefined
+                  ? { nodeMonitorGracePeriodMs: config.nodeMonitorGracePeriodMs }
+                  : {}),
+                ...(config.hpa ? { hpa: config.hpa } : {}),
+              }),
+            }
           : {}),
         identity: config.nodeId,
         logger: logger.child({ component: "controller-manager" }),

@@ -77,7 +77,7 @@ describe("bosun up / status / inspect / down", () => {
         expect.arrayContaining([`${node.id}/node`, `${node.id}/echo`, `${node.id}/peer-monitor`]),
       );
     }
-    const text = await runBosun(["status"], env);
+    const text = await runBosun(["status", "--actors"], env);
     expect(text.code).toBe(0);
     expect(text.stdout).toContain("3/3 nodes up");
     expect(text.stdout).toMatch(
@@ -107,7 +107,7 @@ describe("bosun up / status / inspect / down", () => {
       const actor = status.nodes[0]?.status?.actors.find((a) => a.address === "n1/peer-monitor");
       return actor && actor.restarts >= 1 && actor.status === "active";
     });
-    const text = await runBosun(["status"], env);
+    const text = await runBosun(["status", "--actors"], env);
     expect(text.stdout).toMatch(/n1\/peer-monitor .* 1 \(last: crashed on purpose/);
   });
 

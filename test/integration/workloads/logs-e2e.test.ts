@@ -127,14 +127,29 @@ it("kubectl logs -f ends when the container exits", async () => {
 });
 
 it("kubectl logs --previous shows the attempt before a restart", async () => {
-  // the container's working directory outlives its attempts: the second run sees the first's file
+  // an emptyDir outlives the container's attempts (its own files do not: a restarted container
+  // starts from its image again), so the second run sees the first's file
   await kubectlOk(
     cluster,
     ["apply", "-f", "-"],
-    shPod(
-      "restarter",
-      "if [ -f ran ]; then echo second run; sleep 1000; else touch ran; echo first run; exit 1; fi",
-    ),
+    JSON.stringify({
+      apiVersion: "v1",
+      kind: "Pod",
+      metadata: { name: "restarter" },
+      spec: {
+        volumes: [{ name: "state", emptyDir: {} }],
+        containers: [
+          {
+            name: "sh",
+            image: "bosun/sh",
+            args: [
+              "if [ -f /state/ran ]; then echo second run; sleep 1000; else touch /state/ran; echo first run; exit 1; fi",
+            ],
+            volumeMounts: [{ name: "state", mountPath: "/state" }],
+          },
+        ],
+      },
+    }),
   );
   await waitFor(
     "restarter running again after its restart",

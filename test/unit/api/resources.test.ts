@@ -38,6 +38,10 @@ describe("api-resources", () => {
       ["persistentvolumes", "pv", "v1", false, "PersistentVolume"],
       ["persistentvolumeclaims", "pvc", "v1", true, "PersistentVolumeClaim"],
       ["storageclasses", "sc", "storage.k8s.io/v1", false, "StorageClass"],
+      ["horizontalpodautoscalers", "hpa", "autoscaling/v2", true, "HorizontalPodAutoscaler"],
+      ["horizontalpodautoscalers", "hpa", "autoscaling/v1", true, "HorizontalPodAutoscaler"],
+      ["nodes", "", "metrics.k8s.io/v1beta1", false, "NodeMetrics"],
+      ["pods", "", "metrics.k8s.io/v1beta1", true, "PodMetrics"],
     ]);
   });
 
@@ -50,7 +54,7 @@ describe("api-resources", () => {
     expect(qualifiedResource(resolveResource("rs")!)).toBe("replicasets.apps");
   });
 
-  it("`all` holds pods, services, deployments, replicasets, jobs, cronjobs", () => {
+  it("`all` holds pods, services, deployments, replicasets, jobs, cronjobs, horizontalpodautoscalers", () => {
     expect(resourcesInCategory("all").map((r) => r.plural)).toEqual([
       "pods",
       "services",
@@ -58,6 +62,7 @@ describe("api-resources", () => {
       "replicasets",
       "jobs",
       "cronjobs",
+      "horizontalpodautoscalers",
     ]);
   });
 

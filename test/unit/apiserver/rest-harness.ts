@@ -23,7 +23,7 @@ export function restCaller(
   clock: Clock,
   allocation: Partial<ServiceAllocatorOptions> = {},
 ): RestCall {
-  const handler = new ResourceHandler(store, clock, undefined, allocation);
+  const handler = new ResourceHandler(store, clock, undefined, undefined, allocation);
   return async (method, path, body = null, contentType = "application/json") => {
     const url = new URL(path, "https://bosun");
     const info = parseRequestInfo(method, url.pathname, url.searchParams);

@@ -3,8 +3,10 @@
  * work queue, reconcile statechart) against the in-memory API under a ManualClock, plus the
  * pure rollout arithmetic.
  */
+
 import { describe, expect, it } from "vitest";
 import type { JsonObject } from "../../../actors/api/json.ts";
+import { EventBroadcaster } from "../../../actors/client/event-recorder.ts";
 import { SharedInformers } from "../../../actors/client/shared-informers.ts";
 import type { ControllerFactory } from "../../../actors/controllers/controller-manager.ts";
 import { runController } from "../../../actors/controllers/controller-runner.ts";
@@ -32,7 +34,7 @@ const template = (image: string) => ({
 
 function start(api: FakeApi, clock: ManualClock, factories: ControllerFactory[]) {
   const informers = new SharedInformers({ source: api, clock });
-  const ctx = { api, cache: informers, clock };
+  const ctx = { api, cache: informers, clock, events: new EventBroadcaster({ api, clock }) };
   const controllers = factories.map((f) => runController(f(ctx), informers, clock));
   informers.start();
   return { informers, controllers };

@@ -5,8 +5,10 @@
  * dependents first (blocking ones before the owner's finalizer goes), Background collects what
  * has lost all its owners.
  */
+
 import { afterEach, describe, expect, it } from "vitest";
 import type { JsonObject } from "../../../actors/api/json.ts";
+import { EventBroadcaster } from "../../../actors/client/event-recorder.ts";
 import { SharedInformers } from "../../../actors/client/shared-informers.ts";
 import { runController } from "../../../actors/controllers/controller-runner.ts";
 import {
@@ -56,7 +58,7 @@ afterEach(() => {
 /** Every collector, as the controller manager runs them. */
 function startCollectors(api: FakeApi, clock: ManualClock) {
   const informers = new SharedInformers({ source: api, clock });
-  const ctx = { api, cache: informers, clock };
+  const ctx = { api, cache: informers, clock, events: new EventBroadcaster({ api, clock }) };
   const controllers = GC_RESOURCES.map((r) =>
     runController(garbageCollector(ctx, r), informers, clock),
   );

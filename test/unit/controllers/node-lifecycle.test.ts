@@ -9,6 +9,7 @@
 import { describe, expect, it } from "vitest";
 import type { JsonObject } from "../../../actors/api/json.ts";
 import { UNREACHABLE_TAINT_KEY } from "../../../actors/api/well-known.ts";
+import { EventBroadcaster } from "../../../actors/client/event-recorder.ts";
 import { SharedInformers } from "../../../actors/client/shared-informers.ts";
 import { runController } from "../../../actors/controllers/controller-runner.ts";
 import {
@@ -63,7 +64,12 @@ async function setup(pods: { name: string; tolerations?: JsonObject[] }[] = []) 
     });
   const informers = new SharedInformers({ source: api, clock });
   const controller = runController(
-    nodeLifecycleController({ api, cache: informers, clock }),
+    nodeLifecycleController({
+      api,
+      cache: informers,
+      clock,
+      events: new EventBroadcaster({ api, clock }),
+    }),
     informers,
     clock,
   );

@@ -13,6 +13,7 @@ import type {
   ListWatcher,
   ObjectList,
 } from "../../../actors/client/api-client.ts";
+import { EventBroadcaster } from "../../../actors/client/event-recorder.ts";
 import { SharedInformers } from "../../../actors/client/shared-informers.ts";
 import type { ControllerFactory } from "../../../actors/controllers/controller-manager.ts";
 import { runController } from "../../../actors/controllers/controller-runner.ts";
@@ -92,7 +93,7 @@ export function startControllers(
   source: ListWatcher = api,
 ) {
   const informers = new SharedInformers({ source, clock });
-  const ctx = { api, cache: informers, clock };
+  const ctx = { api, cache: informers, clock, events: new EventBroadcaster({ api, clock }) };
   const controllers = factories.map((f) => runController(f(ctx), informers, clock));
   informers.start();
   return {

@@ -2,7 +2,8 @@
  * The pod statechart (actors/kubelet/pod-lifecycle.ts) on a fake runtime under a ManualClock:
  * start, crash → CrashLoopBackOff (doubling) → restart, restartPolicy, liveness failure →
  * kill → restart, readiness gating Ready, unknown image → ErrImagePull / ImagePullBackOff,
- * deletion → stop with the pod's grace period → removed.
+ * deletion → stop with the pod's grace period → removed; the Events each step records and
+ * CreateContainerConfigError for a missing required reference.
  */
 import { describe, expect, it } from "vitest";
 import { createActor } from "xstate";
@@ -119,6 +120,7 @@ function setupPod(spec: JsonObject, status?: JsonObject, adopt?: (runtime: FakeR
   adopt?.(runtime);
   const probes = new FakeProbes();
   const statuses: JsonObject[] = [];
+  const events: string[] = [];
   const deps: PodLifecycleDeps = {
     runtime,
     probes,
@@ -133,6 +135,7 @@ function setupPod(spec: JsonObject, status?: JsonObject, adopt?: (runtime: FakeR
     hostIP: "127.0.0.1",
     prepare: async () => ({ podIP: "127.200.0.7", volumes: {} }),
     report: (s) => statuses.push(s),
+    events: { event: (_, type, reason, message) => events.push(`${type} ${reason}: ${message}`) },
   };
   const pod: JsonObject = {
     metadata: { name: "p", namespace: "default", uid: "u-1" },
@@ -152,7 +155,7 @@ function setupPod(spec: JsonObject, status?: JsonObject, adopt?: (runtime: FakeR
   const condition = (type: string) =>
     (statuses.at(-1)!.conditions as { type: string; status: string }[]).find((c) => c.type === type)
       ?.status;
-  return { clock, runtime, probes, statuses, actor, container, condition };
+  return { clock, runtime, probes, statuses, actor, container, condition, events };
 }
 
 const one = (extra: JsonObject = {}, podExtra: JsonObject = {}) => ({
@@ -426,6 +429,68 @@ describe("pod statechart", () => {
       await flush();
       expect(runtime.started.map((s) => s.containerName)).toEqual(["app"]);
     });
+  });
+
+  it("records Pulling, Pulled, Created, Started; a crash's BackOff; Killing on delete", async () => {
+    const { actor, runtime, clock, events } = setupPod(one());
+    await flush();
+    expect(events).toEqual([
+      'Normal Pulling: Pulling image "bosun/pause"',
+      expect.stringMatching(/^Normal Pulled: Successfully pulled image "bosun\/pause" in /),
+      "Normal Created: Created container: app",
+      "Normal Started: Started container app",
+    ]);
+    runtime.exit("app", 1);
+    await flush();
+    expect(events.at(-1)).toBe(
+      "Warning BackOff: Back-off restarting failed container app in pod p_default(u-1)",
+    );
+    clock.advance(10_000);
+    await flush();
+    actor.send({ type: "pod.deleted" });
+    await flush();
+    expect(events.at(-1)).toBe("Normal Killing: Stopping container app");
+  });
+
+  it("an unknown image: Failed with the pull error, then BackOff and ImagePullBackOff", async () => {
+    const { events } = setupPod(one({ image: "nope" }));
+    await flush();
+    expect(events).toEqual([
+      'Normal Pulling: Pulling image "nope"',
+      'Warning Failed: Failed to pull image "nope": image "nope" not found in the local image catalog',
+      "Warning Failed: Error: ErrImagePull",
+      'Normal BackOff: Back-off pulling image "nope"',
+      "Warning Failed: Error: ImagePullBackOff",
+    ]);
+  });
+
+  it("a liveness failure records Killing with its reason", async () => {
+    const { probes, clock, events } = setupPod(
+      one({ livenessProbe: { kind: "liveness", periodSeconds: 1, failureThreshold: 1 } }),
+    );
+    await flush();
+    probes.results.set("app:liveness", false);
+    clock.advance(1_000);
+    await flush();
+    expect(events).toContain("Warning Unhealthy: Liveness probe failed: unknown probe");
+    expect(events).toContain(
+      "Normal Killing: Container app failed liveness probe, will be restarted",
+    );
+  });
+
+  it("a missing required ConfigMap key: waiting CreateContainerConfigError and a Failed event; tried again", async () => {
+    const { runtime, clock, container, events } = setupPod(
+      one({ env: [{ name: "X", valueFrom: { configMapKeyRef: { name: "cfg", key: "k" } } }] }),
+    );
+    await flush();
+    expect(runtime.started).toHaveLength(0);
+    expect(container()?.state).toEqual({
+      waiting: { reason: "CreateContainerConfigError", message: 'configmap "cfg" not found' },
+    });
+    expect(events).toEqual(['Warning Failed: Error: configmap "cfg" not found']);
+    clock.advance(10_000);
+    await flush();
+    expect(events).toHaveLength(2);
   });
 });
 

@@ -33,7 +33,7 @@ const spec = (args: string[], extra: Partial<ContainerSpec> = {}): ContainerSpec
   podName: "p",
   podNamespace: "default",
   containerName: "c",
-  image: "busybox",
+  image: "bosun/sh",
   command: [],
   args,
   env: { POD_NAME: "p", POD_IP: "127.200.0.9" },
