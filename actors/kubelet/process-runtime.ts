@@ -736,10 +736,13 @@ export class ProcessRuntime implements ContainerRuntime {
     await mkdir(serviceAccount, { recursive: true });
     await writeFile(join(etc, "hosts"), podHostsFile(spec.podIP ?? "127.0.0.1", spec.podName));
     await writeFile(join(etc, "hostname"), `${spec.podName}\n`);
-    // dnsPolicy is not looked at yet: the host's resolver (the DNS issue fills this in)
-    await copyFile("/etc/resolv.conf", join(etc, "resolv.conf")).catch(() =>
-      writeFile(join(etc, "resolv.conf"), ""),
-    );
+    // the pod's resolv.conf per its dnsPolicy (kube-dns, search paths, ndots); without one (no
+    // cluster DNS configured) the host's resolver, as a pod on the host network would have
+    if (spec.resolvConf !== undefined) await writeFile(join(etc, "resolv.conf"), spec.resolvConf);
+    else
+      await copyFile("/etc/resolv.conf", join(etc, "resolv.conf")).catch(() =>
+        writeFile(join(etc, "resolv.conf"), ""),
+      );
     await writeFile(join(serviceAccount, "namespace"), spec.podNamespace);
     const mounts: SandboxMount[] = [];
     const taken = new Set(spec.volumeMounts.map((m) => m.mountPath));

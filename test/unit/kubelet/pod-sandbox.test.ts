@@ -80,7 +80,7 @@ describe.skipIf(!canSandbox())("containers in their sandbox", () => {
     return { exit, text };
   };
 
-  it("sees its volumes at mountPath (subPath, readOnly), its hostname, hosts file and service account", async () => {
+  it("sees its volumes at mountPath (subPath, readOnly), its hostname, hosts, resolv.conf and service account", async () => {
     const { exit, text } = await run(
       "look",
       [
@@ -89,10 +89,15 @@ describe.skipIf(!canSandbox())("containers in their sandbox", () => {
         "hostname",
         "grep web-0 /etc/hosts",
         "cat /var/run/secrets/kubernetes.io/serviceaccount/namespace; echo",
+        "cat /etc/resolv.conf",
         "touch /etc/config/new 2>/dev/null && echo writable || echo read-only",
         "echo $$",
         "exit 7",
       ].join("; "),
+      {
+        resolvConf:
+          "search shop.svc.cluster.local svc.cluster.local cluster.local\nnameserver 127.96.0.10\noptions ndots:5\n",
+      },
     );
     expect(text.split("\n")).toEqual([
       "value",
@@ -100,6 +105,9 @@ describe.skipIf(!canSandbox())("containers in their sandbox", () => {
       "web-0",
       "127.200.0.9\tweb-0",
       "shop",
+      "search shop.svc.cluster.local svc.cluster.local cluster.local",
+      "nameserver 127.96.0.10",
+      "options ndots:5",
       "read-only",
       expect.stringMatching(/^\d+$/),
       "",
