@@ -7,13 +7,16 @@
  *    one event whose message says `(combined from similar events): <latest message>`.
  * 2. De-duplication (client-go's eventLogger): an event identical to one already written
  *    (same source, object, type, reason and message) is not written again: the first one's
- *    `count` goes up and its `lastTimestamp` moves (an update of that Event, same name).
+ *    `count` goes up and its `lastTimestamp` moves (an update of that Event, same name), and
+ *    its `series` (count, lastObservedTime) says it is a series, as the events.k8s.io recorder
+ *    writes it.
  * 3. Spam filter: a token bucket per source and object (`spamBurst` events, then one per
  *    `spamRefillMs`); an event without a token is skipped.
  *
  * Both caches are bounded LRUs of `maxCacheEntries`. Time comes in as an argument.
  */
 import { asObject, asString, type JsonObject } from "../api/json.ts";
+import { microTime } from "../api/meta-time.ts";
 
 export interface EventCorrelatorLimits {
   /** Entries per cache (client-go's maxLruCacheEntries). */
@@ -135,7 +138,7 @@ export class EventCorrelator {
 
   correlate(event: JsonObject, nowMs: number): CorrelationResult {
     const aggregated = this.aggregate(event, nowMs);
-    const observed = this.observe(aggregated.event, aggregated.key);
+    const observed = this.observe(aggregated.event, aggregated.key, nowMs);
     if (!this.takeToken(observed.event, nowMs)) return { skip: true };
     return { skip: false, ...observed };
   }
@@ -155,7 +158,11 @@ export class EventCorrelator {
     return { event: { ...event, message: `${COMBINED_EVENT_PREFIX}${message}` }, key };
   }
 
-  private observe(event: JsonObject, key: string): { event: JsonObject; repeat: boolean } {
+  private observe(
+    event: JsonObject,
+    key: string,
+    nowMs: number,
+  ): { event: JsonObject; repeat: boolean } {
     const seen = this.seen.get(key);
     const meta = asObject(event.metadata);
     if (seen === undefined) {
@@ -174,6 +181,7 @@ export class EventCorrelator {
         metadata: { ...meta, name: seen.name },
         count: next.count,
         firstTimestamp: seen.firstTimestamp,
+        series: { count: next.count, lastObservedTime: microTime(observedAt(event, nowMs)) },
       },
       repeat: true,
     };
@@ -191,4 +199,10 @@ export class EventCorrelator {
     this.buckets.set(key, next);
     return allowed;
   }
+}
+
+/** When the event was seen: its lastTimestamp (wall time), or `nowMs` when it has none. */
+function observedAt(event: JsonObject, nowMs: number): number {
+  const wall = Date.parse(asString(event.lastTimestamp));
+  return Number.isNaN(wall) ? nowMs : wall;
 }

@@ -73,6 +73,11 @@ describe("EventCorrelator (client-go's events_cache.go)", () => {
       (first.event.metadata as JsonObject).name,
     );
     expect(second.event.firstTimestamp).toBe(first.event.firstTimestamp);
+    expect(first.event.series).toBeUndefined();
+    expect(second.event.series).toEqual({
+      count: 2,
+      lastObservedTime: expect.stringMatching(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z$/),
+    });
   });
 
   it("from the 10th similar event in the window on, they are combined into one", () => {
