@@ -251,6 +251,7 @@ const startContainers = fromPromise<StartResult[], { context: PodContext }>(asyn
       attempt: c.restartCount + (c.everStarted ? 1 : 0),
       ...(context.podIP !== null ? { podIP: context.podIP } : {}),
       ...(deps.resolvConf ? { resolvConf: deps.resolvConf(pod) } : {}),
+      ...(specOf(pod).shareProcessNamespace === true ? { shareProcessNamespace: true } : {}),
     };
     try {
       const adopted = (await deps.runtime.adoptContainer?.(spec)) ?? null;

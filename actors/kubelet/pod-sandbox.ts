@@ -23,8 +23,17 @@
  * at once and leave the container's graceful stop unwatched. `nsenter` enters a running
  * container (exec probes, `kubectl exec`): its namespaces, root and working directory.
  *
- * Not done: `shareProcessNamespace` (each container has its own pid namespace), user and network
- * namespaces (pods share the host's network, each on its own loopback address).
+ * `shareProcessNamespace`: the pod gets a pause process (PAUSE), PID 1 of a pid namespace of
+ * its own, and each container joins that namespace with `nsenter --pid` inside its new mount
+ * and UTS namespaces instead of making its own (Kubernetes' pause container has this role):
+ *
+ *   unshare --mount --uts --fork -- nsenter --target=PAUSE --pid -- /bin/sh -c SANDBOX …
+ *
+ * INIT is then not PID 1 of its namespace but works the same; the container's processes are
+ * seen (and may be signalled) by its pod's other containers.
+ *
+ * Not done: user and network namespaces (pods share the host's network, each on its own
+ * loopback address).
  */
 
 export interface SandboxMount {
@@ -102,21 +111,41 @@ export function sandboxScript(plan: SandboxPlan): string {
  */
 export const SANDBOX_READY_FD = 5;
 
-/** The argv that runs `argv` in a new sandbox. */
-export function sandboxArgv(plan: SandboxPlan, argv: string[]): string[] {
-  return [
-    "unshare",
-    "--mount",
-    "--uts",
-    "--pid",
-    "--fork",
-    "--",
-    "/bin/sh",
-    "-c",
-    sandboxScript(plan),
-    "bosun-sandbox",
-    ...argv,
-  ];
+/**
+ * The argv that runs `argv` in a new sandbox: in a pid namespace of its own, or in the one whose
+ * PID 1 is `podPause` (a pod with shareProcessNamespace).
+ */
+export function sandboxArgv(plan: SandboxPlan, argv: string[], podPause?: number): string[] {
+  const namespaces =
+    podPause === undefined
+      ? ["unshare", "--mount", "--uts", "--pid", "--fork", "--"]
+      : [
+          "unshare",
+          "--mount",
+          "--uts",
+          "--fork",
+          "--",
+          "nsenter",
+          `--target=${podPause}`,
+          "--pid",
+          "--",
+        ];
+  return [...namespaces, "/bin/sh", "-c", sandboxScript(plan), "bosun-sandbox", ...argv];
+}
+
+/**
+ * A pod's pause process: PID 1 of the pod's shared pid namespace. It says "ready" on
+ * SANDBOX_READY_FD, then sleeps; as PID 1 it would ignore a signal it has no handler for, so
+ * TERM is trapped. Its own process group (the runtime starts it detached) holds only it.
+ */
+export function pauseArgv(): string[] {
+  const script = [
+    `echo ready >&${SANDBOX_READY_FD}`,
+    `exec ${SANDBOX_READY_FD}>&-`,
+    "trap 'exit 0' TERM INT",
+    "while :; do sleep 3600 & wait $!; done",
+  ].join("\n");
+  return ["unshare", "--pid", "--fork", "--", "/bin/sh", "-c", script, "bosun-pause"];
 }
 
 /** The argv that runs `argv` inside the running container whose INIT is `initPid`. */

@@ -55,6 +55,7 @@ import { DEFAULT_KUBELET_LIMITS, type KubeletLimits } from "./limits.ts";
 import { isPodUid, type PidRecord, pidFilePath, podsDir, readPidFiles } from "./pid-records.ts";
 import {
   enterArgv,
+  pauseArgv,
   podHostsFile,
   SANDBOX_READY_FD,
   type SandboxMount,
@@ -124,6 +125,12 @@ export interface ProcessRuntimeOptions {
   sandbox?: boolean;
 }
 
+/**
+ * The name a pod's pause process is recorded under (Kubernetes' name for the infra container);
+ * no container can have it, as container names are lower-case DNS labels.
+ */
+const POD_INFRA = "POD";
+
 const SANDBOX_TOOLS = ["/usr/bin/unshare", "/usr/bin/nsenter", "/usr/sbin/chroot"];
 
 /** Whether this process can sandbox containers (see the header). */
@@ -136,6 +143,8 @@ export class ProcessRuntime implements ContainerRuntime {
   private readonly containers = new Map<string, RunningContainer>();
   /** Recovered at start and not adopted yet, by `<uid>/<container>`. */
   private readonly recovered = new Map<string, PidRecord>();
+  /** Pods' pause processes (shareProcessNamespace), by pod uid: their `unshare`'s record. */
+  private readonly pauses = new Map<string, PidRecord>();
   private readonly limits: RuntimeLimits;
   readonly honoursMountPaths: boolean;
   private readonly cgroups: Cgroups | null;
@@ -204,7 +213,11 @@ export class ProcessRuntime implements ContainerRuntime {
     const launched = spec.tty ? ["python3", PTY_RELAY, ...argv] : argv;
     if (spec.tty) env.TERM ??= "xterm";
     const spawned = this.honoursMountPaths
-      ? sandboxArgv(await this.prepareSandbox(spec, cwd, cgroupId), launched)
+      ? sandboxArgv(
+          await this.prepareSandbox(spec, cwd, cgroupId),
+          launched,
+          spec.shareProcessNamespace === true ? await this.podPause(spec) : undefined,
+        )
       : launched;
     const stdin = await this.containerStdin(spec);
     const logFile = join(logDir, `${spec.attempt}.log`);
@@ -409,7 +422,7 @@ export class ProcessRuntime implements ContainerRuntime {
 
   /** SIGTERM to the container: to its sandbox's INIT (which passes it on), else its group. */
   private terminate(running: RunningContainer): void {
-    const init = running.sandboxed ? firstChildPid(running.handle.pid) : null;
+    const init = running.sandboxed ? sandboxInitPid(running.handle.pid) : null;
     if (init === null) {
       killGroup(running.handle.pid, "SIGTERM");
       return;
@@ -423,7 +436,7 @@ export class ProcessRuntime implements ContainerRuntime {
 
   /** The argv that runs `command` in the container: inside its sandbox when it has one. */
   private execArgv(running: RunningContainer, command: string[]): string[] {
-    const init = running.sandboxed ? firstChildPid(running.handle.pid) : null;
+    const init = running.sandboxed ? sandboxInitPid(running.handle.pid) : null;
     return init === null ? command : enterArgv(init, command);
   }
 
@@ -491,7 +504,7 @@ export class ProcessRuntime implements ContainerRuntime {
       const stats = this.cgroups?.stats(running.cgroupId) ?? null;
       if (stats !== null) return stats;
     }
-    return procStats(running.sandboxed ? (firstChildPid(handle.pid) ?? handle.pid) : handle.pid);
+    return procStats(running.sandboxed ? (sandboxInitPid(handle.pid) ?? handle.pid) : handle.pid);
   }
 
   /**
@@ -608,8 +621,70 @@ export class ProcessRuntime implements ContainerRuntime {
       if (!running.exit) await this.stopContainer(running.handle, 0);
       this.containers.delete(id);
     }
+    const pause = this.pauses.get(podUid);
+    this.pauses.delete(podUid);
+    if (pause !== undefined && isSameProcess(pause, readProcStat(pause.pid), currentBootId()))
+      killGroup(pause.pid, "SIGKILL");
     await this.cgroups?.removePod(podUid);
     await rm(this.podDir(podUid), { recursive: true, force: true });
+  }
+
+  /**
+   * The pid of PID 1 of the pod's shared pid namespace (shareProcessNamespace): its pause
+   * process, started with the pod's first container, or re-adopted from a previous kubelet's
+   * pid file, or started again if it died (its containers died with it).
+   */
+  private async podPause(spec: ContainerSpec): Promise<number> {
+    const alive = (r: PidRecord) => isSameProcess(r, readProcStat(r.pid), currentBootId());
+    const known = this.pauses.get(spec.podUid);
+    const recoveredKey = `${spec.podUid}/${POD_INFRA}`;
+    const recovered = this.recovered.get(recoveredKey);
+    this.recovered.delete(recoveredKey);
+    for (const record of [known, recovered]) {
+      if (record === undefined || !alive(record)) continue;
+      const init = firstChildPid(record.pid);
+      if (init === null) continue;
+      this.pauses.set(spec.podUid, record);
+      return init;
+    }
+    const argv = pauseArgv();
+    const child = spawn(argv[0]!, argv.slice(1), {
+      detached: true,
+      stdio: ["ignore", "ignore", "ignore", "ignore", "ignore", "pipe"],
+    });
+    await new Promise<void>((resolve, reject) => {
+      child.once("spawn", resolve);
+      child.once("error", reject);
+    }).catch((error: Error) => {
+      throw new ContainerStartError(`failed to start the pod's pause process: ${error.message}`);
+    });
+    await this.sandboxReady(child);
+    child.unref();
+    const pid = child.pid!;
+    const init = firstChildPid(pid);
+    if (init === null) throw new ContainerStartError("the pod's pause process ended at once");
+    const record: PidRecord = {
+      id: `${spec.podUid}/${POD_INFRA}/${pid}`,
+      podUid: spec.podUid,
+      containerName: POD_INFRA,
+      attempt: 0,
+      pid,
+      procStart: readProcStat(pid)?.startTime ?? "",
+      bootId: currentBootId(),
+      startedAtMs: this.options.clock.wallMs(),
+      podIP: spec.podIP ?? null,
+      image: "pause",
+      argv,
+      podNamespace: spec.podNamespace,
+      podName: spec.podName,
+    };
+    this.pauses.set(spec.podUid, record);
+    // recorded like a container's, so `bosun down` and a restarted kubelet find it
+    const pidFile = this.pidFile(spec.podUid, POD_INFRA);
+    await mkdir(join(this.podDir(spec.podUid), "pids"), { recursive: true });
+    await writeFile(`${pidFile}.tmp`, JSON.stringify(record));
+    await rename(`${pidFile}.tmp`, pidFile);
+    return init;
   }
 
   /** Containers still running (for shutdown and tests). */
@@ -818,6 +893,20 @@ function procStats(pid: number): CgroupStats | null {
 }
 
 /** The command name of `pid` (/proc/<pid>/comm), or null. */
+/**
+ * A sandboxed container's INIT: below its `unshare` (and, in a shared pid namespace, the
+ * `nsenter` that joined it), the first process that is neither; null when there is none yet.
+ */
+function sandboxInitPid(pid: number): number | null {
+  let current: number | null = pid;
+  for (let depth = 0; current !== null && depth < 3; depth++) {
+    const comm = readProcComm(current);
+    if (comm !== "unshare" && comm !== "nsenter") return depth === 0 ? null : current;
+    current = firstChildPid(current);
+  }
+  return null;
+}
+
 function readProcComm(pid: number): string | null {
   try {
     return readFileSync(`/proc/${pid}/comm`, "utf8").trim();

@@ -43,6 +43,11 @@ export interface ContainerSpec {
    * names it in `BOSUN_RESOLV_CONF` (a mount namespace may bind it over /etc/resolv.conf).
    */
   resolvConf?: string;
+  /**
+   * The pod's `shareProcessNamespace`: its containers share one pid namespace (whose PID 1 is
+   * the pod's pause process), so they see and signal each other's processes.
+   */
+  shareProcessNamespace?: boolean;
 }
 
 /** What the runtime hands back: opaque to the kubelet except for printing and pid files. */

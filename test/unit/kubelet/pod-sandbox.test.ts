@@ -3,9 +3,10 @@
  * as root with util-linux (as here and in CI; skipped otherwise): volumes at their mountPath,
  * subPath and readOnly; the pod's hostname, /etc/hosts and service account directory; a /tmp
  * of its own that exec (nsenter) sees; the container's own exit code through INIT; a SIGTERM
- * reaching a handler; and a memory limit exceeded ending in an OOM kill.
+ * reaching a handler; containers of a pod with shareProcessNamespace seeing each other's
+ * processes; and a memory limit exceeded ending in an OOM kill.
  */
-import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { pino } from "pino";
@@ -40,6 +41,7 @@ describe.skipIf(!canSandbox())("containers in their sandbox", () => {
   afterAll(async () => {
     for (const pid of pids) killGroup(pid, "SIGKILL");
     await runtime.removePod("uid-sandbox");
+    await runtime.removePod("uid-shared");
     rmSync(root, { recursive: true, force: true });
   });
 
@@ -133,6 +135,44 @@ describe.skipIf(!canSandbox())("containers in their sandbox", () => {
     const exit = await runtime.stopContainer(handle, 10_000);
     expect(exit.exitCode).toBe(0);
     expect((await runtime.logs("uid-sandbox", "tmp", {})).text).toContain("got TERM");
+  });
+
+  it("shareProcessNamespace: containers see each other's processes under the pod's pause, which goes with the pod", async () => {
+    const shared = { podUid: "uid-shared", shareProcessNamespace: true } as const;
+    const sleeper = await runtime.startContainer(
+      spec("sleeper", ["sh", "-c", "echo up; exec sleep 4242"], shared),
+    );
+    pids.push(sleeper.pid);
+    await waitFor("the sleeper runs", async () =>
+      (await runtime.logs("uid-shared", "sleeper", {})).text.includes("up"),
+    );
+    const look = [
+      // the words are built at run time: this script's own text is in /proc too
+      'm=bosun; grep -q "$m-pause" /proc/1/cmdline && echo pause-is-pid-1',
+      "cat /proc/[0-9]*/comm 2>/dev/null | grep -qx sleep && echo sees-sleeper || echo no-sleeper",
+    ].join("; ");
+    const peer = await runtime.startContainer(spec("peer", ["sh", "-c", look], shared));
+    pids.push(peer.pid);
+    await new Promise<ContainerExit>((resolve) => runtime.onExit(peer, resolve));
+    expect((await runtime.logs("uid-shared", "peer", {})).text.split("\n")).toEqual([
+      "pause-is-pid-1",
+      "sees-sleeper",
+      "",
+    ]);
+    // a pod without it: its own pid namespace, the sleeper out of sight
+    const { text } = await run("apart", look);
+    expect(text.split("\n")).toEqual(["no-sleeper", ""]);
+
+    const pause = readFileSync(join(root, "pods", "uid-shared", "pids", "POD.pid"), "utf8");
+    const pausePid = (JSON.parse(pause) as { pid: number }).pid;
+    expect(existsSync(`/proc/${pausePid}`)).toBe(true);
+    await runtime.removePod("uid-shared");
+    await waitFor("the pause process is gone", () => {
+      const stat = existsSync(`/proc/${pausePid}/stat`)
+        ? readFileSync(`/proc/${pausePid}/stat`, "utf8")
+        : "";
+      return stat === "" || / [ZX] /.test(stat);
+    });
   });
 
   it("a memory limit exceeded is an OOM kill", async () => {
