@@ -31,9 +31,9 @@ import {
 } from "../api/service-allocation.ts";
 import { DEFAULT_SERVICE_CLUSTER_IP_CIDR } from "../api/well-known.ts";
 import { ApiError } from "../client/errors.ts";
+import { objectEvent } from "../client/object-event.ts";
 import { keyOf, keyString, type ObjectKey } from "../client/object-key.ts";
 import type { ControllerContext, ControllerDefinition, ReconcileResult } from "./controller.ts";
-import { objectEvent } from "./object-event.ts";
 import { isBeingDeleted, uidOf } from "./owner-references.ts";
 import { SERVICES } from "./service-pods.ts";
 
