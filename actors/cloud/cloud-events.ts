@@ -1,8 +1,9 @@
 /**
  * Events of the cloud controllers about the objects they handle (client-go's EventRecorder):
  * built by actors/client/object-event.ts, posted through the manager's event sink. The same
- * reason and message about the same object is posted once, not on every retry: a Service
- * pending for an hour says why once, and again only when the reason changes.
+ * reason and message about the same object is posted once per episode, not on every retry: a
+ * Service pending for an hour says why once. `forget` ends the episode (the controller calls it
+ * when the object is fine again), so a later failure is told again.
  */
 import { asObject, asString, type JsonObject } from "../api/json.ts";
 import { rfc3339 } from "../api/meta-time.ts";
@@ -13,8 +14,8 @@ import type { Clock } from "../system/clock.ts";
 const MAX_REMEMBERED_OBJECTS = 10_000;
 
 export class CloudEventRecorder {
-  /** Object uid → the last `type|reason|message` posted about it. */
-  private readonly last = new Map<string, string>();
+  /** Object uid → the `type|reason|message`s posted about it this episode. */
+  private readonly said = new Map<string, Set<string>>();
   private counter = 0;
 
   constructor(
@@ -31,12 +32,15 @@ export class CloudEventRecorder {
     message: string,
   ): void {
     const uid = asString(asObject(object.metadata).uid);
-    const said = `${type}|${reason}|${message}`;
-    if (this.last.get(uid) === said) return;
-    this.last.delete(uid);
-    this.last.set(uid, said);
-    if (this.last.size > MAX_REMEMBERED_OBJECTS)
-      this.last.delete(this.last.keys().next().value as string);
+    const text = `${type}|${reason}|${message}`;
+    const said = this.said.get(uid) ?? new Set<string>();
+    if (said.has(text)) return;
+    said.add(text);
+    // most recently told last, so the first key is the one to forget
+    this.said.delete(uid);
+    this.said.set(uid, said);
+    if (this.said.size > MAX_REMEMBERED_OBJECTS)
+      this.said.delete(this.said.keys().next().value as string);
     const wallMs = this.clock.wallMs();
     this.post(
       objectEvent(
@@ -54,6 +58,6 @@ export class CloudEventRecorder {
   }
 
   forget(object: JsonObject): void {
-    this.last.delete(asString(asObject(object.metadata).uid));
+    this.said.delete(asString(asObject(object.metadata).uid));
   }
 }

@@ -116,8 +116,11 @@ export function serviceController(
         nowIso(),
       ),
     );
-    if (written !== current || !hadIngress)
+    if (written !== current || !hadIngress) {
+      // a new episode: a later failure is reported again
+      events.forget(current);
       events.record(current, "Service", "Normal", "EnsuredLoadBalancer", "Ensured load balancer");
+    }
   }
 
   return {

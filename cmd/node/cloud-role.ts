@@ -3,6 +3,9 @@ import { readFileSync, realpathSync } from "node:fs";
 import { dirname, resolve } from "node:path";
 import type { Logger } from "pino";
 import { asString, isJsonObject, type JsonObject } from "../../actors/api/json.ts";
+import type { ApiClient } from "../../actors/client/api-client.ts";
+import { EventSink } from "../../actors/client/event-sink.ts";
+import type { LeaderElectionTimings } from "../../actors/client/leader-election.ts";
 import type { CloudContext } from "../../actors/cloud/cloud-controller.ts";
 import {
   CLOUD_CONTROLLER_MANAGER_ACTOR,
@@ -23,9 +26,6 @@ import type {
 } from "../../actors/cloud/local/load-balancer-listeners.ts";
 import { LocalCloudProvider } from "../../actors/cloud/local/local-provider.ts";
 import { builtInCloudProviders } from "../../actors/cloud/providers.ts";
-import type { ApiClient } from "../../actors/client/api-client.ts";
-import { EventSink } from "../../actors/client/event-sink.ts";
-import type { LeaderElectionTimings } from "../../actors/client/leader-election.ts";
 import {
   type ControllerManagerHandle,
   startControllerManager,

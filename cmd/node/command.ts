@@ -29,6 +29,8 @@ interface NodeOptions {
   clusterDomain: string;
   dnsTtl: string;
   dnsPort?: string;
+  cloudProvider?: string;
+  cloudConfig?: string;
   leaderElectLeaseDuration?: string;
   leaderElectRenewDeadline?: string;
   leaderElectRetryPeriod?: string;
@@ -188,6 +190,20 @@ export function nodeCommand(): Command {
       ).env("BOSUN_DNS_PORT"),
     )
     .addOption(
+      new Option(
+        "--cloud-provider <external>",
+        "external: run the cloud controller manager (servers) and register the Node uninitialized until it has run",
+      )
+        .env("BOSUN_CLOUD_PROVIDER")
+        .choices(["external", ""]),
+    )
+    .addOption(
+      new Option(
+        "--cloud-config <file>",
+        'the cloud config (JSON: {"provider": "local", "clusterName": ..., the provider\'s settings})',
+      ).env("BOSUN_CLOUD_CONFIG"),
+    )
+    .addOption(
       new Option("--faults", "accept fault rules and chaos commands")
         .env("BOSUN_FAULTS")
         .default(false),
@@ -255,6 +271,7 @@ export function nodeCommand(): Command {
           clusterDomain: options.clusterDomain,
           dnsTtlSeconds: positiveInt(options.dnsTtl, "--dns-ttl"),
           ...(options.dnsPort ? { dnsPort: positiveInt(options.dnsPort, "--dns-port") } : {}),
+          ...cloudFlags(options),
           host,
           port,
           peers,
@@ -292,6 +309,16 @@ export function nodeCommand(): Command {
       process.once("SIGINT", () => shutdown("SIGINT"));
       await node.start();
     });
+}
+
+/** --cloud-provider external needs --cloud-config; --cloud-config alone means nothing. */
+function cloudFlags(options: NodeOptions): { cloudConfigFile?: string } {
+  if (options.cloudProvider !== "external") {
+    if (options.cloudConfig) throw new Error("--cloud-config needs --cloud-provider external");
+    return {};
+  }
+  if (!options.cloudConfig) throw new Error("--cloud-provider external needs --cloud-config");
+  return { cloudConfigFile: options.cloudConfig };
 }
 
 /** The --leader-elect-* flags (kube-scheduler's and kube-controller-manager's names), checked. */

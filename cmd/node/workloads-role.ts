@@ -7,6 +7,7 @@ import {
   type LeaderElectionTimings,
   leaderElectionMachine,
 } from "../../actors/client/leader-election.ts";
+import { UNINITIALIZED_TAINT } from "../../actors/cloud/cloud-node-controller.ts";
 import {
   type ControllerManagerHandle,
   controllersWith,
@@ -23,6 +24,7 @@ import { type ProxyHandle, startProxy } from "../../actors/proxy/proxy.ts";
 import { type SchedulerHandle, startScheduler } from "../../actors/scheduler/scheduler.ts";
 import type { ActorSystem } from "../../actors/system/actor-system.ts";
 import { kubeletRootDir } from "../pod-processes.ts";
+import { CloudRole } from "./cloud-role.ts";
 
 /**
  * The Kubernetes side of a node (DESIGN §2, §7): on a server, the controller manager and the
@@ -49,6 +51,11 @@ export interface WorkloadsConfig {
   udpIdleTimeoutMs?: number;
   /** --cluster-domain: the search path of ClusterFirst pods' resolv.conf. */
   clusterDomain?: string;
+  /**
+   * --cloud-provider external with this --cloud-config: the cloud controller manager runs (on
+   * servers) and the kubelet registers its Node with the uninitialized taint.
+   */
+  cloudConfigFile?: string;
 }
 
 export const SCHEDULER_ELECTION_ACTOR = "scheduler-election";
@@ -86,6 +93,7 @@ export class WorkloadsRole {
   private kubelet: KubeletHandle | null = null;
   private proxy: ProxyHandle | null = null;
   private localPath: LocalPathProvisionerHandle | null = null;
+  private cloud: CloudRole | null = null;
   private stopped = false;
 
   constructor(
@@ -106,6 +114,20 @@ export class WorkloadsRole {
       requestTimeoutMs: leaseRequestTimeoutMs(config.leaderElection),
       maxAttempts: LEASE_REQUEST_ATTEMPTS,
     });
+    if (config.cloudConfigFile !== undefined) {
+      this.cloud = new CloudRole(
+        {
+          nodeId: config.nodeId,
+          host: config.host,
+          configFile: config.cloudConfigFile,
+          controlPlane: config.controlPlane,
+          ...(config.leaderElection ? { leaderElection: config.leaderElection } : {}),
+        },
+        system,
+        logger,
+      );
+      this.cloud.start(api, leaseApi);
+    }
     if (config.controlPlane) {
       this.controllers = startControllerManager({
         system,
@@ -171,6 +193,9 @@ export class WorkloadsRole {
         nodeName: config.nodeId,
         rootDir: kubeletRootDir(config.dataDir),
         hostIP: config.host,
+        podCIDR: podCidrFor(config.host),
+        // the cloud node controller says what this node is before anything is scheduled here
+        ...(this.cloud !== null ? { taints: [{ ...UNINITIALIZED_TAINT }] } : {}),
         // ClusterFirst pods resolve through the kube-dns Service (the kubelet's --cluster-dns)
         dns: {
           nameserver: KUBE_DNS_SERVICE_IP,
@@ -220,5 +245,6 @@ export class WorkloadsRole {
     this.scheduler?.stop();
     this.election?.send({ type: "election.stop" });
     await this.controllers?.stop();
+    await this.cloud?.stop();
   }
 }
