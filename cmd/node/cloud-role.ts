@@ -74,7 +74,7 @@ export function readCloudConfig(file: string): CloudConfigFile {
 }
 
 /** The proxy's L4 forwarders behind the data plane's narrow interface. */
-function proxyForwarders(system: ActorSystem, logger: Logger): ForwarderFactory {
+export function proxyForwarders(system: ActorSystem, logger: Logger): ForwarderFactory {
   const limits = DEFAULT_PROXY_LIMITS;
   return (protocol, address, port): PortForwarder => {
     const balancer = new RoundRobin(null, limits.maxAffinityEntriesPerServicePort);
@@ -94,7 +94,7 @@ function proxyForwarders(system: ActorSystem, logger: Logger): ForwarderFactory 
   };
 }
 
-function hostLockFor(stateDir: string): HostLock {
+export function hostLockFor(stateDir: string): HostLock {
   const digest = createHash("sha256")
     .update("bosun local cloud load balancers\0")
     .update(realpathSync(stateDir))

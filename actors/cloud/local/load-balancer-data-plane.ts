@@ -191,6 +191,8 @@ export function startLoadBalancerDataPlane(options: DataPlaneOptions): DataPlane
       return typeof value === "string" ? value : (Object.keys(value)[0] ?? "");
     },
     report: () => listeners.report(),
-    stop: () => actor.send({ type: "dataplane.stop" }),
+    stop: () => {
+      if (actor.getSnapshot().status === "active") actor.send({ type: "dataplane.stop" });
+    },
   };
 }
