@@ -1,4 +1,5 @@
 import { existsSync } from "node:fs";
+import { dirname } from "node:path";
 import { Command } from "commander";
 import { instanceState } from "../actors/cloud/local/instance-process.ts";
 import { LocalCloudState } from "../actors/cloud/local/local-cloud-state.ts";
@@ -10,8 +11,10 @@ import { cloudConfigPath } from "./up.ts";
 /** The local cloud of a run dir, as its provider sees it (its state directory). */
 function localCloud(runDir: string): LocalCloudState {
   const path = cloudConfigPath(runDir);
-  if (!existsSync(path))
-    throw new Error(`no local cloud in ${runDir} (${path} not found): 'bosun up' makes one`);
+  if (!existsSync(dirname(path)))
+    throw new Error(
+      `no local cloud in ${runDir} (${dirname(path)} not found): 'bosun up' makes one`,
+    );
   const config = readCloudConfig(path);
   if (config.provider !== "local")
     throw new Error(`the cloud of ${runDir} is ${config.provider}; only the local one is shown`);

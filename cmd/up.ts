@@ -1,4 +1,4 @@
-import { createHash, randomBytes } from "node:crypto";
+import { randomBytes } from "node:crypto";
 import { mkdirSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { Command } from "commander";
@@ -45,15 +45,6 @@ export function cloudConfigPath(runDir: string): string {
   return join(runDir, "cloud", "config.json");
 }
 
-/**
- * The default external IP pool of a run dir: a /24 of 127.240.0.0/16 picked by a hash of the
- * run dir, so two clusters on one host (each its own cloud) rarely hand out the same address.
- */
-export function defaultLoadBalancerPool(runDir: string): string {
-  const third = createHash("sha256").update(runDir).digest()[0] as number;
-  return `127.240.${third}.0/24`;
-}
-
 /** `n1=zone-a,n2=zone-b` → a map; a node not named is a zone of its own. */
 function parseZones(text: string | undefined): Record<string, string> {
   const zones: Record<string, string> = {};
@@ -71,7 +62,8 @@ function writeCloudConfig(runDir: string, cluster: ClusterFile, options: UpOptio
   const config = {
     provider: "local",
     clusterName: cluster.name,
-    pool: options.lbPool ?? defaultLoadBalancerPool(runDir),
+    // without a pool the cloud picks a /24 of 127.240.0.0/16 for its directory
+    ...(options.lbPool ? { pool: options.lbPool } : {}),
     region: "local",
     zones: parseZones(options.zones),
   };

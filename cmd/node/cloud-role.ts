@@ -1,5 +1,5 @@
 import { createHash } from "node:crypto";
-import { readFileSync, realpathSync } from "node:fs";
+import { existsSync, readFileSync, realpathSync } from "node:fs";
 import { dirname, resolve } from "node:path";
 import type { Logger } from "pino";
 import { asString, isJsonObject, type JsonObject } from "../../actors/api/json.ts";
@@ -60,8 +60,12 @@ export interface CloudConfigFile {
   settings: JsonObject;
 }
 
+/**
+ * A missing file is the local cloud with its defaults in the file's directory: a cluster
+ * planned without `bosun up` (the chaos harness) gets a cloud all the same.
+ */
 export function readCloudConfig(file: string): CloudConfigFile {
-  const parsed: unknown = JSON.parse(readFileSync(file, "utf8"));
+  const parsed: unknown = existsSync(file) ? JSON.parse(readFileSync(file, "utf8")) : {};
   if (!isJsonObject(parsed)) throw new Error(`${file}: the cloud config must be a JSON object`);
   return {
     provider: asString(parsed.provider) || "local",

@@ -11,6 +11,8 @@
  *   routes/<route name>.json  the route table
  *   instances/<node>.json     the cluster's "machines": node processes that registered
  */
+
+import { createHash } from "node:crypto";
 import {
   closeSync,
   existsSync,
@@ -86,6 +88,16 @@ export const DEFAULT_LOCAL_CLOUD_CONFIG: LocalCloudConfig = {
 
 export const LOCAL_CLOUD_CONFIG_FILE = "config.json";
 
+/**
+ * The pool of a cloud whose config names none: a /24 of 127.240.0.0/16 picked by a hash of its
+ * state directory, so two clusters on one host (each its own cloud) rarely hand out the same
+ * address (external IPs are host-wide).
+ */
+export function defaultPoolFor(stateDir: string): string {
+  const third = createHash("sha256").update(stateDir).digest()[0] as number;
+  return `127.240.${third}.0/24`;
+}
+
 /** Names that become file names: refuse anything that could leave the directory. */
 function safeName(name: string): string {
   if (!/^[A-Za-z0-9][A-Za-z0-9._-]*$/.test(name) || name.length > 253)
@@ -133,7 +145,7 @@ export class LocalCloudState {
 
   config(): LocalCloudConfig {
     const file = readJson<Partial<LocalCloudConfig>>(join(this.dir, LOCAL_CLOUD_CONFIG_FILE));
-    return { ...DEFAULT_LOCAL_CLOUD_CONFIG, ...(file ?? {}) };
+    return { ...DEFAULT_LOCAL_CLOUD_CONFIG, pool: defaultPoolFor(this.dir), ...(file ?? {}) };
   }
 
   writeConfig(config: Partial<LocalCloudConfig>): void {
