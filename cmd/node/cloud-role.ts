@@ -24,6 +24,7 @@ import type {
   ForwarderFactory,
   PortForwarder,
 } from "../../actors/cloud/local/load-balancer-listeners.ts";
+import type { LocalCloudState } from "../../actors/cloud/local/local-cloud-state.ts";
 import { LocalCloudProvider } from "../../actors/cloud/local/local-provider.ts";
 import { builtInCloudProviders } from "../../actors/cloud/providers.ts";
 import {
@@ -78,7 +79,7 @@ export function readCloudConfig(file: string): CloudConfigFile {
 }
 
 /** The proxy's L4 forwarders behind the data plane's narrow interface. */
-export function proxyForwarders(system: ActorSystem, logger: Logger): ForwarderFactory {
+function proxyForwarders(system: ActorSystem, logger: Logger): ForwarderFactory {
   const limits = DEFAULT_PROXY_LIMITS;
   return (protocol, address, port): PortForwarder => {
     const balancer = new RoundRobin(null, limits.maxAffinityEntriesPerServicePort);
@@ -98,13 +99,28 @@ export function proxyForwarders(system: ActorSystem, logger: Logger): ForwarderF
   };
 }
 
-export function hostLockFor(stateDir: string): HostLock {
+function hostLockFor(stateDir: string): HostLock {
   const digest = createHash("sha256")
     .update("bosun local cloud load balancers\0")
     .update(realpathSync(stateDir))
     .digest("hex")
     .slice(0, 16);
   return new HostLock(`\0bosun-cloud-lbs-${digest}`);
+}
+
+/** The local cloud's LB data plane as a node runs it: the proxy's forwarders, the host lock. */
+export function startLocalDataPlane(
+  system: ActorSystem,
+  state: LocalCloudState,
+  logger: Logger,
+): DataPlaneHandle {
+  return startLoadBalancerDataPlane({
+    system,
+    state,
+    forwarders: proxyForwarders(system, logger),
+    lock: hostLockFor(state.dir),
+    logger,
+  });
 }
 
 export class CloudRole {
@@ -135,13 +151,7 @@ export class CloudRole {
         startTicks: procStat(process.pid)?.startTicks ?? null,
         address: config.host,
       });
-      this.dataPlane = startLoadBalancerDataPlane({
-        system,
-        state,
-        forwarders: proxyForwarders(system, logger.child({ component: "cloud-lb" })),
-        lock: hostLockFor(state.dir),
-        logger: logger.child({ component: "cloud-lb" }),
-      });
+      this.dataPlane = startLocalDataPlane(system, state, logger.child({ component: "cloud-lb" }));
     }
     if (!config.controlPlane) return;
     const events = new EventSink(

@@ -20,11 +20,10 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { Command } from "commander";
 import { pino } from "pino";
-import { startLoadBalancerDataPlane } from "../../actors/cloud/local/load-balancer-data-plane.ts";
 import { LocalCloudState } from "../../actors/cloud/local/local-cloud-state.ts";
 import { ActorSystem } from "../../actors/system/actor-system.ts";
 import { SystemClock } from "../../actors/system/clock.ts";
-import { hostLockFor, proxyForwarders } from "../../cmd/node/cloud-role.ts";
+import { startLocalDataPlane } from "../../cmd/node/cloud-role.ts";
 import { apiRequest } from "../integration/apiserver/kubectl-harness.ts";
 import { runEchoDeployment, waitForReadyNodes } from "../integration/workloads/workload-harness.ts";
 import { LocalCluster } from "../support/local-cluster.ts";
@@ -71,13 +70,7 @@ async function runLoadBalancer(vip: string, backends: string[]): Promise<void> {
     backends: backends.map((address, i) => ({ node: `n${i + 1}`, address })),
     healthCheck: { kind: "tcp" },
   });
-  const plane = startLoadBalancerDataPlane({
-    system,
-    state,
-    forwarders: proxyForwarders(system, logger),
-    lock: hostLockFor(dir),
-    logger,
-  });
+  const plane = startLocalDataPlane(system, state, logger);
   await waitFor("the load balancer's listeners", () =>
     plane.report()[0]?.listeners.every((l) => l.listening),
   );

@@ -13,23 +13,21 @@
  * - the record deleted: the listener is gone.
  */
 import { mkdtempSync, rmSync } from "node:fs";
-import { createServer as createHttpServer, request, type Server } from "node:http";
+import { createServer as createHttpServer, type Server } from "node:http";
 import { connect } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { pino } from "pino";
 import { afterEach, beforeEach, expect, it } from "vitest";
-import {
-  type DataPlaneHandle,
-  startLoadBalancerDataPlane,
-} from "../../../actors/cloud/local/load-balancer-data-plane.ts";
+import type { DataPlaneHandle } from "../../../actors/cloud/local/load-balancer-data-plane.ts";
 import {
   type LoadBalancerRecord,
   LocalCloudState,
 } from "../../../actors/cloud/local/local-cloud-state.ts";
 import { ActorSystem } from "../../../actors/system/actor-system.ts";
 import { SystemClock } from "../../../actors/system/clock.ts";
-import { hostLockFor, proxyForwarders } from "../../../cmd/node/cloud-role.ts";
+import { startLocalDataPlane } from "../../../cmd/node/cloud-role.ts";
+import { connectRefused, httpGet } from "../../support/l4-probes.ts";
 import { waitFor } from "../../support/wait.ts";
 
 const logger = pino({ level: "silent" });
@@ -66,13 +64,7 @@ afterEach(async () => {
 function dataPlane(id: string): DataPlaneHandle {
   const system = new ActorSystem({ nodeId: id, clock, logger });
   systems.push(system);
-  const plane = startLoadBalancerDataPlane({
-    system,
-    state,
-    forwarders: proxyForwarders(system, logger),
-    lock: hostLockFor(dir),
-    logger,
-  });
+  const plane = startLocalDataPlane(system, state, logger);
   planes.push(plane);
   return plane;
 }
@@ -87,32 +79,6 @@ async function serve(host: string, port: number, answer: () => [number, string])
   await new Promise<void>((resolve) => server.listen(port, host, resolve));
   servers.push(server);
   return server;
-}
-
-function get(host: string, port: number): Promise<string> {
-  return new Promise((resolve) => {
-    const req = request({ host, port, path: "/", agent: false, timeout: 2_000 }, (res) => {
-      let body = "";
-      res.on("data", (d) => {
-        body += d;
-      });
-      res.on("end", () => resolve(body));
-    });
-    req.on("timeout", () => req.destroy(new Error("timeout")));
-    req.on("error", (e: NodeJS.ErrnoException) => resolve(`error:${e.code ?? e.message}`));
-    req.end();
-  });
-}
-
-function refused(host: string, port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const s = connect({ host, port });
-    s.once("connect", () => {
-      s.destroy();
-      resolve(false);
-    });
-    s.once("error", (e: NodeJS.ErrnoException) => resolve(e.code === "ECONNREFUSED"));
-  });
 }
 
 function record(overrides: Partial<LoadBalancerRecord> = {}): LoadBalancerRecord {
@@ -141,7 +107,7 @@ it("serves a record; adopting it again keeps the listener and open connections; 
   state.putLoadBalancer(record());
   const seen = await waitFor("both backends through the LB", async () => {
     const answers = new Set<string>();
-    for (let i = 0; i < 6; i++) answers.add(await get(LB_IP, 80));
+    for (let i = 0; i < 6; i++) answers.add(await httpGet(LB_IP, 80));
     return answers.size === 2 && answers.has("a") && answers.has("b") ? answers : undefined;
   });
   expect([...seen].sort()).toEqual(["a", "b"]);
@@ -181,16 +147,16 @@ it("serves a record; adopting it again keeps the listener and open connections; 
   );
   console.log(`dead backend out of rotation after ${Math.round(clock.nowMs() - diedAt)} ms`);
   const after: string[] = [];
-  for (let i = 0; i < 10; i++) after.push(await get(LB_IP, 80));
+  for (let i = 0; i < 10; i++) after.push(await httpGet(LB_IP, 80));
   expect(after).toEqual(Array(10).fill("b"));
 
   // the holder goes: the standby serves the same load balancer
   holder.stop();
   await waitFor("n2 holding", () => standby.state() === "holding");
-  await waitFor("the LB answering through n2", async () => (await get(LB_IP, 80)) === "b");
+  await waitFor("the LB answering through n2", async () => (await httpGet(LB_IP, 80)) === "b");
 
   state.deleteLoadBalancer("aweb");
-  await waitFor("the listener gone", () => refused(LB_IP, 80));
+  await waitFor("the listener gone", () => connectRefused(LB_IP, 80));
 });
 
 it("externalTrafficPolicy Local: only backends whose health server says 200 get traffic", async () => {
@@ -205,12 +171,12 @@ it("externalTrafficPolicy Local: only backends whose health server says 200 get 
   state.putLoadBalancer(record({ healthCheck: { kind: "http", port: HEALTH_PORT } }));
   await waitFor("a healthy", () => holder.report()[0]?.backends[0]?.healthy === true);
   const only: string[] = [];
-  for (let i = 0; i < 8; i++) only.push(await get(LB_IP, 80));
+  for (let i = 0; i < 8; i++) only.push(await httpGet(LB_IP, 80));
   expect(only).toEqual(Array(8).fill("a"));
   bHasEndpoints = true;
   await waitFor("b gets traffic once its health server says so", async () => {
     const answers = new Set<string>();
-    for (let i = 0; i < 6; i++) answers.add(await get(LB_IP, 80));
+    for (let i = 0; i < 6; i++) answers.add(await httpGet(LB_IP, 80));
     return answers.has("b");
   });
 });

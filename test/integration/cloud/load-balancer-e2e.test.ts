@@ -14,9 +14,8 @@
  * - delete: the listener is gone and the finalizer removed (the Service is gone).
  */
 import { createSocket } from "node:dgram";
-import { request } from "node:http";
-import { connect } from "node:net";
 import { afterAll, beforeAll, expect, it } from "vitest";
+import { connectRefused, httpGet } from "../../support/l4-probes.ts";
 import { LocalCluster } from "../../support/local-cluster.ts";
 import { runBosun } from "../../support/processes.ts";
 import { waitFor } from "../../support/wait.ts";
@@ -36,35 +35,6 @@ beforeAll(async () => {
 afterAll(async () => {
   await cluster?.stop();
 });
-
-/** One HTTP GET on a new connection: the body, or `error:CODE`. */
-function get(host: string, port: number): Promise<string> {
-  return new Promise((resolve) => {
-    const req = request({ host, port, path: "/", agent: false, timeout: 3_000 }, (res) => {
-      let body = "";
-      res.on("data", (d) => {
-        body += d;
-      });
-      res.on("end", () => resolve(body.trim()));
-      res.on("error", (e: NodeJS.ErrnoException) => resolve(`error:${e.code}`));
-    });
-    req.on("timeout", () => req.destroy(Object.assign(new Error("timeout"), { code: "TIMEOUT" })));
-    req.on("error", (e: NodeJS.ErrnoException) => resolve(`error:${e.code}`));
-    req.end();
-  });
-}
-
-/** Whether a TCP connect to `host:port` is refused (nothing listens). */
-function refused(host: string, port: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const s = connect({ host, port });
-    s.once("connect", () => {
-      s.destroy();
-      resolve(false);
-    });
-    s.once("error", (e: NodeJS.ErrnoException) => resolve(e.code === "ECONNREFUSED"));
-  });
-}
 
 function udpAsk(host: string, port: number, text: string): Promise<string> {
   return new Promise((resolve) => {
@@ -152,7 +122,7 @@ it("kubectl expose --type=LoadBalancer: EXTERNAL-IP appears and HTTP through it 
   expect(table).toContain(webIP);
   const seen = await waitFor("answers from all 3 pods through the load balancer", async () => {
     const names = new Set<string>();
-    for (let i = 0; i < 12; i++) names.add(await get(webIP, 80));
+    for (let i = 0; i < 12; i++) names.add(await httpGet(webIP, 80));
     return names.size === 3 && [...names].every((n) => n.startsWith("web-")) ? names : undefined;
   });
   expect([...seen].sort()).toEqual(pods.map((p) => p.name).sort());
@@ -209,7 +179,7 @@ it("pool exhaustion: a clear condition and Event; the address comes once one is 
   const mixedIP = await externalIP("mixed");
   expect(mixedIP).not.toBe(webIP);
   await waitFor("HTTP through the mixed load balancer", async () =>
-    (await get(mixedIP, 80)).startsWith("mixed-"),
+    (await httpGet(mixedIP, 80)).startsWith("mixed-"),
   );
   await waitFor("UDP through the same load balancer", async () =>
     (await udpAsk(mixedIP, 53, "ping")).endsWith("ping"),
@@ -244,10 +214,10 @@ it("pool exhaustion: a clear condition and Event; the address comes once one is 
   expect(pending).toContain("<pending>");
   // freeing an address lets the pending Service have it (retried with backoff)
   await kubectlOk(cluster, ["delete", "svc", "mixed"]);
-  await waitFor("the mixed listener gone", () => refused(mixedIP, 80));
+  await waitFor("the mixed listener gone", () => connectRefused(mixedIP, 80));
   expect(await externalIP("third")).toBe(mixedIP);
   await kubectlOk(cluster, ["delete", "svc", "third"]);
-  await waitFor("the freed address unused", () => refused(mixedIP, 80));
+  await waitFor("the freed address unused", () => connectRefused(mixedIP, 80));
 });
 
 it("the CCM leader killed right after a create: exactly one load balancer", async () => {
@@ -302,11 +272,11 @@ it("kill -9 of a node: after the health-check window no request fails; the node 
   cluster.kill(victim);
   await cluster.waitDead(victim);
   await waitFor("the dead node out of the load balancer", async () => {
-    const results = await Promise.all(Array.from({ length: 10 }, () => get(webIP, 80)));
+    const results = await Promise.all(Array.from({ length: 10 }, () => httpGet(webIP, 80)));
     return results.every((r) => r.startsWith("web-"));
   });
   const after: string[] = [];
-  for (let i = 0; i < 30; i++) after.push(await get(webIP, 80));
+  for (let i = 0; i < 30; i++) after.push(await httpGet(webIP, 80));
   expect(after.filter((a) => !a.startsWith("web-"))).toEqual([]);
   await waitFor(
     "the shutdown taint on the dead node",
@@ -327,7 +297,7 @@ it("kill -9 of a node: after the health-check window no request fails; the node 
 
 it("delete: the listener is gone and the finalizer removed", async () => {
   await kubectlOk(cluster, ["delete", "svc", "web", "--wait=true"]);
-  await waitFor("the web listener gone", () => refused(webIP, 80));
+  await waitFor("the web listener gone", () => connectRefused(webIP, 80));
   expect((await kubectl(cluster, ["get", "svc", "web"])).code).not.toBe(0);
   expect((await cloudLbs()).filter((lb) => lb.service === "default/web")).toEqual([]);
 });
