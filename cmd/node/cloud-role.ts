@@ -52,7 +52,7 @@ export interface CloudRoleConfig {
   host: string;
   configFile: string;
   controlPlane: boolean;
-  leaderElection?: Partial<LeaderElectionTimings>;
+  leaderElection: Partial<LeaderElectionTimings>;
 }
 
 export interface CloudConfigFile {
@@ -172,7 +172,7 @@ export class CloudRole {
       actorName: CLOUD_CONTROLLER_MANAGER_ACTOR,
       leaseNamespace: CLOUD_CONTROLLER_MANAGER_LEASE_NAMESPACE,
       leaseName: CLOUD_CONTROLLER_MANAGER_LEASE_NAME,
-      ...(config.leaderElection ? { leaderElection: config.leaderElection } : {}),
+      leaderElection: config.leaderElection,
       // the cloud controllers have the controller contract's shape (actors/cloud/cloud-controller.ts)
       controllers: cloudControllers(cloud),
       logger: logger.child({ component: CLOUD_CONTROLLER_MANAGER_ACTOR }),

@@ -7,6 +7,7 @@ import {
   type LeaderElectionTimings,
   leaderElectionMachine,
 } from "../../actors/client/leader-election.ts";
+import { CLOUD_CONTROLLER_MANAGER_LEADER_ELECTION } from "../../actors/cloud/cloud-controllers.ts";
 import { UNINITIALIZED_TAINT } from "../../actors/cloud/cloud-node-controller.ts";
 import {
   type ControllerManagerHandle,
@@ -115,18 +116,29 @@ export class WorkloadsRole {
       maxAttempts: LEASE_REQUEST_ATTEMPTS,
     });
     if (config.cloudConfigFile !== undefined) {
+      // the CCM's own election timings (see CLOUD_CONTROLLER_MANAGER_LEADER_ELECTION) unless
+      // --leader-elect-* says otherwise, and a Lease client whose timeouts fit them
+      const timings = config.leaderElection ?? CLOUD_CONTROLLER_MANAGER_LEADER_ELECTION;
       this.cloud = new CloudRole(
         {
           nodeId: config.nodeId,
           host: config.host,
           configFile: config.cloudConfigFile,
           controlPlane: config.controlPlane,
-          ...(config.leaderElection ? { leaderElection: config.leaderElection } : {}),
+          leaderElection: timings,
         },
         system,
         logger,
       );
-      this.cloud.start(api, leaseApi);
+      this.cloud.start(
+        api,
+        new ApiClient({
+          system,
+          servers: config.servers,
+          requestTimeoutMs: leaseRequestTimeoutMs(timings),
+          maxAttempts: LEASE_REQUEST_ATTEMPTS,
+        }),
+      );
     }
     if (config.controlPlane) {
       this.controllers = startControllerManager({
