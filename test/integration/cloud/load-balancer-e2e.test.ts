@@ -284,14 +284,16 @@ it("kill -9 of a node: after the health-check window no request fails; the node 
       ((await nodeJson(victim)).spec.taints ?? []).some(
         (t) => t.key === "node.cloudprovider.kubernetes.io/shutdown",
       ),
-    30_000,
+    // the kube controller manager's node lifecycle must first mark it NotReady (4 s of grace
+    // after the last Lease renewal, counted from its own election: longer when it fails over)
+    60_000,
   );
   const terminated = await runBosun(["cloud", "terminate", victim, "--run-dir", cluster.runDir]);
   expect(terminated.code).toBe(0);
   await waitFor(
     "the terminated instance's Node deleted",
     async () => (await kubectl(cluster, ["get", "node", victim])).code !== 0,
-    30_000,
+    60_000,
   );
 });
 
