@@ -184,21 +184,27 @@ export class LocalCloudState {
   }
 
   /**
-   * Claims a listener for `lbName`: true when it is now (or already was) this LB's, false when
-   * another LB holds it. O_EXCL makes the first creator win, across processes.
+   * Claims a listener for `lbName`: `created` (now this LB's), `held` (it already was) or
+   * `taken` (another LB's). O_EXCL makes the first creator win, across processes.
    */
-  claim(ip: string, protocol: string, port: number, lbName: string): boolean {
+  claim(ip: string, protocol: string, port: number, lbName: string): "created" | "held" | "taken" {
     const dir = join(this.dir, "claims", safeName(ip));
     mkdirSync(dir, { recursive: true });
     try {
       const fd = openSync(join(dir, `${protocol}-${port}`), "wx", 0o600);
       writeSync(fd, lbName);
       closeSync(fd);
-      return true;
+      return "created";
     } catch (error) {
       if ((error as NodeJS.ErrnoException).code !== "EEXIST") throw error;
-      return this.claimHolder(ip, protocol, port) === lbName;
+      return this.claimHolder(ip, protocol, port) === lbName ? "held" : "taken";
     }
+  }
+
+  /** Releases one listener claim if `lbName` holds it. */
+  releaseClaim(ip: string, protocol: string, port: number, lbName: string): void {
+    if (this.claimHolder(ip, protocol, port) === lbName)
+      rmSync(join(this.dir, "claims", safeName(ip), `${protocol}-${port}`), { force: true });
   }
 
   /** Releases `lbName`'s claims on `ip` other than `keep` (`PROTO-port` names). */
@@ -208,8 +214,7 @@ export class LocalCloudState {
     for (const file of readdirSync(dir)) {
       if (keep.has(file)) continue;
       const [protocol = "", port = ""] = file.split("-");
-      if (this.claimHolder(ip, protocol, Number(port)) === lbName)
-        rmSync(join(dir, file), { force: true });
+      this.releaseClaim(ip, protocol, Number(port), lbName);
     }
     if (readdirSync(dir).length === 0) rmSync(dir, { recursive: true, force: true });
   }

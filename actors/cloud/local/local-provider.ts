@@ -150,21 +150,19 @@ class LocalLoadBalancers implements LoadBalancer {
     if (existing !== null) this.state.releaseClaims(existing.ip, name);
   }
 
-  /** Claims every listener on `ip` for `name`, or none (a clash gives back what was taken). */
+  /**
+   * Claims every listener on `ip` for `name`, or none: on a clash, the claims this call created
+   * are given back (those the LB already held stay: its record still serves them).
+   */
   private claimAll(ip: string, name: string, ports: readonly LoadBalancerPort[]): void {
-    const taken: string[] = [];
+    const created: LoadBalancerPort[] = [];
     for (const p of ports) {
-      if (this.state.claim(ip, p.protocol, p.port, name)) {
-        taken.push(listenerId(p));
-        continue;
-      }
+      const outcome = this.state.claim(ip, p.protocol, p.port, name);
+      if (outcome === "created") created.push(p);
+      if (outcome !== "taken") continue;
+      for (const c of created) this.state.releaseClaim(ip, c.protocol, c.port, name);
       const holder = this.state.claimHolder(ip, p.protocol, p.port);
       const other = holder === null ? null : this.state.loadBalancer(holder);
-      this.state.releaseClaims(
-        ip,
-        name,
-        new Set(ports.map(listenerId).filter((id) => !taken.includes(id))),
-      );
       throw new LoadBalancerUnavailableError(
         "PortClash",
         `port ${p.protocol}/${p.port} of ${ip} is already used by ${other ? `the load balancer of Service ${other.service}` : `load balancer ${holder}`}`,

@@ -111,6 +111,33 @@ describe("local load balancers", () => {
     expect(state.claimHolder("127.240.7.5", "TCP", 80)).toBe(lb().getLoadBalancerName("k", a));
   });
 
+  it("a port added to an existing load balancer that clashes: nothing it held is given away", async () => {
+    const ip = "127.240.7.5";
+    const a = service("a", [["TCP", 80, 30001]], { loadBalancerIP: ip });
+    await lb().ensureLoadBalancer("k", a, []);
+    await lb().ensureLoadBalancer(
+      "k",
+      service("b", [["TCP", 443, 30002]], { loadBalancerIP: ip }),
+      [],
+    );
+    const grown = service(
+      "a",
+      [
+        ["TCP", 80, 30001],
+        ["TCP", 8080, 30003],
+        ["TCP", 443, 30004],
+      ],
+      {
+        loadBalancerIP: ip,
+      },
+    );
+    expect(await reasonOf(lb().ensureLoadBalancer("k", grown, []))).toBe("PortClash");
+    const aName = lb().getLoadBalancerName("k", a);
+    expect(state.claimHolder(ip, "TCP", 80)).toBe(aName);
+    expect(state.claimHolder(ip, "TCP", 8080)).toBeNull();
+    expect(state.loadBalancer(aName)?.ports.map((p) => p.port)).toEqual([80]);
+  });
+
   it("mixed TCP and UDP ports on one load balancer; a removed port is given back", async () => {
     const svc = service("dns", [
       ["TCP", 53, 30053],
