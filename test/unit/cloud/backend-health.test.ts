@@ -7,13 +7,16 @@ import { expect, it } from "vitest";
 import { afterProbe, type HealthCount } from "../../../actors/cloud/local/backend-health.ts";
 import { DEFAULT_LOAD_BALANCER_LIMITS } from "../../../actors/cloud/local/limits.ts";
 
-const run = (start: HealthCount, probes: boolean[], limits = DEFAULT_LOAD_BALANCER_LIMITS) =>
-  probes.map(
-    (
-      (c) => (passed: boolean) =>
-        (c = afterProbe(c, passed, limits)).healthy
-    )(start),
-  );
+/** The verdict after each probe of `probes`, from `start`. */
+function run(start: HealthCount, probes: boolean[], limits = DEFAULT_LOAD_BALANCER_LIMITS) {
+  const verdicts: boolean[] = [];
+  let count = start;
+  for (const passed of probes) {
+    count = afterProbe(count, passed, limits);
+    verdicts.push(count.healthy);
+  }
+  return verdicts;
+}
 
 it("two failures in a row take a healthy backend out; one success puts it back", () => {
   expect(run({ healthy: true, streak: 0 }, [false, false, true])).toEqual([true, false, true]);
