@@ -83,8 +83,9 @@ export function serviceController(
     if (!hasCleanupFinalizer(current))
       current = await writeService(withCleanupFinalizer(current, true));
     const nodes = loadBalancerNodes(cache.list(NODES));
-    const hadIngress = asArray(asObject(asObject(current.status).loadBalancer).ingress).length > 0;
-    if (!hadIngress)
+    // asked of the cloud, not of the Service: a cache a step behind must not say "Ensuring" twice
+    const existed = (await lb.getLoadBalancer(cloud.clusterName, current)) !== null;
+    if (!existed)
       events.record(current, "Service", "Normal", "EnsuringLoadBalancer", "Ensuring load balancer");
     let status: Awaited<ReturnType<LoadBalancer["ensureLoadBalancer"]>>;
     try {
@@ -116,7 +117,7 @@ export function serviceController(
         nowIso(),
       ),
     );
-    if (written !== current || !hadIngress) {
+    if (written !== current || !existed) {
       // a new episode: a later failure is reported again
       events.forget(current);
       events.record(current, "Service", "Normal", "EnsuredLoadBalancer", "Ensured load balancer");
