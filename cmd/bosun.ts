@@ -1,5 +1,6 @@
 import { Command } from "commander";
 import { chaosCommand } from "./chaos.ts";
+import { cloudCommand } from "./cloud.ts";
 import { hollowNodesCommand } from "./hollow-nodes.ts";
 import { inspectCommand } from "./inspect.ts";
 import { kvCommand } from "./kv.ts";
@@ -26,6 +27,7 @@ program.addCommand(memberCommand());
 program.addCommand(chaosCommand());
 program.addCommand(hollowNodesCommand());
 program.addCommand(schedulerCommand());
+program.addCommand(cloudCommand());
 
 try {
   await program.parseAsync(process.argv);

@@ -74,7 +74,7 @@ function orphanTable(orphans: readonly PodProcess[]): string {
   return table(rows);
 }
 
-function table(rows: string[][]): string {
+export function table(rows: string[][]): string {
   const widths = rows[0]?.map((_, i) => Math.max(...rows.map((r) => (r[i] ?? "").length))) ?? [];
   return rows
     .map((r) =>

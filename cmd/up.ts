@@ -1,5 +1,5 @@
 import { randomBytes } from "node:crypto";
-import { rmSync, writeFileSync } from "node:fs";
+import { mkdirSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { Command } from "commander";
 import { renderKubeconfig } from "../actors/apiserver/kubeconfig.ts";
@@ -37,6 +37,39 @@ interface UpOptions {
   leaderElectRetryPeriod?: string;
   workloads?: boolean;
   apiPort?: string;
+  cloudProvider?: string;
+  lbPool?: string;
+  zones?: string;
+}
+
+/** Where `up` keeps the local cloud: its config and state (see actors/cloud/local). */
+export function cloudConfigPath(runDir: string): string {
+  return join(runDir, "cloud", "config.json");
+}
+
+/** `n1=zone-a,n2=zone-b` → a map; a node not named is a zone of its own. */
+function parseZones(text: string | undefined): Record<string, string> {
+  const zones: Record<string, string> = {};
+  for (const pair of (text ?? "").split(",").filter((p) => p.trim() !== "")) {
+    const [node, zone] = pair.split("=").map((s) => s.trim());
+    if (!node || !zone) throw new Error(`--zones wants node=zone,..., got ${pair}`);
+    zones[node] = zone;
+  }
+  return zones;
+}
+
+function writeCloudConfig(runDir: string, cluster: ClusterFile, options: UpOptions): void {
+  const path = cloudConfigPath(runDir);
+  mkdirSync(join(runDir, "cloud"), { recursive: true });
+  const config = {
+    provider: "local",
+    clusterName: cluster.name,
+    // without a pool the cloud picks a /24 of 127.240.0.0/16 for its directory
+    ...(options.lbPool ? { pool: options.lbPool } : {}),
+    region: "local",
+    zones: parseZones(options.zones),
+  };
+  writeFileSync(path, `${JSON.stringify(config, null, 2)}\n`, { mode: 0o600 });
 }
 
 /** Where `up` writes the kubeconfig for kubectl. */
@@ -130,6 +163,10 @@ export function planCluster(options: UpOptions, runDir: string): ClusterFile {
   if (options.leaderElectRetryPeriod)
     nodeFlags.push("--leader-elect-retry-period", options.leaderElectRetryPeriod);
   if (options.workloads === false) nodeFlags.push("--no-workloads");
+  if ((options.cloudProvider ?? "external") === "external")
+    nodeFlags.push("--cloud-provider", "external", "--cloud-config", cloudConfigPath(runDir));
+  else if (options.cloudProvider !== "none")
+    throw new Error(`--cloud-provider must be external or none, got ${options.cloudProvider}`);
   const token = randomBytes(24).toString("hex");
   const bootstrap = nodes.map((n) => n.id);
   return { name: options.name, token, faults: options.faults, nodeFlags, bootstrap, nodes };
@@ -217,6 +254,16 @@ export function upCommand(): Command {
     .option("--leader-elect-renew-deadline <duration|ms>", "their renew deadline")
     .option("--leader-elect-retry-period <duration|ms>", "their renew and retry period")
     .option("--no-workloads", "no controllers, scheduler or kubelets: the store and API only")
+    .option(
+      "--cloud-provider <external|none>",
+      "external (default): the cloud controller manager with the local cloud provider; none: no cloud",
+      "external",
+    )
+    .option(
+      "--lb-pool <cidr>",
+      "the local cloud's external IP pool (default: a /24 of 127.240.0.0/16)",
+    )
+    .option("--zones <node=zone,...>", "the local cloud's zones (default: one zone per node)")
     .option("--foreground", "stay attached; Ctrl-C stops the cluster", false)
     .option("--timeout-ms <ms>", "how long to wait for the cluster to be healthy", "60000")
     .action(async (options: UpOptions) => {
@@ -225,6 +272,7 @@ export function upCommand(): Command {
       refuseIfRunning(runDir);
       const cluster = planCluster(options, runDir);
       writeClusterFile(runDir, cluster);
+      if (options.cloudProvider !== "none") writeCloudConfig(runDir, cluster, options);
       writeFileSync(tokenFile(runDir), `${cluster.token}\n`, { mode: 0o600 });
       const kubeconfig = writeApiCredentials(runDir, cluster, clock.wallMs());
       console.log(`starting ${cluster.nodes.length} nodes (run dir ${runDir})`);

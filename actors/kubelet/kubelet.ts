@@ -95,6 +95,8 @@ export interface KubeletOptions {
   podIpAllocator?: PodIpAllocator;
   /** The node's InternalIP (default 127.0.0.1). */
   hostIP?: string;
+  /** The node's pod range, published as `spec.podCIDR`. */
+  podCIDR?: string;
   runtime?: ContainerRuntime;
   /** Runs probes (default: exec through the runtime, httpGet and tcpSocket over the network). */
   probes?: ProbeRunner;
@@ -337,6 +339,7 @@ class Kubelet implements KubeletHandle, KubeletPort {
       labels: nodeLabels(options.nodeName, options.labels ?? {}),
       taints: options.taints ?? [],
       maxPods: this.limits.maxPods,
+      ...(options.podCIDR ? { podCIDR: options.podCIDR } : {}),
     };
   }
 

@@ -17,6 +17,8 @@ export interface NodeFacts {
   labels: Record<string, string>;
   taints: JsonObject[];
   maxPods: number;
+  /** The node's pod range (`spec.podCIDR`, what the route controller routes to it). */
+  podCIDR?: string;
 }
 
 /** This machine's capacity: cpus, memory (Ki), pods. */
@@ -54,7 +56,10 @@ export function nodeObject(facts: NodeFacts): JsonObject {
     apiVersion: "v1",
     kind: "Node",
     metadata: { name: facts.nodeName, labels: facts.labels },
-    spec: facts.taints.length > 0 ? { taints: facts.taints } : {},
+    spec: {
+      ...(facts.taints.length > 0 ? { taints: facts.taints } : {}),
+      ...(facts.podCIDR ? { podCIDR: facts.podCIDR, podCIDRs: [facts.podCIDR] } : {}),
+    },
   };
 }
 

@@ -32,6 +32,8 @@ interface NodeOptions {
   dnsPort?: string;
   horizontalPodAutoscalerSyncPeriod?: string;
   horizontalPodAutoscalerDownscaleStabilization?: string;
+  cloudProvider?: string;
+  cloudConfig?: string;
   leaderElectLeaseDuration?: string;
   leaderElectRenewDeadline?: string;
   leaderElectRetryPeriod?: string;
@@ -203,6 +205,20 @@ export function nodeCommand(): Command {
       ).env("BOSUN_DNS_PORT"),
     )
     .addOption(
+      new Option(
+        "--cloud-provider <external>",
+        "external: run the cloud controller manager (servers) and register the Node uninitialized until it has run",
+      )
+        .env("BOSUN_CLOUD_PROVIDER")
+        .choices(["external", ""]),
+    )
+    .addOption(
+      new Option(
+        "--cloud-config <file>",
+        'the cloud config (JSON: {"provider": "local", "clusterName": ..., the provider\'s settings})',
+      ).env("BOSUN_CLOUD_CONFIG"),
+    )
+    .addOption(
       new Option("--faults", "accept fault rules and chaos commands")
         .env("BOSUN_FAULTS")
         .default(false),
@@ -271,6 +287,7 @@ export function nodeCommand(): Command {
           clusterDomain: options.clusterDomain,
           dnsTtlSeconds: positiveInt(options.dnsTtl, "--dns-ttl"),
           ...(options.dnsPort ? { dnsPort: positiveInt(options.dnsPort, "--dns-port") } : {}),
+          ...cloudFlags(options),
           host,
           port,
           peers,
@@ -324,6 +341,16 @@ function hpaFlags(options: NodeOptions): { hpa?: Partial<HpaOptions> } {
       "--horizontal-pod-autoscaler-downscale-stabilization",
     );
   return Object.keys(hpa).length > 0 ? { hpa } : {};
+}
+
+/** --cloud-provider external needs --cloud-config; --cloud-config alone means nothing. */
+function cloudFlags(options: NodeOptions): { cloudConfigFile?: string } {
+  if (options.cloudProvider !== "external") {
+    if (options.cloudConfig) throw new Error("--cloud-config needs --cloud-provider external");
+    return {};
+  }
+  if (!options.cloudConfig) throw new Error("--cloud-provider external needs --cloud-config");
+  return { cloudConfigFile: options.cloudConfig };
 }
 
 /** The --leader-elect-* flags (kube-scheduler's and kube-controller-manager's names), checked. */

@@ -84,6 +84,8 @@ export interface NodeConfig {
   dnsTtlSeconds?: number;
   /** --dns-port: the one port the DNS server binds (default: 53, falling back to 10053). */
   dnsPort?: number;
+  /** --cloud-provider external: the cloud config file (absent: no cloud integration). */
+  cloudConfigFile?: string;
   host: string;
   port: number;
   peers: Record<string, string>;
@@ -288,6 +290,9 @@ export class NodeProcess {
           : {}),
         ...(this.config.clusterDomain !== undefined
           ? { clusterDomain: this.config.clusterDomain }
+          : {}),
+        ...(this.config.cloudConfigFile !== undefined
+          ? { cloudConfigFile: this.config.cloudConfigFile }
           : {}),
       },
       this.system,

@@ -7,6 +7,8 @@ import {
   type LeaderElectionTimings,
   leaderElectionMachine,
 } from "../../actors/client/leader-election.ts";
+import { CLOUD_CONTROLLER_MANAGER_LEADER_ELECTION } from "../../actors/cloud/cloud-controllers.ts";
+import { UNINITIALIZED_TAINT } from "../../actors/cloud/cloud-node-controller.ts";
 import {
   type ControllerManagerHandle,
   controllersWith,
@@ -24,6 +26,7 @@ import { type ProxyHandle, startProxy } from "../../actors/proxy/proxy.ts";
 import { type SchedulerHandle, startScheduler } from "../../actors/scheduler/scheduler.ts";
 import type { ActorSystem } from "../../actors/system/actor-system.ts";
 import { kubeletRootDir } from "../pod-processes.ts";
+import { CloudRole } from "./cloud-role.ts";
 
 /**
  * The Kubernetes side of a node (DESIGN §2, §7): on a server, the controller manager and the
@@ -52,6 +55,11 @@ export interface WorkloadsConfig {
   udpIdleTimeoutMs?: number;
   /** --cluster-domain: the search path of ClusterFirst pods' resolv.conf. */
   clusterDomain?: string;
+  /**
+   * --cloud-provider external with this --cloud-config: the cloud controller manager runs (on
+   * servers) and the kubelet registers its Node with the uninitialized taint.
+   */
+  cloudConfigFile?: string;
 }
 
 export const SCHEDULER_ELECTION_ACTOR = "scheduler-election";
@@ -89,6 +97,7 @@ export class WorkloadsRole {
   private kubelet: KubeletHandle | null = null;
   private proxy: ProxyHandle | null = null;
   private localPath: LocalPathProvisionerHandle | null = null;
+  private cloud: CloudRole | null = null;
   private stopped = false;
 
   constructor(
@@ -109,6 +118,31 @@ export class WorkloadsRole {
       requestTimeoutMs: leaseRequestTimeoutMs(config.leaderElection),
       maxAttempts: LEASE_REQUEST_ATTEMPTS,
     });
+    if (config.cloudConfigFile !== undefined) {
+      // the CCM's own election timings (see CLOUD_CONTROLLER_MANAGER_LEADER_ELECTION) unless
+      // --leader-elect-* says otherwise, and a Lease client whose timeouts fit them
+      const timings = config.leaderElection ?? CLOUD_CONTROLLER_MANAGER_LEADER_ELECTION;
+      this.cloud = new CloudRole(
+        {
+          nodeId: config.nodeId,
+          host: config.host,
+          configFile: config.cloudConfigFile,
+          controlPlane: config.controlPlane,
+          leaderElection: timings,
+        },
+        system,
+        logger,
+      );
+      this.cloud.start(
+        api,
+        new ApiClient({
+          system,
+          servers: config.servers,
+          requestTimeoutMs: leaseRequestTimeoutMs(timings),
+          maxAttempts: LEASE_REQUEST_ATTEMPTS,
+        }),
+      );
+    }
     if (config.controlPlane) {
       this.controllers = startControllerManager({
         system,
@@ -181,6 +215,9 @@ export class WorkloadsRole {
         nodeName: config.nodeId,
         rootDir: kubeletRootDir(config.dataDir),
         hostIP: config.host,
+        podCIDR: podCidrFor(config.host),
+        // the cloud node controller says what this node is before anything is scheduled here
+        ...(this.cloud !== null ? { taints: [{ ...UNINITIALIZED_TAINT }] } : {}),
         // ClusterFirst pods resolve through the kube-dns Service (the kubelet's --cluster-dns)
         dns: {
           nameserver: KUBE_DNS_SERVICE_IP,
@@ -230,5 +267,6 @@ export class WorkloadsRole {
     this.scheduler?.stop();
     this.election?.send({ type: "election.stop" });
     await this.controllers?.stop();
+    await this.cloud?.stop();
   }
 }

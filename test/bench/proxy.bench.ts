@@ -39,11 +39,13 @@ import { LocalCluster } from "../support/local-cluster.ts";
 import { waitFor } from "../support/wait.ts";
 import { summarize } from "./stats.ts";
 
-const THIS_FILE = fileURLToPath(import.meta.url);
+/** This file; also a module of load tools for bench:cloud (its program runs only as the entry). */
+export const PROXY_BENCH_FILE = fileURLToPath(import.meta.url);
+const THIS_FILE = PROXY_BENCH_FILE;
 const clock = new SystemClock();
 const now = () => performance.now();
 
-const PORTS = { bulk: 9000, rr: 9001, udp: 9002 };
+export const PORTS = { bulk: 9000, rr: 9001, udp: 9002 };
 const MESSAGE_BYTES = 64;
 const CHUNK = Buffer.alloc(64 * 1024, 7);
 
@@ -117,7 +119,7 @@ async function runBosunProxy(vip: string, backends: string[]): Promise<void> {
 
 // ---- HAProxy ----------------------------------------------------------------------------------------
 
-function haproxyConfig(vip: string, backends: string[]): string {
+export function haproxyConfig(vip: string, backends: string[]): string {
   const section = (name: string, port: number) =>
     [
       `frontend ${name}`,
@@ -144,7 +146,11 @@ function haproxyConfig(vip: string, backends: string[]): string {
 
 // ---- children ---------------------------------------------------------------------------------------
 
-function startChild(command: string, args: string[], readyLine = "ready"): Promise<ChildProcess> {
+export function startChild(
+  command: string,
+  args: string[],
+  readyLine = "ready",
+): Promise<ChildProcess> {
   return new Promise((resolve, reject) => {
     const child = spawn(command, args, { stdio: ["ignore", "pipe", "pipe"] });
     let out = "";
@@ -159,7 +165,7 @@ function startChild(command: string, args: string[], readyLine = "ready"): Promi
   });
 }
 
-async function portAnswers(host: string, port: number): Promise<boolean> {
+export async function portAnswers(host: string, port: number): Promise<boolean> {
   return new Promise((resolve) => {
     const s = connect({ host, port });
     s.on("connect", () => {
@@ -173,9 +179,9 @@ async function portAnswers(host: string, port: number): Promise<boolean> {
 // ---- load -------------------------------------------------------------------------------------------
 
 /** A target: where each new connection goes (direct round-robins over the backends itself). */
-type Target = () => string;
+export type Target = () => string;
 
-async function bulkThroughput(target: Target, streams: number, durationMs: number) {
+export async function bulkThroughput(target: Target, streams: number, durationMs: number) {
   let bytes = 0;
   let counting = false;
   const sockets: Socket[] = [];
@@ -218,7 +224,11 @@ function oneExchange(host: string): Promise<void> {
   });
 }
 
-async function newConnectionsPerSecond(target: Target, concurrency: number, durationMs: number) {
+export async function newConnectionsPerSecond(
+  target: Target,
+  concurrency: number,
+  durationMs: number,
+) {
   let done = 0;
   let failed = 0;
   const deadline = now() + durationMs;
@@ -301,7 +311,7 @@ async function udpPerSecond(target: Target, flows: number, durationMs: number) {
 
 // ---- (e) and (f): a real cluster ----------------------------------------------------------------------
 
-function httpGet(host: string, port: number, timeoutMs = 500): Promise<string | null> {
+export function httpGet(host: string, port: number, timeoutMs = 500): Promise<string | null> {
   return new Promise((resolve) => {
     const req = request({ host, port, path: "/", agent: false, timeout: timeoutMs }, (res) => {
       let body = "";
@@ -317,7 +327,7 @@ function httpGet(host: string, port: number, timeoutMs = 500): Promise<string | 
   });
 }
 
-async function pollUntil<T>(
+export async function pollUntil<T>(
   probe: () => Promise<T | null | undefined | false>,
   timeoutMs = 30_000,
 ) {
@@ -610,4 +620,4 @@ const program = new Command()
       process.exit(0);
     },
   );
-await program.parseAsync(process.argv);
+if (process.argv[1] === THIS_FILE) await program.parseAsync(process.argv);
