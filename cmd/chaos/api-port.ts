@@ -36,7 +36,7 @@ export function apiPort(api: ApiClient, store: () => StoreClient, clock: Clock):
       await api.create("configmaps", configMap(name, value), { namespace: NAMESPACE });
     },
     async updateConfigMap(name, value) {
-      // no resourceVersion: an unconditional replace, so a retried update cannot conflict
+      // no resourceVersion: an unconditional replace (never retried once it may have been sent)
       await api.update("configmaps", configMap(name, value), { namespace: NAMESPACE });
     },
     async deleteConfigMap(name) {
