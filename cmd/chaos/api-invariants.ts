@@ -142,6 +142,8 @@ export interface DeploymentState {
   stale: number;
   /** The roll marker of its template (null: never rolled). */
   roll: string | null;
+  /** Every pod of it in a few words (name@node:phase+ready/roll), for a report that fails. */
+  pods: string;
 }
 
 export function isConverged(s: DeploymentState, replicas: number): boolean {
@@ -286,7 +288,8 @@ export async function checkApiInvariants(
         deployment.last =
           `${s.available} available, ${s.updated} updated, ${s.running} running` +
           ` (${s.stale} of an older template), roll ${s.roll ?? "none"}` +
-          (s.observed ? "" : ", latest spec not yet observed");
+          (s.observed ? "" : ", latest spec not yet observed") +
+          `; pods ${s.pods}`;
         if (isConverged(s, DEPLOYMENT_REPLICAS)) {
           deployment.converged = true;
           deployment.convergedAfterMs = clock.nowMs() - start;

@@ -113,7 +113,12 @@ export function apiPort(api: ApiClient, store: () => StoreClient, clock: Clock):
         (p) => p.status?.phase === "Running" && p.metadata?.deletionTimestamp === undefined,
       );
       const roll = rollOf(d.spec?.template?.spec);
+      const pod = (p: Meta & { status?: { conditions?: { type?: string; status?: string }[] } }) =>
+        `${p.metadata?.name}@${p.spec?.nodeName ?? "-"}:${p.status?.phase ?? "?"}` +
+        `${p.status?.conditions?.find((c) => c.type === "Ready")?.status === "True" ? "+ready" : ""}` +
+        `${p.metadata?.deletionTimestamp ? "+deleting" : ""}/${rollOf(p.spec) ?? "none"}`;
       return {
+        pods: (pods.items as Meta[]).map(pod).join(" "),
         available: d.status?.availableReplicas ?? 0,
         updated: d.status?.updatedReplicas ?? 0,
         observed: (d.status?.observedGeneration ?? 0) >= (d.metadata?.generation ?? 1),

@@ -101,6 +101,7 @@ describe("a Deployment converges to its latest template", () => {
     running: 3,
     stale: 0,
     roll: "window-2",
+    pods: "",
   };
 
   it("only when every running pod is of the latest template and the spec was observed", () => {
