@@ -6,11 +6,16 @@
  * Servers are tried like the store client tries them: the one that answered last first, then
  * the others we are connected to, in rounds with a doubling pause. Only transport failures are
  * retried (a Status is an answer), and for writes only those that prove the request never
- * reached a server (AskNotDeliveredError). client-go retries no write after a timeout or a reset
- * connection: the first attempt may still be in a server's hands — an API server cut off from
- * the Raft leader keeps retrying its store write — and land after a retry elsewhere was
- * acknowledged and after the caller's next write, undoing it. Such a write fails with
- * ApiOutcomeUnknownError instead; the caller reads and decides (a controller requeues).
+ * reached a server (AskNotDeliveredError), unless the write is conditional. client-go retries
+ * no write after a timeout or a reset connection: the first attempt may still be in a server's
+ * hands — an API server cut off from the Raft leader keeps retrying its store write — and land
+ * after a retry elsewhere was acknowledged and after the caller's next write, undoing it. Such
+ * a write fails with ApiOutcomeUnknownError instead; the caller reads and decides (a
+ * controller requeues). A conditional write — an update pinning `metadata.resourceVersion`, a
+ * delete with preconditions — is retried all the same: a late first attempt finds the object
+ * changed and fails its precondition, so it cannot undo anything; the retry may answer 409 for
+ * a write that applied, which callers of conditional writes handle by reading again (a Lease
+ * holder's renewal finds itself the holder).
  *
  * A watch is served by one server. When that server stops answering (`api.watch.check` fails)
  * or ends the watch, `closed` is called once with the reason; resuming from the last seen
@@ -106,6 +111,21 @@ const WRITE_KINDS: ReadonlySet<string> = new Set([
 
 function wasNotDelivered(error: unknown): boolean {
   return error instanceof AskNotDeliveredError;
+}
+
+/** A write guarded by a precondition that a late duplicate of it would fail (see the header). */
+export function isConditionalWrite(kind: string, body: unknown): boolean {
+  if (kind === "api.update") {
+    const rv = (body as UpdateRequest).object?.metadata as
+      | { resourceVersion?: unknown }
+      | undefined;
+    return typeof rv?.resourceVersion === "string" && rv.resourceVersion !== "";
+  }
+  if (kind === "api.delete") {
+    const p = (body as DeleteRequest).preconditions;
+    return Boolean(p?.uid || p?.resourceVersion);
+  }
+  return false;
 }
 
 let clientCounter = 0;
@@ -337,7 +357,7 @@ export class ApiClient implements ListWatcher {
     kind: string,
     body: unknown,
   ): Promise<{ server: string; reply: T }> {
-    const write = WRITE_KINDS.has(kind);
+    const write = WRITE_KINDS.has(kind) && !isConditionalWrite(kind, body);
     try {
       return await this.rounds.ask<T>(
         this.address,

@@ -17,7 +17,11 @@ import {
   type InternalApiPort,
   internalApiMachine,
 } from "../../../actors/apiserver/internal-api.ts";
-import { ApiClient, ApiOutcomeUnknownError } from "../../../actors/client/api-client.ts";
+import {
+  ApiClient,
+  ApiOutcomeUnknownError,
+  isConditionalWrite,
+} from "../../../actors/client/api-client.ts";
 import { ApiError, isConflict } from "../../../actors/client/errors.ts";
 import { ActorSystem } from "../../../actors/system/actor-system.ts";
 import { SystemClock } from "../../../actors/system/clock.ts";
@@ -179,6 +183,28 @@ describe("ApiClient retries of writes", () => {
       });
       await api.update("configmaps", object);
       expect(updates).toEqual(["n2", "n3"]);
+    } finally {
+      stop();
+    }
+  });
+
+  it("sends a conditional write again after a timeout: a late first attempt fails its precondition", async () => {
+    const { api, updates, stop } = cluster(["n2", "n3"], {
+      n2: {
+        update: () => {
+          updates.push("n2");
+          return new Promise<ApiReply>(() => {});
+        },
+      },
+      n3: {},
+    });
+    try {
+      const pinned = { metadata: { name: "a", namespace: "default", resourceVersion: "7" } };
+      expect(await api.update("configmaps", pinned)).toEqual(pinned);
+      expect(updates).toEqual(["n2", "n3"]);
+      expect(isConditionalWrite("api.delete", { preconditions: { uid: "u" } })).toBe(true);
+      expect(isConditionalWrite("api.delete", { name: "a" })).toBe(false);
+      expect(isConditionalWrite("api.patch", { patch: {} })).toBe(false);
     } finally {
       stop();
     }
