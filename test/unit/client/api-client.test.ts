@@ -149,6 +149,26 @@ describe("ApiClient retries of writes", () => {
     return { hub, api, updates, stop };
   }
 
+  /** n2 takes updates and never answers (an API server cut off from the Raft leader); n3 serves. */
+  function n2NeverAnswersUpdates() {
+    const updates: string[] = [];
+    const c = cluster(["n2", "n3"], {
+      n2: {
+        update: () => {
+          updates.push("n2");
+          return new Promise<ApiReply>(() => {});
+        },
+      },
+      n3: {
+        update: async (r) => {
+          updates.push("n3");
+          return { ok: true, object: r.object };
+        },
+      },
+    });
+    return { ...c, updates };
+  }
+
   it("sends a write again only where it provably never arrived: no link, no apiserver actor", async () => {
     // n2 cannot be sent to; n3 is up but runs no apiserver; n4 serves
     const { hub, api, updates, stop } = cluster(["n2", "n3", "n4"], { n4: {} });
@@ -163,16 +183,7 @@ describe("ApiClient retries of writes", () => {
   });
 
   it("does not send a write that timed out to another server: its outcome is unknown", async () => {
-    // n2 takes the update and never answers (an API server cut off from the Raft leader)
-    const { api, updates, stop } = cluster(["n2", "n3"], {
-      n2: {
-        update: () => {
-          updates.push("n2");
-          return new Promise<ApiReply>(() => {});
-        },
-      },
-      n3: {},
-    });
+    const { api, updates, stop } = n2NeverAnswersUpdates();
     try {
       const object = { metadata: { name: "a", namespace: "default" }, data: { v: "1" } };
       await expect(api.update("configmaps", object)).rejects.toBeInstanceOf(ApiOutcomeUnknownError);
@@ -189,15 +200,7 @@ describe("ApiClient retries of writes", () => {
   });
 
   it("sends a conditional write again after a timeout: a late first attempt fails its precondition", async () => {
-    const { api, updates, stop } = cluster(["n2", "n3"], {
-      n2: {
-        update: () => {
-          updates.push("n2");
-          return new Promise<ApiReply>(() => {});
-        },
-      },
-      n3: {},
-    });
+    const { api, updates, stop } = n2NeverAnswersUpdates();
     try {
       const pinned = { metadata: { name: "a", namespace: "default", resourceVersion: "7" } };
       expect(await api.update("configmaps", pinned)).toEqual(pinned);
