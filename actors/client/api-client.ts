@@ -5,8 +5,17 @@
  *
  * Servers are tried like the store client tries them: the one that answered last first, then
  * the others we are connected to, in rounds with a doubling pause. Only transport failures are
- * retried (a Status is an answer). A create retried after a timeout may find its own object
- * (AlreadyExists): its first attempt's fate was unknown.
+ * retried (a Status is an answer), and for writes only those that prove the request never
+ * reached a server (AskNotDeliveredError), unless the write is conditional. client-go retries
+ * no write after a timeout or a reset connection: the first attempt may still be in a server's
+ * hands — an API server cut off from the Raft leader keeps retrying its store write — and land
+ * after a retry elsewhere was acknowledged and after the caller's next write, undoing it. Such
+ * a write fails with ApiOutcomeUnknownError instead; the caller reads and decides (a
+ * controller requeues). A conditional write — an update pinning `metadata.resourceVersion`, a
+ * delete with preconditions — is retried all the same: a late first attempt finds the object
+ * changed and fails its precondition, so it cannot undo anything; the retry may answer 409 for
+ * a write that applied, which callers of conditional writes handle by reading again (a Lease
+ * holder's renewal finds itself the holder).
  *
  * A watch is served by one server. When that server stops answering (`api.watch.check` fails)
  * or ends the watch, `closed` is called once with the reason; resuming from the last seen
@@ -33,7 +42,7 @@ import type { JsonObject } from "../api/json.ts";
 import { internalErrorStatus, type Status } from "../api/status.ts";
 import type { ActorSystem } from "../system/actor-system.ts";
 import type { TimerId } from "../system/clock.ts";
-import type { ActorMessage } from "../system/message.ts";
+import { type ActorMessage, AskNotDeliveredError } from "../system/message.ts";
 import { RoundsExhaustedError, ServerRounds } from "../system/try-any-server.ts";
 import { ApiError } from "./errors.ts";
 
@@ -78,6 +87,45 @@ export class ApiUnavailableError extends Error {
     super(`api unavailable: ${what} failed ${attempts} times (last: ${last})`);
     this.name = "ApiUnavailableError";
   }
+}
+
+/**
+ * A write whose request may have reached a server, which did not answer (a timeout, a lost
+ * connection): it may have applied, or may still apply. Not retried (see the header).
+ */
+export class ApiOutcomeUnknownError extends ApiUnavailableError {
+  constructor(what: string, last: string) {
+    super(what, 1, last);
+    this.name = "ApiOutcomeUnknownError";
+    this.message = `outcome unknown: ${what} may have been applied (${last})`;
+  }
+}
+
+/** The verbs that change objects: retried only when the request provably went nowhere. */
+const WRITE_KINDS: ReadonlySet<string> = new Set([
+  "api.create",
+  "api.update",
+  "api.patch",
+  "api.delete",
+]);
+
+function wasNotDelivered(error: unknown): boolean {
+  return error instanceof AskNotDeliveredError;
+}
+
+/** A write guarded by a precondition that a late duplicate of it would fail (see the header). */
+export function isConditionalWrite(kind: string, body: unknown): boolean {
+  if (kind === "api.update") {
+    const rv = (body as UpdateRequest).object?.metadata as
+      | { resourceVersion?: unknown }
+      | undefined;
+    return typeof rv?.resourceVersion === "string" && rv.resourceVersion !== "";
+  }
+  if (kind === "api.delete") {
+    const p = (body as DeleteRequest).preconditions;
+    return Boolean(p?.uid || p?.resourceVersion);
+  }
+  return false;
 }
 
 let clientCounter = 0;
@@ -309,11 +357,21 @@ export class ApiClient implements ListWatcher {
     kind: string,
     body: unknown,
   ): Promise<{ server: string; reply: T }> {
+    const write = WRITE_KINDS.has(kind) && !isConditionalWrite(kind, body);
     try {
-      return await this.rounds.ask<T>(this.address, API_ACTOR, kind, body);
+      return await this.rounds.ask<T>(
+        this.address,
+        API_ACTOR,
+        kind,
+        body,
+        write ? wasNotDelivered : undefined,
+      );
     } catch (error) {
       if (error instanceof RoundsExhaustedError) {
         throw new ApiUnavailableError(kind, error.attempts, error.last);
+      }
+      if (write && !wasNotDelivered(error)) {
+        throw new ApiOutcomeUnknownError(kind, (error as Error).message);
       }
       throw error;
     }

@@ -1,14 +1,16 @@
 /**
  * The controller manager (kube-controller-manager): one per server, all of them candidates for
- * one Lease; the leader runs the informers and every controller, the others stand by. A leader
+ * one Lease; every one runs the informers, the leader runs every controller on them, the others
+ * stand by with warm caches. A leader
  * that loses its lease stops its controllers before anyone else can start theirs (the renew
  * deadline is shorter than the lease).
  *
  *   standby ──elected──▶ leading (invokes the controllers) ──lost──▶ standby
  *      └──────────── stop ────────────┴──▶ stopping (lease released) ──▶ stopped
  *
- * Leader election is an invoked child statechart (`leader-election.ts`); the controllers are a
- * child that lives exactly as long as the `leading` state.
+ * Leader election is an invoked child statechart (`leader-election.ts`); the informers live as
+ * long as the manager (a standby keeps its caches warm), the reconcile loops exactly as long as
+ * the `leading` state.
  */
 
 import type { Logger } from "pino";
@@ -21,7 +23,11 @@ import { SharedInformers } from "../client/shared-informers.ts";
 import type { ActorSystem } from "../system/actor-system.ts";
 import type { Clock } from "../system/clock.ts";
 import type { ControllerContext, ControllerDefinition } from "./controller.ts";
-import { type RunningController, runController } from "./controller-runner.ts";
+import {
+  type RunningController,
+  type WiredController,
+  wireController,
+} from "./controller-runner.ts";
 import { cronJobController } from "./cronjob.ts";
 import { deploymentController } from "./deployment.ts";
 import { disruptionController } from "./disruption.ts";
@@ -123,6 +129,13 @@ interface ManagerContext {
   options: ControllerManagerOptions;
   clock: Clock;
   running: { current: RunningController[] };
+  caches: { current: WarmCaches | null };
+}
+
+/** The informers and the controllers wired to them, kept for the manager's whole life. */
+interface WarmCaches {
+  informers: SharedInformers;
+  controllers: WiredController[];
 }
 
 type ManagerEvent = { type: "leader.elected" } | { type: "leader.lost" } | { type: "manager.stop" };
@@ -131,31 +144,60 @@ function managerName(options: ControllerManagerOptions): string {
   return options.actorName ?? "controller-manager";
 }
 
-const runControllers = fromCallback<
+function ownerOf(options: ControllerManagerOptions) {
+  // informers and reconcile loops are the manager's children in the actor system
+  return { system: options.system, parent: managerName(options) };
+}
+
+/**
+ * Every server's manager lists and watches, leading or not (controller-runtime's manager runs
+ * its caches regardless of leader election): a new leader starts from synced caches.
+ */
+const keepCachesWarm = fromCallback<
   ManagerEvent,
-  { options: ControllerManagerOptions; clock: Clock; running: { current: RunningController[] } }
+  { options: ControllerManagerOptions; clock: Clock; caches: { current: WarmCaches | null } }
 >(({ input }) => {
   const { options, clock } = input;
-  // informers and reconcile loops are the manager's children in the actor system
-  const owner = { system: options.system, parent: managerName(options) };
-  const informers = new SharedInformers({ source: options.api, clock, owner });
+  const informers = new SharedInformers({ source: options.api, clock, owner: ownerOf(options) });
   const events = new EventBroadcaster({
     api: options.api,
     clock,
     onError: (problem) => options.logger?.warn(problem),
   });
   const ctx: ControllerContext = { api: options.api, cache: informers, clock, events };
-  const definitions = (options.controllers ?? DEFAULT_CONTROLLERS).map((f) => f(ctx));
-  const controllers = definitions.map((d) =>
-    runController(d, informers, clock, options.queueLimits, owner),
+  const controllers = (options.controllers ?? DEFAULT_CONTROLLERS).map((f) =>
+    wireController(f(ctx), informers),
   );
-  input.running.current = controllers;
-  informers.start();
-  options.logger?.info({ controllers: definitions.map((d) => d.name) }, "controllers started");
+  input.caches.current = { informers, controllers };
+  // after the manager's spawn: the informers are its children in the actor system
+  let stopped = false;
+  queueMicrotask(() => {
+    if (!stopped) informers.start();
+  });
   return () => {
-    for (const c of controllers) c.stop();
+    stopped = true;
     informers.stop();
     events.stop();
+    input.caches.current = null;
+  };
+});
+
+const runControllers = fromCallback<
+  ManagerEvent,
+  {
+    options: ControllerManagerOptions;
+    clock: Clock;
+    running: { current: RunningController[] };
+    caches: { current: WarmCaches | null };
+  }
+>(({ input }) => {
+  const { options, clock } = input;
+  const wired = input.caches.current?.controllers ?? [];
+  const controllers = wired.map((c) => c.start(clock, options.queueLimits, ownerOf(options)));
+  input.running.current = controllers;
+  options.logger?.info({ controllers: wired.map((c) => c.name) }, "controllers started");
+  return () => {
+    for (const c of controllers) c.stop();
     input.running.current = [];
     options.logger?.info("controllers stopped");
   };
@@ -167,7 +209,7 @@ export const controllerManagerMachine = setup({
     input: {} as { options: ControllerManagerOptions; running: { current: RunningController[] } },
     events: {} as ManagerEvent,
   },
-  actors: { leaderElection: leaderElectionMachine, runControllers },
+  actors: { leaderElection: leaderElectionMachine, runControllers, keepCachesWarm },
   actions: {
     releaseLease: sendTo("election", { type: "election.stop" }),
   },
@@ -177,24 +219,35 @@ export const controllerManagerMachine = setup({
     options: input.options,
     clock: input.options.clock ?? input.options.system.clock,
     running: input.running,
+    caches: { current: null },
   }),
-  invoke: {
-    id: "election",
-    src: "leaderElection",
-    input: ({ context, self }) => ({
-      ...context.options.leaderElection,
-      api: context.options.leaseApi ?? context.options.api,
-      clock: context.clock,
-      namespace: context.options.leaseNamespace ?? CONTROLLER_MANAGER_LEASE_NAMESPACE,
-      leaseName: context.options.leaseName ?? CONTROLLER_MANAGER_LEASE_NAME,
-      identity: context.options.identity,
-      // delivered after the election's own transition: starting informers and controllers
-      // inside its action would run them in the middle of another actor's macrostep
-      onStartedLeading: () => queueMicrotask(() => self.send({ type: "leader.elected" })),
-      onStoppedLeading: () => queueMicrotask(() => self.send({ type: "leader.lost" })),
-    }),
-    onDone: { target: ".stopped" },
-  },
+  invoke: [
+    {
+      src: "keepCachesWarm",
+      input: ({ context }) => ({
+        options: context.options,
+        clock: context.clock,
+        caches: context.caches,
+      }),
+    },
+    {
+      id: "election",
+      src: "leaderElection",
+      input: ({ context, self }) => ({
+        ...context.options.leaderElection,
+        api: context.options.leaseApi ?? context.options.api,
+        clock: context.clock,
+        namespace: context.options.leaseNamespace ?? CONTROLLER_MANAGER_LEASE_NAMESPACE,
+        leaseName: context.options.leaseName ?? CONTROLLER_MANAGER_LEASE_NAME,
+        identity: context.options.identity,
+        // delivered after the election's own transition: starting informers and controllers
+        // inside its action would run them in the middle of another actor's macrostep
+        onStartedLeading: () => queueMicrotask(() => self.send({ type: "leader.elected" })),
+        onStoppedLeading: () => queueMicrotask(() => self.send({ type: "leader.lost" })),
+      }),
+      onDone: { target: ".stopped" },
+    },
+  ],
   initial: "standby",
   states: {
     standby: {
@@ -210,6 +263,7 @@ export const controllerManagerMachine = setup({
           options: context.options,
           clock: context.clock,
           running: context.running,
+          caches: context.caches,
         }),
       },
       on: {

@@ -1,6 +1,7 @@
 /**
  * Runs a `ControllerDefinition`: wires informer events to its work queue (primary → own key,
- * owned → controller owner's key, watches → mapped keys) and starts its reconcile statechart.
+ * owned → controller owner's key, watches → mapped keys) and starts its reconcile statechart —
+ * at once (`runController`), or each time its manager starts leading (`wireController`).
  */
 
 import { type AnyActorRef, createActor } from "xstate";
@@ -24,34 +25,43 @@ export interface RunningController {
 }
 
 /**
- * Registers the controller's handlers on `informers` (call before `informers.start()`) and
- * starts its reconcile loop, which waits for the informers to sync.
+ * A controller wired to the informers, not yet reconciling: a controller manager's standby keeps
+ * its informers (and so its caches) warm, as controller-runtime's manager runs its caches
+ * whether or not it leads, so that a new leader reconciles at once instead of listing every
+ * resource first — on a loaded machine that relist took longer than the Lease's renew deadline,
+ * and leaders stepped down before reconciling anything.
  */
-export function runController(
+export interface WiredController {
+  readonly name: string;
+  /** Starts reconciling: every cached primary object is queued, then the informers' events. */
+  start(
+    clock: Clock,
+    limits?: Partial<WorkQueueLimits>,
+    owner?: { system: ActorSystem; parent: string },
+  ): RunningController;
+}
+
+/** Registers the controller's handlers on `informers` (call before `informers.start()`). */
+export function wireController(
   definition: ControllerDefinition,
   informers: SharedInformers,
-  clock: Clock,
-  limits: Partial<WorkQueueLimits> = {},
-  owner?: { system: ActorSystem; parent: string },
-): RunningController {
-  let actor: AnyActorRef | null = null;
-  const queue = new WorkQueue(clock, () => actor?.send({ type: "queue.ready" }), limits);
-  const enqueue = (keys: ObjectKey[]) => {
-    for (const k of keys) queue.add(keyString(k));
-  };
-
+): WiredController {
+  // while no loop runs, events are dropped: a start queues every primary object anyway
+  let enqueueNow: ((keys: ObjectKey[]) => void) | null = null;
   const on = (
     resource: string,
     map: (o: JsonObject, e: WatchEventKind, previous?: JsonObject) => ObjectKey[],
   ) =>
     informers.addHandlers(resource, {
-      add: (o) => enqueue(map(o, "add")),
-      update: (old, o) => enqueue(map(o, "update", old)),
-      delete: (o) => enqueue(map(o, "delete")),
+      add: (o) => enqueueNow?.(map(o, "add")),
+      update: (old, o) => enqueueNow?.(map(o, "update", old)),
+      delete: (o) => enqueueNow?.(map(o, "delete")),
     });
 
   const filter = definition.primaryFilter;
-  on(definition.primary, (o, e) => (filter && !filter(o, e) ? [] : [keyOf(o)]));
+  const primaryKeys = (o: JsonObject, e: WatchEventKind) =>
+    filter && !filter(o, e) ? [] : [keyOf(o)];
+  on(definition.primary, primaryKeys);
   for (const owned of definition.owns ?? []) {
     on(owned, (o) => {
       const ref = controllerOf(o);
@@ -62,31 +72,57 @@ export function runController(
   for (const w of definition.watches ?? [])
     on(w.resource, (o, e, previous) => w.map(o, e, previous));
 
-  const input = {
-    queue,
-    reconcile: (key: ObjectKey) => definition.reconcile(key),
-    isReady: () => informers.hasSynced(),
-  };
-  // in a controller manager, the loop is its child in the actor system
-  // (`nX/controller-manager/replicaset`), so the inspector shows it; without an owner (unit
-  // tests that run one controller on a fake API) there is no system to adopt it
-  actor = owner
-    ? owner.system.spawnChild(owner.parent, definition.name, reconcileLoopMachine, { input })
-    : createActor(reconcileLoopMachine, { input, clock }).start();
-  const started = actor;
-  informers.onSynced(() => started.send({ type: "queue.ready" }));
-
   return {
     name: definition.name,
-    queue,
-    actor: started,
-    state: () => started.getSnapshot().value,
-    stop: () => {
-      queue.shutdown();
-      started.send({ type: "controller.stop" });
-      // the loop left the registry when it stopped; make sure, so that a manager elected again
-      // can start it under the same name
-      owner?.system.despawn(`${owner.parent}/${definition.name}`);
+    start(clock, limits = {}, owner) {
+      let actor: AnyActorRef | null = null;
+      const queue = new WorkQueue(clock, () => actor?.send({ type: "queue.ready" }), limits);
+      const enqueue = (keys: ObjectKey[]) => {
+        for (const k of keys) queue.add(keyString(k));
+      };
+      enqueueNow = enqueue;
+      for (const o of informers.list(definition.primary)) enqueue(primaryKeys(o, "add"));
+      const input = {
+        queue,
+        reconcile: (key: ObjectKey) => definition.reconcile(key),
+        isReady: () => informers.hasSynced(),
+      };
+      // in a controller manager, the loop is its child in the actor system
+      // (`nX/controller-manager/replicaset`), so the inspector shows it; without an owner (unit
+      // tests that run one controller on a fake API) there is no system to adopt it
+      actor = owner
+        ? owner.system.spawnChild(owner.parent, definition.name, reconcileLoopMachine, { input })
+        : createActor(reconcileLoopMachine, { input, clock }).start();
+      const started = actor;
+      informers.onSynced(() => started.send({ type: "queue.ready" }));
+      return {
+        name: definition.name,
+        queue,
+        actor: started,
+        state: () => started.getSnapshot().value,
+        stop: () => {
+          if (enqueueNow === enqueue) enqueueNow = null;
+          queue.shutdown();
+          started.send({ type: "controller.stop" });
+          // the loop left the registry when it stopped; make sure, so that a manager elected
+          // again can start it under the same name
+          owner?.system.despawn(`${owner.parent}/${definition.name}`);
+        },
+      };
     },
   };
+}
+
+/**
+ * Registers the controller's handlers on `informers` (call before `informers.start()`) and
+ * starts its reconcile loop, which waits for the informers to sync.
+ */
+export function runController(
+  definition: ControllerDefinition,
+  informers: SharedInformers,
+  clock: Clock,
+  limits: Partial<WorkQueueLimits> = {},
+  owner?: { system: ActorSystem; parent: string },
+): RunningController {
+  return wireController(definition, informers).start(clock, limits, owner);
 }

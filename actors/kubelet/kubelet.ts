@@ -521,6 +521,7 @@ class Kubelet implements KubeletHandle, KubeletPort {
     const worker = this.workers.get(uid);
     const deleting = typeof meta.deletionTimestamp === "string";
     if (worker) {
+      this.statuses.reconcile(uid, pod);
       worker.actor.send({ type: "pod.updated", pod });
       if (deleting) {
         worker.deleteObject = true;

@@ -11,7 +11,13 @@ import { actorOf, type Envelope, nodeOf } from "../../transport/envelope.ts";
 import type { Clock, TimerId } from "./clock.ts";
 import { type InspectionRecord, InspectionRing } from "./inspection-ring.ts";
 import { type ActorSystemLimits, DEFAULT_ACTOR_SYSTEM_LIMITS } from "./limits.ts";
-import { type ActorMessage, ASK_ERROR_KIND, ASK_REPLY_KIND } from "./message.ts";
+import {
+  type ActorMessage,
+  ASK_ERROR_KIND,
+  ASK_REPLY_KIND,
+  ASK_UNDELIVERED_KIND,
+  AskNotDeliveredError,
+} from "./message.ts";
 import { eventPayloadPreview, redactText } from "./redaction.ts";
 import {
   DEFAULT_SUPERVISOR_POLICY,
@@ -280,7 +286,9 @@ export class ActorSystem {
   ): Promise<T> {
     if (this.pending.size >= this.limits.maxInflightAsks) {
       return Promise.reject(
-        new Error(`too many asks in flight on ${this.nodeId} (${this.limits.maxInflightAsks})`),
+        new AskNotDeliveredError(
+          `too many asks in flight on ${this.nodeId} (${this.limits.maxInflightAsks})`,
+        ),
       );
     }
     const id = `${this.nodeId}:${this.nextAskId++}`;
@@ -291,7 +299,7 @@ export class ActorSystem {
       }, timeoutMs);
       this.pending.set(id, { resolve: resolve as (b: unknown) => void, reject, timer, to, kind });
       const sent = this.dispatch({ to, from, kind, id, body });
-      if (!sent.ok) this.settle(id, { error: sent.error });
+      if (!sent.ok) this.settle(id, { error: sent.error, undelivered: true });
     });
   }
 
@@ -383,9 +391,16 @@ export class ActorSystem {
       this.logger.warn({ to: envelope.to }, "envelope for another node dropped");
       return;
     }
-    if (envelope.kind === ASK_REPLY_KIND || envelope.kind === ASK_ERROR_KIND) {
+    if (
+      envelope.kind === ASK_REPLY_KIND ||
+      envelope.kind === ASK_ERROR_KIND ||
+      envelope.kind === ASK_UNDELIVERED_KIND
+    ) {
       if (envelope.replyTo === undefined) return;
-      const body = envelope.kind === ASK_ERROR_KIND ? { error: String(envelope.body) } : envelope;
+      const body =
+        envelope.kind === ASK_REPLY_KIND
+          ? envelope
+          : { error: String(envelope.body), undelivered: envelope.kind === ASK_UNDELIVERED_KIND };
       this.settle(envelope.replyTo, body);
       return;
     }
@@ -393,7 +408,7 @@ export class ActorSystem {
     if (target === undefined) {
       this.deadLetters++;
       if (envelope.id !== undefined) {
-        this.answer(envelope, ASK_ERROR_KIND, `no actor ${envelope.to}`);
+        this.answer(envelope, ASK_UNDELIVERED_KIND, `no actor ${envelope.to}`);
       }
       return;
     }
@@ -423,13 +438,15 @@ export class ActorSystem {
     if (!sent.ok) this.logger.warn({ to: ask.from, error: sent.error }, "reply not sent");
   }
 
-  private settle(id: string, outcome: Envelope | { error: string }): void {
+  private settle(id: string, outcome: Envelope | { error: string; undelivered?: boolean }): void {
     const ask = this.pending.get(id);
     if (ask === undefined) return; // late reply after a timeout: dropped
     this.pending.delete(id);
     this.clock.clearTimeout(ask.timer);
-    if ("error" in outcome) ask.reject(new Error(`ask ${ask.kind} to ${ask.to}: ${outcome.error}`));
-    else ask.resolve(outcome.body);
+    if ("error" in outcome) {
+      const message = `ask ${ask.kind} to ${ask.to}: ${outcome.error}`;
+      ask.reject(outcome.undelivered ? new AskNotDeliveredError(message) : new Error(message));
+    } else ask.resolve(outcome.body);
   }
 
   private dispatch(envelope: Envelope): SendResult {

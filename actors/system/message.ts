@@ -14,6 +14,18 @@ export interface ActorMessage<K extends string = string, B = unknown> {
 /** Envelope kinds reserved for answers to asks; never delivered to machines. */
 export const ASK_REPLY_KIND = "ask.reply";
 export const ASK_ERROR_KIND = "ask.error";
+/** The ask reached the node but no actor of that name: nothing was done with it. */
+export const ASK_UNDELIVERED_KIND = "ask.undelivered";
+
+/**
+ * An ask that provably never reached its actor: it could not leave this node (no transport, a
+ * full outbox, too many asks in flight), or the far node had no such actor. Unlike a timeout or
+ * a lost connection — after which the request may yet be (or have been) carried out — it is
+ * safe to send again, even when it is not idempotent.
+ */
+export class AskNotDeliveredError extends Error {
+  override name = "AskNotDeliveredError";
+}
 
 /**
  * Answers an ask with what `work` returns (or resolves to); a thrown or rejected error fails it

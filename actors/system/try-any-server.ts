@@ -6,6 +6,10 @@ import { sleep } from "./clock.ts";
  * the servers in rounds — the one that answered last first, one that just failed last, servers
  * it has no connection to only when no other is left — and pauses between rounds, doubling,
  * since a round that failed everywhere usually means an election is under way.
+ *
+ * Which failures may be tried again elsewhere is the caller's call (`retryable`): everything for
+ * the store client, whose sessions make a retried proposal apply once; only what provably never
+ * reached a server for the API client's writes (api-client.ts).
  */
 export interface ServerRoundsLimits {
   /** Attempts per request, over all rounds. */
@@ -64,24 +68,32 @@ export class ServerRounds {
     actor: string,
     kind: string,
     body: unknown,
+    retryable: (error: unknown) => boolean = anyFailure,
   ): Promise<{ server: string; reply: T }> {
-    return this.run(async (server) => ({
-      server,
-      reply: await this.system.ask<T>(
-        from,
-        `${server}/${actor}`,
-        kind,
-        body,
-        this.limits.requestTimeoutMs,
-      ),
-    }));
+    return this.run(
+      async (server) => ({
+        server,
+        reply: await this.system.ask<T>(
+          from,
+          `${server}/${actor}`,
+          kind,
+          body,
+          this.limits.requestTimeoutMs,
+        ),
+      }),
+      retryable,
+    );
   }
 
   /**
    * Runs `attempt` on the servers, round after round, until one resolves; a rejection counts as
-   * that server failing. Throws RoundsExhaustedError after `maxAttempts`.
+   * that server failing. Throws RoundsExhaustedError after `maxAttempts`, and at once the first
+   * failure that is not `retryable`.
    */
-  async run<T>(attempt: (server: string) => Promise<T>): Promise<T> {
+  async run<T>(
+    attempt: (server: string) => Promise<T>,
+    retryable: (error: unknown) => boolean = anyFailure,
+  ): Promise<T> {
     let last = "no servers";
     let pauseMs = ROUND_PAUSE_INITIAL_MS;
     let attempts = 0;
@@ -104,6 +116,7 @@ export class ServerRounds {
         } catch (error) {
           last = (error as Error).message;
           this.failed(server);
+          if (!retryable(error)) throw error;
         }
       }
       await sleep(this.system.clock, pauseMs);
@@ -111,4 +124,8 @@ export class ServerRounds {
     }
     throw new RoundsExhaustedError(this.limits.maxAttempts, last);
   }
+}
+
+function anyFailure(): boolean {
+  return true;
 }

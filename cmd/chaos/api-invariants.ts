@@ -8,11 +8,15 @@
  * - no pod was bound twice to different nodes: in the store's history of every pod (a watch
  *   from revision 1), `spec.nodeName` never changes once set for one pod uid;
  * - a Deployment converges within a bound after healing: as many available replicas, and as
- *   many running pods of it, as it asks for.
+ *   many running pods of it, as it asks for, all of its latest template — the run rolls it
+ *   (a template change) in every fault window, so its rolling updates happen under faults —
+ *   and that template is the last acknowledged roll (or a later one of unknown outcome);
+ * - no two members act as one Lease's holder at once (lease-safety.ts, set by the run).
  *
  * The verdict functions are pure; `ApiWorkload` is the writer loop, driven by the run.
  */
 import { type Clock, sleep } from "../../actors/system/clock.ts";
+import type { LeaseSafetyVerdict } from "./lease-safety.ts";
 
 /** One ConfigMap write of the API workload; `acked` false: error or timeout, outcome unknown. */
 export interface ApiWrite {
@@ -106,7 +110,12 @@ export interface ApiVerdict {
     converged: boolean;
     convergedAfterMs: number | null;
     last: string;
+    /** Template changes (rolling updates) asked for, and any not reflected at the end. */
+    rolls: number;
+    rollAnomalies: ObjectAnomaly[];
   };
+  /** Who acted as each Lease's holder when (from the members' logs), when the run read them. */
+  leases?: LeaseSafetyVerdict;
   error?: string;
 }
 
@@ -115,7 +124,35 @@ export function isApiClean(v: ApiVerdict): boolean {
     v.error === undefined &&
     v.configMaps.anomalies.length === 0 &&
     v.pods.rebound.length === 0 &&
-    v.deployment.converged
+    v.deployment.converged &&
+    v.deployment.rollAnomalies.length === 0 &&
+    (v.leases === undefined || v.leases.overlaps.length === 0)
+  );
+}
+
+/** A Deployment as the convergence check reads it. */
+export interface DeploymentState {
+  available: number;
+  updated: number;
+  /** The controller has seen the latest spec (observedGeneration ≥ generation). */
+  observed: boolean;
+  /** Running pods of it, not being deleted. */
+  running: number;
+  /** Of those, how many run another template than the Deployment's (by the roll marker). */
+  stale: number;
+  /** The roll marker of its template (null: never rolled). */
+  roll: string | null;
+  /** Every pod of it in a few words (name@node:phase+ready/roll), for a report that fails. */
+  pods: string;
+}
+
+export function isConverged(s: DeploymentState, replicas: number): boolean {
+  return (
+    s.observed &&
+    s.available === replicas &&
+    s.updated === replicas &&
+    s.running === replicas &&
+    s.stale === 0
   );
 }
 
@@ -127,8 +164,9 @@ export interface ApiPort {
   /** Every ConfigMap of the workload: name → data. */
   listConfigMaps(): Promise<Map<string, string>>;
   createDeployment(name: string, replicas: number): Promise<void>;
-  /** Available replicas and running pods of the Deployment now. */
-  deploymentState(name: string): Promise<{ available: number; running: number }>;
+  /** Changes the Deployment's template (its roll marker, an env var): a rolling update. */
+  rollDeployment(name: string, roll: string): Promise<void>;
+  deploymentState(name: string): Promise<DeploymentState>;
   /** Every version of every pod in the store's history (a watch from revision 1). */
   podHistory(): Promise<PodVersion[]>;
 }
@@ -147,8 +185,11 @@ const CONVERGE_POLL_MS = 200;
 /** One writer creating, updating and deleting ConfigMaps while the faults come and go. */
 export class ApiWorkload {
   readonly writes: ApiWrite[] = [];
+  /** The Deployment's rolls, as writes of its template's roll marker. */
+  readonly rolls: ApiWrite[] = [];
   private stopping = false;
   private loop: Promise<void> = Promise.resolve();
+  private rolling: Promise<void> = Promise.resolve();
 
   constructor(
     private readonly api: ApiPort,
@@ -162,6 +203,22 @@ export class ApiWorkload {
   async stop(): Promise<void> {
     this.stopping = true;
     await this.loop;
+    await this.rolling;
+  }
+
+  /** Rolls the Deployment to `roll` in the background (after any roll still in flight). */
+  roll(roll: string): void {
+    if (this.stopping) return;
+    this.rolling = this.rolling.then(async () => {
+      const entry: ApiWrite = { kind: "update", name: DEPLOYMENT_NAME, value: roll, acked: false };
+      this.rolls.push(entry);
+      await this.api.rollDeployment(DEPLOYMENT_NAME, roll).then(
+        () => {
+          entry.acked = true;
+        },
+        () => undefined, // unknown outcome: the check allows it, or the last acknowledged roll
+      );
+    });
   }
 
   private async write(w: Omit<ApiWrite, "acked">, call: () => Promise<void>): Promise<boolean> {
@@ -204,13 +261,16 @@ export async function checkApiInvariants(
   workload: ApiWorkload,
   clock: Clock,
 ): Promise<ApiVerdict> {
-  const deployment = {
+  const deployment: ApiVerdict["deployment"] = {
     name: DEPLOYMENT_NAME,
     replicas: DEPLOYMENT_REPLICAS,
     converged: false,
-    convergedAfterMs: null as number | null,
+    convergedAfterMs: null,
     last: "not read",
+    rolls: workload.rolls.length,
+    rollAnomalies: [],
   };
+  let roll: string | null = null;
   const verdict: ApiVerdict = {
     configMaps: { written: workload.writes.length, checked: 0, anomalies: [] },
     pods: { seen: 0, rebound: [] },
@@ -224,8 +284,13 @@ export async function checkApiInvariants(
         return null;
       });
       if (s !== null) {
-        deployment.last = `${s.available} available, ${s.running} running`;
-        if (s.available === DEPLOYMENT_REPLICAS && s.running === DEPLOYMENT_REPLICAS) {
+        roll = s.roll;
+        deployment.last =
+          `${s.available} available, ${s.updated} updated, ${s.running} running` +
+          ` (${s.stale} of an older template), roll ${s.roll ?? "none"}` +
+          (s.observed ? "" : ", latest spec not yet observed") +
+          `; pods ${s.pods}`;
+        if (isConverged(s, DEPLOYMENT_REPLICAS)) {
           deployment.converged = true;
           deployment.convergedAfterMs = clock.nowMs() - start;
           break;
@@ -234,6 +299,8 @@ export async function checkApiInvariants(
       if (clock.nowMs() - start >= DEPLOYMENT_CONVERGE_BOUND_MS) break;
       await sleep(clock, CONVERGE_POLL_MS);
     }
+    const rolled = new Map(roll === null ? [] : [[DEPLOYMENT_NAME, roll]]);
+    deployment.rollAnomalies = checkAcknowledgedWrites(workload.rolls, rolled).anomalies;
     const { checked, anomalies } = checkAcknowledgedWrites(
       workload.writes,
       await api.listConfigMaps(),

@@ -17,11 +17,29 @@ const POLL_MS = 20;
 /** Most pod versions read back (a short run has a few dozen). */
 const MAX_POD_VERSIONS = 100_000;
 
+/** The env var whose value marks a Deployment's template: changing it is a rolling update. */
+export const ROLL_ENV = "CHAOS_ROLL";
+
+interface Container {
+  name?: string;
+  env?: { name?: string; value?: string }[];
+}
+
 interface Meta {
-  metadata?: { name?: string; uid?: string; deletionTimestamp?: string };
-  spec?: { nodeName?: string };
-  status?: { phase?: string; availableReplicas?: number };
+  metadata?: { name?: string; uid?: string; deletionTimestamp?: string; generation?: number };
+  spec?: { nodeName?: string; containers?: Container[]; template?: { spec?: Meta["spec"] } };
+  status?: {
+    phase?: string;
+    availableReplicas?: number;
+    updatedReplicas?: number;
+    observedGeneration?: number;
+  };
   data?: Record<string, string>;
+}
+
+/** A pod spec's roll marker (null: none). */
+function rollOf(spec: Meta["spec"]): string | null {
+  return spec?.containers?.[0]?.env?.find((e) => e.name === ROLL_ENV)?.value ?? null;
 }
 
 export function apiPort(api: ApiClient, store: () => StoreClient, clock: Clock): ApiPort {
@@ -36,7 +54,7 @@ export function apiPort(api: ApiClient, store: () => StoreClient, clock: Clock):
       await api.create("configmaps", configMap(name, value), { namespace: NAMESPACE });
     },
     async updateConfigMap(name, value) {
-      // no resourceVersion: an unconditional replace, so a retried update cannot conflict
+      // no resourceVersion: an unconditional replace (never retried once it may have been sent)
       await api.update("configmaps", configMap(name, value), { namespace: NAMESPACE });
     },
     async deleteConfigMap(name) {
@@ -71,6 +89,19 @@ export function apiPort(api: ApiClient, store: () => StoreClient, clock: Clock):
         { namespace: NAMESPACE },
       );
     },
+    async rollDeployment(name, roll) {
+      // a merge patch replaces the containers list whole: the template is exactly this one
+      const containers = [
+        { name: "pause", image: "bosun/pause", env: [{ name: ROLL_ENV, value: roll }] },
+      ];
+      await api.patch(
+        "deployments.apps",
+        name,
+        "merge",
+        { spec: { template: { spec: { containers } } } },
+        { namespace: NAMESPACE },
+      );
+    },
     async deploymentState(name) {
       const d = (await api.get("deployments.apps", name, { namespace: NAMESPACE })) as Meta;
       const pods = await api.list({
@@ -80,8 +111,21 @@ export function apiPort(api: ApiClient, store: () => StoreClient, clock: Clock):
       });
       const running = (pods.items as Meta[]).filter(
         (p) => p.status?.phase === "Running" && p.metadata?.deletionTimestamp === undefined,
-      ).length;
-      return { available: d.status?.availableReplicas ?? 0, running };
+      );
+      const roll = rollOf(d.spec?.template?.spec);
+      const pod = (p: Meta & { status?: { conditions?: { type?: string; status?: string }[] } }) =>
+        `${p.metadata?.name}@${p.spec?.nodeName ?? "-"}:${p.status?.phase ?? "?"}` +
+        `${p.status?.conditions?.find((c) => c.type === "Ready")?.status === "True" ? "+ready" : ""}` +
+        `${p.metadata?.deletionTimestamp ? "+deleting" : ""}/${rollOf(p.spec) ?? "none"}`;
+      return {
+        pods: (pods.items as Meta[]).map(pod).join(" "),
+        available: d.status?.availableReplicas ?? 0,
+        updated: d.status?.updatedReplicas ?? 0,
+        observed: (d.status?.observedGeneration ?? 0) >= (d.metadata?.generation ?? 1),
+        running: running.length,
+        stale: running.filter((p) => rollOf(p.spec) !== roll).length,
+        roll,
+      };
     },
     async podHistory() {
       const client = store();

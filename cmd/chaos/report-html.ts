@@ -205,7 +205,17 @@ function verdicts(r: ScenarioReport): string {
         item(
           v.api.deployment.converged,
           `Deployment ${v.api.deployment.name} converged after healing: ${v.api.deployment.converged ? `yes, in ${ms(v.api.deployment.convergedAfterMs)}` : `no (${v.api.deployment.last})`}`,
-        )) +
+        ) +
+        item(
+          v.api.deployment.rollAnomalies.length === 0,
+          `rolling updates under faults: ${v.api.deployment.rolls}, not reflected: ${v.api.deployment.rollAnomalies.length}`,
+        ) +
+        (v.api.leases === undefined
+          ? ""
+          : item(
+              v.api.leases.overlaps.length === 0,
+              `two Lease holders at once: ${v.api.leases.overlaps.length} (longest ${ms(v.api.leases.maxOverlapMs)})`,
+            ))) +
     (r.error ? item(false, `error: ${r.error}`) : "") +
     "</ul>" +
     (v.explanation ? `<pre>${escapeHtml(v.explanation)}</pre>` : "")

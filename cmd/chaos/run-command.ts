@@ -7,6 +7,7 @@ import { writeFileSync } from "node:fs";
 import { pino } from "pino";
 import { LEASES } from "../../actors/client/leader-election.ts";
 import { SystemClock } from "../../actors/system/clock.ts";
+import type { ClockSkew } from "../../actors/system/skewed-clock.ts";
 import type { FaultRule } from "../../transport/faults.ts";
 import { ClientNode } from "../client-node.ts";
 import { baseUrl, type ClusterFile } from "../cluster-file.ts";
@@ -57,9 +58,9 @@ const LEASE_READ_TIMEOUT_MS = 500;
 const LEASE_READ_ATTEMPTS = 2;
 /** The API workload's writes: a failed one is recorded as unknown, so a short bound will do. */
 const API_REQUEST_TIMEOUT_MS = 2_000;
-// One attempt: a retried unconditional update could land after a later one (a client-made
-// reordering), which would blame the server for the client; a timeout is an unknown outcome.
-const API_ATTEMPTS = 1;
+// The ApiClient sends a write again only where it provably never arrived (a timed-out one
+// fails as an unknown outcome), so attempts beyond the first cannot reorder the writer's writes.
+const API_ATTEMPTS = 3;
 
 export async function chaosRun(o: RunOptions, deps: RunDeps): Promise<number> {
   const scenario = scenarioByName(o.scenario);
@@ -135,6 +136,7 @@ export async function chaosRun(o: RunOptions, deps: RunDeps): Promise<number> {
         (await getJson<NodeStatus>(cluster.node(id), "/status")).raft as RaftView,
       setFaultRules: (id, rules) => postAdmin(plan, id, "/admin/faults", rules),
       setSyncDelay: (id, ms) => postAdmin(plan, id, "/admin/disk-faults", { syncDelayMs: ms }),
+      setClockSkew: (id, skew) => postAdmin(plan, id, "/admin/clock-skew", skew),
       leaseHolder: (lease) => readLeaseHolder(member, lease),
       nemesisEvents: (event) => nemesisActor.send(event),
       api: apiPort(
@@ -171,8 +173,8 @@ export async function chaosRun(o: RunOptions, deps: RunDeps): Promise<number> {
 async function postAdmin(
   plan: ClusterFile,
   id: string,
-  path: "/admin/faults" | "/admin/disk-faults",
-  body: FaultRule[] | { syncDelayMs: number },
+  path: "/admin/faults" | "/admin/disk-faults" | "/admin/clock-skew",
+  body: FaultRule[] | { syncDelayMs: number } | ClockSkew,
 ): Promise<void> {
   const node = plan.nodes.find((n) => n.id === id);
   if (node === undefined) throw new Error(`no node ${id}`);
@@ -187,8 +189,7 @@ async function postAdmin(
   } catch (error) {
     throw new MemberUnreachable(`${id}: POST ${path}: ${(error as Error).message}`);
   }
-  if (!res.ok)
-    throw new Error(`${id}: POST /admin/faults answered ${res.status} ${await res.text()}`);
+  if (!res.ok) throw new Error(`${id}: POST ${path} answered ${res.status} ${await res.text()}`);
 }
 
 /**

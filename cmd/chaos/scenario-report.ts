@@ -188,6 +188,17 @@ export function renderScenarioText(r: ScenarioReport): string {
         `; Deployment ${a.deployment.name} ${a.deployment.converged ? `converged after ${ms(a.deployment.convergedAfterMs)}` : `NOT converged (${a.deployment.last})`}` +
         (a.error ? `; error: ${a.error}` : ""),
     );
+    lines.push(
+      `Deployment rolled ${a.deployment.rolls} times under faults; rolls not reflected: ${a.deployment.rollAnomalies.length}`,
+    );
+    if (a.leases !== undefined) {
+      lines.push(
+        `Lease tenures ${a.leases.tenures}; two holders at once: ${a.leases.overlaps.length === 0 ? "never" : `${a.leases.overlaps.length} times, longest ${ms(a.leases.maxOverlapMs)}`}`,
+      );
+      for (const o of a.leases.overlaps.slice(0, MAX_EXAMPLES)) {
+        lines.push(`  ${o.lease}: ${o.members.join(" and ")} for ${ms(o.overlapMs)}`);
+      }
+    }
     for (const x of a.configMaps.anomalies) {
       lines.push(
         `  ${x.name}: expected ${x.expected.join(" or ")}, found ${x.found ?? "(absent)"}`,

@@ -9,6 +9,7 @@
  */
 import { type Clock, sleep } from "../../actors/system/clock.ts";
 import { deriveSeed, SeededRandom } from "../../actors/system/random.ts";
+import type { ClockSkew } from "../../actors/system/skewed-clock.ts";
 import type { StoreClient } from "../../raft/client/store-client.ts";
 import type { FaultRule } from "../../transport/faults.ts";
 import {
@@ -24,6 +25,7 @@ import { timeToFirstAckedWrite } from "./failover-windows.ts";
 import { type ChaosOp, HistoryRecorder } from "./history.ts";
 import { analyzeHistory, type HistoryVerdict, type StoreWrite } from "./history-analysis.ts";
 import { LeaderWatcher, type StatusProbe, WaitTimeout } from "./leader-watcher.ts";
+import { leaseOverlaps, readLeadershipLogs } from "./lease-safety.ts";
 import { composeNemeses, type NemesisContext, type TargetRole } from "./nemesis/nemesis.ts";
 import type { NemesisRunEvent } from "./nemesis/nemesis-run.ts";
 import { nemesisFactory } from "./nemesis/registry.ts";
@@ -95,6 +97,7 @@ export interface ScenarioRun {
   probe: StatusProbe;
   setFaultRules: (member: string, rules: FaultRule[]) => Promise<void>;
   setSyncDelay: (member: string, ms: number) => Promise<void>;
+  setClockSkew: (member: string, skew: ClockSkew) => Promise<void>;
   /** The holder of a Lease now (null: nobody), read from its Lease object. */
   leaseHolder: (lease: TrackedLease) => Promise<string | null>;
   /** The API, for the Kubernetes-level workload and checks (none: store checks only). */
@@ -156,6 +159,7 @@ export async function runScenario(run: ScenarioRun): Promise<ScenarioOutcome> {
         watcher,
         startMs,
         timeline,
+        apiWorkload,
       );
       windows.push(report);
       log(windowLine(report));
@@ -181,6 +185,7 @@ export async function runScenario(run: ScenarioRun): Promise<ScenarioOutcome> {
     log("checking the Kubernetes-level invariants");
     await Promise.race([apiWorkload.stop(), sleep(clock, STOP_WORKLOAD_TIMEOUT_MS)]);
     api = await checkApiInvariants(run.api, apiWorkload, clock);
+    api.leases = leaseOverlaps(readLeadershipLogs(settings.runDir, run.cluster.ids()));
   }
   let verdict: HistoryVerdict | null = null;
   let storeWrites: StoreWrite[] | null = null;
@@ -252,6 +257,7 @@ function nemesisContext(
     restart: (member) => cluster.restart(member, RESTART_TIMEOUT_MS),
     setFaultRules: run.setFaultRules,
     setSyncDelay: run.setSyncDelay,
+    setClockSkew: run.setClockSkew,
     liveMembers: () => cluster.liveIds(),
   };
 }
@@ -265,6 +271,7 @@ async function runWindow(
   watcher: LeaderWatcher,
   startMs: number,
   timeline: readonly TimelineSample[],
+  apiWorkload: ApiWorkload | null,
 ): Promise<FaultWindowReport> {
   const { clock, cluster, settings } = run;
   const tell = run.nemesisEvents ?? (() => undefined);
@@ -302,6 +309,8 @@ async function runWindow(
   try {
     const s = await nemesis.start(ctx);
     faultMs = clock.nowMs();
+    // the Deployment's rolling update runs under the fault
+    apiWorkload?.roll(`window-${window}`);
     report.startMs = faultMs - startMs;
     report.description = s.description;
     report.targets = s.targets;

@@ -80,6 +80,15 @@ const SINGLE: Scenario[] = [
     choices: [one("slow-disk", "raft-follower")],
   },
   {
+    name: "clock-skew",
+    description:
+      "a Lease holder's clock runs 10% slow and jumps an hour while it is cut off from the others",
+    choices: [
+      { nemeses: ["clock-skew", "isolate"], target: "controller-manager" },
+      { nemeses: ["clock-skew", "isolate"], target: "scheduler" },
+    ],
+  },
+  {
     name: "loss-and-kill",
     description: "20% message loss while the Raft leader is killed",
     choices: [{ nemeses: ["loss", "kill"], target: "raft-leader" }],

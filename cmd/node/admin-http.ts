@@ -22,6 +22,8 @@ export interface AdminDeps {
   setFaultRules: (rules: unknown) => void;
   /** `{syncDelayMs}`: the slow-disk failpoint; throws RangeError on a bad value. */
   setDiskFaults: (body: unknown) => void;
+  /** `{rate, wallOffsetMs}`: the clock-skew failpoint; throws RangeError on a bad value. */
+  setClockSkew: (body: unknown) => void;
   /** Membership changes, on a server. */
   membership: () => Membership | null;
   /** The store client of a server node; absent on agents. */
@@ -141,6 +143,16 @@ export function createAdminHandler(deps: AdminDeps) {
         deps.setDiskFaults(body);
       } catch (error) {
         // a bad value is the caller's mistake; a node without --faults refuses any
+        throw new HttpError(error instanceof RangeError ? 400 : 409, (error as Error).message);
+      }
+      return { ok: true };
+    },
+    "POST /admin/clock-skew": async (req) => {
+      if (!authorized(req, deps.token)) throw new HttpError(401, "bearer token required");
+      const body = await readJson(req);
+      try {
+        deps.setClockSkew(body);
+      } catch (error) {
         throw new HttpError(error instanceof RangeError ? 400 : 409, (error as Error).message);
       }
       return { ok: true };

@@ -35,6 +35,7 @@ import { type Clock, sleep } from "../../actors/system/clock.ts";
 import { echoMachine } from "../../actors/system/echo.ts";
 import { nodeActorMachine } from "../../actors/system/node-actor.ts";
 import { peerMonitorMachine } from "../../actors/system/peer-monitor.ts";
+import { parseClockSkew, SkewedClock } from "../../actors/system/skewed-clock.ts";
 import type { ConfState } from "../../raft/core/messages.ts";
 import { decodeMemberContext } from "../../raft/replica/membership.ts";
 import { DiskFaultPoint } from "../../raft/storage/disk-faults.ts";
@@ -136,15 +137,19 @@ export class NodeProcess {
   private ui: InspectorUi | null = null;
   /** The slow-disk failpoint, only with --faults. */
   private readonly diskFaults: DiskFaultPoint | null;
+  /** The clock-skew failpoint (every timer of the node runs on it), only with --faults. */
+  private readonly skewedClock: SkewedClock | null;
   /** Whether this server is in the membership (bootstrap members are from the start). */
   private wasMember: boolean;
   port = 0;
 
   constructor(
     readonly config: NodeConfig,
-    clock: Clock,
+    systemClock: Clock,
     private readonly logger: Logger,
   ) {
+    this.skewedClock = config.faults ? new SkewedClock(systemClock) : null;
+    const clock = this.skewedClock ?? systemClock;
     this.wasMember = config.servers.includes(config.id);
     this.diskFaults = config.faults ? new DiskFaultPoint(clock) : null;
     let handler: ReturnType<typeof createAdminHandler> | undefined;
@@ -193,6 +198,13 @@ export class NodeProcess {
         }
         this.diskFaults.setSyncDelayMs((body as { syncDelayMs?: unknown } | null)?.syncDelayMs);
         this.logger.warn({ syncDelayMs: this.diskFaults.syncDelayMs }, "disk faults set");
+      },
+      setClockSkew: (body) => {
+        if (this.skewedClock === null) {
+          throw new Error(`fault injection is disabled on ${config.id}: start it with --faults`);
+        }
+        this.skewedClock.set(parseClockSkew(body));
+        this.logger.warn({ ...this.skewedClock.skew }, "clock skew set");
       },
       storeClient: () => this.server?.client ?? null,
       membership: () => this.server?.membership ?? null,

@@ -10,6 +10,7 @@
  * replays the same schedule of targets.
  */
 import type { SeededRandom } from "../../../actors/system/random.ts";
+import type { ClockSkew } from "../../../actors/system/skewed-clock.ts";
 import type { FaultRule } from "../../../transport/faults.ts";
 
 /** Whom a process fault hits: a role's holder at the moment the fault starts. */
@@ -39,6 +40,8 @@ export interface NemesisContext {
   setFaultRules(member: string, rules: FaultRule[]): Promise<void>;
   /** Sets a member's slow-disk failpoint (ms each fsync'd Raft batch waits; 0 heals). */
   setSyncDelay(member: string, ms: number): Promise<void>;
+  /** Sets a member's clock skew (rate 1, offset 0 heals). */
+  setClockSkew(member: string, skew: ClockSkew): Promise<void>;
   /** Members whose process runs and is not paused. */
   liveMembers(): string[];
 }

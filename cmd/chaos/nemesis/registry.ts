@@ -2,6 +2,7 @@
  * Every nemesis by name (kube-scheduler's plugin registry): the scenario catalog names them,
  * the CLI validates against this list.
  */
+import { clockSkewNemesis } from "./clock-faults.ts";
 import { slowDiskNemesis } from "./disk-faults.ts";
 import type { NemesisFactory } from "./nemesis.ts";
 import {
@@ -26,6 +27,7 @@ export const NEMESES: Readonly<Record<string, NemesisFactory>> = {
   delay: () => delayNemesis(),
   duplicate: () => duplicateNemesis(),
   "slow-disk": slowDiskNemesis,
+  "clock-skew": (target) => clockSkewNemesis(target),
 };
 
 export function nemesisFactory(name: string): NemesisFactory {

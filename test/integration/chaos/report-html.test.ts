@@ -102,7 +102,10 @@ function syntheticRun() {
         converged: true,
         convergedAfterMs: 1200,
         last: "3 available, 3 running",
+        rolls: 2,
+        rollAnomalies: [],
       },
+      leases: { tenures: 4, overlaps: [], maxOverlapMs: 0 },
     },
   });
 }

@@ -32,6 +32,8 @@ function fakeContext(
       calls.push(`rules ${m} ${r.length}`);
     },
     setSyncDelay: async (m, ms) => void calls.push(`disk ${m} ${ms}`),
+    setClockSkew: async (m, skew) =>
+      void calls.push(`clock ${m} ${skew.rate} ${skew.wallOffsetMs}`),
     liveMembers: () => members,
   };
 }
@@ -67,6 +69,23 @@ describe("partition rules", () => {
 });
 
 describe("nemeses", () => {
+  it("clock-skew slows the holder's clock with isolate (the clock-skew scenario) and heals both", async () => {
+    const ctx = fakeContext();
+    const choice = SCENARIOS.find((x) => x.name === "clock-skew")?.choices[0];
+    expect(choice?.nemeses).toEqual(["clock-skew", "isolate"]);
+    const nemesis = composeNemeses(
+      "clock-skew+isolate",
+      (choice?.nemeses ?? []).map((n) => NEMESES[n]!("controller-manager")),
+    );
+    const started = await nemesis.start(ctx);
+    expect(started.targets).toEqual(["n3"]);
+    expect(ctx.calls[0]).toBe("clock n3 0.9 3600000");
+    expect(peersCut(ctx.rules, "n3")).toEqual(["n1", "n2"]);
+    await nemesis.heal(ctx);
+    expect(ctx.calls.at(-1)).toBe("clock n3 1 0");
+    for (const m of ctx.members) expect(ctx.rules.get(m)).toEqual([]);
+  });
+
   it("isolate cuts the Raft leader off and heal clears every member's rules", async () => {
     const ctx = fakeContext();
     const isolate = NEMESES.isolate!("raft-leader");

@@ -17,10 +17,15 @@ import {
   type InternalApiPort,
   internalApiMachine,
 } from "../../../actors/apiserver/internal-api.ts";
-import { ApiClient } from "../../../actors/client/api-client.ts";
+import {
+  ApiClient,
+  ApiOutcomeUnknownError,
+  isConditionalWrite,
+} from "../../../actors/client/api-client.ts";
 import { ApiError, isConflict } from "../../../actors/client/errors.ts";
 import { ActorSystem } from "../../../actors/system/actor-system.ts";
 import { SystemClock } from "../../../actors/system/clock.ts";
+import { MemoryWireHub } from "../../support/memory-wire.ts";
 import { waitFor } from "../../support/wait.ts";
 
 function scriptedPort(system: ActorSystem) {
@@ -103,6 +108,108 @@ describe("ApiClient ↔ apiserver actor", () => {
     } finally {
       api.close();
       system.stop();
+    }
+  });
+});
+
+describe("ApiClient retries of writes", () => {
+  const silent = pino({ level: "silent" });
+  const clock = new SystemClock();
+
+  /** A client member and servers on one in-memory wire; `serving` servers run the apiserver. */
+  function cluster(servers: string[], serving: Record<string, Partial<InternalApiPort>>) {
+    const hub = new MemoryWireHub();
+    const systems = ["c1", ...servers].map(
+      (nodeId) => new ActorSystem({ nodeId, clock, logger: silent, wire: hub.wireFor(nodeId) }),
+    );
+    const updates: string[] = [];
+    for (const system of systems.slice(1)) {
+      const overrides = serving[system.nodeId];
+      if (overrides === undefined) continue;
+      const port: InternalApiPort = {
+        ...scriptedPort(system).port,
+        update: async (r) => {
+          updates.push(system.nodeId);
+          return { ok: true, object: r.object };
+        },
+        ...overrides,
+      };
+      system.spawn(API_ACTOR, internalApiMachine, { input: { port } });
+    }
+    const client = systems[0] as ActorSystem;
+    const api = new ApiClient({
+      system: client,
+      servers: () => servers,
+      requestTimeoutMs: 200,
+    });
+    const stop = () => {
+      api.close();
+      for (const s of systems) s.stop();
+    };
+    return { hub, api, updates, stop };
+  }
+
+  /** n2 takes updates and never answers (an API server cut off from the Raft leader); n3 serves. */
+  function n2NeverAnswersUpdates() {
+    const updates: string[] = [];
+    const c = cluster(["n2", "n3"], {
+      n2: {
+        update: () => {
+          updates.push("n2");
+          return new Promise<ApiReply>(() => {});
+        },
+      },
+      n3: {
+        update: async (r) => {
+          updates.push("n3");
+          return { ok: true, object: r.object };
+        },
+      },
+    });
+    return { ...c, updates };
+  }
+
+  it("sends a write again only where it provably never arrived: no link, no apiserver actor", async () => {
+    // n2 cannot be sent to; n3 is up but runs no apiserver; n4 serves
+    const { hub, api, updates, stop } = cluster(["n2", "n3", "n4"], { n4: {} });
+    hub.setDown("n2", true);
+    try {
+      const object = { metadata: { name: "a", namespace: "default" }, data: { v: "1" } };
+      expect(await api.update("configmaps", object)).toEqual(object);
+      expect(updates).toEqual(["n4"]);
+    } finally {
+      stop();
+    }
+  });
+
+  it("does not send a write that timed out to another server: its outcome is unknown", async () => {
+    const { api, updates, stop } = n2NeverAnswersUpdates();
+    try {
+      const object = { metadata: { name: "a", namespace: "default" }, data: { v: "1" } };
+      await expect(api.update("configmaps", object)).rejects.toBeInstanceOf(ApiOutcomeUnknownError);
+      expect(updates).toEqual(["n2"]);
+      // reads are still retried elsewhere; the next request goes to a server that answers
+      expect(await api.get("configmaps", "a", { namespace: "default" })).toEqual({
+        metadata: { name: "a" },
+      });
+      await api.update("configmaps", object);
+      expect(updates).toEqual(["n2", "n3"]);
+    } finally {
+      stop();
+    }
+  });
+
+  it("sends a conditional write again after a timeout: a late first attempt fails its precondition", async () => {
+    const { api, updates, stop } = n2NeverAnswersUpdates();
+    try {
+      const pinned = { metadata: { name: "a", namespace: "default", resourceVersion: "7" } };
+      expect(await api.update("configmaps", pinned)).toEqual(pinned);
+      expect(updates).toEqual(["n2", "n3"]);
+      expect(isConditionalWrite("api.delete", { preconditions: { uid: "u" } })).toBe(true);
+      expect(isConditionalWrite("api.delete", { name: "a" })).toBe(false);
+      expect(isConditionalWrite("api.patch", { patch: {} })).toBe(false);
+    } finally {
+      stop();
     }
   });
 });

@@ -9,7 +9,7 @@ import type { JsonObject } from "../../../actors/api/json.ts";
 import { EventBroadcaster } from "../../../actors/client/event-recorder.ts";
 import { SharedInformers } from "../../../actors/client/shared-informers.ts";
 import type { ControllerFactory } from "../../../actors/controllers/controller-manager.ts";
-import { runController } from "../../../actors/controllers/controller-runner.ts";
+import { runController, wireController } from "../../../actors/controllers/controller-runner.ts";
 import { deploymentController } from "../../../actors/controllers/deployment.ts";
 import {
   podTemplateHash,
@@ -96,6 +96,64 @@ describe("reconcile statechart", () => {
     expect(c.queue.failuresOf("default/x")).toBe(0);
     expect(c.state()).toBe("idle");
     c.stop();
+    informers.stop();
+  });
+});
+
+describe("a standby's warm caches (wireController)", () => {
+  it("a controller started on synced informers reconciles every cached object without a list", async () => {
+    const clock = new ManualClock();
+    const api = new FakeApi();
+    for (const name of ["a", "b"])
+      await api.create("configmaps", { metadata: { name, namespace: "default" } });
+    let lists = 0;
+    const source = {
+      list: (r: Parameters<FakeApi["list"]>[0]) => {
+        lists++;
+        return api.list(r);
+      },
+      watch: api.watch.bind(api),
+    };
+    const informers = new SharedInformers({ source, clock });
+    const reconciled: string[] = [];
+    const wired = wireController(
+      {
+        name: "test",
+        primary: "configmaps",
+        reconcile: async (key) => {
+          reconciled.push(key.name);
+          return undefined;
+        },
+      },
+      informers,
+    );
+    informers.start();
+    await run(clock, 50);
+    expect(informers.hasSynced()).toBe(true);
+    // standing by: events change the cache but reconcile nothing
+    await api.create("configmaps", { metadata: { name: "c", namespace: "default" } });
+    await run(clock, 50);
+    expect(reconciled).toEqual([]);
+    const listsBefore = lists;
+
+    const first = wired.start(clock);
+    await run(clock, 50);
+    expect(reconciled.sort()).toEqual(["a", "b", "c"]);
+    first.stop();
+    await api.create("configmaps", { metadata: { name: "d", namespace: "default" } });
+    await run(clock, 50);
+    expect(reconciled).toHaveLength(3);
+
+    // leading again: everything once more, from the cache, and live events after
+    reconciled.length = 0;
+    const second = wired.start(clock);
+    await run(clock, 50);
+    expect(reconciled.sort()).toEqual(["a", "b", "c", "d"]);
+    await api.create("configmaps", { metadata: { name: "e", namespace: "default" } });
+    await run(clock, 50);
+    expect(reconciled).toContain("e");
+    expect(lists).toBe(listsBefore);
+    second.stop();
     informers.stop();
   });
 });
