@@ -13,8 +13,11 @@ import { asObject, type JsonObject } from "../api/json.ts";
 import { SERVICE_NAME_LABEL } from "../api/well-known.ts";
 import type { Clock } from "../system/clock.ts";
 import { HealthCheckServer } from "./health-check.ts";
+import { KernelFrontend } from "./kernel-frontend.ts";
+import { KernelRules } from "./kernel-rules.ts";
 import type { ProxyLimits } from "./limits.ts";
 import { emptyPortStats, type ForwarderGauges, type PortStats } from "./port-stats.ts";
+import type { ProxyMode } from "./proxy-mode.ts";
 import { RoundRobin } from "./round-robin.ts";
 import {
   endpointAddress,
@@ -32,9 +35,13 @@ export interface ProxierOptions {
   clock: Clock;
   logger: Logger;
   limits: ProxyLimits;
+  /** The data path (proxy-mode.ts; default userspace): a kernel mode writes DNAT rules. */
+  mode?: ProxyMode;
+  /** Names the cluster, so its kernel rules are its own on a shared host (default: none). */
+  clusterIdentity?: string;
 }
 
-type Forwarder = TcpForwarder | UdpForwarder;
+type Forwarder = TcpForwarder | UdpForwarder | KernelFrontend;
 
 interface PortEntry {
   port: ProxiedPort;
@@ -84,8 +91,27 @@ export class Proxier {
   private readonly healthChecks = new Map<string, HealthCheckServer>();
   private holding = false;
   private stopped = false;
+  /** The kernel mode's rule writer, or null in userspace mode. */
+  readonly kernelRules: KernelRules | null;
 
-  constructor(private readonly options: ProxierOptions) {}
+  constructor(private readonly options: ProxierOptions) {
+    const mode = options.mode ?? "userspace";
+    this.kernelRules =
+      mode === "userspace"
+        ? null
+        : new KernelRules({
+            mode,
+            clusterIdentity: options.clusterIdentity ?? "",
+            nodeName: options.nodeName,
+            clock: options.clock,
+            logger: options.logger,
+            retryMs: options.limits.listenRetryMs,
+          });
+  }
+
+  get mode(): ProxyMode {
+    return this.kernelRules?.mode ?? "userspace";
+  }
 
   // ---- what the informers say (no effect until syncService)
 
@@ -155,6 +181,13 @@ export class Proxier {
   /** This proxy holds the host's cluster-IP listeners (or no longer does). */
   setHolding(holding: boolean): void {
     this.holding = holding;
+    // a holder that was SIGKILLed left its cluster-IP rules behind: the new holder removes them
+    if (holding)
+      this.kernelRules
+        ?.deleteStaleRules()
+        .catch((error: Error) =>
+          this.options.logger.warn({ error: error.message }, "cannot delete stale proxy rules"),
+        );
     for (const entry of this.ports.values()) {
       if (holding) entry.clusterIPForwarder?.update(true);
       else entry.clusterIPForwarder?.close(true);
@@ -170,6 +203,7 @@ export class Proxier {
     for (const key of [...this.ports.keys()]) this.removePort(key, true);
     for (const hc of this.healthChecks.values()) hc.close();
     this.healthChecks.clear();
+    this.kernelRules?.stop();
   }
 
   report(): ServicePortReport[] {
@@ -285,6 +319,15 @@ export class Proxier {
       logger: this.options.logger.child({ servicePort: port.key }),
       stats,
     };
+    if (this.kernelRules !== null)
+      return new KernelFrontend(
+        address,
+        listenPort,
+        port.protocol,
+        balancer,
+        this.kernelRules,
+        deps,
+      );
     return port.protocol === "UDP"
       ? new UdpForwarder(address, listenPort, balancer, deps)
       : new TcpForwarder(address, listenPort, balancer, deps);

@@ -7,6 +7,7 @@ import {
   DEFAULT_LEADER_ELECTION_TIMINGS,
   type LeaderElectionTimings,
 } from "../../actors/client/leader-election.ts";
+import { parseProxyMode } from "../../actors/proxy/proxy-mode.ts";
 import { SystemClock } from "../../actors/system/clock.ts";
 import { parseDurationMs } from "./duration-flag.ts";
 import { parseListen, parsePeers } from "./peers.ts";
@@ -26,6 +27,7 @@ interface NodeOptions {
   compactionInterval: string;
   nodeMonitorGracePeriod?: string;
   udpTimeout?: string;
+  proxyMode?: string;
   clusterDomain: string;
   dnsTtl: string;
   dnsPort?: string;
@@ -172,6 +174,12 @@ export function nodeCommand(): Command {
       ).env("BOSUN_UDP_TIMEOUT"),
     )
     .addOption(
+      new Option(
+        "--proxy-mode <mode>",
+        "the service proxy's data path: iptables, nftables or userspace (kube-proxy's; default: a kernel mode where it works, else userspace)",
+      ).env("BOSUN_PROXY_MODE"),
+    )
+    .addOption(
       new Option("--cluster-domain <domain>", "the cluster DNS zone (kubelet's --cluster-domain)")
         .env("BOSUN_CLUSTER_DOMAIN")
         .default("cluster.local"),
@@ -252,6 +260,7 @@ export function nodeCommand(): Command {
           ...(options.udpTimeout
             ? { udpIdleTimeoutMs: parseDurationMs(options.udpTimeout, "--udp-timeout") }
             : {}),
+          proxyMode: parseProxyMode(options.proxyMode),
           clusterDomain: options.clusterDomain,
           dnsTtlSeconds: positiveInt(options.dnsTtl, "--dns-ttl"),
           ...(options.dnsPort ? { dnsPort: positiveInt(options.dnsPort, "--dns-port") } : {}),
