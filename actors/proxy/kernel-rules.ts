@@ -133,6 +133,11 @@ export class KernelRules {
     return this.applied.has(source);
   }
 
+  /** No sync pending or running, and the last one succeeded: the kernel has what was asked. */
+  settled(): boolean {
+    return !this.dirty && !this.running && this.scheduled === null && this.lastError === null;
+  }
+
   /** Writes the rules soon: every change made in this tick goes into one exec. */
   requestSync(): void {
     this.dirty = true;
@@ -153,7 +158,7 @@ export class KernelRules {
       this.mode === "iptables" ? this.names.chainPattern.source : this.names.tablePattern.source,
       "gm",
     );
-    const own = this.mode === "iptables" ? this.names.chain : this.names.table;
+    const own = this.ownRules();
     for (const match of listing.matchAll(pattern)) {
       const name = match[1] as string;
       if (name === own) continue;
@@ -173,9 +178,14 @@ export class KernelRules {
     if (this.stopped) return;
     this.stopped = true;
     if (this.scheduled !== null) this.options.clock.clearTimeout(this.scheduled);
-    this.deleteRulesSync(this.mode === "iptables" ? this.names.chain : this.names.table);
+    this.deleteRulesSync(this.ownRules());
     this.applied = new Map();
     this.owner.release();
+  }
+
+  /** This proxy's chain (iptables) or table (nftables). */
+  private ownRules(): string {
+    return this.mode === "iptables" ? this.names.chain : this.names.table;
   }
 
   private async start(): Promise<void> {
@@ -226,7 +236,11 @@ export class KernelRules {
       }
       try {
         await this.write([...desired.values()]);
-        if (this.stopped) break;
+        // stopped while writing: stop() deleted the rules before this write put them back
+        if (this.stopped) {
+          this.deleteRulesSync(this.ownRules());
+          break;
+        }
         const before = this.applied;
         this.applied = desired;
         this.syncs++;
@@ -275,20 +289,29 @@ export class KernelRules {
   private async deleteStaleUdpFlows(before: DnatFrontend[], after: DnatFrontend[]): Promise<void> {
     const now = new Map(after.filter((f) => f.protocol === "UDP").map((f) => [frontendKey(f), f]));
     const was = new Map(before.filter((f) => f.protocol === "UDP").map((f) => [frontendKey(f), f]));
+    const flowsTo = (f: DnatFrontend) => [
+      "-D",
+      "-p",
+      "udp",
+      "--orig-dst",
+      f.address,
+      "--orig-port-dst",
+      String(f.port),
+    ];
     const deletions: string[][] = [];
     for (const [key, f] of was) {
-      const still = new Set(now.get(key)?.endpoints ?? []);
+      const current = now.get(key);
+      // a frontend gone: every flow to it (NATed, or served by its listener before the rule)
+      if (current === undefined) {
+        deletions.push(flowsTo(f));
+        continue;
+      }
+      const still = new Set(current.endpoints);
       for (const endpoint of f.endpoints) {
         if (still.has(endpoint)) continue;
         const colon = endpoint.lastIndexOf(":");
         deletions.push([
-          "-D",
-          "-p",
-          "udp",
-          "--orig-dst",
-          f.address,
-          "--orig-port-dst",
-          String(f.port),
+          ...flowsTo(f),
           "--reply-src",
           endpoint.slice(0, colon),
           "--reply-port-src",
@@ -296,19 +319,9 @@ export class KernelRules {
         ]);
       }
     }
+    // a new frontend: flows its listener took before the rule (not NATed) move to the kernel
     for (const [key, f] of now)
-      if (!was.has(key))
-        deletions.push([
-          "-D",
-          "-p",
-          "udp",
-          "--orig-dst",
-          f.address,
-          "--orig-port-dst",
-          String(f.port),
-          "--reply-src",
-          f.address,
-        ]);
+      if (!was.has(key)) deletions.push([...flowsTo(f), "--reply-src", f.address]);
     await Promise.all(
       deletions.map((args) =>
         // exit 1 is "0 flow entries deleted": nothing to do

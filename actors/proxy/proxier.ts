@@ -4,6 +4,10 @@
  * (only while this proxy holds the host's cluster-IP listeners) and one on this node's address
  * for a NodePort — plus a health check server per Service with `healthCheckNodePort`.
  *
+ * In a kernel mode (proxy-mode.ts) each forwarder is wrapped in a KernelFrontend: the kernel
+ * forwards through DNAT rules, and the userspace forwarder beneath claims the address and
+ * serves until the rules are in.
+ *
  * `syncService` is incremental: it recomputes one Service's ports (service-ports.ts) and
  * touches only what changed. New endpoints join a balancer without rebinding anything; a
  * listener is recreated only when its address or port changed; other Services are not looked at.
@@ -313,24 +317,20 @@ export class Proxier {
     balancer: RoundRobin,
     stats: PortStats,
   ): Forwarder {
+    const rules = this.kernelRules;
     const deps: ForwarderDeps = {
       clock: this.options.clock,
       limits: this.options.limits,
       logger: this.options.logger.child({ servicePort: port.key }),
       stats,
+      // in a kernel mode the listener is the address's claim: its rule follows its bind
+      ...(rules !== null ? { onListening: () => rules.requestSync() } : {}),
     };
-    if (this.kernelRules !== null)
-      return new KernelFrontend(
-        address,
-        listenPort,
-        port.protocol,
-        balancer,
-        this.kernelRules,
-        deps,
-      );
-    return port.protocol === "UDP"
-      ? new UdpForwarder(address, listenPort, balancer, deps)
-      : new TcpForwarder(address, listenPort, balancer, deps);
+    const listener =
+      port.protocol === "UDP"
+        ? new UdpForwarder(address, listenPort, balancer, deps)
+        : new TcpForwarder(address, listenPort, balancer, deps);
+    return rules === null ? listener : new KernelFrontend(listener, port.protocol, balancer, rules);
   }
 
   private removePort(key: string, dropConnections = false): void {

@@ -120,7 +120,13 @@ async function runBosunProxy(vip: string, backends: string[], mode: ProxyMode): 
       proxier.stop();
       process.exit(0);
     });
-  await waitFor("bosun's listeners", () => proxier.report().every((r) => r.clusterIPListening));
+  // in a kernel mode, its rules too: a connection made before them stays in userspace
+  await waitFor(
+    "bosun's listeners",
+    () =>
+      proxier.report().every((r) => r.clusterIPListening) &&
+      (proxier.kernelRules?.settled() ?? true),
+  );
   console.log("ready");
 }
 

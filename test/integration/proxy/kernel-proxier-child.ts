@@ -33,7 +33,12 @@ proxier.recordSlice({
 });
 proxier.setHolding(true);
 proxier.syncService("t/web");
-await waitFor("the rules", () => proxier.report().every((r) => r.clusterIPListening));
+await waitFor(
+  "the rules",
+  () =>
+    proxier.report().every((r) => r.clusterIPListening) &&
+    (proxier.kernelRules?.settled() ?? false),
+);
 process.on("SIGTERM", () => {
   proxier.stop();
   process.exit(0);

@@ -324,6 +324,8 @@ describe.each(MODES)("%s mode", (mode) => {
         ports: [{ port: a.port, protocol: "UDP" }],
       });
       apply(p, service, [slice("dns", 5353, [[a.pod(0), "n1"]], "UDP")]);
+      // kernel: the flow goes through the rule (its listener serves only until the rule is in)
+      if (kernel) await waitFor("the rules", () => p.kernelRules?.settled());
       const client = createSocket("udp4");
       cleanups.push(() => client.close());
       await new Promise<void>((r) => client.bind(0, "127.0.0.9", () => r()));
