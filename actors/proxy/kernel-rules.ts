@@ -99,7 +99,7 @@ export class KernelRules {
   /** What the last successful sync wrote, per source. */
   private applied = new Map<DnatSource, DnatFrontend>();
   private readonly owner: HostLock;
-  private readonly ready: Promise<void>;
+  private ready: Promise<void>;
   private scheduled: TimerId | null = null;
   private running = false;
   private dirty = false;
@@ -112,7 +112,14 @@ export class KernelRules {
   constructor(private readonly options: KernelRulesOptions) {
     this.names = kernelRulesNames(options.clusterIdentity, options.nodeName);
     this.owner = new HostLock(ownerLockName(this.names.chain));
-    this.ready = this.start();
+    this.ready = this.setUp();
+  }
+
+  /** Starts setting up; a failure is seen (and the setup tried again) by the next sync. */
+  private setUp(): Promise<void> {
+    const ready = this.start();
+    ready.catch(() => undefined); // not unhandled while no sync awaits it
+    return ready;
   }
 
   get mode(): KernelProxyMode {
@@ -221,12 +228,6 @@ export class KernelRules {
 
   private async runSyncs(): Promise<void> {
     this.running = true;
-    try {
-      await this.ready;
-    } catch (error) {
-      this.lastError = (error as Error).message;
-      this.options.logger.error({ error: this.lastError }, "cannot set up the proxy's rules");
-    }
     while (this.dirty && !this.stopped) {
       this.dirty = false;
       const desired = new Map<DnatSource, DnatFrontend>();
@@ -235,6 +236,10 @@ export class KernelRules {
         if (f !== null && f.endpoints.length > 0) desired.set(source, f);
       }
       try {
+        await this.ready.catch((error: Error) => {
+          this.ready = this.setUp();
+          throw new Error(`setting up the proxy's rules: ${error.message}`);
+        });
         await this.write([...desired.values()]);
         // stopped while writing: stop() deleted the rules before this write put them back
         if (this.stopped) {
@@ -247,8 +252,11 @@ export class KernelRules {
         this.lastError = null;
         await this.deleteStaleUdpFlows([...before.values()], [...desired.values()]);
       } catch (error) {
-        this.lastError = (error as Error).message;
-        this.options.logger.warn({ error: this.lastError }, "cannot write the proxy's rules");
+        const message = (error as Error).message;
+        // once per streak: a host where the rules cannot be written fails every retry alike
+        if (message !== this.lastError)
+          this.options.logger.warn({ error: message }, "cannot write the proxy's rules");
+        this.lastError = message;
         this.dirty = true;
         await new Promise<void>((r) => this.options.clock.setTimeout(r, this.options.retryMs));
       }
