@@ -4,6 +4,10 @@
  * (only while this proxy holds the host's cluster-IP listeners) and one on this node's address
  * for a NodePort — plus a health check server per Service with `healthCheckNodePort`.
  *
+ * In a kernel mode (proxy-mode.ts) each forwarder is wrapped in a KernelFrontend: the kernel
+ * forwards through DNAT rules, and the userspace forwarder beneath claims the address and
+ * serves until the rules are in.
+ *
  * `syncService` is incremental: it recomputes one Service's ports (service-ports.ts) and
  * touches only what changed. New endpoints join a balancer without rebinding anything; a
  * listener is recreated only when its address or port changed; other Services are not looked at.
@@ -13,8 +17,11 @@ import { asObject, type JsonObject } from "../api/json.ts";
 import { SERVICE_NAME_LABEL } from "../api/well-known.ts";
 import type { Clock } from "../system/clock.ts";
 import { HealthCheckServer } from "./health-check.ts";
+import { KernelFrontend } from "./kernel-frontend.ts";
+import { KernelRules } from "./kernel-rules.ts";
 import type { ProxyLimits } from "./limits.ts";
 import { emptyPortStats, type ForwarderGauges, type PortStats } from "./port-stats.ts";
+import type { ProxyMode } from "./proxy-mode.ts";
 import { RoundRobin } from "./round-robin.ts";
 import {
   endpointAddress,
@@ -32,9 +39,13 @@ export interface ProxierOptions {
   clock: Clock;
   logger: Logger;
   limits: ProxyLimits;
+  /** The data path (proxy-mode.ts; default userspace): a kernel mode writes DNAT rules. */
+  mode?: ProxyMode;
+  /** Names the cluster, so its kernel rules are its own on a shared host (default: none). */
+  clusterIdentity?: string;
 }
 
-type Forwarder = TcpForwarder | UdpForwarder;
+type Forwarder = TcpForwarder | UdpForwarder | KernelFrontend;
 
 interface PortEntry {
   port: ProxiedPort;
@@ -84,8 +95,27 @@ export class Proxier {
   private readonly healthChecks = new Map<string, HealthCheckServer>();
   private holding = false;
   private stopped = false;
+  /** The kernel mode's rule writer, or null in userspace mode. */
+  readonly kernelRules: KernelRules | null;
 
-  constructor(private readonly options: ProxierOptions) {}
+  constructor(private readonly options: ProxierOptions) {
+    const mode = options.mode ?? "userspace";
+    this.kernelRules =
+      mode === "userspace"
+        ? null
+        : new KernelRules({
+            mode,
+            clusterIdentity: options.clusterIdentity ?? "",
+            nodeName: options.nodeName,
+            clock: options.clock,
+            logger: options.logger,
+            retryMs: options.limits.listenRetryMs,
+          });
+  }
+
+  get mode(): ProxyMode {
+    return this.kernelRules?.mode ?? "userspace";
+  }
 
   // ---- what the informers say (no effect until syncService)
 
@@ -155,6 +185,13 @@ export class Proxier {
   /** This proxy holds the host's cluster-IP listeners (or no longer does). */
   setHolding(holding: boolean): void {
     this.holding = holding;
+    // a holder that was SIGKILLed left its cluster-IP rules behind: the new holder removes them
+    if (holding)
+      this.kernelRules
+        ?.deleteStaleRules()
+        .catch((error: Error) =>
+          this.options.logger.warn({ error: error.message }, "cannot delete stale proxy rules"),
+        );
     for (const entry of this.ports.values()) {
       if (holding) entry.clusterIPForwarder?.update(true);
       else entry.clusterIPForwarder?.close(true);
@@ -170,6 +207,7 @@ export class Proxier {
     for (const key of [...this.ports.keys()]) this.removePort(key, true);
     for (const hc of this.healthChecks.values()) hc.close();
     this.healthChecks.clear();
+    this.kernelRules?.stop();
   }
 
   report(): ServicePortReport[] {
@@ -279,15 +317,20 @@ export class Proxier {
     balancer: RoundRobin,
     stats: PortStats,
   ): Forwarder {
+    const rules = this.kernelRules;
     const deps: ForwarderDeps = {
       clock: this.options.clock,
       limits: this.options.limits,
       logger: this.options.logger.child({ servicePort: port.key }),
       stats,
+      // in a kernel mode the listener is the address's claim: its rule follows its bind
+      ...(rules !== null ? { onListening: () => rules.requestSync() } : {}),
     };
-    return port.protocol === "UDP"
-      ? new UdpForwarder(address, listenPort, balancer, deps)
-      : new TcpForwarder(address, listenPort, balancer, deps);
+    const listener =
+      port.protocol === "UDP"
+        ? new UdpForwarder(address, listenPort, balancer, deps)
+        : new TcpForwarder(address, listenPort, balancer, deps);
+    return rules === null ? listener : new KernelFrontend(listener, port.protocol, balancer, rules);
   }
 
   private removePort(key: string, dropConnections = false): void {

@@ -28,6 +28,7 @@ import type { ActorSystem } from "../system/actor-system.ts";
 import { HostLock, hostLockName } from "./host-lock.ts";
 import { DEFAULT_PROXY_LIMITS, type ProxyLimits } from "./limits.ts";
 import { Proxier, type ServicePortReport } from "./proxier.ts";
+import { type ProxyMode, resolveProxyMode } from "./proxy-mode.ts";
 
 export const PROXY_ACTOR = "proxy";
 
@@ -146,12 +147,16 @@ export interface ProxyOptions {
   limits?: Partial<ProxyLimits>;
   /** The actor's name in `system` (default `proxy`); informers are `<name>:services` and so on. */
   actorName?: string;
+  /** `--proxy-mode` (proxy-mode.ts); default "auto": a kernel mode where one works. */
+  mode?: ProxyMode | "auto";
 }
 
 export interface ProxyHandle {
   report(): ServicePortReport[];
   /** "syncing", "standby", "acquiring", "holding" or "stopped". */
   holderState(): string;
+  /** The data path in use: iptables, nftables or userspace. */
+  mode(): ProxyMode;
   stop(): void;
 }
 
@@ -160,12 +165,18 @@ export function startProxy(options: ProxyOptions): ProxyHandle {
   const { system } = options;
   const name = options.actorName ?? PROXY_ACTOR;
   const limits = { ...DEFAULT_PROXY_LIMITS, ...options.limits };
+  const { mode, fallbackReason } = resolveProxyMode(options.mode ?? "auto");
+  if (fallbackReason !== null)
+    options.logger.warn({ reason: fallbackReason }, "the service proxy runs in userspace mode");
+  else options.logger.info({ mode }, "service proxy mode");
   const proxier = new Proxier({
     nodeName: options.nodeName,
     nodeAddress: options.nodeAddress,
     clock: system.clock,
     logger: options.logger,
     limits,
+    mode,
+    clusterIdentity: options.clusterIdentity,
   });
   const lock = new HostLock(hostLockName(options.clusterIdentity));
   const informers: Informer[] = [];
@@ -226,6 +237,7 @@ export function startProxy(options: ProxyOptions): ProxyHandle {
       const value = actor.getSnapshot().value as string | { serving: string };
       return typeof value === "string" ? value : value.serving;
     },
+    mode: () => proxier.mode,
     stop: () => {
       for (const s of subscriptions) s.unsubscribe();
       for (const i of informers) i.stop();

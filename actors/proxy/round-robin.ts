@@ -46,6 +46,10 @@ export class RoundRobin {
     this.affinityTimeoutMs = timeoutMs;
   }
 
+  affinityTimeout(): number | null {
+    return this.affinityTimeoutMs;
+  }
+
   size(): number {
     return this.endpoints.length;
   }

@@ -31,6 +31,8 @@ export interface ForwarderDeps {
   limits: ProxyLimits;
   logger: Logger;
   stats: PortStats;
+  /** Called each time the forwarder starts listening (the kernel modes then write its rule). */
+  onListening?: () => void;
 }
 
 /** `::ffff:127.1.2.3` → `127.1.2.3`. */
@@ -127,6 +129,7 @@ export class TcpForwarder {
         );
         this.server = server;
         resolve();
+        this.deps.onListening?.();
       });
     });
   }

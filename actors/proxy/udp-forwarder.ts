@@ -89,6 +89,7 @@ export class UdpForwarder {
         );
         this.socket = socket;
         resolve();
+        this.deps.onListening?.();
       });
     });
   }

@@ -8,6 +8,7 @@ import {
   type LeaderElectionTimings,
 } from "../../actors/client/leader-election.ts";
 import type { HpaOptions } from "../../actors/controllers/horizontal-pod-autoscaler.ts";
+import { parseProxyMode } from "../../actors/proxy/proxy-mode.ts";
 import { SystemClock } from "../../actors/system/clock.ts";
 import { parseDurationMs } from "./duration-flag.ts";
 import { parseListen, parsePeers } from "./peers.ts";
@@ -27,6 +28,7 @@ interface NodeOptions {
   compactionInterval: string;
   nodeMonitorGracePeriod?: string;
   udpTimeout?: string;
+  proxyMode?: string;
   clusterDomain: string;
   dnsTtl: string;
   dnsPort?: string;
@@ -189,6 +191,12 @@ export function nodeCommand(): Command {
       ).env("BOSUN_UDP_TIMEOUT"),
     )
     .addOption(
+      new Option(
+        "--proxy-mode <mode>",
+        "the service proxy's data path: iptables, nftables or userspace (kube-proxy's; default: a kernel mode where it works, else userspace)",
+      ).env("BOSUN_PROXY_MODE"),
+    )
+    .addOption(
       new Option("--cluster-domain <domain>", "the cluster DNS zone (kubelet's --cluster-domain)")
         .env("BOSUN_CLUSTER_DOMAIN")
         .default("cluster.local"),
@@ -284,6 +292,7 @@ export function nodeCommand(): Command {
           ...(options.udpTimeout
             ? { udpIdleTimeoutMs: parseDurationMs(options.udpTimeout, "--udp-timeout") }
             : {}),
+          proxyMode: parseProxyMode(options.proxyMode),
           clusterDomain: options.clusterDomain,
           dnsTtlSeconds: positiveInt(options.dnsTtl, "--dns-ttl"),
           ...(options.dnsPort ? { dnsPort: positiveInt(options.dnsPort, "--dns-port") } : {}),

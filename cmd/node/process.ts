@@ -30,6 +30,7 @@ import { registerDnsMetrics } from "../../actors/dns/dns-metrics.ts";
 import type { QueryObserver } from "../../actors/dns/dns-server.ts";
 import { InspectorUi } from "../../actors/inspector/inspector-ui.ts";
 import { registerProxyMetrics } from "../../actors/proxy/proxy-metrics.ts";
+import type { ProxyMode } from "../../actors/proxy/proxy-mode.ts";
 import { ActorSystem } from "../../actors/system/actor-system.ts";
 import { type Clock, sleep } from "../../actors/system/clock.ts";
 import { echoMachine } from "../../actors/system/echo.ts";
@@ -79,6 +80,8 @@ export interface NodeConfig {
   leaderElection?: Partial<LeaderElectionTimings>;
   /** --udp-timeout: the service proxy's idle UDP flow lifetime (default: the proxy's). */
   udpIdleTimeoutMs?: number;
+  /** --proxy-mode: the service proxy's data path (default "auto"). */
+  proxyMode?: ProxyMode | "auto";
   /** --cluster-domain: the cluster DNS zone (default `cluster.local`). */
   clusterDomain?: string;
   /** --dns-ttl: the cluster DNS server's TTL (default 5 s). */
@@ -297,6 +300,7 @@ export class NodeProcess {
         // the proxies of one cluster on one host share its cluster-IP listeners: the join token
         // names the cluster (hashed into the lock's name, never shown)
         clusterIdentity: this.config.token,
+        ...(this.config.proxyMode !== undefined ? { proxyMode: this.config.proxyMode } : {}),
         ...(this.config.udpIdleTimeoutMs !== undefined
           ? { udpIdleTimeoutMs: this.config.udpIdleTimeoutMs }
           : {}),

@@ -23,6 +23,7 @@ import {
 import { PodIpAllocator } from "../../actors/kubelet/pod-ip-allocator.ts";
 import type { ServicePortReport } from "../../actors/proxy/proxier.ts";
 import { type ProxyHandle, startProxy } from "../../actors/proxy/proxy.ts";
+import type { ProxyMode } from "../../actors/proxy/proxy-mode.ts";
 import { type SchedulerHandle, startScheduler } from "../../actors/scheduler/scheduler.ts";
 import type { ActorSystem } from "../../actors/system/actor-system.ts";
 import { kubeletRootDir } from "../pod-processes.ts";
@@ -53,6 +54,8 @@ export interface WorkloadsConfig {
   clusterIdentity: string;
   /** --udp-timeout of the service proxy. */
   udpIdleTimeoutMs?: number;
+  /** --proxy-mode of the service proxy. */
+  proxyMode?: ProxyMode | "auto";
   /** --cluster-domain: the search path of ClusterFirst pods' resolv.conf. */
   clusterDomain?: string;
   /**
@@ -236,6 +239,7 @@ export class WorkloadsRole {
         nodeName: config.nodeId,
         nodeAddress: config.host,
         clusterIdentity: config.clusterIdentity,
+        ...(config.proxyMode !== undefined ? { mode: config.proxyMode } : {}),
         ...(config.udpIdleTimeoutMs !== undefined
           ? { limits: { udpIdleTimeoutMs: config.udpIdleTimeoutMs } }
           : {}),

@@ -1,5 +1,6 @@
 /**
- * `npm run bench:proxy [-- --json FILE] [--quick] [--no-cluster]`: bosun's service proxy beside
+ * `npm run bench:proxy [-- --json FILE] [--quick] [--no-cluster] [--proxy-mode M]`: bosun's
+ * service proxy (in mode M: iptables, nftables or userspace; by default what a node picks here) beside
  * a direct connection and HAProxy (Debian's `haproxy`, tcp mode, roundrobin, one thread like
  * bosun's one event loop), in one run, on loopback, against the same three backends:
  *
@@ -29,6 +30,7 @@ import { pino } from "pino";
 import type { JsonObject } from "../../actors/api/json.ts";
 import { DEFAULT_PROXY_LIMITS } from "../../actors/proxy/limits.ts";
 import { Proxier } from "../../actors/proxy/proxier.ts";
+import { type ProxyMode, parseProxyMode, resolveProxyMode } from "../../actors/proxy/proxy-mode.ts";
 import { SystemClock, sleep } from "../../actors/system/clock.ts";
 import { isBosunNode } from "../../cmd/launcher.ts";
 import type { NodeStatus } from "../../cmd/node/introspection.ts";
@@ -82,13 +84,15 @@ async function runBackends(hosts: string[]): Promise<void> {
 
 // ---- child: bosun's proxier, fed directly -----------------------------------------------------------
 
-async function runBosunProxy(vip: string, backends: string[]): Promise<void> {
+async function runBosunProxy(vip: string, backends: string[], mode: ProxyMode): Promise<void> {
   const proxier = new Proxier({
     nodeName: "bench",
     nodeAddress: "127.0.0.1",
     clock,
     logger: pino({ level: "silent" }),
     limits: { ...DEFAULT_PROXY_LIMITS, maxConnectionsPerServicePort: 20_000 },
+    mode,
+    clusterIdentity: `proxy-bench-${process.pid}`,
   });
   for (const [name, port] of Object.entries(PORTS)) {
     const protocol = name === "udp" ? "UDP" : "TCP";
@@ -111,9 +115,20 @@ async function runBosunProxy(vip: string, backends: string[]): Promise<void> {
     proxier.syncService(`bench/${name}`);
   }
   proxier.setHolding(true);
-  // exit (not die) on SIGINT, so that `node --cpu-prof` writes its profile
-  process.on("SIGINT", () => process.exit(0));
-  await waitFor("bosun's listeners", () => proxier.report().every((r) => r.clusterIPListening));
+  // exit (not die) on SIGINT, so that `node --cpu-prof` writes its profile; the kernel modes'
+  // rules go with the proxier (SIGTERM is how the bench ends this child)
+  for (const signal of ["SIGINT", "SIGTERM"] as const)
+    process.on(signal, () => {
+      proxier.stop();
+      process.exit(0);
+    });
+  // in a kernel mode, its rules too: a connection made before them stays in userspace
+  await waitFor(
+    "bosun's listeners",
+    () =>
+      proxier.report().every((r) => r.clusterIPListening) &&
+      (proxier.kernelRules?.settled() ?? true),
+  );
   console.log("ready");
 }
 
@@ -449,7 +464,9 @@ async function main(options: {
   quick?: boolean;
   cluster: boolean;
   dataPlane: boolean;
+  mode: ProxyMode;
 }) {
+  console.log(`bosun's proxy mode: ${options.mode}`);
   const base = `127.${90 + Math.floor(Math.random() * 5)}.${1 + Math.floor(Math.random() * 250)}`;
   const backends = [`${base}.11`, `${base}.12`, `${base}.13`];
   const bosunVIP = `${base}.2`;
@@ -457,7 +474,7 @@ async function main(options: {
   const durationMs = options.quick ? 1_500 : 3_000;
   const samples = options.quick ? 2_000 : 5_000;
   const children: ChildProcess[] = [];
-  const results: Record<string, unknown> = {};
+  const results: Record<string, unknown> = { proxyMode: options.mode };
   if (options.dataPlane) await dataPlaneFigures();
   async function dataPlaneFigures() {
     const dir = mkdtempSync(join(tmpdir(), "bosun-proxy-bench-"));
@@ -480,6 +497,8 @@ async function main(options: {
           THIS_FILE,
           "--child",
           "proxy",
+          "--proxy-mode",
+          options.mode,
           "--hosts",
           [bosunVIP, ...backends].join(","),
         ]),
@@ -567,13 +586,15 @@ async function main(options: {
         `latency added by bosun: p50 ${fmt(ratios.addedP50Ms, 3)} ms, p99 ${fmt(ratios.addedP99Ms, 3)} ms  [target p99 ≤ 1 ms]; UDP ×${fmt(ratios.udpVsDirect, 2)} of direct`,
       );
     } finally {
-      for (const c of children) c.kill("SIGKILL");
+      // SIGTERM: the proxy child deletes its kernel rules before it exits
+      for (const c of children) c.kill(c === children[1] ? "SIGTERM" : "SIGKILL");
       rmSync(dir, { recursive: true, force: true });
     }
   }
 
   if (options.cluster) {
     console.log("\nstarting a 3-server cluster for (e) and (f) …");
+    process.env.BOSUN_PROXY_MODE = options.mode; // the nodes inherit it
     const cluster = await clusterFigures(
       options.quick
         ? { creates: 5, flips: 6, takeovers: 1 }
@@ -602,6 +623,7 @@ const program = new Command()
   .option("--quick", "shorter runs", false)
   .option("--no-cluster", "skip (e) and (f), which start a cluster")
   .option("--no-data-plane", "skip (a) to (d)")
+  .option("--proxy-mode <mode>", "bosun's proxy mode: iptables, nftables or userspace", "auto")
   .option("--child <role>", "internal: run as the backends or the proxy")
   .option("--hosts <list>", "internal: the child's addresses")
   .action(
@@ -612,11 +634,15 @@ const program = new Command()
       dataPlane: boolean;
       child?: string;
       hosts?: string;
+      proxyMode: string;
     }) => {
       const hosts = (options.hosts ?? "").split(",").filter((h) => h !== "");
+      const { mode, fallbackReason } = resolveProxyMode(parseProxyMode(options.proxyMode));
+      if (fallbackReason !== null && options.child === undefined)
+        console.log(`userspace mode: ${fallbackReason}`);
       if (options.child === "backends") return runBackends(hosts);
-      if (options.child === "proxy") return runBosunProxy(hosts[0] as string, hosts.slice(1));
-      await main(options);
+      if (options.child === "proxy") return runBosunProxy(hosts[0] as string, hosts.slice(1), mode);
+      await main({ ...options, mode });
       process.exit(0);
     },
   );

@@ -11,7 +11,9 @@
  * - a pod reaches another Service by its env vars, and the API server through `kubernetes`;
  * - SIGKILL of the node holding the host's cluster-IP listeners: traffic resumes (a standby
  *   takes them), and the dead API server leaves the `kubernetes` endpoints.
- * The tests share one cluster and run in order.
+ * The tests share one cluster and run in order, in the proxy mode its nodes pick here (a
+ * kernel mode where iptables or nft works, else userspace; `BOSUN_PROXY_MODE=userspace` or
+ * `=nftables` runs them in another).
  */
 import { randomBytes } from "node:crypto";
 import { createSocket } from "node:dgram";
@@ -21,6 +23,7 @@ import { connect } from "node:net";
 import { join } from "node:path";
 import { afterAll, beforeAll, expect, it } from "vitest";
 import { KUBERNETES_SERVICE_IP } from "../../../actors/api/well-known.ts";
+import { parseProxyMode, resolveProxyMode } from "../../../actors/proxy/proxy-mode.ts";
 import type { NodeStatus } from "../../../cmd/node/introspection.ts";
 import { getJson } from "../../../cmd/node-client.ts";
 import { LocalCluster } from "../../support/local-cluster.ts";
@@ -30,6 +33,8 @@ import { kubectl, kubectlOk } from "../apiserver/kubectl-harness.ts";
 import { podsOf, runEchoDeployment, waitForReadyNodes } from "./workload-harness.ts";
 
 let cluster: LocalCluster;
+/** The nodes inherit BOSUN_PROXY_MODE from this process and resolve it the same way. */
+const MODE = resolveProxyMode(parseProxyMode(process.env.BOSUN_PROXY_MODE)).mode;
 
 beforeAll(async () => {
   cluster = await LocalCluster.start(3, [], true);
@@ -336,14 +341,20 @@ it("SIGKILL of the node holding the cluster-IP listeners: traffic resumes, and i
     }
     return undefined;
   });
-  // bosun status names the holder; its /metrics count the proxied connections
+  // bosun status names the holder; its /metrics count the proxied connections (userspace:
+  // the kernel modes see no connection, their metrics are the endpoints they program)
   const status = await runBosun(["status"], { BOSUN_RUN_DIR: cluster.runDir });
   expect(status.stdout).toContain(`cluster-IP listeners: held by ${holder.id}`);
   const metrics = await (await fetch(`http://${holder.host}:${holder.port}/metrics`)).text();
-  expect(metrics).toMatch(
-    /bosun_proxy_connections_total\{service="default\/web",port="80",protocol="TCP"\} [1-9]/,
-  );
-  expect(metrics).toMatch(/bosun_proxy_udp_flows_total\{service="default\/udp"/);
+  if (MODE === "userspace") {
+    expect(metrics).toMatch(
+      /bosun_proxy_connections_total\{service="default\/web",port="80",protocol="TCP"\} [1-9]/,
+    );
+    expect(metrics).toMatch(/bosun_proxy_udp_flows_total\{service="default\/udp"/);
+  } else
+    expect(metrics).toMatch(
+      /bosun_proxy_ready_endpoints\{service="default\/web",port="80",protocol="TCP"\} [1-9]/,
+    );
   const survivor = cluster.cluster.nodes.find((n) => n.id !== holder.id);
   const context = survivor?.id === "n1" ? "bosun" : `bosun-${survivor?.id}`;
   cluster.kill(holder.id);
