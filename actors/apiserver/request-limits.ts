@@ -69,18 +69,15 @@ function tooLarge(limits: RequestLimits): ApiError {
 
 /**
  * The body, refused with a 413 from its declared length or as soon as it grows past the limit:
- * at most `maxBodyBytes` is ever held. The connection is closed after the answer, since the
- * rest of the body is never read.
+ * at most `maxBodyBytes` is ever held. The server closes the connection after a 413
+ * (`closesConnection`), so the rest of the body is never read either.
  */
 export async function readLimitedBody(
   req: IncomingMessage,
   limits: RequestLimits,
 ): Promise<Buffer> {
   const declared = Number(req.headers["content-length"] ?? "0");
-  if (declared > limits.maxBodyBytes) {
-    req.socket.setKeepAlive(false);
-    throw tooLarge(limits);
-  }
+  if (declared > limits.maxBodyBytes) throw tooLarge(limits);
   const chunks: Buffer[] = [];
   let size = 0;
   for await (const chunk of req) {
@@ -89,6 +86,11 @@ export async function readLimitedBody(
     chunks.push(chunk as Buffer);
   }
   return Buffer.concat(chunks);
+}
+
+/** A 413 leaves a body unread: the connection goes, rather than Node reading it all to discard it. */
+export function closesConnection(code: number | undefined): boolean {
+  return code === 413;
 }
 
 const utf8 = new TextDecoder("utf-8", { fatal: true });

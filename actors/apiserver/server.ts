@@ -51,6 +51,7 @@ import { objectKey } from "./registry-keys.ts";
 import { parseRequestInfo } from "./request-info.ts";
 import {
   assertJsonDepth,
+  closesConnection,
   DEFAULT_REQUEST_LIMITS,
   decodeUtf8,
   parseRequestUrl,
@@ -252,6 +253,8 @@ export class ApiServer {
 
   private fail(res: ServerResponse, error: unknown): void {
     if (error instanceof ApiError) {
+      if (closesConnection(error.status.code) && !res.headersSent)
+        res.setHeader("connection", "close");
       sendStatus(res, error.status);
       return;
     }
