@@ -10,10 +10,15 @@
  * A warm-up (`--warmup-ms`, default 3 s of the same creates and gets, in a namespace of its own)
  * runs first and is not counted: freshly started servers run unoptimised code and open their
  * connections, which is not the steady state the targets are about.
+ *
+ * `--audit metadata` runs it with every request audited at level Metadata (all stages, to a file
+ * in each node's data dir); `--audit compare` runs it without audit, then with, each on a fresh
+ * cluster, and prints the two side by side (issue 18's target: at most 10% slower).
  */
-import { writeFileSync } from "node:fs";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { Agent } from "node:https";
-import { cpus, loadavg } from "node:os";
+import { cpus, loadavg, tmpdir } from "node:os";
+import { join } from "node:path";
 import { Command } from "commander";
 import { HttpsApi, readCredentials } from "../support/https-api.ts";
 import { LocalCluster } from "../support/local-cluster.ts";
@@ -28,7 +33,15 @@ interface Options {
   json?: string;
   warmupMs: string;
   skipWatch?: boolean;
+  audit: string;
 }
+
+/** Every request at level Metadata, every stage: the audit cost the target is about. */
+const METADATA_POLICY = `apiVersion: audit.k8s.io/v1
+kind: Policy
+rules:
+- level: Metadata
+`;
 
 interface OpFigures {
   op: string;
@@ -103,14 +116,69 @@ async function currentVersion(api: HttpsApi, namespace: string): Promise<string>
 }
 
 async function main(o: Options): Promise<void> {
+  if (!["off", "metadata", "compare"].includes(o.audit))
+    throw new Error(`--audit must be off, metadata or compare, got ${o.audit}`);
+  const policyDir = mkdtempSync(join(tmpdir(), "bosun-bench-audit-"));
+  const policyFile = join(policyDir, "policy.yaml");
+  writeFileSync(policyFile, METADATA_POLICY);
+  const auditFlags = ["--audit-policy-file", policyFile];
+  try {
+    if (o.audit !== "compare") {
+      const results = await runPhases(o, o.audit === "metadata" ? auditFlags : []);
+      printTable(results);
+      if (o.json) writeJson(o, { audit: o.audit, results });
+      return;
+    }
+    const off = await runPhases(o, []);
+    const on = await runPhases(o, auditFlags);
+    console.log("\naudit off:");
+    printTable(off);
+    console.log("\naudit at Metadata:");
+    printTable(on);
+    printComparison(off, on);
+    if (o.json) writeJson(o, { audit: "compare", off, on });
+  } finally {
+    rmSync(policyDir, { recursive: true, force: true });
+  }
+}
+
+function writeJson(o: Options, figures: Record<string, unknown>): void {
+  const out = {
+    clients: Number(o.clients),
+    durationMs: Number(o.durationMs),
+    cpus: cpus().length,
+    ...figures,
+  };
+  writeFileSync(o.json as string, `${JSON.stringify(out, null, 2)}\n`);
+  console.log(`\nwrote ${o.json}`);
+}
+
+/** Audit off and on, per operation: throughput and latency, and how much slower audit makes them. */
+function printComparison(off: OpFigures[], on: OpFigures[]): void {
+  const pad = (s: string, n: number) => s.padEnd(n);
+  const num = (x: number, d = 1) => (Number.isFinite(x) ? x.toFixed(d) : "-");
+  console.log(
+    `\n${pad("operation", 20)}${pad("ops/s off", 11)}${pad("ops/s on", 11)}${pad("p50 off", 9)}${pad("p50 on", 9)}${pad("p99 off", 9)}${pad("p99 on", 9)}throughput cost (target <= 10%)`,
+  );
+  for (const a of off) {
+    const b = on.find((r) => r.op === a.op);
+    if (b === undefined) continue;
+    const cost = (1 - b.perSecond / a.perSecond) * 100;
+    console.log(
+      `${pad(a.op, 20)}${pad(num(a.perSecond, 0), 11)}${pad(num(b.perSecond, 0), 11)}${pad(num(a.p50Ms), 9)}${pad(num(b.p50Ms), 9)}${pad(num(a.p99Ms), 9)}${pad(num(b.p99Ms), 9)}${num(cost)}% ${cost <= 10 ? "ok" : "MISSED"}`,
+    );
+  }
+}
+
+async function runPhases(o: Options, clusterFlags: string[]): Promise<OpFigures[]> {
   const clients = Number(o.clients);
   const durationMs = Number(o.durationMs);
   const watchers = Number(o.watchers);
   const fanoutWrites = Number(o.fanoutWrites);
   console.log(
-    `bench:api — 3 servers, ${clients} clients over HTTPS, ${durationMs} ms per phase (${cpus().length} cpus, load ${loadavg()[0]?.toFixed(2)})`,
+    `bench:api — 3 servers, ${clients} clients over HTTPS, ${durationMs} ms per phase, audit ${clusterFlags.length > 0 ? "at Metadata" : "off"} (${cpus().length} cpus, load ${loadavg()[0]?.toFixed(2)})`,
   );
-  const cluster = await LocalCluster.start(3);
+  const cluster = await LocalCluster.start(3, clusterFlags);
   const stopCluster = () => cluster.stop();
   const onSignal = () => {
     stopCluster().finally(() => process.exit(130));
@@ -299,7 +367,10 @@ async function main(o: Options): Promise<void> {
     process.off("SIGINT", onSignal);
     process.off("SIGTERM", onSignal);
   }
+  return results;
+}
 
+function printTable(results: OpFigures[]): void {
   const pad = (s: string, n: number) => s.padEnd(n);
   const num = (x: number, d = 1) => (Number.isFinite(x) ? x.toFixed(d) : "-");
   console.log(
@@ -314,13 +385,6 @@ async function main(o: Options): Promise<void> {
       `${pad(r.op, 20)}${pad(String(r.clients), 9)}${pad(String(r.n), 9)}${pad(String(r.errors), 8)}${pad(num(r.perSecond, 0), 10)}${pad(num(r.p50Ms), 9)}${pad(num(r.p99Ms), 9)}${pad(num(r.maxMs), 9)}${verdict}`,
     );
   }
-  if (o.json) {
-    writeFileSync(
-      o.json,
-      `${JSON.stringify({ clients, durationMs, watchers, fanoutWrites, cpus: cpus().length, results }, null, 2)}\n`,
-    );
-    console.log(`\nwrote ${o.json}`);
-  }
 }
 
 const program = new Command("bench:api")
@@ -331,6 +395,7 @@ const program = new Command("bench:api")
   .option("--json <file>", "write the figures as JSON")
   .option("--warmup-ms <ms>", "uncounted creates and gets before the phases", "3000")
   .option("--skip-watch", "only create, get and list (e.g. to profile them)")
+  .option("--audit <mode>", "off, metadata (every request audited at Metadata), or compare", "off")
   .action(async (o: Options) => {
     await main(o);
   });
