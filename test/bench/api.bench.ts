@@ -244,12 +244,15 @@ async function runPhases(o: Options, clusterFlags: string[]): Promise<OpFigures[
 
     // lists of a 100-object namespace (linearizable)
     await Promise.all(
-      Array.from({ length: 100 }, (_, i) =>
-        api.call(api.endpoint(i), "POST", "/api/v1/namespaces/bench-list/configmaps", {
-          metadata: { name: `l${i}` },
-          data: { i: String(i) },
-        }),
-      ),
+      Array.from({ length: 100 }, (_, i) => {
+        const create = () =>
+          api.call(api.endpoint(i), "POST", "/api/v1/namespaces/bench-list/configmaps", {
+            metadata: { name: `l${i}` },
+            data: { i: String(i) },
+          });
+        // once more on a reset: a pooled keep-alive socket the server closed as it was reused
+        return create().catch(create);
+      }),
     );
     const l = await closedLoop(clients, durationMs, async (client) => {
       const r = await api.call(
