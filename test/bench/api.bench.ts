@@ -15,7 +15,7 @@
  * in each node's data dir); `--audit compare` runs it without audit, then with, each on a fresh
  * cluster, and prints the two side by side (issue 18's target: at most 10% slower).
  */
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { Agent } from "node:https";
 import { cpus, loadavg, tmpdir } from "node:os";
 import { join } from "node:path";
@@ -53,6 +53,24 @@ interface OpFigures {
   p99Ms: number;
   maxMs: number;
   targetP99Ms: number | null;
+  /** CPU time the server processes spent per operation (less sensitive to a busy host than ops/s). */
+  serverCpuMsPerOp?: number;
+}
+
+/** Clock ticks per second of /proc's utime and stime (USER_HZ: 100 on Linux). */
+const USER_HZ = 100;
+
+/** CPU milliseconds (user + system) the cluster's node processes have used so far. */
+function serverCpuMs(cluster: LocalCluster): number {
+  let ticks = 0;
+  for (const node of cluster.cluster.nodes) {
+    if (node.pid === null) continue;
+    // fields after the parenthesised command: state is 3rd, utime 14th, stime 15th of the line
+    const stat = readFileSync(`/proc/${node.pid}/stat`, "utf8");
+    const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+    ticks += Number(fields[11]) + Number(fields[12]);
+  }
+  return (ticks * 1000) / USER_HZ;
 }
 
 const now = () => performance.now();
@@ -158,14 +176,17 @@ function printComparison(off: OpFigures[], on: OpFigures[]): void {
   const pad = (s: string, n: number) => s.padEnd(n);
   const num = (x: number, d = 1) => (Number.isFinite(x) ? x.toFixed(d) : "-");
   console.log(
-    `\n${pad("operation", 20)}${pad("ops/s off", 11)}${pad("ops/s on", 11)}${pad("p50 off", 9)}${pad("p50 on", 9)}${pad("p99 off", 9)}${pad("p99 on", 9)}throughput cost (target <= 10%)`,
+    `\n${pad("operation", 20)}${pad("ops/s off", 11)}${pad("ops/s on", 11)}${pad("p50 off", 9)}${pad("p50 on", 9)}${pad("p99 off", 9)}${pad("p99 on", 9)}${pad("cpu ms/op off", 15)}${pad("cpu ms/op on", 14)}${pad("cpu cost", 10)}throughput cost (target <= 10%)`,
   );
   for (const a of off) {
     const b = on.find((r) => r.op === a.op);
     if (b === undefined) continue;
     const cost = (1 - b.perSecond / a.perSecond) * 100;
+    const cpuOff = a.serverCpuMsPerOp ?? Number.NaN;
+    const cpuOn = b.serverCpuMsPerOp ?? Number.NaN;
+    const cpuCost = (cpuOn / cpuOff - 1) * 100;
     console.log(
-      `${pad(a.op, 20)}${pad(num(a.perSecond, 0), 11)}${pad(num(b.perSecond, 0), 11)}${pad(num(a.p50Ms), 9)}${pad(num(b.p50Ms), 9)}${pad(num(a.p99Ms), 9)}${pad(num(b.p99Ms), 9)}${num(cost)}% ${cost <= 10 ? "ok" : "MISSED"}`,
+      `${pad(a.op, 20)}${pad(num(a.perSecond, 0), 11)}${pad(num(b.perSecond, 0), 11)}${pad(num(a.p50Ms), 9)}${pad(num(b.p50Ms), 9)}${pad(num(a.p99Ms), 9)}${pad(num(b.p99Ms), 9)}${pad(num(cpuOff, 2), 15)}${pad(num(cpuOn, 2), 14)}${pad(`${num(cpuCost)}%`, 10)}${num(cost)}% ${cost <= 10 ? "ok" : "MISSED"}`,
     );
   }
 }
@@ -211,6 +232,7 @@ async function runPhases(o: Options, clusterFlags: string[]): Promise<OpFigures[
 
     // creates: each client its own names
     const created: string[][] = Array.from({ length: clients }, () => []);
+    let cpu = serverCpuMs(cluster);
     const c = await closedLoop(clients, durationMs, async (client, n) => {
       const name = `c${client}-${n}`;
       const r = await api.call(
@@ -225,10 +247,14 @@ async function runPhases(o: Options, clusterFlags: string[]): Promise<OpFigures[
       if (r.code === 201) created[client]?.push(name);
       return r.code === 201;
     });
-    results.push(figures("create", clients, c.samples, c.errors, c.elapsedMs, 100));
+    results.push({
+      ...figures("create", clients, c.samples, c.errors, c.elapsedMs, 100),
+      serverCpuMsPerOp: (serverCpuMs(cluster) - cpu) / c.samples.length,
+    });
     console.log(`  create: ${c.samples.length} done`);
 
     // gets (linearizable, resourceVersion ""): each client its own objects
+    cpu = serverCpuMs(cluster);
     const g = await closedLoop(clients, durationMs, async (client, n) => {
       const mine = created[client] ?? [];
       const name = mine[n % Math.max(1, mine.length)] ?? "none";
@@ -239,7 +265,10 @@ async function runPhases(o: Options, clusterFlags: string[]): Promise<OpFigures[
       );
       return r.code === 200;
     });
-    results.push(figures("get", clients, g.samples, g.errors, g.elapsedMs, 50));
+    results.push({
+      ...figures("get", clients, g.samples, g.errors, g.elapsedMs, 50),
+      serverCpuMsPerOp: (serverCpuMs(cluster) - cpu) / g.samples.length,
+    });
     console.log(`  get: ${g.samples.length} done`);
 
     // lists of a 100-object namespace (linearizable)
@@ -254,6 +283,7 @@ async function runPhases(o: Options, clusterFlags: string[]): Promise<OpFigures[
         return create().catch(create);
       }),
     );
+    cpu = serverCpuMs(cluster);
     const l = await closedLoop(clients, durationMs, async (client) => {
       const r = await api.call(
         api.endpoint(client),
@@ -262,7 +292,10 @@ async function runPhases(o: Options, clusterFlags: string[]): Promise<OpFigures[
       );
       return r.code === 200 && (r.body.items as unknown[]).length === 100;
     });
-    results.push(figures("list (100 items)", clients, l.samples, l.errors, l.elapsedMs, 50));
+    results.push({
+      ...figures("list (100 items)", clients, l.samples, l.errors, l.elapsedMs, 50),
+      serverCpuMsPerOp: (serverCpuMs(cluster) - cpu) / l.samples.length,
+    });
     console.log(`  list: ${l.samples.length} done`);
 
     if (!o.skipWatch) await watchPhases();
