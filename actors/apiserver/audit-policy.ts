@@ -45,6 +45,8 @@ export interface AuditPolicy {
   rules: AuditPolicyRule[];
   /** Left out of every rule's events, in addition to the rule's own. */
   omitStages: AuditStage[];
+  /** Each rule's decision, made once at parse time (the checker runs on every request). */
+  decisions: AuditDecision[];
 }
 
 /** What the checker needs of a request (apiserver's `authorizer.Attributes`). */
@@ -70,12 +72,8 @@ export interface AuditDecision {
 const NONE: AuditDecision = { level: "None", omitStages: new Set() };
 
 export function auditDecision(policy: AuditPolicy, attrs: AuditAttributes): AuditDecision {
-  const rule = policy.rules.find((r) => ruleMatches(r, attrs));
-  if (rule === undefined) return NONE;
-  return {
-    level: rule.level,
-    omitStages: new Set([...policy.omitStages, ...(rule.omitStages ?? [])]),
-  };
+  const i = policy.rules.findIndex((r) => ruleMatches(r, attrs));
+  return i < 0 ? NONE : (policy.decisions[i] as AuditDecision);
 }
 
 /** True when `level` records at least as much as `atLeast`. */
@@ -190,8 +188,11 @@ export function parseAuditPolicy(text: string): AuditPolicy {
     throw new Error("audit policy: want apiVersion audit.k8s.io/v1, kind Policy");
   if (!Array.isArray(d.rules) || d.rules.length === 0)
     throw new Error("audit policy: rules must be a non-empty list");
-  return {
-    rules: d.rules.map(parseRule),
-    omitStages: stageList(d.omitStages, "omitStages"),
-  };
+  const rules = d.rules.map(parseRule);
+  const omitStages = stageList(d.omitStages, "omitStages");
+  const decisions = rules.map((rule) => ({
+    level: rule.level,
+    omitStages: new Set([...omitStages, ...(rule.omitStages ?? [])]),
+  }));
+  return { rules, omitStages, decisions };
 }

@@ -107,20 +107,34 @@ function objectRef(info: RequestInfo): AuditObjectRef | undefined {
 }
 
 export class Auditor {
+  private lastMs = Number.NaN;
+  private lastStamp = "";
+
   constructor(
     private readonly policy: AuditPolicy,
     private readonly sink: AuditSink,
     private readonly clock: Clock,
   ) {}
 
+  /** The wall-clock time as a MicroTime; formatted once per millisecond (busy servers share them). */
+  readonly timestamp = (): string => {
+    const ms = this.clock.wallMs();
+    if (ms !== this.lastMs) {
+      this.lastMs = ms;
+      this.lastStamp = microTime(ms);
+    }
+    return this.lastStamp;
+  };
+
   /** Starts auditing one request; null when the policy records nothing of it. */
   begin(req: IncomingMessage, res: ServerResponse, request: AuditRequest): AuditRecord | null {
-    const decision = auditDecision(this.policy, auditAttributes(request));
+    const attrs = auditAttributes(request);
+    const decision = auditDecision(this.policy, attrs);
     if (decision.level === "None") return null;
     const given = req.headers["audit-id"];
     const auditID = typeof given === "string" && CLIENT_AUDIT_ID.test(given) ? given : randomUUID();
     res.setHeader("audit-id", auditID);
-    const now = microTime(this.clock.wallMs());
+    const now = this.timestamp();
     const userAgent = req.headers["user-agent"];
     const ref = objectRef(request.info);
     const event: AuditEvent = {
@@ -130,7 +144,7 @@ export class Auditor {
       auditID,
       stage: "RequestReceived",
       requestURI: req.url ?? "/",
-      verb: auditAttributes(request).verb,
+      verb: attrs.verb,
       user: { username: request.user.username, groups: [...request.user.groups] },
       sourceIPs: [req.socket.remoteAddress ?? ""],
       ...(userAgent !== undefined ? { userAgent } : {}),
@@ -144,7 +158,7 @@ export class Auditor {
       request.longRunning,
       res,
       this.sink,
-      this.clock,
+      this.timestamp,
     );
   }
 }
@@ -159,7 +173,7 @@ export class AuditRecord {
     private readonly longRunning: boolean,
     res: ServerResponse,
     private readonly sink: AuditSink,
-    private readonly clock: Clock,
+    private readonly timestamp: () => string,
   ) {
     this.emit("RequestReceived");
     this.observe(res);
@@ -231,7 +245,7 @@ export class AuditRecord {
   private emit(stage: AuditStage): void {
     if (this.omit.has(stage)) return;
     this.event.stage = stage;
-    this.event.stageTimestamp = microTime(this.clock.wallMs());
+    this.event.stageTimestamp = this.timestamp();
     this.sink.write(JSON.stringify(this.event));
   }
 }
