@@ -14,97 +14,15 @@ import type { IncomingMessage, ServerResponse } from "node:http";
 import type { JsonValue } from "../api/json.ts";
 import { microTime } from "../api/meta-time.ts";
 import type { Clock } from "../system/clock.ts";
+import { type AuditEvent, type AuditRequest, auditAttributes, objectRef } from "./audit-event.ts";
 import type { AuditSink } from "./audit-log.ts";
-import {
-  type AuditAttributes,
-  type AuditLevel,
-  type AuditPolicy,
-  type AuditStage,
-  auditDecision,
-  levelAtLeast,
-} from "./audit-policy.ts";
-import type { RequestInfo } from "./request-info.ts";
-
-export interface AuditObjectRef {
-  resource: string;
-  namespace?: string;
-  name?: string;
-  apiGroup: string;
-  apiVersion: string;
-  subresource?: string;
-}
-
-export interface AuditEvent {
-  kind: "Event";
-  apiVersion: "audit.k8s.io/v1";
-  level: AuditLevel;
-  auditID: string;
-  stage: AuditStage;
-  requestURI: string;
-  verb: string;
-  user: { username: string; groups: string[] };
-  sourceIPs: string[];
-  userAgent?: string;
-  objectRef?: AuditObjectRef;
-  responseStatus?: {
-    metadata: Record<string, never>;
-    code: number;
-    status?: string;
-    message?: string;
-    reason?: string;
-  };
-  requestObject?: JsonValue;
-  responseObject?: JsonValue;
-  requestReceivedTimestamp: string;
-  stageTimestamp: string;
-}
+import { type AuditPolicy, type AuditStage, auditDecision, levelAtLeast } from "./audit-policy.ts";
 
 /** A client's own `Audit-ID` is kept (apiserver does), if it is a sane token. */
 const CLIENT_AUDIT_ID = /^[A-Za-z0-9._:-]{1,64}$/;
 
 /** Longest response body kept for the Status of a failed request at levels below RequestResponse. */
 const MAX_STATUS_CAPTURE_BYTES = 64 * 1024;
-
-export interface AuditRequest {
-  user: { username: string; groups: readonly string[] };
-  method: string;
-  path: string;
-  info: RequestInfo;
-  longRunning: boolean;
-}
-
-/** The audit attributes of a request, as the policy checker sees them. */
-export function auditAttributes(r: AuditRequest): AuditAttributes {
-  const rr = r.info.type === "resource" ? r.info.request : null;
-  return {
-    user: r.user,
-    verb: rr?.verb ?? r.method.toLowerCase(),
-    path: r.path,
-    resource:
-      rr === null
-        ? null
-        : {
-            group: rr.resource.group,
-            resource: rr.resource.plural,
-            subresource: rr.subresource,
-            namespace: rr.namespace,
-            name: rr.name,
-          },
-  };
-}
-
-function objectRef(info: RequestInfo): AuditObjectRef | undefined {
-  if (info.type !== "resource") return undefined;
-  const r = info.request;
-  return {
-    resource: r.resource.plural,
-    ...(r.namespace !== null ? { namespace: r.namespace } : {}),
-    ...(r.name !== null ? { name: r.name } : {}),
-    apiGroup: r.resource.group,
-    apiVersion: r.resource.version,
-    ...(r.subresource !== null ? { subresource: r.subresource } : {}),
-  };
-}
 
 export class Auditor {
   private lastMs = Number.NaN;
