@@ -11,15 +11,11 @@ import { Agent, request } from "node:http";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Command } from "commander";
-import { pino } from "pino";
 import { Auditor } from "../../actors/apiserver/audit.ts";
 import { RotatingAuditLog } from "../../actors/apiserver/audit-log.ts";
 import { parseAuditPolicy } from "../../actors/apiserver/audit-policy.ts";
-import { ResourceHandler } from "../../actors/apiserver/resource-handler.ts";
-import { ApiServer } from "../../actors/apiserver/server.ts";
 import { SystemClock } from "../../actors/system/clock.ts";
-import { waitFor } from "../support/wait.ts";
-import { MemoryObjectStore } from "../unit/apiserver/memory-object-store.ts";
+import { startInMemoryApiServer } from "../support/in-memory-api-server.ts";
 
 const TOKEN = "audit-bench-token";
 const CONCURRENCY = 20;
@@ -34,21 +30,13 @@ async function round(audit: boolean, requests: number): Promise<number> {
     { maxFileBytes: 1 << 30, maxBackups: 0 },
     () => clock.wallMs(),
   );
-  const server = new ApiServer({
-    host: "127.0.0.1",
-    port: 0,
-    tls: null,
-    token: TOKEN,
+  const server = await startInMemoryApiServer(
     clock,
-    logger: pino({ level: "silent" }),
-    handler: new ResourceHandler(new MemoryObjectStore(), clock),
-    ready: () => ({ ready: true, reason: "" }),
-    ...(audit ? { audit: new Auditor(parseAuditPolicy(POLICY), log, clock) } : {}),
-  });
+    TOKEN,
+    audit ? { audit: new Auditor(parseAuditPolicy(POLICY), log, clock) } : {},
+  );
   const agent = new Agent({ keepAlive: true, maxSockets: CONCURRENCY });
   try {
-    await server.start();
-    await waitFor("the default namespace", () => server.bootstrapped);
     const get = () =>
       new Promise<void>((resolve, reject) =>
         request(

@@ -8,18 +8,16 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { connect, type Socket } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { pino } from "pino";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { Auditor } from "../../../actors/apiserver/audit.ts";
 import { RotatingAuditLog } from "../../../actors/apiserver/audit-log.ts";
 import { parseAuditPolicy } from "../../../actors/apiserver/audit-policy.ts";
 import type { InFlightLimits } from "../../../actors/apiserver/max-in-flight.ts";
 import type { RequestLimits } from "../../../actors/apiserver/request-limits.ts";
-import { ResourceHandler } from "../../../actors/apiserver/resource-handler.ts";
-import { ApiServer } from "../../../actors/apiserver/server.ts";
+import type { ApiServer } from "../../../actors/apiserver/server.ts";
 import { SystemClock } from "../../../actors/system/clock.ts";
+import { startInMemoryApiServer } from "../../support/in-memory-api-server.ts";
 import { waitFor } from "../../support/wait.ts";
-import { MemoryObjectStore } from "../../unit/apiserver/memory-object-store.ts";
 
 const TOKEN = "http-filters-test-token";
 const clock = new SystemClock();
@@ -127,21 +125,11 @@ async function startServer(
   const auditLog = new RotatingAuditLog(auditPath, { maxFileBytes: 1 << 20, maxBackups: 1 }, () =>
     clock.wallMs(),
   );
-  const server = new ApiServer({
-    host: "127.0.0.1",
-    port: 0,
-    tls: null,
-    token: TOKEN,
-    clock,
-    logger: pino({ level: "silent" }),
-    handler: new ResourceHandler(new MemoryObjectStore(), clock),
-    ready: () => ({ ready: true, reason: "" }),
+  const server = await startInMemoryApiServer(clock, TOKEN, {
     audit: new Auditor(parseAuditPolicy(readFileSync(policyFile, "utf8")), auditLog, clock),
     inFlight,
     requestLimits,
   });
-  await server.start();
-  await waitFor("the system namespaces", () => server.bootstrapped);
   return { server, auditPath, auditLog, dir };
 }
 
