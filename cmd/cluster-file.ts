@@ -22,6 +22,8 @@ export interface ClusterFile {
   faults: boolean;
   /** Extra `bosun node` flags every node gets (tick, election, snapshot settings). */
   nodeFlags?: string[];
+  /** `up --audit-log-path`: each node's audit log is this path with `-<node id>` before its extension. */
+  auditLogPath?: string;
   /** The servers the cluster was first started with (a joining server bootstraps from them). */
   bootstrap?: string[];
   nodes: ClusterNode[];

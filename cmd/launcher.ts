@@ -1,6 +1,6 @@
 import { type ChildProcess, spawn } from "node:child_process";
 import { existsSync, mkdirSync, openSync, readFileSync } from "node:fs";
-import { dirname, join, resolve } from "node:path";
+import { dirname, extname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { pkiPaths } from "../actors/apiserver/pki.ts";
 import { type Clock, sleep } from "../actors/system/clock.ts";
@@ -27,6 +27,8 @@ export function nodeArgs(cluster: ClusterFile, node: ClusterNode, runDir: string
   if (cluster.faults) args.push("--faults");
   args.push("--servers", (cluster.bootstrap ?? cluster.nodes.map((n) => n.id)).join(","));
   args.push(...(cluster.nodeFlags ?? []));
+  if (cluster.auditLogPath)
+    args.push("--audit-log-path", nodeAuditLogPath(cluster.auditLogPath, node.id));
   const pki = pkiPaths(runDir);
   if (
     node.apiPort !== undefined &&
@@ -37,6 +39,12 @@ export function nodeArgs(cluster: ClusterFile, node: ClusterNode, runDir: string
     args.push("--api-cert", pki.serverCert(node.id), "--api-key", pki.serverKey(node.id));
   }
   return args;
+}
+
+/** `audit.log` → `audit-n1.log`: the nodes of one cluster never share an audit file. */
+export function nodeAuditLogPath(path: string, nodeId: string): string {
+  const ext = extname(path);
+  return `${path.slice(0, path.length - ext.length)}-${nodeId}${ext}`;
 }
 
 /** Starts one node with its output appended to its log file. */

@@ -1,6 +1,6 @@
 import { randomBytes } from "node:crypto";
 import { mkdirSync, rmSync, writeFileSync } from "node:fs";
-import { join } from "node:path";
+import { join, resolve } from "node:path";
 import { Command } from "commander";
 import { renderKubeconfig } from "../actors/apiserver/kubeconfig.ts";
 import { ensureClusterPki } from "../actors/apiserver/pki.ts";
@@ -40,6 +40,12 @@ interface UpOptions {
   cloudProvider?: string;
   lbPool?: string;
   zones?: string;
+  auditPolicyFile?: string;
+  auditLogPath?: string;
+  auditLogMaxsize?: string;
+  auditLogMaxbackup?: string;
+  maxRequestsInflight?: string;
+  maxMutatingRequestsInflight?: string;
 }
 
 /** Where `up` keeps the local cloud: its config and state (see actors/cloud/local). */
@@ -167,9 +173,33 @@ export function planCluster(options: UpOptions, runDir: string): ClusterFile {
     nodeFlags.push("--cloud-provider", "external", "--cloud-config", cloudConfigPath(runDir));
   else if (options.cloudProvider !== "none")
     throw new Error(`--cloud-provider must be external or none, got ${options.cloudProvider}`);
+  nodeFlags.push(...apiLimitFlags(options));
   const token = randomBytes(24).toString("hex");
   const bootstrap = nodes.map((n) => n.id);
-  return { name: options.name, token, faults: options.faults, nodeFlags, bootstrap, nodes };
+  return {
+    name: options.name,
+    token,
+    faults: options.faults,
+    nodeFlags,
+    bootstrap,
+    nodes,
+    ...(options.auditPolicyFile && options.auditLogPath
+      ? { auditLogPath: resolve(options.auditLogPath) }
+      : {}),
+  };
+}
+
+/** The audit and in-flight flags every node gets (the audit log's path is per node: launcher.ts). */
+function apiLimitFlags(options: UpOptions): string[] {
+  const flags: string[] = [];
+  if (options.auditPolicyFile) flags.push("--audit-policy-file", resolve(options.auditPolicyFile));
+  if (options.auditLogMaxsize) flags.push("--audit-log-maxsize", options.auditLogMaxsize);
+  if (options.auditLogMaxbackup) flags.push("--audit-log-maxbackup", options.auditLogMaxbackup);
+  if (options.maxRequestsInflight)
+    flags.push("--max-requests-inflight", options.maxRequestsInflight);
+  if (options.maxMutatingRequestsInflight)
+    flags.push("--max-mutating-requests-inflight", options.maxMutatingRequestsInflight);
+  return flags;
 }
 
 function refuseIfRunning(runDir: string): void {
@@ -264,6 +294,15 @@ export function upCommand(): Command {
       "the local cloud's external IP pool (default: a /24 of 127.240.0.0/16)",
     )
     .option("--zones <node=zone,...>", "the local cloud's zones (default: one zone per node)")
+    .option("--audit-policy-file <file>", "audit.k8s.io/v1 Policy for every API server")
+    .option(
+      "--audit-log-path <file>",
+      "audit log; each node writes <file> with -<node id> before its extension (default: audit.log in its data dir)",
+    )
+    .option("--audit-log-maxsize <MB>", "rotate each audit log at this size")
+    .option("--audit-log-maxbackup <n>", "rotated audit logs kept per node")
+    .option("--max-requests-inflight <n>", "read-only API requests at once per priority level")
+    .option("--max-mutating-requests-inflight <n>", "mutating API requests at once per level")
     .option("--foreground", "stay attached; Ctrl-C stops the cluster", false)
     .option("--timeout-ms <ms>", "how long to wait for the cluster to be healthy", "60000")
     .action(async (options: UpOptions) => {

@@ -61,6 +61,17 @@ export interface TransportLimits {
    * misbehaving peer hold a socket open.
    */
   closeGraceMs: number;
+  /**
+   * Time a client of the node's HTTP port (health, metrics, admin, and the mesh's upgrade
+   * request) has to send its request headers; then Node answers 408 and closes. 10 s: every
+   * legitimate client sends them in one write; a slowloris client holds a socket no longer.
+   */
+  httpHeadersTimeoutMs: number;
+  /**
+   * Time such a client has to send its whole request, body included (admin bodies are small).
+   * 30 s; Node checks both timeouts every second (`connectionsCheckingInterval`).
+   */
+  httpRequestTimeoutMs: number;
 }
 
 export const DEFAULT_TRANSPORT_LIMITS: Readonly<TransportLimits> = Object.freeze({
@@ -74,7 +85,28 @@ export const DEFAULT_TRANSPORT_LIMITS: Readonly<TransportLimits> = Object.freeze
   backoffJitter: 0.2,
   pingIntervalMs: 5_000,
   closeGraceMs: 1_000,
+  httpHeadersTimeoutMs: 10_000,
+  httpRequestTimeoutMs: 30_000,
 });
+
+/** How often Node checks the HTTP port's header and request timeouts. */
+const HTTP_TIMEOUT_CHECK_INTERVAL_MS = 1_000;
+
+/** The options of the node's HTTP server that carry the limits Node enforces itself. */
+export function httpServerOptions(limits: TransportLimits): {
+  headersTimeout: number;
+  requestTimeout: number;
+  connectionsCheckingInterval: number;
+} {
+  return {
+    headersTimeout: limits.httpHeadersTimeoutMs,
+    requestTimeout: limits.httpRequestTimeoutMs,
+    connectionsCheckingInterval: Math.min(
+      HTTP_TIMEOUT_CHECK_INTERVAL_MS,
+      limits.httpHeadersTimeoutMs,
+    ),
+  };
+}
 
 /** Defaults overlaid with `overrides`, checked; a nonsensical limit fails at startup, loudly. */
 export function resolveLimits(overrides: Partial<TransportLimits> = {}): TransportLimits {
@@ -88,6 +120,8 @@ export function resolveLimits(overrides: Partial<TransportLimits> = {}): Transpo
     "backoffInitialMs",
     "backoffMaxMs",
     "closeGraceMs",
+    "httpHeadersTimeoutMs",
+    "httpRequestTimeoutMs",
   ];
   for (const key of positive) {
     if (!Number.isInteger(limits[key]) || limits[key] <= 0) {
@@ -102,6 +136,10 @@ export function resolveLimits(overrides: Partial<TransportLimits> = {}): Transpo
   }
   if (limits.backoffMaxMs < limits.backoffInitialMs) {
     throw new Error("transport limit backoffMaxMs must be >= backoffInitialMs");
+  }
+  // Node refuses a header timeout longer than the whole request's
+  if (limits.httpRequestTimeoutMs < limits.httpHeadersTimeoutMs) {
+    throw new Error("transport limit httpRequestTimeoutMs must be >= httpHeadersTimeoutMs");
   }
   // A frame that could never fit the queue could never be sent.
   if (limits.maxQueuedBytesPerPeer < limits.maxFrameBytes) {

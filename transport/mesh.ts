@@ -21,7 +21,7 @@ import { type Envelope, nodeOf } from "./envelope.ts";
 import { type Direction, decide, type FaultRule, parseFaultRules } from "./faults.ts";
 import { makeChallenge, newNonce } from "./handshake.ts";
 import { acceptorStep, dialerStep } from "./handshake-flow.ts";
-import { resolveLimits, type TransportLimits } from "./limits.ts";
+import { httpServerOptions, resolveLimits, type TransportLimits } from "./limits.ts";
 import { type Link, type LinkStatus, linkStatus, newCounters } from "./link.ts";
 import { type MeshSocketClass, meshSocketClass } from "./mesh-socket.ts";
 import { flush, heldBytes, queueFull, type SendResult, transmit } from "./outbox.ts";
@@ -138,7 +138,9 @@ export class Mesh {
   async start(): Promise<{ port: number }> {
     if (this.started) throw new Error(`mesh ${this.nodeId} already started`);
     this.started = true;
-    const server = createServer((req, res) => this.serveHttp(req, res));
+    const server = createServer(httpServerOptions(this.limits), (req, res) =>
+      this.serveHttp(req, res),
+    );
     this.server = server;
     this.wss = new WebSocketServer({
       noServer: true,

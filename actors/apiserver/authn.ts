@@ -29,3 +29,21 @@ export function tokenMatches(given: string | null, wanted: string): boolean {
   const b = Buffer.from(wanted);
   return a.length === b.length && timingSafeEqual(a, b);
 }
+
+/** Who a request is, as audit and the in-flight limits see it (apiserver's `user.Info`). */
+export interface RequestUser {
+  username: string;
+  groups: readonly string[];
+}
+
+/** The admin token's holder: kubeadm's admin kubeconfig user, in the masters group. */
+export const ADMIN_USER: RequestUser = {
+  username: "kubernetes-admin",
+  groups: ["system:masters", "system:authenticated"],
+};
+
+/** A request to a public path without credentials. */
+export const ANONYMOUS_USER: RequestUser = {
+  username: "system:anonymous",
+  groups: ["system:unauthenticated"],
+};

@@ -24,7 +24,6 @@ import { RESOURCES, type ResourceInfo, resourceByPlural } from "../api/resources
 import {
   badRequestStatus,
   internalErrorStatus,
-  requestEntityTooLargeStatus,
   resourceNotServedStatus,
   type Status,
   serviceUnavailableStatus,
@@ -33,7 +32,8 @@ import {
 import { SYSTEM_NAMESPACES } from "../api/well-known.ts";
 import { ApiError } from "../client/errors.ts";
 import type { Clock } from "../system/clock.ts";
-import { bearerToken, isPublicPath, tokenMatches } from "./authn.ts";
+import type { Auditor } from "./audit.ts";
+import { ADMIN_USER, ANONYMOUS_USER, bearerToken, isPublicPath, tokenMatches } from "./authn.ts";
 import { toJson } from "./cache-index.ts";
 import {
   AGGREGATED_DISCOVERY_CONTENT_TYPE,
@@ -45,6 +45,7 @@ import {
   versionInfo,
   wantsAggregatedDiscovery,
 } from "./discovery.ts";
+import { admitRequest, type InFlightLimits, isLongRunning, MaxInFlight } from "./max-in-flight.ts";
 import type { ObjectStore } from "./object-store.ts";
 import { openApiV3Document, openApiV3Paths } from "./openapi.ts";
 import { PodExecServer } from "./pod-exec.ts";
@@ -52,6 +53,16 @@ import { PodPortForwardServer } from "./pod-portforward.ts";
 import { decodeProtobufBody } from "./protobuf-body.ts";
 import { objectKey } from "./registry-keys.ts";
 import { parseRequestInfo } from "./request-info.ts";
+import {
+  assertJsonDepth,
+  closesConnection,
+  DEFAULT_REQUEST_LIMITS,
+  decodeUtf8,
+  parseRequestUrl,
+  type RequestLimits,
+  readLimitedBody,
+  serverOptions,
+} from "./request-limits.ts";
 import { parseRequestOptions } from "./request-options.ts";
 import type { ResourceHandler } from "./resource-handler.ts";
 import type { HandlerResult, RequestInput } from "./rest-request.ts";
@@ -72,10 +83,13 @@ export interface ApiServerConfig {
   podExec?: PodExecServer;
   /** pods/portforward's WebSocket upgrades (absent: refused with a Status). */
   podPortForward?: PodPortForwardServer;
+  /** `--audit-policy-file`: absent, nothing is audited. */
+  audit?: Auditor;
+  /** `--max-requests-inflight` and `--max-mutating-requests-inflight` (defaults: Kubernetes'). */
+  inFlight?: InFlightLimits;
+  requestLimits?: Partial<RequestLimits>;
 }
 
-/** Kubernetes refuses request bodies over 3 MiB. */
-export const MAX_REQUEST_BODY_BYTES = 3 * 1024 * 1024;
 /** The namespaces every cluster has (kube-apiserver's system namespaces controller). */
 const BOOTSTRAP_RETRY_MS = 500;
 
@@ -98,19 +112,13 @@ function sendStatus(res: ServerResponse, status: Status): void {
   sendJson(res, status.code, status);
 }
 
-async function readBody(req: IncomingMessage): Promise<Buffer> {
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of req) {
-    size += (chunk as Buffer).length;
-    if (size > MAX_REQUEST_BODY_BYTES)
-      throw new ApiError(requestEntityTooLargeStatus(`limit is ${MAX_REQUEST_BODY_BYTES}`));
-    chunks.push(chunk as Buffer);
-  }
-  return Buffer.concat(chunks);
+function decodeBody(raw: Buffer, contentType: string, limits: RequestLimits): JsonValue {
+  const value = decodeBodyValue(raw, contentType);
+  assertJsonDepth(value, limits);
+  return value;
 }
 
-function decodeBody(raw: Buffer, contentType: string): JsonValue {
+function decodeBodyValue(raw: Buffer, contentType: string): JsonValue {
   if (contentType.includes("protobuf")) {
     try {
       return decodeProtobufBody(raw);
@@ -126,7 +134,7 @@ function decodeBody(raw: Buffer, contentType: string): JsonValue {
       });
     }
   }
-  const text = raw.toString("utf8");
+  const text = decodeUtf8(raw);
   if (text.trim() === "") return null;
   try {
     if (contentType.includes("yaml")) return parseYaml(text) as JsonValue;
@@ -146,15 +154,23 @@ export class ApiServer {
   /** True once the system namespaces exist: until then this server is not ready (`default` is expected). */
   bootstrapped = false;
   private stopped = false;
+  private readonly limits: RequestLimits;
+  private readonly inFlight: MaxInFlight;
   port = 0;
 
   constructor(private readonly config: ApiServerConfig) {
+    this.limits = { ...DEFAULT_REQUEST_LIMITS, ...config.requestLimits };
+    this.inFlight = new MaxInFlight(config.inFlight);
     const listener = (req: IncomingMessage, res: ServerResponse) => {
       this.serve(req, res).catch((error: unknown) => this.fail(res, error));
     };
+    const options = serverOptions(this.limits);
     this.server = config.tls
-      ? createHttpsServer({ cert: config.tls.certPem, key: config.tls.keyPem }, listener)
-      : createHttpServer(listener);
+      ? createHttpsServer(
+          { ...options, cert: config.tls.certPem, key: config.tls.keyPem },
+          listener,
+        )
+      : createHttpServer(options, listener);
     this.server.on("upgrade", (req: IncomingMessage, socket: Duplex, head: Buffer) =>
       this.upgrade(req, socket, head).catch(() => socket.destroy()),
     );
@@ -269,6 +285,8 @@ export class ApiServer {
 
   private fail(res: ServerResponse, error: unknown): void {
     if (error instanceof ApiError) {
+      if (closesConnection(error.status.code) && !res.headersSent)
+        res.setHeader("connection", "close");
       sendStatus(res, error.status);
       return;
     }
@@ -279,15 +297,22 @@ export class ApiServer {
   }
 
   private async serve(req: IncomingMessage, res: ServerResponse): Promise<void> {
-    const url = new URL(req.url ?? "/", "http://apiserver");
+    const url = parseRequestUrl(req);
     const path = url.pathname.replace(/\/+$/, "") || "/";
-    if (!isPublicPath(path) && !tokenMatches(bearerToken(req), this.config.token)) {
+    const authenticated = tokenMatches(bearerToken(req), this.config.token);
+    if (!authenticated && !isPublicPath(path)) {
       return sendStatus(res, unauthorizedStatus("Unauthorized"));
     }
+    const user = authenticated ? ADMIN_USER : ANONYMOUS_USER;
     const method = req.method ?? "GET";
     const accept = req.headers.accept;
-    if (method === "GET" && this.serveNonResource(path, accept, res)) return;
     const info = parseRequestInfo(method, path, url.searchParams);
+    const verb = info.type === "resource" ? info.request.verb : null;
+    const longRunning = isLongRunning(path, verb, url.searchParams);
+    const audit = this.config.audit?.begin(req, res, { user, method, path, info, longRunning });
+    if (!admitRequest(this.inFlight, res, { user, verb, method, path, query: url.searchParams }))
+      return;
+    if (method === "GET" && this.serveNonResource(path, accept, res)) return;
     if (info.type === "unknownResource" || info.type === "nonResource")
       return sendStatus(res, resourceNotServedStatus());
     const contentType = req.headers["content-type"] ?? "application/json";
@@ -298,7 +323,10 @@ export class ApiServer {
       accept,
       contentType,
       body: async () => {
-        if (cached === undefined) cached = decodeBody(await readBody(req), contentType);
+        if (cached === undefined) {
+          cached = decodeBody(await readLimitedBody(req, this.limits), contentType, this.limits);
+          audit?.setRequestObject(cached);
+        }
         return cached;
       },
     };

@@ -1,7 +1,9 @@
 import { mkdirSync, readFileSync } from "node:fs";
+import { join } from "node:path";
 import { Command, Option } from "commander";
 import { pino } from "pino";
 import { DEFAULT_COMPACTION_INTERVAL_MS } from "../../actors/apiserver/compactor.ts";
+import { DEFAULT_IN_FLIGHT_LIMITS } from "../../actors/apiserver/max-in-flight.ts";
 import {
   checkLeaderElectionTimings,
   DEFAULT_LEADER_ELECTION_TIMINGS,
@@ -12,7 +14,7 @@ import { parseProxyMode } from "../../actors/proxy/proxy-mode.ts";
 import { SystemClock } from "../../actors/system/clock.ts";
 import { parseDurationMs } from "./duration-flag.ts";
 import { parseListen, parsePeers } from "./peers.ts";
-import { NodeProcess, type NodeRole } from "./process.ts";
+import { type AuditConfig, NodeProcess, type NodeRole } from "./process.ts";
 import { DEFAULT_ELECTION_TICKS, DEFAULT_TICK_INTERVAL_MS } from "./server-role.ts";
 
 function positiveInt(value: string, flag: string): number {
@@ -57,6 +59,32 @@ interface NodeOptions {
   apiCert?: string;
   apiKey?: string;
   apiInsecure: boolean;
+  auditPolicyFile?: string;
+  auditLogPath?: string;
+  auditLogMaxsize: string;
+  auditLogMaxbackup: string;
+  maxRequestsInflight: string;
+  maxMutatingRequestsInflight: string;
+}
+
+/** kube-apiserver's `--audit-*` flags; the log defaults to `audit.log` in the data dir. */
+function auditFlags(options: NodeOptions): { audit?: AuditConfig } {
+  if (!options.auditPolicyFile) return {};
+  return {
+    audit: {
+      policyFile: options.auditPolicyFile,
+      logPath: options.auditLogPath ?? join(options.dataDir, "audit.log"),
+      maxSizeMb: nonNegativeInt(options.auditLogMaxsize, "--audit-log-maxsize"),
+      maxBackups: nonNegativeInt(options.auditLogMaxbackup, "--audit-log-maxbackup"),
+    },
+  };
+}
+
+function nonNegativeInt(value: string, flag: string): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 0)
+    throw new Error(`${flag} must be an integer >= 0, got ${value}`);
+  return n;
 }
 
 function readToken(options: NodeOptions): string {
@@ -252,6 +280,44 @@ export function nodeCommand(): Command {
         .default(false),
     )
     .addOption(
+      new Option(
+        "--audit-policy-file <file>",
+        "audit.k8s.io/v1 Policy: audit API requests (none without it)",
+      ).env("BOSUN_AUDIT_POLICY_FILE"),
+    )
+    .addOption(
+      new Option(
+        "--audit-log-path <file>",
+        "where audit events go, one JSON line each; - is stdout",
+      ).env("BOSUN_AUDIT_LOG_PATH"),
+    )
+    .addOption(
+      new Option("--audit-log-maxsize <MB>", "rotate the audit log at this size (0: 100 MB)")
+        .env("BOSUN_AUDIT_LOG_MAXSIZE")
+        .default("0"),
+    )
+    .addOption(
+      new Option("--audit-log-maxbackup <n>", "rotated audit logs kept (0: all)")
+        .env("BOSUN_AUDIT_LOG_MAXBACKUP")
+        .default("0"),
+    )
+    .addOption(
+      new Option(
+        "--max-requests-inflight <n>",
+        "read-only API requests served at once per priority level (system, workload)",
+      )
+        .env("BOSUN_MAX_REQUESTS_INFLIGHT")
+        .default(String(DEFAULT_IN_FLIGHT_LIMITS.maxReadOnly)),
+    )
+    .addOption(
+      new Option(
+        "--max-mutating-requests-inflight <n>",
+        "mutating API requests served at once per priority level",
+      )
+        .env("BOSUN_MAX_MUTATING_REQUESTS_INFLIGHT")
+        .default(String(DEFAULT_IN_FLIGHT_LIMITS.maxMutating)),
+    )
+    .addOption(
       new Option("--log-level <level>", "pino log level").env("BOSUN_LOG_LEVEL").default("info"),
     )
     .action(async (options: NodeOptions) => {
@@ -313,6 +379,17 @@ export function nodeCommand(): Command {
                   ...(options.apiCert ? { certFile: options.apiCert } : {}),
                   ...(options.apiKey ? { keyFile: options.apiKey } : {}),
                   insecure: Boolean(options.apiInsecure),
+                  ...auditFlags(options),
+                  inFlight: {
+                    maxReadOnly: positiveInt(
+                      options.maxRequestsInflight,
+                      "--max-requests-inflight",
+                    ),
+                    maxMutating: positiveInt(
+                      options.maxMutatingRequestsInflight,
+                      "--max-mutating-requests-inflight",
+                    ),
+                  },
                 },
               }
             : {}),

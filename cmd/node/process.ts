@@ -7,12 +7,16 @@ import {
   type KubeletLogsRequest,
 } from "../../actors/api/kubelet-protocol.ts";
 import type { KubeletSummary } from "../../actors/api/stats-protocol.ts";
+import { Auditor } from "../../actors/apiserver/audit.ts";
+import { DEFAULT_AUDIT_LOG_LIMITS, RotatingAuditLog } from "../../actors/apiserver/audit-log.ts";
+import { parseAuditPolicy } from "../../actors/apiserver/audit-policy.ts";
 import { startCompactor } from "../../actors/apiserver/compactor.ts";
 import {
   ENDPOINT_RECONCILER_ACTOR,
   endpointReconcilerMachine,
 } from "../../actors/apiserver/endpoint-reconciler.ts";
 import { execStreamsMachine } from "../../actors/apiserver/exec-streams.ts";
+import { DEFAULT_IN_FLIGHT_LIMITS } from "../../actors/apiserver/max-in-flight.ts";
 import type { MetricsSource } from "../../actors/apiserver/metrics-api.ts";
 import { type ExecDelivery, PodExecServer } from "../../actors/apiserver/pod-exec.ts";
 import type { PodLogRead, PodLogs } from "../../actors/apiserver/pod-logs.ts";
@@ -108,6 +112,19 @@ export interface ApiConfig {
   certFile?: string;
   keyFile?: string;
   insecure: boolean;
+  /** `--audit-policy-file` and where its events go; absent, nothing is audited. */
+  audit?: AuditConfig;
+  /** `--max-requests-inflight`, `--max-mutating-requests-inflight`. */
+  inFlight?: { maxReadOnly: number; maxMutating: number };
+}
+
+export interface AuditConfig {
+  policyFile: string;
+  /** A file, or `-` for stdout. */
+  logPath: string;
+  /** `--audit-log-maxsize`, in megabytes as kube-apiserver's flag. */
+  maxSizeMb: number;
+  maxBackups: number;
 }
 
 const PING_TIMEOUT_MS = 1_000;
@@ -131,6 +148,7 @@ export class NodeProcess {
   private stopping: Promise<void> | null = null;
   server: ServerRole | null = null;
   apiServer: ApiServer | null = null;
+  private auditLog: RotatingAuditLog | null = null;
   workloads: WorkloadsRole | null = null;
   /** The cluster DNS server of a server node with an API server. */
   dns: DnsHandle | null = null;
@@ -317,6 +335,24 @@ export class NodeProcess {
     await this.workloads.start();
   }
 
+  /** The policy is read once at start, as kube-apiserver reads it; a bad one stops the node. */
+  private openAudit(audit: AuditConfig): Auditor {
+    const policy = parseAuditPolicy(readFileSync(audit.policyFile, "utf8"));
+    const clock = this.system.clock;
+    this.auditLog = new RotatingAuditLog(
+      audit.logPath,
+      {
+        maxFileBytes:
+          audit.maxSizeMb > 0
+            ? audit.maxSizeMb * 1024 * 1024
+            : DEFAULT_AUDIT_LOG_LIMITS.maxFileBytes,
+        maxBackups: audit.maxBackups,
+      },
+      () => clock.wallMs(),
+    );
+    return new Auditor(policy, this.auditLog, clock);
+  }
+
   private async startApiServer(api: ApiConfig, server: ServerRole): Promise<void> {
     if (!api.insecure && (!api.certFile || !api.keyFile))
       throw new Error("the API server needs --api-cert and --api-key (or --api-insecure)");
@@ -340,6 +376,8 @@ export class NodeProcess {
         store: server.apiHandler.store,
         logger: this.logger.child({ component: "apiserver-portforward" }),
       }),
+      ...(api.audit ? { audit: this.openAudit(api.audit) } : {}),
+      ...(api.inFlight ? { inFlight: { ...DEFAULT_IN_FLIGHT_LIMITS, ...api.inFlight } } : {}),
     });
     await this.apiServer.start();
     const members = () => server.replica.members().voters;
@@ -547,6 +585,7 @@ export class NodeProcess {
           await Promise.race([this.workloads.stop(), sleep(this.system.clock, WORKLOADS_STOP_MS)]);
         }
         await this.apiServer?.stop();
+        this.auditLog?.close();
         this.compactor?.stop();
         await this.server?.stop((ms) => sleep(this.system.clock, ms));
         this.system.stop();

@@ -1,6 +1,10 @@
 import { describe, expect, it } from "vitest";
 import { backoffDelayMs } from "../../../transport/backoff.ts";
-import { DEFAULT_TRANSPORT_LIMITS, resolveLimits } from "../../../transport/limits.ts";
+import {
+  DEFAULT_TRANSPORT_LIMITS,
+  httpServerOptions,
+  resolveLimits,
+} from "../../../transport/limits.ts";
 
 describe("transport limits", () => {
   it("defaults to 4 MiB frames and 16 MiB of queue per peer", () => {
@@ -18,6 +22,20 @@ describe("transport limits", () => {
     expect(() => resolveLimits({ maxFrameBytes: 10, maxQueuedBytesPerPeer: 5 })).toThrow(
       /maxQueued/,
     );
+    // Node itself refuses a header timeout longer than the request's
+    expect(() =>
+      resolveLimits({ httpHeadersTimeoutMs: 5_000, httpRequestTimeoutMs: 1_000 }),
+    ).toThrow(/httpRequestTimeoutMs/);
+  });
+
+  it("gives the node's HTTP server its slow-client timeouts, checked at least as often as they fire", () => {
+    expect(httpServerOptions(resolveLimits())).toEqual({
+      headersTimeout: 10_000,
+      requestTimeout: 30_000,
+      connectionsCheckingInterval: 1_000,
+    });
+    const quick = resolveLimits({ httpHeadersTimeoutMs: 300, httpRequestTimeoutMs: 600 });
+    expect(httpServerOptions(quick).connectionsCheckingInterval).toBe(300);
   });
 });
 
