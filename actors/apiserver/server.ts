@@ -31,7 +31,9 @@ import {
 import { SYSTEM_NAMESPACES } from "../api/well-known.ts";
 import { ApiError } from "../client/errors.ts";
 import type { Clock } from "../system/clock.ts";
-import { bearerToken, isPublicPath, tokenMatches } from "./authn.ts";
+import { ANONYMOUS_USER, SYSTEM_UNAUTHENTICATED, type UserInfo } from "../api/user-info.ts";
+import { impersonatedUser } from "./auth/impersonation.ts";
+import { authenticate, isPublicPath, type TokenAuthenticator } from "./authn.ts";
 import { toJson } from "./cache-index.ts";
 import {
   AGGREGATED_DISCOVERY_CONTENT_TYPE,
@@ -56,15 +58,22 @@ import { serveWatch } from "./watch-stream.ts";
 export interface ApiServerConfig {
   host: string;
   port: number;
-  /** PEM; both absent = plain HTTP (only with --api-insecure). */
-  tls: { certPem: string; keyPem: string } | null;
+  /**
+   * PEM; both absent = plain HTTP (only with --api-insecure). `clientCaPem`: client
+   * certificates this CA signed authenticate (kube-apiserver's --client-ca-file).
+   */
+  tls: { certPem: string; keyPem: string; clientCaPem?: string } | null;
   token: string;
+  /** Bearer tokens other than the admin's (ServiceAccount tokens). */
+  tokenAuthenticators?: readonly TokenAuthenticator[];
   clock: Clock;
   logger: Logger;
   /** The server's one REST handler, shared with the internal API (its object store too). */
   handler: ResourceHandler;
   ready: () => { ready: boolean; reason: string };
 }
+
+const ANONYMOUS: UserInfo = { username: ANONYMOUS_USER, groups: [SYSTEM_UNAUTHENTICATED] };
 
 /** Kubernetes refuses request bodies over 3 MiB. */
 export const MAX_REQUEST_BODY_BYTES = 3 * 1024 * 1024;
@@ -144,8 +153,19 @@ export class ApiServer {
     const listener = (req: IncomingMessage, res: ServerResponse) => {
       this.serve(req, res).catch((error: unknown) => this.fail(res, error));
     };
-    this.server = config.tls
-      ? createHttpsServer({ cert: config.tls.certPem, key: config.tls.keyPem }, listener)
+    const tls = config.tls;
+    this.server = tls
+      ? createHttpsServer(
+          {
+            cert: tls.certPem,
+            key: tls.keyPem,
+            // ask for a client certificate but do not insist: a bearer token is as good
+            ...(tls.clientCaPem
+              ? { ca: tls.clientCaPem, requestCert: true, rejectUnauthorized: false }
+              : {}),
+          },
+          listener,
+        )
       : createHttpServer(listener);
   }
 
@@ -249,13 +269,23 @@ export class ApiServer {
   private async serve(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const url = new URL(req.url ?? "/", "http://apiserver");
     const path = url.pathname.replace(/\/+$/, "") || "/";
-    if (!isPublicPath(path) && !tokenMatches(bearerToken(req), this.config.token)) {
-      return sendStatus(res, unauthorizedStatus("Unauthorized"));
-    }
     const method = req.method ?? "GET";
+    const authenticated = await authenticate(
+      req,
+      this.config.token,
+      this.config.tokenAuthenticators ?? [],
+    );
+    if (authenticated === null && !isPublicPath(path))
+      return sendStatus(res, unauthorizedStatus("Unauthorized"));
+    const authorization = this.config.handler.authorization;
+    let user: UserInfo = authenticated ?? ANONYMOUS;
+    if (authenticated !== null && authorization !== null)
+      user = await impersonatedUser(authorization, authenticated, req.headers);
     const accept = req.headers.accept;
-    if (method === "GET" && this.serveNonResource(path, accept, res)) return;
     const info = parseRequestInfo(method, path, url.searchParams);
+    if (authorization !== null && info.type === "nonResource" && !isPublicPath(path))
+      await authorization.require({ kind: "nonResource", user, verb: method.toLowerCase(), path: url.pathname });
+    if (method === "GET" && this.serveNonResource(path, accept, res)) return;
     if (info.type === "unknownResource")
       return sendStatus(res, notFoundStatus({ group: info.group, resource: info.resource }, ""));
     if (info.type === "nonResource")
@@ -274,6 +304,7 @@ export class ApiServer {
         if (cached === undefined) cached = decodeBody(await readBody(req), contentType);
         return cached;
       },
+      user,
     };
     // `GET .../configmaps/web?watch=true` watches the one object, as the deprecated watch path did
     if (info.request.verb === "watch" || (info.request.verb === "get" && input.options.watch)) {

@@ -154,7 +154,7 @@ async function bench(kind: SinkKind) {
       namespace: "default",
       ...(name !== null ? { name } : {}),
       ...query,
-    });
+    }, { from: "n1/subscriber", declared: null });
     if (status !== null) throw new ApiError(status);
     return {
       events: () => received,
