@@ -2,6 +2,7 @@ import { Command } from "commander";
 import { chaosCommand } from "./chaos.ts";
 import { hollowNodesCommand } from "./hollow-nodes.ts";
 import { inspectCommand } from "./inspect.ts";
+import { kubeconfigCommand } from "./kubeconfig.ts";
 import { kvCommand } from "./kv.ts";
 import { memberCommand } from "./member.ts";
 import { nodeCommand } from "./node/command.ts";
@@ -26,6 +27,7 @@ program.addCommand(memberCommand());
 program.addCommand(chaosCommand());
 program.addCommand(hollowNodesCommand());
 program.addCommand(schedulerCommand());
+program.addCommand(kubeconfigCommand());
 
 try {
   await program.parseAsync(process.argv);

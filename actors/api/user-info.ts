@@ -32,7 +32,10 @@ const SERVICE_ACCOUNT_PREFIX = "system:serviceaccount:";
 
 /** A kubelet's identity: `system:node:<name>` in `system:nodes`. */
 export function nodeUser(nodeName: string): UserInfo {
-  return { username: `${NODE_USER_PREFIX}${nodeName}`, groups: [SYSTEM_NODES, SYSTEM_AUTHENTICATED] };
+  return {
+    username: `${NODE_USER_PREFIX}${nodeName}`,
+    groups: [SYSTEM_NODES, SYSTEM_AUTHENTICATED],
+  };
 }
 
 /** A system component's identity (no groups but `system:authenticated`). */
@@ -61,7 +64,11 @@ export function serviceAccountUser(
 ): UserInfo {
   return {
     username: serviceAccountUsername(namespace, name),
-    groups: [SYSTEM_SERVICE_ACCOUNTS, `${SYSTEM_SERVICE_ACCOUNTS}:${namespace}`, SYSTEM_AUTHENTICATED],
+    groups: [
+      SYSTEM_SERVICE_ACCOUNTS,
+      `${SYSTEM_SERVICE_ACCOUNTS}:${namespace}`,
+      SYSTEM_AUTHENTICATED,
+    ],
     ...(extra ? { extra } : {}),
   };
 }

@@ -35,8 +35,8 @@ import {
 } from "../api/status.ts";
 import { ApiError } from "../client/errors.ts";
 import type { ActorSystem } from "../system/actor-system.ts";
-import { cachedJson } from "./cache-index.ts";
 import { meshUser } from "./auth/mesh-identity.ts";
+import { cachedJson } from "./cache-index.ts";
 import type { InternalApiPort, MeshCaller } from "./internal-api.ts";
 import type { RequestVerb } from "./request-info.ts";
 import type { RequestOptions } from "./request-options.ts";
@@ -142,44 +142,68 @@ export class ApiOperations implements InternalApiPort {
     const options: RequestOptions = {};
     if (request.dryRun) options.dryRun = ["All"];
     if (request.fieldValidation !== undefined) options.fieldValidation = request.fieldValidation;
-    return this.run(request, "create", name, {
-      namespace: namespaceOf(request),
-      body: request.object,
-      subresource: sub,
-      options,
-    }, caller);
+    return this.run(
+      request,
+      "create",
+      name,
+      {
+        namespace: namespaceOf(request),
+        body: request.object,
+        subresource: sub,
+        options,
+      },
+      caller,
+    );
   }
 
   update(request: UpdateRequest, caller: MeshCaller): Promise<ApiReply> {
     const name = String(asObject(asObject(request.object).metadata).name ?? "");
-    return this.run(request, "update", name, {
-      namespace: namespaceOf(request),
-      body: request.object,
-      subresource: request.subresource ?? null,
-    }, caller);
+    return this.run(
+      request,
+      "update",
+      name,
+      {
+        namespace: namespaceOf(request),
+        body: request.object,
+        subresource: request.subresource ?? null,
+      },
+      caller,
+    );
   }
 
   patch(request: PatchRequest, caller: MeshCaller): Promise<ApiReply> {
-    return this.run(request, "patch", request.name, {
-      body: request.patch as JsonValue,
-      contentType: PATCH_CONTENT_TYPES[request.patchType] ?? String(request.patchType),
-      subresource: request.subresource ?? null,
-    }, caller);
+    return this.run(
+      request,
+      "patch",
+      request.name,
+      {
+        body: request.patch as JsonValue,
+        contentType: PATCH_CONTENT_TYPES[request.patchType] ?? String(request.patchType),
+        subresource: request.subresource ?? null,
+      },
+      caller,
+    );
   }
 
   delete(request: DeleteRequest, caller: MeshCaller): Promise<ApiReply> {
     // a DeleteOptions body, as client-go sends one
-    return this.run(request, "delete", request.name, {
-      body: {
-        ...(request.preconditions ? { preconditions: request.preconditions } : {}),
-        ...(request.gracePeriodSeconds !== undefined
-          ? { gracePeriodSeconds: request.gracePeriodSeconds }
-          : {}),
-        ...(request.propagationPolicy !== undefined
-          ? { propagationPolicy: request.propagationPolicy }
-          : {}),
+    return this.run(
+      request,
+      "delete",
+      request.name,
+      {
+        body: {
+          ...(request.preconditions ? { preconditions: request.preconditions } : {}),
+          ...(request.gracePeriodSeconds !== undefined
+            ? { gracePeriodSeconds: request.gracePeriodSeconds }
+            : {}),
+          ...(request.propagationPolicy !== undefined
+            ? { propagationPolicy: request.propagationPolicy }
+            : {}),
+        },
       },
-    }, caller);
+      caller,
+    );
   }
 
   /** One REST verb through the HTTP path's handler; an ApiError becomes `{ok: false, status}`. */

@@ -98,27 +98,39 @@ export const internalApiMachine = setup({
   actions: {
     serveGet: ({ context, event }) => {
       if (event.type === "api.get")
-        answerAsk(event, () => context.port.get(needScope(event.type, event.body), callerOf(event)));
+        answerAsk(event, () =>
+          context.port.get(needScope(event.type, event.body), callerOf(event)),
+        );
     },
     serveList: ({ context, event }) => {
       if (event.type === "api.list")
-        answerAsk(event, () => context.port.list(needScope(event.type, event.body), callerOf(event)));
+        answerAsk(event, () =>
+          context.port.list(needScope(event.type, event.body), callerOf(event)),
+        );
     },
     serveCreate: ({ context, event }) => {
       if (event.type === "api.create")
-        answerAsk(event, () => context.port.create(needScope(event.type, event.body), callerOf(event)));
+        answerAsk(event, () =>
+          context.port.create(needScope(event.type, event.body), callerOf(event)),
+        );
     },
     serveUpdate: ({ context, event }) => {
       if (event.type === "api.update")
-        answerAsk(event, () => context.port.update(needScope(event.type, event.body), callerOf(event)));
+        answerAsk(event, () =>
+          context.port.update(needScope(event.type, event.body), callerOf(event)),
+        );
     },
     servePatch: ({ context, event }) => {
       if (event.type === "api.patch")
-        answerAsk(event, () => context.port.patch(needScope(event.type, event.body), callerOf(event)));
+        answerAsk(event, () =>
+          context.port.patch(needScope(event.type, event.body), callerOf(event)),
+        );
     },
     serveDelete: ({ context, event }) => {
       if (event.type === "api.delete")
-        answerAsk(event, () => context.port.delete(needScope(event.type, event.body), callerOf(event)));
+        answerAsk(event, () =>
+          context.port.delete(needScope(event.type, event.body), callerOf(event)),
+        );
     },
     startWatch: ({ context, event }) => {
       if (event.type !== "api.watch") return;

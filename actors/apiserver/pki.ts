@@ -21,6 +21,8 @@ export interface KeyPairPem {
 /** kubeadm issues its CA for 10 years and serving certificates for 1. */
 const CA_VALIDITY_DAYS = 3650;
 const SERVER_VALIDITY_DAYS = 365;
+/** kubeadm's client certificates (admin.conf) last a year too. */
+const CLIENT_VALIDITY_DAYS = 365;
 const RSA_BITS = 2048;
 const DAY_MS = 86_400_000;
 
@@ -85,6 +87,37 @@ export function createServerCertificate(
     { name: "keyUsage", digitalSignature: true, keyEncipherment: true, critical: true },
     { name: "extKeyUsage", serverAuth: true },
     { name: "subjectAltName", altNames },
+  ]);
+  cert.sign(forge.pki.privateKeyFromPem(ca.keyPem), forge.md.sha256.create());
+  return { certPem: forge.pki.certificateToPem(cert), keyPem: keys.privatePem };
+}
+
+/**
+ * A client certificate for `user` in `groups`, signed by `ca`: the x509 authenticator takes
+ * the subject's CN as the user name and each O as a group (kubeadm's admin.conf is CN
+ * kubernetes-admin, O system:masters).
+ */
+export function createClientCertificate(
+  ca: KeyPairPem,
+  user: string,
+  groups: readonly string[],
+  nowMs: number,
+): KeyPairPem {
+  const caCert = forge.pki.certificateFromPem(ca.certPem);
+  const keys = rsaKeyPair();
+  const cert = forge.pki.createCertificate();
+  cert.publicKey = forge.pki.publicKeyFromPem(keys.publicPem);
+  cert.serialNumber = serialNumber();
+  validity(cert, nowMs, CLIENT_VALIDITY_DAYS);
+  cert.setSubject([
+    ...groups.map((g) => ({ name: "organizationName", value: g })),
+    { name: "commonName", value: user },
+  ]);
+  cert.setIssuer(caCert.subject.attributes);
+  cert.setExtensions([
+    { name: "basicConstraints", cA: false },
+    { name: "keyUsage", digitalSignature: true, keyEncipherment: true, critical: true },
+    { name: "extKeyUsage", clientAuth: true },
   ]);
   cert.sign(forge.pki.privateKeyFromPem(ca.keyPem), forge.md.sha256.create());
   return { certPem: forge.pki.certificateToPem(cert), keyPem: keys.privatePem };

@@ -11,7 +11,6 @@ import { randomUUID } from "node:crypto";
 import { asObject, isJsonObject, type JsonObject, type JsonValue } from "../api/json.ts";
 import { generateNameSuffix } from "../api/object-meta.ts";
 import { apiVersionOf, RESOURCES, type ResourceInfo } from "../api/resources.ts";
-import { ANONYMOUS_USER, SYSTEM_UNAUTHENTICATED, type UserInfo } from "../api/user-info.ts";
 import {
   alreadyExistsStatus,
   badRequestStatus,
@@ -27,6 +26,7 @@ import {
   unknownFieldMessage,
   unknownFields,
 } from "../api/unknown-fields.ts";
+import { ANONYMOUS_USER, SYSTEM_UNAUTHENTICATED, type UserInfo } from "../api/user-info.ts";
 import { ApiError, isNotFound } from "../client/errors.ts";
 import type { Clock } from "../system/clock.ts";
 import { Admission } from "./admission.ts";

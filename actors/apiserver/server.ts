@@ -28,11 +28,12 @@ import {
   serviceUnavailableStatus,
   unauthorizedStatus,
 } from "../api/status.ts";
+import { ANONYMOUS_USER, SYSTEM_UNAUTHENTICATED, type UserInfo } from "../api/user-info.ts";
 import { SYSTEM_NAMESPACES } from "../api/well-known.ts";
 import { ApiError } from "../client/errors.ts";
 import type { Clock } from "../system/clock.ts";
-import { ANONYMOUS_USER, SYSTEM_UNAUTHENTICATED, type UserInfo } from "../api/user-info.ts";
 import { impersonatedUser } from "./auth/impersonation.ts";
+import { ensureBootstrapPolicy } from "./auth/policy-bootstrap.ts";
 import { authenticate, isPublicPath, type TokenAuthenticator } from "./authn.ts";
 import { toJson } from "./cache-index.ts";
 import {
@@ -216,6 +217,7 @@ export class ApiServer {
         await store.create(key, obj, null);
       }
       await this.bootstrapPriorityClasses(store);
+      await ensureBootstrapPolicy(store, this.config.clock.wallMs());
       this.bootstrapped = true;
     };
     const run = () => {
@@ -284,7 +286,12 @@ export class ApiServer {
     const accept = req.headers.accept;
     const info = parseRequestInfo(method, path, url.searchParams);
     if (authorization !== null && info.type === "nonResource" && !isPublicPath(path))
-      await authorization.require({ kind: "nonResource", user, verb: method.toLowerCase(), path: url.pathname });
+      await authorization.require({
+        kind: "nonResource",
+        user,
+        verb: method.toLowerCase(),
+        path: url.pathname,
+      });
     if (method === "GET" && this.serveNonResource(path, accept, res)) return;
     if (info.type === "unknownResource")
       return sendStatus(res, notFoundStatus({ group: info.group, resource: info.resource }, ""));

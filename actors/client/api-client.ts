@@ -182,7 +182,10 @@ export class ApiClient implements ListWatcher {
   }
 
   private async call<T>(kind: string, body: unknown): Promise<T> {
-    const { reply } = await this.askWithRetry<ApiReply>(kind, { ...(body as object), ...this.identity() });
+    const { reply } = await this.askWithRetry<ApiReply>(kind, {
+      ...(body as object),
+      ...this.identity(),
+    });
     if (!reply.ok) throw new ApiError(reply.status);
     return reply.object as unknown as T;
   }

@@ -48,6 +48,8 @@ interface NodeOptions {
   apiPort: string;
   apiTokenFile?: string;
   apiCert?: string;
+  apiClientCa?: string;
+  authorizationMode: string;
   apiKey?: string;
   apiInsecure: boolean;
 }
@@ -208,6 +210,18 @@ export function nodeCommand(): Command {
     )
     .addOption(new Option("--api-key <file>", "API server private key (PEM)").env("BOSUN_API_KEY"))
     .addOption(
+      new Option(
+        "--api-client-ca <file>",
+        "CA whose client certificates authenticate API requests (CN user, O groups)",
+      ).env("BOSUN_API_CLIENT_CA"),
+    )
+    .addOption(
+      new Option("--authorization-mode <mode>", "RBAC (Node,RBAC) or AlwaysAllow")
+        .choices(["RBAC", "AlwaysAllow"])
+        .env("BOSUN_AUTHORIZATION_MODE")
+        .default("RBAC"),
+    )
+    .addOption(
       new Option("--api-insecure", "serve the API over plain HTTP (no TLS)")
         .env("BOSUN_API_INSECURE")
         .default(false),
@@ -261,6 +275,7 @@ export function nodeCommand(): Command {
           dataDir: options.dataDir,
           token: readToken(options),
           faults: Boolean(options.faults),
+          authorizationMode: options.authorizationMode === "AlwaysAllow" ? "AlwaysAllow" : "RBAC",
           kubelet: options.kubelet && options.workloads,
           controlPlane: options.workloads,
           ...(options.apiTokenFile
@@ -269,6 +284,7 @@ export function nodeCommand(): Command {
                   port: Number(options.apiPort),
                   tokenFile: options.apiTokenFile,
                   ...(options.apiCert ? { certFile: options.apiCert } : {}),
+                  ...(options.apiClientCa ? { clientCaFile: options.apiClientCa } : {}),
                   ...(options.apiKey ? { keyFile: options.apiKey } : {}),
                   insecure: Boolean(options.apiInsecure),
                 },

@@ -5,6 +5,7 @@ import {
   type KubeletLogsReply,
   type KubeletLogsRequest,
 } from "../../actors/api/kubelet-protocol.ts";
+import { API_SERVER_USER, componentUser, KUBE_DNS_USER } from "../../actors/api/user-info.ts";
 import { startCompactor } from "../../actors/apiserver/compactor.ts";
 import {
   ENDPOINT_RECONCILER_ACTOR,
@@ -82,6 +83,8 @@ export interface NodeConfig {
   pingIntervalMs?: number;
   /** The Kubernetes API server of a server node (absent: none). */
   api?: ApiConfig;
+  /** --authorization-mode: `RBAC` (Node,RBAC; the default) or `AlwaysAllow` (no authorization). */
+  authorizationMode?: "RBAC" | "AlwaysAllow";
 }
 
 export interface ApiConfig {
@@ -90,6 +93,8 @@ export interface ApiConfig {
   /** PEM files; required unless `insecure` (plain HTTP). */
   certFile?: string;
   keyFile?: string;
+  /** The CA whose client certificates authenticate (kube-apiserver's --client-ca-file). */
+  clientCaFile?: string;
   insecure: boolean;
 }
 
@@ -219,6 +224,7 @@ export class NodeProcess {
           snapshotEntries: this.config.snapshotEntries,
           ...(this.config.api ? { podLogs: this.podLogs() } : {}),
           diskFaults: this.diskFaults ?? undefined,
+          authorization: this.config.authorizationMode !== "AlwaysAllow",
         },
         this.system,
         this.logger,
@@ -296,6 +302,7 @@ export class NodeProcess {
           : {
               certPem: readFileSync(api.certFile, "utf8"),
               keyPem: readFileSync(api.keyFile, "utf8"),
+              ...(api.clientCaFile ? { clientCaPem: readFileSync(api.clientCaFile, "utf8") } : {}),
             },
       token: readFileSync(api.tokenFile, "utf8").trim(),
       clock: this.system.clock,
@@ -308,7 +315,11 @@ export class NodeProcess {
     // cluster DNS on every server (DESIGN §7), behind the kube-dns Service the reconciler keeps
     this.dns = startDns({
       system: this.system,
-      source: new ApiClient({ system: this.system, servers: members }),
+      source: new ApiClient({
+        system: this.system,
+        servers: members,
+        user: componentUser(KUBE_DNS_USER),
+      }),
       logger: this.logger.child({ component: "dns" }),
       host: this.config.host,
       ...(this.config.dnsPort !== undefined ? { ports: [this.config.dnsPort] } : {}),
@@ -323,7 +334,11 @@ export class NodeProcess {
     this.system.spawn(ENDPOINT_RECONCILER_ACTOR, endpointReconcilerMachine, {
       supervise: false,
       input: {
-        api: new ApiClient({ system: this.system, servers: members }),
+        api: new ApiClient({
+          system: this.system,
+          servers: members,
+          user: componentUser(API_SERVER_USER),
+        }),
         clock: this.system.clock,
         nodeId: this.config.id,
         endpoint: `${this.config.host}:${this.apiServer.port}`,

@@ -3,6 +3,7 @@ import { join } from "node:path";
 import type { Logger } from "pino";
 import { API_ACTOR } from "../../actors/api/api-protocol.ts";
 import { ApiOperations } from "../../actors/apiserver/api-operations.ts";
+import { Authorization } from "../../actors/apiserver/auth/authorization.ts";
 import { internalApiMachine } from "../../actors/apiserver/internal-api.ts";
 import { ObjectStore } from "../../actors/apiserver/object-store.ts";
 import type { PodLogs } from "../../actors/apiserver/pod-logs.ts";
@@ -38,6 +39,8 @@ export interface ServerRoleConfig {
   podLogs?: PodLogs | undefined;
   /** The slow-disk failpoint of a node started with --faults. */
   diskFaults?: DiskFaultPoint | undefined;
+  /** Node,RBAC authorization of every API request (false: everyone may do everything). */
+  authorization?: boolean;
 }
 
 /** Defaults tuned for failover well under a second on loopback (etcd's are 100 ms / 1 s). */
@@ -152,7 +155,13 @@ export class ServerRole {
       watchCache,
       () => (role as ServerRole).electionClient,
     );
-    const apiHandler = new ResourceHandler(objects, system.clock, config.podLogs);
+    const apiHandler = new ResourceHandler(
+      objects,
+      system.clock,
+      config.podLogs,
+      {},
+      new Authorization(objects, config.authorization !== false),
+    );
     // the Kubernetes API as actor messages for internal components (DESIGN §6)
     const api = new ApiOperations({ system, handler: apiHandler });
     role = new ServerRole(

@@ -1,5 +1,14 @@
 import type { Logger } from "pino";
 import type { AnyActorRef } from "xstate";
+import {
+  componentUser,
+  KUBE_CONTROLLER_MANAGER_USER,
+  KUBE_PROXY_USER,
+  KUBE_SCHEDULER_USER,
+  LOCAL_PATH_PROVISIONER_USER,
+  nodeUser,
+  type UserInfo,
+} from "../../actors/api/user-info.ts";
 import { DEFAULT_CLUSTER_DOMAIN, KUBE_DNS_SERVICE_IP } from "../../actors/api/well-known.ts";
 import { ApiClient } from "../../actors/client/api-client.ts";
 import {
@@ -97,20 +106,25 @@ export class WorkloadsRole {
   async start(): Promise<void> {
     const { config, system, logger } = this;
     const clock = system.clock;
-    const api = new ApiClient({ system, servers: config.servers });
+    // every component speaks as its own identity (auth/mesh-identity.ts in the API server)
+    const apiAs = (user: UserInfo) => new ApiClient({ system, servers: config.servers, user });
     // Lease writes fail fast, so a slow attempt is retried within the renew deadline instead
     // of using it all up (a timed-out write that applied anyway shows as our own renewal)
-    const leaseApi = new ApiClient({
-      system,
-      servers: config.servers,
-      requestTimeoutMs: leaseRequestTimeoutMs(config.leaderElection),
-      maxAttempts: LEASE_REQUEST_ATTEMPTS,
-    });
+    const leaseApiAs = (user: UserInfo) =>
+      new ApiClient({
+        system,
+        servers: config.servers,
+        requestTimeoutMs: leaseRequestTimeoutMs(config.leaderElection),
+        maxAttempts: LEASE_REQUEST_ATTEMPTS,
+        user,
+      });
+    const controllerManager = componentUser(KUBE_CONTROLLER_MANAGER_USER);
+    const scheduler = componentUser(KUBE_SCHEDULER_USER);
     if (config.controlPlane) {
       this.controllers = startControllerManager({
         system,
-        api,
-        leaseApi,
+        api: apiAs(controllerManager),
+        leaseApi: leaseApiAs(controllerManager),
         ...(config.leaderElection ? { leaderElection: config.leaderElection } : {}),
         ...(config.nodeMonitorGracePeriodMs !== undefined
           ? { controllers: controllersWith(config.nodeMonitorGracePeriodMs) }
@@ -122,7 +136,7 @@ export class WorkloadsRole {
         supervise: false,
         input: {
           ...config.leaderElection,
-          api: leaseApi,
+          api: leaseApiAs(scheduler),
           clock,
           namespace: "kube-system",
           leaseName: "kube-scheduler",
@@ -131,9 +145,10 @@ export class WorkloadsRole {
             if (this.stopped) return;
             // leadership changes are logged so that a bench or an operator can count them
             logger.info({ component: "scheduler" }, "scheduler started leading");
+            const schedulerApi = apiAs(scheduler);
             this.scheduler = startScheduler({
               system,
-              api,
+              api: schedulerApi,
               clock,
               logger: logger.child({ component: "scheduler" }),
             });
@@ -165,7 +180,7 @@ export class WorkloadsRole {
     if (config.kubelet) {
       this.kubelet = await startKubelet({
         system,
-        api,
+        api: apiAs(nodeUser(config.nodeId)),
         clock,
         logger: logger.child({ component: "kubelet" }),
         nodeName: config.nodeId,
@@ -184,7 +199,7 @@ export class WorkloadsRole {
       // kube-proxy runs wherever a kubelet does
       this.proxy = startProxy({
         system,
-        source: api,
+        source: apiAs(componentUser(KUBE_PROXY_USER)),
         logger: logger.child({ component: "proxy" }),
         nodeName: config.nodeId,
         nodeAddress: config.host,
@@ -196,7 +211,7 @@ export class WorkloadsRole {
       // local volumes for the claims scheduled here (StorageClass provisioner bosun.dev/local-path)
       this.localPath = startLocalPathProvisioner({
         system,
-        api,
+        api: apiAs(componentUser(LOCAL_PATH_PROVISIONER_USER)),
         clock,
         logger,
         nodeName: config.nodeId,

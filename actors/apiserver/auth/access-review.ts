@@ -34,7 +34,9 @@ function attributesOf(spec: JsonObject, user: UserInfo): Attributes {
     return { kind: "nonResource", user, verb: asString(a.verb), path: asString(a.path) };
   }
   throw new ApiError(
-    badRequestStatus("spec: Invalid value: exactly one of nonResourceAttributes or resourceAttributes must be specified"),
+    badRequestStatus(
+      "spec: Invalid value: exactly one of nonResourceAttributes or resourceAttributes must be specified",
+    ),
   );
 }
 
@@ -42,7 +44,9 @@ function userOfSpec(spec: JsonObject): UserInfo {
   const username = asString(spec.user);
   const groups = asArray(spec.groups).map((g) => String(g));
   if (username === "" && groups.length === 0)
-    throw new ApiError(badRequestStatus("spec.user: Invalid value: at least one of user or group must be specified"));
+    throw new ApiError(
+      badRequestStatus("spec.user: Invalid value: at least one of user or group must be specified"),
+    );
   return { username, groups };
 }
 
@@ -62,7 +66,9 @@ export async function serveAccessReview(
     const ns = input.request.namespace ?? "";
     if (attributes.kind !== "resource" || attributes.namespace !== ns)
       throw new ApiError(
-        badRequestStatus(`spec.resourceAttributes.namespace: Invalid value: must match metadata.namespace "${ns}"`),
+        badRequestStatus(
+          `spec.resourceAttributes.namespace: Invalid value: must match metadata.namespace "${ns}"`,
+        ),
       );
   }
   const answer = await authorization.authorize(attributes);

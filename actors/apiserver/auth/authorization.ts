@@ -5,7 +5,7 @@
  * decides, and nobody allowing is a 403 worded as Kubernetes words it. `enabled: false` (the
  * benchmark's baseline, `--authorization-mode=AlwaysAllow`) allows everything.
  */
-import { type GroupResource, forbiddenRequestStatus } from "../../api/status.ts";
+import { forbiddenRequestStatus, type GroupResource } from "../../api/status.ts";
 import { SYSTEM_MASTERS, type UserInfo } from "../../api/user-info.ts";
 import { ApiError } from "../../client/errors.ts";
 import type { ObjectStore } from "../object-store.ts";
@@ -49,7 +49,11 @@ export class Authorization {
 }
 
 /** The attributes of a resource request by `user`. */
-export function resourceAttributes(user: UserInfo, request: ResourceRequest, verb: string = request.verb): Attributes {
+export function resourceAttributes(
+  user: UserInfo,
+  request: ResourceRequest,
+  verb: string = request.verb,
+): Attributes {
   return {
     kind: "resource",
     user,
@@ -64,7 +68,8 @@ export function resourceAttributes(user: UserInfo, request: ResourceRequest, ver
 
 /** `User "alice" cannot list resource "pods" in API group "" in the namespace "default"` (+ why). */
 export function forbiddenMessage(a: Attributes): string {
-  if (a.kind === "nonResource") return `User "${a.user.username}" cannot ${a.verb} path "${a.path}"`;
+  if (a.kind === "nonResource")
+    return `User "${a.user.username}" cannot ${a.verb} path "${a.path}"`;
   const resource = a.subresource === "" ? a.resource : `${a.resource}/${a.subresource}`;
   const scope = a.namespace === "" ? "at the cluster scope" : `in the namespace "${a.namespace}"`;
   return `User "${a.user.username}" cannot ${a.verb} resource "${resource}" in API group "${a.apiGroup}" ${scope}`;
@@ -73,7 +78,10 @@ export function forbiddenMessage(a: Attributes): string {
 export function forbidden(a: Attributes, reason: string) {
   const message = reason === "" ? forbiddenMessage(a) : `${forbiddenMessage(a)}: ${reason}`;
   if (a.kind === "nonResource")
-    return { ...forbiddenRequestStatus({ group: "", resource: "" }, "", message), message: `forbidden: ${message}` };
+    return {
+      ...forbiddenRequestStatus({ group: "", resource: "" }, "", message),
+      message: `forbidden: ${message}`,
+    };
   const gr: GroupResource = { group: a.apiGroup, resource: a.resource };
   return forbiddenRequestStatus(gr, a.name, message);
 }

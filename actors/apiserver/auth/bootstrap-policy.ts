@@ -108,11 +108,7 @@ const VIEW_RULES: PolicyRule[] = [
 ];
 
 const EDIT_RULES: PolicyRule[] = [
-  rule(
-    [...WRITE],
-    [""],
-    ["pods", "pods/attach", "pods/exec", "pods/portforward", "pods/proxy"],
-  ),
+  rule([...WRITE], [""], ["pods", "pods/attach", "pods/exec", "pods/portforward", "pods/proxy"]),
   rule(["create"], [""], ["pods/eviction"]),
   rule(
     [...WRITE],
@@ -202,7 +198,11 @@ const SCHEDULER_RULES: PolicyRule[] = [
   rule(READ, ["apps"], ["replicasets", "statefulsets"]),
   rule(READ, ["policy"], ["poddisruptionbudgets"]),
   rule([...READ, "patch", "update"], [""], ["persistentvolumeclaims", "persistentvolumes"]),
-  rule(READ, ["storage.k8s.io"], ["storageclasses", "csinodes", "csidrivers", "csistoragecapacities"]),
+  rule(
+    READ,
+    ["storage.k8s.io"],
+    ["storageclasses", "csinodes", "csidrivers", "csistoragecapacities"],
+  ),
   rule(READ, ["scheduling.k8s.io"], ["priorityclasses"]),
   rule(["create"], ["authentication.k8s.io"], ["tokenreviews"]),
   rule(["create"], ["authorization.k8s.io"], ["subjectaccessreviews"]),
@@ -218,28 +218,32 @@ const SCHEDULER_RULES: PolicyRule[] = [
 const CONTROLLER_MANAGER_RULES: PolicyRule[] = [
   rule(["create", "patch", "update"], ["", "events.k8s.io"], ["events"]),
   rule(READ_WRITE, ["coordination.k8s.io"], ["leases"]),
-  rule(READ_WRITE, [""], [
-    "pods",
-    "pods/status",
-    "services",
-    "services/status",
-    "endpoints",
-    "configmaps",
-    "serviceaccounts",
-    "persistentvolumes",
-    "persistentvolumes/status",
-    "persistentvolumeclaims",
-    "persistentvolumeclaims/status",
-    "nodes",
-    "nodes/status",
-    "namespaces",
-    "namespaces/status",
-    "namespaces/finalize",
-    "secrets",
-    "resourcequotas",
-    "limitranges",
-    "replicationcontrollers",
-  ]),
+  rule(
+    READ_WRITE,
+    [""],
+    [
+      "pods",
+      "pods/status",
+      "services",
+      "services/status",
+      "endpoints",
+      "configmaps",
+      "serviceaccounts",
+      "persistentvolumes",
+      "persistentvolumes/status",
+      "persistentvolumeclaims",
+      "persistentvolumeclaims/status",
+      "nodes",
+      "nodes/status",
+      "namespaces",
+      "namespaces/status",
+      "namespaces/finalize",
+      "secrets",
+      "resourcequotas",
+      "limitranges",
+      "replicationcontrollers",
+    ],
+  ),
   rule(["create"], [""], ["pods/eviction", "pods/binding", "serviceaccounts/token"]),
   rule(READ_WRITE, ["apps"], ["*"]),
   rule(READ_WRITE, ["batch"], ["*"]),
@@ -287,7 +291,11 @@ const API_SERVER_RULES: PolicyRule[] = [
 /** rancher's local-path-provisioner role, which bosun's provisioner mirrors. */
 const LOCAL_PATH_RULES: PolicyRule[] = [
   rule(READ, [""], ["nodes", "pods"]),
-  rule([...READ, "patch", "update"], [""], ["persistentvolumeclaims", "persistentvolumeclaims/status"]),
+  rule(
+    [...READ, "patch", "update"],
+    [""],
+    ["persistentvolumeclaims", "persistentvolumeclaims/status"],
+  ),
   rule([...READ, "create", "delete", "patch", "update"], [""], ["persistentvolumes"]),
   rule(READ, ["storage.k8s.io"], ["storageclasses"]),
   rule(["create", "patch", "update"], ["", "events.k8s.io"], ["events"]),
@@ -312,7 +320,11 @@ const CLUSTER_ROLES: RoleSpec[] = [
     labels: { [AGGREGATE_TO_EDIT]: "true" },
     aggregateFrom: [AGGREGATE_TO_VIEW],
   },
-  { name: "system:aggregate-to-admin", rules: ADMIN_RULES, labels: { [AGGREGATE_TO_ADMIN]: "true" } },
+  {
+    name: "system:aggregate-to-admin",
+    rules: ADMIN_RULES,
+    labels: { [AGGREGATE_TO_ADMIN]: "true" },
+  },
   { name: "system:aggregate-to-edit", rules: EDIT_RULES, labels: { [AGGREGATE_TO_EDIT]: "true" } },
   { name: "system:aggregate-to-view", rules: VIEW_RULES, labels: { [AGGREGATE_TO_VIEW]: "true" } },
   { name: "system:discovery", rules: [urls(["get"], DISCOVERY_URLS)] },
@@ -362,7 +374,11 @@ const CLUSTER_ROLE_BINDINGS: { name: string; role: string; subjects: Subject[] }
   // Kubernetes leaves this binding without subjects and lets the Node authorizer grant nodes
   // their rules; bosun binds the group and lets the Node authorizer narrow what it must
   { name: "system:node", role: "system:node", subjects: [group(SYSTEM_NODES)] },
-  { name: "system:kube-scheduler", role: "system:kube-scheduler", subjects: [user(KUBE_SCHEDULER_USER)] },
+  {
+    name: "system:kube-scheduler",
+    role: "system:kube-scheduler",
+    subjects: [user(KUBE_SCHEDULER_USER)],
+  },
   {
     name: "system:kube-controller-manager",
     role: "system:kube-controller-manager",
@@ -375,7 +391,11 @@ const CLUSTER_ROLE_BINDINGS: { name: string; role: string; subjects: Subject[] }
   },
   { name: "system:node-proxier", role: "system:node-proxier", subjects: [user(KUBE_PROXY_USER)] },
   { name: "system:bosun:kube-dns", role: "system:bosun:kube-dns", subjects: [user(KUBE_DNS_USER)] },
-  { name: "system:bosun:apiserver", role: "system:bosun:apiserver", subjects: [user(API_SERVER_USER)] },
+  {
+    name: "system:bosun:apiserver",
+    role: "system:bosun:apiserver",
+    subjects: [user(API_SERVER_USER)],
+  },
   {
     name: "system:bosun:local-path-provisioner",
     role: "system:bosun:local-path-provisioner",

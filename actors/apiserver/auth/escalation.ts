@@ -49,12 +49,18 @@ export async function confirmNoEscalation(
       })
     ).decision === "allow";
   const policy = await authorization.policy();
-  const held = user.groups.includes("system:masters") ? FULL_AUTHORITY : policy.rulesFor(user, namespace);
+  const held = user.groups.includes("system:masters")
+    ? FULL_AUTHORITY
+    : policy.rulesFor(user, namespace);
   let granted: PolicyRule[];
   if (r.kind === "Role" || r.kind === "ClusterRole") {
     if (await may("escalate", r.plural, name)) return;
     granted = asArray(object.rules) as unknown as PolicyRule[];
-    if (r.kind === "ClusterRole" && object.aggregationRule !== undefined && object.aggregationRule !== null)
+    if (
+      r.kind === "ClusterRole" &&
+      object.aggregationRule !== undefined &&
+      object.aggregationRule !== null
+    )
       granted = [...granted, ...FULL_AUTHORITY];
   } else {
     const ref = asObject(object.roleRef) as unknown as RoleRef;

@@ -14,11 +14,7 @@
  * the node whose certificate names it, the control-plane users only from server certificates,
  * and an undeclared request is then that certificate's identity instead of `system:masters`.
  */
-import {
-  SYSTEM_AUTHENTICATED,
-  SYSTEM_MASTERS,
-  type UserInfo,
-} from "../../api/user-info.ts";
+import { SYSTEM_AUTHENTICATED, SYSTEM_MASTERS, type UserInfo } from "../../api/user-info.ts";
 import type { MeshCaller } from "../internal-api.ts";
 
 export function meshUser(caller: MeshCaller): UserInfo {

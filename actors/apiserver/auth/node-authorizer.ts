@@ -11,7 +11,12 @@ import { type ResourceInfo, resourceByPlural } from "../../api/resources.ts";
 import { nodeNameOf } from "../../api/user-info.ts";
 import type { ObjectStore } from "../object-store.ts";
 import { collectionPrefix } from "../registry-keys.ts";
-import { type Attributes, type Authorizer, type AuthorizerAnswer, NO_OPINION } from "./attributes.ts";
+import {
+  type Attributes,
+  type Authorizer,
+  type AuthorizerAnswer,
+  NO_OPINION,
+} from "./attributes.ts";
 
 const PODS = resourceByPlural("pods", "") as ResourceInfo;
 
@@ -29,7 +34,11 @@ function addName(set: Set<string>, value: JsonValue | undefined): void {
 }
 
 function containersOf(spec: JsonObject): JsonValue[] {
-  return [...asArray(spec.initContainers), ...asArray(spec.containers), ...asArray(spec.ephemeralContainers)];
+  return [
+    ...asArray(spec.initContainers),
+    ...asArray(spec.containers),
+    ...asArray(spec.ephemeralContainers),
+  ];
 }
 
 /** The objects a pod names (volumes, projected sources, env, envFrom, image pull secrets, its ServiceAccount). */
@@ -69,7 +78,12 @@ export function podReferences(pod: JsonObject): PodReferences {
 }
 
 type GraphResource = keyof PodReferences;
-const GRAPH_RESOURCES = new Set<string>(["secrets", "configmaps", "persistentvolumeclaims", "serviceaccounts"]);
+const GRAPH_RESOURCES = new Set<string>([
+  "secrets",
+  "configmaps",
+  "persistentvolumeclaims",
+  "serviceaccounts",
+]);
 
 export class NodeAuthorizer implements Authorizer {
   constructor(private readonly store: ObjectStore) {}
@@ -80,10 +94,12 @@ export class NodeAuthorizer implements Authorizer {
     if (!GRAPH_RESOURCES.has(a.resource)) return NO_OPINION;
     const resource = a.resource as GraphResource;
     // a kubelet asks for a ServiceAccount's token for its pods (TokenRequest), else it only gets
-    const tokenRequest = resource === "serviceaccounts" && a.subresource === "token" && a.verb === "create";
+    const tokenRequest =
+      resource === "serviceaccounts" && a.subresource === "token" && a.verb === "create";
     if (!(a.verb === "get" && a.subresource === "") && !tokenRequest)
       return deny(`can only get individual ${a.resource}`, node);
-    if (a.name === "" || a.namespace === "") return deny(`can only get individual ${a.resource}`, node);
+    if (a.name === "" || a.namespace === "")
+      return deny(`can only get individual ${a.resource}`, node);
     const pods = await this.store.list(collectionPrefix(PODS, a.namespace), {
       serializable: true,
       cached: true,
@@ -91,7 +107,10 @@ export class NodeAuthorizer implements Authorizer {
     for (const pod of pods.items) {
       if (asString(asObject(pod.spec).nodeName) !== node) continue;
       if (podReferences(pod)[resource].has(a.name))
-        return { decision: "allow", reason: `Node: ${a.resource} ${a.namespace}/${a.name} is referenced by a pod on node ${node}` };
+        return {
+          decision: "allow",
+          reason: `Node: ${a.resource} ${a.namespace}/${a.name} is referenced by a pod on node ${node}`,
+        };
     }
     return deny("no relationship found between the node and this object", node);
   }

@@ -40,10 +40,14 @@ export async function admitNodeRequest(
       const body = await input.body();
       name = isJsonObject(body) ? asString(asObject(body.metadata).name) : "";
     }
-    if (name !== node) refuse(name, "modify node " + JSON.stringify(name));
+    if (name !== node) refuse(name, `modify node ${JSON.stringify(name)}`);
     return;
   }
-  if (r.group === "coordination.k8s.io" && r.plural === "leases" && req.namespace === NODE_LEASE_NAMESPACE) {
+  if (
+    r.group === "coordination.k8s.io" &&
+    r.plural === "leases" &&
+    req.namespace === NODE_LEASE_NAMESPACE
+  ) {
     let name = req.name ?? "";
     if (req.verb === "create") {
       const body = await input.body();
@@ -63,6 +67,10 @@ export async function admitNodeRequest(
     // a pod already gone: its delete answers 404 as for anyone
     if (found === null) return;
     const boundTo = asString(asObject(found.object.spec).nodeName);
-    if (boundTo !== node) refuse(name, `${req.verb} a pod bound to ${boundTo === "" ? "no node" : `node "${boundTo}"`}`);
+    if (boundTo !== node)
+      refuse(
+        name,
+        `${req.verb} a pod bound to ${boundTo === "" ? "no node" : `node "${boundTo}"`}`,
+      );
   }
 }

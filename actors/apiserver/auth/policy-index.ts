@@ -7,7 +7,13 @@
 import { asArray, asObject, asString, type JsonObject } from "../../api/json.ts";
 import type { UserInfo } from "../../api/user-info.ts";
 import type { Attributes } from "./attributes.ts";
-import { appliesTo, type PolicyRule, type RoleRef, rulesAllow, type Subject } from "./rbac-rules.ts";
+import {
+  appliesTo,
+  type PolicyRule,
+  type RoleRef,
+  rulesAllow,
+  type Subject,
+} from "./rbac-rules.ts";
 
 interface Binding {
   name: string;
@@ -24,7 +30,9 @@ export interface RbacObjects {
 }
 
 function rulesOf(role: JsonObject): PolicyRule[] {
-  return asArray(role.rules).filter((r) => typeof r === "object" && r !== null) as unknown as PolicyRule[];
+  return asArray(role.rules).filter(
+    (r) => typeof r === "object" && r !== null,
+  ) as unknown as PolicyRule[];
 }
 
 function bindingOf(obj: JsonObject): Binding {
@@ -44,7 +52,8 @@ export class PolicyIndex {
   private readonly roleBindings = new Map<string, Binding[]>();
 
   constructor(objects: RbacObjects) {
-    for (const r of objects.clusterRoles) this.clusterRoles.set(asString(asObject(r.metadata).name), rulesOf(r));
+    for (const r of objects.clusterRoles)
+      this.clusterRoles.set(asString(asObject(r.metadata).name), rulesOf(r));
     for (const r of objects.roles) {
       const m = asObject(r.metadata);
       this.roles.set(`${asString(m.namespace)}/${asString(m.name)}`, rulesOf(r));
@@ -90,7 +99,8 @@ export class PolicyIndex {
       if (appliesTo(b.subjects, user, "")) out.push(...this.roleRules(b.roleRef, ""));
     if (namespace !== "")
       for (const b of this.roleBindings.get(namespace) ?? [])
-        if (appliesTo(b.subjects, user, namespace)) out.push(...this.roleRules(b.roleRef, namespace));
+        if (appliesTo(b.subjects, user, namespace))
+          out.push(...this.roleRules(b.roleRef, namespace));
     return out;
   }
 

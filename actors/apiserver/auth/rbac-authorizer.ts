@@ -8,7 +8,12 @@ import { asObject, asString, type JsonObject } from "../../api/json.ts";
 import { type ResourceInfo, resourceByPlural } from "../../api/resources.ts";
 import type { ObjectStore } from "../object-store.ts";
 import { collectionPrefix } from "../registry-keys.ts";
-import { type Attributes, type Authorizer, type AuthorizerAnswer, NO_OPINION } from "./attributes.ts";
+import {
+  type Attributes,
+  type Authorizer,
+  type AuthorizerAnswer,
+  NO_OPINION,
+} from "./attributes.ts";
 import { RBAC_GROUP } from "./bootstrap-policy.ts";
 import { PolicyIndex } from "./policy-index.ts";
 

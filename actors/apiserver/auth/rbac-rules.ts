@@ -43,11 +43,7 @@ function has(list: readonly string[] | undefined, value: string): boolean {
   return false;
 }
 
-export function resourceMatches(
-  rule: PolicyRule,
-  resource: string,
-  subresource: string,
-): boolean {
+export function resourceMatches(rule: PolicyRule, resource: string, subresource: string): boolean {
   const combined = subresource === "" ? resource : `${resource}/${subresource}`;
   for (const r of rule.resources ?? []) {
     if (r === ALL || r === combined) return true;
@@ -101,7 +97,11 @@ export function subjectMatches(subject: Subject, user: UserInfo, namespace: stri
   }
 }
 
-export function appliesTo(subjects: readonly Subject[], user: UserInfo, namespace: string): boolean {
+export function appliesTo(
+  subjects: readonly Subject[],
+  user: UserInfo,
+  namespace: string,
+): boolean {
   for (const s of subjects) if (subjectMatches(s, user, namespace)) return true;
   return false;
 }

@@ -42,23 +42,34 @@ function covers(owner: PolicyRule, piece: PolicyRule): boolean {
 export function breakdownRule(rule: PolicyRule): PolicyRule[] {
   const out: PolicyRule[] = [];
   for (const verb of rule.verbs) {
-    for (const url of rule.nonResourceURLs ?? []) out.push({ verbs: [verb], nonResourceURLs: [url] });
+    for (const url of rule.nonResourceURLs ?? [])
+      out.push({ verbs: [verb], nonResourceURLs: [url] });
     for (const group of rule.apiGroups ?? [])
       for (const resource of rule.resources ?? []) {
         const names = rule.resourceNames ?? [];
-        if (names.length === 0) out.push({ verbs: [verb], apiGroups: [group], resources: [resource] });
+        if (names.length === 0)
+          out.push({ verbs: [verb], apiGroups: [group], resources: [resource] });
         for (const name of names)
-          out.push({ verbs: [verb], apiGroups: [group], resources: [resource], resourceNames: [name] });
+          out.push({
+            verbs: [verb],
+            apiGroups: [group],
+            resources: [resource],
+            resourceNames: [name],
+          });
       }
   }
   return out;
 }
 
 /** The pieces of `servant` no owner rule covers (empty: covered). */
-export function uncoveredRules(owner: readonly PolicyRule[], servant: readonly PolicyRule[]): PolicyRule[] {
+export function uncoveredRules(
+  owner: readonly PolicyRule[],
+  servant: readonly PolicyRule[],
+): PolicyRule[] {
   const missing: PolicyRule[] = [];
   for (const rule of servant)
-    for (const piece of breakdownRule(rule)) if (!owner.some((o) => covers(o, piece))) missing.push(piece);
+    for (const piece of breakdownRule(rule))
+      if (!owner.some((o) => covers(o, piece))) missing.push(piece);
   return missing;
 }
 
