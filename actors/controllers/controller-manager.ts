@@ -19,6 +19,7 @@ import { type LeaderElectionTimings, leaderElectionMachine } from "../client/lea
 import { SharedInformers } from "../client/shared-informers.ts";
 import type { ActorSystem } from "../system/actor-system.ts";
 import type { Clock } from "../system/clock.ts";
+import { clusterRoleAggregationController } from "./clusterrole-aggregation.ts";
 import type { ControllerContext, ControllerDefinition } from "./controller.ts";
 import { type RunningController, runController } from "./controller-runner.ts";
 import { cronJobController } from "./cronjob.ts";
@@ -62,6 +63,7 @@ export const DEFAULT_CONTROLLERS: readonly ControllerFactory[] = [
   cronJobController,
   persistentVolumeClaimController,
   persistentVolumeController,
+  clusterRoleAggregationController,
   ...GC_RESOURCES.map((r) => (ctx: ControllerContext) => garbageCollector(ctx, r)),
 ];
 
