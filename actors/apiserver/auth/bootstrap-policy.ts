@@ -175,7 +175,8 @@ const NODE_RULES: PolicyRule[] = [
   rule(["create", "patch", "update"], ["", "events.k8s.io"], ["events"]),
   rule(READ, [""], ["pods", "services", "endpoints"]),
   rule(["create", "delete"], [""], ["pods"]),
-  rule(["patch", "update"], [""], ["pods/status"]),
+  // get: kubectl's patch reads the subresource first (NodeRestriction still limits the write)
+  rule(["get", "patch", "update"], [""], ["pods/status"]),
   rule(["create"], [""], ["pods/eviction"]),
   rule(READ, [""], ["persistentvolumes"]),
   rule(READ, ["storage.k8s.io"], ["storageclasses", "csidrivers", "csinodes"]),

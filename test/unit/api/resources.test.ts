@@ -38,6 +38,13 @@ describe("api-resources", () => {
       ["persistentvolumes", "pv", "v1", false, "PersistentVolume"],
       ["persistentvolumeclaims", "pvc", "v1", true, "PersistentVolumeClaim"],
       ["storageclasses", "sc", "storage.k8s.io/v1", false, "StorageClass"],
+      ["roles", "", "rbac.authorization.k8s.io/v1", true, "Role"],
+      ["clusterroles", "", "rbac.authorization.k8s.io/v1", false, "ClusterRole"],
+      ["rolebindings", "", "rbac.authorization.k8s.io/v1", true, "RoleBinding"],
+      ["clusterrolebindings", "", "rbac.authorization.k8s.io/v1", false, "ClusterRoleBinding"],
+      ["selfsubjectaccessreviews", "", "authorization.k8s.io/v1", false, "SelfSubjectAccessReview"],
+      ["subjectaccessreviews", "", "authorization.k8s.io/v1", false, "SubjectAccessReview"],
+      ["localsubjectaccessreviews", "", "authorization.k8s.io/v1", true, "LocalSubjectAccessReview"],
     ]);
   });
 
