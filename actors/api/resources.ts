@@ -15,7 +15,7 @@ export type Verb =
   | "watch";
 
 export interface Subresource {
-  name: "status" | "scale" | "binding" | "log" | "eviction" | "finalize";
+  name: "status" | "scale" | "binding" | "log" | "eviction" | "finalize" | "token";
   /** Kind served at the subresource (`Scale` is autoscaling/v1). */
   kind: string;
   group?: string;
@@ -179,7 +179,15 @@ export const RESOURCES: readonly ResourceInfo[] = [
     namespaced: true,
     verbs: ALL_VERBS,
     categories: [],
-    subresources: [],
+    subresources: [
+      {
+        name: "token",
+        kind: "TokenRequest",
+        group: "authentication.k8s.io",
+        version: "v1",
+        verbs: ["create"],
+      },
+    ],
     nameRule: "dns1123Subdomain",
   },
   {

@@ -137,6 +137,8 @@ export interface PkiPaths {
   caCert: string;
   caKey: string;
   adminToken: string;
+  /** The ServiceAccount token signing key (kubeadm's sa.key), shared by every API server. */
+  serviceAccountKey: string;
   serverCert: (nodeId: string) => string;
   serverKey: (nodeId: string) => string;
 }
@@ -148,13 +150,15 @@ export function pkiPaths(runDir: string): PkiPaths {
     caCert: join(dir, "ca.crt"),
     caKey: join(dir, "ca.key"),
     adminToken: join(dir, "admin-token"),
+    serviceAccountKey: join(dir, "sa.key"),
     serverCert: (id) => join(dir, `${id}-apiserver.crt`),
     serverKey: (id) => join(dir, `${id}-apiserver.key`),
   };
 }
 
 /**
- * Creates (or keeps, on a second `up` of the same run dir) the CA and admin token, and issues a
+ * Creates (or keeps, on a second `up` of the same run dir) the CA, the admin token and the
+ * ServiceAccount signing key, and issues a
  * server certificate for every node. Returns the CA and the token.
  */
 export function ensureClusterPki(
@@ -178,6 +182,8 @@ export function ensureClusterPki(
     adminToken = randomBytes(32).toString("hex");
     writeFileSync(p.adminToken, `${adminToken}\n`, { mode: 0o600 });
   }
+  if (!existsSync(p.serviceAccountKey))
+    writeFileSync(p.serviceAccountKey, rsaKeyPair().privatePem, { mode: 0o600 });
   for (const node of nodes) {
     const server = createServerCertificate(
       ca,

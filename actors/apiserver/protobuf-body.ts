@@ -532,6 +532,33 @@ const KINDS: Readonly<Record<string, Message>> = {
     name: "LocalSubjectAccessReview",
     fields: { 1: meta, 2: fd("spec", SUBJECT_ACCESS_REVIEW_SPEC), 3: skip("status") },
   },
+  TokenRequest: {
+    name: "TokenRequest",
+    fields: {
+      1: meta,
+      2: fd("spec", {
+        name: "TokenRequestSpec",
+        fields: {
+          1: fd("audiences", "string", rep),
+          3: fd(
+            "boundObjectRef",
+            {
+              name: "BoundObjectReference",
+              fields: {
+                1: fd("kind", "string"),
+                2: fd("apiVersion", "string"),
+                3: fd("name", "string"),
+                4: fd("uid", "string"),
+              },
+            },
+            ptr,
+          ),
+          4: fd("expirationSeconds", "int", ptr),
+        },
+      }),
+      3: skip("status"),
+    },
+  },
   Scale: {
     name: "Scale",
     fields: {

@@ -34,6 +34,8 @@ import { AUTHORIZATION_GROUP, serveAccessReview } from "./auth/access-review.ts"
 import { type Authorization, resourceAttributes } from "./auth/authorization.ts";
 import { confirmNoEscalation, RBAC_KINDS } from "./auth/escalation.ts";
 import { admitNodeRequest } from "./auth/node-restriction.ts";
+import type { ServiceAccountTokens } from "./auth/service-account-token.ts";
+import { serveTokenRequest } from "./auth/token-request.ts";
 import { serveBinding } from "./binding-subresource.ts";
 import { type DeleteOptions, parseDeleteOptions, preconditionFailure } from "./delete-options.ts";
 import {
@@ -128,6 +130,8 @@ export class ResourceHandler {
     allocation: Partial<ServiceAllocatorOptions> = {},
     /** Who may do what (absent: everyone everything, for tests of the handler alone). */
     readonly authorization: Authorization | null = null,
+    /** The ServiceAccount token issuer (absent: TokenRequest answers 404). */
+    readonly serviceAccountTokens: ServiceAccountTokens | null = null,
   ) {
     this.services = new ServiceAllocator(store, allocation);
     this.admission = new Admission(store);
@@ -180,6 +184,10 @@ export class ResourceHandler {
     if (sub === "scale") return serveScale(this.store, input);
     if (sub === "binding") return serveBinding(this.store, this.clock, input);
     if (sub === "log") return servePodLog(this.store, this.clock, this.podLogs, input);
+    if (sub === "token") {
+      if (this.serviceAccountTokens === null) throw notFoundError(request);
+      return serveTokenRequest(this.store, this.serviceAccountTokens, this.clock, input);
+    }
     if (!r.verbs.includes(request.verb))
       throw new ApiError(methodNotAllowedStatus(gr(r), request.verb));
     switch (request.verb) {

@@ -402,6 +402,15 @@ export class ApiServer {
       sendJson(res, 200, versionInfo());
       return true;
     }
+    const tokens = this.config.handler.serviceAccountTokens;
+    if (tokens !== null && path === "/.well-known/openid-configuration") {
+      sendJson(res, 200, tokens.openidConfiguration());
+      return true;
+    }
+    if (tokens !== null && path === "/openid/v1/jwks") {
+      sendJson(res, 200, tokens.jwks(), "application/jwk-set+json");
+      return true;
+    }
     if (path === "/api") {
       if (aggregated)
         sendJson(res, 200, aggregatedDiscovery("api"), AGGREGATED_DISCOVERY_CONTENT_TYPE);

@@ -49,6 +49,7 @@ interface NodeOptions {
   apiTokenFile?: string;
   apiCert?: string;
   apiClientCa?: string;
+  serviceAccountKeyFile?: string;
   authorizationMode: string;
   apiKey?: string;
   apiInsecure: boolean;
@@ -216,6 +217,12 @@ export function nodeCommand(): Command {
       ).env("BOSUN_API_CLIENT_CA"),
     )
     .addOption(
+      new Option(
+        "--service-account-key-file <file>",
+        "RSA private key (PEM) that signs and verifies ServiceAccount tokens",
+      ).env("BOSUN_SERVICE_ACCOUNT_KEY_FILE"),
+    )
+    .addOption(
       new Option("--authorization-mode <mode>", "RBAC (Node,RBAC) or AlwaysAllow")
         .choices(["RBAC", "AlwaysAllow"])
         .env("BOSUN_AUTHORIZATION_MODE")
@@ -276,6 +283,9 @@ export function nodeCommand(): Command {
           token: readToken(options),
           faults: Boolean(options.faults),
           authorizationMode: options.authorizationMode === "AlwaysAllow" ? "AlwaysAllow" : "RBAC",
+          ...(options.serviceAccountKeyFile
+            ? { serviceAccountKeyPem: readFileSync(options.serviceAccountKeyFile, "utf8") }
+            : {}),
           kubelet: options.kubelet && options.workloads,
           controlPlane: options.workloads,
           ...(options.apiTokenFile

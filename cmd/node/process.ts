@@ -85,6 +85,8 @@ export interface NodeConfig {
   api?: ApiConfig;
   /** --authorization-mode: `RBAC` (Node,RBAC; the default) or `AlwaysAllow` (no authorization). */
   authorizationMode?: "RBAC" | "AlwaysAllow";
+  /** --service-account-key-file's key: signs and verifies ServiceAccount tokens. */
+  serviceAccountKeyPem?: string;
 }
 
 export interface ApiConfig {
@@ -225,6 +227,9 @@ export class NodeProcess {
           ...(this.config.api ? { podLogs: this.podLogs() } : {}),
           diskFaults: this.diskFaults ?? undefined,
           authorization: this.config.authorizationMode !== "AlwaysAllow",
+          ...(this.config.serviceAccountKeyPem
+            ? { serviceAccountKeyPem: this.config.serviceAccountKeyPem }
+            : {}),
         },
         this.system,
         this.logger,
@@ -308,6 +313,7 @@ export class NodeProcess {
       clock: this.system.clock,
       logger: this.logger.child({ component: "apiserver" }),
       handler: server.apiHandler,
+      tokenAuthenticators: server.tokenAuthenticators(),
       ready: () => this.readiness(),
     });
     await this.apiServer.start();

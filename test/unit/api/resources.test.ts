@@ -44,7 +44,13 @@ describe("api-resources", () => {
       ["clusterrolebindings", "", "rbac.authorization.k8s.io/v1", false, "ClusterRoleBinding"],
       ["selfsubjectaccessreviews", "", "authorization.k8s.io/v1", false, "SelfSubjectAccessReview"],
       ["subjectaccessreviews", "", "authorization.k8s.io/v1", false, "SubjectAccessReview"],
-      ["localsubjectaccessreviews", "", "authorization.k8s.io/v1", true, "LocalSubjectAccessReview"],
+      [
+        "localsubjectaccessreviews",
+        "",
+        "authorization.k8s.io/v1",
+        true,
+        "LocalSubjectAccessReview",
+      ],
     ]);
   });
 
