@@ -134,7 +134,7 @@ export class ResourceHandler {
     readonly serviceAccountTokens: ServiceAccountTokens | null = null,
   ) {
     this.services = new ServiceAllocator(store, allocation);
-    this.admission = new Admission(store);
+    this.admission = new Admission(store, serviceAccountTokens !== null);
   }
 
   /**

@@ -37,6 +37,7 @@ import {
 } from "./persistent-volume.ts";
 import { replicaSetController } from "./replicaset.ts";
 import { serviceIPAllocationController } from "./service-ip-allocation.ts";
+import { serviceAccountsController } from "./serviceaccounts.ts";
 import type { WorkQueueLimits } from "./work-queue.ts";
 
 export type ControllerFactory = (ctx: ControllerContext) => ControllerDefinition;
@@ -64,6 +65,7 @@ export const DEFAULT_CONTROLLERS: readonly ControllerFactory[] = [
   persistentVolumeClaimController,
   persistentVolumeController,
   clusterRoleAggregationController,
+  serviceAccountsController,
   ...GC_RESOURCES.map((r) => (ctx: ControllerContext) => garbageCollector(ctx, r)),
 ];
 

@@ -528,6 +528,28 @@ class Kubelet implements KubeletHandle, KubeletPort {
     const sources: VolumeSources = {
       configMap: lookup("configmaps"),
       secret: lookup("secrets"),
+      serviceAccountToken: async (request) => {
+        const tokenRequest = await api.create(
+          "serviceaccounts",
+          {
+            apiVersion: "authentication.k8s.io/v1",
+            kind: "TokenRequest",
+            metadata: { name: request.serviceAccount },
+            spec: {
+              ...(request.audience !== null ? { audiences: [request.audience] } : {}),
+              expirationSeconds: request.expirationSeconds,
+              boundObjectRef: {
+                kind: "Pod",
+                apiVersion: "v1",
+                name: request.podName,
+                uid: request.podUid,
+              },
+            },
+          },
+          { namespace: request.namespace, subresource: "token" },
+        );
+        return String(asObject(tokenRequest.status).token ?? "");
+      },
       claimDirectory: async (namespace, claim) => {
         const pvc = await lookup("persistentvolumeclaims")(namespace, claim);
         const volumeName = asString(asObject(pvc?.spec).volumeName);

@@ -282,6 +282,9 @@ export class NodeProcess {
         // the proxies of one cluster on one host share its cluster-IP listeners: the join token
         // names the cluster (hashed into the lock's name, never shown)
         clusterIdentity: this.config.token,
+        ...(this.config.api?.clientCaFile
+          ? { rootCaPem: readFileSync(this.config.api.clientCaFile, "utf8") }
+          : {}),
         ...(this.config.udpIdleTimeoutMs !== undefined
           ? { udpIdleTimeoutMs: this.config.udpIdleTimeoutMs }
           : {}),

@@ -19,8 +19,10 @@ import {
 import {
   type ControllerManagerHandle,
   controllersWith,
+  DEFAULT_CONTROLLERS,
   startControllerManager,
 } from "../../actors/controllers/controller-manager.ts";
+import { rootCaPublisher } from "../../actors/controllers/root-ca-publisher.ts";
 import { type KubeletHandle, startKubelet } from "../../actors/kubelet/kubelet.ts";
 import {
   type LocalPathProvisionerHandle,
@@ -54,6 +56,8 @@ export interface WorkloadsConfig {
   leaderElection?: Partial<LeaderElectionTimings>;
   /** Names the cluster for the proxies' host lock (see actors/proxy/host-lock.ts). */
   clusterIdentity: string;
+  /** The cluster CA (PEM) the controller manager publishes as `kube-root-ca.crt`. */
+  rootCaPem?: string;
   /** --udp-timeout of the service proxy. */
   udpIdleTimeoutMs?: number;
   /** --cluster-domain: the search path of ClusterFirst pods' resolv.conf. */
@@ -126,9 +130,12 @@ export class WorkloadsRole {
         api: apiAs(controllerManager),
         leaseApi: leaseApiAs(controllerManager),
         ...(config.leaderElection ? { leaderElection: config.leaderElection } : {}),
-        ...(config.nodeMonitorGracePeriodMs !== undefined
-          ? { controllers: controllersWith(config.nodeMonitorGracePeriodMs) }
-          : {}),
+        controllers: [
+          ...(config.nodeMonitorGracePeriodMs !== undefined
+            ? controllersWith(config.nodeMonitorGracePeriodMs)
+            : DEFAULT_CONTROLLERS),
+          ...(config.rootCaPem ? [rootCaPublisher(config.rootCaPem)] : []),
+        ],
         identity: config.nodeId,
         logger: logger.child({ component: "controller-manager" }),
       });
