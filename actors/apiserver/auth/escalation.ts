@@ -63,9 +63,10 @@ export async function confirmNoEscalation(
     )
       granted = [...granted, ...FULL_AUTHORITY];
   } else {
-    const ref = asObject(object.roleRef) as unknown as RoleRef;
+    const roleRef = asObject(object.roleRef);
+    const ref: RoleRef = { kind: asString(roleRef.kind), name: asString(roleRef.name) };
     const roleResource = ref.kind === "ClusterRole" ? "clusterroles" : "roles";
-    if (await may("bind", roleResource, asString(ref.name as never))) return;
+    if (await may("bind", roleResource, ref.name)) return;
     granted = policy.rulesOfRef(ref, namespace);
   }
   const missing = uncoveredRules(held, granted);

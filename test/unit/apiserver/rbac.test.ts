@@ -499,3 +499,23 @@ describe("the Node authorizer and NodeRestriction", () => {
     ).toBe(403);
   });
 });
+
+describe("RBAC validation", () => {
+  it("a ClusterRoleBinding names a ClusterRole; a binding's roleRef never changes; namespaced rules have no URLs", async () => {
+    const call = await cluster();
+    const crb = binding("", "x", { kind: "Role", name: "r" }, [user("alice")]);
+    expect((await call(admin, "POST", `/apis/${G}/v1/clusterrolebindings`, crb)).code).toBe(422);
+    const rb = binding("a", "x", { kind: "ClusterRole", name: "view" }, [user("alice")]);
+    const created = await call(admin, "POST", ROLE_BINDINGS("a"), rb);
+    expect(created.code).toBe(201);
+    const changed = {
+      ...created.body,
+      roleRef: { apiGroup: G, kind: "ClusterRole", name: "edit" },
+    };
+    const refused = await call(admin, "PUT", `${ROLE_BINDINGS("a")}/x`, changed);
+    expect(refused.code).toBe(422);
+    expect(String(refused.body.message)).toContain("cannot change roleRef");
+    const urls = role("a", "u", [{ verbs: ["get"], nonResourceURLs: ["/healthz"] }]);
+    expect((await call(admin, "POST", ROLES("a"), urls)).code).toBe(422);
+  });
+});
