@@ -8,15 +8,18 @@
  * unless you may `escalate` / `bind`), access reviews, and the Node authorizer with
  * NodeRestriction, all through the REST handler with authorization on.
  */
+import { pino } from "pino";
 import { describe, expect, it } from "vitest";
 import type { JsonObject } from "../../../actors/api/json.ts";
 import { nodeUser, serviceAccountUser, type UserInfo } from "../../../actors/api/user-info.ts";
+import { ApiOperations } from "../../../actors/apiserver/api-operations.ts";
 import type { Attributes } from "../../../actors/apiserver/auth/attributes.ts";
 import { ensureBootstrapPolicy } from "../../../actors/apiserver/auth/policy-bootstrap.ts";
 import { PolicyIndex, type RbacObjects } from "../../../actors/apiserver/auth/policy-index.ts";
 import { ruleAllows } from "../../../actors/apiserver/auth/rbac-rules.ts";
 import { uncoveredRules } from "../../../actors/apiserver/auth/rule-coverage.ts";
 import { aggregatedRules } from "../../../actors/controllers/clusterrole-aggregation.ts";
+import { ActorSystem } from "../../../actors/system/actor-system.ts";
 import { ManualClock } from "../../../actors/system/clock.ts";
 import { MemoryObjectStore } from "./memory-object-store.ts";
 import { authorizedHandler, callerAs } from "./rest-harness.ts";
@@ -497,6 +500,44 @@ describe("the Node authorizer and NodeRestriction", () => {
         })
       ).code,
     ).toBe(403);
+  });
+});
+
+describe("the internal API over the mesh", () => {
+  it("authorizes a component as the identity it declares; an undeclared caller holds the join token", async () => {
+    const store = new MemoryObjectStore();
+    const clock = new ManualClock(0, 1_700_000_000_000);
+    await ensureBootstrapPolicy(store, clock.wallMs());
+    const handler = authorizedHandler(store, clock);
+    const call = callerAs(handler);
+    await call(admin, "POST", "/api/v1/namespaces", { metadata: { name: "a" } });
+    await call(admin, "POST", "/api/v1/namespaces/a/secrets", { metadata: { name: "s2" } });
+    const system = new ActorSystem({ nodeId: "n1", clock, logger: pino({ level: "silent" }) });
+    const ops = new ApiOperations({ system, handler });
+    const from = "n1/api-client-1";
+    const asKubelet = await ops.get(
+      { resource: "secrets", namespace: "a", name: "s2" },
+      { from, declared: nodeUser("n1") },
+    );
+    expect(asKubelet.ok).toBe(false);
+    if (!asKubelet.ok) expect(asKubelet.status.code).toBe(403);
+    const asScheduler = await ops.list(
+      { resource: "secrets", namespace: "a" },
+      { from, declared: { username: "system:kube-scheduler", groups: ["system:authenticated"] } },
+    );
+    expect(asScheduler.ok).toBe(false);
+    const watch = await ops.watch(
+      "n1/x",
+      "t",
+      { resource: "secrets", namespace: "a" },
+      { from, declared: nodeUser("n1") },
+    );
+    expect(watch?.code).toBe(403);
+    const undeclared = await ops.get(
+      { resource: "secrets", namespace: "a", name: "s2" },
+      { from, declared: null },
+    );
+    expect(undeclared.ok).toBe(true);
   });
 });
 
