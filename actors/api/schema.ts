@@ -527,6 +527,7 @@ export const KIND_ROOTS: Readonly<Record<string, StructSchema>> = {
   SelfSubjectAccessReview: { ...typeMeta, spec: freeForm, status: freeForm },
   SubjectAccessReview: { ...typeMeta, spec: freeForm, status: freeForm },
   LocalSubjectAccessReview: { ...typeMeta, spec: freeForm, status: freeForm },
+  SelfSubjectRulesReview: { ...typeMeta, spec: freeForm, status: freeForm },
 };
 
 /** A struct type by name, or undefined for unknown names. */

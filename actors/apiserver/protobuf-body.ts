@@ -528,6 +528,17 @@ const KINDS: Readonly<Record<string, Message>> = {
     name: "SubjectAccessReview",
     fields: { 1: meta, 2: fd("spec", SUBJECT_ACCESS_REVIEW_SPEC), 3: skip("status") },
   },
+  SelfSubjectRulesReview: {
+    name: "SelfSubjectRulesReview",
+    fields: {
+      1: meta,
+      2: fd("spec", {
+        name: "SelfSubjectRulesReviewSpec",
+        fields: { 1: fd("namespace", "string") },
+      }),
+      3: skip("status"),
+    },
+  },
   LocalSubjectAccessReview: {
     name: "LocalSubjectAccessReview",
     fields: { 1: meta, 2: fd("spec", SUBJECT_ACCESS_REVIEW_SPEC), 3: skip("status") },

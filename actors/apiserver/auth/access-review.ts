@@ -3,7 +3,8 @@
  * nothing and answers the review with its status filled in. SelfSubjectAccessReview asks about
  * the requester (what `kubectl auth can-i` sends); SubjectAccessReview about any user the spec
  * names (creating one needs `create subjectaccessreviews`, like any resource);
- * LocalSubjectAccessReview the same within its namespace.
+ * LocalSubjectAccessReview the same within its namespace; SelfSubjectRulesReview lists the
+ * requester's rules in a namespace.
  */
 import { asArray, asObject, asString, isJsonObject, type JsonObject } from "../../api/json.ts";
 import { badRequestStatus } from "../../api/status.ts";
@@ -50,6 +51,44 @@ function userOfSpec(spec: JsonObject): UserInfo {
   return { username, groups };
 }
 
+/**
+ * SelfSubjectRulesReview (`kubectl auth can-i --list`): the rules RBAC gives the requester in
+ * a namespace, split into resource and non-resource rules. What `system:masters` or the Node
+ * authorizer allow is not rules, so the answer says it is incomplete for them.
+ */
+async function rulesReview(
+  authorization: Authorization,
+  requester: UserInfo,
+  body: JsonObject,
+): Promise<HandlerResult> {
+  const spec = asObject(body.spec);
+  const namespace = asString(spec.namespace);
+  const rules = (await authorization.policy()).rulesFor(requester, namespace);
+  const resourceRules = rules
+    .filter((r) => (r.nonResourceURLs ?? []).length === 0)
+    .map((r) => ({
+      verbs: r.verbs,
+      apiGroups: r.apiGroups ?? [],
+      resources: r.resources ?? [],
+      ...(r.resourceNames?.length ? { resourceNames: r.resourceNames } : {}),
+    }));
+  const nonResourceRules = rules
+    .filter((r) => (r.nonResourceURLs ?? []).length > 0)
+    .map((r) => ({ verbs: r.verbs, nonResourceURLs: r.nonResourceURLs ?? [] }));
+  const incomplete =
+    requester.groups.includes("system:masters") || requester.groups.includes("system:nodes");
+  return {
+    code: 201,
+    body: {
+      kind: "SelfSubjectRulesReview",
+      apiVersion: `${AUTHORIZATION_GROUP}/v1`,
+      metadata: { creationTimestamp: null },
+      spec,
+      status: { resourceRules, nonResourceRules, incomplete } as unknown as JsonObject,
+    },
+  };
+}
+
 export async function serveAccessReview(
   authorization: Authorization,
   requester: UserInfo,
@@ -60,6 +99,7 @@ export async function serveAccessReview(
     throw new ApiError(badRequestStatus("the body of the request was in an unknown format"));
   const kind = input.request.resource.kind;
   const spec = asObject(body.spec);
+  if (kind === "SelfSubjectRulesReview") return rulesReview(authorization, requester, body);
   const user = kind === "SelfSubjectAccessReview" ? requester : userOfSpec(spec);
   const attributes = attributesOf(spec, user);
   if (kind === "LocalSubjectAccessReview") {

@@ -44,6 +44,7 @@ describe("api-resources", () => {
       ["clusterrolebindings", "", "rbac.authorization.k8s.io/v1", false, "ClusterRoleBinding"],
       ["selfsubjectaccessreviews", "", "authorization.k8s.io/v1", false, "SelfSubjectAccessReview"],
       ["subjectaccessreviews", "", "authorization.k8s.io/v1", false, "SubjectAccessReview"],
+      ["selfsubjectrulesreviews", "", "authorization.k8s.io/v1", false, "SelfSubjectRulesReview"],
       [
         "localsubjectaccessreviews",
         "",

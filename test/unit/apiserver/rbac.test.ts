@@ -422,6 +422,25 @@ describe("access reviews", () => {
       sar,
     );
     expect(asAdmin.body.status).toMatchObject({ allowed: true });
+    const rules = await call(
+      alice,
+      "POST",
+      "/apis/authorization.k8s.io/v1/selfsubjectrulesreviews",
+      {
+        spec: { namespace: "a" },
+      },
+    );
+    expect(rules.code).toBe(201);
+    const status = rules.body.status as {
+      resourceRules: JsonObject[];
+      nonResourceRules: JsonObject[];
+    };
+    expect(status.resourceRules).toContainEqual({
+      verbs: ["list"],
+      apiGroups: [""],
+      resources: ["pods"],
+    });
+    expect(status.nonResourceRules.length).toBeGreaterThan(0); // system:discovery
   });
 });
 
