@@ -3,6 +3,7 @@ import { chaosCommand } from "./chaos.ts";
 import { cloudCommand } from "./cloud.ts";
 import { hollowNodesCommand } from "./hollow-nodes.ts";
 import { inspectCommand } from "./inspect.ts";
+import { kubeconfigCommand } from "./kubeconfig.ts";
 import { kvCommand } from "./kv.ts";
 import { memberCommand } from "./member.ts";
 import { nodeCommand } from "./node/command.ts";
@@ -28,6 +29,7 @@ program.addCommand(chaosCommand());
 program.addCommand(hollowNodesCommand());
 program.addCommand(schedulerCommand());
 program.addCommand(cloudCommand());
+program.addCommand(kubeconfigCommand());
 
 try {
   await program.parseAsync(process.argv);

@@ -37,6 +37,9 @@ export function nodeArgs(cluster: ClusterFile, node: ClusterNode, runDir: string
   ) {
     args.push("--api-port", String(node.apiPort), "--api-token-file", pki.adminToken);
     args.push("--api-cert", pki.serverCert(node.id), "--api-key", pki.serverKey(node.id));
+    args.push("--api-client-ca", pki.caCert);
+    if (existsSync(pki.serviceAccountKey))
+      args.push("--service-account-key-file", pki.serviceAccountKey);
   }
   return args;
 }

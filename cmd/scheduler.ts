@@ -4,6 +4,7 @@ import { pathToFileURL } from "node:url";
 import { Command } from "commander";
 import { pino } from "pino";
 import type { AnyActorRef } from "xstate";
+import { componentUser, KUBE_SCHEDULER_USER } from "../actors/api/user-info.ts";
 import { ApiClient } from "../actors/client/api-client.ts";
 import { leaderElectionMachine } from "../actors/client/leader-election.ts";
 import {
@@ -85,7 +86,8 @@ export function schedulerCommand(): Command {
       const { client, apiServers } = await ClientNode.joinRunDir(o.runDir, clock, logger);
       const system = client.system;
       const servers = () => apiServers;
-      const api = new ApiClient({ system, servers });
+      const user = componentUser(KUBE_SCHEDULER_USER);
+      const api = new ApiClient({ system, servers, user });
       const identity = o.identity ?? system.nodeId;
       const { leaderElect, resourceName, resourceNamespace } = config.leaderElection;
       let scheduler: SchedulerHandle | null = null;
@@ -114,6 +116,7 @@ export function schedulerCommand(): Command {
               servers,
               requestTimeoutMs: leaseRequestTimeoutMs(undefined),
               maxAttempts: LEASE_REQUEST_ATTEMPTS,
+              user,
             }),
             clock,
             namespace: resourceNamespace,

@@ -103,7 +103,7 @@ export function writeApiCredentials(
     renderKubeconfig({
       clusterName: cluster.name,
       caCertPem: ca.certPem,
-      token: adminToken,
+      credentials: { token: adminToken },
       servers,
     }),
     { mode: 0o600 },

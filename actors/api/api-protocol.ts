@@ -20,12 +20,19 @@
  *   api.watch.cancel {tag}                                                           → {canceled}
  *   api.watch.check  {tag}                                                           → {alive}
  *
+ * Every request may carry `user` (a UserInfo): the identity the calling component declares
+ * (`system:node:n1`, `system:kube-scheduler`), which the server authorizes it as. The mesh
+ * authenticates only the calling node today (the join token), so the declaration is trusted
+ * from any meshed node; see `meshCaller` in actors/apiserver/api-operations.ts for where a mesh
+ * certificate will bind it. A request without one is a join-token holder's: `system:masters`.
+ *
  * `resource` is a plural, `plural.group` for the named groups (`deployments.apps`). An ApiReply
  * is `{ok: true, object}` or `{ok: false, status}`: a Status is an answer, not a transport
  * failure, so that the caller can tell a 409 from a lost server.
  */
 import type { JsonObject } from "./json.ts";
 import type { Status } from "./status.ts";
+import type { UserInfo } from "./user-info.ts";
 
 export type WatchEventType = "ADDED" | "MODIFIED" | "DELETED" | "BOOKMARK" | "ERROR";
 
@@ -48,6 +55,8 @@ export interface ResourceScope {
   resource: string;
   /** For namespaced resources; absent on list/watch = all namespaces. */
   namespace?: string | null;
+  /** The identity the calling component declares (see the header). */
+  user?: UserInfo;
 }
 
 export interface GetRequest extends ResourceScope {

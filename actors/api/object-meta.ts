@@ -51,7 +51,16 @@ export function nameErrors(rule: NameRule, name: string): string[] {
       return isDns1035Label(name);
     case "dns1123Subdomain":
       return isDns1123Subdomain(name);
+    case "pathSegment":
+      return pathSegmentNameErrors(name);
   }
+}
+
+/** RBAC's names (`system:node`): anything that can be a URL path segment (ValidatePathSegmentName). */
+function pathSegmentNameErrors(name: string): string[] {
+  if (name === "." || name === "..") return [`may not be '${name}'`];
+  for (const bad of ["/", "%"]) if (name.includes(bad)) return [`may not contain '${bad}'`];
+  return [];
 }
 
 /** generateName is validated as a prefix: a trailing '-' is allowed (`maskTrailingDash`). */

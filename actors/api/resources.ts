@@ -15,7 +15,7 @@ export type Verb =
   | "watch";
 
 export interface Subresource {
-  name: "status" | "scale" | "binding" | "log" | "eviction" | "finalize";
+  name: "status" | "scale" | "binding" | "log" | "eviction" | "finalize" | "token";
   /** Kind served at the subresource (`Scale` is autoscaling/v1). */
   kind: string;
   group?: string;
@@ -35,7 +35,7 @@ export interface ResourceInfo {
   categories: readonly string[];
   subresources: readonly Subresource[];
   /** Rule used for `metadata.name`. */
-  nameRule: "dns1123Subdomain" | "dns1123Label" | "dns1035Label";
+  nameRule: "dns1123Subdomain" | "dns1123Label" | "dns1035Label" | "pathSegment";
 }
 
 const ALL_VERBS: readonly Verb[] = [
@@ -194,7 +194,15 @@ export const RESOURCES: readonly ResourceInfo[] = [
     namespaced: true,
     verbs: ALL_VERBS,
     categories: [],
-    subresources: [],
+    subresources: [
+      {
+        name: "token",
+        kind: "TokenRequest",
+        group: "authentication.k8s.io",
+        version: "v1",
+        verbs: ["create"],
+      },
+    ],
     nameRule: "dns1123Subdomain",
   },
   {
@@ -339,6 +347,110 @@ export const RESOURCES: readonly ResourceInfo[] = [
     categories: [],
     subresources: [],
     nameRule: "dns1123Subdomain",
+  },
+  {
+    group: "rbac.authorization.k8s.io",
+    version: "v1",
+    kind: "Role",
+    plural: "roles",
+    singular: "role",
+    shortNames: [],
+    namespaced: true,
+    verbs: ALL_VERBS,
+    categories: [],
+    subresources: [],
+    nameRule: "pathSegment",
+  },
+  {
+    group: "rbac.authorization.k8s.io",
+    version: "v1",
+    kind: "ClusterRole",
+    plural: "clusterroles",
+    singular: "clusterrole",
+    shortNames: [],
+    namespaced: false,
+    verbs: ALL_VERBS,
+    categories: [],
+    subresources: [],
+    nameRule: "pathSegment",
+  },
+  {
+    group: "rbac.authorization.k8s.io",
+    version: "v1",
+    kind: "RoleBinding",
+    plural: "rolebindings",
+    singular: "rolebinding",
+    shortNames: [],
+    namespaced: true,
+    verbs: ALL_VERBS,
+    categories: [],
+    subresources: [],
+    nameRule: "pathSegment",
+  },
+  {
+    group: "rbac.authorization.k8s.io",
+    version: "v1",
+    kind: "ClusterRoleBinding",
+    plural: "clusterrolebindings",
+    singular: "clusterrolebinding",
+    shortNames: [],
+    namespaced: false,
+    verbs: ALL_VERBS,
+    categories: [],
+    subresources: [],
+    nameRule: "pathSegment",
+  },
+  {
+    group: "authorization.k8s.io",
+    version: "v1",
+    kind: "SelfSubjectAccessReview",
+    plural: "selfsubjectaccessreviews",
+    singular: "selfsubjectaccessreview",
+    shortNames: [],
+    namespaced: false,
+    verbs: ["create"],
+    categories: [],
+    subresources: [],
+    nameRule: "pathSegment",
+  },
+  {
+    group: "authorization.k8s.io",
+    version: "v1",
+    kind: "SubjectAccessReview",
+    plural: "subjectaccessreviews",
+    singular: "subjectaccessreview",
+    shortNames: [],
+    namespaced: false,
+    verbs: ["create"],
+    categories: [],
+    subresources: [],
+    nameRule: "pathSegment",
+  },
+  {
+    group: "authorization.k8s.io",
+    version: "v1",
+    kind: "SelfSubjectRulesReview",
+    plural: "selfsubjectrulesreviews",
+    singular: "selfsubjectrulesreview",
+    shortNames: [],
+    namespaced: false,
+    verbs: ["create"],
+    categories: [],
+    subresources: [],
+    nameRule: "pathSegment",
+  },
+  {
+    group: "authorization.k8s.io",
+    version: "v1",
+    kind: "LocalSubjectAccessReview",
+    plural: "localsubjectaccessreviews",
+    singular: "localsubjectaccessreview",
+    shortNames: [],
+    namespaced: true,
+    verbs: ["create"],
+    categories: [],
+    subresources: [],
+    nameRule: "pathSegment",
   },
   hpa("v2", ["all"]),
   // kubectl autoscale creates through v1; stored as v2 (apiserver/hpa-conversion.ts)

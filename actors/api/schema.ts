@@ -520,6 +520,14 @@ export const KIND_ROOTS: Readonly<Record<string, StructSchema>> = {
     status: struct("PodDisruptionBudgetStatus"),
   },
   EndpointSlice: { ...typeMeta, addressType: scalar, endpoints: list(A), ports: list(A) },
+  Role: { ...typeMeta, rules: list(A) },
+  ClusterRole: { ...typeMeta, rules: list(A), aggregationRule: freeForm },
+  RoleBinding: { ...typeMeta, subjects: list(A), roleRef: freeForm },
+  ClusterRoleBinding: { ...typeMeta, subjects: list(A), roleRef: freeForm },
+  SelfSubjectAccessReview: { ...typeMeta, spec: freeForm, status: freeForm },
+  SubjectAccessReview: { ...typeMeta, spec: freeForm, status: freeForm },
+  LocalSubjectAccessReview: { ...typeMeta, spec: freeForm, status: freeForm },
+  SelfSubjectRulesReview: { ...typeMeta, spec: freeForm, status: freeForm },
 };
 
 /** A struct type by name, or undefined for unknown names. */

@@ -171,6 +171,16 @@ export function forbiddenStatus(gr: GroupResource, name: string, reason: string)
   });
 }
 
+/** 403 from an authorizer: `pods "web" is forbidden: User "alice" cannot get …` (no name: `pods is forbidden`). */
+export function forbiddenRequestStatus(gr: GroupResource, name: string, reason: string): Status {
+  const what = name === "" ? grString(gr) : `${grString(gr)} ${quote(name)}`;
+  return failure(403, "Forbidden", `${what} is forbidden: ${reason}`, {
+    name,
+    group: gr.group,
+    kind: gr.resource,
+  });
+}
+
 export function requestEntityTooLargeStatus(message: string): Status {
   return failure(413, "RequestEntityTooLarge", `Request entity too large: ${message}`);
 }

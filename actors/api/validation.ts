@@ -48,6 +48,7 @@ import {
 } from "./persistent-volumes.ts";
 import { validatePodDisruptionBudgetSpec } from "./pod-disruption-budget.ts";
 import { validatePriorityClass, validatePriorityClassUpdate } from "./priority-class.ts";
+import { validateRbacObject, validateRbacUpdate } from "./rbac-validation.ts";
 import { resourceByKind } from "./resources.ts";
 
 /** `MaxSecretSize` / ConfigMap total size: 1 MiB of data. */
@@ -473,6 +474,11 @@ function validateKindSpecific(kind: string, obj: JsonObject): FieldError[] {
       return validatePersistentVolumeClaim(obj);
     case "StorageClass":
       return validateStorageClass(obj);
+    case "Role":
+    case "ClusterRole":
+    case "RoleBinding":
+    case "ClusterRoleBinding":
+      return validateRbacObject(kind, obj);
     default:
       return [];
   }
@@ -520,6 +526,10 @@ export function validateUpdate(kind: string, obj: JsonObject, old: JsonObject): 
       break;
     case "Job":
       errs.push(...validateJobUpdate(obj, old));
+      break;
+    case "RoleBinding":
+    case "ClusterRoleBinding":
+      errs.push(...validateRbacUpdate(kind, obj, old));
       break;
   }
   return errs;

@@ -3,12 +3,14 @@
  * that read through informers), run on create after defaulting and validation:
  * - Priority: a new pod's `priorityClassName` becomes `spec.priority` and
  *   `spec.preemptionPolicy` (actors/api/priority-class.ts); an unknown class is 403 Forbidden;
- * - PriorityClass: at most one `globalDefault` class.
+ * - PriorityClass: at most one `globalDefault` class;
+ * - ServiceAccount: the pod's ServiceAccount and its token volume (auth/service-account-admission.ts).
  * The classes are read from this server's watch cache when it is live, as kube's plugins read
  * their informers: no store round per pod create (a class made a split second ago on another
  * server may not be seen yet, as in Kubernetes).
  */
 import { asObject, asString, type JsonObject } from "../api/json.ts";
+import { generateNameSuffix } from "../api/object-meta.ts";
 import {
   admitPodPriority,
   globalDefaultClass,
@@ -18,13 +20,19 @@ import {
 import { type ResourceInfo, resourceByPlural } from "../api/resources.ts";
 import { forbiddenStatus } from "../api/status.ts";
 import { ApiError } from "../client/errors.ts";
+import { admitServiceAccount } from "./auth/service-account-admission.ts";
 import type { ObjectStore } from "./object-store.ts";
-import { collectionPrefix } from "./registry-keys.ts";
+import { collectionPrefix, objectKey } from "./registry-keys.ts";
 
 const PRIORITY_CLASSES = resourceByPlural("priorityclasses") as ResourceInfo;
+const SERVICE_ACCOUNTS = resourceByPlural("serviceaccounts", "") as ResourceInfo;
 
 export class Admission {
-  constructor(private readonly store: ObjectStore) {}
+  constructor(
+    private readonly store: ObjectStore,
+    /** The ServiceAccount admission plugin is on (the server issues ServiceAccount tokens). */
+    private readonly serviceAccounts = false,
+  ) {}
 
   /** The object to store, or an ApiError saying why it may not be. */
   async admitCreate(r: ResourceInfo, obj: JsonObject): Promise<JsonObject> {
@@ -43,7 +51,8 @@ export class Admission {
     return obj;
   }
 
-  private async admitPod(pod: JsonObject): Promise<JsonObject> {
+  private async admitPod(created: JsonObject): Promise<JsonObject> {
+    const pod = this.serviceAccounts ? await this.admitServiceAccount(created) : created;
     const className = asString(asObject(pod.spec).priorityClassName);
     const classes = await this.priorityClasses();
     const pc =
@@ -59,6 +68,14 @@ export class Admission {
         admitted.message,
       ),
     );
+  }
+
+  private async admitServiceAccount(pod: JsonObject): Promise<JsonObject> {
+    const spec = asObject(pod.spec);
+    const name = asString(spec.serviceAccountName) || asString(spec.serviceAccount) || "default";
+    const namespace = asString(asObject(pod.metadata).namespace);
+    const found = await this.store.read(objectKey(SERVICE_ACCOUNTS, namespace, name), true);
+    return admitServiceAccount(pod, found?.object ?? null, generateNameSuffix(Math.random));
   }
 
   /** Every PriorityClass (the system ones even before the API server has written them). */

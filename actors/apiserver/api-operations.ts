@@ -35,8 +35,9 @@ import {
 } from "../api/status.ts";
 import { ApiError } from "../client/errors.ts";
 import type { ActorSystem } from "../system/actor-system.ts";
+import { meshUser } from "./auth/mesh-identity.ts";
 import { cachedJson } from "./cache-index.ts";
-import type { InternalApiPort } from "./internal-api.ts";
+import type { InternalApiPort, MeshCaller } from "./internal-api.ts";
 import type { RequestVerb } from "./request-info.ts";
 import type { RequestOptions } from "./request-options.ts";
 import type { ResourceHandler } from "./resource-handler.ts";
@@ -123,65 +124,92 @@ export class ApiOperations implements InternalApiPort {
     this.handler = options.handler;
   }
 
-  get(request: GetRequest): Promise<ApiReply> {
+  get(request: GetRequest, caller: MeshCaller): Promise<ApiReply> {
     const options: RequestOptions = {};
     if (request.resourceVersion !== undefined) options.resourceVersion = request.resourceVersion;
-    return this.run(request, "get", request.name, {
-      options,
-      subresource: request.subresource ?? null,
-    });
+    return this.run(
+      request,
+      "get",
+      request.name,
+      { options, subresource: request.subresource ?? null },
+      caller,
+    );
   }
 
-  list(request: ListRequest): Promise<ApiReply> {
-    const { resource: _r, namespace: _ns, ...options } = request;
-    return this.run(request, "list", null, { options });
+  list(request: ListRequest, caller: MeshCaller): Promise<ApiReply> {
+    const { resource: _r, namespace: _ns, user: _u, ...options } = request;
+    return this.run(request, "list", null, { options }, caller);
   }
 
-  create(request: CreateRequest): Promise<ApiReply> {
+  create(request: CreateRequest, caller: MeshCaller): Promise<ApiReply> {
     // A subresource create (pods/binding) names its parent: the body's metadata.name.
     const sub = request.subresource ?? null;
     const name = sub === null ? null : String(asObject(request.object.metadata).name ?? "");
     const options: RequestOptions = {};
     if (request.dryRun) options.dryRun = ["All"];
     if (request.fieldValidation !== undefined) options.fieldValidation = request.fieldValidation;
-    return this.run(request, "create", name, {
-      namespace: namespaceOf(request),
-      body: request.object,
-      subresource: sub,
-      options,
-    });
-  }
-
-  update(request: UpdateRequest): Promise<ApiReply> {
-    const name = String(asObject(asObject(request.object).metadata).name ?? "");
-    return this.run(request, "update", name, {
-      namespace: namespaceOf(request),
-      body: request.object,
-      subresource: request.subresource ?? null,
-    });
-  }
-
-  patch(request: PatchRequest): Promise<ApiReply> {
-    return this.run(request, "patch", request.name, {
-      body: request.patch as JsonValue,
-      contentType: PATCH_CONTENT_TYPES[request.patchType] ?? String(request.patchType),
-      subresource: request.subresource ?? null,
-    });
-  }
-
-  delete(request: DeleteRequest): Promise<ApiReply> {
-    // a DeleteOptions body, as client-go sends one
-    return this.run(request, "delete", request.name, {
-      body: {
-        ...(request.preconditions ? { preconditions: request.preconditions } : {}),
-        ...(request.gracePeriodSeconds !== undefined
-          ? { gracePeriodSeconds: request.gracePeriodSeconds }
-          : {}),
-        ...(request.propagationPolicy !== undefined
-          ? { propagationPolicy: request.propagationPolicy }
-          : {}),
+    return this.run(
+      request,
+      "create",
+      name,
+      {
+        namespace: namespaceOf(request),
+        body: request.object,
+        subresource: sub,
+        options,
       },
-    });
+      caller,
+    );
+  }
+
+  update(request: UpdateRequest, caller: MeshCaller): Promise<ApiReply> {
+    const name = String(asObject(asObject(request.object).metadata).name ?? "");
+    return this.run(
+      request,
+      "update",
+      name,
+      {
+        namespace: namespaceOf(request),
+        body: request.object,
+        subresource: request.subresource ?? null,
+      },
+      caller,
+    );
+  }
+
+  patch(request: PatchRequest, caller: MeshCaller): Promise<ApiReply> {
+    return this.run(
+      request,
+      "patch",
+      request.name,
+      {
+        body: request.patch as JsonValue,
+        contentType: PATCH_CONTENT_TYPES[request.patchType] ?? String(request.patchType),
+        subresource: request.subresource ?? null,
+      },
+      caller,
+    );
+  }
+
+  delete(request: DeleteRequest, caller: MeshCaller): Promise<ApiReply> {
+    // a DeleteOptions body, as client-go sends one
+    return this.run(
+      request,
+      "delete",
+      request.name,
+      {
+        body: {
+          ...(request.preconditions ? { preconditions: request.preconditions } : {}),
+          ...(request.gracePeriodSeconds !== undefined
+            ? { gracePeriodSeconds: request.gracePeriodSeconds }
+            : {}),
+          ...(request.propagationPolicy !== undefined
+            ? { propagationPolicy: request.propagationPolicy }
+            : {}),
+        },
+      },
+      caller,
+    );
   }
 
   /** One REST verb through the HTTP path's handler; an ApiError becomes `{ok: false, status}`. */
@@ -196,6 +224,7 @@ export class ApiOperations implements InternalApiPort {
       contentType?: string;
       subresource?: string | null;
     },
+    caller: MeshCaller,
   ): Promise<ApiReply> {
     try {
       const r = resolveScopeResource(scope.resource);
@@ -211,6 +240,7 @@ export class ApiOperations implements InternalApiPort {
         accept: undefined,
         contentType: extra.contentType ?? "application/json",
         body: async () => extra.body ?? null,
+        user: meshUser(caller),
       };
       const result = await this.handler.handle(input);
       return { ok: true, object: result.body as JsonObject };
@@ -221,7 +251,12 @@ export class ApiOperations implements InternalApiPort {
 
   // ---- watches ---------------------------------------------------------------------------------
 
-  async watch(subscriber: string, tag: string, request: WatchRequest): Promise<Status | null> {
+  async watch(
+    subscriber: string,
+    tag: string,
+    request: WatchRequest,
+    caller: MeshCaller,
+  ): Promise<Status | null> {
     const key = `${subscriber}#${tag}`;
     if (this.watches.has(key)) return badRequestStatus(`watch ${tag} already exists`);
     if (this.watches.size >= MAX_API_WATCHES)
@@ -229,21 +264,19 @@ export class ApiOperations implements InternalApiPort {
     let pump: WatchPump;
     try {
       const r = resolveScopeResource(request.resource);
-      const { resource: _r, namespace, name, ...options } = request;
+      const { resource: _r, namespace, name, user: _u, ...options } = request;
+      const watched = {
+        resource: r,
+        namespace: r.namespaced ? (namespace ?? null) : null,
+        name: name ?? null,
+        subresource: null,
+        verb: "watch" as const,
+      };
+      await this.handler.authorizeWatch(watched, meshUser(caller));
       const sink = new WatchMessageSink(this.system, subscriber, tag, () => {
         if (this.watches.get(key) === pump) this.watches.delete(key);
       });
-      pump = this.handler.openWatch(
-        {
-          resource: r,
-          namespace: r.namespaced ? (namespace ?? null) : null,
-          name: name ?? null,
-          subresource: null,
-          verb: "watch",
-        },
-        options,
-        sink,
-      );
+      pump = this.handler.openWatch(watched, options, sink);
     } catch (error) {
       return statusOf(error);
     }

@@ -19,21 +19,36 @@ import type {
   WatchRequest,
 } from "../api/api-protocol.ts";
 import type { Status } from "../api/status.ts";
+import { isUserInfo, type UserInfo } from "../api/user-info.ts";
 import { type ActorMessage, answerAsk } from "../system/message.ts";
+
+/**
+ * Who sent a request over the mesh: the sender's address (its node id is the peer the link
+ * authenticated) and the identity the component declared in the body, if any.
+ */
+export interface MeshCaller {
+  from: string;
+  declared: UserInfo | null;
+}
 
 /** What the actor needs from the server it runs on (ApiOperations in production). */
 export interface InternalApiPort {
-  get(request: GetRequest): Promise<ApiReply>;
-  list(request: ListRequest): Promise<ApiReply>;
-  create(request: CreateRequest): Promise<ApiReply>;
-  update(request: UpdateRequest): Promise<ApiReply>;
-  patch(request: PatchRequest): Promise<ApiReply>;
-  delete(request: DeleteRequest): Promise<ApiReply>;
+  get(request: GetRequest, caller: MeshCaller): Promise<ApiReply>;
+  list(request: ListRequest, caller: MeshCaller): Promise<ApiReply>;
+  create(request: CreateRequest, caller: MeshCaller): Promise<ApiReply>;
+  update(request: UpdateRequest, caller: MeshCaller): Promise<ApiReply>;
+  patch(request: PatchRequest, caller: MeshCaller): Promise<ApiReply>;
+  delete(request: DeleteRequest, caller: MeshCaller): Promise<ApiReply>;
   /**
    * Starts a watch whose events go to `subscriber` as `api.watch.event` tells; a Status when it
    * cannot start (bad selector, unknown resource, too many watches).
    */
-  watch(subscriber: string, tag: string, request: WatchRequest): Promise<Status | null>;
+  watch(
+    subscriber: string,
+    tag: string,
+    request: WatchRequest,
+    caller: MeshCaller,
+  ): Promise<Status | null>;
   cancelWatch(subscriber: string, tag: string): boolean;
   hasWatch(subscriber: string, tag: string): boolean;
 }
@@ -63,6 +78,11 @@ function needScope<T extends ResourceScope>(kind: string, body: unknown): T {
   return body as T;
 }
 
+function callerOf(event: { from: string; body: unknown }): MeshCaller {
+  const user = (event.body as { user?: unknown } | null)?.user;
+  return { from: event.from, declared: isUserInfo(user) ? user : null };
+}
+
 function tagOf(kind: string, body: unknown): string {
   const tag = (body as { tag?: unknown } | null)?.tag;
   if (typeof tag !== "string") throw new Error(`${kind} needs {tag: string}`);
@@ -78,34 +98,46 @@ export const internalApiMachine = setup({
   actions: {
     serveGet: ({ context, event }) => {
       if (event.type === "api.get")
-        answerAsk(event, () => context.port.get(needScope(event.type, event.body)));
+        answerAsk(event, () =>
+          context.port.get(needScope(event.type, event.body), callerOf(event)),
+        );
     },
     serveList: ({ context, event }) => {
       if (event.type === "api.list")
-        answerAsk(event, () => context.port.list(needScope(event.type, event.body)));
+        answerAsk(event, () =>
+          context.port.list(needScope(event.type, event.body), callerOf(event)),
+        );
     },
     serveCreate: ({ context, event }) => {
       if (event.type === "api.create")
-        answerAsk(event, () => context.port.create(needScope(event.type, event.body)));
+        answerAsk(event, () =>
+          context.port.create(needScope(event.type, event.body), callerOf(event)),
+        );
     },
     serveUpdate: ({ context, event }) => {
       if (event.type === "api.update")
-        answerAsk(event, () => context.port.update(needScope(event.type, event.body)));
+        answerAsk(event, () =>
+          context.port.update(needScope(event.type, event.body), callerOf(event)),
+        );
     },
     servePatch: ({ context, event }) => {
       if (event.type === "api.patch")
-        answerAsk(event, () => context.port.patch(needScope(event.type, event.body)));
+        answerAsk(event, () =>
+          context.port.patch(needScope(event.type, event.body), callerOf(event)),
+        );
     },
     serveDelete: ({ context, event }) => {
       if (event.type === "api.delete")
-        answerAsk(event, () => context.port.delete(needScope(event.type, event.body)));
+        answerAsk(event, () =>
+          context.port.delete(needScope(event.type, event.body), callerOf(event)),
+        );
     },
     startWatch: ({ context, event }) => {
       if (event.type !== "api.watch") return;
       answerAsk(event, async () => {
         const request = needScope<WatchRequest>(event.type, event.body);
         const tag = tagOf(event.type, event.body);
-        const status = await context.port.watch(event.from, tag, request);
+        const status = await context.port.watch(event.from, tag, request, callerOf(event));
         return status === null ? { tag } : { tag, status };
       });
     },

@@ -23,6 +23,8 @@ function definitionName(struct: string): string {
   if (/^(Job|CronJob)/.test(struct)) return `io.k8s.api.batch.v1.${struct}`;
   if (struct.startsWith("PriorityClass")) return `io.k8s.api.scheduling.v1.${struct}`;
   if (struct.startsWith("PodDisruptionBudget")) return `io.k8s.api.policy.v1.${struct}`;
+  if (/^(Cluster)?Role(Binding)?$/.test(struct)) return `io.k8s.api.rbac.v1.${struct}`;
+  if (/SubjectAccessReview$/.test(struct)) return `io.k8s.api.authorization.v1.${struct}`;
   return `io.k8s.api.core.v1.${struct}`;
 }
 

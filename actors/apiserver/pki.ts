@@ -21,6 +21,8 @@ export interface KeyPairPem {
 /** kubeadm issues its CA for 10 years and serving certificates for 1. */
 const CA_VALIDITY_DAYS = 3650;
 const SERVER_VALIDITY_DAYS = 365;
+/** kubeadm's client certificates (admin.conf) last a year too. */
+const CLIENT_VALIDITY_DAYS = 365;
 const RSA_BITS = 2048;
 const DAY_MS = 86_400_000;
 
@@ -90,6 +92,37 @@ export function createServerCertificate(
   return { certPem: forge.pki.certificateToPem(cert), keyPem: keys.privatePem };
 }
 
+/**
+ * A client certificate for `user` in `groups`, signed by `ca`: the x509 authenticator takes
+ * the subject's CN as the user name and each O as a group (kubeadm's admin.conf is CN
+ * kubernetes-admin, O system:masters).
+ */
+export function createClientCertificate(
+  ca: KeyPairPem,
+  user: string,
+  groups: readonly string[],
+  nowMs: number,
+): KeyPairPem {
+  const caCert = forge.pki.certificateFromPem(ca.certPem);
+  const keys = rsaKeyPair();
+  const cert = forge.pki.createCertificate();
+  cert.publicKey = forge.pki.publicKeyFromPem(keys.publicPem);
+  cert.serialNumber = serialNumber();
+  validity(cert, nowMs, CLIENT_VALIDITY_DAYS);
+  cert.setSubject([
+    ...groups.map((g) => ({ name: "organizationName", value: g })),
+    { name: "commonName", value: user },
+  ]);
+  cert.setIssuer(caCert.subject.attributes);
+  cert.setExtensions([
+    { name: "basicConstraints", cA: false },
+    { name: "keyUsage", digitalSignature: true, keyEncipherment: true, critical: true },
+    { name: "extKeyUsage", clientAuth: true },
+  ]);
+  cert.sign(forge.pki.privateKeyFromPem(ca.keyPem), forge.md.sha256.create());
+  return { certPem: forge.pki.certificateToPem(cert), keyPem: keys.privatePem };
+}
+
 /** kube-apiserver's certificate names its Service's DNS names (kubeadm's apiserver SANs). */
 const KUBERNETES_SERVICE_DNS_NAMES = [
   "kubernetes",
@@ -104,6 +137,8 @@ export interface PkiPaths {
   caCert: string;
   caKey: string;
   adminToken: string;
+  /** The ServiceAccount token signing key (kubeadm's sa.key), shared by every API server. */
+  serviceAccountKey: string;
   serverCert: (nodeId: string) => string;
   serverKey: (nodeId: string) => string;
 }
@@ -115,13 +150,15 @@ export function pkiPaths(runDir: string): PkiPaths {
     caCert: join(dir, "ca.crt"),
     caKey: join(dir, "ca.key"),
     adminToken: join(dir, "admin-token"),
+    serviceAccountKey: join(dir, "sa.key"),
     serverCert: (id) => join(dir, `${id}-apiserver.crt`),
     serverKey: (id) => join(dir, `${id}-apiserver.key`),
   };
 }
 
 /**
- * Creates (or keeps, on a second `up` of the same run dir) the CA and admin token, and issues a
+ * Creates (or keeps, on a second `up` of the same run dir) the CA, the admin token and the
+ * ServiceAccount signing key, and issues a
  * server certificate for every node. Returns the CA and the token.
  */
 export function ensureClusterPki(
@@ -145,6 +182,8 @@ export function ensureClusterPki(
     adminToken = randomBytes(32).toString("hex");
     writeFileSync(p.adminToken, `${adminToken}\n`, { mode: 0o600 });
   }
+  if (!existsSync(p.serviceAccountKey))
+    writeFileSync(p.serviceAccountKey, rsaKeyPair().privatePem, { mode: 0o600 });
   for (const node of nodes) {
     const server = createServerCertificate(
       ca,

@@ -1,7 +1,8 @@
 /**
  * Request bodies in Kubernetes' protobuf encoding, for the kinds kubectl's typed clients send
  * that way (`kubectl create namespace|configmap|secret|serviceaccount|deployment|service|job|
- * cronjob|priorityclass|poddisruptionbudget …` use client-go's clientset, which sends
+ * cronjob|priorityclass|poddisruptionbudget|role|rolebinding|clusterrole|clusterrolebinding …`
+ * and `kubectl auth can-i`'s SelfSubjectAccessReview use client-go's clientset, which sends
  * `application/vnd.kubernetes.protobuf` and has no JSON fallback; `kubectl scale` may send a
  * Scale). The envelope is the
  * magic `k8s\0` then a runtime.Unknown {typeMeta=1 {apiVersion=1, kind=2}, raw=2}; field numbers
@@ -349,6 +350,61 @@ const POD_DISRUPTION_BUDGET_SPEC: Message = {
   },
 };
 
+const POLICY_RULE: Message = {
+  name: "PolicyRule",
+  fields: {
+    1: fd("verbs", "string", rep),
+    2: fd("apiGroups", "string", rep),
+    3: fd("resources", "string", rep),
+    4: fd("resourceNames", "string", rep),
+    5: fd("nonResourceURLs", "string", rep),
+  },
+};
+
+const SUBJECT: Message = {
+  name: "Subject",
+  fields: {
+    1: fd("kind", "string"),
+    2: fd("apiGroup", "string"),
+    3: fd("name", "string"),
+    4: fd("namespace", "string"),
+  },
+};
+
+const ROLE_REF: Message = {
+  name: "RoleRef",
+  fields: { 1: fd("apiGroup", "string"), 2: fd("kind", "string"), 3: fd("name", "string") },
+};
+
+const RESOURCE_ATTRIBUTES: Message = {
+  name: "ResourceAttributes",
+  fields: {
+    1: fd("namespace", "string"),
+    2: fd("verb", "string"),
+    3: fd("group", "string"),
+    4: fd("version", "string"),
+    5: fd("resource", "string"),
+    6: fd("subresource", "string"),
+    7: fd("name", "string"),
+  },
+};
+
+const NON_RESOURCE_ATTRIBUTES: Message = {
+  name: "NonResourceAttributes",
+  fields: { 1: fd("path", "string"), 2: fd("verb", "string") },
+};
+
+const SUBJECT_ACCESS_REVIEW_SPEC: Message = {
+  name: "SubjectAccessReviewSpec",
+  fields: {
+    1: fd("resourceAttributes", RESOURCE_ATTRIBUTES, ptr),
+    2: fd("nonResourceAttributes", NON_RESOURCE_ATTRIBUTES, ptr),
+    3: fd("user", "string"),
+    4: fd("groups", "string", rep),
+    6: fd("uid", "string"),
+  },
+};
+
 const meta = fd("metadata", OBJECT_META);
 
 /** The kinds whose protobuf bodies are decoded; the rest get 415. */
@@ -432,6 +488,87 @@ const KINDS: Readonly<Record<string, Message>> = {
   PodDisruptionBudget: {
     name: "PodDisruptionBudget",
     fields: { 1: meta, 2: fd("spec", POD_DISRUPTION_BUDGET_SPEC), 3: skip("status") },
+  },
+  Role: { name: "Role", fields: { 1: meta, 2: fd("rules", POLICY_RULE, rep) } },
+  ClusterRole: {
+    name: "ClusterRole",
+    fields: {
+      1: meta,
+      2: fd("rules", POLICY_RULE, rep),
+      3: fd(
+        "aggregationRule",
+        { name: "AggregationRule", fields: { 1: fd("clusterRoleSelectors", LABEL_SELECTOR, rep) } },
+        ptr,
+      ),
+    },
+  },
+  RoleBinding: {
+    name: "RoleBinding",
+    fields: { 1: meta, 2: fd("subjects", SUBJECT, rep), 3: fd("roleRef", ROLE_REF) },
+  },
+  ClusterRoleBinding: {
+    name: "ClusterRoleBinding",
+    fields: { 1: meta, 2: fd("subjects", SUBJECT, rep), 3: fd("roleRef", ROLE_REF) },
+  },
+  SelfSubjectAccessReview: {
+    name: "SelfSubjectAccessReview",
+    fields: {
+      1: meta,
+      2: fd("spec", {
+        name: "SelfSubjectAccessReviewSpec",
+        fields: {
+          1: fd("resourceAttributes", RESOURCE_ATTRIBUTES, ptr),
+          2: fd("nonResourceAttributes", NON_RESOURCE_ATTRIBUTES, ptr),
+        },
+      }),
+      3: skip("status"),
+    },
+  },
+  SubjectAccessReview: {
+    name: "SubjectAccessReview",
+    fields: { 1: meta, 2: fd("spec", SUBJECT_ACCESS_REVIEW_SPEC), 3: skip("status") },
+  },
+  SelfSubjectRulesReview: {
+    name: "SelfSubjectRulesReview",
+    fields: {
+      1: meta,
+      2: fd("spec", {
+        name: "SelfSubjectRulesReviewSpec",
+        fields: { 1: fd("namespace", "string") },
+      }),
+      3: skip("status"),
+    },
+  },
+  LocalSubjectAccessReview: {
+    name: "LocalSubjectAccessReview",
+    fields: { 1: meta, 2: fd("spec", SUBJECT_ACCESS_REVIEW_SPEC), 3: skip("status") },
+  },
+  TokenRequest: {
+    name: "TokenRequest",
+    fields: {
+      1: meta,
+      2: fd("spec", {
+        name: "TokenRequestSpec",
+        fields: {
+          1: fd("audiences", "string", rep),
+          3: fd(
+            "boundObjectRef",
+            {
+              name: "BoundObjectReference",
+              fields: {
+                1: fd("kind", "string"),
+                2: fd("apiVersion", "string"),
+                3: fd("name", "string"),
+                4: fd("uid", "string"),
+              },
+            },
+            ptr,
+          ),
+          4: fd("expirationSeconds", "int", ptr),
+        },
+      }),
+      3: skip("status"),
+    },
   },
   // autoscaling/v1 (`kubectl autoscale`)
   HorizontalPodAutoscaler: {

@@ -28,9 +28,16 @@ import {
   unknownFieldMessage,
   unknownFields,
 } from "../api/unknown-fields.ts";
+import { ANONYMOUS_USER, SYSTEM_UNAUTHENTICATED, type UserInfo } from "../api/user-info.ts";
 import { ApiError, isNotFound } from "../client/errors.ts";
 import type { Clock } from "../system/clock.ts";
 import { Admission } from "./admission.ts";
+import { AUTHORIZATION_GROUP, serveAccessReview } from "./auth/access-review.ts";
+import { type Authorization, resourceAttributes } from "./auth/authorization.ts";
+import { confirmNoEscalation, RBAC_KINDS } from "./auth/escalation.ts";
+import { admitNodeRequest } from "./auth/node-restriction.ts";
+import type { ServiceAccountTokens } from "./auth/service-account-token.ts";
+import { serveTokenRequest } from "./auth/token-request.ts";
 import { serveBinding } from "./binding-subresource.ts";
 import { type DeleteOptions, parseDeleteOptions, preconditionFailure } from "./delete-options.ts";
 import {
@@ -97,6 +104,8 @@ export function validateFields<T extends JsonValue>(
   return { object, warnings: mode === "Warn" ? paths.map(unknownFieldMessage) : [] };
 }
 
+const ANONYMOUS: UserInfo = { username: ANONYMOUS_USER, groups: [SYSTEM_UNAUTHENTICATED] };
+
 const NAMESPACES = RESOURCES.find((r) => r.plural === "namespaces") as ResourceInfo;
 
 const gr = (r: ResourceInfo) => ({ group: r.group, resource: r.plural });
@@ -137,30 +146,72 @@ export class ResourceHandler {
     /** The kubelets' Summary API, for metrics.k8s.io. */
     private readonly metrics?: MetricsSource,
     allocation: Partial<ServiceAllocatorOptions> = {},
+    /** Who may do what (absent: everyone everything, for tests of the handler alone). */
+    readonly authorization: Authorization | null = null,
+    /** The ServiceAccount token issuer (absent: TokenRequest answers 404). */
+    readonly serviceAccountTokens: ServiceAccountTokens | null = null,
   ) {
     this.services = new ServiceAllocator(store, allocation);
-    this.admission = new Admission(store);
+    this.admission = new Admission(store, serviceAccountTokens !== null);
   }
 
-  /** What objects of `r` keep in the store beside themselves, if anything. */
-  private heldBy(r: ResourceInfo): HeldValues | null {
-    return r.kind === "Service" && r.group === "" ? this.services : null;
+  /**
+   * Authorization, then NodeRestriction, for one request (a watch is authorized by its caller
+   * through `authorizeWatch` before it opens); returns who asks.
+   */
+  private async authorize(input: RequestInput): Promise<UserInfo> {
+    const user = input.user ?? ANONYMOUS;
+    if (this.authorization === null) return user;
+    await this.authorization.require(resourceAttributes(user, input.request));
+    await admitNodeRequest(this.store, user, input);
+    return user;
+  }
+
+  /** Throws a 403 unless `user` may watch what `request` names. */
+  async authorizeWatch(request: ResourceRequest, user: UserInfo | undefined): Promise<void> {
+    if (this.authorization === null) return;
+    await this.authorization.require(resourceAttributes(user ?? ANONYMOUS, request, "watch"));
+  }
+
+  /**
+   * What objects of `r` keep in the store beside themselves, if anything; for RBAC's kinds, the
+   * escalation check runs as the write's hook, on the object exactly as it will be stored.
+   */
+  private heldBy(r: ResourceInfo, user?: UserInfo): HeldValues | null {
+    if (r.kind === "Service" && r.group === "") return this.services;
+    const authorization = this.authorization;
+    if (authorization !== null && RBAC_KINDS.has(r.kind) && r.group === "rbac.authorization.k8s.io")
+      return {
+        onWrite: async (next) => {
+          await confirmNoEscalation(authorization, user ?? ANONYMOUS, r, next);
+          return { object: next, also: NOTHING_ELSE };
+        },
+        onRemove: async () => NOTHING_ELSE,
+      };
+    return null;
   }
 
   async handle(input: RequestInput): Promise<HandlerResult> {
     const { request } = input;
     const r = request.resource;
     const sub = request.subresource;
+    const user = await this.authorize(input);
     if (sub !== null && !r.subresources.some((s) => s.name === sub))
       throw new ApiError(
         KUBERNETES_SUBRESOURCES.has(`${r.plural}/${sub}`)
           ? subresourceNotServedStatus(gr(r), sub)
           : resourceNotServedStatus(),
       );
+    if (r.group === AUTHORIZATION_GROUP && request.verb === "create" && this.authorization)
+      return serveAccessReview(this.authorization, user, input);
     if (sub === "scale") return serveScale(this.store, input);
     if (sub === "binding") return serveBinding(this.store, this.clock, input);
     if (sub === "log") return servePodLog(this.store, this.clock, this.podLogs, input);
     if (r.group === METRICS_GROUP) return this.metricsAnswer(input);
+    if (sub === "token") {
+      if (this.serviceAccountTokens === null) throw notFoundError(request);
+      return serveTokenRequest(this.store, this.serviceAccountTokens, this.clock, input);
+    }
     if (!r.verbs.includes(request.verb))
       throw new ApiError(methodNotAllowedStatus(gr(r), request.verb));
     switch (request.verb) {
@@ -306,7 +357,7 @@ export class ResourceHandler {
     const obj = await this.admission.admitCreate(r, prepared);
     const name = String(asObject(obj.metadata).name ?? "");
     const answer = (o: JsonObject) => fromStorageVersion(req.resource, o);
-    const held = this.heldBy(r);
+    const held = this.heldBy(r, input.user);
     const namespaceKey = r.namespaced ? objectKey(NAMESPACES, null, req.namespace ?? "") : null;
     const key = keyOf({ ...req, name });
     for (let attempt = 1; ; attempt++) {
@@ -378,7 +429,7 @@ export class ResourceHandler {
         next: prepareUpdate(req.resource, withName, current.object, req.namespace, req.subresource),
         precondition,
       }),
-      this.heldBy(req.resource),
+      this.heldBy(req.resource, input.user),
     );
     return { code: 200, body: object, warnings };
   }
@@ -414,7 +465,7 @@ export class ResourceHandler {
           ),
         };
       },
-      this.heldBy(req.resource),
+      this.heldBy(req.resource, input.user),
     );
     return { code: 200, body: object, warnings };
   }

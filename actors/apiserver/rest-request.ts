@@ -4,6 +4,7 @@
  * and the body, decoded on demand.
  */
 import type { JsonValue } from "../api/json.ts";
+import type { UserInfo } from "../api/user-info.ts";
 import type { ResourceRequest } from "./request-info.ts";
 import type { RequestOptions } from "./request-options.ts";
 
@@ -14,6 +15,8 @@ export interface RequestInput {
   accept: string | undefined;
   contentType: string;
   body: () => Promise<JsonValue>;
+  /** Who asks, as authentication found them; absent only where authorization is off (unit tests). */
+  user?: UserInfo;
 }
 
 export interface HandlerResult {

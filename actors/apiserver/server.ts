@@ -29,11 +29,16 @@ import {
   serviceUnavailableStatus,
   unauthorizedStatus,
 } from "../api/status.ts";
+import { ANONYMOUS_USER, SYSTEM_UNAUTHENTICATED, type UserInfo } from "../api/user-info.ts";
 import { SYSTEM_NAMESPACES } from "../api/well-known.ts";
 import { ApiError } from "../client/errors.ts";
 import type { Clock } from "../system/clock.ts";
 import type { Auditor } from "./audit.ts";
-import { ADMIN_USER, ANONYMOUS_USER, bearerToken, isPublicPath, tokenMatches } from "./authn.ts";
+import type { Attributes } from "./auth/attributes.ts";
+import { forbidden } from "./auth/authorization.ts";
+import { impersonatedUser } from "./auth/impersonation.ts";
+import { ensureBootstrapPolicy } from "./auth/policy-bootstrap.ts";
+import { authenticate, isPublicPath, type TokenAuthenticator } from "./authn.ts";
 import { toJson } from "./cache-index.ts";
 import {
   AGGREGATED_DISCOVERY_CONTENT_TYPE,
@@ -71,9 +76,14 @@ import { serveWatch } from "./watch-stream.ts";
 export interface ApiServerConfig {
   host: string;
   port: number;
-  /** PEM; both absent = plain HTTP (only with --api-insecure). */
-  tls: { certPem: string; keyPem: string } | null;
+  /**
+   * PEM; both absent = plain HTTP (only with --api-insecure). `clientCaPem`: client
+   * certificates this CA signed authenticate (kube-apiserver's --client-ca-file).
+   */
+  tls: { certPem: string; keyPem: string; clientCaPem?: string } | null;
   token: string;
+  /** Bearer tokens other than the admin's (ServiceAccount tokens). */
+  tokenAuthenticators?: readonly TokenAuthenticator[];
   clock: Clock;
   logger: Logger;
   /** The server's one REST handler, shared with the internal API (its object store too). */
@@ -89,6 +99,11 @@ export interface ApiServerConfig {
   inFlight?: InFlightLimits;
   requestLimits?: Partial<RequestLimits>;
 }
+
+/** pods/exec, pods/attach and pods/portforward: the WebSocket upgrades the server takes. */
+const STREAMING_PATH = /^\/api\/v1\/namespaces\/([^/]+)\/pods\/([^/]+)\/(exec|attach|portforward)$/;
+
+const ANONYMOUS: UserInfo = { username: ANONYMOUS_USER, groups: [SYSTEM_UNAUTHENTICATED] };
 
 /** The namespaces every cluster has (kube-apiserver's system namespaces controller). */
 const BOOTSTRAP_RETRY_MS = 500;
@@ -165,9 +180,18 @@ export class ApiServer {
       this.serve(req, res).catch((error: unknown) => this.fail(res, error));
     };
     const options = serverOptions(this.limits);
-    this.server = config.tls
+    const tls = config.tls;
+    this.server = tls
       ? createHttpsServer(
-          { ...options, cert: config.tls.certPem, key: config.tls.keyPem },
+          {
+            ...options,
+            cert: tls.certPem,
+            key: tls.keyPem,
+            // ask for a client certificate but do not insist: a bearer token is as good
+            ...(tls.clientCaPem
+              ? { ca: tls.clientCaPem, requestCert: true, rejectUnauthorized: false }
+              : {}),
+          },
           listener,
         )
       : createHttpServer(options, listener);
@@ -186,8 +210,30 @@ export class ApiServer {
         `HTTP/1.1 ${status.code} ${STATUS_CODES[status.code] ?? "Error"}\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
       );
     };
-    if (!tokenMatches(bearerToken(req), this.config.token))
-      return refuse(unauthorizedStatus("Unauthorized"));
+    const authenticated = await authenticate(
+      req,
+      this.config.token,
+      this.config.tokenAuthenticators ?? [],
+    );
+    if (authenticated === null) return refuse(unauthorizedStatus("Unauthorized"));
+    const authorization = this.config.handler.authorization;
+    const stream = STREAMING_PATH.exec(path);
+    if (authorization !== null && stream !== null) {
+      const user = await impersonatedUser(authorization, authenticated, req.headers);
+      const attributes: Attributes = {
+        kind: "resource",
+        user,
+        // kubectl's exec, attach and port-forward need `create` on the subresource (as over SPDY)
+        verb: "create",
+        apiGroup: "",
+        resource: "pods",
+        subresource: stream[3] ?? "",
+        namespace: decodeURIComponent(stream[1] ?? ""),
+        name: decodeURIComponent(stream[2] ?? ""),
+      };
+      const answer = await authorization.authorize(attributes);
+      if (answer.decision !== "allow") return refuse(forbidden(attributes, answer.reason));
+    }
     if (this.config.podExec !== undefined && PodExecServer.serves(path))
       return this.config.podExec.handleUpgrade(req, socket, head);
     if (this.config.podPortForward !== undefined && PodPortForwardServer.serves(path))
@@ -244,6 +290,7 @@ export class ApiServer {
         await store.create(key, obj, null);
       }
       await this.bootstrapPriorityClasses(store);
+      await ensureBootstrapPolicy(store, this.config.clock.wallMs());
       this.bootstrapped = true;
     };
     const run = () => {
@@ -299,12 +346,18 @@ export class ApiServer {
   private async serve(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const url = parseRequestUrl(req);
     const path = url.pathname.replace(/\/+$/, "") || "/";
-    const authenticated = tokenMatches(bearerToken(req), this.config.token);
-    if (!authenticated && !isPublicPath(path)) {
-      return sendStatus(res, unauthorizedStatus("Unauthorized"));
-    }
-    const user = authenticated ? ADMIN_USER : ANONYMOUS_USER;
     const method = req.method ?? "GET";
+    const authenticated = await authenticate(
+      req,
+      this.config.token,
+      this.config.tokenAuthenticators ?? [],
+    );
+    if (authenticated === null && !isPublicPath(path))
+      return sendStatus(res, unauthorizedStatus("Unauthorized"));
+    const authorization = this.config.handler.authorization;
+    let user: UserInfo = authenticated ?? ANONYMOUS;
+    if (authenticated !== null && authorization !== null)
+      user = await impersonatedUser(authorization, authenticated, req.headers);
     const accept = req.headers.accept;
     const info = parseRequestInfo(method, path, url.searchParams);
     const verb = info.type === "resource" ? info.request.verb : null;
@@ -312,6 +365,13 @@ export class ApiServer {
     const audit = this.config.audit?.begin(req, res, { user, method, path, info, longRunning });
     if (!admitRequest(this.inFlight, res, { user, verb, method, path, query: url.searchParams }))
       return;
+    if (authorization !== null && info.type === "nonResource" && !isPublicPath(path))
+      await authorization.require({
+        kind: "nonResource",
+        user,
+        verb: method.toLowerCase(),
+        path: url.pathname,
+      });
     if (method === "GET" && this.serveNonResource(path, accept, res)) return;
     if (info.type === "unknownResource" || info.type === "nonResource")
       return sendStatus(res, resourceNotServedStatus());
@@ -329,6 +389,7 @@ export class ApiServer {
         }
         return cached;
       },
+      user,
     };
     // `GET .../configmaps/web?watch=true` watches the one object, as the deprecated watch path did
     if (info.request.verb === "watch" || (info.request.verb === "get" && input.options.watch)) {
@@ -417,6 +478,15 @@ export class ApiServer {
     }
     if (path === "/version") {
       sendJson(res, 200, versionInfo());
+      return true;
+    }
+    const tokens = this.config.handler.serviceAccountTokens;
+    if (tokens !== null && path === "/.well-known/openid-configuration") {
+      sendJson(res, 200, tokens.openidConfiguration());
+      return true;
+    }
+    if (tokens !== null && path === "/openid/v1/jwks") {
+      sendJson(res, 200, tokens.jwks(), "application/jwk-set+json");
       return true;
     }
     if (path === "/api") {

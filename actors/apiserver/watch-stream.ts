@@ -102,6 +102,7 @@ export async function serveWatch(
   res: WatchResponse,
   onClose: (end: () => void) => () => void,
 ): Promise<void> {
+  await handler.authorizeWatch(input.request, input.user);
   const options = {
     ...input.options,
     timeoutSeconds: input.options.timeoutSeconds ?? DEFAULT_WATCH_TIMEOUT_S,

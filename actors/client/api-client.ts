@@ -40,6 +40,7 @@ import {
 } from "../api/api-protocol.ts";
 import type { JsonObject } from "../api/json.ts";
 import { internalErrorStatus, type Status } from "../api/status.ts";
+import type { UserInfo } from "../api/user-info.ts";
 import type { ActorSystem } from "../system/actor-system.ts";
 import type { TimerId } from "../system/clock.ts";
 import { type ActorMessage, AskNotDeliveredError } from "../system/message.ts";
@@ -56,6 +57,11 @@ export interface ApiClientOptions {
   maxAttempts?: number;
   /** How often a watch checks that its server still serves it. */
   watchCheckIntervalMs?: number;
+  /**
+   * The identity this client's component declares on every request (api-protocol.ts): its
+   * own, as each Kubernetes component has its credentials. Absent: the join token's holder.
+   */
+  user?: UserInfo;
 }
 
 /** A list answer: `{kind: "ConfigMapList", metadata: {resourceVersion, continue?}, items}`. */
@@ -156,7 +162,8 @@ interface ActiveWatch {
 export class ApiClient implements ListWatcher {
   readonly name: string;
   private readonly system: ActorSystem;
-  private readonly options: Required<Omit<ApiClientOptions, "system">>;
+  private readonly options: Required<Omit<ApiClientOptions, "system" | "user">>;
+  private readonly user: UserInfo | undefined;
   private readonly rounds: ServerRounds;
   private receiver: AnyActorRef | null = null;
   private offPeerDown: (() => void) | null = null;
@@ -172,6 +179,7 @@ export class ApiClient implements ListWatcher {
       servers: options.servers,
       ...stripUndefined(options),
     };
+    this.user = options.user;
     this.name = `api-client-${++clientCounter}`;
     this.rounds = new ServerRounds(this.system, this.options.servers, this.options);
   }
@@ -222,9 +230,16 @@ export class ApiClient implements ListWatcher {
   }
 
   private async call<T>(kind: string, body: unknown): Promise<T> {
-    const { reply } = await this.askWithRetry<ApiReply>(kind, body);
+    const { reply } = await this.askWithRetry<ApiReply>(kind, {
+      ...(body as object),
+      ...this.identity(),
+    });
     if (!reply.ok) throw new ApiError(reply.status);
     return reply.object as unknown as T;
+  }
+
+  private identity(): { user?: UserInfo } {
+    return this.user ? { user: this.user } : {};
   }
 
   // ---- watches ---------------------------------------------------------------------------------
@@ -246,7 +261,7 @@ export class ApiClient implements ListWatcher {
             this.address,
             `${server}/${API_ACTOR}`,
             "api.watch",
-            { ...request, tag },
+            { ...request, tag, ...this.identity() },
             this.options.requestTimeoutMs,
           );
           return { tag, watch, ...(reply.status ? { status: reply.status } : {}) };

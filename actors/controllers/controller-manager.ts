@@ -22,6 +22,7 @@ import { type LeaderElectionTimings, leaderElectionMachine } from "../client/lea
 import { SharedInformers } from "../client/shared-informers.ts";
 import type { ActorSystem } from "../system/actor-system.ts";
 import type { Clock } from "../system/clock.ts";
+import { clusterRoleAggregationController } from "./clusterrole-aggregation.ts";
 import type { ControllerContext, ControllerDefinition } from "./controller.ts";
 import {
   type RunningController,
@@ -44,6 +45,7 @@ import {
 } from "./persistent-volume.ts";
 import { replicaSetController } from "./replicaset.ts";
 import { serviceIPAllocationController } from "./service-ip-allocation.ts";
+import { serviceAccountsController } from "./serviceaccounts.ts";
 import type { WorkQueueLimits } from "./work-queue.ts";
 
 export type ControllerFactory = (ctx: ControllerContext) => ControllerDefinition;
@@ -86,6 +88,8 @@ export const DEFAULT_CONTROLLERS: readonly ControllerFactory[] = [
   persistentVolumeClaimController,
   persistentVolumeController,
   horizontalPodAutoscaler,
+  clusterRoleAggregationController,
+  serviceAccountsController,
   ...GC_RESOURCES.map((r) => (ctx: ControllerContext) => garbageCollector(ctx, r)),
 ];
 

@@ -20,8 +20,10 @@
  * - pods/log: the API server asks `<nodeName>/kubelet` over the mesh; a hollow node is not a
  *   mesh member, so `kubectl logs` of a hollow pod fails. `logs()` on the handle works.
  */
+
 import { join } from "node:path";
 import type { Logger } from "pino";
+import { nodeUser } from "../api/user-info.ts";
 import { ApiClient } from "../client/api-client.ts";
 import type { ActorSystem } from "../system/actor-system.ts";
 import { type Clock, sleep } from "../system/clock.ts";
@@ -140,6 +142,7 @@ export function startHollowNodes(options: HollowNodesOptions): HollowNodesHandle
       api: new ApiClient({
         system: options.system,
         servers: () => rotated(options.servers(), index),
+        user: nodeUser(nodeName),
       }),
       clock: options.clock,
       logger: options.logger.child({ node: nodeName }),

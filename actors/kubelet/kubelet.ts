@@ -630,6 +630,28 @@ class Kubelet implements KubeletHandle, KubeletPort {
     const sources: VolumeSources = {
       configMap: (namespace, name) => this.getOrNull("configmaps", namespace, name),
       secret: (namespace, name) => this.getOrNull("secrets", namespace, name),
+      serviceAccountToken: async (request) => {
+        const tokenRequest = await this.options.api.create(
+          "serviceaccounts",
+          {
+            apiVersion: "authentication.k8s.io/v1",
+            kind: "TokenRequest",
+            metadata: { name: request.serviceAccount },
+            spec: {
+              ...(request.audience !== null ? { audiences: [request.audience] } : {}),
+              expirationSeconds: request.expirationSeconds,
+              boundObjectRef: {
+                kind: "Pod",
+                apiVersion: "v1",
+                name: request.podName,
+                uid: request.podUid,
+              },
+            },
+          },
+          { namespace: request.namespace, subresource: "token" },
+        );
+        return String(asObject(tokenRequest.status).token ?? "");
+      },
       claimDirectory: async (namespace, claim) => {
         const pvc = await this.getOrNull("persistentvolumeclaims", namespace, claim);
         const volumeName = asString(asObject(pvc?.spec).volumeName);

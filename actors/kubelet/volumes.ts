@@ -1,6 +1,6 @@
 /**
- * Pod volumes as plain directories: emptyDir, configMap and
- * secret volumes live under `rootDir/pods/<uid>/volumes/<name>/`, configMap and secret keys
+ * Pod volumes as plain directories: emptyDir, configMap, secret and projected (ServiceAccount
+ * token, ConfigMap and Secret keys, downward API) volumes live under `rootDir/pods/<uid>/volumes/<name>/`, configMap and secret keys
  * written as files (secret data base64-decoded, mode 0600); a persistentVolumeClaim is its
  * bound volume's directory (`local.path` or `hostPath.path`), so its data outlives the pod.
  *
@@ -18,6 +18,17 @@ export interface VolumeSources {
   secret(namespace: string, name: string): Promise<JsonObject | null>;
   /** A claim's bound volume as a host directory (`local` or `hostPath`), or null if unbound. */
   claimDirectory?(namespace: string, claim: string): Promise<string | null>;
+  /** A token for the pod's ServiceAccount, bound to the pod (TokenRequest). */
+  serviceAccountToken?(request: ServiceAccountTokenRequest): Promise<string>;
+}
+
+export interface ServiceAccountTokenRequest {
+  namespace: string;
+  serviceAccount: string;
+  podName: string;
+  podUid: string;
+  audience: string | null;
+  expirationSeconds: number;
 }
 
 export class VolumeError extends Error {
@@ -88,6 +99,8 @@ export async function prepareVolumes(
       }
       const data = asObject(cm.data ?? {});
       await writeKeys(dir, data, ref.items as JsonObject[] | undefined, (v) => String(v), 0o644);
+    } else if (volume.projected) {
+      await writeProjected(pod, dir, asObject(volume.projected), sources);
     } else if (volume.secret) {
       const ref = asObject(volume.secret);
       const secret = await sources.secret(namespace, String(ref.secretName));
@@ -111,6 +124,92 @@ export async function prepareVolumes(
     dirs.set(name, dir);
   }
   return dirs;
+}
+
+/** A downward API field of the pod, as a file's content. */
+function podField(pod: JsonObject, fieldPath: string): string | null {
+  const meta = asObject(pod.metadata);
+  const value = {
+    "metadata.namespace": meta.namespace,
+    "metadata.name": meta.name,
+    "metadata.uid": meta.uid,
+  }[fieldPath];
+  return typeof value === "string" ? value : null;
+}
+
+/**
+ * A projected volume (Kubernetes' `projected`): ConfigMap and Secret keys, downward API fields
+ * and a ServiceAccount token, all in one directory. The token is the kubelet's TokenRequest for
+ * the pod's ServiceAccount, bound to the pod; Kubernetes' kubelet refreshes it at 80% of its
+ * lifetime, bosun's writes it once at the pod's start (an hour by default).
+ */
+async function writeProjected(
+  pod: JsonObject,
+  dir: string,
+  projected: JsonObject,
+  sources: VolumeSources,
+): Promise<void> {
+  const namespace = String(asObject(pod.metadata).namespace ?? "default");
+  for (const raw of (projected.sources ?? []) as JsonObject[]) {
+    const source = asObject(raw);
+    if (source.configMap) {
+      const ref = asObject(source.configMap);
+      const cm = await sources.configMap(namespace, String(ref.name));
+      if (!cm) {
+        if (ref.optional === true) continue;
+        throw new VolumeError("FailedMount", `configmap "${String(ref.name)}" not found`);
+      }
+      await writeKeys(
+        dir,
+        asObject(cm.data ?? {}),
+        ref.items as JsonObject[] | undefined,
+        String,
+        0o644,
+      );
+    } else if (source.secret) {
+      const ref = asObject(source.secret);
+      const secret = await sources.secret(namespace, String(ref.name));
+      if (!secret) {
+        if (ref.optional === true) continue;
+        throw new VolumeError("FailedMount", `secret "${String(ref.name)}" not found`);
+      }
+      const decode = (v: unknown) => Buffer.from(String(v), "base64");
+      await writeKeys(
+        dir,
+        asObject(secret.data ?? {}),
+        ref.items as JsonObject[] | undefined,
+        decode,
+        0o600,
+      );
+    } else if (source.downwardAPI) {
+      for (const item of (asObject(source.downwardAPI).items ?? []) as JsonObject[]) {
+        const value = podField(pod, String(asObject(item.fieldRef).fieldPath ?? ""));
+        const path = String(item.path ?? "");
+        if (value === null || path === "" || path.includes("..")) continue;
+        await writeKeys(dir, { [path]: value }, undefined, String, 0o644);
+      }
+    } else if (source.serviceAccountToken) {
+      const ref = asObject(source.serviceAccountToken);
+      if (!sources.serviceAccountToken)
+        throw new VolumeError("FailedMount", "this kubelet cannot request ServiceAccount tokens");
+      const spec = asObject(pod.spec);
+      const meta = asObject(pod.metadata);
+      let token: string;
+      try {
+        token = await sources.serviceAccountToken({
+          namespace,
+          serviceAccount: String(spec.serviceAccountName ?? "default"),
+          podName: String(meta.name ?? ""),
+          podUid: String(meta.uid ?? ""),
+          audience: typeof ref.audience === "string" && ref.audience !== "" ? ref.audience : null,
+          expirationSeconds: Number(ref.expirationSeconds ?? 3607),
+        });
+      } catch (error) {
+        throw new VolumeError("FailedMount", `failed to fetch token: ${(error as Error).message}`);
+      }
+      await writeKeys(dir, { [String(ref.path ?? "token")]: token }, undefined, String, 0o600);
+    }
+  }
 }
 
 async function writeKeys(

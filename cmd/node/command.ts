@@ -57,6 +57,9 @@ interface NodeOptions {
   apiPort: string;
   apiTokenFile?: string;
   apiCert?: string;
+  apiClientCa?: string;
+  serviceAccountKeyFile?: string;
+  authorizationMode: string;
   apiKey?: string;
   apiInsecure: boolean;
   auditPolicyFile?: string;
@@ -275,6 +278,24 @@ export function nodeCommand(): Command {
     )
     .addOption(new Option("--api-key <file>", "API server private key (PEM)").env("BOSUN_API_KEY"))
     .addOption(
+      new Option(
+        "--api-client-ca <file>",
+        "CA whose client certificates authenticate API requests (CN user, O groups)",
+      ).env("BOSUN_API_CLIENT_CA"),
+    )
+    .addOption(
+      new Option(
+        "--service-account-key-file <file>",
+        "RSA private key (PEM) that signs and verifies ServiceAccount tokens",
+      ).env("BOSUN_SERVICE_ACCOUNT_KEY_FILE"),
+    )
+    .addOption(
+      new Option("--authorization-mode <mode>", "RBAC (Node,RBAC) or AlwaysAllow")
+        .choices(["RBAC", "AlwaysAllow"])
+        .env("BOSUN_AUTHORIZATION_MODE")
+        .default("RBAC"),
+    )
+    .addOption(
       new Option("--api-insecure", "serve the API over plain HTTP (no TLS)")
         .env("BOSUN_API_INSECURE")
         .default(false),
@@ -369,6 +390,10 @@ export function nodeCommand(): Command {
           dataDir: options.dataDir,
           token: readToken(options),
           faults: Boolean(options.faults),
+          authorizationMode: options.authorizationMode === "AlwaysAllow" ? "AlwaysAllow" : "RBAC",
+          ...(options.serviceAccountKeyFile
+            ? { serviceAccountKeyPem: readFileSync(options.serviceAccountKeyFile, "utf8") }
+            : {}),
           kubelet: options.kubelet && options.workloads,
           controlPlane: options.workloads,
           ...(options.apiTokenFile
@@ -377,6 +402,7 @@ export function nodeCommand(): Command {
                   port: Number(options.apiPort),
                   tokenFile: options.apiTokenFile,
                   ...(options.apiCert ? { certFile: options.apiCert } : {}),
+                  ...(options.apiClientCa ? { clientCaFile: options.apiClientCa } : {}),
                   ...(options.apiKey ? { keyFile: options.apiKey } : {}),
                   insecure: Boolean(options.apiInsecure),
                   ...auditFlags(options),

@@ -7,6 +7,7 @@ import {
   type KubeletLogsRequest,
 } from "../../actors/api/kubelet-protocol.ts";
 import type { KubeletSummary } from "../../actors/api/stats-protocol.ts";
+import { API_SERVER_USER, componentUser, KUBE_DNS_USER } from "../../actors/api/user-info.ts";
 import { Auditor } from "../../actors/apiserver/audit.ts";
 import { DEFAULT_AUDIT_LOG_LIMITS, RotatingAuditLog } from "../../actors/apiserver/audit-log.ts";
 import { parseAuditPolicy } from "../../actors/apiserver/audit-policy.ts";
@@ -103,6 +104,10 @@ export interface NodeConfig {
   pingIntervalMs?: number;
   /** The Kubernetes API server of a server node (absent: none). */
   api?: ApiConfig;
+  /** --authorization-mode: `RBAC` (Node,RBAC; the default) or `AlwaysAllow` (no authorization). */
+  authorizationMode?: "RBAC" | "AlwaysAllow";
+  /** --service-account-key-file's key: signs and verifies ServiceAccount tokens. */
+  serviceAccountKeyPem?: string;
 }
 
 export interface ApiConfig {
@@ -111,6 +116,8 @@ export interface ApiConfig {
   /** PEM files; required unless `insecure` (plain HTTP). */
   certFile?: string;
   keyFile?: string;
+  /** The CA whose client certificates authenticate (kube-apiserver's --client-ca-file). */
+  clientCaFile?: string;
   insecure: boolean;
   /** `--audit-policy-file` and where its events go; absent, nothing is audited. */
   audit?: AuditConfig;
@@ -265,6 +272,10 @@ export class NodeProcess {
           snapshotEntries: this.config.snapshotEntries,
           ...(this.config.api ? { podLogs: this.podLogs(), metrics: this.metricsSource() } : {}),
           diskFaults: this.diskFaults ?? undefined,
+          authorization: this.config.authorizationMode !== "AlwaysAllow",
+          ...(this.config.serviceAccountKeyPem
+            ? { serviceAccountKeyPem: this.config.serviceAccountKeyPem }
+            : {}),
         },
         this.system,
         this.logger,
@@ -319,6 +330,9 @@ export class NodeProcess {
         // names the cluster (hashed into the lock's name, never shown)
         clusterIdentity: this.config.token,
         ...(this.config.proxyMode !== undefined ? { proxyMode: this.config.proxyMode } : {}),
+        ...(this.config.api?.clientCaFile
+          ? { rootCaPem: readFileSync(this.config.api.clientCaFile, "utf8") }
+          : {}),
         ...(this.config.udpIdleTimeoutMs !== undefined
           ? { udpIdleTimeoutMs: this.config.udpIdleTimeoutMs }
           : {}),
@@ -365,11 +379,13 @@ export class NodeProcess {
           : {
               certPem: readFileSync(api.certFile, "utf8"),
               keyPem: readFileSync(api.keyFile, "utf8"),
+              ...(api.clientCaFile ? { clientCaPem: readFileSync(api.clientCaFile, "utf8") } : {}),
             },
       token: readFileSync(api.tokenFile, "utf8").trim(),
       clock: this.system.clock,
       logger: this.logger.child({ component: "apiserver" }),
       handler: server.apiHandler,
+      tokenAuthenticators: server.tokenAuthenticators(),
       ready: () => this.readiness(),
       podExec: this.podExec(server),
       podPortForward: new PodPortForwardServer({
@@ -384,7 +400,11 @@ export class NodeProcess {
     // cluster DNS on every server (DESIGN §7), behind the kube-dns Service the reconciler keeps
     this.dns = startDns({
       system: this.system,
-      source: new ApiClient({ system: this.system, servers: members }),
+      source: new ApiClient({
+        system: this.system,
+        servers: members,
+        user: componentUser(KUBE_DNS_USER),
+      }),
       logger: this.logger.child({ component: "dns" }),
       host: this.config.host,
       ...(this.config.dnsPort !== undefined ? { ports: [this.config.dnsPort] } : {}),
@@ -399,7 +419,11 @@ export class NodeProcess {
     this.system.spawn(ENDPOINT_RECONCILER_ACTOR, endpointReconcilerMachine, {
       supervise: false,
       input: {
-        api: new ApiClient({ system: this.system, servers: members }),
+        api: new ApiClient({
+          system: this.system,
+          servers: members,
+          user: componentUser(API_SERVER_USER),
+        }),
         clock: this.system.clock,
         nodeId: this.config.id,
         endpoint: `${this.config.host}:${this.apiServer.port}`,

@@ -3,6 +3,10 @@ import { join } from "node:path";
 import type { Logger } from "pino";
 import { API_ACTOR } from "../../actors/api/api-protocol.ts";
 import { ApiOperations } from "../../actors/apiserver/api-operations.ts";
+import { Authorization } from "../../actors/apiserver/auth/authorization.ts";
+import { ServiceAccountTokens } from "../../actors/apiserver/auth/service-account-token.ts";
+import { serviceAccountAuthenticator } from "../../actors/apiserver/auth/token-request.ts";
+import type { TokenAuthenticator } from "../../actors/apiserver/authn.ts";
 import { internalApiMachine } from "../../actors/apiserver/internal-api.ts";
 import type { MetricsSource } from "../../actors/apiserver/metrics-api.ts";
 import { ObjectStore } from "../../actors/apiserver/object-store.ts";
@@ -41,6 +45,10 @@ export interface ServerRoleConfig {
   diskFaults?: DiskFaultPoint | undefined;
   /** How the API server reaches kubelets' Summary API for metrics.k8s.io. */
   metrics?: MetricsSource | undefined;
+  /** Node,RBAC authorization of every API request (false: everyone may do everything). */
+  authorization?: boolean;
+  /** Signs and verifies ServiceAccount tokens (absent: no TokenRequest, no such tokens). */
+  serviceAccountKeyPem?: string;
 }
 
 /** Defaults tuned for failover well under a second on loopback (etcd's are 100 ms / 1 s). */
@@ -73,6 +81,14 @@ export class ServerRole {
     readonly apiHandler: ResourceHandler,
     private readonly electionClients: StoreClient[],
   ) {}
+
+  /** The bearer-token authenticators beside the admin token's: ServiceAccount tokens. */
+  tokenAuthenticators(): TokenAuthenticator[] {
+    const tokens = this.apiHandler.serviceAccountTokens;
+    return tokens === null
+      ? []
+      : [serviceAccountAuthenticator(this.apiHandler.store, tokens, this.clock)];
+  }
 
   /** A store session for a leader-election Lease write (see ObjectStore's electionClient). */
   get electionClient(): StoreClient {
@@ -155,7 +171,15 @@ export class ServerRole {
       watchCache,
       () => (role as ServerRole).electionClient,
     );
-    const apiHandler = new ResourceHandler(objects, system.clock, config.podLogs, config.metrics);
+    const apiHandler = new ResourceHandler(
+      objects,
+      system.clock,
+      config.podLogs,
+      config.metrics,
+      {},
+      new Authorization(objects, config.authorization !== false),
+      config.serviceAccountKeyPem ? new ServiceAccountTokens(config.serviceAccountKeyPem) : null,
+    );
     // the Kubernetes API as actor messages for internal components (DESIGN §6)
     const api = new ApiOperations({ system, handler: apiHandler });
     role = new ServerRole(

@@ -1,5 +1,15 @@
 import type { Logger } from "pino";
 import type { AnyActorRef } from "xstate";
+import {
+  CLOUD_CONTROLLER_MANAGER_USER,
+  componentUser,
+  KUBE_CONTROLLER_MANAGER_USER,
+  KUBE_PROXY_USER,
+  KUBE_SCHEDULER_USER,
+  LOCAL_PATH_PROVISIONER_USER,
+  nodeUser,
+  type UserInfo,
+} from "../../actors/api/user-info.ts";
 import { DEFAULT_CLUSTER_DOMAIN, KUBE_DNS_SERVICE_IP } from "../../actors/api/well-known.ts";
 import { ApiClient } from "../../actors/client/api-client.ts";
 import {
@@ -12,9 +22,11 @@ import { UNINITIALIZED_TAINT } from "../../actors/cloud/cloud-node-controller.ts
 import {
   type ControllerManagerHandle,
   controllersWith,
+  DEFAULT_CONTROLLERS,
   startControllerManager,
 } from "../../actors/controllers/controller-manager.ts";
 import type { HpaOptions } from "../../actors/controllers/horizontal-pod-autoscaler.ts";
+import { rootCaPublisher } from "../../actors/controllers/root-ca-publisher.ts";
 import { type KubeletHandle, startKubelet } from "../../actors/kubelet/kubelet.ts";
 import {
   type LocalPathProvisionerHandle,
@@ -52,6 +64,8 @@ export interface WorkloadsConfig {
   leaderElection?: Partial<LeaderElectionTimings>;
   /** Names the cluster for the proxies' host lock (see actors/proxy/host-lock.ts). */
   clusterIdentity: string;
+  /** The cluster CA (PEM) the controller manager publishes as `kube-root-ca.crt`. */
+  rootCaPem?: string;
   /** --udp-timeout of the service proxy. */
   udpIdleTimeoutMs?: number;
   /** --proxy-mode of the service proxy. */
@@ -112,15 +126,20 @@ export class WorkloadsRole {
   async start(): Promise<void> {
     const { config, system, logger } = this;
     const clock = system.clock;
-    const api = new ApiClient({ system, servers: config.servers });
+    // every component speaks as its own identity (auth/mesh-identity.ts in the API server)
+    const apiAs = (user: UserInfo) => new ApiClient({ system, servers: config.servers, user });
     // Lease writes fail fast, so a slow attempt is retried within the renew deadline instead
     // of using it all up (a timed-out write that applied anyway shows as our own renewal)
-    const leaseApi = new ApiClient({
-      system,
-      servers: config.servers,
-      requestTimeoutMs: leaseRequestTimeoutMs(config.leaderElection),
-      maxAttempts: LEASE_REQUEST_ATTEMPTS,
-    });
+    const leaseApiAs = (user: UserInfo) =>
+      new ApiClient({
+        system,
+        servers: config.servers,
+        requestTimeoutMs: leaseRequestTimeoutMs(config.leaderElection),
+        maxAttempts: LEASE_REQUEST_ATTEMPTS,
+        user,
+      });
+    const controllerManager = componentUser(KUBE_CONTROLLER_MANAGER_USER);
+    const scheduler = componentUser(KUBE_SCHEDULER_USER);
     if (config.cloudConfigFile !== undefined) {
       // the CCM's own election timings (see CLOUD_CONTROLLER_MANAGER_LEADER_ELECTION) unless
       // --leader-elect-* says otherwise, and a Lease client whose timeouts fit them
@@ -136,32 +155,35 @@ export class WorkloadsRole {
         system,
         logger,
       );
+      const cloudControllerManager = componentUser(CLOUD_CONTROLLER_MANAGER_USER);
       this.cloud.start(
-        api,
+        apiAs(cloudControllerManager),
         new ApiClient({
           system,
           servers: config.servers,
           requestTimeoutMs: leaseRequestTimeoutMs(timings),
           maxAttempts: LEASE_REQUEST_ATTEMPTS,
+          user: cloudControllerManager,
         }),
       );
     }
     if (config.controlPlane) {
       this.controllers = startControllerManager({
         system,
-        api,
-        leaseApi,
+        api: apiAs(controllerManager),
+        leaseApi: leaseApiAs(controllerManager),
         ...(config.leaderElection ? { leaderElection: config.leaderElection } : {}),
-        ...(config.nodeMonitorGracePeriodMs !== undefined || config.hpa !== undefined
-          ? {
-              controllers: controllersWith({
+        controllers: [
+          ...(config.nodeMonitorGracePeriodMs !== undefined || config.hpa !== undefined
+            ? controllersWith({
                 ...(config.nodeMonitorGracePeriodMs !== undefined
                   ? { nodeMonitorGracePeriodMs: config.nodeMonitorGracePeriodMs }
                   : {}),
                 ...(config.hpa ? { hpa: config.hpa } : {}),
-              }),
-            }
-          : {}),
+              })
+            : DEFAULT_CONTROLLERS),
+          ...(config.rootCaPem ? [rootCaPublisher(config.rootCaPem)] : []),
+        ],
         identity: config.nodeId,
         logger: logger.child({ component: "controller-manager" }),
       });
@@ -169,7 +191,7 @@ export class WorkloadsRole {
         supervise: false,
         input: {
           ...config.leaderElection,
-          api: leaseApi,
+          api: leaseApiAs(scheduler),
           clock,
           namespace: "kube-system",
           leaseName: "kube-scheduler",
@@ -178,9 +200,10 @@ export class WorkloadsRole {
             if (this.stopped) return;
             // leadership changes are logged so that a bench or an operator can count them
             logger.info({ component: "scheduler" }, "scheduler started leading");
+            const schedulerApi = apiAs(scheduler);
             this.scheduler = startScheduler({
               system,
-              api,
+              api: schedulerApi,
               clock,
               logger: logger.child({ component: "scheduler" }),
             });
@@ -212,7 +235,7 @@ export class WorkloadsRole {
     if (config.kubelet) {
       this.kubelet = await startKubelet({
         system,
-        api,
+        api: apiAs(nodeUser(config.nodeId)),
         clock,
         logger: logger.child({ component: "kubelet" }),
         nodeName: config.nodeId,
@@ -234,7 +257,7 @@ export class WorkloadsRole {
       // kube-proxy runs wherever a kubelet does
       this.proxy = startProxy({
         system,
-        source: api,
+        source: apiAs(componentUser(KUBE_PROXY_USER)),
         logger: logger.child({ component: "proxy" }),
         nodeName: config.nodeId,
         nodeAddress: config.host,
@@ -247,7 +270,7 @@ export class WorkloadsRole {
       // local volumes for the claims scheduled here (StorageClass provisioner bosun.dev/local-path)
       this.localPath = startLocalPathProvisioner({
         system,
-        api,
+        api: apiAs(componentUser(LOCAL_PATH_PROVISIONER_USER)),
         clock,
         logger,
         nodeName: config.nodeId,

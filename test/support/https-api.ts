@@ -27,9 +27,12 @@ export interface Endpoint {
 }
 
 export interface Credentials {
+  /** A bearer token, or "" when a client certificate authenticates instead. */
   token: string;
   ca: string;
   servers: string[];
+  /** A client certificate and key (PEM), for a user `bosun kubeconfig --user` would issue. */
+  clientCert?: { cert: string; key: string };
 }
 
 export function readCredentials(runDir: string): Credentials {
@@ -53,8 +56,13 @@ export class HttpsApi {
   ) {
     this.endpoints = creds.servers.map((s) => ({
       url: new URL(s),
-      agent: new Agent({ ca: creds.ca, keepAlive: true, maxSockets }),
+      agent: new Agent({ ca: creds.ca, keepAlive: true, maxSockets, ...creds.clientCert }),
     }));
+  }
+
+  /** The Authorization header, unless a client certificate speaks for us. */
+  authorization(): Record<string, string> {
+    return this.creds.token === "" ? {} : { authorization: `Bearer ${this.creds.token}` };
   }
 
   endpoint(i: number): Endpoint {
@@ -75,7 +83,7 @@ export class HttpsApi {
           method,
           agent: ep.agent,
           headers: {
-            authorization: `Bearer ${this.creds.token}`,
+            ...this.authorization(),
             accept: "application/json",
             ...(body === undefined ? {} : { "content-type": "application/json" }),
           },
@@ -116,7 +124,7 @@ export class HttpsApi {
     const ready = new Promise<void>((resolve, reject) => {
       const req = request(
         new URL(path, ep.url),
-        { agent, headers: { authorization: `Bearer ${this.creds.token}` } },
+        { agent, headers: this.authorization() },
         (res) => {
           if (res.statusCode !== 200) return reject(new Error(`watch: ${res.statusCode}`));
           resolve();

@@ -3,6 +3,8 @@
  * method and path in, status code and body out (an ApiError becomes its Status).
  */
 import type { JsonObject, JsonValue } from "../../../actors/api/json.ts";
+import type { UserInfo } from "../../../actors/api/user-info.ts";
+import { Authorization } from "../../../actors/apiserver/auth/authorization.ts";
 import type { ObjectStore } from "../../../actors/apiserver/object-store.ts";
 import { parseRequestInfo } from "../../../actors/apiserver/request-info.ts";
 import { parseRequestOptions } from "../../../actors/apiserver/request-options.ts";
@@ -24,7 +26,26 @@ export function restCaller(
   allocation: Partial<ServiceAllocatorOptions> = {},
 ): RestCall {
   const handler = new ResourceHandler(store, clock, undefined, undefined, allocation);
-  return async (method, path, body = null, contentType = "application/json") => {
+  const call = callerAs(handler);
+  return (method, path, body, contentType) => call(undefined, method, path, body, contentType);
+}
+
+/** A RestCall that names the user: for a handler with authorization on (`authorizedHandler`). */
+export type RestCallAs = (
+  user: UserInfo | undefined,
+  method: string,
+  path: string,
+  body?: JsonValue | null,
+  contentType?: string,
+) => Promise<{ code: number; body: JsonObject }>;
+
+/** A handler with Node,RBAC authorization over `store`. */
+export function authorizedHandler(store: ObjectStore, clock: Clock): ResourceHandler {
+  return new ResourceHandler(store, clock, undefined, undefined, {}, new Authorization(store));
+}
+
+export function callerAs(handler: ResourceHandler): RestCallAs {
+  return async (user, method, path, body = null, contentType = "application/json") => {
     const url = new URL(path, "https://bosun");
     const info = parseRequestInfo(method, url.pathname, url.searchParams);
     if (info.type !== "resource") throw new Error(`not a resource path: ${path}`);
@@ -35,6 +56,7 @@ export function restCaller(
         accept: undefined,
         contentType,
         body: async () => body,
+        ...(user ? { user } : {}),
       });
       return { code: out.code, body: out.body as JsonObject };
     } catch (error) {

@@ -169,6 +169,8 @@ describe("discovery", () => {
       "policy",
       "batch",
       "storage.k8s.io",
+      "rbac.authorization.k8s.io",
+      "authorization.k8s.io",
       "autoscaling",
       "metrics.k8s.io",
     ]);

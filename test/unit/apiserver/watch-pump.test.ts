@@ -149,12 +149,17 @@ async function bench(kind: SinkKind) {
     });
     system.spawn("subscriber", subscriber);
     const ops = new ApiOperations({ system, handler });
-    const status = await ops.watch("n1/subscriber", "t", {
-      resource: "configmaps",
-      namespace: "default",
-      ...(name !== null ? { name } : {}),
-      ...query,
-    });
+    const status = await ops.watch(
+      "n1/subscriber",
+      "t",
+      {
+        resource: "configmaps",
+        namespace: "default",
+        ...(name !== null ? { name } : {}),
+        ...query,
+      },
+      { from: "n1/subscriber", declared: null },
+    );
     if (status !== null) throw new ApiError(status);
     return {
       events: () => received,
