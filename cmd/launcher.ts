@@ -2,8 +2,8 @@ import { type ChildProcess, spawn } from "node:child_process";
 import { existsSync, mkdirSync, openSync, readFileSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
-import { pkiPaths } from "../actors/apiserver/pki.ts";
-import { type Clock, sleep } from "../actors/system/clock.ts";
+import { ensureClusterPki, pkiPaths } from "../actors/apiserver/pki.ts";
+import { type Clock, SystemClock, sleep } from "../actors/system/clock.ts";
 import { type ClusterFile, type ClusterNode, writeClusterFile } from "./cluster-file.ts";
 
 /** Starting and stopping `bosun node` processes for `up`, `down` and the tests. */
@@ -28,6 +28,10 @@ export function nodeArgs(cluster: ClusterFile, node: ClusterNode, runDir: string
   args.push("--servers", (cluster.bootstrap ?? cluster.nodes.map((n) => n.id)).join(","));
   args.push(...(cluster.nodeFlags ?? []));
   const pki = pkiPaths(runDir);
+  if (cluster.meshTls) {
+    // every member of the cluster file is a server: it signs with the cluster CA
+    args.push("--mesh-tls", "--mesh-ca-cert", pki.caCert, "--mesh-ca-key", pki.caKey);
+  }
   if (
     node.apiPort !== undefined &&
     existsSync(pki.adminToken) &&
@@ -47,6 +51,8 @@ export function spawnNode(
   detached: boolean,
 ): ChildProcess {
   mkdirSync(dirname(node.logFile), { recursive: true });
+  // the cluster CA the mesh certificates come from (`up` made it already; chaos clusters not)
+  if (cluster.meshTls) ensureClusterPki(runDir, [], new SystemClock().wallMs());
   const log = openSync(node.logFile, "a");
   // BOSUN_PROF_DIR=dir: each node writes a V8 CPU profile there when it exits (for benchmarks)
   const prof = process.env.BOSUN_PROF_DIR

@@ -120,7 +120,15 @@ export function planCluster(options: UpOptions, runDir: string): ClusterFile {
   if (options.workloads === false) nodeFlags.push("--no-workloads");
   const token = randomBytes(24).toString("hex");
   const bootstrap = nodes.map((n) => n.id);
-  return { name: options.name, token, faults: options.faults, nodeFlags, bootstrap, nodes };
+  return {
+    name: options.name,
+    token,
+    faults: options.faults,
+    nodeFlags,
+    bootstrap,
+    meshTls: true,
+    nodes,
+  };
 }
 
 function refuseIfRunning(runDir: string): void {

@@ -9,6 +9,7 @@ import {
 } from "../../actors/client/leader-election.ts";
 import { SystemClock } from "../../actors/system/clock.ts";
 import { parseDurationMs } from "./duration-flag.ts";
+import { obtainMeshCredentials } from "./mesh-credentials.ts";
 import { parseListen, parsePeers } from "./peers.ts";
 import { NodeProcess, type NodeRole } from "./process.ts";
 import { DEFAULT_ELECTION_TICKS, DEFAULT_TICK_INTERVAL_MS } from "./server-role.ts";
@@ -50,6 +51,9 @@ interface NodeOptions {
   apiCert?: string;
   apiKey?: string;
   apiInsecure: boolean;
+  meshTls: boolean;
+  meshCaCert?: string;
+  meshCaKey?: string;
 }
 
 function readToken(options: NodeOptions): string {
@@ -213,6 +217,25 @@ export function nodeCommand(): Command {
         .default(false),
     )
     .addOption(
+      new Option(
+        "--mesh-tls",
+        "mutual TLS 1.3 on every mesh link, with a node certificate kept in <data-dir>/mesh/ (asked for with the join token when absent)",
+      )
+        .env("BOSUN_MESH_TLS")
+        .default(false),
+    )
+    .addOption(
+      new Option(
+        "--mesh-ca-cert <file>",
+        "the cluster CA (PEM): with --mesh-ca-key, this server signs its own and joining nodes' certificates",
+      ).env("BOSUN_MESH_CA_CERT"),
+    )
+    .addOption(
+      new Option("--mesh-ca-key <file>", "the cluster CA's private key (PEM)").env(
+        "BOSUN_MESH_CA_KEY",
+      ),
+    )
+    .addOption(
       new Option("--log-level <level>", "pino log level").env("BOSUN_LOG_LEVEL").default("info"),
     )
     .action(async (options: NodeOptions) => {
@@ -226,6 +249,21 @@ export function nodeCommand(): Command {
       const servers = options.servers
         ? options.servers.split(",").map((s) => s.trim())
         : [options.id, ...Object.keys(peers)].sort();
+      const token = readToken(options);
+      const clock = new SystemClock();
+      const meshTls = options.meshTls
+        ? await obtainMeshCredentials({
+            nodeId: options.id,
+            flags: {
+              dataDir: options.dataDir,
+              ...(options.meshCaCert ? { caCertFile: options.meshCaCert } : {}),
+              ...(options.meshCaKey ? { caKeyFile: options.meshCaKey } : {}),
+            },
+            token,
+            peerAddresses: Object.values(peers),
+            clock,
+          })
+        : undefined;
       const node = new NodeProcess(
         {
           id: options.id,
@@ -259,7 +297,8 @@ export function nodeCommand(): Command {
           port,
           peers,
           dataDir: options.dataDir,
-          token: readToken(options),
+          token,
+          ...(meshTls ? { meshTls } : {}),
           faults: Boolean(options.faults),
           kubelet: options.kubelet && options.workloads,
           controlPlane: options.workloads,
@@ -275,7 +314,7 @@ export function nodeCommand(): Command {
               }
             : {}),
         },
-        new SystemClock(),
+        clock,
         logger,
       );
       const shutdown = (signal: string) => {
@@ -290,6 +329,8 @@ export function nodeCommand(): Command {
       };
       process.once("SIGTERM", () => shutdown("SIGTERM"));
       process.once("SIGINT", () => shutdown("SIGINT"));
+      // `bosun certs rotate` wrote a new certificate: new links present it, no restart
+      process.on("SIGHUP", () => node.reloadMeshCertificate());
       await node.start();
     });
 }

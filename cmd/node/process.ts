@@ -34,6 +34,7 @@ import { DiskFaultPoint } from "../../raft/storage/disk-faults.ts";
 import { isClientId, Mesh } from "../../transport/mesh.ts";
 import { createAdminHandler } from "./admin-http.ts";
 import { Introspection, type LinkView } from "./introspection.ts";
+import { type MeshCredentials, readMeshCredentials } from "./mesh-credentials.ts";
 import { createMetrics } from "./metrics.ts";
 import { DEFAULT_ELECTION_TICKS, DEFAULT_TICK_INTERVAL_MS, ServerRole } from "./server-role.ts";
 import { WorkloadsRole } from "./workloads-role.ts";
@@ -82,6 +83,8 @@ export interface NodeConfig {
   pingIntervalMs?: number;
   /** The Kubernetes API server of a server node (absent: none). */
   api?: ApiConfig;
+  /** Mutual TLS on the mesh (absent: plaintext links, authenticated by the token only). */
+  meshTls?: MeshCredentials;
 }
 
 export interface ApiConfig {
@@ -146,6 +149,12 @@ export class NodeProcess {
       clock,
       logger,
       httpHandler: (req, res) => handler?.(req, res),
+      ...(config.meshTls
+        ? {
+            tls: config.meshTls.material,
+            ...(config.meshTls.signer ? { joinSigner: config.meshTls.signer } : {}),
+          }
+        : {}),
       // every link actor's events go to the ring under its own address, `nX/link:PEER`
       inspect: (event) => this.system?.inspectExternal(event),
     });
@@ -445,6 +454,19 @@ export class NodeProcess {
   private onFatal(error: Error): void {
     this.logger.fatal({ error: error.message }, "fatal: stopping the node");
     this.stop().finally(() => process.exit(70));
+  }
+
+  /** Re-reads the mesh certificate from the data dir (SIGHUP); a bad one keeps the old. */
+  reloadMeshCertificate(): void {
+    if (this.config.meshTls === undefined) {
+      this.logger.warn("no mesh certificate to reload: this node runs without --mesh-tls");
+      return;
+    }
+    try {
+      this.mesh.reloadTls(readMeshCredentials(this.config.dataDir));
+    } catch (err) {
+      this.logger.error({ err: (err as Error).message }, "mesh certificate reload failed");
+    }
   }
 
   stop(): Promise<void> {
