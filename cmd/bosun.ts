@@ -6,6 +6,7 @@ import { kvCommand } from "./kv.ts";
 import { memberCommand } from "./member.ts";
 import { nodeCommand } from "./node/command.ts";
 import { schedulerCommand } from "./scheduler.ts";
+import { secretsCommand } from "./secrets.ts";
 import { statusCommand } from "./status.ts";
 import { uiCommand } from "./ui.ts";
 import { downCommand, upCommand } from "./up.ts";
@@ -26,6 +27,7 @@ program.addCommand(memberCommand());
 program.addCommand(chaosCommand());
 program.addCommand(hollowNodesCommand());
 program.addCommand(schedulerCommand());
+program.addCommand(secretsCommand());
 
 try {
   await program.parseAsync(process.argv);

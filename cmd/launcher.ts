@@ -15,6 +15,11 @@ export function tokenFile(runDir: string): string {
   return join(runDir, "token");
 }
 
+/** The API servers' EncryptionConfiguration (`bosun up` writes one with a random key). */
+export function encryptionConfigFile(runDir: string): string {
+  return join(runDir, "pki", "encryption-config.yaml");
+}
+
 export function nodeArgs(cluster: ClusterFile, node: ClusterNode, runDir: string): string[] {
   const peers = cluster.nodes
     .filter((n) => n.id !== node.id)
@@ -39,6 +44,8 @@ export function nodeArgs(cluster: ClusterFile, node: ClusterNode, runDir: string
   ) {
     args.push("--api-port", String(node.apiPort), "--api-token-file", pki.adminToken);
     args.push("--api-cert", pki.serverCert(node.id), "--api-key", pki.serverKey(node.id));
+    const encryption = encryptionConfigFile(runDir);
+    if (existsSync(encryption)) args.push("--encryption-provider-config", encryption);
   }
   return args;
 }

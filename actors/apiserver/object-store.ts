@@ -194,7 +194,7 @@ export class ObjectStore {
       await this.writer(key).write({
         op: "txn",
         compare,
-        success: [{ op: "put", key: enc(key), value: encodeObject(object) }, ...also.success],
+        success: [{ op: "put", key: enc(key), value: encodeObject(object, key) }, ...also.success],
         failure: [],
       }),
     );
@@ -221,7 +221,7 @@ export class ObjectStore {
           { target: "modRevision", key: enc(key), result: "=", operand: expectedModRevision },
           ...also.compare,
         ],
-        success: [{ op: "put", key: enc(key), value: encodeObject(object) }, ...also.success],
+        success: [{ op: "put", key: enc(key), value: encodeObject(object, key) }, ...also.success],
         failure: [{ op: "range", key: enc(key), countOnly: true }],
       }),
     );

@@ -52,6 +52,7 @@ interface NodeOptions {
   apiKey?: string;
   apiInsecure: boolean;
   meshTls: boolean;
+  encryptionProviderConfig?: string;
   meshCaCert?: string;
   meshCaKey?: string;
 }
@@ -236,6 +237,12 @@ export function nodeCommand(): Command {
       ),
     )
     .addOption(
+      new Option(
+        "--encryption-provider-config <file>",
+        "EncryptionConfiguration (apiserver.config.k8s.io/v1): Secrets encrypted at rest; SIGHUP reloads it",
+      ).env("BOSUN_ENCRYPTION_PROVIDER_CONFIG"),
+    )
+    .addOption(
       new Option("--log-level <level>", "pino log level").env("BOSUN_LOG_LEVEL").default("info"),
     )
     .action(async (options: NodeOptions) => {
@@ -310,6 +317,9 @@ export function nodeCommand(): Command {
                   ...(options.apiCert ? { certFile: options.apiCert } : {}),
                   ...(options.apiKey ? { keyFile: options.apiKey } : {}),
                   insecure: Boolean(options.apiInsecure),
+                  ...(options.encryptionProviderConfig
+                    ? { encryptionConfigFile: options.encryptionProviderConfig }
+                    : {}),
                 },
               }
             : {}),
@@ -329,8 +339,8 @@ export function nodeCommand(): Command {
       };
       process.once("SIGTERM", () => shutdown("SIGTERM"));
       process.once("SIGINT", () => shutdown("SIGINT"));
-      // `bosun certs rotate` wrote a new certificate: new links present it, no restart
-      process.on("SIGHUP", () => node.reloadMeshCertificate());
+      // a new mesh certificate or encryption configuration was written: no restart needed
+      process.on("SIGHUP", () => node.reload());
       await node.start();
     });
 }

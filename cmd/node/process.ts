@@ -33,6 +33,7 @@ import { decodeMemberContext } from "../../raft/replica/membership.ts";
 import { DiskFaultPoint } from "../../raft/storage/disk-faults.ts";
 import { isClientId, Mesh } from "../../transport/mesh.ts";
 import { createAdminHandler } from "./admin-http.ts";
+import { applyEncryptionConfig } from "./encryption-at-rest.ts";
 import { Introspection, type LinkView } from "./introspection.ts";
 import { type MeshCredentials, readMeshCredentials } from "./mesh-credentials.ts";
 import { createMetrics } from "./metrics.ts";
@@ -94,6 +95,8 @@ export interface ApiConfig {
   certFile?: string;
   keyFile?: string;
   insecure: boolean;
+  /** kube-apiserver's --encryption-provider-config: Secrets encrypted at rest. */
+  encryptionConfigFile?: string;
 }
 
 const PING_TIMEOUT_MS = 1_000;
@@ -136,6 +139,9 @@ export class NodeProcess {
     private readonly logger: Logger,
   ) {
     this.wasMember = config.servers.includes(config.id);
+    // before anything reads the store: an encrypted value must never be read undecrypted
+    if (config.api?.encryptionConfigFile !== undefined)
+      applyEncryptionConfig(config.api.encryptionConfigFile, config.dataDir);
     this.diskFaults = config.faults ? new DiskFaultPoint(clock) : null;
     let handler: ReturnType<typeof createAdminHandler> | undefined;
     this.mesh = new Mesh({
@@ -456,16 +462,29 @@ export class NodeProcess {
     this.stop().finally(() => process.exit(70));
   }
 
-  /** Re-reads the mesh certificate from the data dir (SIGHUP); a bad one keeps the old. */
-  reloadMeshCertificate(): void {
-    if (this.config.meshTls === undefined) {
-      this.logger.warn("no mesh certificate to reload: this node runs without --mesh-tls");
-      return;
+  /**
+   * SIGHUP: re-reads the mesh certificate from the data dir and the encryption configuration;
+   * what fails to load is logged and the old one stays in force.
+   */
+  reload(): void {
+    if (this.config.meshTls !== undefined) {
+      try {
+        this.mesh.reloadTls(readMeshCredentials(this.config.dataDir));
+      } catch (err) {
+        this.logger.error({ err: (err as Error).message }, "mesh certificate reload failed");
+      }
     }
-    try {
-      this.mesh.reloadTls(readMeshCredentials(this.config.dataDir));
-    } catch (err) {
-      this.logger.error({ err: (err as Error).message }, "mesh certificate reload failed");
+    const encryption = this.config.api?.encryptionConfigFile;
+    if (encryption !== undefined) {
+      try {
+        applyEncryptionConfig(encryption, this.config.dataDir);
+        this.logger.info({ file: encryption }, "encryption configuration reloaded");
+      } catch (err) {
+        this.logger.error(
+          { err: (err as Error).message },
+          "encryption configuration reload failed",
+        );
+      }
     }
   }
 
