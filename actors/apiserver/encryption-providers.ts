@@ -36,6 +36,8 @@ export interface ReadValue {
 export interface ValueTransformer {
   toStorage(data: Buffer, storageKey: string): Buffer;
   fromStorage(stored: Uint8Array, storageKey: string): ReadValue;
+  /** Whether `stored` was written otherwise than a write now would (by its prefix alone). */
+  isStale(stored: Uint8Array): boolean;
 }
 
 const GCM_NONCE_BYTES = 12;
@@ -89,7 +91,19 @@ export function providersTransformer(providers: readonly Provider[]): ValueTrans
   const first = providers[0];
   if (first === undefined) throw new Error("an encryption provider list must not be empty");
   const readsPlain = providers.some((p) => p.kind === "identity");
+  const writePrefix = Buffer.from(
+    first.kind === "identity"
+      ? ""
+      : providerPrefix(first.kind, (first.keys[0] as EncryptionKey).name),
+    "utf8",
+  );
   return {
+    isStale(stored) {
+      const head = Buffer.from(stored.buffer, stored.byteOffset, Math.min(stored.byteLength, 80));
+      if (first.kind === "identity")
+        return head.subarray(0, ENCRYPTED_MARK.length).equals(ENCRYPTED_MARK);
+      return !head.subarray(0, writePrefix.length).equals(writePrefix);
+    },
     toStorage(data, storageKey) {
       if (first.kind === "identity") return data;
       const key = first.keys[0] as EncryptionKey;

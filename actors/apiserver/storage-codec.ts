@@ -30,6 +30,16 @@ function plainValue(kv: { key?: Uint8Array | string; value: Uint8Array }): Uint8
   return transformer === undefined ? kv.value : transformer.fromStorage(kv.value, key).data;
 }
 
+/**
+ * Whether a stored value is under an old key (or none) of its resource's configuration: an
+ * update that changes nothing must still write it (Kubernetes' GuaranteedUpdate does the same
+ * with its transformer's "stale"), which is how `bosun secrets rewrite` re-encrypts.
+ */
+export function isStaleValue(kv: { key: Uint8Array | string; value: Uint8Array }): boolean {
+  if (atRest === null) return false;
+  return atRest.transformerFor(keyText(kv.key))?.isStale(kv.value) ?? false;
+}
+
 /** Decodes a stored value and stamps its resourceVersion. */
 export function decodeObject(kv: {
   key?: Uint8Array | string;

@@ -15,6 +15,7 @@ import {
 import {
   decodeObject,
   encodeObject,
+  isStaleValue,
   useEncryptionAtRest,
 } from "../../../actors/apiserver/storage-codec.ts";
 
@@ -71,6 +72,18 @@ describe("EncryptionConfiguration: aesgcm for secrets, identity fallback", () =>
     expect(() => decodeObject({ key: SECRET_KEY, value: underK1, modRevision: 1 })).toThrow(
       /encrypted .*with a key no provider has/,
     );
+  });
+
+  it("marks a value stale when a write now would use another key, so a rewrite re-encrypts it", () => {
+    const plain = encodeObject(secret, SECRET_KEY);
+    useEncryptionAtRest(atRest([k1]));
+    const underK1 = encodeObject(secret, SECRET_KEY);
+    expect(isStaleValue({ key: SECRET_KEY, value: plain })).toBe(true);
+    expect(isStaleValue({ key: SECRET_KEY, value: underK1 })).toBe(false);
+    expect(isStaleValue({ key: CONFIGMAP_KEY, value: plain })).toBe(false);
+    useEncryptionAtRest(atRest([k2, k1]));
+    expect(isStaleValue({ key: SECRET_KEY, value: underK1 })).toBe(true);
+    expect(isStaleValue({ key: SECRET_KEY, value: encodeObject(secret, SECRET_KEY) })).toBe(false);
   });
 
   it("reads values stored before encryption through identity", () => {
