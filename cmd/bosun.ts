@@ -1,4 +1,5 @@
 import { Command } from "commander";
+import { certsCommand } from "./certs.ts";
 import { chaosCommand } from "./chaos.ts";
 import { hollowNodesCommand } from "./hollow-nodes.ts";
 import { inspectCommand } from "./inspect.ts";
@@ -28,6 +29,7 @@ program.addCommand(chaosCommand());
 program.addCommand(hollowNodesCommand());
 program.addCommand(schedulerCommand());
 program.addCommand(secretsCommand());
+program.addCommand(certsCommand());
 
 try {
   await program.parseAsync(process.argv);

@@ -5,7 +5,7 @@
  *
  * Keys come from node:crypto (native, fast); node-forge only assembles and signs the X.509.
  */
-import { generateKeyPairSync, randomBytes, X509Certificate } from "node:crypto";
+import { generateKeyPairSync, randomBytes } from "node:crypto";
 import forge from "node-forge";
 
 /** Short-lived on purpose: nodes are expected to rotate (see `Mesh.reloadTls`). */
@@ -88,9 +88,4 @@ export function issueNodeCertificate(
     certPem: signNodeCertificate(ca, nodeId, key.publicKeyPem, nowMs, validityDays),
     keyPem: key.privateKeyPem,
   };
-}
-
-/** When a certificate stops being valid, in wall-clock ms. */
-export function certificateNotAfterMs(certPem: string): number {
-  return Date.parse(new X509Certificate(certPem).validTo);
 }
