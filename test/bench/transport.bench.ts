@@ -160,6 +160,21 @@ function medianFigures(runs: Figures[]): Figures {
   };
 }
 
+/** `bosun node` as the child of a pair: `self` = [id, host], its one peer likewise. */
+function childNodeArgs(
+  dir: string,
+  [id, host]: [string, string],
+  [peerId, peerHost]: [string, string],
+  port: number,
+  extra: string[],
+): string[] {
+  const args = [BOSUN_TS, "node", "--role", "agent", "--id", id, "--listen", `${host}:${port}`];
+  args.push("--peers", `${peerId}=${peerHost}:${port}`, "--token-file", join(dir, "token"));
+  args.push("--data-dir", join(dir, id), ...extra);
+  // the transport alone: a kubelet would ask the other node (no API server) all along
+  return [...args, "--no-workloads", "--log-level", "warn"];
+}
+
 /** The TLS twins: t1 in this process, t2 a child signing its own certificate with the CA. */
 async function startTlsPair(
   dir: string,
@@ -188,33 +203,9 @@ async function startTlsPair(
     clock,
     pino({ level: "warn" }),
   );
-  children.push(
-    await startChild([
-      BOSUN_TS,
-      "node",
-      "--role",
-      "agent",
-      "--id",
-      "t2",
-      "--listen",
-      `${t2Host}:${port}`,
-      "--peers",
-      `t1=${t1Host}:${port}`,
-      "--token-file",
-      join(dir, "token"),
-      "--data-dir",
-      join(dir, "t2"),
-      "--mesh-tls",
-      "--mesh-ca-cert",
-      join(dir, "ca.crt"),
-      "--mesh-ca-key",
-      join(dir, "ca.key"),
-      // the transport alone: a kubelet would ask the other node (no API server) all along
-      "--no-workloads",
-      "--log-level",
-      "warn",
-    ]),
-  );
+  const tls = ["--mesh-tls", "--mesh-ca-cert", join(dir, "ca.crt")];
+  tls.push("--mesh-ca-key", join(dir, "ca.key"));
+  children.push(await startChild(childNodeArgs(dir, ["t2", t2Host], ["t1", t1Host], port, tls)));
   await node.start();
   await waitFor("t1 and t2 to mesh over TLS", () => node.readiness().ready, 60_000).catch(
     (error: Error) => {
@@ -258,28 +249,7 @@ async function main(options: { json?: string; runs: string; tls: boolean }): Pro
         "raw-ready",
       ),
     );
-    children.push(
-      await startChild([
-        BOSUN_TS,
-        "node",
-        "--role",
-        "agent",
-        "--id",
-        "b2",
-        "--listen",
-        `${b2Host}:${port}`,
-        "--peers",
-        `b1=${b1Host}:${port}`,
-        "--token-file",
-        join(dir, "token"),
-        "--data-dir",
-        join(dir, "b2"),
-        // the transport alone: a kubelet would ask the other node (no API server) all along
-        "--no-workloads",
-        "--log-level",
-        "warn",
-      ]),
-    );
+    children.push(await startChild(childNodeArgs(dir, ["b2", b2Host], ["b1", b1Host], port, [])));
     await node.start();
     await waitFor("b1 and b2 to mesh", () => node.readiness().ready, 30_000);
     const raw = await RawClient.connect(`ws://${rawHost}:${port}`);
