@@ -1,4 +1,5 @@
 import { Command } from "commander";
+import { certsCommand } from "./certs.ts";
 import { chaosCommand } from "./chaos.ts";
 import { cloudCommand } from "./cloud.ts";
 import { hollowNodesCommand } from "./hollow-nodes.ts";
@@ -8,6 +9,7 @@ import { kvCommand } from "./kv.ts";
 import { memberCommand } from "./member.ts";
 import { nodeCommand } from "./node/command.ts";
 import { schedulerCommand } from "./scheduler.ts";
+import { secretsCommand } from "./secrets.ts";
 import { statusCommand } from "./status.ts";
 import { uiCommand } from "./ui.ts";
 import { downCommand, upCommand } from "./up.ts";
@@ -30,6 +32,8 @@ program.addCommand(hollowNodesCommand());
 program.addCommand(schedulerCommand());
 program.addCommand(cloudCommand());
 program.addCommand(kubeconfigCommand());
+program.addCommand(secretsCommand());
+program.addCommand(certsCommand());
 
 try {
   await program.parseAsync(process.argv);

@@ -118,6 +118,7 @@ async function failover(o: FailoverOptions): Promise<number> {
       token: plan.token,
       clock,
       logger: pino({ level: "silent" }),
+      meshTls: plan.meshTls === true,
     });
     await client.waitConnected(servers);
     const member = client;

@@ -5,6 +5,7 @@ import { ActorSystem } from "../actors/system/actor-system.ts";
 import { type Clock, sleep } from "../actors/system/clock.ts";
 import { nodeActorMachine } from "../actors/system/node-actor.ts";
 import { StoreClient } from "../raft/client/store-client.ts";
+import { requestNodeCertificate } from "../transport/join-certificate.ts";
 import { CLIENT_ID_PREFIX, Mesh } from "../transport/mesh.ts";
 import { readClusterFile } from "./cluster-file.ts";
 import { Introspection, type LinkView } from "./node/introspection.ts";
@@ -19,6 +20,8 @@ export interface ClientNodeOptions {
   token: string;
   clock: Clock;
   logger: Logger;
+  /** The cluster's mesh is TLS: first trade the token for a certificate (join-protocol.ts). */
+  meshTls?: boolean;
 }
 
 const CONNECT_TIMEOUT_MS = 30_000;
@@ -33,6 +36,15 @@ export class ClientNode {
 
   static async connect(options: ClientNodeOptions): Promise<ClientNode> {
     const nodeId = `${CLIENT_ID_PREFIX}${randomBytes(6).toString("hex")}`;
+    const tls = options.meshTls
+      ? await requestNodeCertificate({
+          addresses: Object.values(options.servers),
+          nodeId,
+          token: options.token,
+          clock: options.clock,
+          timeoutMs: CONNECT_TIMEOUT_MS,
+        })
+      : undefined;
     const mesh = new Mesh({
       nodeId,
       host: "127.0.0.1",
@@ -42,6 +54,7 @@ export class ClientNode {
       faultsEnabled: false,
       clock: options.clock,
       logger: options.logger,
+      ...(tls ? { tls } : {}),
     });
     const system = new ActorSystem({
       nodeId,
@@ -71,6 +84,7 @@ export class ClientNode {
       token: cluster.token,
       clock,
       logger,
+      meshTls: cluster.meshTls === true,
     });
     const apiServers = cluster.nodes.filter((n) => n.apiPort !== undefined).map((n) => n.id);
     return { client, apiServers };

@@ -26,6 +26,8 @@ export interface ClusterFile {
   auditLogPath?: string;
   /** The servers the cluster was first started with (a joining server bootstraps from them). */
   bootstrap?: string[];
+  /** Mutual TLS on the mesh: servers sign with the run dir's CA, clients join with the token. */
+  meshTls?: boolean;
   nodes: ClusterNode[];
 }
 

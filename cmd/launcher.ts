@@ -2,8 +2,8 @@ import { type ChildProcess, spawn } from "node:child_process";
 import { existsSync, mkdirSync, openSync, readFileSync } from "node:fs";
 import { dirname, extname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
-import { pkiPaths } from "../actors/apiserver/pki.ts";
-import { type Clock, sleep } from "../actors/system/clock.ts";
+import { ensureClusterPki, pkiPaths } from "../actors/apiserver/pki.ts";
+import { type Clock, SystemClock, sleep } from "../actors/system/clock.ts";
 import { type ClusterFile, type ClusterNode, writeClusterFile } from "./cluster-file.ts";
 
 /** Starting and stopping `bosun node` processes for `up`, `down` and the tests. */
@@ -13,6 +13,11 @@ const STOP_POLL_MS = 50;
 
 export function tokenFile(runDir: string): string {
   return join(runDir, "token");
+}
+
+/** The API servers' EncryptionConfiguration (`bosun up` writes one with a random key). */
+export function encryptionConfigFile(runDir: string): string {
+  return join(runDir, "pki", "encryption-config.yaml");
 }
 
 export function nodeArgs(cluster: ClusterFile, node: ClusterNode, runDir: string): string[] {
@@ -30,6 +35,10 @@ export function nodeArgs(cluster: ClusterFile, node: ClusterNode, runDir: string
   if (cluster.auditLogPath)
     args.push("--audit-log-path", nodeAuditLogPath(cluster.auditLogPath, node.id));
   const pki = pkiPaths(runDir);
+  if (cluster.meshTls) {
+    // every member of the cluster file is a server: it signs with the cluster CA
+    args.push("--mesh-tls", "--mesh-ca-cert", pki.caCert, "--mesh-ca-key", pki.caKey);
+  }
   if (
     node.apiPort !== undefined &&
     existsSync(pki.adminToken) &&
@@ -40,6 +49,8 @@ export function nodeArgs(cluster: ClusterFile, node: ClusterNode, runDir: string
     args.push("--api-client-ca", pki.caCert);
     if (existsSync(pki.serviceAccountKey))
       args.push("--service-account-key-file", pki.serviceAccountKey);
+    const encryption = encryptionConfigFile(runDir);
+    if (existsSync(encryption)) args.push("--encryption-provider-config", encryption);
   }
   return args;
 }
@@ -58,6 +69,8 @@ export function spawnNode(
   detached: boolean,
 ): ChildProcess {
   mkdirSync(dirname(node.logFile), { recursive: true });
+  // the cluster CA the mesh certificates come from (`up` made it already; chaos clusters not)
+  if (cluster.meshTls) ensureClusterPki(runDir, [], new SystemClock().wallMs());
   const log = openSync(node.logFile, "a");
   // BOSUN_PROF_DIR=dir: each node writes a V8 CPU profile there when it exits (for benchmarks)
   const prof = process.env.BOSUN_PROF_DIR

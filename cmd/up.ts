@@ -1,7 +1,11 @@
 import { randomBytes } from "node:crypto";
-import { mkdirSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, rmSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { Command } from "commander";
+import {
+  newEncryptionKey,
+  renderSecretsEncryptionConfiguration,
+} from "../actors/apiserver/encryption-config.ts";
 import { renderKubeconfig } from "../actors/apiserver/kubeconfig.ts";
 import { ensureClusterPki } from "../actors/apiserver/pki.ts";
 import { type Clock, SystemClock, sleep } from "../actors/system/clock.ts";
@@ -11,7 +15,15 @@ import {
   readClusterFile,
   writeClusterFile,
 } from "./cluster-file.ts";
-import { isBosunNode, STOP_GRACE_MS, spawnNode, stopNode, tailLog, tokenFile } from "./launcher.ts";
+import {
+  encryptionConfigFile,
+  isBosunNode,
+  STOP_GRACE_MS,
+  spawnNode,
+  stopNode,
+  tailLog,
+  tokenFile,
+} from "./launcher.ts";
 import { isReady } from "./node-client.ts";
 import { nodeDataDirs, stopLeftoverPods } from "./pod-processes.ts";
 import { collectStatus, renderStatus } from "./status.ts";
@@ -94,6 +106,12 @@ export function writeApiCredentials(
   issueFor: readonly ClusterFile["nodes"][number][] = cluster.nodes,
 ): string {
   const { ca, adminToken } = ensureClusterPki(runDir, issueFor, wallMs);
+  // Secrets encrypted at rest from the first write (kept on a second `up` of the run dir)
+  const encryption = encryptionConfigFile(runDir);
+  if (!existsSync(encryption)) {
+    const key = newEncryptionKey(`key-${wallMs}`);
+    writeFileSync(encryption, renderSecretsEncryptionConfiguration([key]), { mode: 0o600 });
+  }
   const path = kubeconfigPath(runDir);
   const servers = cluster.nodes
     .filter((n) => n.apiPort !== undefined)
@@ -182,6 +200,7 @@ export function planCluster(options: UpOptions, runDir: string): ClusterFile {
     faults: options.faults,
     nodeFlags,
     bootstrap,
+    meshTls: true,
     nodes,
     ...(options.auditPolicyFile && options.auditLogPath
       ? { auditLogPath: resolve(options.auditLogPath) }

@@ -139,7 +139,8 @@ function isBytes(v: unknown, length: number): v is Uint8Array {
   return v instanceof Uint8Array && v.length === length;
 }
 
-function hmac(token: string, role: string, ...fields: (Uint8Array | string)[]): Uint8Array {
+/** HMAC-SHA256 keyed by the token over length-prefixed fields (also the join exchange's). */
+export function hmac(token: string, role: string, ...fields: (Uint8Array | string)[]): Uint8Array {
   const h = createHmac("sha256", token);
   for (const field of [role, ...fields]) {
     const bytes = typeof field === "string" ? Buffer.from(field, "utf8") : field;
@@ -151,7 +152,7 @@ function hmac(token: string, role: string, ...fields: (Uint8Array | string)[]): 
   return new Uint8Array(h.digest());
 }
 
-function macEqual(expected: Uint8Array, actual: Uint8Array): boolean {
+export function macEqual(expected: Uint8Array, actual: Uint8Array): boolean {
   // timingSafeEqual throws on unequal lengths; parseHandshakeFrame fixed the length already.
   return expected.length === actual.length && timingSafeEqual(expected, actual);
 }

@@ -3,6 +3,7 @@
  * frames waiting for it, and the counters `/metrics` will read.
  */
 import type { Actor } from "xstate";
+import type { PeerIdentity } from "./peer-identity.ts";
 import type { LinkRole, PeerLinkState, peerLinkMachine } from "./peer-link.ts";
 import type { Session } from "./session.ts";
 
@@ -47,6 +48,8 @@ export interface Link {
   /** Inbound bytes held back by a `delay` fault rule; bounded the same way. */
   delayedInBytes: number;
   readonly counters: LinkCounters;
+  /** Who authenticated on the current (or last) socket; see peer-identity.ts. */
+  identity: PeerIdentity | undefined;
 }
 
 /** A read-only view of one link for status pages and `/metrics`. */

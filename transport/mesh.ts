@@ -8,7 +8,9 @@
  */
 import { randomInt } from "node:crypto";
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
+import type { Server as NetServer, Socket } from "node:net";
 import type { Duplex } from "node:stream";
+import { createServer as createTlsServer, TLSSocket, type Server as TlsServer } from "node:tls";
 import type { Logger } from "pino";
 import type WebSocket from "ws";
 import { WebSocketServer } from "ws";
@@ -21,10 +23,21 @@ import { type Envelope, nodeOf } from "./envelope.ts";
 import { type Direction, decide, type FaultRule, parseFaultRules } from "./faults.ts";
 import { makeChallenge, newNonce } from "./handshake.ts";
 import { acceptorStep, dialerStep } from "./handshake-flow.ts";
+import { type JoinSigner, serveJoinCertificate } from "./join-certificate.ts";
+import { JOIN_CERTIFICATE_PATH } from "./join-protocol.ts";
 import { httpServerOptions, resolveLimits, type TransportLimits } from "./limits.ts";
 import { type Link, type LinkStatus, linkStatus, newCounters } from "./link.ts";
+import { createMeshListener } from "./mesh-listener.ts";
 import { type MeshSocketClass, meshSocketClass } from "./mesh-socket.ts";
+import { MeshTls } from "./mesh-tls.ts";
+import { type MeshTlsMaterial, nodeCommonName } from "./node-certificate.ts";
 import { flush, heldBytes, queueFull, type SendResult, transmit } from "./outbox.ts";
+import {
+  certificateIdentity,
+  type PeerIdentity,
+  peerCertificateOf,
+  tokenIdentity,
+} from "./peer-identity.ts";
 import { peerLinkMachine } from "./peer-link.ts";
 import {
   CLOSE,
@@ -58,7 +71,16 @@ export function linkRole(self: string, peer: string): "dialer" | "acceptor" {
 }
 
 export type { SendResult };
-export type EnvelopeHandler = (envelope: Envelope, fromNodeId: string) => void;
+/**
+ * `identity` is the authenticated peer (peer-identity.ts): on a TLS mesh its certificate's CN,
+ * `system:node:<id>`. This is where an authorizer (RBAC's Node authorizer) learns who sent an
+ * envelope; `envelope.from` is only checked to name that same node.
+ */
+export type EnvelopeHandler = (
+  envelope: Envelope,
+  fromNodeId: string,
+  identity: PeerIdentity,
+) => void;
 
 export interface MeshOptions {
   nodeId: string;
@@ -82,6 +104,14 @@ export interface MeshOptions {
   acceptClients?: boolean;
   /** xstate inspection hook for the link actors. */
   inspect?: (event: InspectionEvent) => void;
+  /**
+   * Mutual TLS 1.3 on every link (mesh-tls.ts): this node's certificate and the cluster CA.
+   * Then a plaintext peer, or one whose certificate another CA signed, is refused; the token
+   * handshake still runs inside TLS and must name the node the certificate names.
+   */
+  tls?: MeshTlsMaterial;
+  /** A server holding the cluster CA: answers join-certificate requests (join-protocol.ts). */
+  joinSigner?: JoinSigner;
 }
 
 /** Mesh-wide counters, for what cannot be pinned on a known peer. */
@@ -90,6 +120,8 @@ export interface MeshCounters {
   upgradesRefused: number;
   pendingHandshakes: number;
   handlerErrors: number;
+  /** TLS handshakes refused (no certificate, a foreign CA, an expired one) and plaintext upgrades. */
+  tlsRefused: number;
 }
 
 export class Mesh {
@@ -112,9 +144,15 @@ export class Mesh {
     upgradesRefused: 0,
     pendingHandshakes: 0,
     handlerErrors: 0,
+    tlsRefused: 0,
   };
   private faultRules: FaultRule[] = [];
   private server: Server | undefined;
+  private readonly meshTls: MeshTls | undefined;
+  private tlsServer: TlsServer | undefined;
+  /** The listening socket of a TLS mesh (it hands connections to `tlsServer` or `server`). */
+  private listener: NetServer | undefined;
+  private readonly rawSockets = new Set<Socket>();
   private wss: WebSocketServer | undefined;
   private pingTimer: TimerId | undefined;
   private started = false;
@@ -132,6 +170,7 @@ export class Mesh {
     this.seed = options.seed ?? randomInt(2 ** 31);
     this.faultRandom = new SeededRandom(deriveSeed(this.seed, "faults"));
     this.Socket = meshSocketClass(this.limits.maxFrameBytes);
+    this.meshTls = options.tls === undefined ? undefined : new MeshTls(options.tls);
     for (const [id, address] of Object.entries(options.peers)) this.addPeer(id, address);
   }
 
@@ -153,17 +192,18 @@ export class Mesh {
       this.guard("upgrade", () => this.onUpgrade(req, socket, head)),
     );
     server.on("clientError", (_err, socket) => socket.destroy());
+    const listening = this.meshTls === undefined ? server : this.tlsListener(this.meshTls, server);
     await new Promise<void>((resolve, reject) => {
-      server.once("error", reject);
-      server.listen(this.options.port, this.options.host, () => {
-        server.off("error", reject);
+      listening.once("error", reject);
+      listening.listen(this.options.port, this.options.host, () => {
+        listening.off("error", reject);
         resolve();
       });
     });
-    server.on("error", (err) => this.log.error({ err }, "http server error"));
-    const address = server.address();
+    listening.on("error", (err) => this.log.error({ err }, "http server error"));
+    const address = listening.address();
     const port = typeof address === "object" && address !== null ? address.port : 0;
-    this.log.info({ port }, "mesh listening");
+    this.log.info({ port, tls: this.meshTls !== undefined }, "mesh listening");
     for (const link of this.links.values()) link.actor.send({ type: "START" });
     this.schedulePing();
     return { port };
@@ -230,6 +270,24 @@ export class Mesh {
     const out: Record<string, Actor<typeof peerLinkMachine>> = {};
     for (const [id, link] of this.links) out[id] = link.actor;
     return out;
+  }
+
+  /**
+   * Certificate rotation without a restart: new links, dialed or accepted, present `material`;
+   * links up now keep their TLS session until they reconnect. Throws (keeping the old
+   * certificate) if the new one does not load.
+   */
+  reloadTls(material: MeshTlsMaterial): void {
+    if (this.meshTls === undefined) throw new Error(`mesh ${this.nodeId} was started without TLS`);
+    this.meshTls.reload(material);
+    this.tlsServer?.setSecureContext(this.meshTls.serverOptions());
+    this.log.info("mesh certificate reloaded");
+  }
+
+  /** The authenticated identity of a connected peer (see peer-identity.ts). */
+  peerIdentity(peerId: string): PeerIdentity | undefined {
+    const link = this.links.get(peerId);
+    return link?.session?.phase === "open" ? link.identity : undefined;
   }
 
   counters(): MeshCounters {
@@ -336,6 +394,7 @@ export class Mesh {
       delayedOutBytes: 0,
       delayedInBytes: 0,
       counters: newCounters(),
+      identity: undefined,
     };
     let previous = "disconnected";
     let wasConnected = false;
@@ -401,10 +460,17 @@ export class Mesh {
   private dial(link: Link): void {
     if (link.session !== undefined) this.dropSession(link, "redialing");
     let ws: WebSocket;
+    const tls = this.meshTls;
     try {
-      ws = new this.Socket(`ws://${link.address}${MESH_PATH}`, {
+      const scheme = tls === undefined ? "ws" : "wss";
+      ws = new this.Socket(`${scheme}://${link.address}${MESH_PATH}`, {
         maxPayload: this.limits.maxFrameBytes,
         perMessageDeflate: false,
+        // ws hands these on to tls.connect, whose checkServerIdentity returns an Error or
+        // undefined; @types/ws declares it as returning boolean
+        ...(tls === undefined
+          ? {}
+          : (tls.dialOptions(link.peerId) as unknown as WebSocket.ClientOptions)),
       });
     } catch (err) {
       // Deferred: the statechart is mid-transition into `connecting`.
@@ -418,6 +484,7 @@ export class Mesh {
     ws.on("open", () => {
       if (link.session === session) this.notify(link, { type: "SOCKET_OPEN" });
     });
+    if (tls !== undefined) this.watchDialedTls(link, session);
     ws.on("message", (data, isBinary) =>
       this.guard("message", () => this.onDialerMessage(link, session, data, isBinary)),
     );
@@ -460,7 +527,25 @@ export class Mesh {
       return;
     }
     session.phase = "open";
+    link.identity = this.identityOf(link.peerId, session);
     this.notify(link, { type: "HANDSHAKE_OK" });
+  }
+
+  /** The acceptor's certificate (checked by TLS and `dialOptions`), and TLS failures, logged. */
+  private watchDialedTls(link: Link, session: Session): void {
+    session.ws.on("upgrade", (response: IncomingMessage) => {
+      if (response.socket instanceof TLSSocket)
+        session.certificate = peerCertificateOf(response.socket);
+    });
+    session.ws.on("error", (err: Error & { code?: string; syscall?: string }) => {
+      // socket errors (refused, reset) are the link's everyday backoff; TLS refusals are news
+      if (err.syscall !== undefined || err.code?.startsWith("WS_ERR_")) return;
+      this.meshCounters.tlsRefused++;
+      this.log.warn(
+        { peer: link.peerId, address: link.address, reason: err.message, code: err.code },
+        "refusing mesh peer: TLS handshake failed",
+      );
+    });
   }
 
   // ---- accepting (the larger node id) --------------------------------------------------------
@@ -481,17 +566,36 @@ export class Mesh {
       return;
     }
     const remote = `${req.socket.remoteAddress}:${req.socket.remotePort}`;
+    let certificate: ReturnType<typeof peerCertificateOf>;
+    if (this.meshTls !== undefined) {
+      if (!(req.socket instanceof TLSSocket)) {
+        this.meshCounters.tlsRefused++;
+        this.log.warn(
+          { remote, reason: "plaintext peer: this mesh requires mutual TLS" },
+          "refusing mesh peer",
+        );
+        refuse("403 Forbidden");
+        return;
+      }
+      // rejectUnauthorized already refused any peer without a CA-signed certificate
+      certificate = peerCertificateOf(req.socket);
+    }
     this.wss.handleUpgrade(req, socket, head, (ws) =>
-      this.guard("accept", () => this.accept(ws, remote)),
+      this.guard("accept", () => this.accept(ws, remote, certificate)),
     );
   }
 
-  private accept(ws: WebSocket, remote: string): void {
+  private accept(
+    ws: WebSocket,
+    remote: string,
+    certificate: ReturnType<typeof peerCertificateOf>,
+  ): void {
     if (this.stopped) {
       ws.terminate();
       return;
     }
     const session = newSession(ws, remote, "awaitAnswer");
+    session.certificate = certificate;
     session.acceptorNonce = newNonce();
     this.track(session);
     this.pending.add(session);
@@ -531,7 +635,15 @@ export class Mesh {
       this.rejectInput(session, step.code, step.reason);
       return;
     }
+    const mismatch = this.certificateMismatch(step.peerId, session);
+    if (mismatch !== undefined) {
+      this.meshCounters.handshakesRejected++;
+      this.meshCounters.tlsRefused++;
+      this.rejectInput(session, CLOSE.policyViolation, mismatch);
+      return;
+    }
     const link = this.links.get(step.peerId) ?? this.admitClient(step.peerId);
+    link.identity = this.identityOf(step.peerId, session);
     cancelTimer(session, this.clock);
     this.pending.delete(session);
     session.peerId = step.peerId;
@@ -545,6 +657,44 @@ export class Mesh {
   }
 
   // ---- both ends -----------------------------------------------------------------------------
+
+  /** A TLS listener on the mesh port, passing plain HTTP (and plaintext peers) to `http`. */
+  private tlsListener(meshTls: MeshTls, http: Server): NetServer {
+    const tlsServer = createTlsServer(meshTls.serverOptions());
+    tlsServer.on("secureConnection", (socket) => http.emit("connection", socket));
+    tlsServer.on("tlsClientError", (err: Error & { code?: string }, socket) => {
+      this.meshCounters.tlsRefused++;
+      this.log.warn(
+        { remote: `${socket.remoteAddress}:${socket.remotePort}`, reason: err.message },
+        "refusing mesh peer: TLS handshake failed",
+      );
+    });
+    this.tlsServer = tlsServer;
+    const listener = createMeshListener(http, tlsServer, this.limits.handshakeTimeoutMs);
+    // sockets mid-TLS-handshake belong to neither server yet: `stop` must end them too
+    listener.on("connection", (socket: Socket) => {
+      this.rawSockets.add(socket);
+      socket.once("close", () => this.rawSockets.delete(socket));
+    });
+    this.listener = listener;
+    return listener;
+  }
+
+  /** On a TLS mesh, the certificate must name the node the token handshake named. */
+  private certificateMismatch(peerId: string, session: Session): string | undefined {
+    if (this.meshTls === undefined) return undefined;
+    const expected = nodeCommonName(peerId);
+    const cn = session.certificate?.subject?.CN;
+    return cn === expected
+      ? undefined
+      : `certificate is for '${String(cn)}', but the peer claims to be '${expected}'`;
+  }
+
+  private identityOf(peerId: string, session: Session): PeerIdentity {
+    return session.certificate === undefined
+      ? tokenIdentity(peerId)
+      : certificateIdentity(peerId, session.certificate);
+  }
 
   /** Close/error/pong listeners common to dialed and accepted sockets. */
   private track(session: Session): void {
@@ -676,13 +826,14 @@ export class Mesh {
 
   private deliver(link: Link, envelope: Envelope): void {
     link.counters.deliveredEnvelopes++;
+    const identity = link.identity ?? tokenIdentity(link.peerId);
     for (const handler of this.handlers) {
       const failed = (err: unknown) => {
         this.meshCounters.handlerErrors++;
         this.log.error({ err, peer: link.peerId, kind: envelope.kind }, "envelope handler threw");
       };
       try {
-        catchRejection(handler(envelope, link.peerId), failed);
+        catchRejection(handler(envelope, link.peerId, identity), failed);
       } catch (err) {
         failed(err);
       }
@@ -745,6 +896,11 @@ export class Mesh {
   // ---- edges ---------------------------------------------------------------------------------
 
   private serveHttp(req: IncomingMessage, res: ServerResponse): void {
+    const signer = this.options.joinSigner;
+    if (signer !== undefined && (req.url ?? "").split("?")[0] === JOIN_CERTIFICATE_PATH) {
+      this.guard("join certificate", () => serveJoinCertificate(req, res, signer, this.log));
+      return;
+    }
     const handler = this.options.httpHandler;
     if (handler === undefined) {
       res.writeHead(404).end();
@@ -785,6 +941,11 @@ export class Mesh {
     if (server === undefined) return;
     this.wss?.close();
     server.closeAllConnections();
+    const listener = this.listener;
+    if (listener !== undefined) {
+      for (const socket of this.rawSockets) socket.destroy();
+      await new Promise<void>((resolve) => listener.close(() => resolve()));
+    }
     await new Promise<void>((resolve) => server.close(() => resolve()));
     this.log.info("mesh stopped");
   }

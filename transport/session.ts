@@ -2,6 +2,7 @@
  * One WebSocket of a peer link, from upgrade (or dial) to close. A link outlives its sockets:
  * a dialer opens a new one after every backoff, an acceptor adopts whichever authenticates.
  */
+import type { PeerCertificate } from "node:tls";
 import type WebSocket from "ws";
 import type { Clock, TimerId } from "../actors/system/clock.ts";
 
@@ -40,6 +41,8 @@ export interface Session {
   /** A ping went out and no pong came back yet. */
   awaitingPong: boolean;
   timer: TimerId | undefined;
+  /** On a TLS mesh: the CA-verified certificate the other end presented. */
+  certificate: PeerCertificate | undefined;
   /** Resolves when the socket is fully closed. */
   readonly closed: Promise<void>;
 }
@@ -62,6 +65,7 @@ export function newSession(
     error: undefined,
     awaitingPong: false,
     timer: undefined,
+    certificate: undefined,
     closed,
   };
 }

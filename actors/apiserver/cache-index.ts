@@ -74,7 +74,7 @@ export class CacheIndex {
 
   /** Stores the object a write left; returns it as cached. */
   put(key: string, value: Uint8Array, modRevision: number): CachedObject {
-    const object = decodeObject({ value, modRevision });
+    const object = decodeObject({ key, value, modRevision });
     // values are shared with readers: a reader that changed one would change the cache
     Object.freeze(object.metadata);
     Object.freeze(object);

@@ -161,7 +161,8 @@ async function updateOnce(
     held === null || removing
       ? { object: asAsked, also: NOTHING_ELSE }
       : await held.onWrite(asAsked, current.object, fresh);
-  if (sameObject(next, current.object)) {
+  // an unchanged object under an old encryption key is written anyway: that re-encrypts it
+  if (sameObject(next, current.object) && current.staleEncryption !== true) {
     // a suggested copy cannot answer without a write: read again
     if (current.suggested) throw new WriteRaced();
     return current.object;

@@ -13,7 +13,7 @@ import type { WatchResponse } from "../../raft/mvcc/watch-hub.ts";
 import type { JsonObject } from "../api/json.ts";
 import { type ResourceInfo, resourceByPlural } from "../api/resources.ts";
 import { objectKey } from "./registry-keys.ts";
-import { decodeObject, encodeObject, withRevision } from "./storage-codec.ts";
+import { decodeObject, encodeObject, isStaleValue, withRevision } from "./storage-codec.ts";
 import type { WatchCache, WatchTrigger } from "./watch-cache.ts";
 import { decodeChange, type ObjectWatchResponse } from "./watch-events.ts";
 
@@ -24,6 +24,8 @@ export interface StoredObject {
   modRevision: number;
   /** From the watch cache without a quorum read (`suggestion`): possibly stale. */
   suggested?: boolean;
+  /** Stored under an encryption key that no longer writes (storage-codec.ts's isStaleValue). */
+  staleEncryption?: boolean;
 }
 
 /** The outcome of a conditional write, for the handler to turn into a Status. */
@@ -125,7 +127,9 @@ export class ObjectStore {
   async get(key: string, serializable: boolean): Promise<StoredObject | null> {
     const r = await this.client().range({ key: enc(key) }, serializable);
     const kv = r.kvs[0];
-    return kv ? { object: decodeObject(kv), modRevision: kv.modRevision } : null;
+    if (!kv) return null;
+    const stored = { object: decodeObject(kv), modRevision: kv.modRevision };
+    return isStaleValue(kv) ? { ...stored, staleEncryption: true } : stored;
   }
 
   /** The current store revision (linearizable). */
@@ -194,7 +198,7 @@ export class ObjectStore {
       await this.writer(key).write({
         op: "txn",
         compare,
-        success: [{ op: "put", key: enc(key), value: encodeObject(object) }, ...also.success],
+        success: [{ op: "put", key: enc(key), value: encodeObject(object, key) }, ...also.success],
         failure: [],
       }),
     );
@@ -221,7 +225,7 @@ export class ObjectStore {
           { target: "modRevision", key: enc(key), result: "=", operand: expectedModRevision },
           ...also.compare,
         ],
-        success: [{ op: "put", key: enc(key), value: encodeObject(object) }, ...also.success],
+        success: [{ op: "put", key: enc(key), value: encodeObject(object, key) }, ...also.success],
         failure: [{ op: "range", key: enc(key), countOnly: true }],
       }),
     );

@@ -36,6 +36,7 @@ export function decodeChange(event: WatchEvent): ObjectChange {
   const key = Buffer.from(event.kv.key).toString("utf8");
   const previous = event.prevKv
     ? decodeObject({
+        key: event.kv.key,
         value: event.prevKv.value,
         modRevision: event.type === "DELETE" ? revision : event.prevKv.modRevision,
       })

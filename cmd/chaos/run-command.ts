@@ -115,6 +115,7 @@ export async function chaosRun(o: RunOptions, deps: RunDeps): Promise<number> {
       token: plan.token,
       clock,
       logger: pino({ level: "silent" }),
+      meshTls: plan.meshTls === true,
     });
     await client.waitConnected(servers);
     const member = client;

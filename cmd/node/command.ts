@@ -13,6 +13,7 @@ import type { HpaOptions } from "../../actors/controllers/horizontal-pod-autosca
 import { parseProxyMode } from "../../actors/proxy/proxy-mode.ts";
 import { SystemClock } from "../../actors/system/clock.ts";
 import { parseDurationMs } from "./duration-flag.ts";
+import { obtainMeshCredentials } from "./mesh-credentials.ts";
 import { parseListen, parsePeers } from "./peers.ts";
 import { type AuditConfig, NodeProcess, type NodeRole } from "./process.ts";
 import { DEFAULT_ELECTION_TICKS, DEFAULT_TICK_INTERVAL_MS } from "./server-role.ts";
@@ -68,6 +69,10 @@ interface NodeOptions {
   auditLogMaxbackup: string;
   maxRequestsInflight: string;
   maxMutatingRequestsInflight: string;
+  meshTls: boolean;
+  encryptionProviderConfig?: string;
+  meshCaCert?: string;
+  meshCaKey?: string;
 }
 
 /** kube-apiserver's `--audit-*` flags; the log defaults to `audit.log` in the data dir. */
@@ -339,6 +344,31 @@ export function nodeCommand(): Command {
         .default(String(DEFAULT_IN_FLIGHT_LIMITS.maxMutating)),
     )
     .addOption(
+      new Option(
+        "--mesh-tls",
+        "mutual TLS 1.3 on every mesh link, with a node certificate kept in <data-dir>/mesh/ (asked for with the join token when absent)",
+      )
+        .env("BOSUN_MESH_TLS")
+        .default(false),
+    )
+    .addOption(
+      new Option(
+        "--mesh-ca-cert <file>",
+        "the cluster CA (PEM): with --mesh-ca-key, this server signs its own and joining nodes' certificates",
+      ).env("BOSUN_MESH_CA_CERT"),
+    )
+    .addOption(
+      new Option("--mesh-ca-key <file>", "the cluster CA's private key (PEM)").env(
+        "BOSUN_MESH_CA_KEY",
+      ),
+    )
+    .addOption(
+      new Option(
+        "--encryption-provider-config <file>",
+        "EncryptionConfiguration (apiserver.config.k8s.io/v1): Secrets encrypted at rest; SIGHUP reloads it",
+      ).env("BOSUN_ENCRYPTION_PROVIDER_CONFIG"),
+    )
+    .addOption(
       new Option("--log-level <level>", "pino log level").env("BOSUN_LOG_LEVEL").default("info"),
     )
     .action(async (options: NodeOptions) => {
@@ -352,6 +382,21 @@ export function nodeCommand(): Command {
       const servers = options.servers
         ? options.servers.split(",").map((s) => s.trim())
         : [options.id, ...Object.keys(peers)].sort();
+      const token = readToken(options);
+      const clock = new SystemClock();
+      const meshTls = options.meshTls
+        ? await obtainMeshCredentials({
+            nodeId: options.id,
+            flags: {
+              dataDir: options.dataDir,
+              ...(options.meshCaCert ? { caCertFile: options.meshCaCert } : {}),
+              ...(options.meshCaKey ? { caKeyFile: options.meshCaKey } : {}),
+            },
+            token,
+            peerAddresses: Object.values(peers),
+            clock,
+          })
+        : undefined;
       const node = new NodeProcess(
         {
           id: options.id,
@@ -388,7 +433,8 @@ export function nodeCommand(): Command {
           port,
           peers,
           dataDir: options.dataDir,
-          token: readToken(options),
+          token,
+          ...(meshTls ? { meshTls } : {}),
           faults: Boolean(options.faults),
           authorizationMode: options.authorizationMode === "AlwaysAllow" ? "AlwaysAllow" : "RBAC",
           ...(options.serviceAccountKeyFile
@@ -416,11 +462,14 @@ export function nodeCommand(): Command {
                       "--max-mutating-requests-inflight",
                     ),
                   },
+                  ...(options.encryptionProviderConfig
+                    ? { encryptionConfigFile: options.encryptionProviderConfig }
+                    : {}),
                 },
               }
             : {}),
         },
-        new SystemClock(),
+        clock,
         logger,
       );
       const shutdown = (signal: string) => {
@@ -435,6 +484,8 @@ export function nodeCommand(): Command {
       };
       process.once("SIGTERM", () => shutdown("SIGTERM"));
       process.once("SIGINT", () => shutdown("SIGINT"));
+      // a new mesh certificate or encryption configuration was written: no restart needed
+      process.on("SIGHUP", () => node.reload());
       await node.start();
     });
 }

@@ -47,7 +47,9 @@ import { decodeMemberContext } from "../../raft/replica/membership.ts";
 import { DiskFaultPoint } from "../../raft/storage/disk-faults.ts";
 import { isClientId, Mesh } from "../../transport/mesh.ts";
 import { createAdminHandler } from "./admin-http.ts";
+import { applyEncryptionConfig } from "./encryption-at-rest.ts";
 import { Introspection, type LinkView } from "./introspection.ts";
+import { type MeshCredentials, readMeshCredentials } from "./mesh-credentials.ts";
 import { createMetrics } from "./metrics.ts";
 import { DEFAULT_ELECTION_TICKS, DEFAULT_TICK_INTERVAL_MS, ServerRole } from "./server-role.ts";
 import { WorkloadsRole } from "./workloads-role.ts";
@@ -108,6 +110,8 @@ export interface NodeConfig {
   authorizationMode?: "RBAC" | "AlwaysAllow";
   /** --service-account-key-file's key: signs and verifies ServiceAccount tokens. */
   serviceAccountKeyPem?: string;
+  /** Mutual TLS on the mesh (absent: plaintext links, authenticated by the token only). */
+  meshTls?: MeshCredentials;
 }
 
 export interface ApiConfig {
@@ -123,6 +127,8 @@ export interface ApiConfig {
   audit?: AuditConfig;
   /** `--max-requests-inflight`, `--max-mutating-requests-inflight`. */
   inFlight?: { maxReadOnly: number; maxMutating: number };
+  /** kube-apiserver's --encryption-provider-config: Secrets encrypted at rest. */
+  encryptionConfigFile?: string;
 }
 
 export interface AuditConfig {
@@ -179,6 +185,9 @@ export class NodeProcess {
     this.skewedClock = config.faults ? new SkewedClock(systemClock) : null;
     const clock = this.skewedClock ?? systemClock;
     this.wasMember = config.servers.includes(config.id);
+    // before anything reads the store: an encrypted value must never be read undecrypted
+    if (config.api?.encryptionConfigFile !== undefined)
+      applyEncryptionConfig(config.api.encryptionConfigFile, config.dataDir);
     this.diskFaults = config.faults ? new DiskFaultPoint(clock) : null;
     let handler: ReturnType<typeof createAdminHandler> | undefined;
     this.mesh = new Mesh({
@@ -192,6 +201,12 @@ export class NodeProcess {
       clock,
       logger,
       httpHandler: (req, res) => handler?.(req, res),
+      ...(config.meshTls
+        ? {
+            tls: config.meshTls.material,
+            ...(config.meshTls.signer ? { joinSigner: config.meshTls.signer } : {}),
+          }
+        : {}),
       // every link actor's events go to the ring under its own address, `nX/link:PEER`
       inspect: (event) => this.system?.inspectExternal(event),
     });
@@ -595,6 +610,32 @@ export class NodeProcess {
   private onFatal(error: Error): void {
     this.logger.fatal({ error: error.message }, "fatal: stopping the node");
     this.stop().finally(() => process.exit(70));
+  }
+
+  /**
+   * SIGHUP: re-reads the mesh certificate from the data dir and the encryption configuration;
+   * what fails to load is logged and the old one stays in force.
+   */
+  reload(): void {
+    if (this.config.meshTls !== undefined) {
+      try {
+        this.mesh.reloadTls(readMeshCredentials(this.config.dataDir));
+      } catch (err) {
+        this.logger.error({ err: (err as Error).message }, "mesh certificate reload failed");
+      }
+    }
+    const encryption = this.config.api?.encryptionConfigFile;
+    if (encryption !== undefined) {
+      try {
+        applyEncryptionConfig(encryption, this.config.dataDir);
+        this.logger.info({ file: encryption }, "encryption configuration reloaded");
+      } catch (err) {
+        this.logger.error(
+          { err: (err as Error).message },
+          "encryption configuration reload failed",
+        );
+      }
+    }
   }
 
   stop(): Promise<void> {

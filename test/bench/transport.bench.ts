@@ -1,7 +1,8 @@
 /**
- * `npm run bench:transport [-- --json FILE] [--runs N]`: one-way tell throughput and ask round
- * trips between two bosun node processes (this one and a child), for 100 B and 4 KB bodies,
- * beside a raw `ws` + `msgpackr` baseline between the same two kinds of process, in one run.
+ * `npm run bench:transport [-- --json FILE] [--runs N] [--no-tls]`: one-way tell throughput and
+ * ask round trips between two bosun node processes (this one and a child), for 100 B and 4 KB
+ * bodies, beside a raw `ws` + `msgpackr` baseline between the same two kinds of process, and the
+ * same two bosun nodes' twins with the mesh over mutual TLS 1.3 (issue 18), in one run.
  */
 import { type ChildProcess, spawn } from "node:child_process";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
@@ -12,15 +13,19 @@ import { Command } from "commander";
 import { pack, unpack } from "msgpackr";
 import { pino } from "pino";
 import { WebSocket, WebSocketServer } from "ws";
+import { createCertificateAuthority } from "../../actors/apiserver/pki.ts";
 import { SystemClock, sleep } from "../../actors/system/clock.ts";
 import { BOSUN_TS } from "../../cmd/launcher.ts";
 import { NodeProcess } from "../../cmd/node/process.ts";
+import { issueNodeCertificate } from "../../transport/node-certificate.ts";
 import { nthAddress, randomLoopbackBase } from "../support/loopback.ts";
 import { waitFor } from "../support/wait.ts";
 import { median, summarize } from "./stats.ts";
 
 const SIZES = [100, 4096];
 const TELLS: Record<number, number> = { 100: 200_000, 4096: 50_000 };
+/** `--tells N`: fewer tells per run, for a loaded machine (the default ones fill the queue). */
+let tellsOverride: number | undefined;
 const ASKS = 3_000;
 const HIGH_WATER_BYTES = 8 * 1024 * 1024;
 const clock = new SystemClock();
@@ -86,7 +91,7 @@ class RawClient {
 
 async function measureRaw(client: RawClient, size: number): Promise<Figures> {
   const body = { pad: "x".repeat(size) };
-  const n = TELLS[size] as number;
+  const n = tellsOverride ?? (TELLS[size] as number);
   await client.ask("reset", null);
   const start = now();
   for (let i = 0; i < n; i++) await client.tell(body);
@@ -104,15 +109,17 @@ async function measureRaw(client: RawClient, size: number): Promise<Figures> {
 
 // ---- bosun: this process is node b1, the child is node b2 ---------------------------------------
 
-async function measureBosun(node: NodeProcess, size: number): Promise<Figures> {
+async function measureBosun(node: NodeProcess, size: number, peer: string): Promise<Figures> {
   const body = { pad: "x".repeat(size) };
-  const n = TELLS[size] as number;
-  const ask = <T>(kind: string, b: unknown) => node.system.ask<T>("b1/bench", "b2/echo", kind, b);
+  const n = tellsOverride ?? (TELLS[size] as number);
+  const self = `${node.config.id}/bench`;
+  const echo = `${peer}/echo`;
+  const ask = <T>(kind: string, b: unknown) => node.system.ask<T>(self, echo, kind, b);
   await ask("echo.reset", null);
   const start = now();
   for (let i = 0; i < n; i++) {
     // past the per-peer queue limit the mesh refuses: wait for the socket to drain and retry
-    while (!node.system.tell("b1/bench", "b2/echo", "echo.tell", body).ok) {
+    while (!node.system.tell(self, echo, "echo.tell", body).ok) {
       await new Promise((r) => setImmediate(r));
     }
     if (i % 256 === 0) await new Promise((r) => setImmediate(r));
@@ -153,14 +160,67 @@ function medianFigures(runs: Figures[]): Figures {
   };
 }
 
-async function main(options: { json?: string; runs: string }): Promise<void> {
+/** `bosun node` as the child of a pair: `self` = [id, host], its one peer likewise. */
+function childNodeArgs(
+  dir: string,
+  [id, host]: [string, string],
+  [peerId, peerHost]: [string, string],
+  port: number,
+  extra: string[],
+): string[] {
+  const args = [BOSUN_TS, "node", "--role", "agent", "--id", id, "--listen", `${host}:${port}`];
+  args.push("--peers", `${peerId}=${peerHost}:${port}`, "--token-file", join(dir, "token"));
+  args.push("--data-dir", join(dir, id), ...extra);
+  // the transport alone: a kubelet would ask the other node (no API server) all along
+  return [...args, "--no-workloads", "--log-level", "warn"];
+}
+
+/** The TLS twins: t1 in this process, t2 a child signing its own certificate with the CA. */
+async function startTlsPair(
+  dir: string,
+  hosts: [string, string],
+  port: number,
+  token: string,
+  children: ChildProcess[],
+): Promise<NodeProcess> {
+  const ca = createCertificateAuthority("bosun-bench-ca", clock.wallMs());
+  writeFileSync(join(dir, "ca.crt"), ca.certPem);
+  writeFileSync(join(dir, "ca.key"), ca.keyPem, { mode: 0o600 });
+  const [t1Host, t2Host] = hosts;
+  const node = new NodeProcess(
+    {
+      id: "t1",
+      role: "agent",
+      servers: [],
+      host: t1Host,
+      port,
+      peers: { t2: `${t2Host}:${port}` },
+      dataDir: join(dir, "t1"),
+      token,
+      faults: false,
+      meshTls: { material: issueNodeCertificate(ca, "t1", clock.wallMs()) },
+    },
+    clock,
+    pino({ level: "warn" }),
+  );
+  const tls = ["--mesh-tls", "--mesh-ca-cert", join(dir, "ca.crt")];
+  tls.push("--mesh-ca-key", join(dir, "ca.key"));
+  children.push(await startChild(childNodeArgs(dir, ["t2", t2Host], ["t1", t1Host], port, tls)));
+  await node.start();
+  await waitFor("t1 and t2 to mesh over TLS", () => node.readiness().ready, 60_000).catch(
+    (error: Error) => {
+      throw new Error(`${error.message}: ${JSON.stringify(node.mesh.linkStates())}`);
+    },
+  );
+  return node;
+}
+
+async function main(options: { json?: string; runs: string; tls: boolean }): Promise<void> {
   const runs = Number(options.runs);
-  const base = randomLoopbackBase(4);
-  const [b1Host, b2Host, rawHost] = [0, 1, 2].map((i) => nthAddress(base, i)) as [
-    string,
-    string,
-    string,
-  ];
+  const base = randomLoopbackBase(6);
+  const [b1Host, b2Host, rawHost, t1Host, t2Host] = [0, 1, 2, 3, 4].map((i) =>
+    nthAddress(base, i),
+  ) as [string, string, string, string, string];
   const port = 7100;
   const dir = mkdtempSync(join(tmpdir(), "bosun-bench-"));
   const token = "bench-token-0123456789abcdef";
@@ -181,6 +241,7 @@ async function main(options: { json?: string; runs: string }): Promise<void> {
     clock,
     pino({ level: "warn" }),
   );
+  let tlsNode: NodeProcess | undefined;
   try {
     children.push(
       await startChild(
@@ -188,36 +249,17 @@ async function main(options: { json?: string; runs: string }): Promise<void> {
         "raw-ready",
       ),
     );
-    children.push(
-      await startChild([
-        BOSUN_TS,
-        "node",
-        "--role",
-        "agent",
-        "--id",
-        "b2",
-        "--listen",
-        `${b2Host}:${port}`,
-        "--peers",
-        `b1=${b1Host}:${port}`,
-        "--token-file",
-        join(dir, "token"),
-        "--data-dir",
-        join(dir, "b2"),
-        "--log-level",
-        "warn",
-      ]),
-    );
+    children.push(await startChild(childNodeArgs(dir, ["b2", b2Host], ["b1", b1Host], port, [])));
     await node.start();
     await waitFor("b1 and b2 to mesh", () => node.readiness().ready, 30_000);
     const raw = await RawClient.connect(`ws://${rawHost}:${port}`);
-    const results: Record<string, { bosun: Figures; raw: Figures; ratio: number }> = {};
+    const results: Record<string, Result> = {};
     for (const size of SIZES) {
       const bosunRuns: Figures[] = [];
       const rawRuns: Figures[] = [];
       for (let r = 0; r < runs; r++) {
         rawRuns.push(await measureRaw(raw, size));
-        bosunRuns.push(await measureBosun(node, size));
+        bosunRuns.push(await measureBosun(node, size, "b2"));
       }
       const bosun = medianFigures(bosunRuns);
       const rawFig = medianFigures(rawRuns);
@@ -226,6 +268,18 @@ async function main(options: { json?: string; runs: string }): Promise<void> {
         raw: rawFig,
         ratio: bosun.tellMsgsPerSec / rawFig.tellMsgsPerSec,
       };
+    }
+    if (options.tls) {
+      // after the plaintext pair has stopped: two pairs at once starve each other on a small box
+      await node.stop();
+      children[1]?.kill("SIGTERM");
+      tlsNode = await startTlsPair(dir, [t1Host, t2Host], port, token, children);
+      for (const size of SIZES) {
+        const tlsRuns: Figures[] = [];
+        for (let r = 0; r < runs; r++) tlsRuns.push(await measureBosun(tlsNode, size, "t2"));
+        const result = results[`${size}B`];
+        if (result) result.tls = medianFigures(tlsRuns);
+      }
     }
     raw.close();
     printTable(results, runs);
@@ -237,16 +291,22 @@ async function main(options: { json?: string; runs: string }): Promise<void> {
       console.log(`wrote ${options.json}`);
     }
   } finally {
+    await tlsNode?.stop();
     await node.stop();
     for (const c of children) c.kill("SIGTERM");
     rmSync(dir, { recursive: true, force: true });
   }
 }
 
-function printTable(
-  results: Record<string, { bosun: Figures; raw: Figures; ratio: number }>,
-  runs: number,
-): void {
+interface Result {
+  bosun: Figures;
+  raw: Figures;
+  ratio: number;
+  /** bosun with the mesh over mutual TLS 1.3 (absent with --no-tls). */
+  tls?: Figures;
+}
+
+function printTable(results: Record<string, Result>, runs: number): void {
   const f = (n: number, d = 0) => n.toFixed(d).padStart(10);
   console.log(`\ntransport benchmark (median of ${runs} runs; tells one-way, asks sequential)`);
   console.log("body    system   tells/s    ask p50 ms  ask p99 ms");
@@ -260,15 +320,32 @@ function printTable(
     console.log(
       `${size.padEnd(7)} ratio  ${f(r.ratio, 2)} ${f(r.bosun.askP50Ms / r.raw.askP50Ms, 2)} ${f(r.bosun.askP99Ms / r.raw.askP99Ms, 2)}   (bosun/raw; tells: higher is better, asks: lower)`,
     );
+    const tls = r.tls;
+    if (tls === undefined) continue;
+    console.log(
+      `${size.padEnd(7)} tls    ${f(tls.tellMsgsPerSec)} ${f(tls.askP50Ms, 3)} ${f(tls.askP99Ms, 3)}   (bosun, mesh over mutual TLS 1.3)`,
+    );
+    console.log(
+      `${size.padEnd(7)} ratio  ${f(tls.tellMsgsPerSec / r.bosun.tellMsgsPerSec, 2)} ${f(tls.askP50Ms / r.bosun.askP50Ms, 2)} ${f(tls.askP99Ms / r.bosun.askP99Ms, 2)}   (tls/plaintext bosun)`,
+    );
   }
 }
 
 const program = new Command("bench:transport")
   .option("--json <file>", "write all figures as JSON")
   .option("--runs <n>", "repetitions per workload (median reported)", "3")
+  .option("--no-tls", "skip the bosun pair with the mesh over mutual TLS")
+  .option("--tells <n>", "tells per run and body size (default 200000 for 100 B, 50000 for 4 KB)")
   .option("--raw-server <host:port>", "internal: run the raw baseline server");
 program.parse(process.argv);
-const opts = program.opts<{ json?: string; runs: string; rawServer?: string }>();
+const opts = program.opts<{
+  json?: string;
+  runs: string;
+  tls: boolean;
+  tells?: string;
+  rawServer?: string;
+}>();
+if (opts.tells !== undefined) tellsOverride = Number(opts.tells);
 if (opts.rawServer) {
   const [host, port] = opts.rawServer.split(":");
   runRawServer(host as string, Number(port));

@@ -80,6 +80,7 @@ export class LocalCluster {
       token: this.cluster.token,
       clock: this.clock,
       logger: pino({ level: "silent" }),
+      meshTls: this.cluster.meshTls === true,
     });
     await this.client.waitConnected(this.cluster.nodes.length);
     return this.client;

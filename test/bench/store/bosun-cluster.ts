@@ -118,6 +118,7 @@ export class BosunCluster implements BenchCluster {
         token: cluster.token,
         clock,
         logger: pino({ level: "silent" }),
+        meshTls: cluster.meshTls === true,
       });
       await bosun.clientNode.waitConnected(cluster.nodes.length);
       return bosun;

@@ -78,6 +78,7 @@ async function connectApi(cluster: ClusterFile): Promise<ApiClient> {
     token: cluster.token,
     clock,
     logger: silent,
+    meshTls: cluster.meshTls === true,
   });
   await client.waitConnected(cluster.nodes.length);
   const connected = client;

@@ -5,8 +5,11 @@ import pino, { type Logger } from "pino";
 import { vi } from "vitest";
 import { type Clock, SystemClock, type TimerId } from "../../../actors/system/clock.ts";
 import type { Envelope } from "../../../transport/envelope.ts";
+import type { JoinSigner } from "../../../transport/join-certificate.ts";
 import type { TransportLimits } from "../../../transport/limits.ts";
 import { Mesh, type MeshOptions } from "../../../transport/mesh.ts";
+import type { MeshTlsMaterial } from "../../../transport/node-certificate.ts";
+import type { PeerIdentity } from "../../../transport/peer-identity.ts";
 
 export const TOKEN = "test-cluster-join-token";
 
@@ -31,7 +34,7 @@ export interface TestNode {
   mesh: Mesh;
   port: number;
   address: string;
-  inbox: { envelope: Envelope; from: string }[];
+  inbox: { envelope: Envelope; from: string; identity: PeerIdentity }[];
   logs: LogLine[];
 }
 
@@ -77,6 +80,8 @@ export class Cluster {
       limits?: Partial<TransportLimits>;
       seed?: number;
       peers?: Record<string, string>;
+      tls?: MeshTlsMaterial;
+      joinSigner?: JoinSigner;
     } = {},
   ): Promise<TestNode> {
     const { logger, lines } = capturingLogger();
@@ -92,11 +97,13 @@ export class Cluster {
       seed: options.seed ?? 42,
       // Fast reconnects keep the tests quick; the defaults are exercised in unit tests.
       limits: { backoffInitialMs: 20, backoffMaxMs: 200, ...options.limits },
+      ...(options.tls ? { tls: options.tls } : {}),
+      ...(options.joinSigner ? { joinSigner: options.joinSigner } : {}),
     };
     const mesh = new Mesh(meshOptions);
     const node: TestNode = { id, mesh, port: 0, address: "", inbox: [], logs: lines };
     this.nodes.push(node);
-    mesh.onEnvelope((envelope, from) => node.inbox.push({ envelope, from }));
+    mesh.onEnvelope((envelope, from, identity) => node.inbox.push({ envelope, from, identity }));
     node.port = (await mesh.start()).port;
     node.address = `127.0.0.1:${node.port}`;
     return node;

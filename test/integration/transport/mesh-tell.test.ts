@@ -1,4 +1,5 @@
 import { afterEach, describe, expect, it } from "vitest";
+import { tokenIdentity } from "../../../transport/peer-identity.ts";
 import { Cluster, connected, eventually, tell } from "./mesh-harness.ts";
 
 const cluster = new Cluster();
@@ -20,8 +21,14 @@ describe("mesh: tell between two nodes", () => {
     expect(b.inbox[0]).toEqual({
       envelope: tell("n1", "n2", { hello: "b", n: [1, 2, 3] }),
       from: "n1",
+      // a plaintext mesh: only the token handshake vouches, no certificate names the peer
+      identity: tokenIdentity("n1"),
     });
-    expect(a.inbox[0]).toEqual({ envelope: tell("n2", "n1", "hello a"), from: "n2" });
+    expect(a.inbox[0]).toEqual({
+      envelope: tell("n2", "n1", "hello a"),
+      from: "n2",
+      identity: tokenIdentity("n2"),
+    });
     expect(a.mesh.linkStates().n2).toMatchObject({ sentFrames: 1, receivedFrames: 1 });
   });
 
