@@ -34,6 +34,7 @@ interface UpOptions {
   leaderElectRenewDeadline?: string;
   leaderElectRetryPeriod?: string;
   workloads?: boolean;
+  kubelet?: boolean;
   apiPort?: string;
 }
 
@@ -118,6 +119,7 @@ export function planCluster(options: UpOptions, runDir: string): ClusterFile {
   if (options.leaderElectRetryPeriod)
     nodeFlags.push("--leader-elect-retry-period", options.leaderElectRetryPeriod);
   if (options.workloads === false) nodeFlags.push("--no-workloads");
+  if (options.kubelet === false) nodeFlags.push("--no-kubelet");
   const token = randomBytes(24).toString("hex");
   const bootstrap = nodes.map((n) => n.id);
   return { name: options.name, token, faults: options.faults, nodeFlags, bootstrap, nodes };
@@ -197,6 +199,7 @@ export function upCommand(): Command {
     .option("--leader-elect-renew-deadline <duration|ms>", "their renew deadline")
     .option("--leader-elect-retry-period <duration|ms>", "their renew and retry period")
     .option("--no-workloads", "no controllers, scheduler or kubelets: the store and API only")
+    .option("--no-kubelet", "servers run no kubelet (the control plane only, as scheduler_perf)")
     .option("--foreground", "stay attached; Ctrl-C stops the cluster", false)
     .option("--timeout-ms <ms>", "how long to wait for the cluster to be healthy", "60000")
     .action(async (options: UpOptions) => {
