@@ -1,4 +1,3 @@
-import { spawn } from "node:child_process";
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -9,7 +8,7 @@ import type { NodeStatus } from "../../../cmd/node/introspection.ts";
 import { getJson } from "../../../cmd/node-client.ts";
 import { SOURCE_ROOT } from "../../../cmd/node-runtime.ts";
 import { randomLoopbackBase } from "../../support/loopback.ts";
-import { expectNoProcessesUnder, killAll } from "../../support/processes.ts";
+import { expectNoProcessesUnder, killAll, runBosun } from "../../support/processes.ts";
 
 /**
  * What `npm start` runs: the bundle `npm run build` writes, built here from the tree as it is
@@ -24,26 +23,9 @@ const bundle = join(buildDir, "bosun.js");
 const runDir = mkdtempSync(join(tmpdir(), "bosun-bundle-"));
 let cluster: ClusterFile | undefined;
 
-function runBundle(
-  args: string[],
-): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [bundle, ...args], {
-      env: { ...process.env, BOSUN_RUN_DIR: runDir, BOSUN_NODE_RUNTIME: "" },
-      stdio: ["ignore", "pipe", "pipe"],
-    });
-    let stdout = "";
-    let stderr = "";
-    child.stdout.on("data", (d: Buffer) => {
-      stdout += d.toString();
-    });
-    child.stderr.on("data", (d: Buffer) => {
-      stderr += d.toString();
-    });
-    child.on("error", reject);
-    child.on("exit", (code) => resolve({ code, stdout, stderr }));
-  });
-}
+/** `bosun ARGS` from the bundle; BOSUN_NODE_RUNTIME unset: the bundle alone decides. */
+const runBundle = (args: string[]) =>
+  runBosun(args, { BOSUN_RUN_DIR: runDir, BOSUN_NODE_RUNTIME: "" }, [bundle]);
 
 beforeAll(async () => {
   await buildBundle(bundle);
