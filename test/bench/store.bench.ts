@@ -1,12 +1,14 @@
 /**
  * `npm run bench:store [-- --vs etcd | --only bosun|etcd] [--duration-ms MS] [--runs N]
- * [--failover-rounds N] [--parts puts,reads,watch,failover] [--runtime dist|tsx] [--json FILE]`: bosun's replicated
- * store beside etcd (Debian's etcd-server 3.4, 3 members, its v3 JSON gateway) on this machine,
- * one system after the other in the same invocation: sequential puts, 64 concurrent writers,
- * linearizable prefix reads, watch latency, failover after kill -9 and SIGSTOP of the leader, peak
- * RSS per member, and for every throughput workload the CPU per acknowledged operation of the
- * bench process (the clients) and of the members summed (from /proc, independent of the client).
- * Prints medians over runs side by side with the ratio bosun/etcd, and writes every figure as JSON.
+ * [--failover-rounds N] [--parts puts,reads,watch,failover] [--runtime dist|tsx] [--json FILE]`:
+ * bosun's replicated store beside etcd (Debian's etcd-server 3.4, 3 members, its v3 JSON gateway,
+ * driven by undici's pooled `request`) on this machine, one system after the other in the same
+ * invocation: sequential puts, 64 concurrent writers, linearizable prefix reads, watch latency,
+ * failover after kill -9 and SIGSTOP of the leader, peak RSS per member (bosun's nodes run the
+ * dist/ bundle, built first, unless `--runtime tsx`), and for every throughput workload the CPU
+ * per acknowledged operation of the bench process (the clients) and of the members summed (from
+ * /proc, independent of the client). Prints medians over runs side by side with the ratio
+ * bosun/etcd, and writes every figure as JSON.
  */
 import { execFileSync } from "node:child_process";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
@@ -436,6 +438,14 @@ const program = new Command("bench:store")
   .option("--failover-writers <n>", "warmed writers started one after another after the kill", "8")
   .option("--request-timeout-ms <ms>", "clients' per-attempt deadline under load", "5000")
   .option("--failover-timeout-ms <ms>", "clients' per-attempt deadline in failover rounds", "500")
+  .addOption(
+    new Option(
+      "--runtime <runtime>",
+      "what bosun's nodes run: the dist/ bundle (built first) or the sources through tsx",
+    )
+      .choices(["dist", "tsx"])
+      .default("dist"),
+  )
   .option(
     "--parts <list>",
     `workloads to run, comma-separated (${PARTS.join(",")})`,
