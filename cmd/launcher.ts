@@ -1,13 +1,13 @@
 import { type ChildProcess, spawn } from "node:child_process";
 import { existsSync, mkdirSync, openSync, readFileSync } from "node:fs";
-import { dirname, extname, join, resolve } from "node:path";
-import { fileURLToPath } from "node:url";
+import { dirname, extname, join } from "node:path";
 import { ensureClusterPki, pkiPaths } from "../actors/apiserver/pki.ts";
 import { type Clock, SystemClock, sleep } from "../actors/system/clock.ts";
 import { type ClusterFile, type ClusterNode, writeClusterFile } from "./cluster-file.ts";
+import { BOSUN_TS, bosunArgv, isBosunEntry, NODE_V8_FLAGS, SOURCE_ROOT } from "./node-runtime.ts";
 
 /** Starting and stopping `bosun node` processes for `up`, `down` and the tests. */
-export const BOSUN_TS = resolve(dirname(fileURLToPath(import.meta.url)), "bosun.ts");
+export { BOSUN_TS };
 export const STOP_GRACE_MS = 10_000;
 const STOP_POLL_MS = 50;
 
@@ -25,7 +25,7 @@ export function nodeArgs(cluster: ClusterFile, node: ClusterNode, runDir: string
     .filter((n) => n.id !== node.id)
     .map((n) => `${n.id}=${n.host}:${n.port}`)
     .join(",");
-  const args = ["--import", "tsx", BOSUN_TS, "node", "--id", node.id];
+  const args = [...NODE_V8_FLAGS, ...bosunArgv(["node", "--id", node.id])];
   args.push("--listen", `${node.host}:${node.port}`, "--data-dir", node.dataDir);
   args.push("--token-file", tokenFile(runDir));
   if (peers) args.push("--peers", peers);
@@ -77,7 +77,7 @@ export function spawnNode(
     ? ["--cpu-prof", `--cpu-prof-dir=${process.env.BOSUN_PROF_DIR}`]
     : [];
   const child = spawn(process.execPath, [...prof, ...nodeArgs(cluster, node, runDir)], {
-    cwd: resolve(dirname(BOSUN_TS), ".."),
+    cwd: SOURCE_ROOT,
     detached,
     stdio: ["ignore", log, log],
     env: { ...process.env, BOSUN_TOKEN: "" },
@@ -103,7 +103,7 @@ export function isBosunNode(pid: number): boolean {
   if (!existsSync(cmdline)) return false;
   try {
     const args = readFileSync(cmdline, "utf8").split("\0");
-    return args.includes(BOSUN_TS) && args.includes("node");
+    return isBosunEntry(args) && args.includes("node");
   } catch {
     return false;
   }

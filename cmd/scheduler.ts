@@ -23,6 +23,7 @@ import { SystemClock, sleep } from "../actors/system/clock.ts";
 import { ClientNode } from "./client-node.ts";
 import { defaultRunDir } from "./cluster-file.ts";
 import { LEASE_REQUEST_ATTEMPTS, leaseRequestTimeoutMs } from "./node/workloads-role.ts";
+import { runningBundle } from "./node-runtime.ts";
 
 /**
  * `bosun scheduler --config FILE [--plugin MODULE ...]`: a scheduler process of its own, beside
@@ -48,6 +49,8 @@ const RELEASE_POLL_MS = 20;
 
 /** The registrations a plugin module exports as `plugins`; a clear error when it has none. */
 async function pluginsOf(file: string): Promise<PluginRegistration[]> {
+  // the bundle carries no transpiler: a TypeScript plugin brings tsx in, for this process only
+  if (runningBundle() && /\.[cm]?ts$/.test(file)) (await import("tsx/esm/api")).register();
   const module = (await import(pathToFileURL(resolve(file)).href)) as { plugins?: unknown };
   if (!Array.isArray(module.plugins))
     throw new Error(`--plugin ${file}: the module exports no \`plugins\` array`);

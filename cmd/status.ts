@@ -169,7 +169,7 @@ export function renderStatus(
   orphans: readonly PodProcess[] = [],
   options: { actors?: boolean; kubernetes?: KubernetesOverview | null } = {},
 ): string {
-  const nodes = [["NODE", "ADDRESS", "PID", "STATE", "LINKS"]];
+  const nodes = [["NODE", "ADDRESS", "PID", "STATE", "RSS MiB (PEAK)", "RUNTIME", "LINKS"]];
   const actors = [["ACTOR", "MACHINE", "STATE", "STATUS", "RESTARTS"]];
   for (const { node, status, error } of reports) {
     const links = status
@@ -182,6 +182,10 @@ export function renderStatus(
       `${node.host}:${node.port}`,
       String(status?.pid ?? node.pid ?? "-"),
       status ? "up" : `down (${error})`,
+      status?.memory
+        ? `${status.memory.rssMiB.toFixed(0)} (${status.memory.peakRssMiB.toFixed(0)})`
+        : "-",
+      status?.runtime ?? "-",
       links,
     ]);
     for (const a of status?.actors ?? []) {

@@ -48,6 +48,7 @@ interface UpOptions {
   leaderElectRenewDeadline?: string;
   leaderElectRetryPeriod?: string;
   workloads?: boolean;
+  kubelet?: boolean;
   apiPort?: string;
   cloudProvider?: string;
   lbPool?: string;
@@ -192,6 +193,7 @@ export function planCluster(options: UpOptions, runDir: string): ClusterFile {
   else if (options.cloudProvider !== "none")
     throw new Error(`--cloud-provider must be external or none, got ${options.cloudProvider}`);
   nodeFlags.push(...apiLimitFlags(options));
+  if (options.kubelet === false) nodeFlags.push("--no-kubelet");
   const token = randomBytes(24).toString("hex");
   const bootstrap = nodes.map((n) => n.id);
   return {
@@ -322,6 +324,7 @@ export function upCommand(): Command {
     .option("--audit-log-maxbackup <n>", "rotated audit logs kept per node")
     .option("--max-requests-inflight <n>", "read-only API requests at once per priority level")
     .option("--max-mutating-requests-inflight <n>", "mutating API requests at once per level")
+    .option("--no-kubelet", "servers run no kubelet (the control plane only, as scheduler_perf)")
     .option("--foreground", "stay attached; Ctrl-C stops the cluster", false)
     .option("--timeout-ms <ms>", "how long to wait for the cluster to be healthy", "60000")
     .action(async (options: UpOptions) => {

@@ -4,6 +4,7 @@ import { followMatcher } from "../../actors/system/follow-filter.ts";
 import { MAX_INSPECTION_PAGE_RECORDS } from "../../actors/system/inspection-ring.ts";
 import { chartOf } from "../../actors/system/machine-chart.ts";
 import type { FollowFilter, NodeIntrospection } from "../../actors/system/node-actor.ts";
+import { runningBundle } from "../node-runtime.ts";
 
 export interface LinkView {
   state: string;
@@ -21,6 +22,31 @@ export interface NodeStatus {
   deadLetters: number;
   /** The Raft replica's view, on servers. */
   raft: unknown;
+  memory: MemoryView;
+  /** What this process runs: the dist/ bundle, or the TypeScript sources through tsx. */
+  runtime: "bundle" | "tsx";
+}
+
+/** This process's memory, in MiB: resident now and at its peak, and V8's heap. */
+export interface MemoryView {
+  rssMiB: number;
+  peakRssMiB: number;
+  heapUsedMiB: number;
+  heapTotalMiB: number;
+}
+
+const MIB = 1024 * 1024;
+const mib = (bytes: number) => Math.round((bytes / MIB) * 10) / 10;
+
+export function memoryView(): MemoryView {
+  const m = process.memoryUsage();
+  return {
+    rssMiB: mib(m.rss),
+    // maxRSS is in KiB
+    peakRssMiB: mib(process.resourceUsage().maxRSS * 1024),
+    heapUsedMiB: mib(m.heapUsed),
+    heapTotalMiB: mib(m.heapTotal),
+  };
 }
 
 /**
@@ -51,6 +77,8 @@ export class Introspection implements NodeIntrospection {
       inspectionSeq: this.system.ring.nextSeq,
       deadLetters: this.system.deadLetters,
       raft: this.raft(),
+      memory: memoryView(),
+      runtime: runningBundle() ? "bundle" : "tsx",
     };
   }
 

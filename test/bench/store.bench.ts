@@ -1,16 +1,21 @@
 /**
  * `npm run bench:store [-- --vs etcd | --only bosun|etcd] [--duration-ms MS] [--runs N]
- * [--failover-rounds N] [--json FILE]`: bosun's replicated store beside etcd (Debian's
- * etcd-server 3.4, 3 members, its v3 JSON gateway) on this machine, one system after the other in
- * the same invocation: sequential puts, 64 concurrent writers, linearizable prefix reads, watch
- * latency, failover after kill -9 and SIGSTOP of the leader, peak RSS per member. Prints medians
- * over runs side by side with the ratio bosun/etcd, and writes every figure as JSON.
+ * [--failover-rounds N] [--parts puts,reads,watch,failover] [--runtime dist|tsx] [--json FILE]`:
+ * bosun's replicated store beside etcd (Debian's etcd-server 3.4, 3 members, its v3 JSON gateway,
+ * driven by undici's pooled `request`) on this machine, one system after the other in the same
+ * invocation: sequential puts, 64 concurrent writers, linearizable prefix reads, watch latency,
+ * failover after kill -9 and SIGSTOP of the leader, peak RSS per member (bosun's nodes run the
+ * dist/ bundle, built first, unless `--runtime tsx`), and for every throughput workload the CPU
+ * per acknowledged operation of the bench process (the clients) and of the members summed (from
+ * /proc, independent of the client). Prints medians over runs side by side with the ratio
+ * bosun/etcd, and writes every figure as JSON.
  */
 import { execFileSync } from "node:child_process";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { cpus, loadavg, tmpdir } from "node:os";
 import { join } from "node:path";
 import { Command, Option } from "commander";
+import { buildBundle } from "../../cmd/build.ts";
 import { DEFAULT_ELECTION_TICKS, DEFAULT_TICK_INTERVAL_MS } from "../../cmd/node/server-role.ts";
 import { randomLoopbackBase } from "../support/loopback.ts";
 import { median, summarize } from "./stats.ts";
@@ -49,7 +54,34 @@ interface Options {
   failoverWriters: string;
   requestTimeoutMs: string;
   failoverTimeoutMs: string;
+  parts: string;
+  runtime: "dist" | "tsx";
   json?: string;
+}
+
+const PARTS = ["puts", "reads", "watch", "failover"] as const;
+type Part = (typeof PARTS)[number];
+
+const NO_THROUGHPUT: Throughput = {
+  opsPerSec: Number.NaN,
+  p50Ms: Number.NaN,
+  p99Ms: Number.NaN,
+  ops: 0,
+  errors: 0,
+  clientCpuMsPerOp: Number.NaN,
+  serverCpuMsPerOp: Number.NaN,
+};
+const NO_WATCH: WatchFigures = { p50Ms: Number.NaN, p99Ms: Number.NaN, events: 0, missed: 0 };
+const NO_FAILOVER: FailoverFigures = { windowsMs: [], p50Ms: Number.NaN, p99Ms: Number.NaN };
+
+function parseParts(list: string): Set<Part> {
+  const parts = new Set<Part>();
+  for (const name of list.split(",")) {
+    if (!(PARTS as readonly string[]).includes(name))
+      throw new Error(`--parts: unknown part ${name} (known: ${PARTS.join(", ")})`);
+    parts.add(name as Part);
+  }
+  return parts;
 }
 
 interface RunFigures {
@@ -122,35 +154,51 @@ async function runSystem(system: System, o: Options): Promise<RunFigures> {
   const loadPolicy: ClientPolicy = { requestTimeoutMs: Number(o.requestTimeoutMs) };
   const failoverPolicy: ClientPolicy = { requestTimeoutMs: Number(o.failoverTimeoutMs) };
 
+  const parts = parseParts(o.parts);
   let done = step(system, "start (equal settings)");
   const equal = await startCluster(system, true);
   done();
   let figures: Omit<RunFigures, "killAtDefaults">;
   try {
-    done = step(system, "sequential puts");
-    const sequential = await sequentialPuts(equal, durationMs, loadPolicy);
-    done();
-    done = step(system, `${CONCURRENT_CLIENTS} concurrent writers`);
-    const concurrent = await concurrentPuts(equal, CONCURRENT_CLIENTS, durationMs, loadPolicy);
-    done();
-    done = step(system, `load 10k keys, ${READ_CLIENTS} readers`);
-    const reads = await prefixReads(equal, READ_CLIENTS, durationMs, loadPolicy);
-    done();
-    done = step(system, `${WATCHERS} watchers`);
-    const watch = await watchLatency(equal, WATCHERS, WATCH_PUTS, loadPolicy);
-    done();
+    let sequential = NO_THROUGHPUT;
+    let concurrent = NO_THROUGHPUT;
+    let reads = NO_THROUGHPUT;
+    let watch = NO_WATCH;
+    let killAtEqual = NO_FAILOVER;
+    let stopAtEqual = NO_FAILOVER;
+    if (parts.has("puts")) {
+      done = step(system, "sequential puts");
+      sequential = await sequentialPuts(equal, durationMs, loadPolicy);
+      done();
+      done = step(system, `${CONCURRENT_CLIENTS} concurrent writers`);
+      concurrent = await concurrentPuts(equal, CONCURRENT_CLIENTS, durationMs, loadPolicy);
+      done();
+    }
+    if (parts.has("reads")) {
+      done = step(system, `load 10k keys, ${READ_CLIENTS} readers`);
+      reads = await prefixReads(equal, READ_CLIENTS, durationMs, loadPolicy);
+      done();
+    }
+    if (parts.has("watch")) {
+      done = step(system, `${WATCHERS} watchers`);
+      watch = await watchLatency(equal, WATCHERS, WATCH_PUTS, loadPolicy);
+      done();
+    }
     // before any failover: a restarted member starts a fresh high-water mark
     const rss = peakRssMiB(equal.memberPids());
-    done = step(system, `kill -9 leader ×${rounds} (equal)`);
-    const killAtEqual = await failover(equal, rounds, "SIGKILL", writers, failoverPolicy);
-    done();
-    done = step(system, `SIGSTOP leader ×${rounds} (equal)`);
-    const stopAtEqual = await failover(equal, rounds, "SIGSTOP", writers, failoverPolicy);
-    done();
+    if (parts.has("failover")) {
+      done = step(system, `kill -9 leader ×${rounds} (equal)`);
+      killAtEqual = await failover(equal, rounds, "SIGKILL", writers, failoverPolicy);
+      done();
+      done = step(system, `SIGSTOP leader ×${rounds} (equal)`);
+      stopAtEqual = await failover(equal, rounds, "SIGSTOP", writers, failoverPolicy);
+      done();
+    }
     figures = { sequential, concurrent, reads, watch, peakRssMiB: rss, killAtEqual, stopAtEqual };
   } finally {
     await stopCluster(equal);
   }
+  if (!parts.has("failover")) return { ...figures, killAtDefaults: NO_FAILOVER };
 
   done = step(system, "start (its defaults)");
   const defaults = await startCluster(system, false);
@@ -209,6 +257,18 @@ function buildRows(etcd: RunFigures[], bosun: RunFigures[]): Row[] {
       "lower",
       medianOver(etcd, (f) => f[key].p99Ms),
       medianOver(bosun, (f) => f[key].p99Ms),
+    );
+    add(
+      `${label}: server CPU ms/op (all members)`,
+      "lower",
+      medianOver(etcd, (f) => f[key].serverCpuMsPerOp),
+      medianOver(bosun, (f) => f[key].serverCpuMsPerOp),
+    );
+    add(
+      `${label}: client CPU ms/op (bench process)`,
+      "lower",
+      medianOver(etcd, (f) => f[key].clientCpuMsPerOp),
+      medianOver(bosun, (f) => f[key].clientCpuMsPerOp),
     );
   };
   throughput("sequential puts, 1 client", "sequential");
@@ -310,13 +370,18 @@ function gitDescription(): { commit: string; dirtyFiles: number } {
 
 async function main(o: Options): Promise<void> {
   if (o.vs !== "etcd") throw new Error(`--vs: the only peer is etcd, got ${o.vs}`);
+  // production runs the bundle; the nodes this bench starts run what --runtime names
+  if (o.runtime === "dist") {
+    await buildBundle();
+    process.env.BOSUN_NODE_RUNTIME = "dist";
+  } else process.env.BOSUN_NODE_RUNTIME = "tsx";
   const systems: System[] = o.only ? [o.only] : ["etcd", "bosun"];
   const runs = Number(o.runs);
   const perRun: Record<System, RunFigures[]> = { etcd: [], bosun: [] };
   const started = performance.now();
   console.log(
     `store bench: ${systems.join(" then ")}, ${runs} run(s) of ${o.durationMs} ms per workload, ` +
-      `${o.failoverRounds} failover rounds per setting; ${cpus().length} cores, load ${loadavg()[0]?.toFixed(2)}`,
+      `${o.failoverRounds} failover rounds per setting; bosun nodes run ${o.runtime}; ${cpus().length} cores, load ${loadavg()[0]?.toFixed(2)}`,
   );
   for (let r = 0; r < runs; r++) {
     console.log(`run ${r + 1}/${runs}`);
@@ -373,6 +438,19 @@ const program = new Command("bench:store")
   .option("--failover-writers <n>", "warmed writers started one after another after the kill", "8")
   .option("--request-timeout-ms <ms>", "clients' per-attempt deadline under load", "5000")
   .option("--failover-timeout-ms <ms>", "clients' per-attempt deadline in failover rounds", "500")
+  .addOption(
+    new Option(
+      "--runtime <runtime>",
+      "what bosun's nodes run: the dist/ bundle (built first) or the sources through tsx",
+    )
+      .choices(["dist", "tsx"])
+      .default("dist"),
+  )
+  .option(
+    "--parts <list>",
+    `workloads to run, comma-separated (${PARTS.join(",")})`,
+    PARTS.join(","),
+  )
   .option("--json <file>", "write every figure as JSON");
 
 program.parse();

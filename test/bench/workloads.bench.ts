@@ -1,5 +1,6 @@
 /**
- * `npm run bench:workloads [-- --quick] [--only a,b,c] [--json FILE] …`: the workloads side of
+ * `npm run bench:workloads [-- --quick] [--only a,b,c,p] [--scheduler-perf] [--runtime dist|tsx]
+ * [--json FILE] …`: the workloads side of
  * bosun measured as Kubernetes measures its own (the density test, scheduler_perf, kubemark),
  * through the real API over HTTPS:
  *
@@ -21,6 +22,12 @@
  *     10 s renew deadline, 2 s retry): on two cores shared by three servers and a thousand
  *     hollow kubelets a write can take over a second, and bosun's 700 ms renew deadline (kept
  *     for (c)'s sub-second failover) would make the leaders step down and relist over and over.
+ * (p) scheduler_perf's SchedulingBasic (`--scheduler-perf`): API servers, store and scheduler
+ *     only: the servers run no kubelet, the bench holds the controller manager's Lease, and the
+ *     `--hollow-nodes` nodes are Node objects the bench creates Ready (scheduler_perf's node
+ *     template: 4 CPUs, 32 GiB, 110 pods) and nobody updates. `--sched-pods` pods are created and
+ *     bound as in (b); pods/s and, for (b) and (p), CPU ms per bound pod of every process (the
+ *     servers, the hollow-nodes process, the bench) from /proc, from the release to the last bind.
  * (c) Failover: SIGKILL the server holding the kube-controller-manager Lease (odd rounds) or the
  *     kube-scheduler Lease (even rounds), create a Deployment at once, and time the Leases'
  *     takeover (holderIdentity changes) and the Deployment being acted on (ReplicaSet, Pod,
@@ -43,20 +50,25 @@ import { Agent } from "node:https";
 import { cpus, loadavg } from "node:os";
 import { dirname, join } from "node:path";
 import { Command } from "commander";
-import { microTime } from "../../actors/api/meta-time.ts";
+import { microTime, rfc3339 } from "../../actors/api/meta-time.ts";
 import { DEFAULT_LEADER_ELECTION_TIMINGS } from "../../actors/client/leader-election.ts";
 import { HOLLOW_NODE_LABEL } from "../../actors/kubelet/hollow-nodes.ts";
 import { SystemClock, sleep } from "../../actors/system/clock.ts";
-import { BOSUN_TS, isBosunNode } from "../../cmd/launcher.ts";
+import { buildBundle } from "../../cmd/build.ts";
+import { isBosunNode } from "../../cmd/launcher.ts";
+import { bosunArgv } from "../../cmd/node-runtime.ts";
 import { type ApiObject, type Endpoint, HttpsApi, readCredentials } from "../support/https-api.ts";
 import { LocalCluster } from "../support/local-cluster.ts";
 import { waitFor } from "../support/wait.ts";
+import { processCpuMs } from "./proc-usage.ts";
 import { inProcessSchedulerThroughput } from "./scheduler.bench.ts";
 import { summarize } from "./stats.ts";
 
 interface Options {
   quick: boolean;
-  only: string;
+  only?: string;
+  schedulerPerf: boolean;
+  runtime: string;
   pods?: string;
   rate: string;
   hollowNodes?: string;
@@ -569,6 +581,8 @@ async function podStartup(
 // ---- (b) scheduler throughput ----------------------------------------------------------------
 
 interface SchedulerFigures {
+  /** Hollow kubelets (part b) or static nodes nobody updates (part p, scheduler_perf's). */
+  nodes: SchedulerNodes;
   hollowNodes: number;
   hollowLeaseRenewMs: number;
   hollowRegisterMs: number;
@@ -584,6 +598,11 @@ interface SchedulerFigures {
   /** Pods/s in each whole second from the first bind: how steady the rate was. */
   perSecond: ReturnType<typeof summarize>;
   releaseToAllRunningMs: number | null;
+  /**
+   * CPU ms per bound pod of each process (servers by node id, `hollow-nodes`, `bench`: the
+   * bench's creates and watch) and `total`, from the release until every pod was seen bound.
+   */
+  cpuMsPerPod: Record<string, number>;
   targetPodsPerSecond: number;
   ciFloorPodsPerSecond: number;
   /** From the release to the last bind. */
@@ -615,16 +634,15 @@ async function startHollowNodes(
         ...(process.env.BOSUN_PROF_DIR
           ? ["--cpu-prof", `--cpu-prof-dir=${process.env.BOSUN_PROF_DIR}`]
           : []),
-        "--import",
-        "tsx",
-        BOSUN_TS,
-        "hollow-nodes",
-        "--run-dir",
-        cluster.runDir,
-        "--count",
-        String(count),
-        "--lease-renew-ms",
-        String(leaseRenewMs),
+        ...bosunArgv([
+          "hollow-nodes",
+          "--run-dir",
+          cluster.runDir,
+          "--count",
+          String(count),
+          "--lease-renew-ms",
+          String(leaseRenewMs),
+        ]),
       ],
       { stdio: ["ignore", "pipe", "pipe"] },
     ),
@@ -661,15 +679,17 @@ async function startHollowNodes(
 }
 
 /**
- * Holds the scheduler's Lease as `workloads-bench` (renewed faster than candidates expire it),
- * so no scheduler runs until `release()` clears the holder.
+ * Holds a component's Lease (the scheduler's, the controller manager's) as `workloads-bench`
+ * (renewed faster than candidates expire it), so that component does not run until `release()`
+ * clears the holder, or `stop()` stops renewing it (when the run is over).
  */
-async function holdSchedulerLease(
+async function holdLease(
   api: ClusterApi,
+  lease: string,
   settleMs: number,
-): Promise<{ release: () => Promise<number> }> {
+): Promise<{ release: () => Promise<number>; stop: () => Promise<void> }> {
   const ep = api.https.endpoint(0);
-  const path = `/apis/coordination.k8s.io/v1/namespaces/kube-system/leases/${SCHEDULER_LEASE}`;
+  const path = `/apis/coordination.k8s.io/v1/namespaces/kube-system/leases/${lease}`;
   const write = async (holder: string): Promise<boolean> => {
     const r = await api.call(ep, "GET", path);
     if (r.code !== 200) return false;
@@ -685,11 +705,11 @@ async function holdSchedulerLease(
     });
     return w.code === 200;
   };
-  await waitFor("the scheduler Lease to exist", () =>
+  await waitFor(`the ${lease} Lease to exist`, () =>
     api.call(ep, "GET", path).then((r) => r.code === 200),
   );
   await waitFor(
-    "the scheduler Lease in the bench's hands",
+    `the ${lease} Lease in the bench's hands`,
     () => write(BENCH_LEASE_HOLDER),
     30_000,
     20,
@@ -706,15 +726,92 @@ async function holdSchedulerLease(
     release: async () => {
       holding = false;
       await renewing;
-      await waitFor("the scheduler Lease released", () => write(""), 30_000, 10);
+      await waitFor(`the ${lease} Lease released`, () => write(""), 30_000, 10);
       return now();
     },
+    stop: async () => {
+      holding = false;
+      await renewing;
+    },
   };
+}
+
+/**
+ * The nodes pods are scheduled to: `kubelets`, hollow kubelets in a `bosun hollow-nodes` process
+ * (registering, renewing Leases, reporting pods Running: part b), or `static`, Node objects the
+ * bench creates Ready and nobody updates afterwards, on a cluster of API servers, store and
+ * scheduler only (no kubelets, the controller manager's Lease held by the bench): scheduler_perf's
+ * SchedulingBasic.
+ */
+type SchedulerNodes = "kubelets" | "static";
+
+/** scheduler_perf's node template (test/integration/scheduler_perf/config/templates/node-default.yaml). */
+const STATIC_NODE_CAPACITY = { cpu: "4", memory: "32Gi", pods: "110" };
+const STATIC_NODE_PREFIX = "perf-node-";
+
+/** Creates `count` Ready nodes through the API, as scheduler_perf's node template does. */
+async function createStaticNodes(api: ClusterApi, count: number, concurrency: number) {
+  const names = Array.from({ length: count }, (_, i) => `${STATIC_NODE_PREFIX}${i}`);
+  await pooled(names, concurrency, async (name, i) => {
+    await api.must(
+      api.https.endpoint(i),
+      "POST",
+      "/api/v1/nodes",
+      {
+        metadata: {
+          name,
+          labels: { [HOLLOW_NODE_LABEL]: "true", "kubernetes.io/hostname": name },
+        },
+        spec: {},
+        status: {
+          capacity: STATIC_NODE_CAPACITY,
+          allocatable: STATIC_NODE_CAPACITY,
+          conditions: [
+            {
+              type: "Ready",
+              status: "True",
+              reason: "KubeletReady",
+              lastHeartbeatTime: rfc3339(clock.wallMs()),
+            },
+          ],
+          phase: "Running",
+        },
+      },
+      [201, 409],
+    );
+  });
+}
+
+/** CPU milliseconds of each process named, from /proc (the bench's own from process.cpuUsage). */
+function cpuSnapshot(pids: Record<string, number>): Record<string, number> {
+  const own = process.cpuUsage();
+  return {
+    ...Object.fromEntries(Object.entries(pids).map(([name, pid]) => [name, processCpuMs(pid)])),
+    bench: (own.user + own.system) / 1000,
+  };
+}
+
+/** CPU ms per pod for each process between two snapshots, and their sum. */
+function cpuPerPod(
+  before: Record<string, number>,
+  after: Record<string, number>,
+  pods: number,
+): Record<string, number> {
+  const per: Record<string, number> = {};
+  let total = 0;
+  for (const [name, ms] of Object.entries(after)) {
+    const spent = ms - (before[name] ?? Number.NaN);
+    per[name] = Math.round((spent / pods) * 1000) / 1000;
+    total += spent;
+  }
+  per.total = Math.round((total / pods) * 1000) / 1000;
+  return per;
 }
 
 async function schedulerThroughput(
   cleanup: Cleanup,
   o: {
+    nodes: SchedulerNodes;
     hollowNodes: number;
     pods: number;
     leaseRenewMs: number;
@@ -728,10 +825,17 @@ async function schedulerThroughput(
     compactEveryMs: number;
   },
 ): Promise<Omit<SchedulerFigures, "inProcess">> {
+  const part = o.nodes === "static" ? "(p)" : "(b)";
+  const settleMs = LEASE_HOLD_SETTLE_MS[o.leaderElectFlags.length > 0 ? "kube" : "bosun"];
   const cluster = cleanup.cluster(
     await LocalCluster.start(
       3,
-      ["--node-monitor-grace-period", o.nodeMonitorGracePeriod, ...o.leaderElectFlags],
+      [
+        "--node-monitor-grace-period",
+        o.nodeMonitorGracePeriod,
+        ...o.leaderElectFlags,
+        ...(o.nodes === "static" ? ["--no-kubelet"] : []),
+      ],
       true,
     ),
   );
@@ -739,10 +843,22 @@ async function schedulerThroughput(
   const alive = () => assertServersAlive(cluster, new Set());
   const compactor =
     o.compactEveryMs > 0 ? await startCompactor(cluster, api, o.compactEveryMs) : null;
+  let controllers: { stop: () => Promise<void> } | null = null;
   try {
-    await waitForNodes(api, "3 Ready servers", 3, "", 60_000);
-    console.log(`  (b) starting ${o.hollowNodes} hollow nodes (load ${load()})`);
-    const hollow = await startHollowNodes(cluster, cleanup, o.hollowNodes, o.leaseRenewMs);
+    let hollow: { child: ChildProcess; registerMs: number } | null = null;
+    let registerMs: number;
+    if (o.nodes === "kubelets") {
+      await waitForNodes(api, "3 Ready servers", 3, "", 60_000);
+      console.log(`  ${part} starting ${o.hollowNodes} hollow nodes (load ${load()})`);
+      hollow = await startHollowNodes(cluster, cleanup, o.hollowNodes, o.leaseRenewMs);
+      registerMs = hollow.registerMs;
+    } else {
+      // no controller manager: nothing marks the static nodes NotReady or acts on the pods
+      controllers = await holdLease(api, CONTROLLER_MANAGER_LEASE, settleMs);
+      const started = now();
+      await createStaticNodes(api, o.hollowNodes, o.createConcurrency);
+      registerMs = Math.round(now() - started);
+    }
     await waitForNodes(
       api,
       `${o.hollowNodes} Ready hollow nodes`,
@@ -750,13 +866,10 @@ async function schedulerThroughput(
       `${HOLLOW_NODE_LABEL}=true`,
       120_000,
     );
-    console.log(`  (b) ${o.hollowNodes} hollow nodes registered in ${hollow.registerMs} ms`);
+    console.log(`  ${part} ${o.hollowNodes} nodes registered in ${registerMs} ms`);
     const ns = "bench-scheduler";
     await ensureNamespace(api, ns);
-    const lease = await holdSchedulerLease(
-      api,
-      LEASE_HOLD_SETTLE_MS[o.leaderElectFlags.length > 0 ? "kube" : "bosun"],
-    );
+    const lease = await holdLease(api, SCHEDULER_LEASE, settleMs);
 
     const collection = `/api/v1/namespaces/${ns}/pods`;
     const names = Array.from({ length: o.pods }, (_, i) => `sched-${i}`);
@@ -804,7 +917,12 @@ async function schedulerThroughput(
       }
     });
     const createMs = now() - createStart;
-    console.log(`  (b) ${o.pods} pods created in ${Math.round(createMs)} ms (load ${load()})`);
+    console.log(`  ${part} ${o.pods} pods created in ${Math.round(createMs)} ms (load ${load()})`);
+    const processes: Record<string, number> = Object.fromEntries(
+      cluster.cluster.nodes.map((n) => [n.id, n.pid ?? 0]),
+    );
+    if (hollow?.child.pid) processes["hollow-nodes"] = hollow.child.pid;
+    const cpuBefore = cpuSnapshot(processes);
     releasedAt = await lease.release();
     const releasedWallMs = clock.wallMs();
     const expected = o.pods;
@@ -816,9 +934,11 @@ async function schedulerThroughput(
       timeoutMs,
     ).catch((error: Error) => {
       if (error.message.includes("stopped during the run")) throw error;
-      console.log(`  (b) ${error.message}: measuring the ${bound.size} bound so far`);
+      console.log(`  ${part} ${error.message}: measuring the ${bound.size} bound so far`);
       return false;
     });
+    // from the release until every pod was seen bound (or the wait gave up)
+    const cpuAfter = cpuSnapshot(processes);
     // the elected scheduler's binds (any early one, by a scheduler still running, is reported apart)
     const boundTimes = [...bound.values()].filter((t) => t >= releasedAt).sort((a, b) => a - b);
     const firstBind = boundTimes[0] ?? Number.NaN;
@@ -829,8 +949,10 @@ async function schedulerThroughput(
       releasedWallMs + (lastBind - releasedAt),
     );
     let allRunning: number | null = null;
-    if (allBound) {
-      console.log(`  (b) ${bound.size} bound; waiting for the hollow kubelets to report Running`);
+    if (allBound && o.nodes === "kubelets") {
+      console.log(
+        `  ${part} ${bound.size} bound; waiting for the hollow kubelets to report Running`,
+      );
       allRunning = await waitWhileAlive(
         `${expected} pods Running`,
         alive,
@@ -851,11 +973,13 @@ async function schedulerThroughput(
     }
     const wholeSeconds = Math.floor((lastBind - firstBind) / 1000);
     const perSecond = Array.from({ length: wholeSeconds }, (_, s) => bins.get(s) ?? 0);
-    await cleanup.stopChild(hollow.child);
+    if (hollow) await cleanup.stopChild(hollow.child);
     return {
+      nodes: o.nodes,
       hollowNodes: o.hollowNodes,
       hollowLeaseRenewMs: o.leaseRenewMs,
-      hollowRegisterMs: hollow.registerMs,
+      hollowRegisterMs: registerMs,
+      cpuMsPerPod: cpuPerPod(cpuBefore, cpuAfter, Math.max(1, boundTimes.length)),
       pods: o.pods,
       createMs: Math.round(createMs),
       boundBeforeRelease,
@@ -878,6 +1002,7 @@ async function schedulerThroughput(
       load: load(),
     };
   } finally {
+    await controllers?.stop();
     compactor?.stop();
     api.close();
     await cleanup.stopCluster(cluster);
@@ -1075,6 +1200,8 @@ async function failover(
 interface Results {
   startup?: StartupFigures;
   scheduler?: SchedulerFigures;
+  /** Part p: scheduler_perf's SchedulingBasic (static nodes, no kubelets, no controllers). */
+  schedulerPerf?: SchedulerFigures;
   failover?: FailoverFigures;
 }
 
@@ -1107,33 +1234,50 @@ function report(results: Results): void {
     ]);
   }
   const b = results.scheduler;
-  if (b) {
+  for (const [part, x] of [
+    ["(b)", b],
+    ["(p)", results.schedulerPerf],
+  ] as const) {
+    if (!x) continue;
+    const nodes = x.nodes === "static" ? "static nodes" : "hollow nodes";
     rows.push([
-      "(b)",
-      `binds/s via API, ${b.hollowNodes} hollow nodes`,
-      `${b.bound}/${b.pods}`,
-      b.podsPerSecond.toFixed(0),
+      part,
+      `binds/s via API, ${x.hollowNodes} ${nodes}`,
+      `${x.bound}/${x.pods}`,
+      x.podsPerSecond.toFixed(0),
       "",
       "",
-      `≥ ${b.targetPodsPerSecond} ${b.podsPerSecond >= b.targetPodsPerSecond ? "ok" : "MISSED"}; CI floor ${b.ciFloorPodsPerSecond} ${b.podsPerSecond >= b.ciFloorPodsPerSecond ? "ok" : "MISSED"}`,
+      `≥ ${x.targetPodsPerSecond} ${x.podsPerSecond >= x.targetPodsPerSecond ? "ok" : "MISSED"}; CI floor ${x.ciFloorPodsPerSecond} ${x.podsPerSecond >= x.ciFloorPodsPerSecond ? "ok" : "MISSED"}`,
     ]);
     rows.push([
-      "(b)",
+      part,
       "binds in each second (pods/s)",
-      String(b.perSecond.n),
-      ms(b.perSecond.p50),
+      String(x.perSecond.n),
+      ms(x.perSecond.p50),
       "",
-      ms(b.perSecond.max),
+      ms(x.perSecond.max),
       "",
     ]);
     rows.push([
-      "(b)",
+      part,
+      "CPU ms per bound pod, all processes",
+      String(x.bound),
+      String(x.cpuMsPerPod.total),
+      "",
+      "",
+      Object.entries(x.cpuMsPerPod)
+        .filter(([name]) => name !== "total")
+        .map(([name, cpu]) => `${name} ${cpu}`)
+        .join(", "),
+    ]);
+    rows.push([
+      part,
       "in process (queue + framework)",
-      String(b.inProcess.bound),
-      String(b.inProcess.podsPerSecond),
+      String(x.inProcess.bound),
+      String(x.inProcess.podsPerSecond),
       "",
       "",
-      `≥ ${b.targetPodsPerSecond} ${b.inProcess.podsPerSecond >= b.targetPodsPerSecond ? "ok" : "MISSED"}`,
+      `≥ ${x.targetPodsPerSecond} ${x.inProcess.podsPerSecond >= x.targetPodsPerSecond ? "ok" : "MISSED"}`,
     ]);
   }
   const f = results.failover;
@@ -1165,9 +1309,19 @@ function report(results: Results): void {
     console.log(
       `(b) leaderships begun from release to last bind (stable: 1 scheduler): controller manager ${b.leadershipStarts.controllerManager}, scheduler ${b.leadershipStarts.scheduler}; the bench compacted the store ${b.compactions} times (every ${b.compactEveryMs / 1000} s); leader election timings: ${b.leaderElect === "kube" ? "Kubernetes' (15 s / 10 s / 2 s)" : "bosun's (800 / 700 / 200 ms)"}; the bench's pod watch was ended by the server and resumed ${b.rewatches} times`,
     );
-  if (b)
+  for (const [part, x] of [
+    ["(b)", b],
+    ["(p)", results.schedulerPerf],
+  ] as const) {
+    if (!x) continue;
     console.log(
-      `\n(b) ${b.pods} pods created in ${b.createMs} ms with the scheduler Lease held (${b.boundBeforeRelease} bound early); release → first bind ${b.releaseToFirstBindMs} ms, first → last bind ${b.firstToLastBindMs} ms (${b.podsPerSecondFromRelease.toFixed(0)} pods/s from release); all Running ${b.releaseToAllRunningMs ?? "-"} ms after release`,
+      `\n${part} ${x.pods} pods created in ${x.createMs} ms with the scheduler Lease held (${x.boundBeforeRelease} bound early); release → first bind ${x.releaseToFirstBindMs} ms, first → last bind ${x.firstToLastBindMs} ms (${x.podsPerSecondFromRelease.toFixed(0)} pods/s from release); all Running ${x.releaseToAllRunningMs ?? "-"} ms after release`,
+    );
+  }
+  const p = results.schedulerPerf;
+  if (p)
+    console.log(
+      `(p) scheduler_perf SchedulingBasic: no kubelets (static Ready nodes nobody updates), the controller manager's Lease held by the bench; leaderships begun from release to last bind: scheduler ${p.leadershipStarts.scheduler}`,
     );
 }
 
@@ -1194,7 +1348,14 @@ function int(value: string, flag: string, min: number): number {
 }
 
 async function main(o: Options): Promise<void> {
-  const parts = new Set(o.only.split(",").map((p) => p.trim()));
+  const only = o.only ?? (o.schedulerPerf ? "p" : "a,b,c");
+  const parts = new Set(only.split(",").map((p) => p.trim()));
+  // production runs the bundle; the processes this bench starts run what --runtime names
+  if (o.runtime === "dist") {
+    await buildBundle();
+    process.env.BOSUN_NODE_RUNTIME = "dist";
+  } else if (o.runtime === "tsx") process.env.BOSUN_NODE_RUNTIME = "tsx";
+  else throw new Error("--runtime must be dist or tsx");
   const pods = int(o.pods ?? (o.quick ? "20" : "100"), "--pods", 1);
   const rate = Number(o.rate);
   if (!(rate > 0)) throw new Error("--rate must be positive");
@@ -1202,7 +1363,7 @@ async function main(o: Options): Promise<void> {
   const schedPods = int(o.schedPods ?? (o.quick ? "1000" : "10000"), "--sched-pods", 1);
   const rounds = int(o.failoverRounds ?? (o.quick ? "2" : "6"), "--failover-rounds", 1);
   console.log(
-    `bench:workloads${o.quick ? " (quick)" : ""} — parts ${[...parts].join(",")}; ${cpus().length} cpus, load ${load()}`,
+    `bench:workloads${o.quick ? " (quick)" : ""} — parts ${[...parts].join(",")}; nodes run ${o.runtime}; ${cpus().length} cpus, load ${load()}`,
   );
   const cleanup = new Cleanup();
   const results: Results = {};
@@ -1244,8 +1405,10 @@ async function main(o: Options): Promise<void> {
         await cleanup.stopCluster(cluster);
       }
     }
-    if (parts.has("b")) {
+    for (const part of ["b", "p"] as const) {
+      if (!parts.has(part)) continue;
       const viaApi = await schedulerThroughput(cleanup, {
+        nodes: part === "b" ? "kubelets" : "static",
         hollowNodes,
         pods: schedPods,
         leaseRenewMs: int(o.hollowLeaseRenewMs, "--hollow-lease-renew-ms", 1),
@@ -1256,7 +1419,7 @@ async function main(o: Options): Promise<void> {
         compactEveryMs: int(o.compactEveryS, "--compact-every-s", 0) * 1000,
       });
       // after the cluster is gone, so that it has the machine to itself
-      results.scheduler = {
+      results[part === "b" ? "scheduler" : "schedulerPerf"] = {
         ...viaApi,
         inProcess: inProcessSchedulerThroughput(hollowNodes, schedPods),
       };
@@ -1275,7 +1438,20 @@ async function main(o: Options): Promise<void> {
 
 const program = new Command("bench:workloads")
   .option("--quick", "small sizes: 20 pods, 100 hollow nodes, 1,000 pods, 2 rounds", false)
-  .option("--only <parts>", "which parts to run: a (startup), b (scheduler), c (failover)", "a,b,c")
+  .option(
+    "--only <parts>",
+    "which parts to run: a (startup), b (scheduler, hollow kubelets), c (failover), p (scheduler_perf); default a,b,c",
+  )
+  .option(
+    "--scheduler-perf",
+    "part p alone (unless --only): API servers, store and scheduler, --hollow-nodes static Ready nodes that nobody updates, --sched-pods pods (scheduler_perf's SchedulingBasic)",
+    false,
+  )
+  .option(
+    "--runtime <runtime>",
+    "what the cluster's processes run: dist (the bundle, built first) or tsx (the sources)",
+    "dist",
+  )
   .option("--pods <n>", "(a) pods to start (default 100; quick 20)")
   .option("--rate <n>", "(a) pods created per second", "10")
   .option("--hollow-nodes <n>", "(b) hollow nodes (default 1000; quick 100)")

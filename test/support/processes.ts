@@ -4,13 +4,17 @@ import { readProcStat } from "../../actors/kubelet/process-identity.ts";
 import { BOSUN_TS, isBosunNode } from "../../cmd/launcher.ts";
 import { waitFor } from "./wait.ts";
 
-/** Runs `bosun ARGS` to completion and returns its output and exit code. */
+/**
+ * Runs `bosun ARGS` to completion and returns its output and exit code: the sources through tsx,
+ * or the program `entry` names (a bundle of them).
+ */
 export function runBosun(
   args: string[],
   env: Record<string, string> = {},
+  entry: string[] = ["--import", "tsx", BOSUN_TS],
 ): Promise<{ code: number | null; stdout: string; stderr: string }> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ["--import", "tsx", BOSUN_TS, ...args], {
+    const child = spawn(process.execPath, [...entry, ...args], {
       env: { ...process.env, ...env },
       stdio: ["ignore", "pipe", "pipe"],
     });

@@ -6,6 +6,7 @@
 import { type ChildProcess, execFileSync, spawn } from "node:child_process";
 import { existsSync, mkdirSync } from "node:fs";
 import { join } from "node:path";
+import { Pool } from "undici";
 import { SystemClock, sleep } from "../../../actors/system/clock.ts";
 import { waitFor } from "../../support/wait.ts";
 import {
@@ -76,15 +77,45 @@ export function prefixEnd(prefix: string): string {
   return bytes.toString("latin1");
 }
 
-async function post<T>(url: string, body: unknown, timeoutMs: number): Promise<T> {
-  const res = await fetch(url, {
-    method: "POST",
-    body: JSON.stringify(body),
-    signal: AbortSignal.timeout(timeoutMs),
-  });
-  const json = (await res.json()) as T & { error?: string; message?: string };
-  if (!res.ok) throw new Error(`etcd ${url}: ${res.status} ${json.message ?? json.error ?? ""}`);
-  return json;
+/**
+ * The bench's etcd client: undici's pooled `request`, one keep-alive pool per member shared by
+ * every client (as bosun's clients share their client member's links), with undici's own
+ * coarse timers for the per-attempt deadline. Measured per put against the alternatives on this
+ * machine (64 clients / 1 client, client-process CPU per op): the global `fetch` with
+ * `AbortSignal.timeout` 0.50–0.84 / 0.92–0.99 ms, `node:http` with a keep-alive agent
+ * 0.12–0.17 / 0.43–0.46 ms, undici's `Pool.request` 0.08–0.11 / 0.27–0.34 ms; `fetch` cost etcd
+ * most of its throughput on this shared 2-core machine (634–1,062 puts/s against 2,091–2,318).
+ */
+class EtcdPools {
+  private readonly pools = new Map<string, Pool>();
+
+  async post<T>(origin: string, path: string, body: unknown, timeoutMs: number): Promise<T> {
+    let pool = this.pools.get(origin);
+    if (pool === undefined) {
+      pool = new Pool(origin, { pipelining: 1 });
+      this.pools.set(origin, pool);
+    }
+    const res = await pool.request({
+      path,
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify(body),
+      headersTimeout: timeoutMs,
+      bodyTimeout: timeoutMs,
+    });
+    const json = (await res.body.json()) as T & { error?: string; message?: string };
+    if (res.statusCode >= 300)
+      throw new Error(
+        `etcd ${origin}${path}: ${res.statusCode} ${json.message ?? json.error ?? ""}`,
+      );
+    return json;
+  }
+
+  async close(): Promise<void> {
+    const pools = [...this.pools.values()];
+    this.pools.clear();
+    await Promise.allSettled(pools.map((p) => p.destroy()));
+  }
 }
 
 const isAlive = (p: ChildProcess | null): p is ChildProcess =>
@@ -100,6 +131,7 @@ class EtcdKv implements BenchKv {
   private demoted = -1;
 
   constructor(
+    private readonly pools: EtcdPools,
     private readonly endpoints: string[],
     preferred: number,
     private readonly policy: ClientPolicy,
@@ -136,8 +168,9 @@ class EtcdKv implements BenchKv {
       }
       const i = order[attempt % order.length] as number;
       try {
-        const res = await post<T>(
-          `${this.endpoints[i]}${path}`,
+        const res = await this.pools.post<T>(
+          this.endpoints[i] as string,
+          path,
           body,
           this.policy.requestTimeoutMs,
         );
@@ -210,6 +243,7 @@ export class EtcdCluster implements BenchCluster {
   private readonly members: Member[];
   /** Every process this cluster started (restarts add to it), for stop and killNow. */
   private readonly started: ChildProcess[] = [];
+  private readonly pools = new EtcdPools();
 
   constructor(
     baseIp: string,
@@ -275,9 +309,9 @@ export class EtcdCluster implements BenchCluster {
 
   private async status(m: Member): Promise<EtcdStatus | undefined> {
     if (!isAlive(m.process)) return undefined;
-    return post<EtcdStatus>(`${this.url(m)}/v3/maintenance/status`, {}, STATUS_TIMEOUT_MS).catch(
-      () => undefined,
-    );
+    return this.pools
+      .post<EtcdStatus>(this.url(m), "/v3/maintenance/status", {}, STATUS_TIMEOUT_MS)
+      .catch(() => undefined);
   }
 
   private async leaderMember(): Promise<Member> {
@@ -313,6 +347,7 @@ export class EtcdCluster implements BenchCluster {
   async client(policy: ClientPolicy): Promise<BenchKv> {
     const leader = await this.leaderMember().catch(() => undefined);
     return new EtcdKv(
+      this.pools,
       this.members.map((m) => this.url(m)),
       leader ? this.members.indexOf(leader) : 0,
       policy,
@@ -348,6 +383,7 @@ export class EtcdCluster implements BenchCluster {
         clock.clearTimeout(timer);
       }),
     );
+    await this.pools.close();
   }
 
   killNow(): void {

@@ -7,8 +7,8 @@
  * client is warmed with one untimed request first (connection set up, bosun session registered),
  * puts carry 256-byte values, and clients retry with the same policy (`ClientPolicy`).
  */
-import { readFileSync } from "node:fs";
 import { SystemClock, sleep } from "../../../actors/system/clock.ts";
+import { measureCpu, peakRssMiBOf } from "../proc-usage.ts";
 import { summarize } from "../stats.ts";
 import type { BenchCluster, BenchKv, ClientPolicy } from "./kv-bench-client.ts";
 
@@ -29,6 +29,10 @@ export interface Throughput {
   p99Ms: number;
   ops: number;
   errors: number;
+  /** CPU of the benchmark process (the clients) per acknowledged operation. */
+  clientCpuMsPerOp: number;
+  /** CPU of every member, from /proc, summed, per acknowledged operation. */
+  serverCpuMsPerOp: number;
 }
 
 const filledValue = (fill: number) => new Uint8Array(VALUE_BYTES).fill(fill);
@@ -37,8 +41,12 @@ function clients(cluster: BenchCluster, n: number, policy: ClientPolicy): Promis
   return Promise.all(Array.from({ length: n }, () => cluster.client(policy)));
 }
 
-/** Every client runs `op` back to back for `durationMs`; the first (warm-up) op is not timed. */
+/**
+ * Every client runs `op` back to back for `durationMs`; the first (warm-up) op is not timed.
+ * CPU is counted over the timed part only, on both sides: this process and every member.
+ */
 async function closedLoop(
+  cluster: BenchCluster,
   all: BenchKv[],
   durationMs: number,
   op: (client: BenchKv, c: number, i: number) => Promise<unknown>,
@@ -48,18 +56,20 @@ async function closedLoop(
   let errors = 0;
   const start = now();
   const end = start + durationMs;
-  await Promise.all(
-    all.map(async (client, c) => {
-      for (let i = 0; now() < end; i++) {
-        const t = now();
-        try {
-          await op(client, c, i);
-          latencies.push(now() - t);
-        } catch {
-          errors++;
+  const cpu = await measureCpu(cluster.memberPids(), () =>
+    Promise.all(
+      all.map(async (client, c) => {
+        for (let i = 0; now() < end; i++) {
+          const t = now();
+          try {
+            await op(client, c, i);
+            latencies.push(now() - t);
+          } catch {
+            errors++;
+          }
         }
-      }
-    }),
+      }),
+    ),
   );
   const s = summarize(latencies);
   return {
@@ -68,6 +78,8 @@ async function closedLoop(
     p99Ms: s.p99,
     ops: s.n,
     errors,
+    clientCpuMsPerOp: cpu.clientCpuMs / s.n,
+    serverCpuMsPerOp: cpu.serverCpuMs / s.n,
   };
 }
 
@@ -83,7 +95,9 @@ export async function sequentialPuts(
   const all = await clients(cluster, 1, policy);
   const value = filledValue(7);
   try {
-    return await closedLoop(all, durationMs, (c, _, i) => c.put(`seq/${i % 10_000}`, value));
+    return await closedLoop(cluster, all, durationMs, (c, _, i) =>
+      c.put(`seq/${i % 10_000}`, value),
+    );
   } finally {
     await closeAll(all);
   }
@@ -98,7 +112,9 @@ export async function concurrentPuts(
   const all = await clients(cluster, n, policy);
   const value = filledValue(9);
   try {
-    return await closedLoop(all, durationMs, (c, k, i) => c.put(`conc/${k}/${i % 1_000}`, value));
+    return await closedLoop(cluster, all, durationMs, (c, k, i) =>
+      c.put(`conc/${k}/${i % 1_000}`, value),
+    );
   } finally {
     await closeAll(all);
   }
@@ -126,7 +142,7 @@ export async function prefixReads(
         }
       }),
     );
-    return await closedLoop(all, durationMs, async (c, k, i) => {
+    return await closedLoop(cluster, all, durationMs, async (c, k, i) => {
       const got = await c.rangePrefix(readPrefix((k * 7_919 + Math.max(0, i)) % READ_PREFIXES));
       if (got !== KEYS_PER_PREFIX) throw new Error(`range returned ${got} keys, wanted 10`);
     });
@@ -243,13 +259,5 @@ export async function failover(
 
 /** Peak resident set size (VmHWM) of each member, in MiB. */
 export function peakRssMiB(pids: number[]): number[] {
-  return pids.map((pid) => {
-    try {
-      const status = readFileSync(`/proc/${pid}/status`, "utf8");
-      const kb = Number(/VmHWM:\s+(\d+) kB/.exec(status)?.[1] ?? Number.NaN);
-      return kb / 1024;
-    } catch {
-      return Number.NaN;
-    }
-  });
+  return pids.map(peakRssMiBOf);
 }
