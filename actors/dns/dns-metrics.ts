@@ -7,14 +7,7 @@
  * ~5 µs a query on this machine (the figures in test/bench/dns-query-path.bench.ts), as much as
  * answering a cached query; a tally entry costs a map lookup and two additions.
  */
-import {
-  Counter,
-  Histogram,
-  type MetricType,
-  type MetricValueWithName,
-  type Registry,
-} from "prom-client";
-import type { QueryObserver } from "./dns-server.ts";
+import { Counter, type Histogram, type MetricValueWithName, type Registry } from "prom-client";
 
 /** Query types with their own label; the rest count as "other", so labels stay bounded. */
 const COMMON_TYPES = new Set(["A", "AAAA", "SRV", "PTR", "CNAME", "TXT", "MX", "NS", "SOA"]);
@@ -28,17 +21,71 @@ function typeLabel(type: string): string {
   return COMMON_TYPES.has(type) ? type : type === "none" ? "none" : "other";
 }
 
-interface LatencyTally {
+export interface LatencyTally {
   /** Per bucket (the last is +Inf), not cumulative: made cumulative when read. */
   buckets: number[];
   sum: number;
   count: number;
 }
 
+export interface RequestCount {
+  type: string;
+  rcode: string;
+  count: number;
+}
+
+/** A tally's counts, as the DNS thread hands them over (dns-thread-protocol.ts). */
+export interface TallySnapshot {
+  requests: RequestCount[];
+  latency: (LatencyTally & { type: string })[];
+}
+
 /** Queries counted by (type, rcode) and timed by type; bounded by the label sets above. */
 export class QueryTally {
-  readonly requests = new Map<string, { type: string; rcode: string; count: number }>();
+  readonly requests = new Map<string, RequestCount>();
   readonly latency = new Map<string, LatencyTally>();
+
+  /** What was counted since the last drain (empty: nothing to hand over). */
+  drain(): TallySnapshot {
+    const snapshot = {
+      requests: [...this.requests.values()],
+      latency: [...this.latency].map(([type, timed]) => ({ type, ...timed })),
+    };
+    this.requests.clear();
+    this.latency.clear();
+    return snapshot;
+  }
+
+  /** Adds another tally's counts (the DNS thread's) to these. */
+  merge(snapshot: TallySnapshot): void {
+    for (const { type, rcode, count } of snapshot.requests) {
+      const key = `${type} ${rcode}`;
+      const counted = this.requests.get(key);
+      if (counted === undefined) this.requests.set(key, { type, rcode, count });
+      else counted.count += count;
+    }
+    for (const { type, buckets, sum, count } of snapshot.latency) {
+      const timed = this.timed(type);
+      buckets.forEach((n, i) => {
+        timed.buckets[i] = (timed.buckets[i] ?? 0) + n;
+      });
+      timed.sum += sum;
+      timed.count += count;
+    }
+  }
+
+  private timed(type: string): LatencyTally {
+    let timed = this.latency.get(type);
+    if (timed === undefined) {
+      timed = {
+        buckets: new Array<number>(DNS_LATENCY_BUCKETS.length + 1).fill(0),
+        sum: 0,
+        count: 0,
+      };
+      this.latency.set(type, timed);
+    }
+    return timed;
+  }
 
   record(type: string, rcode: string, seconds: number): void {
     const label = typeLabel(type);
@@ -46,15 +93,7 @@ export class QueryTally {
     const counted = this.requests.get(key);
     if (counted === undefined) this.requests.set(key, { type: label, rcode, count: 1 });
     else counted.count++;
-    let timed = this.latency.get(label);
-    if (timed === undefined) {
-      timed = {
-        buckets: new Array<number>(DNS_LATENCY_BUCKETS.length + 1).fill(0),
-        sum: 0,
-        count: 0,
-      };
-      this.latency.set(label, timed);
-    }
+    const timed = this.timed(label);
     let bucket = 0;
     while (bucket < DNS_LATENCY_BUCKETS.length && seconds > (DNS_LATENCY_BUCKETS[bucket] ?? 0))
       bucket++;
@@ -84,39 +123,33 @@ const DURATION_NAME = "bosun_dns_request_duration_seconds";
 const DURATION_HELP =
   "Time from a query's arrival to its answer (forwarded queries include the upstream)";
 
-/** A Histogram whose samples are the tally's, read at scrape time. */
-class TalliedHistogram extends Histogram<"type"> {
-  constructor(
-    private readonly tally: QueryTally,
-    registry: Registry,
-  ) {
-    super({
-      name: DURATION_NAME,
-      help: DURATION_HELP,
-      labelNames: ["type"],
-      buckets: DNS_LATENCY_BUCKETS,
-      registers: [registry],
-    });
-  }
-
-  override async get() {
-    return {
-      name: DURATION_NAME,
-      help: DURATION_HELP,
-      type: "histogram" as MetricType,
-      aggregator: "sum" as const,
-      values: this.tally.histogramValues(DURATION_NAME),
-    };
-  }
-
-  /** What the registry's text exposition reads (prom-client calls it before `get`). */
-  async getForPromString() {
-    return this.get();
-  }
+/**
+ * The latency histogram as the registry reads a metric: its name, help, type and `get()`. Its
+ * samples are the tally's, computed at scrape time. prom-client's Histogram cannot take counts
+ * made elsewhere, so this is a metric of its own, registered with one cast: prom-client's typings
+ * declare a numeric `type` and a `collect` that its registry never reads.
+ */
+function talliedHistogram(tally: QueryTally) {
+  const read = async () => ({
+    name: DURATION_NAME,
+    help: DURATION_HELP,
+    type: "histogram",
+    aggregator: "sum",
+    values: tally.histogramValues(DURATION_NAME),
+  });
+  return {
+    name: DURATION_NAME,
+    help: DURATION_HELP,
+    type: "histogram",
+    aggregator: "sum",
+    get: read,
+    getForPromString: read,
+    reset: () => tally.latency.clear(),
+  };
 }
 
-/** Registers the DNS metrics; the returned observer is given to the server. */
-export function registerDnsMetrics(registry: Registry): QueryObserver {
+/** Registers the DNS metrics; what the returned tally counts is what a scrape shows. */
+export function registerDnsMetrics(registry: Registry): QueryTally {
   const tally = new QueryTally();
   new Counter({
     name: "bosun_dns_requests_total",
@@ -129,6 +162,6 @@ export function registerDnsMetrics(registry: Registry): QueryObserver {
         this.inc({ type, rcode }, count);
     },
   });
-  new TalliedHistogram(tally, registry);
-  return (type, rcode, seconds) => tally.record(type, rcode, seconds);
+  registry.registerMetric(talliedHistogram(tally) as unknown as Histogram);
+  return tally;
 }
