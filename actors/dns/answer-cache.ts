@@ -34,7 +34,8 @@ export class AnswerCache {
   get(key: string, generation: number): CachedAnswer | undefined {
     if (generation !== this.generation) return undefined;
     const answer = this.entries.get(key);
-    if (answer !== undefined) {
+    // recency matters only once the cache is full: until then a hit costs one lookup, not three
+    if (answer !== undefined && this.entries.size >= this.maxEntries) {
       this.entries.delete(key);
       this.entries.set(key, answer);
     }
