@@ -99,57 +99,67 @@ export class Upstream {
     );
   }
 
-  private askUdp({ host, port }: Endpoint, query: Buffer): Promise<Buffer | null> {
+  /**
+   * One exchange with a deadline: `run` gets `finish`, which settles it once (a reply, or null:
+   * failed), clears the timer and closes the socket through `close`.
+   */
+  private exchange(
+    close: () => void,
+    run: (finish: (bytes: Buffer | null) => void) => void,
+  ): Promise<Buffer | null> {
     const { clock, timeoutMs } = this.options;
     return new Promise((resolve) => {
-      const socket = createSocket(host.includes(":") ? "udp6" : "udp4");
       let done = false;
       const finish = (bytes: Buffer | null) => {
         if (done) return;
         done = true;
         clock.clearTimeout(timer);
-        socket.close();
+        close();
         resolve(bytes);
       };
       const timer = clock.setTimeout(() => finish(null), timeoutMs);
-      socket.on("error", () => finish(null));
-      socket.on("message", (bytes) => {
-        if (this.answers(bytes, query)) finish(bytes);
-      });
-      socket.send(query, port, host, (error) => {
-        if (error) finish(null);
-      });
+      run(finish);
     });
   }
 
+  private askUdp({ host, port }: Endpoint, query: Buffer): Promise<Buffer | null> {
+    const socket = createSocket(host.includes(":") ? "udp6" : "udp4");
+    return this.exchange(
+      () => socket.close(),
+      (finish) => {
+        socket.on("error", () => finish(null));
+        socket.on("message", (bytes) => {
+          if (this.answers(bytes, query)) finish(bytes);
+        });
+        socket.send(query, port, host, (error) => {
+          if (error) finish(null);
+        });
+      },
+    );
+  }
+
   private askTcp({ host, port }: Endpoint, query: Buffer): Promise<Buffer | null> {
-    const { clock, timeoutMs, maxReplyBytes } = this.options;
-    return new Promise((resolve) => {
-      const socket = connect({ host, port });
-      let received = Buffer.alloc(0);
-      let done = false;
-      const finish = (bytes: Buffer | null) => {
-        if (done) return;
-        done = true;
-        clock.clearTimeout(timer);
-        socket.destroy();
-        resolve(bytes);
-      };
-      const timer = clock.setTimeout(() => finish(null), timeoutMs);
-      socket.on("error", () => finish(null));
-      socket.on("close", () => finish(null));
-      socket.on("data", (chunk: Buffer) => {
-        received = Buffer.concat([received, chunk]);
-        if (received.length < 2) return;
-        const size = received.readUInt16BE(0);
-        if (size > maxReplyBytes) return finish(null);
-        if (received.length < 2 + size) return;
-        const reply = received.subarray(2, 2 + size);
-        finish(this.answers(reply, query) ? reply : null);
-      });
-      const prefix = Buffer.alloc(2);
-      prefix.writeUInt16BE(query.length);
-      socket.write(Buffer.concat([prefix, query]));
-    });
+    const { maxReplyBytes } = this.options;
+    const socket = connect({ host, port });
+    return this.exchange(
+      () => socket.destroy(),
+      (finish) => {
+        let received = Buffer.alloc(0);
+        socket.on("error", () => finish(null));
+        socket.on("close", () => finish(null));
+        socket.on("data", (chunk: Buffer) => {
+          received = Buffer.concat([received, chunk]);
+          if (received.length < 2) return;
+          const size = received.readUInt16BE(0);
+          if (size > maxReplyBytes) return finish(null);
+          if (received.length < 2 + size) return;
+          const reply = received.subarray(2, 2 + size);
+          finish(this.answers(reply, query) ? reply : null);
+        });
+        const prefix = Buffer.alloc(2);
+        prefix.writeUInt16BE(query.length);
+        socket.write(Buffer.concat([prefix, query]));
+      },
+    );
   }
 }
