@@ -174,7 +174,9 @@ export class DnsServer {
         this.observed(question.type, result.rcode, started);
         return reply;
       }
-      return this.forward(bytes, packet, question.type, udpLimit, started);
+      return this.forward(bytes, packet, question.type, udpLimit, started).catch((error) =>
+        this.failed(error, parsed, started),
+      );
     } catch (error) {
       return this.failed(error, parsed, started);
     }
