@@ -16,10 +16,15 @@ export interface CachedAnswer {
 
 export class AnswerCache {
   private generation = -1;
+  /** In use order, least recently used first (a Map iterates in insertion order). */
   private readonly entries = new Map<string, CachedAnswer>();
 
-  /** `maxEntries`: past it the cache is emptied (the next queries fill it again). */
+  /** `maxEntries`: past it the least recently used answer makes room. */
   constructor(private readonly maxEntries: number) {}
+
+  get size(): number {
+    return this.entries.size;
+  }
 
   /** The key for a query's bytes over a transport: everything but the ID. */
   static key(transport: "udp" | "tcp", query: Buffer): string {
@@ -28,13 +33,27 @@ export class AnswerCache {
 
   get(key: string, generation: number): CachedAnswer | undefined {
     if (generation !== this.generation) return undefined;
-    return this.entries.get(key);
+    const answer = this.entries.get(key);
+    // recency matters only once the cache is full: until then a hit costs one lookup, not three
+    if (answer !== undefined && this.entries.size >= this.maxEntries) {
+      this.entries.delete(key);
+      this.entries.set(key, answer);
+    }
+    return answer;
   }
 
   set(key: string, generation: number, answer: CachedAnswer): void {
-    if (generation !== this.generation || this.entries.size >= this.maxEntries) {
+    if (this.maxEntries <= 0) return;
+    if (generation !== this.generation) {
+      // the zone changed: every answer kept may be stale
       this.entries.clear();
       this.generation = generation;
+    }
+    this.entries.delete(key);
+    while (this.entries.size >= this.maxEntries) {
+      const oldest = this.entries.keys().next();
+      if (oldest.done === true) break;
+      this.entries.delete(oldest.value);
     }
     this.entries.set(key, answer);
   }

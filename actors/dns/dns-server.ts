@@ -6,10 +6,17 @@
  */
 import { createSocket, type Socket as UdpSocket } from "node:dgram";
 import { createServer, type Server, type Socket } from "node:net";
+import type { DecodedPacket } from "dns-packet";
 import type { Logger } from "pino";
 import type { Clock, TimerId } from "../system/clock.ts";
 import { AnswerCache } from "./answer-cache.ts";
-import { encodeError, encodeResponse, parseQuery, udpLimitFor } from "./dns-message.ts";
+import {
+  encodeError,
+  encodeResponse,
+  type ParsedQuery,
+  parseQuery,
+  udpLimitFor,
+} from "./dns-message.ts";
 import type { DnsLimits } from "./limits.ts";
 import { type Rcode, resolve, type ZoneConfig } from "./resolve.ts";
 import type { Upstream } from "./upstream.ts";
@@ -37,6 +44,18 @@ const RCODE_NAMES: Record<number, Rcode> = {
   5: "REFUSED",
 };
 
+/**
+ * The socket's "lookup" for a reply's destination: always a sender's address, an IPv4 literal,
+ * so it is passed through at once instead of through dns.lookup and a tick per datagram.
+ */
+function literalAddress(
+  address: string,
+  _options: unknown,
+  callback: (error: NodeJS.ErrnoException | null, address: string, family: number) => void,
+): void {
+  callback(null, address, 4);
+}
+
 export class DnsServer {
   private udp: UdpSocket | null = null;
   private tcp: Server | null = null;
@@ -51,7 +70,7 @@ export class DnsServer {
   /** Binds UDP and TCP on `port` (rejects with the bind error, both closed, on failure). */
   async listen(port: number): Promise<void> {
     const { host } = this.options;
-    const udp = createSocket({ type: "udp4", reuseAddr: false });
+    const udp = createSocket({ type: "udp4", reuseAddr: false, lookup: literalAddress });
     const tcp = createServer((socket) => this.accept(socket));
     try {
       await new Promise<void>((ok, fail) => {
@@ -75,14 +94,19 @@ export class DnsServer {
     }
     udp.on("error", (error) => this.options.logger.warn({ error: String(error) }, "dns udp error"));
     udp.on("message", (bytes, from) => {
-      void this.answer(bytes, "udp").then((reply) => {
-        if (reply !== null && this.udp !== null) this.udp.send(reply, from.port, from.address);
-      });
+      const reply = this.reply(bytes, "udp");
+      if (reply instanceof Promise)
+        void reply.then((bytes) => this.sendUdp(bytes, from.port, from.address));
+      else this.sendUdp(reply, from.port, from.address);
     });
     tcp.on("error", (error) => this.options.logger.warn({ error: String(error) }, "dns tcp error"));
     this.udp = udp;
     this.tcp = tcp;
     this.port = port;
+  }
+
+  private sendUdp(reply: Buffer | null, port: number, address: string): void {
+    if (reply !== null && this.udp !== null) this.udp.send(reply, port, address);
   }
 
   /** The UDP port bound (differs from the TCP one only after `listen(0)`, in tests). */
@@ -105,10 +129,17 @@ export class DnsServer {
   }
 
   /** The reply to `bytes` (null: dropped). Never throws: a bad packet must not crash the node. */
-  async answer(bytes: Buffer, transport: "udp" | "tcp"): Promise<Buffer | null> {
-    const { clock, limits, observe } = this.options;
+  answer(bytes: Buffer, transport: "udp" | "tcp"): Promise<Buffer | null> {
+    return Promise.resolve(this.reply(bytes, transport));
+  }
+
+  /**
+   * The reply to `bytes`: at once when the zone answers (no promise, no microtask: this is the
+   * path of nearly every query), a promise when the query is forwarded upstream.
+   */
+  private reply(bytes: Buffer, transport: "udp" | "tcp"): Buffer | null | Promise<Buffer | null> {
+    const { clock, limits } = this.options;
     const started = clock.nowMs();
-    const seconds = () => (clock.nowMs() - started) / 1_000;
     const generation = this.options.zone.generation;
     const key =
       bytes.length >= 12 && bytes.length <= limits.maxQueryBytes
@@ -116,61 +147,81 @@ export class DnsServer {
         : null;
     const hit = key === null ? undefined : this.cache.get(key, generation);
     if (hit !== undefined) {
-      observe(hit.type, hit.rcode, seconds());
+      this.observed(hit.type, hit.rcode, started);
       return AnswerCache.reply(hit, bytes);
     }
     const parsed = parseQuery(bytes, limits);
     if (parsed.kind === "drop") {
-      observe("none", "dropped", seconds());
+      this.observed("none", "dropped", started);
       return null;
     }
     try {
       if (parsed.kind === "error") {
-        observe("none", parsed.rcode, seconds());
+        this.observed("none", parsed.rcode, started);
         return encodeError(parsed.packet, parsed.rcode);
       }
       const { packet, question } = parsed;
       const result = resolve(question, this.options.zone, this.options.zoneConfig);
+      const udpLimit = transport === "udp" ? udpLimitFor(packet, limits) : null;
       if (result.kind === "answer") {
-        const reply = encodeResponse(
-          packet,
-          { ...result, authoritative: true },
-          transport === "udp" ? udpLimitFor(packet, limits) : null,
-        );
+        const reply = encodeResponse(packet, { ...result, authoritative: true }, udpLimit);
         if (key !== null)
           this.cache.set(key, generation, {
             bytes: reply,
             type: question.type,
             rcode: result.rcode,
           });
-        observe(question.type, result.rcode, seconds());
+        this.observed(question.type, result.rcode, started);
         return reply;
       }
-      if (!this.options.upstream.configured) {
-        observe(question.type, "REFUSED", seconds());
-        return encodeError(packet, "REFUSED");
-      }
-      const forwarded = await this.options.upstream.forward(bytes);
-      if (forwarded.kind !== "reply") {
-        observe(question.type, "SERVFAIL", seconds());
-        return encodeError(packet, "SERVFAIL");
-      }
-      observe(
-        question.type,
-        RCODE_NAMES[forwarded.bytes.readUInt16BE(2) & 0xf] ?? "SERVFAIL",
-        seconds(),
+      return this.forward(bytes, packet, question.type, udpLimit, started).catch((error) =>
+        this.failed(error, parsed, started),
       );
-      return forwarded.bytes;
     } catch (error) {
-      // an answer that does not encode (an ExternalName with a 64-byte label, …)
-      this.options.logger.debug({ error: String(error) }, "dns: query failed");
-      observe(parsed.kind === "query" ? parsed.question.type : "none", "SERVFAIL", seconds());
-      try {
-        return encodeError(parsed.packet, "SERVFAIL");
-      } catch {
-        return null;
-      }
+      return this.failed(error, parsed, started);
     }
+  }
+
+  private async forward(
+    bytes: Buffer,
+    packet: DecodedPacket,
+    type: string,
+    udpLimit: number | null,
+    started: number,
+  ): Promise<Buffer | null> {
+    if (!this.options.upstream.configured) {
+      this.observed(type, "REFUSED", started);
+      return encodeError(packet, "REFUSED");
+    }
+    const forwarded = await this.options.upstream.forward(
+      bytes,
+      udpLimit === null ? { kind: "tcp" } : { kind: "udp", maxReplyBytes: udpLimit },
+    );
+    if (forwarded.kind !== "reply") {
+      this.observed(type, "SERVFAIL", started);
+      return encodeError(packet, "SERVFAIL");
+    }
+    this.observed(type, RCODE_NAMES[forwarded.bytes.readUInt16BE(2) & 0xf] ?? "SERVFAIL", started);
+    return forwarded.bytes;
+  }
+
+  /** An answer that does not encode (an ExternalName with a 64-byte label, …): SERVFAIL. */
+  private failed(
+    error: unknown,
+    parsed: Exclude<ParsedQuery, { kind: "drop" }>,
+    started: number,
+  ): Buffer | null {
+    this.options.logger.debug({ error: String(error) }, "dns: query failed");
+    this.observed(parsed.kind === "query" ? parsed.question.type : "none", "SERVFAIL", started);
+    try {
+      return encodeError(parsed.packet, "SERVFAIL");
+    } catch {
+      return null;
+    }
+  }
+
+  private observed(type: string, rcode: Rcode | "dropped", startedMs: number): void {
+    this.options.observe(type, rcode, (this.options.clock.nowMs() - startedMs) / 1_000);
   }
 
   private accept(socket: Socket): void {

@@ -11,6 +11,9 @@
  *   any ──dns.stop──▶ stopped
  *
  * - It listens only once every informer has listed: before that every name would be NXDOMAIN.
+ * - The server itself runs on a thread of its own (dns-thread.ts, dns-worker.ts), fed every
+ *   informer event: on the node's main thread it queued behind Raft, the API server and the
+ *   controllers.
  * - Port 53 needs root or CAP_NET_BIND_SERVICE; without them (EACCES) it binds the fallback port
  *   (10053) instead, and `port()` says which, for the kube-dns endpoints and `bosun status`.
  */
@@ -23,14 +26,16 @@ import { DEFAULT_CLUSTER_DOMAIN } from "../api/well-known.ts";
 import type { ListWatcher } from "../client/api-client.ts";
 import { Informer } from "../client/informer.ts";
 import type { ActorSystem } from "../system/actor-system.ts";
-import { DnsServer, type QueryObserver } from "./dns-server.ts";
+import { QueryTally } from "./dns-metrics.ts";
+import { DnsThread } from "./dns-thread.ts";
+import type { ZoneChangeOp } from "./dns-thread-protocol.ts";
 import { DEFAULT_DNS_LIMITS, DNS_PORT, type DnsLimits, FALLBACK_DNS_PORT } from "./limits.ts";
-import { Upstream } from "./upstream.ts";
-import { ZoneRecords } from "./zone-records.ts";
 
 export const DNS_ACTOR = "dns";
 /** Pause before a failed bind (address in use, …) is tried again. */
 const LISTEN_RETRY_MS = 500;
+/** How often the DNS thread hands its query counts to `/metrics` (a scrape is ≤ 1 s behind). */
+const TALLY_INTERVAL_MS = 1_000;
 
 /** What the statechart drives, behind a narrow port (a fake in tests). */
 export interface DnsPort {
@@ -123,7 +128,8 @@ export interface DnsOptions {
   /** The host's resolvers (default: read from /etc/resolv.conf). */
   upstreams?: string[];
   limits?: Partial<DnsLimits>;
-  observe?: QueryObserver;
+  /** Where the DNS thread's query counts go (the node's `/metrics`). */
+  tally?: QueryTally;
 }
 
 export interface DnsHandle {
@@ -152,28 +158,23 @@ function isPermissionError(error: unknown): boolean {
 export function startDns(options: DnsOptions): DnsHandle {
   const { system, logger } = options;
   const limits = { ...DEFAULT_DNS_LIMITS, ...options.limits };
-  const zone = new ZoneRecords();
-  const upstreams = options.upstreams ?? hostResolvers();
-  const server = new DnsServer({
-    host: options.host,
-    zone,
-    zoneConfig: {
-      domain: (options.domain ?? DEFAULT_CLUSTER_DOMAIN).toLowerCase().replace(/\.$/, ""),
-      ttlSeconds: limits.ttlSeconds,
-    },
-    upstream: new Upstream({
+  const tally = options.tally ?? new QueryTally();
+  const server = new DnsThread(
+    {
+      host: options.host,
+      zoneConfig: {
+        domain: (options.domain ?? DEFAULT_CLUSTER_DOMAIN).toLowerCase().replace(/\.$/, ""),
+        ttlSeconds: limits.ttlSeconds,
+      },
+      limits,
       // a resolver that is this server itself would loop a query forever
-      servers: upstreams.filter((s) => s !== options.host),
-      clock: system.clock,
-      timeoutMs: limits.upstreamTimeoutMs,
-      maxInFlight: limits.maxInFlightUpstream,
-      maxReplyBytes: limits.maxTcpMessageBytes,
-    }),
-    limits,
-    clock: system.clock,
+      upstreams: (options.upstreams ?? hostResolvers()).filter((s) => s !== options.host),
+      logLevel: logger.level,
+      tallyIntervalMs: TALLY_INTERVAL_MS,
+    },
+    tally,
     logger,
-    observe: options.observe ?? (() => {}),
-  });
+  );
   const candidates = options.ports ?? [DNS_PORT, FALLBACK_DNS_PORT];
   const informers: Informer[] = [];
   const port: DnsPort = {
@@ -204,22 +205,15 @@ export function startDns(options: DnsOptions): DnsHandle {
       name: `${DNS_ACTOR}:${resource}`,
       handlers,
     });
+  const feed = (record: ZoneChangeOp, forget: ZoneChangeOp) => ({
+    add: (object: JsonObject) => server.change(record, object),
+    update: (_: JsonObject, object: JsonObject) => server.change(record, object),
+    delete: (object: JsonObject) => server.change(forget, object),
+  });
   informers.push(
-    start("services", {
-      add: (svc: JsonObject) => zone.recordService(svc),
-      update: (_: JsonObject, svc: JsonObject) => zone.recordService(svc),
-      delete: (svc: JsonObject) => zone.forgetService(svc),
-    }),
-    start("endpointslices.discovery.k8s.io", {
-      add: (slice: JsonObject) => zone.recordSlice(slice),
-      update: (_: JsonObject, slice: JsonObject) => zone.recordSlice(slice),
-      delete: (slice: JsonObject) => zone.forgetSlice(slice),
-    }),
-    start("pods", {
-      add: (pod: JsonObject) => zone.recordPod(pod),
-      update: (_: JsonObject, pod: JsonObject) => zone.recordPod(pod),
-      delete: (pod: JsonObject) => zone.forgetPod(pod),
-    }),
+    start("services", feed("recordService", "forgetService")),
+    start("endpointslices.discovery.k8s.io", feed("recordSlice", "forgetSlice")),
+    start("pods", feed("recordPod", "forgetPod")),
   );
   const notifySynced = () => {
     if (port.informersSynced()) actor.send({ type: "informers.synced" });

@@ -31,7 +31,8 @@ export interface DnsLimits {
   maxInFlightUpstream: number;
   /**
    * Encoded zone answers kept for identical queries (answer-cache.ts; emptied on every zone
-   * change). 10,000: every Service name of a large cluster over both transports, ~2 MB.
+   * change; the least recently used makes room past it). 10,000: every Service name of a large
+   * cluster over both transports, ~2 MB.
    */
   maxCachedAnswers: number;
   /** How long an upstream gets before the next one is tried (ms); CoreDNS forward: 2 s. */

@@ -15,6 +15,8 @@
  * - `dns-version.<zone>`: TXT "1.1.0" (§2.2).
  * - A name that exists with no record of the asked type is NODATA (NOERROR, no answers, the
  *   zone's SOA in authority: RFC 2308 §2.2); a name that does not exist is NXDOMAIN (§2.1).
+ *   The cluster is IPv4 only: AAAA for any name that exists is NODATA. Empty non-terminals
+ *   (the zone, `svc`, a namespace with Services, `_<proto>.<svc>` above SRV names) are NODATA.
  * - Anything else is forwarded upstream.
  */
 import type { Answer, Question, RecordType } from "dns-packet";
@@ -51,7 +53,7 @@ export function resolve(question: Question, zone: ZoneView, config: ZoneConfig):
   const name = question.name.toLowerCase().replace(/\.$/, "");
   const domain = config.domain;
   const ctx = new Answering(question.type, zone, config);
-  if (name === domain) return ctx.nodata();
+  if (name === domain) return ctx.apex();
   if (name.endsWith(`.${domain}`)) {
     const labels = name.slice(0, -domain.length - 1).split(".");
     return ctx.inZone(labels);
@@ -103,6 +105,11 @@ class Answering {
         minimum: this.ttl,
       },
     };
+  }
+
+  /** The zone's own name: its SOA when asked for (RFC 1035 §3.3.13), NODATA for the rest. */
+  apex(): ZoneAnswer {
+    return this.type === "SOA" ? this.answer([this.soa()]) : this.nodata();
   }
 
   nodata(): ZoneAnswer {
@@ -162,6 +169,8 @@ class Answering {
       if (labels.length === 2)
         return this.zone.hasNamespaceServices(first) ? this.nodata() : this.nxdomain();
       if (labels.length === 3) return this.service(first, second);
+      if (labels.length === 4 && first.startsWith("_"))
+        return this.protocolNode(first.slice(1), second, third);
       if (labels.length === 4) return this.endpointHostname(first, second, third);
       if (labels.length === 5 && first.startsWith("_") && second.startsWith("_"))
         return this.namedPort(first.slice(1), second.slice(1), third, fourth);
@@ -227,6 +236,23 @@ class Answering {
     if (matches.length === 0) return this.nxdomain();
     if (this.type !== "A") return this.nodata();
     return this.answer(matches.map((e) => this.a(this.endpointName(svc, e), e.ip)));
+  }
+
+  /**
+   * `_<proto>.<svc>.<ns>.svc.<zone>`: an empty non-terminal when the Service has a named port
+   * of that protocol (the parent of its SRV names), so NODATA, not NXDOMAIN (RFC 8020: an
+   * NXDOMAIN there would tell a QNAME-minimising resolver, RFC 9156, that the SRV name below
+   * does not exist either).
+   */
+  private protocolNode(protocol: string, name: string, namespace: string): ZoneAnswer {
+    const svc = this.zone.service(namespace, name);
+    if (svc === undefined || svc.kind === "ExternalName") return this.nxdomain();
+    const ready = svc.kind === "Headless" ? this.readyEndpoints(svc) : null;
+    // a headless Service without a ready endpoint has no names at all (§2.4.1)
+    const ports = ready === null ? svc.ports : ready.endpoints.length > 0 ? ready.ports : [];
+    return ports.some((p) => p.name !== "" && p.protocol === protocol)
+      ? this.nodata()
+      : this.nxdomain();
   }
 
   private srv(name: string, port: number, target: string): Answer {

@@ -31,8 +31,8 @@ import { ApiClient } from "../../actors/client/api-client.ts";
 import type { LeaderElectionTimings } from "../../actors/client/leader-election.ts";
 import type { HpaOptions } from "../../actors/controllers/horizontal-pod-autoscaler.ts";
 import { type DnsHandle, startDns } from "../../actors/dns/dns.ts";
+import type { QueryTally } from "../../actors/dns/dns-metrics.ts";
 import { registerDnsMetrics } from "../../actors/dns/dns-metrics.ts";
-import type { QueryObserver } from "../../actors/dns/dns-server.ts";
 import { InspectorUi } from "../../actors/inspector/inspector-ui.ts";
 import { registerProxyMetrics } from "../../actors/proxy/proxy-metrics.ts";
 import type { ProxyMode } from "../../actors/proxy/proxy-mode.ts";
@@ -165,7 +165,7 @@ export class NodeProcess {
   workloads: WorkloadsRole | null = null;
   /** The cluster DNS server of a server node with an API server. */
   dns: DnsHandle | null = null;
-  private readonly observeDns: QueryObserver;
+  private readonly dnsTally: QueryTally;
   private compactor: { stop(): void } | null = null;
   /** The browser inspector served under `/ui`. */
   private ui: InspectorUi | null = null;
@@ -227,7 +227,7 @@ export class NodeProcess {
       createMetrics(() => this.introspection.status()),
       () => this.workloads?.proxyReport() ?? null,
     );
-    this.observeDns = registerDnsMetrics(metrics);
+    this.dnsTally = registerDnsMetrics(metrics);
     handler = createAdminHandler({
       system: this.system,
       introspection: this.introspection,
@@ -427,7 +427,7 @@ export class NodeProcess {
       ...(this.config.dnsTtlSeconds !== undefined
         ? { limits: { ttlSeconds: this.config.dnsTtlSeconds } }
         : {}),
-      observe: this.observeDns,
+      tally: this.dnsTally,
     });
     const dns = this.dns;
     // the `kubernetes` Service's endpoints list every live API server (lease.go's reconciler)

@@ -62,7 +62,14 @@ function ask(
   });
 }
 
-function dnsperf(host: string, port: number, queryFile: string, seconds: number): number {
+interface DnsperfRun {
+  qps: number;
+  /** Queries dnsperf gave up on (each holds one of its outstanding slots until its timeout). */
+  lost: number;
+  averageMs: number;
+}
+
+function dnsperf(host: string, port: number, queryFile: string, seconds: number): DnsperfRun {
   const run = spawnSync(
     "dnsperf",
     [
@@ -85,7 +92,9 @@ function dnsperf(host: string, port: number, queryFile: string, seconds: number)
   );
   const qps = /Queries per second:\s+([\d.]+)/.exec(run.stdout)?.[1];
   if (qps === undefined) throw new Error(`dnsperf failed: ${run.stdout}\n${run.stderr}`);
-  return Number(qps);
+  const lost = /Queries lost:\s+(\d+)/.exec(run.stdout)?.[1] ?? "?";
+  const latency = /Average Latency \(s\):\s+([\d.]+)/.exec(run.stdout)?.[1] ?? "?";
+  return { qps: Number(qps), lost: Number(lost), averageMs: Number(latency) * 1_000 };
 }
 
 async function latencies(
@@ -202,8 +211,10 @@ async function main(): Promise<void> {
     }
     const create = summarize(created);
     const ms = (v: number) => `${v.toFixed(2)} ms`;
+    const perf = (run: DnsperfRun) =>
+      `${run.qps.toFixed(0)} (lost ${run.lost}, mean ${run.averageMs.toFixed(2)} ms)`;
     console.log(
-      `(a) queries/s   bosun ${bosunQps.toFixed(0)}   unbound ${unboundQps.toFixed(0)}   ratio ${(bosunQps / unboundQps).toFixed(2)}× (target ≥ 0.5×, ≥ 15,000/s)`,
+      `(a) queries/s   bosun ${perf(bosunQps)}   unbound ${perf(unboundQps)}   ratio ${(bosunQps.qps / unboundQps.qps).toFixed(2)}× (target ≥ 0.5×, ≥ 15,000/s)`,
     );
     console.log(
       `(b) latency     bosun p50 ${ms(bosunLatency.p50)} p99 ${ms(bosunLatency.p99)}   unbound p50 ${ms(unboundLatency.p50)} p99 ${ms(unboundLatency.p99)}`,

@@ -348,3 +348,63 @@ describe("the wire (dns-packet)", () => {
     expect(reply.authorities?.[0]?.type).toBe("SOA");
   });
 });
+
+describe("NODATA or NXDOMAIN: a name that exists never answers NXDOMAIN (RFC 2308, RFC 8020)", () => {
+  const NODATA = "NODATA";
+  const NXDOMAIN = "NXDOMAIN";
+  const ANSWER = "answer";
+  const outcome = (name: string, type: RecordType) => {
+    const result = ask(name, type);
+    if (result.rcode === "NXDOMAIN") return NXDOMAIN;
+    if (result.rcode !== "NOERROR") return result.rcode;
+    if (result.answers.length > 0) return ANSWER;
+    // NODATA carries the zone's SOA so that resolvers know how long to remember it (§2.2)
+    expect(result.authorities.map((a) => a.type)).toEqual(["SOA"]);
+    return NODATA;
+  };
+  const cases: [string, RecordType, string][] = [
+    // the cluster is IPv4 only: AAAA of any name that exists is NODATA
+    ["web.default.svc.cluster.local", "A", ANSWER],
+    ["web.default.svc.cluster.local", "AAAA", NODATA],
+    ["web.default.svc.cluster.local", "TXT", NODATA],
+    ["db.default.svc.cluster.local", "AAAA", NODATA],
+    ["db-0.db.default.svc.cluster.local", "AAAA", NODATA],
+    ["127-200-0-6.db.default.svc.cluster.local", "AAAA", NODATA],
+    ["127-200-0-5.default.pod.cluster.local", "AAAA", NODATA],
+    ["_http._tcp.web.default.svc.cluster.local", "AAAA", NODATA],
+    ["_http._tcp.web.default.svc.cluster.local", "A", NODATA],
+    ["_pg._tcp.db.default.svc.cluster.local", "A", NODATA],
+    ["20.0.96.127.in-addr.arpa", "A", NODATA],
+    ["20.0.96.127.in-addr.arpa", "AAAA", NODATA],
+    ["dns-version.cluster.local", "A", NODATA],
+    // empty non-terminals exist
+    ["cluster.local", "A", NODATA],
+    ["cluster.local", "SOA", ANSWER],
+    ["svc.cluster.local", "AAAA", NODATA],
+    ["default.svc.cluster.local", "A", NODATA],
+    ["default.pod.cluster.local", "A", NODATA],
+    ["_tcp.web.default.svc.cluster.local", "SRV", NODATA],
+    ["_udp.web.default.svc.cluster.local", "A", NODATA],
+    ["_tcp.db.default.svc.cluster.local", "SRV", NODATA],
+    // names that do not exist, whatever the type
+    ["nope.default.svc.cluster.local", "AAAA", NXDOMAIN],
+    ["pending.default.svc.cluster.local", "A", NXDOMAIN],
+    ["empty.default.svc.cluster.local", "AAAA", NXDOMAIN],
+    ["127-200-0-9.empty.default.svc.cluster.local", "A", NXDOMAIN],
+    ["127-200-0-7.db.default.svc.cluster.local", "A", NXDOMAIN],
+    ["nope.db.default.svc.cluster.local", "AAAA", NXDOMAIN],
+    ["_sctp.web.default.svc.cluster.local", "SRV", NXDOMAIN],
+    ["_nope._tcp.web.default.svc.cluster.local", "SRV", NXDOMAIN],
+    ["_tcp.ext.default.svc.cluster.local", "SRV", NXDOMAIN],
+    ["nons.svc.cluster.local", "A", NXDOMAIN],
+    ["127-200-0-99.default.pod.cluster.local", "AAAA", NXDOMAIN],
+    ["127-200-0-5.other.pod.cluster.local", "A", NXDOMAIN],
+    ["99.99.96.127.in-addr.arpa", "PTR", NXDOMAIN],
+    ["a.b.c.d.e.svc.cluster.local", "A", NXDOMAIN],
+    ["nope.cluster.local", "AAAA", NXDOMAIN],
+    // an ExternalName is a CNAME whatever the type, AAAA included (§2.5)
+    ["ext.default.svc.cluster.local", "AAAA", ANSWER],
+  ];
+  for (const [name, type, expected] of cases)
+    it(`${type} ${name}: ${expected}`, () => expect(outcome(name, type)).toBe(expected));
+});
