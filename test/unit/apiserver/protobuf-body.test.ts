@@ -90,8 +90,8 @@ describe("protobuf request bodies", () => {
 
   it("refuses other kinds, and fields it does not know that carry a value, naming them", () => {
     expect(() =>
-      decodeProtobufBody(envelope("rbac.authorization.k8s.io/v1", "Role", Buffer.alloc(0))),
-    ).toThrow(/kind Role/);
+      decodeProtobufBody(envelope("networking.k8s.io/v1", "NetworkPolicy", Buffer.alloc(0))),
+    ).toThrow(/kind NetworkPolicy/);
     const withVolumes = ld(2, ld(3, ld(2, ld(1, ld(1, "data")))));
     expect(() => decodeProtobufBody(envelope("apps/v1", "Deployment", withVolumes))).toThrow(
       ProtobufDecodeError,
