@@ -5,16 +5,10 @@
  * dropping the least recently used answer first.
  */
 import dnsPacket, { type DecodedPacket } from "dns-packet";
-import pino from "pino";
 import { expect, it } from "vitest";
 import { AnswerCache } from "../../../actors/dns/answer-cache.ts";
-import { DnsServer } from "../../../actors/dns/dns-server.ts";
-import { DEFAULT_DNS_LIMITS } from "../../../actors/dns/limits.ts";
-import { Upstream } from "../../../actors/dns/upstream.ts";
 import { ZoneRecords } from "../../../actors/dns/zone-records.ts";
-import { SystemClock } from "../../../actors/system/clock.ts";
-
-const clock = new SystemClock();
+import { testDnsServer } from "../../support/dns.ts";
 
 /** A zone that counts lookups: a query answered from the cache makes none. */
 class CountingZone extends ZoneRecords {
@@ -27,20 +21,8 @@ class CountingZone extends ZoneRecords {
 
 function serverWith(zone: ZoneRecords, maxCachedAnswers = 100) {
   const observed: string[] = [];
-  const server = new DnsServer({
-    host: "127.0.0.1",
-    zone,
-    zoneConfig: { domain: "cluster.local", ttlSeconds: 5 },
-    upstream: new Upstream({
-      servers: [],
-      clock,
-      timeoutMs: 100,
-      maxInFlight: 1,
-      maxReplyBytes: 65_535,
-    }),
-    limits: { ...DEFAULT_DNS_LIMITS, maxCachedAnswers },
-    clock,
-    logger: pino({ level: "silent" }),
+  const server = testDnsServer(zone, {
+    limits: { maxCachedAnswers },
     observe: (type, rcode) => observed.push(`${type}/${rcode}`),
   });
   return { server, observed };
