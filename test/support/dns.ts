@@ -8,7 +8,7 @@ import pino from "pino";
 import { DnsServer, type QueryObserver } from "../../actors/dns/dns-server.ts";
 import { DEFAULT_DNS_LIMITS, type DnsLimits } from "../../actors/dns/limits.ts";
 import { Upstream } from "../../actors/dns/upstream.ts";
-import type { ZoneView } from "../../actors/dns/zone-records.ts";
+import type { ZoneRecords, ZoneView } from "../../actors/dns/zone-records.ts";
 import { SystemClock } from "../../actors/system/clock.ts";
 
 const clock = new SystemClock();
@@ -62,5 +62,26 @@ export function testDnsServer(zone: ZoneView, options: TestDnsServerOptions = {}
     clock,
     logger: pino({ level: "silent" }),
     observe: options.observe ?? (() => {}),
+  });
+}
+
+/**
+ * Records `big.default`, a headless Service with 60 ready endpoints: its A answer (~1 KB) is
+ * past 512 bytes, so over UDP without EDNS it is truncated, over TCP whole.
+ */
+export function recordBigHeadlessService(zone: ZoneRecords): void {
+  zone.recordService({
+    metadata: { name: "big", namespace: "default" },
+    spec: { clusterIP: "None" },
+  });
+  zone.recordSlice({
+    metadata: {
+      name: "big-1",
+      namespace: "default",
+      labels: { "kubernetes.io/service-name": "big" },
+    },
+    addressType: "IPv4",
+    endpoints: Array.from({ length: 60 }, (_, i) => ({ addresses: [`127.200.1.${i + 1}`] })),
+    ports: [],
   });
 }

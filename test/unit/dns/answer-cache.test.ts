@@ -8,7 +8,7 @@ import dnsPacket, { type DecodedPacket } from "dns-packet";
 import { expect, it } from "vitest";
 import { AnswerCache } from "../../../actors/dns/answer-cache.ts";
 import { ZoneRecords } from "../../../actors/dns/zone-records.ts";
-import { testDnsServer } from "../../support/dns.ts";
+import { recordBigHeadlessService, testDnsServer } from "../../support/dns.ts";
 
 /** A zone that counts lookups: a query answered from the cache makes none. */
 class CountingZone extends ZoneRecords {
@@ -66,19 +66,7 @@ it("a repeated query gets the cached bytes under its own ID, counted in the metr
 
 it("UDP and TCP answers are kept apart (a UDP answer may be truncated)", async () => {
   const zone = new ZoneRecords();
-  zone.recordService({
-    metadata: { name: "big", namespace: "default" },
-    spec: { clusterIP: "None" },
-  });
-  zone.recordSlice({
-    metadata: {
-      name: "big-1",
-      namespace: "default",
-      labels: { "kubernetes.io/service-name": "big" },
-    },
-    addressType: "IPv4",
-    endpoints: Array.from({ length: 60 }, (_, i) => ({ addresses: [`127.200.1.${i + 1}`] })),
-  });
+  recordBigHeadlessService(zone);
   const { server } = serverWith(zone);
   const udp = decode(await server.answer(query("big.default.svc.cluster.local", 1), "udp"));
   const tcp = decode(await server.answer(query("big.default.svc.cluster.local", 1), "tcp"));

@@ -10,7 +10,7 @@ import { createActor } from "xstate";
 import { type DnsPort, dnsMachine } from "../../../actors/dns/dns.ts";
 import { ZoneRecords } from "../../../actors/dns/zone-records.ts";
 import { SystemClock } from "../../../actors/system/clock.ts";
-import { testDnsServer, udpAsk } from "../../support/dns.ts";
+import { recordBigHeadlessService, testDnsServer, udpAsk } from "../../support/dns.ts";
 import { waitFor } from "../../support/wait.ts";
 
 const HOST = "127.0.0.1";
@@ -20,20 +20,7 @@ zone.recordService({
   metadata: { name: "web", namespace: "default" },
   spec: { clusterIP: "127.96.0.20" },
 });
-zone.recordService({
-  metadata: { name: "big", namespace: "default" },
-  spec: { clusterIP: "None" },
-});
-zone.recordSlice({
-  metadata: {
-    name: "big-1",
-    namespace: "default",
-    labels: { "kubernetes.io/service-name": "big" },
-  },
-  addressType: "IPv4",
-  endpoints: Array.from({ length: 60 }, (_, i) => ({ addresses: [`127.200.1.${i + 1}`] })),
-  ports: [],
-});
+recordBigHeadlessService(zone);
 const observed: string[] = [];
 const server = testDnsServer(zone, { observe: (type, rcode) => observed.push(`${type}/${rcode}`) });
 
