@@ -4,8 +4,8 @@
  *
  * A query is tallied in plain arrays (`QueryTally`) and the registry reads the tally when it is
  * scraped. prom-client's own `inc`/`observe` validate and hash the label object on every call:
- * ~5 µs a query on this machine (the figures in test/bench/dns-query-path.bench.ts), as much as
- * answering a cached query; a tally entry costs a map lookup and two additions.
+ * ~5 µs a query on this loaded machine against ~0.4 µs for a tally entry (a map lookup and a few
+ * additions), when a cached answer costs ~1–6 µs (test/bench/dns-query-path.bench.ts).
  */
 import { Counter, type Histogram, type MetricValueWithName, type Registry } from "prom-client";
 

@@ -4,16 +4,12 @@
  * encode), and the metrics observer's share.
  */
 import dnsPacket from "dns-packet";
-import pino from "pino";
 import { Registry } from "prom-client";
 import { registerDnsMetrics } from "../../actors/dns/dns-metrics.ts";
-import { DnsServer, type QueryObserver } from "../../actors/dns/dns-server.ts";
-import { DEFAULT_DNS_LIMITS } from "../../actors/dns/limits.ts";
-import { Upstream } from "../../actors/dns/upstream.ts";
+import type { DnsServer, QueryObserver } from "../../actors/dns/dns-server.ts";
 import { ZoneRecords } from "../../actors/dns/zone-records.ts";
-import { SystemClock } from "../../actors/system/clock.ts";
+import { testDnsServer } from "../support/dns.ts";
 
-const clock = new SystemClock();
 const SERVICES = 50;
 const QUERIES = 200_000;
 
@@ -24,22 +20,7 @@ function server(observe: QueryObserver, maxCachedAnswers: number): DnsServer {
       metadata: { name: `svc-${i}`, namespace: "default" },
       spec: { clusterIP: `127.96.1.${i}`, ports: [{ port: 80 }] },
     });
-  return new DnsServer({
-    host: "127.0.0.1",
-    zone,
-    zoneConfig: { domain: "cluster.local", ttlSeconds: 5 },
-    upstream: new Upstream({
-      servers: [],
-      clock,
-      timeoutMs: 100,
-      maxInFlight: 1,
-      maxReplyBytes: 65_535,
-    }),
-    limits: { ...DEFAULT_DNS_LIMITS, maxCachedAnswers },
-    clock,
-    logger: pino({ level: "silent" }),
-    observe,
-  });
+  return testDnsServer(zone, { observe, limits: { maxCachedAnswers } });
 }
 
 const queries = Array.from({ length: SERVICES }, (_, i) =>

@@ -11,20 +11,18 @@
  * kube-dns cluster IP, which adds the proxy's hop).
  */
 import { type ChildProcess, spawn, spawnSync } from "node:child_process";
-import { createSocket } from "node:dgram";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Command } from "commander";
 import dnsPacket from "dns-packet";
-import { SystemClock } from "../../actors/system/clock.ts";
 import { apiRequest, kubectlOk } from "../integration/apiserver/kubectl-harness.ts";
 import { waitForReadyNodes } from "../integration/workloads/workload-harness.ts";
+import { udpAsk } from "../support/dns.ts";
 import { LocalCluster } from "../support/local-cluster.ts";
 import { waitFor } from "../support/wait.ts";
 import { summarize } from "./stats.ts";
 
-const clock = new SystemClock();
 const now = () => performance.now();
 const SERVICES = 50;
 const CREATE_SAMPLES = 30;
@@ -32,34 +30,20 @@ const LATENCY_QUERIES = 2_000;
 const UNBOUND_PORT = 15_353;
 
 /** One UDP query; resolves with the answer's rcode and first A record, or null on timeout. */
-function ask(
+async function ask(
   host: string,
   port: number,
   name: string,
   id: number,
 ): Promise<{ rcode: string; a: string | null } | null> {
-  return new Promise((resolve) => {
-    const socket = createSocket("udp4");
-    const timer = clock.setTimeout(() => {
-      socket.close();
-      resolve(null);
-    }, 1_000);
-    socket.on("message", (m) => {
-      clock.clearTimeout(timer);
-      socket.close();
-      const reply = dnsPacket.decode(m) as ReturnType<typeof dnsPacket.decode> & { rcode?: string };
-      const a = reply.answers?.find((r) => r.type === "A");
-      resolve({
-        rcode: reply.rcode ?? "?",
-        a: a && "data" in a && typeof a.data === "string" ? a.data : null,
-      });
-    });
-    socket.send(
-      dnsPacket.encode({ type: "query", id, questions: [{ name, type: "A" }] }),
-      port,
-      host,
-    );
-  });
+  const query = dnsPacket.encode({ type: "query", id, questions: [{ name, type: "A" }] });
+  const reply = await udpAsk(query, host, port, 1_000);
+  if (reply === null) return null;
+  const a = reply.answers?.find((r) => r.type === "A");
+  return {
+    rcode: reply.rcode ?? "?",
+    a: a && "data" in a && typeof a.data === "string" ? a.data : null,
+  };
 }
 
 interface DnsperfRun {

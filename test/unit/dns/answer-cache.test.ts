@@ -5,16 +5,10 @@
  * dropping the least recently used answer first.
  */
 import dnsPacket, { type DecodedPacket } from "dns-packet";
-import pino from "pino";
 import { expect, it } from "vitest";
 import { AnswerCache } from "../../../actors/dns/answer-cache.ts";
-import { DnsServer } from "../../../actors/dns/dns-server.ts";
-import { DEFAULT_DNS_LIMITS } from "../../../actors/dns/limits.ts";
-import { Upstream } from "../../../actors/dns/upstream.ts";
 import { ZoneRecords } from "../../../actors/dns/zone-records.ts";
-import { SystemClock } from "../../../actors/system/clock.ts";
-
-const clock = new SystemClock();
+import { recordBigHeadlessService, testDnsServer } from "../../support/dns.ts";
 
 /** A zone that counts lookups: a query answered from the cache makes none. */
 class CountingZone extends ZoneRecords {
@@ -27,20 +21,8 @@ class CountingZone extends ZoneRecords {
 
 function serverWith(zone: ZoneRecords, maxCachedAnswers = 100) {
   const observed: string[] = [];
-  const server = new DnsServer({
-    host: "127.0.0.1",
-    zone,
-    zoneConfig: { domain: "cluster.local", ttlSeconds: 5 },
-    upstream: new Upstream({
-      servers: [],
-      clock,
-      timeoutMs: 100,
-      maxInFlight: 1,
-      maxReplyBytes: 65_535,
-    }),
-    limits: { ...DEFAULT_DNS_LIMITS, maxCachedAnswers },
-    clock,
-    logger: pino({ level: "silent" }),
+  const server = testDnsServer(zone, {
+    limits: { maxCachedAnswers },
     observe: (type, rcode) => observed.push(`${type}/${rcode}`),
   });
   return { server, observed };
@@ -84,19 +66,7 @@ it("a repeated query gets the cached bytes under its own ID, counted in the metr
 
 it("UDP and TCP answers are kept apart (a UDP answer may be truncated)", async () => {
   const zone = new ZoneRecords();
-  zone.recordService({
-    metadata: { name: "big", namespace: "default" },
-    spec: { clusterIP: "None" },
-  });
-  zone.recordSlice({
-    metadata: {
-      name: "big-1",
-      namespace: "default",
-      labels: { "kubernetes.io/service-name": "big" },
-    },
-    addressType: "IPv4",
-    endpoints: Array.from({ length: 60 }, (_, i) => ({ addresses: [`127.200.1.${i + 1}`] })),
-  });
+  recordBigHeadlessService(zone);
   const { server } = serverWith(zone);
   const udp = decode(await server.answer(query("big.default.svc.cluster.local", 1), "udp"));
   const tcp = decode(await server.answer(query("big.default.svc.cluster.local", 1), "tcp"));

@@ -3,18 +3,14 @@
  * answer truncated over UDP and whole over TCP, junk dropped without a reply, REFUSED outside
  * the zone with no upstream, and the statechart's fallback to 10053 when port 53 is refused.
  */
-import { createSocket } from "node:dgram";
 import { connect } from "node:net";
 import dnsPacket, { type DecodedPacket, type RecordType } from "dns-packet";
-import pino from "pino";
 import { afterAll, beforeAll, expect, it } from "vitest";
 import { createActor } from "xstate";
 import { type DnsPort, dnsMachine } from "../../../actors/dns/dns.ts";
-import { DnsServer } from "../../../actors/dns/dns-server.ts";
-import { DEFAULT_DNS_LIMITS } from "../../../actors/dns/limits.ts";
-import { Upstream } from "../../../actors/dns/upstream.ts";
 import { ZoneRecords } from "../../../actors/dns/zone-records.ts";
 import { SystemClock } from "../../../actors/system/clock.ts";
+import { recordBigHeadlessService, testDnsServer, udpAsk } from "../../support/dns.ts";
 import { waitFor } from "../../support/wait.ts";
 
 const HOST = "127.0.0.1";
@@ -24,37 +20,9 @@ zone.recordService({
   metadata: { name: "web", namespace: "default" },
   spec: { clusterIP: "127.96.0.20" },
 });
-zone.recordService({
-  metadata: { name: "big", namespace: "default" },
-  spec: { clusterIP: "None" },
-});
-zone.recordSlice({
-  metadata: {
-    name: "big-1",
-    namespace: "default",
-    labels: { "kubernetes.io/service-name": "big" },
-  },
-  addressType: "IPv4",
-  endpoints: Array.from({ length: 60 }, (_, i) => ({ addresses: [`127.200.1.${i + 1}`] })),
-  ports: [],
-});
+recordBigHeadlessService(zone);
 const observed: string[] = [];
-const server = new DnsServer({
-  host: HOST,
-  zone,
-  zoneConfig: { domain: "cluster.local", ttlSeconds: 5 },
-  upstream: new Upstream({
-    servers: [],
-    clock,
-    timeoutMs: 100,
-    maxInFlight: 1,
-    maxReplyBytes: 65_535,
-  }),
-  limits: DEFAULT_DNS_LIMITS,
-  clock,
-  logger: pino({ level: "silent" }),
-  observe: (type, rcode) => observed.push(`${type}/${rcode}`),
-});
+const server = testDnsServer(zone, { observe: (type, rcode) => observed.push(`${type}/${rcode}`) });
 
 beforeAll(async () => {
   // any free ports (UDP and TCP get different ones): the tests ask the server which
@@ -70,22 +38,6 @@ const query = (name: string, type: RecordType = "A") =>
     flags: dnsPacket.RECURSION_DESIRED,
     questions: [{ name, type }],
   });
-
-function udpAsk(bytes: Buffer, port: number): Promise<DecodedPacket | null> {
-  return new Promise((resolve) => {
-    const socket = createSocket("udp4");
-    const timer = clock.setTimeout(() => {
-      socket.close();
-      resolve(null);
-    }, 500);
-    socket.on("message", (m) => {
-      clock.clearTimeout(timer);
-      socket.close();
-      resolve(dnsPacket.decode(m));
-    });
-    socket.send(bytes, port, HOST);
-  });
-}
 
 function tcpAsk(bytes: Buffer, port: number): Promise<DecodedPacket> {
   return new Promise((resolve, reject) => {
@@ -110,10 +62,10 @@ function tcpAsk(bytes: Buffer, port: number): Promise<DecodedPacket> {
 it("answers over UDP and TCP, truncating over UDP only", async () => {
   const port = server.udpPort();
   const tcpPort = server.tcpPort();
-  const a = await udpAsk(query("web.default.svc.cluster.local"), port);
+  const a = await udpAsk(query("web.default.svc.cluster.local"), HOST, port);
   expect(a?.answers?.map((r) => ("data" in r ? r.data : null))).toEqual(["127.96.0.20"]);
   expect(a?.id).toBe(42);
-  const udp = await udpAsk(query("big.default.svc.cluster.local"), port);
+  const udp = await udpAsk(query("big.default.svc.cluster.local"), HOST, port);
   expect(udp?.flag_tc).toBe(true);
   const tcp = await tcpAsk(query("big.default.svc.cluster.local"), tcpPort);
   expect(tcp.flag_tc).toBe(false);
@@ -123,7 +75,7 @@ it("answers over UDP and TCP, truncating over UDP only", async () => {
 it("a repeated query is answered from the answer cache with its own ID, until the zone changes", async () => {
   const port = server.udpPort();
   const name = "late.default.svc.cluster.local";
-  const first = await udpAsk(query(name), port);
+  const first = await udpAsk(query(name), HOST, port);
   expect((first as unknown as { rcode: string }).rcode).toBe("NXDOMAIN");
   const again = await udpAsk(
     dnsPacket.encode({
@@ -132,6 +84,7 @@ it("a repeated query is answered from the answer cache with its own ID, until th
       flags: dnsPacket.RECURSION_DESIRED,
       questions: [{ name, type: "A" }],
     }),
+    HOST,
     port,
   );
   expect(again?.id).toBe(77);
@@ -141,14 +94,14 @@ it("a repeated query is answered from the answer cache with its own ID, until th
     metadata: { name: "late", namespace: "default" },
     spec: { clusterIP: "127.96.0.30" },
   });
-  const now = await udpAsk(query(name), port);
+  const now = await udpAsk(query(name), HOST, port);
   expect(now?.answers?.map((r) => ("data" in r ? r.data : null))).toEqual(["127.96.0.30"]);
 });
 
 it("junk gets no reply; outside the zone with no upstream is REFUSED", async () => {
   const port = server.udpPort();
-  expect(await udpAsk(Buffer.from("garbage"), port)).toBeNull();
-  const refused = await udpAsk(query("example.com"), port);
+  expect(await udpAsk(Buffer.from("garbage"), HOST, port)).toBeNull();
+  const refused = await udpAsk(query("example.com"), HOST, port);
   expect((refused as unknown as { rcode: string }).rcode).toBe("REFUSED");
   expect(observed).toContain("none/dropped");
   expect(observed).toContain("A/REFUSED");

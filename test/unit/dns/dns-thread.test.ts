@@ -4,18 +4,16 @@
  * answer cache is emptied by every change), Pods cross over reduced to what pod records need,
  * and the thread's query counts reach the main thread's tally (the node's /metrics).
  */
-import { createSocket } from "node:dgram";
-import dnsPacket, { type DecodedPacket } from "dns-packet";
+import dnsPacket from "dns-packet";
 import pino from "pino";
 import { afterAll, beforeAll, expect, it } from "vitest";
 import { QueryTally } from "../../../actors/dns/dns-metrics.ts";
 import { DnsBindError, DnsThread } from "../../../actors/dns/dns-thread.ts";
 import { DEFAULT_DNS_LIMITS } from "../../../actors/dns/limits.ts";
-import { SystemClock } from "../../../actors/system/clock.ts";
+import { answerData, udpAsk } from "../../support/dns.ts";
 import { waitFor } from "../../support/wait.ts";
 
 const HOST = "127.0.0.1";
-const clock = new SystemClock();
 const tally = new QueryTally();
 const thread = new DnsThread(
   {
@@ -41,30 +39,14 @@ beforeAll(async () => {
 
 afterAll(() => thread.stop());
 
-type Reply = DecodedPacket & { rcode?: string };
-
-function ask(name: string, id: number): Promise<Reply | null> {
-  return new Promise((resolve) => {
-    const socket = createSocket("udp4");
-    const timer = clock.setTimeout(() => {
-      socket.close();
-      resolve(null);
-    }, 1_000);
-    socket.on("message", (m) => {
-      clock.clearTimeout(timer);
-      socket.close();
-      resolve(dnsPacket.decode(m) as Reply);
-    });
-    socket.send(
-      dnsPacket.encode({ type: "query", id, questions: [{ name, type: "A" }] }),
-      udpPort,
-      HOST,
-    );
-  });
-}
-
-const addresses = (reply: Reply | null) =>
-  reply?.answers?.map((r) => ("data" in r ? r.data : null));
+const ask = (name: string, id: number) =>
+  udpAsk(
+    dnsPacket.encode({ type: "query", id, questions: [{ name, type: "A" }] }),
+    HOST,
+    udpPort,
+    1_000,
+  );
+const addresses = answerData;
 
 it("answers from the zone changes handed over, at once after each change", async () => {
   expect(addresses(await ask("web.default.svc.cluster.local", 1))).toEqual(["127.96.0.20"]);

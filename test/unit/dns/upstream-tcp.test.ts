@@ -10,13 +10,11 @@
 import { createSocket, type Socket as UdpSocket } from "node:dgram";
 import { createServer, type Server } from "node:net";
 import dnsPacket, { type Answer, type DecodedPacket } from "dns-packet";
-import pino from "pino";
 import { afterAll, beforeAll, expect, it } from "vitest";
-import { DnsServer } from "../../../actors/dns/dns-server.ts";
-import { DEFAULT_DNS_LIMITS } from "../../../actors/dns/limits.ts";
 import { isTruncated, Upstream } from "../../../actors/dns/upstream.ts";
 import { ZoneRecords } from "../../../actors/dns/zone-records.ts";
 import { SystemClock } from "../../../actors/system/clock.ts";
+import { testDnsServer } from "../../support/dns.ts";
 
 const HOST = "127.0.0.1";
 const clock = new SystemClock();
@@ -130,16 +128,7 @@ it("a TCP client's query goes over TCP only", async () => {
 });
 
 it("through the server: a UDP client gets the upstream's whole answer, a TCP client too", async () => {
-  const server = new DnsServer({
-    host: HOST,
-    zone: new ZoneRecords(),
-    zoneConfig: { domain: "cluster.local", ttlSeconds: 5 },
-    upstream: upstream(),
-    limits: DEFAULT_DNS_LIMITS,
-    clock,
-    logger: pino({ level: "silent" }),
-    observe: () => {},
-  });
+  const server = testDnsServer(new ZoneRecords(), { upstream: upstream() });
   seen.length = 0;
   const overUdp = await server.answer(query("one.example", 11), "udp");
   expect(overUdp !== null && dnsPacket.decode(overUdp).answers).toHaveLength(1);
