@@ -128,15 +128,25 @@ function raftTable(reports: NodeReport[]): string | null {
  * the `proxy` actors' states. Null when no node runs a proxy.
  */
 export function clusterIPHolderLine(reports: NodeReport[]): string | null {
+  return hostLockHolderLine(reports, "proxy", "cluster-IP listeners");
+}
+
+/** Which node serves the local cloud's load balancers (actors/cloud/local's data plane). */
+export function loadBalancerHolderLine(reports: NodeReport[]): string | null {
+  return hostLockHolderLine(reports, "cloud-lb-data-plane", "local cloud load balancers");
+}
+
+/** Who holds a host lock, from the states of the actors (`nX/<actor>`) that compete for it. */
+function hostLockHolderLine(reports: NodeReport[], actor: string, what: string): string | null {
   const states: [string, string][] = [];
   for (const { node, status } of reports) {
-    const proxy = status?.actors.find((a) => a.address === `${node.id}/proxy`);
-    if (proxy) states.push([node.id, formatStateValue(proxy.state)]);
+    const competitor = status?.actors.find((a) => a.address === `${node.id}/${actor}`);
+    if (competitor) states.push([node.id, formatStateValue(competitor.state)]);
   }
   if (states.length === 0) return null;
-  const holders = states.filter(([, s]) => s.endsWith("holding")).map(([id]) => id);
+  const holders = states.filter(([, s]) => s.includes("holding")).map(([id]) => id);
   const others = states.filter(([id]) => !holders.includes(id)).map(([id, s]) => `${id} ${s}`);
-  return `cluster-IP listeners: ${holders.length > 0 ? `held by ${holders.join(", ")}` : "held by none"}${others.length > 0 ? ` (${others.join(", ")})` : ""}`;
+  return `${what}: ${holders.length > 0 ? `held by ${holders.join(", ")}` : "held by none"}${others.length > 0 ? ` (${others.join(", ")})` : ""}`;
 }
 
 /**
@@ -196,6 +206,7 @@ export function renderStatus(
   const up = reports.filter((r) => r.status).length;
   const raft = raftTable(reports);
   const holder = clusterIPHolderLine(reports);
+  const lbHolder = loadBalancerHolderLine(reports);
   const dns = clusterDnsLine(reports);
   return [
     ...(options.kubernetes ? [renderKubernetesOverview(options.kubernetes, table), ""] : []),
@@ -204,6 +215,7 @@ export function renderStatus(
     table(nodes),
     ...(raft ? ["", raft] : []),
     ...(holder ? ["", holder] : []),
+    ...(lbHolder ? [lbHolder] : []),
     ...(dns ? [dns] : []),
     ...(options.actors
       ? ["", table(actors)]

@@ -5,8 +5,12 @@
  * down — such a Node gets the taint `node.cloudprovider.kubernetes.io/shutdown:NoSchedule`,
  * removed again once the node is Ready. A Ready node is not asked about (the kubelet vouches
  * for it). Each Node is looked at again every `nodeMonitorPeriodMs` (Kubernetes: 5 s).
+ *
+ * Only Nodes with a `spec.providerID` are the cloud's: a Node that never went through the cloud
+ * node controller (hollow nodes, a kubelet without `--cloud-provider external`) has no instance
+ * to ask about, and deleting it for that would be wrong.
  */
-import { asArray, asObject, type JsonObject } from "../api/json.ts";
+import { asArray, asObject, asString, type JsonObject } from "../api/json.ts";
 import { rfc3339 } from "../api/meta-time.ts";
 import { isNotFound } from "../client/errors.ts";
 import {
@@ -65,6 +69,7 @@ export function cloudNodeLifecycleController(
     async reconcile(key) {
       const node = cache.get(NODES, key);
       if (node === undefined || instances === null) return undefined;
+      if (asString(asObject(node.spec).providerID) === "") return undefined;
       try {
         if (isNodeReady(node)) {
           await setShutdownTaint(node, false);

@@ -17,7 +17,7 @@
 import { asArray, asObject, asString, type JsonObject } from "../api/json.ts";
 import { rfc3339 } from "../api/meta-time.ts";
 import { isNotFound } from "../client/errors.ts";
-import { keyOf, type ObjectKey } from "../client/object-key.ts";
+import { keyOf, keyString, type ObjectKey } from "../client/object-key.ts";
 import {
   type CloudContext,
   type CloudControllerDefinition,
@@ -26,7 +26,11 @@ import {
   SERVICES,
 } from "./cloud-controller.ts";
 import { CloudEventRecorder } from "./cloud-events.ts";
-import { type LoadBalancer, LoadBalancerUnavailableError } from "./cloud-provider.ts";
+import {
+  type LoadBalancer,
+  type LoadBalancerStatus,
+  LoadBalancerUnavailableError,
+} from "./cloud-provider.ts";
 import {
   desiredStatus,
   hasCleanupFinalizer,
@@ -39,6 +43,8 @@ import {
 
 export const SERVICE_CONTROLLER = "service-controller";
 
+const uidOf = (o: JsonObject) => asString(asObject(o.metadata).uid);
+
 export function serviceController(
   runtime: CloudControllerRuntime,
   cloud: CloudContext,
@@ -47,6 +53,17 @@ export function serviceController(
   const lbs = cloud.provider.loadBalancer();
   const events = new CloudEventRecorder(SERVICE_CONTROLLER, clock, cloud.postEvent);
   const nowIso = () => rfc3339(clock.wallMs());
+  /**
+   * The spec each Service's load balancer was last ensured for (by `namespace/name`, one entry
+   * per load-balanced Service): an unchanged spec whose status already says so only needs its
+   * backends updated.
+   */
+  const ensuredFor = new Map<string, { uid: string; spec: string }>();
+  const provisioned = (status: LoadBalancerStatus) => ({
+    status: "True" as const,
+    reason: "Provisioned",
+    message: `load balancer at ${status.ingress.map((i) => i.ip).join(", ")}`,
+  });
 
   /** Every Service this controller looks after (to requeue on node-set changes). */
   const loadBalancedKeys = (): ObjectKey[] =>
@@ -69,6 +86,7 @@ export function serviceController(
   }
 
   async function cleanUp(lb: LoadBalancer, svc: JsonObject): Promise<void> {
+    ensuredFor.delete(keyString(keyOf(svc)));
     events.record(svc, "Service", "Normal", "DeletingLoadBalancer", "Deleting load balancer");
     await lb.ensureLoadBalancerDeleted(cloud.clusterName, svc);
     events.record(svc, "Service", "Normal", "DeletedLoadBalancer", "Deleted load balancer");
@@ -84,7 +102,21 @@ export function serviceController(
       current = await writeService(withCleanupFinalizer(current, true));
     const nodes = loadBalancerNodes(cache.list(NODES));
     // asked of the cloud, not of the Service: a cache a step behind must not say "Ensuring" twice
-    const existed = (await lb.getLoadBalancer(cloud.clusterName, current)) !== null;
+    const existing = await lb.getLoadBalancer(cloud.clusterName, current);
+    const existed = existing !== null;
+    const key = keyString(keyOf(current));
+    const spec = JSON.stringify(current.spec ?? {});
+    const last = ensuredFor.get(key);
+    if (
+      existing !== null &&
+      last?.uid === uidOf(current) &&
+      last.spec === spec &&
+      desiredStatus(current, existing, provisioned(existing), nowIso()) === null
+    ) {
+      // only the node set can have changed: cloud-provider's nodeSyncLoop → UpdateLoadBalancer
+      await lb.updateLoadBalancer(cloud.clusterName, current, nodes);
+      return;
+    }
     if (!existed)
       events.record(current, "Service", "Normal", "EnsuringLoadBalancer", "Ensuring load balancer");
     let status: Awaited<ReturnType<LoadBalancer["ensureLoadBalancer"]>>;
@@ -107,16 +139,11 @@ export function serviceController(
       );
       throw error; // retried with backoff
     }
-    const ip = status.ingress.map((i) => i.ip).join(", ");
     const written = await writeStatus(
       current,
-      desiredStatus(
-        current,
-        status,
-        { status: "True", reason: "Provisioned", message: `load balancer at ${ip}` },
-        nowIso(),
-      ),
+      desiredStatus(current, status, provisioned(status), nowIso()),
     );
+    ensuredFor.set(key, { uid: uidOf(current), spec });
     if (written !== current || !existed) {
       // a new episode: a later failure is reported again
       events.forget(current);
@@ -143,6 +170,7 @@ export function serviceController(
     ],
     async reconcile(key) {
       const svc = cache.get(SERVICES, key);
+      if (svc === undefined) ensuredFor.delete(keyString(key));
       if (svc === undefined || lbs === null) return undefined;
       try {
         if (wantsLoadBalancer(svc) && !isBeingDeleted(svc)) await ensure(lbs, svc);

@@ -14,7 +14,7 @@
  * process of this file, HAProxy in its own, the load in this one.
  */
 import { type ChildProcess, spawn, spawnSync } from "node:child_process";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -49,9 +49,8 @@ const fmt = (n: number, digits = 1) => (Number.isFinite(n) ? n.toFixed(digits) :
 
 // ---- child: one load balancer, served by the data plane ------------------------------------------
 
-async function runLoadBalancer(vip: string, backends: string[]): Promise<void> {
-  const dir = mkdtempSync(join(tmpdir(), "bosun-cloud-bench-"));
-  process.on("exit", () => rmSync(dir, { recursive: true, force: true }));
+/** `dir`: the cloud's state directory, made and removed by the parent (this child is SIGKILLed). */
+async function runLoadBalancer(dir: string, vip: string, backends: string[]): Promise<void> {
   process.on("SIGINT", () => process.exit(0));
   const logger = pino({ level: "silent" });
   const system = new ActorSystem({ nodeId: "bench", clock, logger });
@@ -147,7 +146,9 @@ async function main(options: {
           hosts.join(","),
         ]);
       children.push(await child(PROXY_BENCH_FILE, "backends", backends));
-      children.push(await child(THIS_FILE, "lb", [lbVIP, ...backends]));
+      const stateDir = join(dir, "cloud");
+      mkdirSync(stateDir);
+      children.push(await child(THIS_FILE, "lb", [stateDir, lbVIP, ...backends]));
       const haproxyBin = spawnSync("which", ["haproxy"]).stdout.toString().trim();
       if (haproxyBin !== "") {
         const cfg = join(dir, "haproxy.cfg");
@@ -214,7 +215,7 @@ const program = new Command()
   .option("--no-cluster", "skip (b), which starts a cluster")
   .option("--no-data-plane", "skip (a)")
   .option("--child <role>", "internal: run as the load balancer")
-  .option("--hosts <list>", "internal: the child's addresses")
+  .option("--hosts <list>", "internal: the child's addresses (the lb child: its state dir first)")
   .action(
     async (options: {
       json?: string;
@@ -225,7 +226,8 @@ const program = new Command()
       hosts?: string;
     }) => {
       const hosts = (options.hosts ?? "").split(",").filter((h) => h !== "");
-      if (options.child === "lb") return runLoadBalancer(hosts[0] as string, hosts.slice(1));
+      if (options.child === "lb")
+        return runLoadBalancer(hosts[0] as string, hosts[1] as string, hosts.slice(2));
       await main(options);
       process.exit(0);
     },

@@ -208,7 +208,7 @@ describe("cloud node controllers", () => {
   it("a NotReady node whose process is gone gets the shutdown taint; terminated, its Node is deleted", async () => {
     // pid 2^22+1 is above Linux's pid_max: no such process
     state.putInstance({ id: "n2", pid: 4_194_305, startTicks: null, address: "127.0.0.12" });
-    const t = await setup([nodeObject("n2", false)]);
+    const t = await setup([nodeObject("n2", false, { providerID: "local://n2" })]);
     await run(t.clock, 200);
     const taints = ((await t.api.get("nodes", "n2")).spec as JsonObject).taints as JsonObject[];
     expect(taints.map((x) => `${x.key}:${x.effect}`)).toEqual([
@@ -220,9 +220,18 @@ describe("cloud node controllers", () => {
     t.stop();
   });
 
+  it("a NotReady node the cloud never initialized (no providerID) is not the cloud's: kept", async () => {
+    const t = await setup([nodeObject("hollow-1", false)]);
+    await run(t.clock, 2_500);
+    const node = await t.api.get("nodes", "hollow-1");
+    expect((node.spec as JsonObject).taints).toBeUndefined();
+    t.stop();
+  });
+
   it("a Ready node is not asked about and loses a shutdown taint", async () => {
     const t = await setup([
       nodeObject("n1", true, {
+        providerID: "local://n1",
         taints: [{ key: "node.cloudprovider.kubernetes.io/shutdown", effect: "NoSchedule" }],
       }),
     ]);
