@@ -11,6 +11,9 @@
  *   its `.10` for `kube-dns`: only asked for by name, never picked.
  * - Ports of NodePort and LoadBalancer Services without a `nodePort` get a free one (ports with
  *   the same number share one, as TCP and UDP of one port do).
+ * - A LoadBalancer Service with `externalTrafficPolicy: Local` gets a `healthCheckNodePort` from
+ *   the NodePort range (the port load balancers ask whether a node has local endpoints); it is
+ *   released when the Service stops needing it.
  * - A value the Service starts holding that it chose itself must be in range and not taken:
  *   otherwise a field error, worded as kube-apiserver's.
  */
@@ -78,7 +81,21 @@ export function allocationOf(svc: JsonObject): ServiceAllocation {
   }
   const nodePorts = new Set<number>();
   for (const p of asArray(spec.ports).map(asObject)) if (hasNodePort(p)) nodePorts.add(p.nodePort);
+  const healthCheck = healthCheckNodePortOf(svc);
+  if (healthCheck !== null) nodePorts.add(healthCheck);
   return { ips: [...ips], nodePorts: [...nodePorts] };
+}
+
+/** kube-apiserver's `needsHCNodePort`: a LoadBalancer whose traffic stays on local endpoints. */
+export function wantsHealthCheckNodePort(svc: JsonObject): boolean {
+  return (
+    serviceType(svc) === "LoadBalancer" && asObject(svc.spec).externalTrafficPolicy === "Local"
+  );
+}
+
+function healthCheckNodePortOf(svc: JsonObject): number | null {
+  const port = asObject(svc.spec).healthCheckNodePort;
+  return typeof port === "number" && port > 0 ? port : null;
 }
 
 export function wantsNodePorts(svc: JsonObject): boolean {
@@ -116,10 +133,11 @@ export function allocationNeeds(svc: JsonObject): AllocationNeeds {
       (clusterIP !== "" && clusterIP !== CLUSTER_IP_NONE && listed.length === 0) ||
       (clusterIP === "" && (listed[0] ?? "") !== ""),
     nodePorts:
-      wantsNodePorts(svc) &&
-      asArray(spec.ports)
-        .map(asObject)
-        .some((p) => !hasNodePort(p)),
+      (wantsNodePorts(svc) &&
+        asArray(spec.ports)
+          .map(asObject)
+          .some((p) => !hasNodePort(p))) ||
+      (wantsHealthCheckNodePort(svc) && healthCheckNodePortOf(svc) === null),
   };
 }
 
@@ -161,6 +179,11 @@ export function withAllocation(
     }
     spec.ports = next;
   }
+  if (wantsHealthCheckNodePort(svc) && healthCheckNodePortOf(svc) === null) {
+    const port = nextNodePort();
+    if (port === null) return null;
+    spec.healthCheckNodePort = port;
+  }
   return { ...svc, spec };
 }
 
@@ -171,8 +194,15 @@ export function withAllocation(
  * and the values are released.
  */
 export function dropTypeDependentFields(next: JsonObject, old: JsonObject): JsonObject {
-  if (serviceType(next) === serviceType(old)) return next;
   const spec = { ...asObject(next.spec) };
+  // a type or traffic policy that no longer needs the health check port it held drops it
+  if (
+    !wantsHealthCheckNodePort(next) &&
+    healthCheckNodePortOf(next) !== null &&
+    healthCheckNodePortOf(next) === healthCheckNodePortOf(old)
+  )
+    delete spec.healthCheckNodePort;
+  if (serviceType(next) === serviceType(old)) return { ...next, spec };
   const oldSpec = asObject(old.spec);
   if (!ALLOCATING_TYPES.includes(serviceType(next)) && spec.clusterIP === oldSpec.clusterIP) {
     delete spec.clusterIP;
@@ -320,5 +350,26 @@ function chosenValueErrors(
         errors.push(invalid(field, p.nodePort, "provided port is already allocated"));
       reported.add(p.nodePort);
     });
+  const healthCheck = healthCheckNodePortOf(svc);
+  if (
+    healthCheck !== null &&
+    !pickedPorts.has(healthCheck) &&
+    !reported.has(healthCheck) &&
+    claimed.nodePorts.includes(healthCheck)
+  ) {
+    const r = ranges.nodePorts;
+    if (!inRange(r, healthCheck))
+      errors.push(
+        invalid(
+          "spec.healthCheckNodePort",
+          healthCheck,
+          `provided port is not in the valid range. The range of valid ports is ${r.first}-${r.last}`,
+        ),
+      );
+    else if (taken.nodePorts.has(healthCheck))
+      errors.push(
+        invalid("spec.healthCheckNodePort", healthCheck, "provided port is already allocated"),
+      );
+  }
   return errors;
 }

@@ -154,6 +154,46 @@ describe("the Service create answers with its cluster IP and NodePorts", () => {
     expect(isClusterIP(specOf(lb.body).clusterIP)).toBe(true);
   });
 
+  it("a LoadBalancer with externalTrafficPolicy Local gets a healthCheckNodePort, released when the policy changes", async () => {
+    const { call, shared } = await cluster();
+    const lb = await call(
+      "POST",
+      SERVICES,
+      service("lb", { type: "LoadBalancer", externalTrafficPolicy: "Local" }),
+    );
+    expect(lb.code).toBe(201);
+    const [port] = nodePortsOf(lb.body);
+    const healthCheck = specOf(lb.body).healthCheckNodePort;
+    expect(inRange({ first: 30000, last: 32767 }, Number(healthCheck))).toBe(true);
+    expect(healthCheck).not.toBe(port);
+    expect((await shared.keys(NODE_PORT_KEYS_PREFIX)).sort()).toEqual(
+      [`${NODE_PORT_KEYS_PREFIX}${port}`, `${NODE_PORT_KEYS_PREFIX}${healthCheck}`].sort(),
+    );
+    // a Cluster policy needs none: the port goes back to the range
+    const merge = "application/merge-patch+json";
+    const cluster_ = await call(
+      "PATCH",
+      `${SERVICES}/lb`,
+      { spec: { externalTrafficPolicy: "Cluster" } },
+      merge,
+    );
+    expect(cluster_.code).toBe(200);
+    expect(specOf(cluster_.body).healthCheckNodePort).toBeUndefined();
+    expect(await shared.keys(NODE_PORT_KEYS_PREFIX)).toEqual([`${NODE_PORT_KEYS_PREFIX}${port}`]);
+    // a chosen one that another Service holds is refused
+    const clash = await call(
+      "POST",
+      SERVICES,
+      service("clash", {
+        type: "LoadBalancer",
+        externalTrafficPolicy: "Local",
+        healthCheckNodePort: port,
+      }),
+    );
+    expect(clash.code).toBe(422);
+    expect(JSON.stringify(clash.body)).toContain("spec.healthCheckNodePort");
+  });
+
   it("a user-chosen IP or NodePort that is taken or out of range is 422 Invalid, worded as kube-apiserver's", async () => {
     const { call } = await cluster(2);
     expect((await call("POST", SERVICES, service("a", { clusterIP: "127.96.0.10" }))).code).toBe(
