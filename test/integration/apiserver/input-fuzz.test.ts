@@ -270,6 +270,13 @@ const body: fc.Arbitrary<Buffer> = fc.oneof(
     weight: 1,
     arbitrary: fc.integer({ min: 100, max: 20_000 }).map((d) => Buffer.from(nested(d))),
   },
+  // flow nesting, deadly to a recursive YAML parser when the content type says YAML
+  {
+    weight: 1,
+    arbitrary: fc
+      .integer({ min: 1_000, max: 600_000 })
+      .map((d) => Buffer.from(`${"[".repeat(d)}${"]".repeat(d)}`)),
+  },
   { weight: 2, arbitrary: fc.uint8Array({ maxLength: 300 }).map((b) => Buffer.from(b)) },
   {
     weight: 1,
