@@ -22,8 +22,8 @@ import { waitFor } from "../../support/wait.ts";
 import { rawHandshake, rawSocket } from "../transport/raw-peer.ts";
 
 const SCALE = Math.max(1, Number(process.env.BOSUN_FUZZ_SCALE ?? "1"));
-const HTTP_RUNS = 500 * SCALE;
-const MESH_RUNS = 150 * SCALE;
+const HTTP_RUNS = 400 * SCALE;
+const MESH_RUNS = 120 * SCALE;
 /** Inputs between two health and memory checks. */
 const CHECK_EVERY = 50;
 /**
@@ -232,6 +232,12 @@ const headers = fc.record({
   ),
   extra: fc.array(fc.tuple(headerToken, headerValue), { maxLength: 3 }),
 });
+
+function nestedArray(depth: number): unknown {
+  let v: unknown = "leaf";
+  for (let i = 0; i < depth; i++) v = [v];
+  return v;
+}
 
 function nested(depth: number): string {
   return `${'{"a":['.repeat(depth)}1${"]}".repeat(depth)}`;
@@ -608,7 +614,11 @@ describe("fuzzing a real server's API and mesh (issue 18)", () => {
         fc.constantFrom(...actors),
         fc.oneof(fc.constantFrom(...kinds), fc.string({ minLength: 1, maxLength: 20 })),
         fc.option(fc.string({ minLength: 1, maxLength: 12 }), { nil: undefined }),
-        fc.anything({ maxDepth: 5 }),
+        fc.oneof(
+          { weight: 4, arbitrary: fc.anything({ maxDepth: 5 }) },
+          // deep enough to pass the decoder and reach the actors' own recursive code
+          { weight: 1, arbitrary: fc.integer({ min: 100, max: 5_000 }).map(nestedArray) },
+        ),
         async (n, when, f, actor, kind, id, msgBody) => {
           tried++;
           const clientId = `client-fuzz${n % 8}`;
