@@ -118,6 +118,27 @@ export function assertJsonDepth(value: JsonValue, limits: RequestLimits): void {
   }
 }
 
+/**
+ * A 400 when a YAML text's flow collections (`[`, `{`) nest deeper than the limit, checked before
+ * the YAML parser sees it: that parser recurses per level, and a 1.6 MB `[[[…]]]` makes it run out
+ * of memory (a fatal error, not an exception). Brackets inside quoted scalars count too, which
+ * only ever refuses a text no Kubernetes object is written as.
+ */
+export function assertYamlFlowDepth(text: string, limits: RequestLimits): void {
+  let depth = 0;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (c === 0x5b || c === 0x7b) {
+      if (++depth > limits.maxJsonDepth)
+        throw new ApiError(
+          badRequestStatus(
+            `the body of the request nests deeper than ${limits.maxJsonDepth} levels`,
+          ),
+        );
+    } else if ((c === 0x5d || c === 0x7d) && depth > 0) depth--;
+  }
+}
+
 /** The request target as a URL, or a 400 for one that does not parse or percent-decode. */
 export function parseRequestUrl(req: IncomingMessage): URL {
   try {

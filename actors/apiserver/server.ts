@@ -60,6 +60,7 @@ import { objectKey } from "./registry-keys.ts";
 import { parseRequestInfo } from "./request-info.ts";
 import {
   assertJsonDepth,
+  assertYamlFlowDepth,
   closesConnection,
   DEFAULT_REQUEST_LIMITS,
   decodeUtf8,
@@ -128,12 +129,12 @@ function sendStatus(res: ServerResponse, status: Status): void {
 }
 
 function decodeBody(raw: Buffer, contentType: string, limits: RequestLimits): JsonValue {
-  const value = decodeBodyValue(raw, contentType);
+  const value = decodeBodyValue(raw, contentType, limits);
   assertJsonDepth(value, limits);
   return value;
 }
 
-function decodeBodyValue(raw: Buffer, contentType: string): JsonValue {
+function decodeBodyValue(raw: Buffer, contentType: string, limits: RequestLimits): JsonValue {
   if (contentType.includes("protobuf")) {
     try {
       return decodeProtobufBody(raw);
@@ -151,9 +152,10 @@ function decodeBodyValue(raw: Buffer, contentType: string): JsonValue {
   }
   const text = decodeUtf8(raw);
   if (text.trim() === "") return null;
+  const yaml = contentType.includes("yaml");
+  if (yaml) assertYamlFlowDepth(text, limits);
   try {
-    if (contentType.includes("yaml")) return parseYaml(text) as JsonValue;
-    return JSON.parse(text) as JsonValue;
+    return (yaml ? parseYaml(text) : JSON.parse(text)) as JsonValue;
   } catch (error) {
     throw new ApiError(
       badRequestStatus(`the body of the request could not be decoded: ${(error as Error).message}`),

@@ -197,6 +197,15 @@ describe("API server limits and bad input", () => {
     const nested = await exchange(r.server.port, post(CONFIGMAPS, deep), deep);
     expect(nested.status).toBe(400);
     expect(nested.body).toMatch(/nests deeper/);
+    // the YAML parser recurses per flow level: this much nesting once made it die out of memory
+    const flow = `${"[".repeat(800_000)}${"]".repeat(800_000)}`;
+    const yaml = await exchange(
+      r.server.port,
+      post(CONFIGMAPS, flow, { "content-type": "application/yaml" }),
+      flow,
+    );
+    expect(yaml.status).toBe(400);
+    expect(yaml.body).toMatch(/nests deeper/);
     const path = await exchange(r.server.port, request("GET", "/api/v1/namespaces/%E0%A4%A/pods"));
     expect(path.status).toBe(400);
   });

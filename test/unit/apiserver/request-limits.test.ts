@@ -4,6 +4,7 @@ import { describe, expect, it } from "vitest";
 import type { JsonValue } from "../../../actors/api/json.ts";
 import {
   assertJsonDepth,
+  assertYamlFlowDepth,
   DEFAULT_REQUEST_LIMITS,
   decodeUtf8,
   parseRequestUrl,
@@ -34,6 +35,15 @@ describe("request limits", () => {
     expect(codeOf(() => assertJsonDepth(nested(limits.maxJsonDepth + 1), limits))).toBe(400);
     const deep = JSON.parse(`${"[".repeat(1_000_000)}${"]".repeat(1_000_000)}`) as JsonValue;
     expect(codeOf(() => assertJsonDepth(deep, limits))).toBe(400);
+  });
+
+  it("YAML flow collections as deep as the limit pass; deeper is a 400 before the YAML parser runs out of memory", () => {
+    const flow = (depth: number) => `${"[".repeat(depth)}${"]".repeat(depth)}`;
+    expect(codeOf(() => assertYamlFlowDepth(flow(limits.maxJsonDepth), limits))).toBeNull();
+    expect(codeOf(() => assertYamlFlowDepth(flow(limits.maxJsonDepth + 1), limits))).toBe(400);
+    // 1.6 MB of this made the yaml parser die of a fatal out-of-memory error
+    expect(codeOf(() => assertYamlFlowDepth(flow(800_000), limits))).toBe(400);
+    expect(codeOf(() => assertYamlFlowDepth("a: {b: [1, {c: d}]}\ne: [f]\n", limits))).toBeNull();
   });
 
   it("bytes that are not UTF-8 are a 400, not replaced", () => {
