@@ -6,8 +6,10 @@
  * flood closes that one socket with a close code and a logged reason, and every handler is
  * wrapped so nothing a peer sends can crash the process.
  */
+
 import { randomInt } from "node:crypto";
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
+import { isIP } from "node:net";
 import type { Duplex } from "node:stream";
 import type { Logger } from "pino";
 import type WebSocket from "ws";
@@ -403,6 +405,9 @@ export class Mesh {
       ws = new this.Socket(`ws://${link.address}${MESH_PATH}`, {
         maxPayload: this.limits.maxFrameBytes,
         perMessageDeflate: false,
+        // from our own address, not the kernel's pick (127.0.0.1 for every loopback peer): a
+        // packet filter, the chaos suite's iptables partitions, can then tell members apart
+        ...(dialsFromOwnAddress(this.options.host) ? { localAddress: this.options.host } : {}),
       });
     } catch (err) {
       // Deferred: the statechart is mid-transition into `connecting`.
@@ -798,4 +803,9 @@ function catchRejection(result: unknown, onError: (err: unknown) => void): void 
 
 function errorText(err: unknown): string {
   return err instanceof Error ? err.message : String(err);
+}
+
+/** A concrete IP to dial from; not a wildcard (0.0.0.0, ::) nor a name. */
+function dialsFromOwnAddress(host: string): boolean {
+  return isIP(host) !== 0 && host !== "0.0.0.0" && host !== "::";
 }
