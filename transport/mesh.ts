@@ -6,9 +6,10 @@
  * flood closes that one socket with a close code and a logged reason, and every handler is
  * wrapped so nothing a peer sends can crash the process.
  */
+
 import { randomInt } from "node:crypto";
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
-import type { Server as NetServer, Socket } from "node:net";
+import { isIP, type Server as NetServer, type Socket } from "node:net";
 import type { Duplex } from "node:stream";
 import { createServer as createTlsServer, TLSSocket, type Server as TlsServer } from "node:tls";
 import type { Logger } from "pino";
@@ -471,6 +472,9 @@ export class Mesh {
         ...(tls === undefined
           ? {}
           : (tls.dialOptions(link.peerId) as unknown as WebSocket.ClientOptions)),
+        // from our own address, not the kernel's pick (127.0.0.1 for every loopback peer): a
+        // packet filter, the chaos suite's iptables partitions, can then tell members apart
+        ...(dialsFromOwnAddress(this.options.host) ? { localAddress: this.options.host } : {}),
       });
     } catch (err) {
       // Deferred: the statechart is mid-transition into `connecting`.
@@ -961,4 +965,9 @@ function catchRejection(result: unknown, onError: (err: unknown) => void): void 
 
 function errorText(err: unknown): string {
   return err instanceof Error ? err.message : String(err);
+}
+
+/** A concrete IP to dial from; not a wildcard (0.0.0.0, ::) nor a name. */
+function dialsFromOwnAddress(host: string): boolean {
+  return isIP(host) !== 0 && host !== "0.0.0.0" && host !== "::";
 }

@@ -19,6 +19,7 @@ import { apiPort } from "./api-port.ts";
 import { ClusterUnderTest } from "./cluster-under-test.ts";
 import { exportHistory } from "./history-export.ts";
 import type { RaftView } from "./leader-watcher.ts";
+import { IptablesChain } from "./nemesis/iptables-partition.ts";
 import { MemberUnreachable } from "./nemesis/nemesis.ts";
 import { nemesisRunMachine } from "./nemesis/nemesis-run.ts";
 import { renderHtmlReport } from "./report-html.ts";
@@ -93,9 +94,17 @@ export async function chaosRun(o: RunOptions, deps: RunDeps): Promise<number> {
     runDir,
   );
   const cluster = new ClusterUnderTest(plan, runDir, clock);
-  const killOnExit = () => cluster.killAll();
+  // the run's own chain, so that OS-level partitions touch nothing else on the host
+  const firewall = scenario.choices.some((c) => c.nemeses.includes("isolate-iptables"))
+    ? IptablesChain.create(`BOSUN-CHAOS-${process.pid}`)
+    : null;
+  const killOnExit = () => {
+    firewall?.remove();
+    cluster.killAll();
+  };
   const interrupted = (signal: NodeJS.Signals) => {
     console.error(`\n${signal}: killing the cluster's processes (run dir ${runDir} kept)`);
+    firewall?.remove();
     cluster.killAll();
     process.exit(130);
   };
@@ -138,6 +147,8 @@ export async function chaosRun(o: RunOptions, deps: RunDeps): Promise<number> {
       setFaultRules: (id, rules) => postAdmin(plan, id, "/admin/faults", rules),
       setSyncDelay: (id, ms) => postAdmin(plan, id, "/admin/disk-faults", { syncDelayMs: ms }),
       setClockSkew: (id, skew) => postAdmin(plan, id, "/admin/clock-skew", skew),
+      addressOf: (id) => cluster.node(id).host,
+      firewall,
       leaseHolder: (lease) => readLeaseHolder(member, lease),
       nemesisEvents: (event) => nemesisActor.send(event),
       api: apiPort(
@@ -162,6 +173,7 @@ export async function chaosRun(o: RunOptions, deps: RunDeps): Promise<number> {
   } finally {
     await client?.close().catch(() => undefined);
     await cluster.stop().catch(() => cluster.killAll());
+    firewall?.remove();
     process.off("exit", killOnExit);
     process.off("SIGINT", interrupted);
     process.off("SIGTERM", interrupted);

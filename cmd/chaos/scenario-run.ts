@@ -26,6 +26,7 @@ import { type ChaosOp, HistoryRecorder } from "./history.ts";
 import { analyzeHistory, type HistoryVerdict, type StoreWrite } from "./history-analysis.ts";
 import { LeaderWatcher, type StatusProbe, WaitTimeout } from "./leader-watcher.ts";
 import { leaseOverlaps, readLeadershipLogs } from "./lease-safety.ts";
+import type { OsFirewall } from "./nemesis/iptables-partition.ts";
 import { composeNemeses, type NemesisContext, type TargetRole } from "./nemesis/nemesis.ts";
 import type { NemesisRunEvent } from "./nemesis/nemesis-run.ts";
 import { nemesisFactory } from "./nemesis/registry.ts";
@@ -98,6 +99,9 @@ export interface ScenarioRun {
   setFaultRules: (member: string, rules: FaultRule[]) => Promise<void>;
   setSyncDelay: (member: string, ms: number) => Promise<void>;
   setClockSkew: (member: string, skew: ClockSkew) => Promise<void>;
+  /** A member's loopback address, and the host firewall (null: no iptables). */
+  addressOf: (member: string) => string;
+  firewall: OsFirewall | null;
   /** The holder of a Lease now (null: nobody), read from its Lease object. */
   leaseHolder: (lease: TrackedLease) => Promise<string | null>;
   /** The API, for the Kubernetes-level workload and checks (none: store checks only). */
@@ -258,6 +262,8 @@ function nemesisContext(
     setFaultRules: run.setFaultRules,
     setSyncDelay: run.setSyncDelay,
     setClockSkew: run.setClockSkew,
+    addressOf: run.addressOf,
+    firewall: run.firewall,
     liveMembers: () => cluster.liveIds(),
   };
 }

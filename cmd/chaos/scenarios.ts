@@ -48,6 +48,12 @@ const SINGLE: Scenario[] = [
     choices: [one("isolate")],
   },
   {
+    name: "partition-leader-iptables",
+    description:
+      "cut the Raft leader off from every other member with iptables (fault rules without it)",
+    choices: [one("isolate-iptables")],
+  },
+  {
     name: "partition-majority-minority",
     description: "cut a random minority off from the majority",
     choices: [one("partition-majority-minority", "any")],

@@ -92,6 +92,19 @@ export function createAdminHandler(deps: AdminDeps) {
     );
   };
 
+  /** A failpoint set from the body: a bad value is the caller's mistake (400); a node without
+   * --faults refuses any (409). */
+  const setFailpoint = async (req: IncomingMessage, set: (body: unknown) => void) => {
+    if (!authorized(req, deps.token)) throw new HttpError(401, "bearer token required");
+    const body = await readJson(req);
+    try {
+      set(body);
+    } catch (error) {
+      throw new HttpError(error instanceof RangeError ? 400 : 409, (error as Error).message);
+    }
+    return { ok: true };
+  };
+
   const { system, introspection } = deps;
   const askNode = (nodeId: string, kind: string, body: unknown) =>
     system.ask(system.address("admin"), `${nodeId}/node`, kind, body, REMOTE_ASK_TIMEOUT_MS);
@@ -136,27 +149,8 @@ export function createAdminHandler(deps: AdminDeps) {
       }
       return { ok: true };
     },
-    "POST /admin/disk-faults": async (req) => {
-      if (!authorized(req, deps.token)) throw new HttpError(401, "bearer token required");
-      const body = await readJson(req);
-      try {
-        deps.setDiskFaults(body);
-      } catch (error) {
-        // a bad value is the caller's mistake; a node without --faults refuses any
-        throw new HttpError(error instanceof RangeError ? 400 : 409, (error as Error).message);
-      }
-      return { ok: true };
-    },
-    "POST /admin/clock-skew": async (req) => {
-      if (!authorized(req, deps.token)) throw new HttpError(401, "bearer token required");
-      const body = await readJson(req);
-      try {
-        deps.setClockSkew(body);
-      } catch (error) {
-        throw new HttpError(error instanceof RangeError ? 400 : 409, (error as Error).message);
-      }
-      return { ok: true };
-    },
+    "POST /admin/disk-faults": (req) => setFailpoint(req, deps.setDiskFaults),
+    "POST /admin/clock-skew": (req) => setFailpoint(req, deps.setClockSkew),
     "POST /admin/members": async (req) => {
       if (!authorized(req, deps.token)) throw new HttpError(401, "bearer token required");
       const membership = deps.membership();

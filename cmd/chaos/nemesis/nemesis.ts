@@ -12,6 +12,7 @@
 import type { SeededRandom } from "../../../actors/system/random.ts";
 import type { ClockSkew } from "../../../actors/system/skewed-clock.ts";
 import type { FaultRule } from "../../../transport/faults.ts";
+import type { OsFirewall } from "./iptables-partition.ts";
 
 /** Whom a process fault hits: a role's holder at the moment the fault starts. */
 export const TARGET_ROLES = [
@@ -44,6 +45,10 @@ export interface NemesisContext {
   setClockSkew(member: string, skew: ClockSkew): Promise<void>;
   /** Members whose process runs and is not paused. */
   liveMembers(): string[];
+  /** A member's own (loopback) address, which it listens and dials from. */
+  addressOf(member: string): string;
+  /** The host's packet filter, for OS-level partitions; null when iptables cannot run. */
+  readonly firewall: OsFirewall | null;
 }
 
 /**

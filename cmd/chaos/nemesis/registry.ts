@@ -4,6 +4,7 @@
  */
 import { clockSkewNemesis } from "./clock-faults.ts";
 import { slowDiskNemesis } from "./disk-faults.ts";
+import { iptablesIsolateNemesis } from "./iptables-partition.ts";
 import type { NemesisFactory } from "./nemesis.ts";
 import {
   bridgeNemesis,
@@ -20,6 +21,7 @@ export const NEMESES: Readonly<Record<string, NemesisFactory>> = {
   kill: killNemesis,
   pause: pauseNemesis,
   isolate: isolateNemesis,
+  "isolate-iptables": iptablesIsolateNemesis,
   "one-way": oneWayNemesis,
   "partition-majority-minority": () => majorityMinorityNemesis(),
   bridge: () => bridgeNemesis(),

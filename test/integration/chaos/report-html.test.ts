@@ -137,7 +137,11 @@ describe("chaos run HTML report", () => {
       .evaluateAll((els) => [...new Set(els.map((e) => e.getAttribute("fill")))]);
     expect(fills.length).toBeGreaterThanOrEqual(3);
     await expect(page.locator("table tbody tr").count()).resolves.toBe(1);
-    expect(await page.locator("li.pass").count()).toBe(8);
+    // with the rolling updates' and the Lease holders' verdicts
+    expect(await page.locator("li.pass").count()).toBe(10);
+    const verdicts = (await page.locator("li.pass").allTextContents()).join("\n");
+    expect(verdicts).toContain("rolling updates under faults: 2");
+    expect(verdicts).toContain("two Lease holders at once: 0");
     expect(await page.locator("li.fail").count()).toBe(0);
     const shot = join(dir!, "report.png");
     await page.screenshot({ path: shot, fullPage: true });

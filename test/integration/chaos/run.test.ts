@@ -1,4 +1,4 @@
-import { type ChildProcess, spawn } from "node:child_process";
+import { type ChildProcess, spawn, spawnSync } from "node:child_process";
 import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -166,6 +166,44 @@ describe("bosun chaos run", () => {
     const [w] = run.report.windows;
     expect(w?.nemesis).toBe("isolate");
     expect(w?.targets).toEqual([w?.leaderBefore]);
+  });
+
+  it("partition-leader-iptables: the leader's packets are dropped by the run's own chain, which is gone after", async () => {
+    const chainRules = (pid: number | undefined) => {
+      const listed = spawnSync("iptables", ["-w", "-S"], { encoding: "utf8" });
+      if (listed.status !== 0) return null; // no iptables here: the nemesis uses fault rules
+      return listed.stdout.split("\n").filter((l) => l.includes(`BOSUN-CHAOS-${pid}`));
+    };
+    let drops: string[] | null = null;
+    let pid: number | undefined;
+    const run = await chaosRun("partition-leader-iptables", async (out) => {
+      pid = child?.pid;
+      await waitFor(
+        "the fault window's end",
+        () => {
+          const rules = chainRules(pid);
+          if (rules === null) return true;
+          const dropping = rules.filter((r) => r.includes("-j DROP"));
+          // rules go in one at a time: keep the fullest set seen until the window ends
+          if (dropping.length > (drops?.length ?? 0)) drops = dropping;
+          return /window 1:/.test(out());
+        },
+        110_000,
+        20,
+      );
+    });
+    expectPassingRun(run);
+    const [w] = run.report.windows;
+    expect(w?.targets).toEqual([w?.leaderBefore]);
+    const after = chainRules(pid);
+    if (after === null) {
+      expect(w?.description).toContain("fault rules: no iptables");
+      return;
+    }
+    expect(w?.description).toContain("iptables cut");
+    // the victim cut from both others, both ways
+    expect(drops, run.out).toHaveLength(4);
+    expect(after).toEqual([]);
   });
 
   it("kill-scheduler: the kube-scheduler Lease holder is killed -9 and restarted; the history is clean", async () => {

@@ -146,6 +146,17 @@ describe("bosun up / status / inspect / down", () => {
     expect((await runBosun(["kv", "get", "slow-disk"], env)).stdout).toContain("yes");
   });
 
+  it("n1's clock is skewed and healed through /admin/clock-skew; the cluster still answers", async () => {
+    expect((await admin("/admin/clock-skew", { rate: 0.5 }, null)).status).toBe(401);
+    expect((await admin("/admin/clock-skew", { rate: 0 }, cluster.token)).status).toBe(400);
+    const skew = { rate: 0.9, wallOffsetMs: 3_600_000 };
+    expect((await admin("/admin/clock-skew", skew, cluster.token)).status).toBe(200);
+    const put = await runBosun(["kv", "put", "skewed", "yes"], env);
+    expect(put.code, put.stderr).toBe(0);
+    expect((await admin("/admin/clock-skew", {}, cluster.token)).status).toBe(200);
+    expect(readFileSync(cluster.nodes[0]!.logFile, "utf8")).toContain('"msg":"clock skew set"');
+  });
+
   it("down stops every node; status then reports them down", async () => {
     const pids = cluster.nodes.map((n) => n.pid);
     const down = await runBosun(["down"], env);

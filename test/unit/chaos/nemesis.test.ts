@@ -2,6 +2,7 @@ import { describe, expect, it } from "vitest";
 import { SeededRandom } from "../../../actors/system/random.ts";
 import type { ChaosOp } from "../../../cmd/chaos/history.ts";
 import { exportHistory, importHistory } from "../../../cmd/chaos/history-export.ts";
+import { dropPairs } from "../../../cmd/chaos/nemesis/iptables-partition.ts";
 import {
   composeNemeses,
   type Nemesis,
@@ -35,6 +36,8 @@ function fakeContext(
     setClockSkew: async (m, skew) =>
       void calls.push(`clock ${m} ${skew.rate} ${skew.wallOffsetMs}`),
     liveMembers: () => members,
+    addressOf: (m) => `127.9.9.${m.slice(1)}`,
+    firewall: null,
   };
 }
 
@@ -69,6 +72,38 @@ describe("partition rules", () => {
 });
 
 describe("nemeses", () => {
+  it("isolate-iptables drops the victim's packets both ways, and falls back to fault rules without iptables", async () => {
+    expect(
+      dropPairs(["n1", "n2", "n3"], [["n2"], ["n1", "n3"]], (m) => `127.9.9.${m.slice(1)}`),
+    ).toEqual([
+      ["127.9.9.1", "127.9.9.2"],
+      ["127.9.9.2", "127.9.9.1"],
+      ["127.9.9.2", "127.9.9.3"],
+      ["127.9.9.3", "127.9.9.2"],
+    ]);
+    const drops: string[][] = [];
+    const firewall = {
+      name: "BOSUN-CHAOS-1",
+      setDrops: (pairs: readonly (readonly [string, string])[]) =>
+        void drops.push(pairs.map(([a, b]) => `${a}>${b}`)),
+      clear: () => void drops.push([]),
+    };
+    const ctx = { ...fakeContext(), firewall };
+    const nemesis = NEMESES["isolate-iptables"]!("raft-leader");
+    expect((await nemesis.start(ctx)).targets).toEqual(["n2"]);
+    expect(drops[0]).toHaveLength(4);
+    expect(ctx.rules.size).toBe(0); // no fault rules
+    await nemesis.heal(ctx);
+    expect(drops.at(-1)).toEqual([]);
+
+    const without = fakeContext();
+    const fallback = NEMESES["isolate-iptables"]!("raft-leader");
+    expect((await fallback.start(without)).description).toContain("fault rules: no iptables");
+    expect(peersCut(without.rules, "n2")).toEqual(["n1", "n3"]);
+    await fallback.heal(without);
+    for (const m of without.members) expect(without.rules.get(m)).toEqual([]);
+  });
+
   it("clock-skew slows the holder's clock with isolate (the clock-skew scenario) and heals both", async () => {
     const ctx = fakeContext();
     const choice = SCENARIOS.find((x) => x.name === "clock-skew")?.choices[0];
