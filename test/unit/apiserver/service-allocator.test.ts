@@ -187,7 +187,7 @@ describe("the Service create answers with its cluster IP and NodePorts", () => {
       service("clash", {
         type: "LoadBalancer",
         externalTrafficPolicy: "Local",
-        healthCheckNodePort: port,
+        healthCheckNodePort: Number(port),
       }),
     );
     expect(clash.code).toBe(422);
