@@ -5,6 +5,7 @@
  * (join-protocol.ts) and keeps it, so a restart needs no token exchange. `reload` re-reads the
  * files: `bosun certs rotate` writes new ones and sends SIGHUP.
  */
+import { X509Certificate } from "node:crypto";
 import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import type { Clock } from "../../actors/system/clock.ts";
@@ -56,6 +57,38 @@ export function writeMeshCredentials(dataDir: string, material: MeshTlsMaterial)
   write(p.ca, material.caPem, 0o644);
   write(p.key, material.keyPem, 0o600);
   write(p.cert, material.certPem, 0o644);
+}
+
+/** A new certificate for this node, written to its data dir: signed locally or asked for. */
+export async function renewMeshCredentials(args: {
+  nodeId: string;
+  dataDir: string;
+  signer: JoinSigner | undefined;
+  token: string;
+  peerAddresses: readonly string[];
+  clock: Clock;
+}): Promise<MeshTlsMaterial> {
+  const material =
+    args.signer !== undefined
+      ? issueNodeCertificate(args.signer.ca, args.nodeId, args.clock.wallMs())
+      : await requestNodeCertificate({
+          addresses: args.peerAddresses,
+          nodeId: args.nodeId,
+          token: args.token,
+          clock: args.clock,
+          timeoutMs: JOIN_CERTIFICATE_TIMEOUT_MS,
+        });
+  writeMeshCredentials(args.dataDir, material);
+  return material;
+}
+
+/** The validity window of the certificate in the data dir, in wall-clock ms. */
+export function meshCertificateValidity(dataDir: string): {
+  notBeforeMs: number;
+  notAfterMs: number;
+} {
+  const cert = new X509Certificate(readFileSync(meshCredentialPaths(dataDir).cert, "utf8"));
+  return { notBeforeMs: Date.parse(cert.validFrom), notAfterMs: Date.parse(cert.validTo) };
 }
 
 /** This node's mesh credentials: kept ones, self-signed on a CA holder, or asked for. */
