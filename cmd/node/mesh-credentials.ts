@@ -109,19 +109,19 @@ export async function obtainMeshCredentials(args: {
       keyPem: readFileSync(flags.caKeyFile, "utf8"),
     };
     signer = { token, ca, wallMs: () => clock.wallMs() };
-    // a kept certificate from another CA (the run dir's PKI was recreated) is useless
-    if (!kept || readFileSync(p.ca, "utf8") !== ca.certPem) {
-      writeMeshCredentials(flags.dataDir, issueNodeCertificate(ca, nodeId, clock.wallMs()));
-    }
-  } else if (!kept) {
-    const material = await requestNodeCertificate({
-      addresses: args.peerAddresses,
+  }
+  // a kept certificate from another CA (the run dir's PKI was recreated) is useless
+  const foreign = signer !== undefined && kept && readFileSync(p.ca, "utf8") !== signer.ca.certPem;
+  if (!kept || foreign) {
+    const { peerAddresses } = args;
+    await renewMeshCredentials({
       nodeId,
+      dataDir: flags.dataDir,
+      signer,
       token,
+      peerAddresses,
       clock,
-      timeoutMs: JOIN_CERTIFICATE_TIMEOUT_MS,
     });
-    writeMeshCredentials(flags.dataDir, material);
   }
   return { material: readMeshCredentials(flags.dataDir), ...(signer ? { signer } : {}) };
 }
