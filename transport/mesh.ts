@@ -664,7 +664,11 @@ export class Mesh {
 
   /** A TLS listener on the mesh port, passing plain HTTP (and plaintext peers) to `http`. */
   private tlsListener(meshTls: MeshTls, http: Server): NetServer {
-    const tlsServer = createTlsServer(meshTls.serverOptions());
+    // a peer that starts a TLS handshake and stalls is dropped like one that stalls the token's
+    const tlsServer = createTlsServer({
+      ...meshTls.serverOptions(),
+      handshakeTimeout: this.limits.handshakeTimeoutMs,
+    });
     tlsServer.on("secureConnection", (socket) => http.emit("connection", socket));
     tlsServer.on("tlsClientError", (err: Error & { code?: string }, socket) => {
       this.meshCounters.tlsRefused++;

@@ -5,6 +5,7 @@
  * (join-protocol.ts) and keeps it, so a restart needs no token exchange. `reload` re-reads the
  * files: `bosun certs rotate` writes new ones and sends SIGHUP.
  */
+import { X509Certificate } from "node:crypto";
 import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import type { Clock } from "../../actors/system/clock.ts";
@@ -58,6 +59,38 @@ export function writeMeshCredentials(dataDir: string, material: MeshTlsMaterial)
   write(p.cert, material.certPem, 0o644);
 }
 
+/** A new certificate for this node, written to its data dir: signed locally or asked for. */
+export async function renewMeshCredentials(args: {
+  nodeId: string;
+  dataDir: string;
+  signer: JoinSigner | undefined;
+  token: string;
+  peerAddresses: readonly string[];
+  clock: Clock;
+}): Promise<MeshTlsMaterial> {
+  const material =
+    args.signer !== undefined
+      ? issueNodeCertificate(args.signer.ca, args.nodeId, args.clock.wallMs())
+      : await requestNodeCertificate({
+          addresses: args.peerAddresses,
+          nodeId: args.nodeId,
+          token: args.token,
+          clock: args.clock,
+          timeoutMs: JOIN_CERTIFICATE_TIMEOUT_MS,
+        });
+  writeMeshCredentials(args.dataDir, material);
+  return material;
+}
+
+/** The validity window of the certificate in the data dir, in wall-clock ms. */
+export function meshCertificateValidity(dataDir: string): {
+  notBeforeMs: number;
+  notAfterMs: number;
+} {
+  const cert = new X509Certificate(readFileSync(meshCredentialPaths(dataDir).cert, "utf8"));
+  return { notBeforeMs: Date.parse(cert.validFrom), notAfterMs: Date.parse(cert.validTo) };
+}
+
 /** This node's mesh credentials: kept ones, self-signed on a CA holder, or asked for. */
 export async function obtainMeshCredentials(args: {
   nodeId: string;
@@ -76,19 +109,19 @@ export async function obtainMeshCredentials(args: {
       keyPem: readFileSync(flags.caKeyFile, "utf8"),
     };
     signer = { token, ca, wallMs: () => clock.wallMs() };
-    // a kept certificate from another CA (the run dir's PKI was recreated) is useless
-    if (!kept || readFileSync(p.ca, "utf8") !== ca.certPem) {
-      writeMeshCredentials(flags.dataDir, issueNodeCertificate(ca, nodeId, clock.wallMs()));
-    }
-  } else if (!kept) {
-    const material = await requestNodeCertificate({
-      addresses: args.peerAddresses,
+  }
+  // a kept certificate from another CA (the run dir's PKI was recreated) is useless
+  const foreign = signer !== undefined && kept && readFileSync(p.ca, "utf8") !== signer.ca.certPem;
+  if (!kept || foreign) {
+    const { peerAddresses } = args;
+    await renewMeshCredentials({
       nodeId,
+      dataDir: flags.dataDir,
+      signer,
       token,
+      peerAddresses,
       clock,
-      timeoutMs: JOIN_CERTIFICATE_TIMEOUT_MS,
     });
-    writeMeshCredentials(flags.dataDir, material);
   }
   return { material: readMeshCredentials(flags.dataDir), ...(signer ? { signer } : {}) };
 }

@@ -49,7 +49,13 @@ import { isClientId, Mesh } from "../../transport/mesh.ts";
 import { createAdminHandler } from "./admin-http.ts";
 import { applyEncryptionConfig } from "./encryption-at-rest.ts";
 import { Introspection, type LinkView } from "./introspection.ts";
-import { type MeshCredentials, readMeshCredentials } from "./mesh-credentials.ts";
+import { meshCertificateRenewalMachine, renewalDueAtMs } from "./mesh-certificate-renewal.ts";
+import {
+  type MeshCredentials,
+  meshCertificateValidity,
+  readMeshCredentials,
+  renewMeshCredentials,
+} from "./mesh-credentials.ts";
 import { createMetrics } from "./metrics.ts";
 import { DEFAULT_ELECTION_TICKS, DEFAULT_TICK_INTERVAL_MS, ServerRole } from "./server-role.ts";
 import { WorkloadsRole } from "./workloads-role.ts";
@@ -269,6 +275,7 @@ export class NodeProcess {
     for (const [peer, actor] of Object.entries(this.mesh.linkActors())) {
       this.system.adopt(`link:${peer}`, actor, { inspected: true });
     }
+    if (this.config.meshTls !== undefined) this.spawnCertificateRenewal(this.config.meshTls);
     this.system.spawn("peer-monitor", peerMonitorMachine, {
       input: {
         peers: Object.keys(this.config.peers),
@@ -610,6 +617,30 @@ export class NodeProcess {
   private onFatal(error: Error): void {
     this.logger.fatal({ error: error.message }, "fatal: stopping the node");
     this.stop().finally(() => process.exit(70));
+  }
+
+  /** Renews the mesh certificate at two thirds of its lifetime, without a restart. */
+  private spawnCertificateRenewal(credentials: MeshCredentials): void {
+    const { clock } = this.system;
+    this.system.spawn("mesh-certificate-renewal", meshCertificateRenewalMachine, {
+      input: {
+        dueInMs: () => {
+          const { notBeforeMs, notAfterMs } = meshCertificateValidity(this.config.dataDir);
+          return renewalDueAtMs(notBeforeMs, notAfterMs) - clock.wallMs();
+        },
+        renew: async () => {
+          const material = await renewMeshCredentials({
+            nodeId: this.config.id,
+            dataDir: this.config.dataDir,
+            signer: credentials.signer,
+            token: this.config.token,
+            peerAddresses: Object.values(this.config.peers),
+            clock,
+          });
+          this.mesh.reloadTls(material);
+        },
+      },
+    });
   }
 
   /**

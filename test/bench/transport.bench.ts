@@ -252,14 +252,18 @@ async function main(options: { json?: string; runs: string; tls: boolean }): Pro
     children.push(await startChild(childNodeArgs(dir, ["b2", b2Host], ["b1", b1Host], port, [])));
     await node.start();
     await waitFor("b1 and b2 to mesh", () => node.readiness().ready, 30_000);
+    if (options.tls) tlsNode = await startTlsPair(dir, [t1Host, t2Host], port, token, children);
     const raw = await RawClient.connect(`ws://${rawHost}:${port}`);
     const results: Record<string, Result> = {};
     for (const size of SIZES) {
       const bosunRuns: Figures[] = [];
       const rawRuns: Figures[] = [];
+      const tlsRuns: Figures[] = [];
+      // interleaved, so that a busy machine's swings hit all three alike
       for (let r = 0; r < runs; r++) {
         rawRuns.push(await measureRaw(raw, size));
         bosunRuns.push(await measureBosun(node, size, "b2"));
+        if (tlsNode) tlsRuns.push(await measureBosun(tlsNode, size, "t2"));
       }
       const bosun = medianFigures(bosunRuns);
       const rawFig = medianFigures(rawRuns);
@@ -267,19 +271,8 @@ async function main(options: { json?: string; runs: string; tls: boolean }): Pro
         bosun,
         raw: rawFig,
         ratio: bosun.tellMsgsPerSec / rawFig.tellMsgsPerSec,
+        ...(tlsNode ? { tls: medianFigures(tlsRuns) } : {}),
       };
-    }
-    if (options.tls) {
-      // after the plaintext pair has stopped: two pairs at once starve each other on a small box
-      await node.stop();
-      children[1]?.kill("SIGTERM");
-      tlsNode = await startTlsPair(dir, [t1Host, t2Host], port, token, children);
-      for (const size of SIZES) {
-        const tlsRuns: Figures[] = [];
-        for (let r = 0; r < runs; r++) tlsRuns.push(await measureBosun(tlsNode, size, "t2"));
-        const result = results[`${size}B`];
-        if (result) result.tls = medianFigures(tlsRuns);
-      }
     }
     raw.close();
     printTable(results, runs);

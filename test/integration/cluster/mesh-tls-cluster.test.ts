@@ -11,8 +11,9 @@ import { connect as tlsConnect } from "node:tls";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import WebSocket from "ws";
 import { createCertificateAuthority, pkiPaths } from "../../../actors/apiserver/pki.ts";
+import type { NodeStatus } from "../../../cmd/node/introspection.ts";
 import { meshCredentialPaths } from "../../../cmd/node/mesh-credentials.ts";
-import { isReady } from "../../../cmd/node-client.ts";
+import { getJson, isReady } from "../../../cmd/node-client.ts";
 import { MESH_PATH } from "../../../transport/mesh.ts";
 import { issueNodeCertificate, type MeshTlsMaterial } from "../../../transport/node-certificate.ts";
 import { LocalCluster } from "../../support/local-cluster.ts";
@@ -70,6 +71,12 @@ describe("a bosun up cluster meshes over mutual TLS", () => {
     for (const node of c().cluster.nodes) {
       expect(logLines(node.id).find((l) => l.msg === "mesh listening")?.tls).toBe(true);
       expect((await isReady(node)).ready).toBe(true);
+      // its certificate, fresh, waits in `valid` for two thirds of its lifetime
+      const status = await getJson<NodeStatus>(node, "/status");
+      const renewal = status.actors.find(
+        (a) => a.address === `${node.id}/mesh-certificate-renewal`,
+      );
+      expect(renewal?.state).toBe("valid");
     }
   });
 
