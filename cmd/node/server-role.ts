@@ -243,6 +243,7 @@ export class ServerRole {
       }
     }
     this.api.stop();
+    this.apiHandler.authorization?.stop();
     this.watchCache.stop();
     for (const client of [...this.clients, ...this.electionClients, this.watchCache.client()])
       client.close();

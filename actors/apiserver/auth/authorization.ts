@@ -40,6 +40,11 @@ export class Authorization {
     return this.rbac.policy();
   }
 
+  /** Stops RBAC's watch (the server is stopping). */
+  stop(): void {
+    this.rbac.stop();
+  }
+
   /** Throws the 403 Kubernetes answers unless `a` is allowed. */
   async require(a: Attributes): Promise<void> {
     const answer = await this.authorize(a);

@@ -6,12 +6,11 @@
  *   empty resourceNames match every name (so a rule with names never allows list or create);
  * - a rule allows a non-resource request when its verbs match and one of its nonResourceURLs is
  *   the path, or ends in `*` and is a prefix of it;
- * - a binding's subject is a User (by name), a Group (by membership) or a ServiceAccount
- *   (`system:serviceaccount:<ns>:<name>`; a missing namespace is the binding's own);
- * - a RoleBinding applies only to requests in its namespace; a ClusterRoleBinding to all.
+ * - a RoleBinding applies only to requests in its namespace; a ClusterRoleBinding to all
+ *   (policy-index.ts, which also matches subjects: a User by name, a Group by membership, a
+ *   ServiceAccount as `system:serviceaccount:<ns>:<name>`, its namespace defaulting to the
+ *   binding's).
  */
-import type { UserInfo } from "../../api/user-info.ts";
-import { serviceAccountUsername } from "../../api/user-info.ts";
 import type { Attributes } from "./attributes.ts";
 
 export interface PolicyRule {
@@ -78,30 +77,5 @@ export function ruleAllows(rule: PolicyRule, a: Attributes): boolean {
 
 export function rulesAllow(rules: readonly PolicyRule[], a: Attributes): boolean {
   for (const rule of rules) if (ruleAllows(rule, a)) return true;
-  return false;
-}
-
-/** Whether a binding's subject is this user (`namespace`: the binding's, for ServiceAccounts). */
-export function subjectMatches(subject: Subject, user: UserInfo, namespace: string): boolean {
-  switch (subject.kind) {
-    case "User":
-      return subject.name === user.username;
-    case "Group":
-      return user.groups.includes(subject.name);
-    case "ServiceAccount": {
-      const ns = subject.namespace && subject.namespace !== "" ? subject.namespace : namespace;
-      return ns !== "" && serviceAccountUsername(ns, subject.name) === user.username;
-    }
-    default:
-      return false;
-  }
-}
-
-export function appliesTo(
-  subjects: readonly Subject[],
-  user: UserInfo,
-  namespace: string,
-): boolean {
-  for (const s of subjects) if (subjectMatches(s, user, namespace)) return true;
   return false;
 }
