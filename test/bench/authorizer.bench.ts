@@ -22,9 +22,11 @@ async function main(calls: number): Promise<void> {
   const store = new MemoryObjectStore();
   const clock = new ManualClock(0, 1_700_000_000_000);
   await ensureBootstrapPolicy(store, clock.wallMs());
-  const on = callerAs(new ResourceHandler(store, clock, undefined, {}, new Authorization(store)));
+  const on = callerAs(
+    new ResourceHandler(store, clock, undefined, undefined, {}, new Authorization(store)),
+  );
   const off = callerAs(
-    new ResourceHandler(store, clock, undefined, {}, new Authorization(store, false)),
+    new ResourceHandler(store, clock, undefined, undefined, {}, new Authorization(store, false)),
   );
   const admin: UserInfo = { username: "root", groups: ["system:masters", "system:authenticated"] };
   await on(admin, "POST", `/apis/${G}/v1/clusterroles`, {
