@@ -105,6 +105,8 @@ export class KernelRules {
   private dirty = false;
   private stopped = false;
   private conntrackMissingLogged = false;
+  /** The text of the last successful write ("" before any: the first sync always writes). */
+  private written = "";
   /** Syncs written, and the last error (null after a success): for status and tests. */
   syncs = 0;
   lastError: string | null = null;
@@ -240,7 +242,12 @@ export class KernelRules {
           this.ready = this.setUp();
           throw new Error(`setting up the proxy's rules: ${error.message}`);
         });
-        await this.write([...desired.values()]);
+        const text = this.render([...desired.values()]);
+        // most changes (a Service without endpoints yet, a slice update that moves nothing,
+        // a cluster IP on a node that does not hold them) leave the rules as they are: no exec
+        // (an exec forks this whole process, and costs the kernel a ruleset transaction)
+        const unchanged = text === this.written;
+        if (!unchanged) await this.write(text);
         // stopped while writing: stop() deleted the rules before this write put them back
         if (this.stopped) {
           this.deleteRulesSync(this.ownRules());
@@ -248,8 +255,10 @@ export class KernelRules {
         }
         const before = this.applied;
         this.applied = desired;
-        this.syncs++;
+        this.written = text;
         this.lastError = null;
+        if (unchanged) continue;
+        this.syncs++;
         await this.deleteStaleUdpFlows([...before.values()], [...desired.values()]);
       } catch (error) {
         const message = (error as Error).message;
@@ -264,14 +273,16 @@ export class KernelRules {
     this.running = false;
   }
 
-  private write(frontends: DnatFrontend[]): Promise<string> {
+  private render(frontends: DnatFrontend[]): string {
     return this.mode === "iptables"
-      ? run(
-          "iptables-restore",
-          [...XTABLES_WAIT, "--noflush"],
-          iptablesRestoreText(this.names.chain, frontends),
-        )
-      : run("nft", ["-f", "-"], nftScript(this.names.table, frontends));
+      ? iptablesRestoreText(this.names.chain, frontends)
+      : nftScript(this.names.table, frontends);
+  }
+
+  private write(text: string): Promise<string> {
+    return this.mode === "iptables"
+      ? run("iptables-restore", [...XTABLES_WAIT, "--noflush"], text)
+      : run("nft", ["-f", "-"], text);
   }
 
   private deleteRulesSync(name: string): void {

@@ -10,16 +10,23 @@ import type { ProxyMode } from "../../../actors/proxy/proxy-mode.ts";
 import { SystemClock } from "../../../actors/system/clock.ts";
 import { waitFor } from "../../support/wait.ts";
 
-const [mode, cluster, node, clusterIP, port, endpoint] = process.argv.slice(2) as string[];
-const [ip, targetPort] = (endpoint as string).split(":");
+const [mode, cluster, node, clusterIP, port, endpoint] = process.argv.slice(2).map(String) as [
+  string,
+  string,
+  string,
+  string,
+  string,
+  string,
+];
+const [ip, targetPort] = endpoint.split(":") as [string, string];
 const proxier = new Proxier({
-  nodeName: node as string,
+  nodeName: node,
   nodeAddress: "127.0.0.1",
   clock: new SystemClock(),
   logger: pino({ level: "silent" }),
   limits: DEFAULT_PROXY_LIMITS,
   mode: mode as ProxyMode,
-  clusterIdentity: cluster as string,
+  clusterIdentity: cluster,
 });
 proxier.recordService({
   metadata: { namespace: "t", name: "web" },
