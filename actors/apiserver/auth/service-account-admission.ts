@@ -5,8 +5,11 @@
  * (a bound token refreshed by the kubelet, the cluster CA from the `kube-root-ca.crt`
  * ConfigMap, and the namespace from the downward API) mounted read-only at
  * /var/run/secrets/kubernetes.io/serviceaccount in every container that mounts nothing there.
- * Unlike Kubernetes, a ServiceAccount that does not exist (yet) does not refuse the pod: the
- * kubelet's TokenRequest fails instead, and is retried with the pod's start.
+ * Unlike Kubernetes, a ServiceAccount that does not exist does not refuse the pod: the pod is
+ * admitted without the token volume (it would never start, its kubelet's TokenRequest failing
+ * for good, in a cluster without the ServiceAccounts controller: `bosun up --no-workloads`).
+ * Kubernetes refuses the pod instead; bosun's clusters with a controller manager make `default`
+ * as the namespace appears.
  */
 import {
   asArray,
@@ -62,7 +65,7 @@ export function admitServiceAccount(
     typeof spec.automountServiceAccountToken === "boolean"
       ? spec.automountServiceAccountToken
       : serviceAccount?.automountServiceAccountToken !== false;
-  if (!automount) return { ...pod, spec };
+  if (!automount || serviceAccount === null) return { ...pod, spec };
   const volumeName = `kube-api-access-${volumeSuffix}`;
   const mountsAt = (c: JsonObject) =>
     asArray(c.volumeMounts).some(
