@@ -16,9 +16,21 @@ import { join } from "node:path";
 export type LeaderRole = "kube-controller-manager" | "kube-scheduler";
 
 /** The log lines that open and close a tenure, per Lease. */
-const TENURE_LINES: Readonly<Record<string, { lease: LeaderRole; starts: boolean }>> = {
-  "controllers started": { lease: "kube-controller-manager", starts: true },
-  "controllers stopped": { lease: "kube-controller-manager", starts: false },
+const TENURE_LINES: Readonly<
+  Record<string, { lease: LeaderRole; starts: boolean; component?: string }>
+> = {
+  // the cloud controller manager runs the same statechart on its own Lease: its lines, logged
+  // under its own component, are not the kube controller manager's
+  "controllers started": {
+    lease: "kube-controller-manager",
+    starts: true,
+    component: "controller-manager",
+  },
+  "controllers stopped": {
+    lease: "kube-controller-manager",
+    starts: false,
+    component: "controller-manager",
+  },
   "scheduler started leading": { lease: "kube-scheduler", starts: true },
   "scheduler stopped leading": { lease: "kube-scheduler", starts: false },
 };
@@ -28,6 +40,8 @@ export interface LogLine {
   time: number;
   pid: number;
   msg: string;
+  /** The logger's `component` (absent on lines without one). */
+  component?: string;
 }
 
 export interface Tenure {
@@ -72,6 +86,7 @@ export function tenuresOf(member: string, lines: readonly LogLine[]): Tenure[] {
       if (t.pid !== line.pid) close(lease, lastOfPid.get(t.pid) ?? t.fromMs, true);
     const kind = TENURE_LINES[line.msg];
     if (kind === undefined) continue;
+    if (kind.component !== undefined && line.component !== kind.component) continue;
     if (kind.starts) {
       if (!open.has(kind.lease)) open.set(kind.lease, { fromMs: line.time, pid: line.pid });
     } else close(kind.lease, line.time, false);
@@ -113,7 +128,12 @@ export function parseLogLines(text: string): LogLine[] {
     try {
       const o = JSON.parse(raw) as Partial<LogLine>;
       if (typeof o.time === "number" && typeof o.pid === "number" && typeof o.msg === "string")
-        out.push({ time: o.time, pid: o.pid, msg: o.msg });
+        out.push({
+          time: o.time,
+          pid: o.pid,
+          msg: o.msg,
+          ...(typeof o.component === "string" ? { component: o.component } : {}),
+        });
     } catch {
       // a line cut short by a kill -9
     }

@@ -46,12 +46,28 @@ export async function startWorkloadCluster(): Promise<LocalCluster> {
 }
 
 /** Waits until `count` nodes report Ready (their kubelets registered). */
+/**
+ * Waits until `count` nodes are Ready and initialized: the cloud node controller has removed the
+ * `node.cloudprovider.kubernetes.io/uninitialized` taint, which keeps pods off a node until then.
+ */
 export async function waitForReadyNodes(cluster: LocalCluster, count: number): Promise<void> {
   await waitFor(
-    `${count} Ready nodes`,
+    `${count} Ready, initialized nodes`,
     async () => {
-      const out = await kubectlOk(cluster, ["get", "nodes", "--no-headers"]);
-      return out.split("\n").filter((l) => / Ready /.test(l)).length === count;
+      const out = await kubectlOk(cluster, [
+        "get",
+        "nodes",
+        "-o",
+        'jsonpath={range .items[*]}{.status.conditions[?(@.type=="Ready")].status} {.spec.taints[*].key}{"\\n"}{end}',
+      ]);
+      return (
+        out
+          .split("\n")
+          .filter(
+            (l) =>
+              l.startsWith("True") && !l.includes("node.cloudprovider.kubernetes.io/uninitialized"),
+          ).length === count
+      );
     },
     60_000,
   );

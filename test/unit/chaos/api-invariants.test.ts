@@ -114,7 +114,26 @@ describe("a Deployment converges to its latest template", () => {
 });
 
 describe("lease safety from the members' logs", () => {
-  const line = (time: number, pid: number, msg: string) => ({ time, pid, msg });
+  const line = (time: number, pid: number, msg: string) => ({
+    time,
+    pid,
+    msg,
+    ...(msg.startsWith("controllers") ? { component: "controller-manager" } : {}),
+  });
+
+  it("the cloud controller manager's lines (same statechart, its own Lease) are not the kube controller manager's", () => {
+    const ccm = (time: number, msg: string) => ({
+      time,
+      pid: 9,
+      msg,
+      component: "cloud-controller-manager",
+    });
+    const tenures = [
+      ...tenuresOf("n1", [line(0, 1, "controllers started"), line(3_000, 1, "x")]),
+      ...tenuresOf("n2", [ccm(500, "controllers started"), ccm(2_000, "controllers stopped")]),
+    ];
+    expect(leaseOverlaps(tenures)).toEqual({ tenures: 1, overlaps: [], maxOverlapMs: 0 });
+  });
 
   it("tenures end at their stop line, or at the last line of a process that was killed", () => {
     const lines = [
@@ -158,7 +177,7 @@ describe("lease safety from the members' logs", () => {
   });
 
   it("reads pino's JSON lines and skips what is not one", () => {
-    const text = `{"level":30,"time":5,"pid":7,"msg":"controllers started"}\nnot json\n{"time":6,"pid":7,"msg":"controllers stopped"}\n{"cut short`;
+    const text = `{"level":30,"time":5,"pid":7,"component":"controller-manager","msg":"controllers started"}\nnot json\n{"time":6,"pid":7,"component":"controller-manager","msg":"controllers stopped"}\n{"cut short`;
     expect(parseLogLines(text)).toEqual([
       line(5, 7, "controllers started"),
       line(6, 7, "controllers stopped"),
