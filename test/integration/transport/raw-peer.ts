@@ -29,7 +29,9 @@ function connect(
   address: string,
   options: WebSocket.ClientOptions = {},
 ): Promise<{ ws: WebSocket; closed: Promise<Closed>; next: () => Promise<unknown> }> {
-  const ws = new WebSocket(`ws://${address}/mesh`, options);
+  // a client certificate in the options: the mesh is mutual TLS (wss), else plaintext
+  const scheme = options.cert !== undefined ? "wss" : "ws";
+  const ws = new WebSocket(`${scheme}://${address}/mesh`, options);
   const inbox: unknown[] = [];
   const waiters: ((v: unknown) => void)[] = [];
   ws.on("message", (data: Buffer) => {
@@ -54,8 +56,11 @@ function connect(
 }
 
 /** Opens a socket to `address` and does nothing else: the server's challenge goes unanswered. */
-export async function rawSocket(address: string): Promise<RawPeer> {
-  const { ws, closed } = await connect(address);
+export async function rawSocket(
+  address: string,
+  options: WebSocket.ClientOptions = {},
+): Promise<RawPeer> {
+  const { ws, closed } = await connect(address, options);
   return { ws, closed, received: [] };
 }
 
