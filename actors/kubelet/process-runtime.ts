@@ -186,7 +186,13 @@ export class ProcessRuntime implements ContainerRuntime {
         : {}),
       ...spec.env,
     };
-    for (const mount of spec.volumeMounts) env[volumeEnvName(mount.name)] = mount.hostPath;
+    // in a sandbox the host's paths are the overlay's lower layer (writes there stay in the
+    // container's own layer): the volume is where it is bind-mounted, its mountPath
+    for (const mount of spec.volumeMounts)
+      env[volumeEnvName(mount.name)] =
+        this.honoursMountPaths && mount.mountPath.startsWith("/") && mount.subPath === undefined
+          ? mount.mountPath
+          : mount.hostPath;
     return env;
   }
 
