@@ -4,6 +4,7 @@ import type { Logger } from "pino";
 import { API_ACTOR } from "../../actors/api/api-protocol.ts";
 import { ApiOperations } from "../../actors/apiserver/api-operations.ts";
 import { Authorization } from "../../actors/apiserver/auth/authorization.ts";
+import { ensureBootstrapPolicy } from "../../actors/apiserver/auth/policy-bootstrap.ts";
 import { ServiceAccountTokens } from "../../actors/apiserver/auth/service-account-token.ts";
 import { serviceAccountAuthenticator } from "../../actors/apiserver/auth/token-request.ts";
 import type { TokenAuthenticator } from "../../actors/apiserver/authn.ts";
@@ -14,7 +15,7 @@ import type { PodLogs } from "../../actors/apiserver/pod-logs.ts";
 import { ResourceHandler } from "../../actors/apiserver/resource-handler.ts";
 import { WatchCache } from "../../actors/apiserver/watch-cache.ts";
 import type { ActorSystem } from "../../actors/system/actor-system.ts";
-import type { Clock } from "../../actors/system/clock.ts";
+import type { Clock, TimerId } from "../../actors/system/clock.ts";
 import { StoreClient } from "../../raft/client/store-client.ts";
 import type { ConfState } from "../../raft/core/messages.ts";
 import { RocksBackend } from "../../raft/mvcc/rocks-backend.ts";
@@ -58,6 +59,8 @@ export const DEFAULT_ELECTION_TICKS = 10;
 const CLIENT_SESSIONS = 32;
 /** Store sessions for leader-election Lease writes: the controller manager and the scheduler. */
 const ELECTION_SESSIONS = 2;
+/** How soon a server tries the bootstrap policy again after the store refused it. */
+const POLICY_RETRY_MS = 500;
 
 function seedFor(nodeId: string, wallMs: number): number {
   let h = 2166136261;
@@ -196,7 +199,28 @@ export class ServerRole {
       electionClients,
     );
     system.spawn(API_ACTOR, internalApiMachine, { input: { port: api } });
+    if (config.authorization !== false) role.bootstrapPolicy();
     return role;
+  }
+
+  private policyTimer: TimerId | null = null;
+  private stopped = false;
+
+  /**
+   * The bootstrap RBAC policy, written by every server, whether or not it serves HTTPS (a chaos
+   * cluster's servers serve only the internal API, and their components' requests are authorized
+   * against these roles too); tried again until the store takes it.
+   */
+  private bootstrapPolicy(): void {
+    const run = () => {
+      this.policyTimer = null;
+      if (this.stopped) return;
+      ensureBootstrapPolicy(this.apiHandler.store, this.clock.wallMs()).catch((error: unknown) => {
+        this.logger.debug({ error: (error as Error).message }, "bootstrap policy: retrying");
+        if (!this.stopped) this.policyTimer = this.clock.setTimeout(run, POLICY_RETRY_MS);
+      });
+    };
+    run();
   }
 
   /** Online membership changes, on the leader. */
@@ -226,6 +250,8 @@ export class ServerRole {
 
   /** Graceful stop: hand leadership to a caught-up peer first, so clients see no election. */
   async stop(transferWaitMs: (ms: number) => Promise<void>): Promise<void> {
+    this.stopped = true;
+    if (this.policyTimer !== null) this.clock.clearTimeout(this.policyTimer);
     const st = this.replica.status();
     if (st.role === "leader") {
       const peers = Object.entries(st.progress)
