@@ -190,7 +190,9 @@ const NODE_RULES: PolicyRule[] = [
 const SCHEDULER_RULES: PolicyRule[] = [
   rule(["create", "patch", "update"], ["", "events.k8s.io"], ["events"]),
   rule(["create"], ["coordination.k8s.io"], ["leases"]),
-  rule(["get", "update"], ["coordination.k8s.io"], ["leases"], ["kube-scheduler"]),
+  // Kubernetes names only `kube-scheduler` here; bosun's second schedulers (`bosun scheduler`)
+  // speak as this user too and elect on a Lease named after their profile
+  rule(["get", "update"], ["coordination.k8s.io"], ["leases"]),
   rule(READ, ["coordination.k8s.io"], ["leases"]),
   rule(READ, [""], ["nodes", "namespaces", "services", "replicationcontrollers", "configmaps"]),
   rule(["delete", ...READ], [""], ["pods"]),
