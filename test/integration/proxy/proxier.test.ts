@@ -148,6 +148,8 @@ describe.each(MODES)("%s mode", (mode) => {
       await waitFor("the listener", async () =>
         (await ask(a.clusterIP, a.port)).startsWith("pod-"),
       );
+      // the listener answers before its rule is in: count only what the kernel spreads
+      if (kernel) await waitFor("the rules", () => p.kernelRules?.settled());
       const answers: string[] = [];
       if (!kernel) {
         for (let i = 0; i < 9; i++) answers.push(await ask(a.clusterIP, a.port));
@@ -182,6 +184,8 @@ describe.each(MODES)("%s mode", (mode) => {
       await waitFor("the listener", async () =>
         (await ask(a.clusterIP, a.port)).startsWith("pod-"),
       );
+      // the listener's affinity and the kernel's are two: ask once the rule has taken over
+      if (kernel) await waitFor("the rules", () => p.kernelRules?.settled());
       for (const client of ["127.0.0.7", "127.0.0.8"]) {
         const answers = new Set<string>();
         for (let i = 0; i < 6; i++) answers.add(await ask(a.clusterIP, a.port, client));
