@@ -70,13 +70,17 @@ describe("a bosun up cluster meshes over mutual TLS", () => {
   it("every node listens with TLS and the cluster is meshed", async () => {
     for (const node of c().cluster.nodes) {
       expect(logLines(node.id).find((l) => l.msg === "mesh listening")?.tls).toBe(true);
-      expect((await isReady(node)).ready).toBe(true);
+      // up returns once Raft has a leader; readiness and the renewal actor may come a moment later
+      await waitFor(`${node.id} ready`, async () => (await isReady(node)).ready);
       // its certificate, fresh, waits in `valid` for two thirds of its lifetime
-      const status = await getJson<NodeStatus>(node, "/status");
-      const renewal = status.actors.find(
-        (a) => a.address === `${node.id}/mesh-certificate-renewal`,
-      );
-      expect(renewal?.state).toBe("valid");
+      const renewal = await waitFor(`${node.id}'s renewal actor`, async () => {
+        const status = await getJson<NodeStatus>(node, "/status");
+        const actor = status.actors.find(
+          (a) => a.address === `${node.id}/mesh-certificate-renewal`,
+        );
+        return actor?.state === "valid" && actor;
+      });
+      expect(renewal.state).toBe("valid");
     }
   });
 
