@@ -22,8 +22,9 @@
  * - On stop the chain (or table) and the jump are deleted synchronously, before the process
  *   goes, so a clean stop leaves nothing behind.
  */
-import { spawn, spawnSync } from "node:child_process";
+import { type ChildProcess, spawn, spawnSync } from "node:child_process";
 import { createHash } from "node:crypto";
+import { readFileSync } from "node:fs";
 import type { Logger } from "pino";
 import type { Clock, TimerId } from "../system/clock.ts";
 import { type DnatFrontend, iptablesRestoreText, nftScript } from "./dnat-rules.ts";
@@ -66,10 +67,19 @@ function ownerLockName(chainOrTable: string): string {
   return `\0bosun-proxy-rules-${chainOrTable.toLowerCase()}`;
 }
 
-/** Runs a command with `input` on stdin; rejects with its stderr when it fails. */
-function run(command: string, args: string[], input?: string): Promise<string> {
+/**
+ * Runs a command with `input` on stdin; rejects with its stderr when it fails. `started` sees
+ * the child, so a stop can end a write that is still going.
+ */
+function run(
+  command: string,
+  args: string[],
+  input?: string,
+  started?: (child: ChildProcess) => void,
+): Promise<string> {
   return new Promise((resolve, reject) => {
     const child = spawn(command, args, { stdio: ["pipe", "pipe", "pipe"] });
+    started?.(child);
     let out = "";
     let err = "";
     child.stdout.on("data", (d: Buffer) => {
@@ -89,6 +99,29 @@ function run(command: string, args: string[], input?: string): Promise<string> {
 
 const XTABLES_WAIT = ["-w", String(XTABLES_LOCK_WAIT_SECONDS)];
 
+/**
+ * Kills a child and blocks until it has ended. The event loop is blocked, so nothing reaps it:
+ * it ends as a zombie ('Z' in /proc/<pid>/stat), which has made its last syscall. Bounded, so
+ * a child stuck in the kernel cannot hang a stop.
+ */
+function killAndWaitSync(child: ChildProcess, timeoutMs: number): void {
+  if (child.pid === undefined || child.exitCode !== null || child.signalCode !== null) return;
+  child.kill("SIGKILL");
+  const pause = new Int32Array(new SharedArrayBuffer(4));
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    let stat: string;
+    try {
+      stat = readFileSync(`/proc/${child.pid}/stat`, "utf8");
+    } catch {
+      return; // already reaped
+    }
+    // the state follows the command name, which is in parentheses and may hold spaces
+    if (stat.slice(stat.lastIndexOf(")") + 2).startsWith("Z")) return;
+    Atomics.wait(pause, 0, 0, 2);
+  }
+}
+
 function frontendKey(f: DnatFrontend): string {
   return `${f.protocol} ${f.address}:${f.port}`;
 }
@@ -104,6 +137,12 @@ export class KernelRules {
   private running = false;
   private dirty = false;
   private stopped = false;
+  /** Rule writes now running: a stop ends them first, or one could land after the delete. */
+  private readonly writing = new Set<ChildProcess>();
+  private readonly track = (child: ChildProcess): void => {
+    this.writing.add(child);
+    child.once("close", () => this.writing.delete(child));
+  };
   private conntrackMissingLogged = false;
   /** The text of the last successful write ("" before any: the first sync always writes). */
   private written = "";
@@ -187,6 +226,8 @@ export class KernelRules {
     if (this.stopped) return;
     this.stopped = true;
     if (this.scheduled !== null) this.options.clock.clearTimeout(this.scheduled);
+    // a write still going would put the rules back after the delete below
+    for (const child of this.writing) killAndWaitSync(child, 2_000);
     this.deleteRulesSync(this.ownRules());
     this.applied = new Map();
     this.owner.release();
@@ -210,6 +251,7 @@ export class KernelRules {
         "iptables-restore",
         [...XTABLES_WAIT, "--noflush"],
         iptablesRestoreText(this.names.chain, []),
+        this.track,
       );
       const jump = (op: string) => [
         ...XTABLES_WAIT,
@@ -221,7 +263,7 @@ export class KernelRules {
         this.names.chain,
       ];
       const exists = spawnSync("iptables", jump("-C"), { stdio: "ignore" });
-      if (exists.status !== 0) await run("iptables", jump("-I"));
+      if (exists.status !== 0) await run("iptables", jump("-I"), undefined, this.track);
     }
     // stopped while setting up: what was just created goes too
     if (this.stopped)
@@ -281,14 +323,18 @@ export class KernelRules {
 
   private write(text: string): Promise<string> {
     return this.mode === "iptables"
-      ? run("iptables-restore", [...XTABLES_WAIT, "--noflush"], text)
-      : run("nft", ["-f", "-"], text);
+      ? run("iptables-restore", [...XTABLES_WAIT, "--noflush"], text, this.track)
+      : run("nft", ["-f", "-"], text, this.track);
   }
 
   private deleteRulesSync(name: string): void {
     const quiet = { stdio: "ignore" as const };
     if (this.mode === "nftables") {
-      spawnSync("nft", ["delete", "table", "ip", name], quiet);
+      // a delete can lose a race with another process's transaction: done when the table is gone
+      for (let i = 0; i < 5; i++) {
+        spawnSync("nft", ["delete", "table", "ip", name], quiet);
+        if (spawnSync("nft", ["list", "table", "ip", name], quiet).status !== 0) return;
+      }
       return;
     }
     // a jump added twice (two processes racing at start) is deleted twice

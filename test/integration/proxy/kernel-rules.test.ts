@@ -162,11 +162,30 @@ describe.skipIf(MODES.length === 0).each(MODES)("%s mode", (mode) => {
       const [x, y] = await Promise.all([ask(a.clusterIP, a.port), ask(b.clusterIP, b.port)]);
       return x === "mine" && y === "theirs";
     });
+    // a listener answers until the rules are written: wait for both proxies' rules
+    await waitFor("both rules written", () =>
+      [p, q].every((r) => (r.kernelRules?.syncs ?? 0) > 0 && r.kernelRules?.settled()),
+    );
     p.stop(); // synchronous: the rules are gone when it returns
     expect(ruleNames(mode)).not.toContain(ownName(mode, mine, "n1"));
     expect(await ask(a.clusterIP, a.port)).toBe("error:ECONNREFUSED");
     expect(ruleNames(mode)).toContain(ownName(mode, theirs, "n1"));
     expect(await ask(b.clusterIP, b.port)).toBe("theirs");
+  });
+
+  it("a stop while its rules are being written leaves none behind", async () => {
+    const a = addresses();
+    await backend(a.pod(0), "pod");
+    // stops at several points of the first sync: before, during and after the exec
+    for (const delayMs of [0, 2, 5, 10, 20, 40, 80]) {
+      const p = proxier(mode, randomUUID(), "n1");
+      serve(p, a.clusterIP, a.port, a.pod(0));
+      await sleep(clock, delayMs);
+      p.stop();
+      const names = p.kernelRules?.names;
+      expect(names).toBeDefined();
+      expect(ruleNames(mode)).not.toContain(mode === "iptables" ? names?.chain : names?.table);
+    }
   });
 
   it("does not take over an address:port another program holds", async () => {
