@@ -117,6 +117,18 @@ export interface LeaseExpireCommand {
   nowMs: number;
 }
 
+/**
+ * Drops idle client sessions: the leader proposes it for sessions whose seq has not moved for a
+ * TTL of its own monotonic time (raft/replica/session-expiry.ts), each with the seq it saw; one
+ * that applied a command since then stays. Time never comes from entry stamps here: a member
+ * whose wall clock jumps ahead must not expire everyone else's sessions.
+ */
+export interface ExpireSessionsCommand {
+  op: "expireSessions";
+  /** [clientId, lastSeq] pairs. */
+  sessions: [number, number][];
+}
+
 /** Opens a client session (raft/session); its client id is this entry's log index. */
 export interface RegisterSessionCommand {
   op: "registerSession";
@@ -133,6 +145,7 @@ export type MvccCommand =
   | LeaseKeepAliveCommand
   | LeaseCheckpointCommand
   | LeaseExpireCommand
+  | ExpireSessionsCommand
   | RegisterSessionCommand;
 
 /** The client's identity for exactly-once application of a retried proposal (dissertation §6.3). */

@@ -36,6 +36,8 @@ export interface MvccLimits {
   maxLeaseTtlMs: number;
   /** Most leases `dueLeases` proposes for one `leaseExpire` (etcd revokes ≤ 1000 leases/s). */
   maxLeasesPerExpire: number;
+  /** Most sessions one `expireSessions` may list. */
+  maxSessionsPerExpire: number;
 }
 
 export const DEFAULT_MVCC_LIMITS: MvccLimits = {
@@ -50,4 +52,5 @@ export const DEFAULT_MVCC_LIMITS: MvccLimits = {
   restoreBatchRows: 10_000,
   maxLeaseTtlMs: 9_000_000_000 * 1000,
   maxLeasesPerExpire: 1_000,
+  maxSessionsPerExpire: 1_000,
 };

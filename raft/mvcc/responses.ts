@@ -88,6 +88,13 @@ export interface LeaseExpireResponse {
   expired: number[];
 }
 
+export interface ExpireSessionsResponse {
+  kind: "expireSessions";
+  header: ResponseHeader;
+  /** The sessions dropped (those listed that were still idle at the seq given). */
+  expired: number[];
+}
+
 export interface RegisterSessionResponse {
   kind: "registerSession";
   header: ResponseHeader;
@@ -124,6 +131,7 @@ export type CommandResponse =
   | LeaseKeepAliveResponse
   | LeaseCheckpointResponse
   | LeaseExpireResponse
+  | ExpireSessionsResponse
   | RegisterSessionResponse
   | ErrorResponse;
 

@@ -189,7 +189,7 @@ export class MvccStore implements WatchSource {
     this.limits = { ...DEFAULT_MVCC_LIMITS, ...options.limits };
     this.sync = options.syncWrites ?? true;
     this.sessionLimits = options.sessionLimits ?? DEFAULT_SESSION_LIMITS;
-    this.sessions = new SessionTable(this.sessionLimits);
+    this.sessions = this.newSessionTable();
     this.hub = new WatchHub(
       this,
       this.limits.maxWatcherBufferedEvents,
@@ -206,6 +206,30 @@ export class MvccStore implements WatchSource {
   }
 
   /** The last entry index whose effects are durable. */
+  /**
+   * The session table never expires by entry stamps here: they come from the proposing
+   * member's wall clock, and one member whose clock jumps ahead would expire every other
+   * member's sessions. Idle sessions go by the leader's `expireSessions` instead
+   * (raft/replica/session-expiry.ts); the table keeps its bound (least recently active evicted).
+   */
+  private tableLimits(): SessionLimits {
+    return { maxSessions: this.sessionLimits.maxSessions, sessionTtlMs: Number.POSITIVE_INFINITY };
+  }
+
+  private newSessionTable(): SessionTable<ResultHolder> {
+    return new SessionTable(this.tableLimits());
+  }
+
+  /** How long a session may stay idle before the leader expires it. */
+  get sessionTtlMs(): number {
+    return this.sessionLimits.sessionTtlMs;
+  }
+
+  /** Every session with its last applied seq: what the leader watches for idleness. */
+  sessionLastSeqs(): [number, number][] {
+    return this.sessions.lastSeqs();
+  }
+
   get appliedIndex(): number {
     return this.durableApplied;
   }
@@ -405,6 +429,13 @@ export class MvccStore implements WatchSource {
         }
         return { kind: "leaseExpire", header: this.header(), expired };
       }
+      case "expireSessions":
+        // the rows of dropped sessions go with this batch (persistSessions)
+        return {
+          kind: "expireSessions",
+          header: this.header(),
+          expired: this.sessions.expire(command.sessions),
+        };
       case "registerSession":
         // Handled by applyEntry; reaching here means it came without an envelope's care.
         return this.error({ error: "invalid request", detail: "registerSession inside a command" });
@@ -929,7 +960,7 @@ export class MvccStore implements WatchSource {
     this.lessor = new Lessor();
     this.sessionRows = new Map();
     this.meta = { ...INITIAL_META };
-    this.sessions = new SessionTable(this.sessionLimits);
+    this.sessions = this.newSessionTable();
     this.isRestoring = (await this.backend.get(RESTORING_KEY)) !== undefined;
     if (this.isRestoring) return;
     const meta = await this.backend.get(META_STATE_KEY);
@@ -973,7 +1004,7 @@ export class MvccStore implements WatchSource {
           },
         ]),
       },
-      this.sessionLimits,
+      this.tableLimits(),
     );
     this.durableApplied = this.meta.appliedIndex;
     this.durableRevision = this.meta.currentRevision;

@@ -148,6 +148,16 @@ export function validateCommand(command: MvccCommand, limits: MvccLimits): MvccE
         return invalid("expire ids or nowMs malformed");
       }
       return undefined;
+    case "expireSessions": {
+      const pairs: unknown = command.sessions;
+      if (!Array.isArray(pairs) || pairs.length > limits.maxSessionsPerExpire)
+        return invalid("expire sessions malformed or too many");
+      for (const p of pairs as unknown[]) {
+        if (!Array.isArray(p) || p.length !== 2 || !isCount(p[0]) || !isCount(p[1]))
+          return invalid("expire sessions pair malformed");
+      }
+      return undefined;
+    }
     case "registerSession":
       return isTime(command.nowMs) ? undefined : invalid("nowMs malformed");
     default:

@@ -34,6 +34,7 @@ import { decodeProposal, encodeProposal } from "./entry-codec.ts";
 import { ProposalWaiters } from "./proposals.ts";
 import { ReadQueue } from "./read-queue.ts";
 import type { ReplicaLog } from "./replica-log.ts";
+import { SessionExpiry } from "./session-expiry.ts";
 import { SnapshotAssembler, type SnapshotChunk, splitSnapshot } from "./snapshot-chunks.ts";
 
 export interface ReplicaOptions {
@@ -81,6 +82,8 @@ export const DEFAULT_REPLICA_LIMITS: ReplicaLimits = {
 };
 
 export const RAFT_ACTOR = "raft";
+/** How often a leader looks for idle client sessions (at most; a TTL/4 when that is shorter). */
+export const SESSION_EXPIRY_CHECK_MS = 30_000;
 /**
  * After the leader's connection closes: the first follower campaigns after a short delay (its
  * peers must notice the close too, or they still refuse votes for the leader's lease), the next
@@ -122,6 +125,9 @@ export class Replica {
    */
   private readonly snapshotStaggerEntries: number;
   private stopped = false;
+  private readonly sessionExpiry: SessionExpiry;
+  private nextSessionCheckMs = 0;
+  private expiringSessions = false;
   /** Snapshots received from a leader and installed (a follower that fell behind compaction). */
   snapshotsInstalled = 0;
   /** The term as last persisted; cheap to read for tagging inspection records. */
@@ -139,6 +145,10 @@ export class Replica {
     this.snapshotStaggerEntries =
       (options.randomSeed >>> 0) % Math.max(1, Math.floor(this.limits.snapshotEveryEntries / 2));
     this.term = options.log.initialState().hardState.term;
+    this.sessionExpiry = new SessionExpiry(
+      options.store.sessionTtlMs,
+      options.store.limits.maxSessionsPerExpire,
+    );
   }
 
   protected newProposalWaiters(clock: Clock): ProposalWaiters {
@@ -351,6 +361,38 @@ export class Replica {
     }
     this.reads.release(this.options.store.appliedIndex);
     await this.maybeSnapshot();
+    this.maybeExpireSessions();
+  }
+
+  /**
+   * As leader, now and then: proposes the expiry of sessions idle for their TTL by this
+   * leader's monotonic clock (session-expiry.ts). A leader's Ready loop runs at least every
+   * heartbeat, so no timer of its own is needed.
+   */
+  private maybeExpireSessions(): void {
+    if (this.soft.role !== "leader" || this.expiringSessions) return;
+    const now = this.options.system.clock.nowMs();
+    if (now < this.nextSessionCheckMs) return;
+    const { store } = this.options;
+    this.nextSessionCheckMs = now + Math.min(SESSION_EXPIRY_CHECK_MS, store.sessionTtlMs / 4);
+    const due = this.sessionExpiry.due(store.sessionLastSeqs(), now);
+    if (due.length === 0) return;
+    this.expiringSessions = true;
+    this.propose({ command: { op: "expireSessions", sessions: due } })
+      .then(
+        (outcome) => {
+          const expired =
+            outcome.status === "applied" && outcome.response.kind === "expireSessions"
+              ? outcome.response.expired.length
+              : 0;
+          this.options.logger.info({ expired, idle: due.length }, "expired idle client sessions");
+        },
+        (error: Error) =>
+          this.options.logger.warn({ error: error.message }, "cannot expire idle sessions"),
+      )
+      .finally(() => {
+        this.expiringSessions = false;
+      });
   }
 
   protected onSoftState(soft: SoftState): void {
@@ -358,6 +400,9 @@ export class Replica {
     this.soft = soft;
     if (was.lead !== soft.lead || was.role !== soft.role) {
       this.options.logger.info({ role: soft.role, leader: soft.lead }, "raft role");
+      // a leader measures idleness from its own first look (session-expiry.ts)
+      this.sessionExpiry.reset();
+      this.nextSessionCheckMs = 0;
     }
     if (soft.lead !== null && soft.lead !== was.lead) this.proposeAgain();
   }

@@ -12,10 +12,14 @@
  * - unknown session: it expired (or never existed): refused, so the client knows its command's
  *   fate is unknown rather than risking a second application.
  *
- * Expiry is deterministic: time is the largest entry timestamp (assigned by the leader at
- * proposal time) this state machine has applied — never the replica's own clock — and sessions
- * idle for longer than `sessionTtlMs` are dropped. The table is bounded by `maxSessions`: when a
- * registration would exceed it, the least recently active session is evicted.
+ * Expiry is deterministic. The table can expire by time, where time is the largest entry
+ * timestamp this state machine has applied, never the replica's own clock, and sessions idle for
+ * longer than `sessionTtlMs` are dropped (the simulator's state machine runs it so). The MVCC
+ * store turns that off: its stamps are the proposer's wall clock, one member whose clock steps
+ * ahead would expire everyone's sessions. There the leader names idle sessions, by its own
+ * monotonic time, in an `expireSessions` entry (`expire`). Either way the table is bounded by
+ * `maxSessions`: when a registration would exceed it, the least recently active session is
+ * evicted.
  */
 
 export interface SessionLimits {
@@ -106,6 +110,26 @@ export class SessionTable<R> {
     session.lastResult = result;
     this.touch(sessionId, session);
     return { status: "applied", result };
+  }
+
+  /**
+   * Drops each listed session whose last seq is still the one given: the leader saw it idle at
+   * that seq for a TTL of its own monotonic time (raft/replica/session-expiry.ts); a command
+   * applied since then moved its seq, and it stays. Returns the ids dropped.
+   */
+  expire(candidates: readonly (readonly [SessionId, number])[]): SessionId[] {
+    const dropped: SessionId[] = [];
+    for (const [id, lastSeq] of candidates) {
+      if (this.sessions.get(id)?.lastSeq !== lastSeq) continue;
+      this.sessions.delete(id);
+      dropped.push(id);
+    }
+    return dropped;
+  }
+
+  /** Every session and its last seq, least recently active first. */
+  lastSeqs(): [SessionId, number][] {
+    return [...this.sessions].map(([id, s]) => [id, s.lastSeq]);
   }
 
   /** The highest seq applied for a session, or undefined if there is no such session. */

@@ -67,20 +67,35 @@ describe("session de-duplication", () => {
     expect(await d.get("k")).toMatchObject({ value: "2", version: 2 });
   });
 
-  it("an idle session expires by entry time, persisted: refused after a reopen too", async () => {
+  it("entry stamps expire nothing; expireSessions drops the idle ones it names, persisted", async () => {
     const d = await Driver.memory({ sessionLimits: { maxSessions: 10, sessionTtlMs: 1_000 } });
     const a = await d.run({ op: "registerSession", nowMs: 0 });
     const bb = await d.run({ op: "registerSession", nowMs: 900 });
     if (a.kind !== "registerSession" || bb.kind !== "registerSession")
       throw new Error("register failed");
-    // b's activity at 2_000 moves time past a's TTL.
+    // b's stamp an hour ahead (a member whose wall clock stepped) leaves a's session alone
     await d.store.apply(3, {
       command: { op: "put", key: b("x"), value: b("1") },
-      session: { clientId: bb.clientId, seq: 1, nowMs: 1_800 },
+      session: { clientId: bb.clientId, seq: 1, nowMs: 3_600_000 },
     });
+    expect(d.store.sessionLastSeqs()).toEqual([
+      [a.clientId, 0],
+      [bb.clientId, 1],
+    ]);
+    // the leader saw a idle at seq 0 and b at seq 0; b has written since, so only a goes
+    const expired = await d.store.apply(4, {
+      command: {
+        op: "expireSessions",
+        sessions: [
+          [a.clientId, 0],
+          [bb.clientId, 0],
+        ],
+      },
+    });
+    expect(expired).toMatchObject({ status: "applied", response: { expired: [a.clientId] } });
     await d.reopen({ sessionLimits: { maxSessions: 10, sessionTtlMs: 1_000 } });
     expect(
-      await d.store.apply(4, {
+      await d.store.apply(5, {
         command: { op: "put", key: b("y"), value: b("1") },
         session: { clientId: a.clientId, seq: 1, nowMs: 1_800 },
       }),
@@ -88,12 +103,23 @@ describe("session de-duplication", () => {
       status: "sessionExpired",
     });
     expect(
-      await d.store.apply(5, {
+      await d.store.apply(6, {
         command: { op: "put", key: b("x"), value: b("1") },
         session: { clientId: bb.clientId, seq: 1, nowMs: 1_800 },
       }),
     ).toMatchObject({
       status: "duplicate",
     });
+  });
+
+  it("refuses a malformed expireSessions and changes nothing", async () => {
+    const d = await Driver.memory();
+    const a = await d.run({ op: "registerSession", nowMs: 0 });
+    if (a.kind !== "registerSession") throw new Error("register failed");
+    for (const sessions of [[[a.clientId]], [[a.clientId, -1]], "x", [[1.5, 0]]]) {
+      const r = await d.run({ op: "expireSessions", sessions } as never);
+      expect(r).toMatchObject({ kind: "error" });
+    }
+    expect(d.store.sessionLastSeqs()).toEqual([[a.clientId, 0]]);
   });
 });

@@ -1,10 +1,10 @@
 import { pino } from "pino";
 import { ActorSystem } from "../../../actors/system/actor-system.ts";
-import { ManualClock } from "../../../actors/system/clock.ts";
+import { type Clock, ManualClock } from "../../../actors/system/clock.ts";
 import { StoreClient } from "../../../raft/client/store-client.ts";
 import type { ConfState } from "../../../raft/core/messages.ts";
 import { MemoryBackend } from "../../../raft/mvcc/memory-backend.ts";
-import { MvccStore } from "../../../raft/mvcc/store.ts";
+import { MvccStore, type MvccStoreOptions } from "../../../raft/mvcc/store.ts";
 import { Replica, type ReplicaLimits } from "../../../raft/replica/replica.ts";
 import { MemoryReplicaLog } from "../../../raft/replica/replica-log.ts";
 import { ReplicaStorePort, STORE_ACTOR } from "../../../raft/replica/replica-store-port.ts";
@@ -34,6 +34,7 @@ export class InProcessCluster {
   constructor(
     readonly ids: string[],
     private readonly limits: Partial<ReplicaLimits> = {},
+    private readonly storeOptions: MvccStoreOptions = {},
   ) {}
 
   async start(): Promise<void> {
@@ -54,7 +55,7 @@ export class InProcessCluster {
       logger,
       wire: this.hub.wireFor(id),
     });
-    const store = await MvccStore.open(new MemoryBackend());
+    const store = await MvccStore.open(new MemoryBackend(), this.storeOptions);
     const replica = new Replica({
       system,
       log: new MemoryReplicaLog(confState),
@@ -72,10 +73,10 @@ export class InProcessCluster {
   }
 
   /** A client node that is not a server: its own actor system on the same wire. */
-  client(nodeId = "c1"): StoreClient {
+  client(nodeId = "c1", clock: Clock = this.clock): StoreClient {
     const system = new ActorSystem({
       nodeId,
-      clock: this.clock,
+      clock,
       logger,
       wire: this.hub.wireFor(nodeId),
     });
