@@ -152,8 +152,10 @@ async function main(): Promise<void> {
     }
     if (options.json) writeFileSync(options.json, JSON.stringify({ mode, figures, load: load() }));
   } finally {
-    const down = await runBosun(["down", "--purge"], env, entry);
-    if (down.code !== 0) await killAll(cluster?.nodes.map((n) => n.pid) ?? []);
+    await runBosun(["down", "--purge"], env, entry);
+    // whatever down left running, and a node still closing its store could write into the run
+    // dir after the purge: gone, both, before the run dir is
+    await killAll(cluster?.nodes.map((n) => n.pid) ?? []);
     rmSync(runDir, { recursive: true, force: true });
   }
 }
