@@ -19,6 +19,8 @@
  *                ERROR carrying a Status (410 Expired after compaction)
  *   api.watch.cancel {tag}                                                           → {canceled}
  *   api.watch.check  {tag}                                                           → {alive}
+ *   api.watch.check  {tags} (at most MAX_WATCH_CHECK_TAGS)                  → {alive: boolean[]}
+ *                a client checks all its watches on one server in one ask, not one ask each
  *
  * Every request may carry `user` (a UserInfo): the identity the calling component declares
  * (`system:node:n1`, `system:kube-scheduler`), which the server authorizes it as. The mesh
@@ -46,6 +48,8 @@ export const PROPAGATION_POLICIES = ["Foreground", "Background", "Orphan"] as co
 export type PropagationPolicy = (typeof PROPAGATION_POLICIES)[number];
 
 export const API_ACTOR = "apiserver";
+/** Watches one `api.watch.check` may ask about (a client with more asks in several). */
+export const MAX_WATCH_CHECK_TAGS = 1_024;
 export const API_WATCH_EVENT_KIND = "api.watch.event";
 
 export type PatchType = "merge" | "strategic" | "json";

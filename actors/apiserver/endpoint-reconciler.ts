@@ -87,6 +87,35 @@ interface ReconcilerContext extends EndpointReconcilerInput {
 
 type ReconcilerEvent = { type: "reconciler.stop" };
 
+/** Creates `object` unless another server (or an earlier round) did. */
+async function createIfMissing(
+  api: ObjectApi,
+  resource: string,
+  object: JsonObject,
+  namespace: string,
+): Promise<void> {
+  try {
+    await api.create(resource, object, { namespace });
+  } catch (error) {
+    if (!isAlreadyExists(error)) throw error;
+  }
+}
+
+/**
+ * Creates a Service when this server's replica does not have it. Only a missing one is
+ * created: a create of one that exists is still a store write through Raft (refused, but
+ * logged and fsync'd by every member), and each server's round made two a second.
+ */
+async function ensureService(api: ObjectApi, service: JsonObject, namespace: string) {
+  const name = String(asObject(service.metadata).name);
+  try {
+    await api.get("services", name, { namespace, resourceVersion: "0" });
+  } catch (error) {
+    if (!isNotFound(error)) throw error;
+    await createIfMissing(api, "services", service, namespace);
+  }
+}
+
 async function writeIfChanged(
   api: ObjectApi,
   resource: string,
@@ -97,12 +126,14 @@ async function writeIfChanged(
   const namespace = String(asObject(desired.metadata).namespace ?? DEFAULT_NAMESPACE);
   let current: JsonObject | null = null;
   try {
-    current = await api.get(resource, name, { namespace });
+    // this server's replica (resourceVersion "0"): the update below pins the resourceVersion
+    // read, so a stale copy fails with 409 and the next round writes; nothing is lost
+    current = await api.get(resource, name, { namespace, resourceVersion: "0" });
   } catch (error) {
     if (!isNotFound(error)) throw error;
   }
   if (current === null) {
-    await api.create(resource, desired, { namespace });
+    await createIfMissing(api, resource, desired, namespace);
     return;
   }
   if (same(current)) return;
@@ -176,20 +207,8 @@ interface RoundResult {
 const reconcileOnce = fromPromise<RoundResult, EndpointReconcilerInput>(async ({ input }) => {
   const { api, clock, nodeId, endpoint } = input;
   const port = Number(endpoint.slice(endpoint.lastIndexOf(":") + 1));
-  try {
-    await api.create("services", kubernetesService(KUBERNETES_SERVICE_IP, port), {
-      namespace: DEFAULT_NAMESPACE,
-    });
-  } catch (error) {
-    if (!isAlreadyExists(error)) throw error;
-  }
-  try {
-    await api.create("services", kubeDnsService(KUBE_DNS_SERVICE_IP), {
-      namespace: KUBE_SYSTEM_NAMESPACE,
-    });
-  } catch (error) {
-    if (!isAlreadyExists(error)) throw error;
-  }
+  await ensureService(api, kubernetesService(KUBERNETES_SERVICE_IP, port), DEFAULT_NAMESPACE);
+  await ensureService(api, kubeDnsService(KUBE_DNS_SERVICE_IP), KUBE_SYSTEM_NAMESPACE);
   const lease = apiServerLease(nodeId, endpoint, clock.wallMs(), APISERVER_LEASE_DURATION_SECONDS);
   const dns = input.dnsEndpoint?.() ?? null;
   if (dns !== null) {

@@ -7,16 +7,17 @@
  * The machine only routes: `serving` until the node stops; the port does the work.
  */
 import { setup } from "xstate";
-import type {
-  ApiReply,
-  CreateRequest,
-  DeleteRequest,
-  GetRequest,
-  ListRequest,
-  PatchRequest,
-  ResourceScope,
-  UpdateRequest,
-  WatchRequest,
+import {
+  type ApiReply,
+  type CreateRequest,
+  type DeleteRequest,
+  type GetRequest,
+  type ListRequest,
+  MAX_WATCH_CHECK_TAGS,
+  type PatchRequest,
+  type ResourceScope,
+  type UpdateRequest,
+  type WatchRequest,
 } from "../api/api-protocol.ts";
 import type { Status } from "../api/status.ts";
 import { isUserInfo, type UserInfo } from "../api/user-info.ts";
@@ -62,7 +63,7 @@ export type InternalApiEvent =
   | ActorMessage<"api.delete", DeleteRequest>
   | ActorMessage<"api.watch", WatchRequest & { tag: string }>
   | ActorMessage<"api.watch.cancel", { tag: string }>
-  | ActorMessage<"api.watch.check", { tag: string }>
+  | ActorMessage<"api.watch.check", { tag: string } | { tags: string[] }>
   | { type: "api.stop" };
 
 function isScope(body: unknown): body is ResourceScope {
@@ -87,6 +88,19 @@ function tagOf(kind: string, body: unknown): string {
   const tag = (body as { tag?: unknown } | null)?.tag;
   if (typeof tag !== "string") throw new Error(`${kind} needs {tag: string}`);
   return tag;
+}
+
+/** The tags of a batched `api.watch.check`, or null for the one-tag form. */
+function tagsOf(kind: string, body: unknown): string[] | null {
+  const tags = (body as { tags?: unknown } | null)?.tags;
+  if (tags === undefined) return null;
+  if (!Array.isArray(tags) || !tags.every((t) => typeof t === "string")) {
+    throw new Error(`${kind} needs {tags: string[]}`);
+  }
+  if (tags.length > MAX_WATCH_CHECK_TAGS) {
+    throw new Error(`${kind}: at most ${MAX_WATCH_CHECK_TAGS} tags, got ${tags.length}`);
+  }
+  return tags;
 }
 
 export const internalApiMachine = setup({
@@ -149,9 +163,12 @@ export const internalApiMachine = setup({
     },
     checkWatch: ({ context, event }) => {
       if (event.type !== "api.watch.check") return;
-      answerAsk(event, () => ({
-        alive: context.port.hasWatch(event.from, tagOf(event.type, event.body)),
-      }));
+      answerAsk(event, () => {
+        const tags = tagsOf(event.type, event.body);
+        if (tags === null)
+          return { alive: context.port.hasWatch(event.from, tagOf(event.type, event.body)) };
+        return { alive: tags.map((tag) => context.port.hasWatch(event.from, tag)) };
+      });
     },
   },
 }).createMachine({

@@ -32,6 +32,7 @@ import {
   type DeleteRequest,
   type GetRequest,
   type ListRequest,
+  MAX_WATCH_CHECK_TAGS,
   type PatchRequest,
   type PatchType,
   type UpdateRequest,
@@ -155,7 +156,6 @@ const apiWatchReceiverMachine = setup({
 interface ActiveWatch {
   server: string;
   handlers: ApiWatchHandlers;
-  timer: TimerId | null;
   done: boolean;
 }
 
@@ -168,6 +168,8 @@ export class ApiClient implements ListWatcher {
   private receiver: AnyActorRef | null = null;
   private offPeerDown: (() => void) | null = null;
   private readonly watches = new Map<string, ActiveWatch>();
+  /** The pending liveness check of each server that serves some of our watches. */
+  private readonly checks = new Map<string, TimerId>();
   private nextTag = 0;
 
   constructor(options: ApiClientOptions) {
@@ -253,7 +255,7 @@ export class ApiClient implements ListWatcher {
         // a tag per attempt: a server that started the watch after our ask timed out must not
         // interleave its events with the next server's
         const tag = `${this.name}:${++this.nextTag}`;
-        const watch: ActiveWatch = { server, handlers, timer: null, done: false };
+        const watch: ActiveWatch = { server, handlers, done: false };
         // registered before asking: the first events may arrive ahead of the reply
         this.watches.set(tag, watch);
         try {
@@ -281,7 +283,7 @@ export class ApiClient implements ListWatcher {
       this.cancelWatch(tag, false);
       throw new ApiError(status); // the server refused the watch itself: not worth a retry
     }
-    if (!watch.done) this.scheduleCheck(tag, watch);
+    if (!watch.done) this.scheduleCheck(watch.server);
     return { cancel: () => this.cancelWatch(tag, true) };
   }
 
@@ -289,6 +291,8 @@ export class ApiClient implements ListWatcher {
   close(): void {
     this.offPeerDown?.();
     for (const tag of [...this.watches.keys()]) this.cancelWatch(tag, true);
+    for (const timer of this.checks.values()) this.system.clock.clearTimeout(timer);
+    this.checks.clear();
   }
 
   private cancelWatch(tag: string, tellServer: boolean): void {
@@ -296,7 +300,6 @@ export class ApiClient implements ListWatcher {
     if (!watch) return;
     watch.done = true;
     this.watches.delete(tag);
-    if (watch.timer !== null) this.system.clock.clearTimeout(watch.timer);
     if (tellServer && watch.server)
       this.system.tell(this.address, `${watch.server}/${API_ACTOR}`, "api.watch.cancel", { tag });
   }
@@ -336,27 +339,52 @@ export class ApiClient implements ListWatcher {
     watch.handlers.event(event);
   }
 
-  private scheduleCheck(tag: string, watch: ActiveWatch): void {
-    watch.timer = this.system.clock.setTimeout(() => {
-      watch.timer = null;
-      if (watch.done) return;
-      this.system
-        .ask<{ alive: boolean }>(
-          this.address,
-          `${watch.server}/${API_ACTOR}`,
-          "api.watch.check",
-          { tag },
-          this.options.requestTimeoutMs,
-        )
-        .then(
-          (r) => {
-            if (watch.done) return;
-            if (r.alive) return this.scheduleCheck(tag, watch);
-            this.lose(tag, watch, `watch no longer served by ${watch.server}`);
-          },
-          (error: Error) => this.lose(tag, watch, error.message),
-        );
+  /**
+   * Every `watchCheckIntervalMs`, one ask per server covers all the watches it serves for us
+   * (in asks of at most MAX_WATCH_CHECK_TAGS): an informer-heavy process has dozens of watches,
+   * and an ask each was most of an idle cluster's mesh traffic. A lost link fails them at once
+   * (onServerDown); this finds the watches a server forgot while the link stayed up.
+   */
+  private scheduleCheck(server: string): void {
+    if (this.checks.has(server)) return;
+    const timer = this.system.clock.setTimeout(() => {
+      this.checks.delete(server);
+      const tags = [...this.watches].filter(([, w]) => w.server === server && !w.done);
+      if (tags.length === 0) return;
+      const asks: Promise<void>[] = [];
+      for (let i = 0; i < tags.length; i += MAX_WATCH_CHECK_TAGS) {
+        asks.push(this.checkWatches(server, tags.slice(i, i + MAX_WATCH_CHECK_TAGS)));
+      }
+      // the next round once this one is answered: a slow server never has checks piling up
+      void Promise.all(asks).then(() => {
+        if ([...this.watches.values()].some((w) => w.server === server && !w.done)) {
+          this.scheduleCheck(server);
+        }
+      });
     }, this.options.watchCheckIntervalMs);
+    this.checks.set(server, timer);
+  }
+
+  private checkWatches(server: string, watches: [string, ActiveWatch][]): Promise<void> {
+    return this.system
+      .ask<{ alive: unknown }>(
+        this.address,
+        `${server}/${API_ACTOR}`,
+        "api.watch.check",
+        { tags: watches.map(([tag]) => tag) },
+        this.options.requestTimeoutMs,
+      )
+      .then(
+        (r) => {
+          const alive = Array.isArray(r.alive) ? r.alive : [];
+          for (const [i, [tag, watch]] of watches.entries()) {
+            if (alive[i] !== true) this.lose(tag, watch, `watch no longer served by ${server}`);
+          }
+        },
+        (error: Error) => {
+          for (const [tag, watch] of watches) this.lose(tag, watch, error.message);
+        },
+      );
   }
 
   private lose(tag: string, watch: ActiveWatch, reason: string): void {

@@ -133,7 +133,15 @@ async function tryAcquireOrRenew({ context: c, renewing }: AttemptInput): Promis
   if (renewed !== null) return { kind: "acquired", lease: renewed, sentAtMs };
   let current: JsonObject;
   try {
-    current = await c.api.get(LEASES, c.leaseName, { namespace: c.namespace });
+    // a candidate's look, every retry period, is a read of this server's own replica
+    // (resourceVersion "0"), not a quorum read through the Raft leader: three elections'
+    // candidates on two servers made it most of an idle cluster's reads. A stale copy is safe:
+    // the write below pins the resourceVersion read, so it fails with 409; and a lease seen to
+    // change later only makes a candidate judge it expired later, never earlier.
+    current = await c.api.get(LEASES, c.leaseName, {
+      namespace: c.namespace,
+      ...(renewing ? {} : { resourceVersion: "0" }),
+    });
   } catch (error) {
     if (!isNotFound(error)) throw error;
     try {

@@ -9,7 +9,7 @@ import {
 } from "xstate";
 import { actorOf, type Envelope, nodeOf } from "../../transport/envelope.ts";
 import type { Clock, TimerId } from "./clock.ts";
-import { type InspectionRecord, InspectionRing } from "./inspection-ring.ts";
+import { type InspectionPage, type InspectionRecord, InspectionRing } from "./inspection-ring.ts";
 import { type ActorSystemLimits, DEFAULT_ACTOR_SYSTEM_LIMITS } from "./limits.ts";
 import {
   type ActorMessage,
@@ -100,6 +100,8 @@ export class ActorSystem {
   private readonly children = new Map<string, ChildEntry>();
   private nextAskId = 1;
   private stopped = false;
+  /** Until when (monotonic ms) events keep their payload previews for a reader of the ring. */
+  private readerGraceUntilMs = Number.NEGATIVE_INFINITY;
   deadLetters = 0;
 
   constructor(options: ActorSystemOptions) {
@@ -307,6 +309,27 @@ export class ActorSystem {
   isReachable(nodeId: string): boolean {
     if (nodeId === this.nodeId) return true;
     return this.wire?.isConnected?.(nodeId) ?? this.wire !== undefined;
+  }
+
+  /**
+   * Inspection records with seq ≥ sinceSeq (InspectionRing.read), for a reader: from now until
+   * `inspectionReaderGraceMs` after the last read, events enter the ring with their payloads.
+   */
+  readInspection(
+    sinceSeq: number,
+    options: { address?: string; limit?: number } = {},
+  ): InspectionPage {
+    this.readerGraceUntilMs = this.clock.nowMs() + this.limits.inspectionReaderGraceMs;
+    return this.ring.read(sinceSeq, options);
+  }
+
+  /**
+   * Whether an event's payload preview is worth its walk: only while someone follows the ring
+   * or has read it lately. The records nobody reads keep the fields that cost nothing to take
+   * (address, kind, event type, sender, state), which is all `status` and the CLI show.
+   */
+  private payloadsWanted(): boolean {
+    return this.ring.followed || this.clock.nowMs() < this.readerGraceUntilMs;
   }
 
   /** Every actor on this node with its current state. */
@@ -517,7 +540,7 @@ export class ActorSystem {
         const from = event.event.from;
         const sender = typeof from === "string" ? from : undefined;
         // the one place payloads enter inspection: redacted and bounded here (redaction.ts)
-        const payload = eventPayloadPreview(event.event);
+        const payload = this.payloadsWanted() ? eventPayloadPreview(event.event) : undefined;
         this.record(address, event.type, event.event.type, sender, undefined, undefined, payload);
         return;
       }

@@ -28,7 +28,9 @@ export interface InspectionRecord {
   status?: string;
   /**
    * The event's payload (its fields but `type` and `from`), for event records: a bounded preview
-   * that went through `redactedPreview` (redaction.ts) before it got here.
+   * that went through `redactedPreview` (redaction.ts) before it got here. Taken only while
+   * someone follows or reads the ring (ActorSystem.readInspection): absent on the records of an
+   * unwatched node.
    */
   payload?: unknown;
   /** The action's name, for action records. */
@@ -69,6 +71,11 @@ export class InspectionRing {
     this.slots[record.seq % this.capacity] = record;
     if (this.listeners.size > 0) for (const listener of this.listeners) listener(record);
     return record;
+  }
+
+  /** Whether a live listener is attached (then every record is read as it comes). */
+  get followed(): boolean {
+    return this.listeners.size > 0;
   }
 
   /** The sequence number the next record will get. */

@@ -16,6 +16,18 @@ export interface ActorSystemLimits {
   maxChildActors: number;
   /** Live inspection followers per node. */
   maxFollowers: number;
+  /**
+   * Records one follower is sent in one tell (the records of one turn of the event loop); past
+   * this, the rest of that turn's records are not sent to it (the ring still holds them). Keeps
+   * a follower's cost per turn bounded however busy the node is.
+   */
+  maxFollowBatchRecords: number;
+  /**
+   * How long after the last read of the inspection ring events still enter it with their
+   * payload preview. Nobody reading, records keep only the cheap fields (DESIGN §3): the preview
+   * walk is most of what a record costs, and an idle server takes 1,000–2,500 records a second.
+   */
+  inspectionReaderGraceMs: number;
 }
 
 export const DEFAULT_ACTOR_SYSTEM_LIMITS: ActorSystemLimits = {
@@ -25,4 +37,6 @@ export const DEFAULT_ACTOR_SYSTEM_LIMITS: ActorSystemLimits = {
   maxActors: 4_096,
   maxChildActors: 180_000,
   maxFollowers: 16,
+  maxFollowBatchRecords: 1_000,
+  inspectionReaderGraceMs: 60_000,
 };

@@ -20,6 +20,9 @@ export interface FollowFilter {
   changesOnly?: boolean;
 }
 
+/** The tell that carries a follower's records: `InspectionRecord[]`, oldest first. */
+export const INSPECT_RECORDS_KIND = "inspect.records";
+
 /** Addresses one follower may name (the browser inspector watches a handful). */
 export const MAX_FOLLOW_ADDRESSES = 64;
 

@@ -1,9 +1,16 @@
 import type { ActorSystem } from "../../actors/system/actor-system.ts";
 import { CHAOS_CRASH_EVENT } from "../../actors/system/chaos-crash.ts";
 import { followMatcher } from "../../actors/system/follow-filter.ts";
-import { MAX_INSPECTION_PAGE_RECORDS } from "../../actors/system/inspection-ring.ts";
+import {
+  type InspectionRecord,
+  MAX_INSPECTION_PAGE_RECORDS,
+} from "../../actors/system/inspection-ring.ts";
 import { chartOf } from "../../actors/system/machine-chart.ts";
-import type { FollowFilter, NodeIntrospection } from "../../actors/system/node-actor.ts";
+import {
+  type FollowFilter,
+  INSPECT_RECORDS_KIND,
+  type NodeIntrospection,
+} from "../../actors/system/node-actor.ts";
 import { runningBundle } from "../node-runtime.ts";
 
 export interface LinkView {
@@ -50,8 +57,9 @@ export function memoryView(): MemoryView {
 }
 
 /**
- * The answers the node actor gives about this process. Followers get each new inspection
- * record as an `inspect.records` tell; one whose sends start failing is dropped.
+ * The answers the node actor gives about this process. Followers get the new inspection
+ * records of each turn as one `inspect.records` tell (at most `maxFollowBatchRecords`); one
+ * whose sends start failing is dropped.
  */
 export class Introspection implements NodeIntrospection {
   private readonly followers = new Map<string, () => void>();
@@ -87,7 +95,7 @@ export class Introspection implements NodeIntrospection {
       limit: Math.min(limit, MAX_INSPECTION_PAGE_RECORDS),
     };
     if (address !== undefined) options.address = address;
-    return this.system.ring.read(sinceSeq, options);
+    return this.system.readInspection(sinceSeq, options);
   }
 
   chart(actor: string) {
@@ -109,12 +117,30 @@ export class Introspection implements NodeIntrospection {
     existing?.(); // a follower asking again changes its filter
     const self = this.system.address("node");
     const wants = followMatcher(filter);
-    const off = this.system.ring.subscribe((record) => {
-      if (!wants(record)) return;
-      const sent = this.system.tell(self, subscriber, "inspect.records", [record]);
+    const maxBatch = this.system.limits.maxFollowBatchRecords;
+    // the records of one turn go out as one tell, not one tell a record: a busy node's records
+    // come in bursts (an event, its microsteps, its snapshot; a Ready and its ADVANCE)
+    let batch: InspectionRecord[] = [];
+    let following = true;
+    const send = () => {
+      const records = batch;
+      batch = [];
+      if (!following || records.length === 0) return;
+      const sent = this.system.tell(self, subscriber, INSPECT_RECORDS_KIND, records);
       if (!sent.ok) this.unfollow(subscriber);
+    };
+    const unsubscribe = this.system.ring.subscribe((record) => {
+      // a local follower's handling of a batch is itself recorded: sent on, each batch would
+      // make the next one, and the node would spend itself feeding its own follower
+      if (record.address === subscriber && record.eventType === INSPECT_RECORDS_KIND) return;
+      if (batch.length >= maxBatch || !wants(record)) return;
+      batch.push(record);
+      if (batch.length === 1) queueMicrotask(send);
     });
-    this.followers.set(subscriber, off);
+    this.followers.set(subscriber, () => {
+      following = false;
+      unsubscribe();
+    });
     return null;
   }
 

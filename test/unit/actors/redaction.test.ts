@@ -97,6 +97,7 @@ describe("redaction", () => {
     const system = new ActorSystem({ nodeId: "n1", clock, logger: pino({ level: "silent" }) });
     const sink = setup({}).createMachine({ id: "sink", on: { "api.create": {} } });
     system.spawn("apiserver", sink);
+    system.readInspection(0); // a reader: events now enter with their payloads
     system.tell("n1/test", "n1/apiserver", "api.create", {
       object: { kind: "Secret", metadata: { name: "s" }, data: { p: b64 } },
       token: PLANTED,

@@ -112,6 +112,46 @@ describe("ApiClient ↔ apiserver actor", () => {
   });
 });
 
+describe("ApiClient watch checks", () => {
+  it("checks all its watches on a server in one ask a round, and closes only those it forgot", async () => {
+    const system = new ActorSystem({
+      nodeId: "n1",
+      clock: new SystemClock(),
+      logger: pino({ level: "silent" }),
+    });
+    const { port, watchers } = scriptedPort(system);
+    system.spawn(API_ACTOR, internalApiMachine, { input: { port } });
+    const api = new ApiClient({ system, servers: () => ["n1"], watchCheckIntervalMs: 20 });
+    try {
+      const lost: string[] = [];
+      for (const name of ["a", "b", "c"]) {
+        await api.watch(
+          { resource: "configmaps", name },
+          { event: () => {}, closed: () => lost.push(name) },
+        );
+      }
+      system.readInspection(0); // a reader: the checks' payloads are recorded
+      const checks = () =>
+        system.ring
+          .read(0, { address: `n1/${API_ACTOR}` })
+          .records.filter((r) => r.kind === "@xstate.event" && r.eventType === "api.watch.check")
+          .map((r) => (r.payload as { body?: { tags?: unknown[] } }).body?.tags?.length);
+      await waitFor("two rounds of checks", () => checks().length >= 2);
+      expect(checks().every((tags) => tags === 3)).toBe(true); // one ask a round for all three
+      const [forgotten] = [...watchers.keys()];
+      watchers.delete(forgotten ?? "");
+      await waitFor("the forgotten watch to close", () => lost.length > 0);
+      const after = checks().length;
+      await waitFor("two more rounds", () => checks().length >= after + 2);
+      expect(checks().at(-1)).toBe(2);
+      expect(lost).toEqual(["a"]);
+    } finally {
+      api.close();
+      system.stop();
+    }
+  });
+});
+
 describe("ApiClient retries of writes", () => {
   const silent = pino({ level: "silent" });
   const clock = new SystemClock();
