@@ -4,6 +4,10 @@
  * under `externalTrafficPolicy: Local` (200 = has local endpoints), else a TCP connect to the
  * NodePort — and flips after `unhealthyThreshold` failures or `healthyThreshold` passes.
  *
+ * A new backend is probed at once and then every `newBackendProbeIntervalMs` until it first
+ * passes (for at most `newBackendProbeWindowMs`), then every `healthCheckIntervalMs`: it gets
+ * traffic as soon as its node serves the port, not on the next full tick.
+ *
  * A backend checked over TCP starts healthy (the NodePort is there on every live node, and the
  * forwarder moves on from a refused dial anyway), one checked over HTTP starts unhealthy: under
  * `Local` a node without the Service's pods must not get traffic before it says so.
@@ -37,6 +41,20 @@ export function afterProbe(
   return streak >= threshold
     ? { healthy: passed, streak: 0 }
     : { healthy: current.healthy, streak };
+}
+
+/** When to probe next, `sinceStartMs` after the prober started. Pure. */
+export function nextProbeDelayMs(
+  passedOnce: boolean,
+  sinceStartMs: number,
+  limits: Pick<
+    LoadBalancerLimits,
+    "healthCheckIntervalMs" | "newBackendProbeIntervalMs" | "newBackendProbeWindowMs"
+  >,
+): number {
+  return !passedOnce && sinceStartMs < limits.newBackendProbeWindowMs
+    ? limits.newBackendProbeIntervalMs
+    : limits.healthCheckIntervalMs;
 }
 
 export function probe(target: ProbeTarget, timeoutMs: number, clock: Clock): Promise<boolean> {
@@ -81,6 +99,8 @@ export class BackendHealth {
   private count: HealthCount;
   private timer: TimerId | null = null;
   private stopped = false;
+  private passedOnce = false;
+  private readonly startedMs: number;
 
   constructor(
     readonly target: ProbeTarget,
@@ -89,6 +109,7 @@ export class BackendHealth {
     private readonly onChange: () => void,
   ) {
     this.count = { healthy: target.kind === "tcp", streak: 0 };
+    this.startedMs = clock.nowMs();
     this.round();
   }
 
@@ -108,7 +129,13 @@ export class BackendHealth {
       const before = this.count.healthy;
       this.count = afterProbe(this.count, passed, this.limits);
       if (this.count.healthy !== before) this.onChange();
-      this.timer = this.clock.setTimeout(() => this.round(), this.limits.healthCheckIntervalMs);
+      this.passedOnce ||= passed;
+      const delayMs = nextProbeDelayMs(
+        this.passedOnce,
+        this.clock.nowMs() - this.startedMs,
+        this.limits,
+      );
+      this.timer = this.clock.setTimeout(() => this.round(), delayMs);
     });
   }
 }

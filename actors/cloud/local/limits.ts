@@ -7,6 +7,19 @@ export interface LoadBalancerLimits {
   healthCheckIntervalMs: number;
   /** A probe not answered by then failed. Shorter than the interval, so probes never overlap. */
   healthCheckTimeoutMs: number;
+  /**
+   * How often a new backend is probed until it first passes: a load balancer is often written
+   * before the nodes' proxies serve its NodePort (or health check port), and at the full
+   * interval a backend that came up just after a failed probe would wait 500 ms more to get
+   * traffic. 100 ms: a few connects a second per new backend, for a short while.
+   */
+  newBackendProbeIntervalMs: number;
+  /**
+   * How long a new backend that has not passed yet is probed at `newBackendProbeIntervalMs`;
+   * after it, the full interval (a node that never answers is not probed fast forever). 2 s: as
+   * long as the proxies of a loaded host take to serve a new Service.
+   */
+  newBackendProbeWindowMs: number;
   /** Consecutive failed probes that take a backend out (AWS/GCP default 2). */
   unhealthyThreshold: number;
   /** Consecutive passed probes that put it back. 1: a node that recovered serves at once. */
@@ -25,6 +38,8 @@ export interface LoadBalancerLimits {
 export const DEFAULT_LOAD_BALANCER_LIMITS: LoadBalancerLimits = {
   healthCheckIntervalMs: 500,
   healthCheckTimeoutMs: 400,
+  newBackendProbeIntervalMs: 100,
+  newBackendProbeWindowMs: 2_000,
   unhealthyThreshold: 2,
   healthyThreshold: 1,
   statePollMs: 250,

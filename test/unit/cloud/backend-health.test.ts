@@ -4,7 +4,11 @@
  * resets the streak.
  */
 import { expect, it } from "vitest";
-import { afterProbe, type HealthCount } from "../../../actors/cloud/local/backend-health.ts";
+import {
+  afterProbe,
+  type HealthCount,
+  nextProbeDelayMs,
+} from "../../../actors/cloud/local/backend-health.ts";
 import { DEFAULT_LOAD_BALANCER_LIMITS } from "../../../actors/cloud/local/limits.ts";
 
 /** The verdict after each probe of `probes`, from `start`. */
@@ -49,4 +53,18 @@ it("the window to take a dead backend out fits the 2 s target: interval × thres
   expect(
     l.healthCheckIntervalMs * l.unhealthyThreshold + l.healthCheckTimeoutMs,
   ).toBeLessThanOrEqual(2_000);
+});
+
+it("a new backend is probed fast until it first passes, within its window; then at the interval", () => {
+  const l = DEFAULT_LOAD_BALANCER_LIMITS;
+  expect(l.newBackendProbeIntervalMs).toBeLessThan(l.healthCheckIntervalMs);
+  // not answered yet: the proxies may serve its port any moment now
+  expect(nextProbeDelayMs(false, 0, l)).toBe(l.newBackendProbeIntervalMs);
+  expect(nextProbeDelayMs(false, l.newBackendProbeWindowMs - 1, l)).toBe(
+    l.newBackendProbeIntervalMs,
+  );
+  // answered once: the full interval, as for any backend
+  expect(nextProbeDelayMs(true, 0, l)).toBe(l.healthCheckIntervalMs);
+  // never answered within the window: not probed fast forever
+  expect(nextProbeDelayMs(false, l.newBackendProbeWindowMs, l)).toBe(l.healthCheckIntervalMs);
 });
