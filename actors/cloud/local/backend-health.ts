@@ -4,9 +4,10 @@
  * under `externalTrafficPolicy: Local` (200 = has local endpoints), else a TCP connect to the
  * NodePort — and flips after `unhealthyThreshold` failures or `healthyThreshold` passes.
  *
- * A new backend is probed at once and then every `newBackendProbeIntervalMs` until it first
- * passes (for at most `newBackendProbeWindowMs`), then every `healthCheckIntervalMs`: it gets
- * traffic as soon as its node serves the port, not on the next full tick.
+ * A new backend is probed at once and then, in its grace period (until it first passes, at most
+ * `newBackendGraceMs`), every `newBackendProbeIntervalMs` without its failures counting: a
+ * load balancer is written before the proxies serve its NodePort, and the backend is to get
+ * traffic as soon as they do, not a full interval later nor after being taken out meanwhile.
  *
  * A backend checked over TCP starts healthy (the NodePort is there on every live node, and the
  * forwarder moves on from a refused dial anyway), one checked over HTTP starts unhealthy: under
@@ -43,18 +44,23 @@ export function afterProbe(
     : { healthy: current.healthy, streak };
 }
 
-/** When to probe next, `sinceStartMs` after the prober started. Pure. */
-export function nextProbeDelayMs(
+/** Whether a backend that started `sinceStartMs` ago is in its grace period. Pure. */
+export function inGracePeriod(
   passedOnce: boolean,
   sinceStartMs: number,
-  limits: Pick<
-    LoadBalancerLimits,
-    "healthCheckIntervalMs" | "newBackendProbeIntervalMs" | "newBackendProbeWindowMs"
-  >,
-): number {
-  return !passedOnce && sinceStartMs < limits.newBackendProbeWindowMs
-    ? limits.newBackendProbeIntervalMs
-    : limits.healthCheckIntervalMs;
+  limits: Pick<LoadBalancerLimits, "newBackendGraceMs">,
+): boolean {
+  return !passedOnce && sinceStartMs < limits.newBackendGraceMs;
+}
+
+/** The verdict after one probe, a failure in the grace period not counting. Pure. */
+export function afterBackendProbe(
+  current: HealthCount,
+  passed: boolean,
+  inGrace: boolean,
+  limits: Pick<LoadBalancerLimits, "unhealthyThreshold" | "healthyThreshold">,
+): HealthCount {
+  return !passed && inGrace ? current : afterProbe(current, passed, limits);
 }
 
 export function probe(target: ProbeTarget, timeoutMs: number, clock: Clock): Promise<boolean> {
@@ -127,14 +133,14 @@ export class BackendHealth {
     probe(this.target, this.limits.healthCheckTimeoutMs, this.clock).then((passed) => {
       if (this.stopped) return;
       const before = this.count.healthy;
-      this.count = afterProbe(this.count, passed, this.limits);
+      const inGrace = () =>
+        inGracePeriod(this.passedOnce, this.clock.nowMs() - this.startedMs, this.limits);
+      this.count = afterBackendProbe(this.count, passed, inGrace(), this.limits);
       if (this.count.healthy !== before) this.onChange();
       this.passedOnce ||= passed;
-      const delayMs = nextProbeDelayMs(
-        this.passedOnce,
-        this.clock.nowMs() - this.startedMs,
-        this.limits,
-      );
+      const delayMs = inGrace()
+        ? this.limits.newBackendProbeIntervalMs
+        : this.limits.healthCheckIntervalMs;
       this.timer = this.clock.setTimeout(() => this.round(), delayMs);
     });
   }

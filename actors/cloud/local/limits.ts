@@ -15,11 +15,13 @@ export interface LoadBalancerLimits {
    */
   newBackendProbeIntervalMs: number;
   /**
-   * How long a new backend that has not passed yet is probed at `newBackendProbeIntervalMs`;
-   * after it, the full interval (a node that never answers is not probed fast forever). 2 s: as
-   * long as the proxies of a loaded host take to serve a new Service.
+   * A new backend's grace period (cloud load balancers' health check grace period): until it
+   * first passes, for this long, it is probed every `newBackendProbeIntervalMs` and a failed
+   * probe is not held against it (its node may not serve the port yet; the forwarder moves on
+   * from a refused dial anyway). 1 s: a node dead from the start is still out within the 2 s
+   * target (grace + a fast probe + interval × (unhealthyThreshold − 1) + timeout).
    */
-  newBackendProbeWindowMs: number;
+  newBackendGraceMs: number;
   /** Consecutive failed probes that take a backend out (AWS/GCP default 2). */
   unhealthyThreshold: number;
   /** Consecutive passed probes that put it back. 1: a node that recovered serves at once. */
@@ -39,7 +41,7 @@ export const DEFAULT_LOAD_BALANCER_LIMITS: LoadBalancerLimits = {
   healthCheckIntervalMs: 500,
   healthCheckTimeoutMs: 400,
   newBackendProbeIntervalMs: 100,
-  newBackendProbeWindowMs: 2_000,
+  newBackendGraceMs: 1_000,
   unhealthyThreshold: 2,
   healthyThreshold: 1,
   statePollMs: 250,

@@ -5,9 +5,10 @@
  */
 import { expect, it } from "vitest";
 import {
+  afterBackendProbe,
   afterProbe,
   type HealthCount,
-  nextProbeDelayMs,
+  inGracePeriod,
 } from "../../../actors/cloud/local/backend-health.ts";
 import { DEFAULT_LOAD_BALANCER_LIMITS } from "../../../actors/cloud/local/limits.ts";
 
@@ -55,16 +56,31 @@ it("the window to take a dead backend out fits the 2 s target: interval × thres
   ).toBeLessThanOrEqual(2_000);
 });
 
-it("a new backend is probed fast until it first passes, within its window; then at the interval", () => {
+it("a new backend's grace period: failures before its first pass do not take it out, for a while", () => {
   const l = DEFAULT_LOAD_BALANCER_LIMITS;
-  expect(l.newBackendProbeIntervalMs).toBeLessThan(l.healthCheckIntervalMs);
-  // not answered yet: the proxies may serve its port any moment now
-  expect(nextProbeDelayMs(false, 0, l)).toBe(l.newBackendProbeIntervalMs);
-  expect(nextProbeDelayMs(false, l.newBackendProbeWindowMs - 1, l)).toBe(
-    l.newBackendProbeIntervalMs,
-  );
-  // answered once: the full interval, as for any backend
-  expect(nextProbeDelayMs(true, 0, l)).toBe(l.healthCheckIntervalMs);
-  // never answered within the window: not probed fast forever
-  expect(nextProbeDelayMs(false, l.newBackendProbeWindowMs, l)).toBe(l.healthCheckIntervalMs);
+  const fresh = { healthy: true, streak: 0 };
+  // its node's proxy does not serve the NodePort yet: still in, however many fast probes fail
+  expect(inGracePeriod(false, 0, l)).toBe(true);
+  let count = fresh;
+  for (let i = 0; i < l.newBackendGraceMs / l.newBackendProbeIntervalMs; i++)
+    count = afterBackendProbe(count, false, inGracePeriod(false, i * 100, l), l);
+  expect(count).toEqual(fresh);
+  // once it has answered, or the grace is over, failures count as for any backend
+  expect(inGracePeriod(true, 0, l)).toBe(false);
+  expect(inGracePeriod(false, l.newBackendGraceMs, l)).toBe(false);
+  expect(run(fresh, [false, false]).at(-1)).toBe(false);
+  // a node dead from the start is still out within the 2 s target
+  expect(
+    l.newBackendGraceMs +
+      l.newBackendProbeIntervalMs +
+      l.healthCheckIntervalMs * (l.unhealthyThreshold - 1) +
+      l.healthCheckTimeoutMs,
+  ).toBeLessThanOrEqual(2_000);
+});
+
+it("under Local, a new backend that starts out gets in on its first pass, grace or not", () => {
+  const out = { healthy: false, streak: 0 };
+  const l = DEFAULT_LOAD_BALANCER_LIMITS;
+  expect(afterBackendProbe(out, true, true, l).healthy).toBe(true);
+  expect(afterBackendProbe(out, false, true, l).healthy).toBe(false);
 });
