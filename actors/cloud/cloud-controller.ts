@@ -23,6 +23,8 @@ export interface CloudControllerDefinition {
     map(object: JsonObject, event: CloudWatchEventKind, previous?: JsonObject): ObjectKey[];
   }[];
   primaryFilter?: (object: JsonObject, event: CloudWatchEventKind) => boolean;
+  /** Keys reconciled at once (the controller runtime's workers on one queue); default 1. */
+  maxConcurrentReconciles?: number;
   reconcile(key: ObjectKey): Promise<{ requeueAfterMs?: number } | undefined>;
 }
 

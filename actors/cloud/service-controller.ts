@@ -43,6 +43,15 @@ import {
 
 export const SERVICE_CONTROLLER = "service-controller";
 
+/**
+ * Services synced at once (cloud-controller-manager's `--concurrent-service-syncs`). A sync
+ * waits on up to two API writes (finalizer, then status; on deletion, the finalizer's removal),
+ * a few hundred ms on a loaded host: with one worker a new Service waited behind every Service
+ * being deleted or ensured before it. 4: a burst of creates and deletes proceeds side by side,
+ * while the writes in flight stay few. Two workers never hold the same Service (the queue).
+ */
+export const SERVICE_CONTROLLER_CONCURRENT_SYNCS = 4;
+
 const uidOf = (o: JsonObject) => asString(asObject(o.metadata).uid);
 
 export function serviceController(
@@ -157,6 +166,7 @@ export function serviceController(
     primaryKind: "Service",
     // Services that never wanted a load balancer and hold no finalizer of ours are not ours
     primaryFilter: (svc) => wantsLoadBalancer(svc) || hasCleanupFinalizer(svc),
+    maxConcurrentReconciles: SERVICE_CONTROLLER_CONCURRENT_SYNCS,
     watches: [
       {
         resource: NODES,

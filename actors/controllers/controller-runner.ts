@@ -15,6 +15,9 @@ import { controllerOf, namespaceOf } from "./owner-references.ts";
 import { reconcileLoopMachine } from "./reconcile-loop.ts";
 import { WorkQueue, type WorkQueueLimits } from "./work-queue.ts";
 
+/** Workers per controller at most: each holds a reconcile (and its API calls) in flight. */
+export const MAX_CONCURRENT_RECONCILES = 16;
+
 export interface RunningController {
   readonly name: string;
   readonly queue: WorkQueue;
@@ -75,8 +78,14 @@ export function wireController(
   return {
     name: definition.name,
     start(clock, limits = {}, owner) {
-      let actor: AnyActorRef | null = null;
-      const queue = new WorkQueue(clock, () => actor?.send({ type: "queue.ready" }), limits);
+      const workers: AnyActorRef[] = [];
+      const queue = new WorkQueue(
+        clock,
+        () => {
+          for (const w of workers) w.send({ type: "queue.ready" });
+        },
+        limits,
+      );
       const enqueue = (keys: ObjectKey[]) => {
         for (const k of keys) queue.add(keyString(k));
       };
@@ -87,30 +96,55 @@ export function wireController(
         reconcile: (key: ObjectKey) => definition.reconcile(key),
         isReady: () => informers.hasSynced(),
       };
+      // the first worker carries the controller's name, the others `<name>-worker-N`
+      const names = Array.from({ length: workerCount(definition) }, (_, i) =>
+        i === 0 ? definition.name : `${definition.name}-worker-${i + 1}`,
+      );
       // in a controller manager, the loop is its child in the actor system
       // (`nX/controller-manager/replicaset`), so the inspector shows it; without an owner (unit
       // tests that run one controller on a fake API) there is no system to adopt it
-      actor = owner
-        ? owner.system.spawnChild(owner.parent, definition.name, reconcileLoopMachine, { input })
-        : createActor(reconcileLoopMachine, { input, clock }).start();
-      const started = actor;
-      informers.onSynced(() => started.send({ type: "queue.ready" }));
+      for (const name of names)
+        workers.push(
+          owner
+            ? owner.system.spawnChild(owner.parent, name, reconcileLoopMachine, { input })
+            : createActor(reconcileLoopMachine, { input, clock }).start(),
+        );
+      const started = workers[0] as AnyActorRef;
+      informers.onSynced(() => {
+        for (const w of workers) w.send({ type: "queue.ready" });
+      });
       return {
         name: definition.name,
         queue,
         actor: started,
-        state: () => started.getSnapshot().value,
+        state: () => workersState(workers),
         stop: () => {
           if (enqueueNow === enqueue) enqueueNow = null;
           queue.shutdown();
-          started.send({ type: "controller.stop" });
-          // the loop left the registry when it stopped; make sure, so that a manager elected
-          // again can start it under the same name
-          owner?.system.despawn(`${owner.parent}/${definition.name}`);
+          for (const w of workers) w.send({ type: "controller.stop" });
+          // the loops left the registry when they stopped; make sure, so that a manager elected
+          // again can start them under the same names
+          for (const name of names) owner?.system.despawn(`${owner.parent}/${name}`);
         },
       };
     },
   };
+}
+
+function workerCount(definition: ControllerDefinition): number {
+  const n = definition.maxConcurrentReconciles ?? 1;
+  if (!Number.isInteger(n) || n < 1 || n > MAX_CONCURRENT_RECONCILES)
+    throw new Error(
+      `${definition.name}: maxConcurrentReconciles must be 1..${MAX_CONCURRENT_RECONCILES}, not ${n}`,
+    );
+  return n;
+}
+
+/** One worker's state; of several, the busiest (a controller is reconciling if any is). */
+function workersState(workers: readonly AnyActorRef[]): unknown {
+  const states = workers.map((w) => w.getSnapshot().value as unknown);
+  for (const busy of ["reconciling", "backoff"]) if (states.includes(busy)) return busy;
+  return states[0];
 }
 
 /**

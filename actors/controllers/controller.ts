@@ -50,6 +50,12 @@ export interface ControllerDefinition {
    * the event out of the queue. Default: every event.
    */
   primaryFilter?: (object: JsonObject, event: WatchEventKind) => boolean;
+  /**
+   * Workers taking keys from the queue at once (controller-runtime's MaxConcurrentReconciles,
+   * kube-controller-manager's `--concurrent-*-syncs`). The queue never hands one key to two
+   * workers, so a reconcile still sees its object alone. Default 1.
+   */
+  maxConcurrentReconciles?: number;
   reconcile(key: ObjectKey): Promise<ReconcileResult | undefined>;
 }
 

@@ -34,6 +34,13 @@ import { WriteExpectations } from "./write-expectations.ts";
 
 export const ENDPOINT_SLICES = "endpointslices.discovery.k8s.io";
 
+/**
+ * Services synced at once (kube-controller-manager's `--concurrent-service-endpoint-syncs`, whose
+ * default this is): a new Service's first slice must not wait behind the slice deletions of
+ * Services removed just before it, each an API write.
+ */
+export const ENDPOINT_SLICE_CONCURRENT_SYNCS = 5;
+
 export interface EndpointSliceOptions {
   maxEndpointsPerSlice: number;
 }
@@ -100,6 +107,7 @@ export function endpointSliceController(
   return {
     name: "endpointslice",
     primary: SERVICES,
+    maxConcurrentReconciles: ENDPOINT_SLICE_CONCURRENT_SYNCS,
     watches: [
       { resource: PODS, map: (pod, _event, previous) => servicesOfPodChange(cache, pod, previous) },
       {

@@ -12,7 +12,8 @@
  * - `requeueAfterMs` re-adds the key after that delay; it is not a failure.
  * - Keys are taken only once `isReady()` (the informers have synced): a controller that acted
  *   on an empty cache would, say, create every pod again.
- * One reconcile at a time per controller (controller-runtime's MaxConcurrentReconciles = 1).
+ * One reconcile at a time per loop; a controller with `maxConcurrentReconciles` > 1 runs that many
+ * loops on one queue (controller-runner.ts), which never hands a key to two of them.
  */
 import { assign, setup } from "xstate";
 import { type ObjectKey, parseKey } from "../client/object-key.ts";

@@ -4,6 +4,11 @@
  * under `externalTrafficPolicy: Local` (200 = has local endpoints), else a TCP connect to the
  * NodePort — and flips after `unhealthyThreshold` failures or `healthyThreshold` passes.
  *
+ * A new backend is probed at once and then, in its grace period (until it first passes, at most
+ * `newBackendGraceMs`), every `newBackendProbeIntervalMs` without its failures counting: a
+ * load balancer is written before the proxies serve its NodePort, and the backend is to get
+ * traffic as soon as they do, not a full interval later nor after being taken out meanwhile.
+ *
  * A backend checked over TCP starts healthy (the NodePort is there on every live node, and the
  * forwarder moves on from a refused dial anyway), one checked over HTTP starts unhealthy: under
  * `Local` a node without the Service's pods must not get traffic before it says so.
@@ -37,6 +42,25 @@ export function afterProbe(
   return streak >= threshold
     ? { healthy: passed, streak: 0 }
     : { healthy: current.healthy, streak };
+}
+
+/** Whether a backend that started `sinceStartMs` ago is in its grace period. Pure. */
+export function inGracePeriod(
+  passedOnce: boolean,
+  sinceStartMs: number,
+  limits: Pick<LoadBalancerLimits, "newBackendGraceMs">,
+): boolean {
+  return !passedOnce && sinceStartMs < limits.newBackendGraceMs;
+}
+
+/** The verdict after one probe, a failure in the grace period not counting. Pure. */
+export function afterBackendProbe(
+  current: HealthCount,
+  passed: boolean,
+  inGrace: boolean,
+  limits: Pick<LoadBalancerLimits, "unhealthyThreshold" | "healthyThreshold">,
+): HealthCount {
+  return !passed && inGrace ? current : afterProbe(current, passed, limits);
 }
 
 export function probe(target: ProbeTarget, timeoutMs: number, clock: Clock): Promise<boolean> {
@@ -81,6 +105,8 @@ export class BackendHealth {
   private count: HealthCount;
   private timer: TimerId | null = null;
   private stopped = false;
+  private passedOnce = false;
+  private readonly startedMs: number;
 
   constructor(
     readonly target: ProbeTarget,
@@ -89,6 +115,7 @@ export class BackendHealth {
     private readonly onChange: () => void,
   ) {
     this.count = { healthy: target.kind === "tcp", streak: 0 };
+    this.startedMs = clock.nowMs();
     this.round();
   }
 
@@ -106,9 +133,15 @@ export class BackendHealth {
     probe(this.target, this.limits.healthCheckTimeoutMs, this.clock).then((passed) => {
       if (this.stopped) return;
       const before = this.count.healthy;
-      this.count = afterProbe(this.count, passed, this.limits);
+      const inGrace = () =>
+        inGracePeriod(this.passedOnce, this.clock.nowMs() - this.startedMs, this.limits);
+      this.count = afterBackendProbe(this.count, passed, inGrace(), this.limits);
       if (this.count.healthy !== before) this.onChange();
-      this.timer = this.clock.setTimeout(() => this.round(), this.limits.healthCheckIntervalMs);
+      this.passedOnce ||= passed;
+      const delayMs = inGrace()
+        ? this.limits.newBackendProbeIntervalMs
+        : this.limits.healthCheckIntervalMs;
+      this.timer = this.clock.setTimeout(() => this.round(), delayMs);
     });
   }
 }

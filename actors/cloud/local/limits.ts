@@ -7,6 +7,21 @@ export interface LoadBalancerLimits {
   healthCheckIntervalMs: number;
   /** A probe not answered by then failed. Shorter than the interval, so probes never overlap. */
   healthCheckTimeoutMs: number;
+  /**
+   * How often a new backend is probed until it first passes: a load balancer is often written
+   * before the nodes' proxies serve its NodePort (or health check port), and at the full
+   * interval a backend that came up just after a failed probe would wait 500 ms more to get
+   * traffic. 100 ms: a few connects a second per new backend, for a short while.
+   */
+  newBackendProbeIntervalMs: number;
+  /**
+   * A new backend's grace period (cloud load balancers' health check grace period): until it
+   * first passes, for this long, it is probed every `newBackendProbeIntervalMs` and a failed
+   * probe is not held against it (its node may not serve the port yet; the forwarder moves on
+   * from a refused dial anyway). 1 s: a node dead from the start is still out within the 2 s
+   * target (grace + a fast probe + interval × (unhealthyThreshold − 1) + timeout).
+   */
+  newBackendGraceMs: number;
   /** Consecutive failed probes that take a backend out (AWS/GCP default 2). */
   unhealthyThreshold: number;
   /** Consecutive passed probes that put it back. 1: a node that recovered serves at once. */
@@ -25,6 +40,8 @@ export interface LoadBalancerLimits {
 export const DEFAULT_LOAD_BALANCER_LIMITS: LoadBalancerLimits = {
   healthCheckIntervalMs: 500,
   healthCheckTimeoutMs: 400,
+  newBackendProbeIntervalMs: 100,
+  newBackendGraceMs: 1_000,
   unhealthyThreshold: 2,
   healthyThreshold: 1,
   statePollMs: 250,

@@ -180,3 +180,30 @@ it("externalTrafficPolicy Local: only backends whose health server says 200 get 
     return answers.has("b");
   });
 });
+
+it("a new load balancer: a backend whose NodePort opens late gets traffic; one that never opens is taken out after its grace", async () => {
+  await serve(NODE_A, NODE_PORT, () => [200, "a"]);
+  const holder = dataPlane("n1");
+  await waitFor("n1 holding", () => holder.state() === "holding");
+  // b's proxy does not serve the NodePort yet (the record is written before the proxies sync)
+  state.putLoadBalancer(record());
+  await waitFor("a answering through the LB", async () => (await httpGet(LB_IP, 80)) === "a");
+  await serve(NODE_B, NODE_PORT, () => [200, "b"]);
+  await waitFor("b gets traffic once its NodePort answers", async () => {
+    const answers = new Set<string>();
+    for (let i = 0; i < 6; i++) answers.add(await httpGet(LB_IP, 80));
+    return answers.has("b");
+  });
+
+  // a backend that never answers is out once its grace period is over, and stays out
+  const NODE_C = `127.241.${o3}.23`;
+  state.putLoadBalancer(
+    record({ backends: [...record().backends, { node: "c", address: NODE_C }] }),
+  );
+  await waitFor("c marked unhealthy", () =>
+    holder.report()[0]?.backends.some((b) => b.node === "c" && !b.healthy),
+  );
+  const answers: string[] = [];
+  for (let i = 0; i < 9; i++) answers.push(await httpGet(LB_IP, 80));
+  expect(answers.filter((x) => x !== "a" && x !== "b")).toEqual([]);
+});

@@ -4,7 +4,12 @@
  * resets the streak.
  */
 import { expect, it } from "vitest";
-import { afterProbe, type HealthCount } from "../../../actors/cloud/local/backend-health.ts";
+import {
+  afterBackendProbe,
+  afterProbe,
+  type HealthCount,
+  inGracePeriod,
+} from "../../../actors/cloud/local/backend-health.ts";
 import { DEFAULT_LOAD_BALANCER_LIMITS } from "../../../actors/cloud/local/limits.ts";
 
 /** The verdict after each probe of `probes`, from `start`. */
@@ -49,4 +54,33 @@ it("the window to take a dead backend out fits the 2 s target: interval × thres
   expect(
     l.healthCheckIntervalMs * l.unhealthyThreshold + l.healthCheckTimeoutMs,
   ).toBeLessThanOrEqual(2_000);
+});
+
+it("a new backend's grace period: failures before its first pass do not take it out, for a while", () => {
+  const l = DEFAULT_LOAD_BALANCER_LIMITS;
+  const fresh = { healthy: true, streak: 0 };
+  // its node's proxy does not serve the NodePort yet: still in, however many fast probes fail
+  expect(inGracePeriod(false, 0, l)).toBe(true);
+  let count = fresh;
+  for (let i = 0; i < l.newBackendGraceMs / l.newBackendProbeIntervalMs; i++)
+    count = afterBackendProbe(count, false, inGracePeriod(false, i * 100, l), l);
+  expect(count).toEqual(fresh);
+  // once it has answered, or the grace is over, failures count as for any backend
+  expect(inGracePeriod(true, 0, l)).toBe(false);
+  expect(inGracePeriod(false, l.newBackendGraceMs, l)).toBe(false);
+  expect(run(fresh, [false, false]).at(-1)).toBe(false);
+  // a node dead from the start is still out within the 2 s target
+  expect(
+    l.newBackendGraceMs +
+      l.newBackendProbeIntervalMs +
+      l.healthCheckIntervalMs * (l.unhealthyThreshold - 1) +
+      l.healthCheckTimeoutMs,
+  ).toBeLessThanOrEqual(2_000);
+});
+
+it("under Local, a new backend that starts out gets in on its first pass, grace or not", () => {
+  const out = { healthy: false, streak: 0 };
+  const l = DEFAULT_LOAD_BALANCER_LIMITS;
+  expect(afterBackendProbe(out, true, true, l).healthy).toBe(true);
+  expect(afterBackendProbe(out, false, true, l).healthy).toBe(false);
 });

@@ -98,6 +98,66 @@ describe("reconcile statechart", () => {
     c.stop();
     informers.stop();
   });
+
+  it("maxConcurrentReconciles: a slow key does not hold up another, and no key runs twice at once", async () => {
+    const clock = new ManualClock();
+    const api = new FakeApi();
+    const informers = new SharedInformers({ source: api, clock });
+    const running = new Set<string>();
+    const started: string[] = [];
+    let overlapped = false;
+    let releaseSlow: () => void = () => {};
+    const slow = new Promise<void>((resolve) => {
+      releaseSlow = resolve;
+    });
+    const c = runController(
+      {
+        name: "workers",
+        primary: "configmaps",
+        maxConcurrentReconciles: 2,
+        reconcile: async (key) => {
+          if (running.has(key.name)) overlapped = true;
+          running.add(key.name);
+          started.push(key.name);
+          if (key.name === "slow") await slow;
+          running.delete(key.name);
+          return undefined;
+        },
+      },
+      informers,
+      clock,
+    );
+    informers.start();
+    await api.create("configmaps", { metadata: { name: "slow", namespace: "default" } });
+    await run(clock, 20, 1);
+    expect(c.state()).toBe("reconciling");
+    // the slow key changes while it is being reconciled, and a new key arrives
+    const slowNow = api.all("configmaps", "default")[0] as JsonObject;
+    await api.update("configmaps", { ...slowNow, data: { v: "2" } });
+    await api.create("configmaps", { metadata: { name: "fast", namespace: "default" } });
+    await run(clock, 20, 1);
+    expect(started).toEqual(["slow", "fast"]);
+    releaseSlow();
+    await run(clock, 20, 1);
+    // the change seen during the first reconcile is reconciled after it, not beside it
+    expect(started).toEqual(["slow", "fast", "slow"]);
+    expect(overlapped).toBe(false);
+    expect(c.state()).toBe("idle");
+    c.stop();
+    informers.stop();
+  });
+
+  it("maxConcurrentReconciles out of range is refused", () => {
+    const clock = new ManualClock();
+    const informers = new SharedInformers({ source: new FakeApi(), clock });
+    const definition = {
+      name: "bad",
+      primary: "configmaps",
+      maxConcurrentReconciles: 0,
+      reconcile: async () => undefined,
+    };
+    expect(() => runController(definition, informers, clock)).toThrow(/maxConcurrentReconciles/);
+  });
 });
 
 describe("a standby's warm caches (wireController)", () => {
