@@ -618,7 +618,7 @@ describe("fuzzing a real server's API and mesh (issue 18)", () => {
     const tlsFor = (clientId: string): WebSocket.ClientOptions => {
       const known = tlsOptions.get(clientId);
       if (known !== undefined) return known;
-      const material = issueNodeCertificate(ca, clientId, Date.now());
+      const material = issueNodeCertificate(ca, clientId, "agent", Date.now());
       const options: WebSocket.ClientOptions = {
         cert: material.certPem,
         key: material.keyPem,

@@ -103,7 +103,7 @@ describe("a bosun up cluster meshes over mutual TLS", () => {
 
   it("refuses a peer whose certificate a foreign CA signed", async () => {
     const foreign = createCertificateAuthority("bosun-ca", Date.now());
-    const impostor = issueNodeCertificate(foreign, "n9", Date.now());
+    const impostor = issueNodeCertificate(foreign, "n9", "server", Date.now());
     const n2 = c().node("n2");
     const ws = new WebSocket(`wss://${n2.host}:${n2.port}${MESH_PATH}`, {
       ca: readFileSync(pkiPaths(c().runDir).caCert, "utf8"),
@@ -131,7 +131,7 @@ describe("a bosun up cluster meshes over mutual TLS", () => {
   });
 
   it("rotates every node's certificate without a restart", async () => {
-    const probe = issueNodeCertificate(clusterCa(), "client-probe", Date.now());
+    const probe = issueNodeCertificate(clusterCa(), "client-probe", "agent", Date.now());
     const fileSerial = (id: string) =>
       new X509Certificate(readFileSync(meshCredentialPaths(c().node(id).dataDir).cert, "utf8"))
         .serialNumber;

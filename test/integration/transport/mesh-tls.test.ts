@@ -18,7 +18,7 @@ afterEach(() => cluster.stopAll());
 const now = Date.now();
 const clusterCa = createCertificateAuthority("bosun-ca", now);
 const foreignCa = createCertificateAuthority("bosun-ca", now); // same name, other key
-const material = (id: string, ca = clusterCa) => issueNodeCertificate(ca, id, now);
+const material = (id: string, ca = clusterCa) => issueNodeCertificate(ca, id, "server", now);
 
 function refusals(node: TestNode) {
   return node.logs.filter((l) => typeof l.msg === "string" && l.msg.startsWith("refusing mesh"));
