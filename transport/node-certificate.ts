@@ -75,13 +75,17 @@ export function generateNodeKey(): { publicKeyPem: string; privateKeyPem: string
   return { publicKeyPem: publicKey, privateKeyPem: privateKey };
 }
 
+/** A certificate's subject values for `key` (`CN`, `O`), in order; node prints one a line. */
+export function subjectValues(cert: X509Certificate, key: string): string[] {
+  return cert.subject
+    .split("\n")
+    .filter((line) => line.startsWith(`${key}=`))
+    .map((line) => line.slice(key.length + 1));
+}
+
 /** The role of a PEM certificate, by its subject's O values. */
 export function certificateRoleOfPem(certPem: string): NodeCertificateRole {
-  const groups = new X509Certificate(certPem).subject
-    .split("\n")
-    .filter((line) => line.startsWith("O="))
-    .map((line) => line.slice("O=".length));
-  return certificateRole(groups);
+  return certificateRole(subjectValues(new X509Certificate(certPem), "O"));
 }
 
 /** Signs `publicKeyPem` as node `nodeId`'s mesh certificate, of `role`'s kind. */

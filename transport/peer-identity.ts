@@ -11,7 +11,7 @@
  */
 import { X509Certificate } from "node:crypto";
 import type { PeerCertificate, TLSSocket } from "node:tls";
-import { certificateRole, type NodeCertificateRole } from "./node-certificate.ts";
+import { certificateRole, type NodeCertificateRole, subjectValues } from "./node-certificate.ts";
 
 export interface PeerIdentity {
   /** The node id the link is for (`n2`, `client-…`). */
@@ -51,15 +51,10 @@ export function certificateIdentity(nodeId: string, cert: PeerCertificate): Peer
 /** A node's own identity, from the certificate it presents (for what it sends to itself). */
 export function ownIdentity(nodeId: string, certPem: string): PeerIdentity {
   const cert = new X509Certificate(certPem);
-  const values = (key: string) =>
-    cert.subject
-      .split("\n")
-      .filter((line) => line.startsWith(`${key}=`))
-      .map((line) => line.slice(key.length + 1));
-  const groups = values("O");
+  const groups = subjectValues(cert, "O");
   return {
     nodeId,
-    commonName: values("CN")[0] ?? null,
+    commonName: subjectValues(cert, "CN")[0] ?? null,
     groups,
     serialNumber: cert.serialNumber,
     role: certificateRole(groups),
