@@ -81,7 +81,7 @@ export function meshUser(caller: MeshCaller): MeshUser {
   return refused("only a server's certificate may declare a control-plane or other user");
 }
 
-/** Today's undeclared caller on a plaintext mesh, and a server certificate's. */
+/** An undeclared caller on a plaintext mesh, or with a server's certificate. */
 function meshMaster(nodeId: string): UserInfo {
   return {
     username: `system:bosun:mesh:${nodeId}`,
