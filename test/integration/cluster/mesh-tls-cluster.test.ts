@@ -7,6 +7,7 @@
  * `bosun certs rotate` makes every node present a new certificate on new connections, without
  * a restart, while the cluster stays meshed.
  */
+import { spawn } from "node:child_process";
 import { X509Certificate } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { connect as tlsConnect } from "node:tls";
@@ -24,13 +25,14 @@ import { ApiClient } from "../../../actors/client/api-client.ts";
 import { ApiError } from "../../../actors/client/errors.ts";
 import { SystemClock } from "../../../actors/system/clock.ts";
 import { ClientNode, meshCaOption } from "../../../cmd/client-node.ts";
+import { BOSUN_TS } from "../../../cmd/launcher.ts";
 import type { NodeStatus } from "../../../cmd/node/introspection.ts";
 import { meshCredentialPaths } from "../../../cmd/node/mesh-credentials.ts";
 import { getJson, isReady } from "../../../cmd/node-client.ts";
 import { MESH_PATH } from "../../../transport/mesh.ts";
 import { issueNodeCertificate, type MeshTlsMaterial } from "../../../transport/node-certificate.ts";
 import { LocalCluster } from "../../support/local-cluster.ts";
-import { runBosun } from "../../support/processes.ts";
+import { exited, runBosun } from "../../support/processes.ts";
 import { waitFor } from "../../support/wait.ts";
 
 let cluster: LocalCluster | undefined;
@@ -203,6 +205,60 @@ describe("a bosun up cluster meshes over mutual TLS", () => {
       await adminApi.delete("nodes", self);
     } finally {
       for (const member of members) await member.close();
+    }
+  });
+
+  it("bosun hollow-nodes, with a hollow-nodes host's certificate, registers each hollow kubelet's Node", async () => {
+    const hollow = spawn(
+      process.execPath,
+      [
+        "--import",
+        "tsx",
+        BOSUN_TS,
+        "hollow-nodes",
+        "--run-dir",
+        c().runDir,
+        "--count",
+        "2",
+        "--prefix",
+        "meshid-hollow-",
+      ],
+      { stdio: ["ignore", "pipe", "pipe"] },
+    );
+    let out = "";
+    hollow.stdout?.on("data", (d: Buffer) => {
+      out += d.toString();
+    });
+    hollow.stderr?.on("data", (d: Buffer) => {
+      out += d.toString();
+    });
+    const names = ["meshid-hollow-0001", "meshid-hollow-0002"];
+    const admin = await ClientNode.connect({
+      servers: Object.fromEntries(c().cluster.nodes.map((n) => [n.id, `${n.host}:${n.port}`])),
+      token: c().cluster.token,
+      clock: new SystemClock(),
+      logger: pino({ level: "silent" }),
+      meshTls: true,
+      ...meshCaOption(c().runDir),
+    });
+    const api = new ApiClient({
+      system: admin.system,
+      servers: () => c().cluster.nodes.map((n) => n.id),
+    });
+    try {
+      const registered = await waitFor(
+        "the hollow nodes to register",
+        () => /"registered":\s*(\d+)/.exec(out)?.[1],
+        60_000,
+      );
+      expect(Number(registered)).toBe(2);
+      for (const name of names)
+        expect((await api.get("nodes", name)).metadata).toMatchObject({ name });
+    } finally {
+      if (hollow.exitCode === null) hollow.kill("SIGTERM");
+      await exited(hollow);
+      for (const name of names) await api.delete("nodes", name).catch(() => undefined);
+      await admin.close();
     }
   });
 
