@@ -34,7 +34,8 @@ export function certsCommand(): Command {
       if (nodes.length === 0) throw new Error(`no node ${o.node} in the cluster`);
       const clock = new SystemClock();
       for (const node of nodes) {
-        const material = issueNodeCertificate(ca, node.id, clock.wallMs());
+        // every member of a cluster file is a server (launcher.ts)
+        const material = issueNodeCertificate(ca, node.id, "server", clock.wallMs());
         writeMeshCredentials(node.dataDir, material);
         const serial = new X509Certificate(material.certPem).serialNumber;
         const running = node.pid !== null && isBosunNode(node.pid);

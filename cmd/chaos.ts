@@ -15,7 +15,7 @@ import type { RaftView } from "./chaos/leader-watcher.ts";
 import { type RunSettings, renderText } from "./chaos/report.ts";
 import { chaosRun, type RunOptions } from "./chaos/run-command.ts";
 import { SCENARIOS } from "./chaos/scenarios.ts";
-import { ClientNode } from "./client-node.ts";
+import { ClientNode, meshCaOption } from "./client-node.ts";
 import type { NodeStatus } from "./node/introspection.ts";
 import { getJson } from "./node-client.ts";
 import { planCluster } from "./up.ts";
@@ -119,6 +119,8 @@ async function failover(o: FailoverOptions): Promise<number> {
       clock,
       logger: pino({ level: "silent" }),
       meshTls: plan.meshTls === true,
+      // the run dir's CA: the nemesis and the checker act as the cluster's admin
+      ...meshCaOption(runDir),
     });
     await client.waitConnected(servers);
     const member = client;

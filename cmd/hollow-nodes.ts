@@ -69,10 +69,12 @@ export function hollowNodesCommand(): Command {
       const first = int(o.first, "--first", 0, MAX_HOLLOW_NODES - 1);
       const clock = new SystemClock();
       const logger = pino({ level: o.logLevel, base: { hollow: true, pid: process.pid } });
+      // a hollow-nodes host's certificate: it speaks for every hollow kubelet, and nothing else
       const { client, apiServers: serverIds } = await ClientNode.joinRunDir(
         o.runDir,
         clock,
         logger,
+        "hollow-nodes",
       );
       const hollow = startHollowNodes({
         system: client.system,

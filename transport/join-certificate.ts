@@ -76,9 +76,11 @@ export function serveJoinCertificate(
     const { request } = checked;
     let certPem: string;
     try {
+      // the token proves membership, not a role: whoever holds it gets an agent's certificate
       certPem = signNodeCertificate(
         signer.ca,
         request.nodeId,
+        "agent",
         request.publicKeyPem,
         signer.wallMs(),
       );

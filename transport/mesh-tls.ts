@@ -28,6 +28,11 @@ export class MeshTls {
     this.context = secureContext(material);
   }
 
+  /** The certificate this node presents now. */
+  certPem(): string {
+    return this.material.certPem;
+  }
+
   /** Swaps in a new certificate (and CA); throws, keeping the old one, if it does not load. */
   reload(material: MeshTlsMaterial): void {
     const context = secureContext(material);

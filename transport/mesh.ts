@@ -35,6 +35,7 @@ import { type MeshTlsMaterial, nodeCommonName } from "./node-certificate.ts";
 import { flush, heldBytes, queueFull, type SendResult, transmit } from "./outbox.ts";
 import {
   certificateIdentity,
+  ownIdentity,
   type PeerIdentity,
   peerCertificateOf,
   tokenIdentity,
@@ -150,6 +151,8 @@ export class Mesh {
   private faultRules: FaultRule[] = [];
   private server: Server | undefined;
   private readonly meshTls: MeshTls | undefined;
+  /** `localIdentity`'s parse of the certificate it was read from. */
+  private ownIdentity: { pem: string; identity: PeerIdentity } | undefined;
   private tlsServer: TlsServer | undefined;
   /** The listening socket of a TLS mesh (it hands connections to `tlsServer` or `server`). */
   private listener: NetServer | undefined;
@@ -283,6 +286,19 @@ export class Mesh {
     this.meshTls.reload(material);
     this.tlsServer?.setSecureContext(this.meshTls.serverOptions());
     this.log.info("mesh certificate reloaded");
+  }
+
+  /**
+   * This node's identity as its peers see it: its certificate's on a TLS mesh (read anew, since
+   * a rotation may change it), the token's on a plaintext one.
+   */
+  localIdentity(): PeerIdentity {
+    if (this.meshTls === undefined) return tokenIdentity(this.nodeId);
+    const pem = this.meshTls.certPem();
+    if (this.ownIdentity?.pem !== pem) {
+      this.ownIdentity = { pem, identity: ownIdentity(this.nodeId, pem) };
+    }
+    return this.ownIdentity.identity;
   }
 
   /** The authenticated identity of a connected peer (see peer-identity.ts). */

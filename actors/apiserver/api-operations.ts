@@ -27,12 +27,14 @@ import { asObject, isJsonObject, type JsonObject, type JsonValue } from "../api/
 import { type ResourceInfo, resourceByPlural } from "../api/resources.ts";
 import {
   badRequestStatus,
+  forbiddenRequestStatus,
   internalErrorStatus,
   notFoundStatus,
   type Status,
   serviceUnavailableStatus,
   tooManyRequestsStatus,
 } from "../api/status.ts";
+import type { UserInfo } from "../api/user-info.ts";
 import { ApiError } from "../client/errors.ts";
 import type { ActorSystem } from "../system/actor-system.ts";
 import { meshUser } from "./auth/mesh-identity.ts";
@@ -66,6 +68,18 @@ export function resolveScopeResource(resource: string): ResourceInfo {
       message: `the server could not find the requested resource (${resource})`,
     });
   return r;
+}
+
+/**
+ * The user a mesh request runs as (auth/mesh-identity.ts); a declaration its link's certificate
+ * does not allow is a 403 on the resource asked for, as an authorizer's refusal would be.
+ */
+function authenticatedUser(caller: MeshCaller, r: ResourceInfo, name: string | null): UserInfo {
+  const who = meshUser(caller);
+  if (who.ok) return who.user;
+  throw new ApiError(
+    forbiddenRequestStatus({ group: r.group, resource: r.plural }, name ?? "", who.reason),
+  );
 }
 
 /** A thrown error as the Status the HTTP server would have answered with. */
@@ -240,7 +254,7 @@ export class ApiOperations implements InternalApiPort {
         accept: undefined,
         contentType: extra.contentType ?? "application/json",
         body: async () => extra.body ?? null,
-        user: meshUser(caller),
+        user: authenticatedUser(caller, r, name),
       };
       const result = await this.handler.handle(input);
       return { ok: true, object: result.body as JsonObject };
@@ -272,7 +286,7 @@ export class ApiOperations implements InternalApiPort {
         subresource: null,
         verb: "watch" as const,
       };
-      await this.handler.authorizeWatch(watched, meshUser(caller));
+      await this.handler.authorizeWatch(watched, authenticatedUser(caller, r, name ?? null));
       const sink = new WatchMessageSink(this.system, subscriber, tag, () => {
         if (this.watches.get(key) === pump) this.watches.delete(key);
       });

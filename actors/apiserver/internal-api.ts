@@ -7,6 +7,8 @@
  * The machine only routes: `serving` until the node stops; the port does the work.
  */
 import { setup } from "xstate";
+import { nodeOf } from "../../transport/envelope.ts";
+import { type PeerIdentity, tokenIdentity } from "../../transport/peer-identity.ts";
 import {
   type ApiReply,
   type CreateRequest,
@@ -24,11 +26,13 @@ import { isUserInfo, type UserInfo } from "../api/user-info.ts";
 import { type ActorMessage, answerAsk } from "../system/message.ts";
 
 /**
- * Who sent a request over the mesh: the sender's address (its node id is the peer the link
- * authenticated) and the identity the component declared in the body, if any.
+ * Who sent a request over the mesh: the sender's address, its node as the link authenticated it
+ * (on a TLS mesh, its certificate: auth/mesh-identity.ts binds the declaration to it) and the
+ * identity the component declared in the body, if any.
  */
 export interface MeshCaller {
   from: string;
+  peer: PeerIdentity;
   declared: UserInfo | null;
 }
 
@@ -79,9 +83,15 @@ function needScope<T extends ResourceScope>(kind: string, body: unknown): T {
   return body as T;
 }
 
-function callerOf(event: { from: string; body: unknown }): MeshCaller {
+function callerOf(event: { from: string; body: unknown; peer?: PeerIdentity }): MeshCaller {
   const user = (event.body as { user?: unknown } | null)?.user;
-  return { from: event.from, declared: isUserInfo(user) ? user : null };
+  return {
+    from: event.from,
+    // the actor system always attaches `peer`; an event sent to the machine by hand (no
+    // transport at all) is as unauthenticated as a plaintext mesh's
+    peer: event.peer ?? tokenIdentity(nodeOf(event.from)),
+    declared: isUserInfo(user) ? user : null,
+  };
 }
 
 function tagOf(kind: string, body: unknown): string {

@@ -8,6 +8,7 @@ import {
   type InspectionEvent,
 } from "xstate";
 import { actorOf, type Envelope, nodeOf } from "../../transport/envelope.ts";
+import { type PeerIdentity, tokenIdentity } from "../../transport/peer-identity.ts";
 import type { Clock, TimerId } from "./clock.ts";
 import { type InspectionPage, type InspectionRecord, InspectionRing } from "./inspection-ring.ts";
 import { type ActorSystemLimits, DEFAULT_ACTOR_SYSTEM_LIMITS } from "./limits.ts";
@@ -112,7 +113,9 @@ export class ActorSystem {
     this.termOf = options.termOf ?? (() => null);
     this.limits = { ...DEFAULT_ACTOR_SYSTEM_LIMITS, ...options.limits };
     this.ring = new InspectionRing(this.limits.inspectionRingRecords);
-    this.wire?.onEnvelope((envelope) => this.receive(envelope));
+    this.wire?.onEnvelope((envelope, fromNodeId, identity) =>
+      this.receive(envelope, identity ?? tokenIdentity(fromNodeId)),
+    );
     this.wire?.onPeerDown?.((nodeId) => {
       this.failAsksTo(nodeId);
       for (const handler of [...this.peerDownHandlers]) handler(nodeId);
@@ -408,8 +411,8 @@ export class ActorSystem {
     for (const child of [...this.children.values()]) child.actor.stop();
   }
 
-  /** An envelope from the wire (or a local send, after its copy). */
-  private receive(envelope: Envelope): void {
+  /** An envelope from the wire (or a local send, after its copy), from `peer`. */
+  private receive(envelope: Envelope, peer: PeerIdentity): void {
     if (nodeOf(envelope.to) !== this.nodeId) {
       this.logger.warn({ to: envelope.to }, "envelope for another node dropped");
       return;
@@ -435,11 +438,16 @@ export class ActorSystem {
       }
       return;
     }
-    target.send(this.toMessage(envelope));
+    target.send(this.toMessage(envelope, peer));
   }
 
-  private toMessage(envelope: Envelope): ActorMessage {
-    const message: ActorMessage = { type: envelope.kind, body: envelope.body, from: envelope.from };
+  private toMessage(envelope: Envelope, peer: PeerIdentity): ActorMessage {
+    const message: ActorMessage = {
+      type: envelope.kind,
+      body: envelope.body,
+      from: envelope.from,
+      peer,
+    };
     if (envelope.id !== undefined) {
       let answered = false;
       message.reply = (body) => {
@@ -481,7 +489,8 @@ export class ActorSystem {
       } catch (error) {
         return { ok: false, error: `body cannot be encoded: ${(error as Error).message}` };
       }
-      queueMicrotask(() => this.receive(copy));
+      const self = this.wire?.localIdentity?.() ?? tokenIdentity(this.nodeId);
+      queueMicrotask(() => this.receive(copy, self));
       return { ok: true };
     }
     if (this.wire === undefined) return { ok: false, error: `no transport to ${envelope.to}` };

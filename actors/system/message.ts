@@ -1,12 +1,17 @@
+import type { PeerIdentity } from "../../transport/peer-identity.ts";
+
 /**
  * The event every machine in bosun receives from another actor: the envelope's kind becomes the
  * xstate event type. `reply` and `fail` are attached on delivery of an ask (they never cross the
- * wire); only the first call of either has an effect.
+ * wire); only the first call of either has an effect. `peer` too is attached on delivery: the
+ * sending node as its link authenticated it (its certificate on a TLS mesh), or this node's own
+ * for a local send; never read from the envelope.
  */
 export interface ActorMessage<K extends string = string, B = unknown> {
   type: K;
   body: B;
   from: string;
+  peer?: PeerIdentity;
   reply?: (body: unknown) => void;
   fail?: (error: string) => void;
 }

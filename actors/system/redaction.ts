@@ -126,8 +126,11 @@ export function redactedPreview(value: unknown, omit?: ReadonlySet<string>): unk
   return preview(value, 0, { left: PREVIEW_BUDGET_NODES }, omit);
 }
 
-/** An event's fields the inspection record already holds, apart. */
-const EVENT_ENVELOPE_FIELDS: ReadonlySet<string> = new Set(["type", "from"]);
+/**
+ * An event's fields that are not its payload: the inspection record holds `type` and `from`
+ * apart, and `peer` (the sender's link identity) is the same for every message from that node.
+ */
+const EVENT_ENVELOPE_FIELDS: ReadonlySet<string> = new Set(["type", "from", "peer"]);
 
 /** The redacted preview of an event's payload; undefined when it has none beyond its type. */
 export function eventPayloadPreview(event: object): unknown {

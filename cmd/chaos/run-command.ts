@@ -9,7 +9,7 @@ import { LEASES } from "../../actors/client/leader-election.ts";
 import { SystemClock } from "../../actors/system/clock.ts";
 import type { ClockSkew } from "../../actors/system/skewed-clock.ts";
 import type { FaultRule } from "../../transport/faults.ts";
-import { ClientNode } from "../client-node.ts";
+import { ClientNode, meshCaOption } from "../client-node.ts";
 import { baseUrl, type ClusterFile } from "../cluster-file.ts";
 import { parseDurationMs } from "../node/duration-flag.ts";
 import type { NodeStatus } from "../node/introspection.ts";
@@ -125,6 +125,8 @@ export async function chaosRun(o: RunOptions, deps: RunDeps): Promise<number> {
       clock,
       logger: pino({ level: "silent" }),
       meshTls: plan.meshTls === true,
+      // the run dir's CA: the nemesis and the checker act as the cluster's admin
+      ...meshCaOption(runDir),
     });
     await client.waitConnected(servers);
     const member = client;

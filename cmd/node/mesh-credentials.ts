@@ -1,8 +1,10 @@
 /**
  * Where a node's mesh certificate comes from (issue 18: the join token only bootstraps it).
  * Kept in `<data-dir>/mesh/` (ca.crt, node.crt, node.key): a server given the cluster CA signs
- * its own when it has none; any other node asks a server for one with the join token
- * (join-protocol.ts) and keeps it, so a restart needs no token exchange. `reload` re-reads the
+ * its own, a server's certificate (node-certificate.ts), when it has none; any other node asks a
+ * server for one with the join token (join-protocol.ts), which is always an agent's, and keeps
+ * it, so a restart needs no token exchange. A server started without the CA is thus an agent to
+ * the API servers: its control-plane components are refused. `reload` re-reads the
  * files: `bosun certs rotate` writes new ones and sends SIGHUP.
  */
 import { X509Certificate } from "node:crypto";
@@ -12,6 +14,7 @@ import type { Clock } from "../../actors/system/clock.ts";
 import { type JoinSigner, requestNodeCertificate } from "../../transport/join-certificate.ts";
 import {
   type CertificateAuthorityPem,
+  certificateRoleOfPem,
   issueNodeCertificate,
   type MeshTlsMaterial,
 } from "../../transport/node-certificate.ts";
@@ -70,7 +73,7 @@ export async function renewMeshCredentials(args: {
 }): Promise<MeshTlsMaterial> {
   const material =
     args.signer !== undefined
-      ? issueNodeCertificate(args.signer.ca, args.nodeId, args.clock.wallMs())
+      ? issueNodeCertificate(args.signer.ca, args.nodeId, "server", args.clock.wallMs())
       : await requestNodeCertificate({
           addresses: args.peerAddresses,
           nodeId: args.nodeId,
@@ -110,9 +113,14 @@ export async function obtainMeshCredentials(args: {
     };
     signer = { token, ca, wallMs: () => clock.wallMs() };
   }
-  // a kept certificate from another CA (the run dir's PKI was recreated) is useless
-  const foreign = signer !== undefined && kept && readFileSync(p.ca, "utf8") !== signer.ca.certPem;
-  if (!kept || foreign) {
+  // a kept certificate from another CA (the run dir's PKI was recreated) is useless, and one
+  // from before certificates had roles would make this server an agent to the API servers
+  const stale =
+    signer !== undefined &&
+    kept &&
+    (readFileSync(p.ca, "utf8") !== signer.ca.certPem ||
+      certificateRoleOfPem(readFileSync(p.cert, "utf8")) !== "server");
+  if (!kept || stale) {
     const { peerAddresses } = args;
     await renewMeshCredentials({
       nodeId,

@@ -198,7 +198,7 @@ async function startTlsPair(
       dataDir: join(dir, "t1"),
       token,
       faults: false,
-      meshTls: { material: issueNodeCertificate(ca, "t1", clock.wallMs()) },
+      meshTls: { material: issueNodeCertificate(ca, "t1", "server", clock.wallMs()) },
     },
     clock,
     pino({ level: "warn" }),

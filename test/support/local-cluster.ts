@@ -3,7 +3,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { pino } from "pino";
 import { SystemClock } from "../../actors/system/clock.ts";
-import { ClientNode } from "../../cmd/client-node.ts";
+import { ClientNode, meshCaOption } from "../../cmd/client-node.ts";
 import { type ClusterFile, readClusterFile } from "../../cmd/cluster-file.ts";
 import { isBosunNode, restartNode, STOP_GRACE_MS } from "../../cmd/launcher.ts";
 import type { NodeStatus } from "../../cmd/node/introspection.ts";
@@ -71,7 +71,12 @@ export class LocalCluster {
     return local;
   }
 
-  async connectClient(): Promise<ClientNode> {
+  /**
+   * A client member: by default with a server's certificate from the run dir's CA (its
+   * undeclared API requests are the cluster admin's); `"token"` trades the join token for an
+   * agent's, as any other joining member does.
+   */
+  async connectClient(credentials: "admin" | "token" = "admin"): Promise<ClientNode> {
     const servers = Object.fromEntries(
       this.cluster.nodes.map((n) => [n.id, `${n.host}:${n.port}`]),
     );
@@ -81,6 +86,7 @@ export class LocalCluster {
       clock: this.clock,
       logger: pino({ level: "silent" }),
       meshTls: this.cluster.meshTls === true,
+      ...(credentials === "admin" ? meshCaOption(this.runDir) : {}),
     });
     await this.client.waitConnected(this.cluster.nodes.length);
     return this.client;

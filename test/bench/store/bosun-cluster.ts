@@ -9,7 +9,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { pino } from "pino";
 import { SystemClock } from "../../../actors/system/clock.ts";
-import { ClientNode } from "../../../cmd/client-node.ts";
+import { ClientNode, meshCaOption } from "../../../cmd/client-node.ts";
 import { type ClusterFile, type ClusterNode, writeClusterFile } from "../../../cmd/cluster-file.ts";
 import { isBosunNode, restartNode, spawnNode, tokenFile } from "../../../cmd/launcher.ts";
 import { getJson, isReady } from "../../../cmd/node-client.ts";
@@ -119,6 +119,7 @@ export class BosunCluster implements BenchCluster {
         clock,
         logger: pino({ level: "silent" }),
         meshTls: cluster.meshTls === true,
+        ...meshCaOption(runDir),
       });
       await bosun.clientNode.waitConnected(cluster.nodes.length);
       return bosun;

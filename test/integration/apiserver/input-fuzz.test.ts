@@ -608,7 +608,8 @@ describe("fuzzing a real server's API and mesh (issue 18)", () => {
       }),
     );
     // the cluster's mesh is mutual TLS: each fuzzing client presents a certificate of its own
-    // from the cluster CA, as a client member that joined would
+    // from the cluster CA, a server's (as the run dir's tools sign theirs), so that what it
+    // sends reaches the handlers as system:masters instead of stopping at an agent's 403
     const pki = pkiPaths(cluster.runDir);
     const ca = {
       certPem: readFileSync(pki.caCert, "utf8"),
@@ -618,7 +619,7 @@ describe("fuzzing a real server's API and mesh (issue 18)", () => {
     const tlsFor = (clientId: string): WebSocket.ClientOptions => {
       const known = tlsOptions.get(clientId);
       if (known !== undefined) return known;
-      const material = issueNodeCertificate(ca, clientId, Date.now());
+      const material = issueNodeCertificate(ca, clientId, "server", Date.now());
       const options: WebSocket.ClientOptions = {
         cert: material.certPem,
         key: material.keyPem,

@@ -15,7 +15,7 @@ import {
 import { SystemClock } from "../../../actors/system/clock.ts";
 import { ClusterUnderTest } from "../../../cmd/chaos/cluster-under-test.ts";
 import { FaultInjector } from "../../../cmd/chaos/fault-injector.ts";
-import { ClientNode } from "../../../cmd/client-node.ts";
+import { ClientNode, meshCaOption } from "../../../cmd/client-node.ts";
 import { type ClusterFile, readClusterFile } from "../../../cmd/cluster-file.ts";
 import { BOSUN_TS } from "../../../cmd/launcher.ts";
 import { isReady } from "../../../cmd/node-client.ts";
@@ -79,6 +79,7 @@ async function connectApi(cluster: ClusterFile): Promise<ApiClient> {
     clock,
     logger: silent,
     meshTls: cluster.meshTls === true,
+    ...(runDir !== null ? meshCaOption(runDir) : {}),
   });
   await client.waitConnected(cluster.nodes.length);
   const connected = client;

@@ -9,7 +9,11 @@ import { createCertificateAuthority } from "../../../actors/apiserver/pki.ts";
 import { SystemClock } from "../../../actors/system/clock.ts";
 import { requestNodeCertificate } from "../../../transport/join-certificate.ts";
 import { JOIN_CERTIFICATE_PATH, makeJoinRequest } from "../../../transport/join-protocol.ts";
-import { generateNodeKey, issueNodeCertificate } from "../../../transport/node-certificate.ts";
+import {
+  generateNodeKey,
+  issueNodeCertificate,
+  type NodeCertificateRole,
+} from "../../../transport/node-certificate.ts";
 import { Cluster, connected, eventually, type TestNode, TOKEN, tell } from "./mesh-harness.ts";
 
 const cluster = new Cluster();
@@ -18,16 +22,17 @@ afterEach(() => cluster.stopAll());
 const now = Date.now();
 const clusterCa = createCertificateAuthority("bosun-ca", now);
 const foreignCa = createCertificateAuthority("bosun-ca", now); // same name, other key
-const material = (id: string, ca = clusterCa) => issueNodeCertificate(ca, id, now);
+const material = (id: string, ca = clusterCa, role: NodeCertificateRole = "server") =>
+  issueNodeCertificate(ca, id, role, now);
 
 function refusals(node: TestNode) {
   return node.logs.filter((l) => typeof l.msg === "string" && l.msg.startsWith("refusing mesh"));
 }
 
 describe("mesh: mutual TLS with node certificates from the cluster CA", () => {
-  it("links two nodes over TLS 1.3 and hands the receiver the peer's certificate CN", async () => {
+  it("links two nodes over TLS 1.3 and hands the receiver the peer's certificate CN, O and role", async () => {
     const n1 = await cluster.start("n1", { tls: material("n1") });
-    const n2 = await cluster.start("n2", { tls: material("n2") });
+    const n2 = await cluster.start("n2", { tls: material("n2", clusterCa, "agent") });
     cluster.connect(n1, n2);
     await connected(n1, n2);
     expect(n1.mesh.send(tell("n1", "n2", "over tls"))).toEqual({ ok: true });
@@ -37,9 +42,17 @@ describe("mesh: mutual TLS with node certificates from the cluster CA", () => {
     expect(n2.inbox[0]?.identity).toMatchObject({
       nodeId: "n1",
       commonName: "system:node:n1",
-      groups: ["system:nodes"],
+      groups: ["system:nodes", "system:bosun:control-plane"],
+      role: "server",
     });
-    expect(n1.inbox[0]?.identity.commonName).toBe("system:node:n2");
+    expect(n1.inbox[0]?.identity).toMatchObject({
+      commonName: "system:node:n2",
+      groups: ["system:nodes"],
+      role: "agent",
+    });
+    // what a node sends itself carries its own certificate's identity
+    expect(n1.mesh.localIdentity()).toMatchObject({ commonName: "system:node:n1", role: "server" });
+    expect(n2.mesh.localIdentity().role).toBe("agent");
     expect(n2.mesh.peerIdentity("n1")?.commonName).toBe("system:node:n1");
     expect(n1.mesh.counters().tlsRefused).toBe(0);
   });
@@ -147,6 +160,8 @@ describe("mesh: the join token bootstraps a node certificate", () => {
     cluster.connect(server, joiner);
     await connected(server, joiner);
     expect(server.mesh.peerIdentity("n2")?.commonName).toBe("system:node:n2");
+    // the token buys membership, never a server's certificate
+    expect(server.mesh.peerIdentity("n2")?.role).toBe("agent");
     expect(server.logs.some((l) => l.msg === "issued a mesh node certificate")).toBe(true);
   });
 

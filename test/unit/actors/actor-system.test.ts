@@ -5,6 +5,9 @@ import { ActorSystem } from "../../../actors/system/actor-system.ts";
 import { CHAOS_CRASH_EVENT, crashForChaos } from "../../../actors/system/chaos-crash.ts";
 import { ManualClock } from "../../../actors/system/clock.ts";
 import type { ActorMessage } from "../../../actors/system/message.ts";
+import type { Wire } from "../../../actors/system/wire.ts";
+import type { Envelope } from "../../../transport/envelope.ts";
+import { type PeerIdentity, tokenIdentity } from "../../../transport/peer-identity.ts";
 
 const logger = pino({ level: "silent" });
 
@@ -175,5 +178,55 @@ describe("actor system, one node", () => {
     const seqs = page.records.map((r) => r.seq);
     expect(seqs).toEqual([...seqs].sort((a, b) => a - b));
     system.stop();
+  });
+});
+
+describe("actor system: who sent a message", () => {
+  /** Records the `peer` of every message it gets. */
+  const peerRecorder = setup({
+    types: { context: {} as { peers: unknown[] }, events: {} as ActorMessage<"note", unknown> },
+    actions: {
+      note: assign({ peers: ({ context, event }) => [...context.peers, event.peer] }),
+    },
+  }).createMachine({
+    id: "peer-recorder",
+    context: { peers: [] },
+    on: { note: { actions: "note" } },
+  });
+
+  const agentN2: PeerIdentity = {
+    nodeId: "n2",
+    commonName: "system:node:n2",
+    groups: ["system:nodes"],
+    serialNumber: "0b",
+    role: "agent",
+  };
+  const self: PeerIdentity = { ...agentN2, nodeId: "n1", commonName: "system:node:n1" };
+
+  it("hands each message the link's identity, or this node's own for a local send, never the envelope's", async () => {
+    type Deliver = (envelope: Envelope, from: string, identity?: PeerIdentity) => void;
+    const link: { deliver?: Deliver } = {};
+    const wire: Wire = {
+      send: () => ({ ok: true }),
+      onEnvelope: (handler) => {
+        link.deliver = handler;
+      },
+      localIdentity: () => self,
+    };
+    const system = new ActorSystem({ nodeId: "n1", clock: new ManualClock(), logger, wire });
+    const recorder = system.spawn("recorder", peerRecorder);
+    // a body that claims a peer changes nothing: only the link says who sent it
+    const claim = { peer: { ...agentN2, role: "server" } };
+    link.deliver?.(
+      { to: "n1/recorder", from: "n2/kubelet", kind: "note", body: claim },
+      "n2",
+      agentN2,
+    );
+    system.tell("n1/test", "n1/recorder", "note", null);
+    await settle();
+    // a wire that authenticates nothing (the simulator, in-memory tests): a plaintext link's
+    link.deliver?.({ to: "n1/recorder", from: "n3/x", kind: "note", body: null }, "n3");
+    const { peers } = (recorder.getSnapshot() as { context: { peers: unknown[] } }).context;
+    expect(peers).toEqual([agentN2, self, tokenIdentity("n3")]);
   });
 });

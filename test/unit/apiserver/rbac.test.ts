@@ -21,6 +21,8 @@ import { uncoveredRules } from "../../../actors/apiserver/auth/rule-coverage.ts"
 import { aggregatedRules } from "../../../actors/controllers/clusterrole-aggregation.ts";
 import { ActorSystem } from "../../../actors/system/actor-system.ts";
 import { ManualClock } from "../../../actors/system/clock.ts";
+import { certificateGroups } from "../../../transport/node-certificate.ts";
+import { type PeerIdentity, tokenIdentity } from "../../../transport/peer-identity.ts";
 import { MemoryObjectStore } from "./memory-object-store.ts";
 import { authorizedHandler, callerAs } from "./rest-harness.ts";
 
@@ -523,7 +525,7 @@ describe("the Node authorizer and NodeRestriction", () => {
 });
 
 describe("the internal API over the mesh", () => {
-  it("authorizes a component as the identity it declares; an undeclared caller holds the join token", async () => {
+  it("on a plaintext mesh, authorizes a component as the identity it declares; an undeclared caller holds the join token", async () => {
     const store = new MemoryObjectStore();
     const clock = new ManualClock(0, 1_700_000_000_000);
     await ensureBootstrapPolicy(store, clock.wallMs());
@@ -534,29 +536,100 @@ describe("the internal API over the mesh", () => {
     const system = new ActorSystem({ nodeId: "n1", clock, logger: pino({ level: "silent" }) });
     const ops = new ApiOperations({ system, handler });
     const from = "n1/api-client-1";
+    const peer = tokenIdentity("n1");
     const asKubelet = await ops.get(
       { resource: "secrets", namespace: "a", name: "s2" },
-      { from, declared: nodeUser("n1") },
+      { from, peer, declared: nodeUser("n1") },
     );
     expect(asKubelet.ok).toBe(false);
     if (!asKubelet.ok) expect(asKubelet.status.code).toBe(403);
     const asScheduler = await ops.list(
       { resource: "secrets", namespace: "a" },
-      { from, declared: { username: "system:kube-scheduler", groups: ["system:authenticated"] } },
+      {
+        from,
+        peer,
+        declared: { username: "system:kube-scheduler", groups: ["system:authenticated"] },
+      },
     );
     expect(asScheduler.ok).toBe(false);
     const watch = await ops.watch(
       "n1/x",
       "t",
       { resource: "secrets", namespace: "a" },
-      { from, declared: nodeUser("n1") },
+      { from, peer, declared: nodeUser("n1") },
     );
     expect(watch?.code).toBe(403);
     const undeclared = await ops.get(
       { resource: "secrets", namespace: "a", name: "s2" },
-      { from, declared: null },
+      { from, peer, declared: null },
     );
     expect(undeclared.ok).toBe(true);
+  });
+
+  it("on a TLS mesh, refuses with 403 what the link's certificate does not allow, and runs an undeclared agent as its certificate", async () => {
+    const store = new MemoryObjectStore();
+    const clock = new ManualClock(0, 1_700_000_000_000);
+    await ensureBootstrapPolicy(store, clock.wallMs());
+    const handler = authorizedHandler(store, clock);
+    const call = callerAs(handler);
+    await call(admin, "POST", "/api/v1/namespaces", { metadata: { name: "a" } });
+    await call(admin, "POST", "/api/v1/namespaces/a/secrets", { metadata: { name: "s2" } });
+    await call(admin, "POST", "/api/v1/nodes", { metadata: { name: "n3" } });
+    const system = new ActorSystem({ nodeId: "n1", clock, logger: pino({ level: "silent" }) });
+    const ops = new ApiOperations({ system, handler });
+    const agent: PeerIdentity = {
+      nodeId: "n3",
+      commonName: "system:node:n3",
+      groups: certificateGroups("agent"),
+      serialNumber: "01",
+      role: "agent",
+    };
+    const from = "n3/api-client-1";
+    const asOtherNode = await ops.get(
+      { resource: "nodes", name: "n3" },
+      { from, peer: agent, declared: nodeUser("n2") },
+    );
+    expect(asOtherNode.ok).toBe(false);
+    if (!asOtherNode.ok) {
+      expect(asOtherNode.status.code).toBe(403);
+      expect(asOtherNode.status.message).toContain('may not act as "system:node:n2"');
+    }
+    const watchAsMaster = await ops.watch(
+      "n3/x",
+      "t",
+      { resource: "secrets", namespace: "a" },
+      { from, peer: agent, declared: { username: "x", groups: ["system:masters"] } },
+    );
+    expect(watchAsMaster?.code).toBe(403);
+    const asItself = await ops.get(
+      { resource: "nodes", name: "n3" },
+      { from, peer: agent, declared: nodeUser("n3") },
+    );
+    expect(asItself.ok).toBe(true);
+    // undeclared: the certificate's own identity, held to its node like a kubelet
+    const undeclaredNode = await ops.get(
+      { resource: "nodes", name: "n3" },
+      { from, peer: agent, declared: null },
+    );
+    expect(undeclaredNode.ok).toBe(true);
+    const undeclaredSecret = await ops.get(
+      { resource: "secrets", namespace: "a", name: "s2" },
+      { from, peer: agent, declared: null },
+    );
+    expect(undeclaredSecret.ok).toBe(false);
+    if (!undeclaredSecret.ok) expect(undeclaredSecret.status.code).toBe(403);
+    const server: PeerIdentity = {
+      nodeId: "n1",
+      commonName: "system:node:n1",
+      groups: certificateGroups("server"),
+      serialNumber: "02",
+      role: "server",
+    };
+    const undeclaredServer = await ops.get(
+      { resource: "secrets", namespace: "a", name: "s2" },
+      { from: "n1/api-client-1", peer: server, declared: null },
+    );
+    expect(undeclaredServer.ok).toBe(true);
   });
 });
 

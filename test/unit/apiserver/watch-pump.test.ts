@@ -35,6 +35,7 @@ import { ActorSystem } from "../../../actors/system/actor-system.ts";
 import { ManualClock } from "../../../actors/system/clock.ts";
 import type { ActorMessage } from "../../../actors/system/message.ts";
 import type { WatchHandle } from "../../../raft/client/store-client.ts";
+import { tokenIdentity } from "../../../transport/peer-identity.ts";
 import { MemoryObjectStore } from "./memory-object-store.ts";
 
 const CONFIGMAPS = resourceByPlural("configmaps")!;
@@ -158,7 +159,7 @@ async function bench(kind: SinkKind) {
         ...(name !== null ? { name } : {}),
         ...query,
       },
-      { from: "n1/subscriber", declared: null },
+      { from: "n1/subscriber", peer: tokenIdentity("n1"), declared: null },
     );
     if (status !== null) throw new ApiError(status);
     return {
