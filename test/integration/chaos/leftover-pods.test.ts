@@ -6,7 +6,11 @@ import { pino } from "pino";
 import { afterEach, expect, it } from "vitest";
 import type { JsonObject } from "../../../actors/api/json.ts";
 import { SYSTEM_NAMESPACES } from "../../../actors/api/well-known.ts";
-import { ApiClient, apiStatusOf } from "../../../actors/client/api-client.ts";
+import {
+  ApiClient,
+  ApiOutcomeUnknownError,
+  apiStatusOf,
+} from "../../../actors/client/api-client.ts";
 import {
   currentBootId,
   isSameProcess,
@@ -72,14 +76,15 @@ function podProcessesOf(cluster: ClusterFile, nodeId: string): PodProcess[] {
 }
 
 /** A client member with the internal API (a chaos cluster serves no HTTPS API). */
-async function connectApi(cluster: ClusterFile): Promise<ApiClient> {
+async function connectApi(cluster: ClusterFile, dir: string): Promise<ApiClient> {
   client = await ClientNode.connect({
     servers: Object.fromEntries(cluster.nodes.map((n) => [n.id, `${n.host}:${n.port}`])),
     token: cluster.token,
     clock,
     logger: silent,
     meshTls: cluster.meshTls === true,
-    ...(runDir !== null ? meshCaOption(runDir) : {}),
+    // the run dir's CA signs this client a server certificate: an agent's may not create namespaces
+    ...meshCaOption(dir),
   });
   await client.waitConnected(cluster.nodes.length);
   const connected = client;
@@ -94,10 +99,17 @@ async function createOnce(
   object: JsonObject,
   namespace?: string,
 ): Promise<void> {
-  try {
-    await apiClient.create(resource, object, namespace ? { namespace } : {});
-  } catch (error) {
-    if (apiStatusOf(error).code !== 409) throw error;
+  // the chaos run kills the leader meanwhile: a create whose server died has an unknown
+  // outcome, and is sent again (a 409 then means the first one was applied)
+  for (let attempt = 1; ; attempt++) {
+    try {
+      await apiClient.create(resource, object, namespace ? { namespace } : {});
+      return;
+    } catch (error) {
+      if (error instanceof ApiOutcomeUnknownError && attempt < 10) continue;
+      if (apiStatusOf(error).code !== 409) throw error;
+      return;
+    }
   }
 }
 
@@ -143,7 +155,7 @@ it("the harness's stop ends the pods of a node it killed", async () => {
   harness = new ClusterUnderTest(plan, runDir, clock);
   harness.start();
   await harness.waitReady(60_000);
-  await podOnEveryNode(plan, await connectApi(plan));
+  await podOnEveryNode(plan, await connectApi(plan, runDir));
 
   const victim = "n2";
   const orphans = podProcessesOf(plan, victim);
@@ -202,7 +214,7 @@ it("bosun chaos failover interrupted mid-run kills every node and every pod", as
     60_000,
   );
   // the leader is killed and restarted round after round meanwhile; the API retries
-  await podOnEveryNode(cluster, await connectApi(cluster));
+  await podOnEveryNode(cluster, await connectApi(cluster, clusterDir));
   // one more round: a leader running a pod is killed, restarted, and re-adopts it
   const rounds = () => out.match(/^round \d+:/gm)?.length ?? 0;
   const before = rounds();
