@@ -1,13 +1,13 @@
 /**
  * Events of the cloud controllers about the objects they handle (client-go's EventRecorder):
- * built by actors/client/object-event.ts, posted through the manager's event sink. The same
+ * built by actors/client/event-builder.ts (the one Event builder), posted through the manager's event sink. The same
  * reason and message about the same object is posted once per episode, not on every retry: a
  * Service pending for an hour says why once. `forget` ends the episode (the controller calls it
  * when the object is fine again), so a later failure is told again.
  */
 import { asObject, asString, type JsonObject } from "../api/json.ts";
 import { rfc3339 } from "../api/meta-time.ts";
-import { objectEvent } from "../client/object-event.ts";
+import { buildEvent } from "../client/event-builder.ts";
 import type { Clock } from "../system/clock.ts";
 
 /** Objects whose last Event is remembered; past it the oldest is forgotten (a repeat, at worst). */
@@ -43,7 +43,7 @@ export class CloudEventRecorder {
       this.said.delete(this.said.keys().next().value as string);
     const wallMs = this.clock.wallMs();
     this.post(
-      objectEvent(
+      buildEvent(
         { apiVersion: "v1", ...object, kind },
         {
           type,
